@@ -1,0 +1,15 @@
+//! techlead's pure domain: mission specs, agent files and planning.
+//!
+//! Nothing here touches the filesystem, the clock, the environment, a
+//! database or an async runtime. Callers hand in text and time; this crate
+//! hands back plain data and diagnostics. That keeps every rule testable
+//! directly and usable from the CLI, the engine and the server alike.
+
+pub mod agents;
+pub mod diagnostic;
+pub mod plan;
+pub mod priority;
+pub mod spec;
+
+pub use diagnostic::{Diagnostic, Severity, SourceSpan};
+pub use priority::Priority;

@@ -1,0 +1,3 @@
+//! techlead's I/O edge. For now: finding and reading agent files on disk.
+
+pub mod library;
