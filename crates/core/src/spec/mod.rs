@@ -5,6 +5,18 @@
 //! describes the format as JSON Schema, and `fmt` writes auto-assigned task
 //! IDs back into the text. The format is documented in docs/mission-spec.md.
 
+mod fmt;
+mod keys;
+mod parse;
+mod schema;
+// mod validate;
+mod yaml;
+
+pub use fmt::assign_ids_in_text;
+pub use parse::{parse, Parsed};
+pub use schema::json_schema;
+// pub use validate::validate;
+
 use crate::diagnostic::SourceSpan;
 use crate::priority::Priority;
 use jiff::{SignedDuration, Timestamp};

@@ -1,0 +1,579 @@
+//! Turns mission file text into a [`Mission`], collecting every problem
+//! instead of stopping at the first, so one `techlead validate` shows them
+//! all.
+
+use super::keys::{self, Key};
+use super::yaml::{self, Node, Value};
+use super::{Budget, Defaults, Gate, Mission, Phase, Task, TaskSpans};
+use crate::diagnostic::{nearest, Diagnostic, SourceSpan};
+use crate::priority::Priority;
+use jiff::civil::Date;
+use jiff::{SignedDuration, Span, SpanRelativeTo, Timestamp};
+use std::collections::HashSet;
+
+/// The result of parsing: the mission when the file was readable enough to
+/// build one, and every diagnostic found on the way.
+#[derive(Debug)]
+pub struct Parsed {
+    pub mission: Option<Mission>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Parsed {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+}
+
+/// Parses a mission file's text. A mission is returned whenever the
+/// structure could be read, even with errors, so that later checks can
+/// still report their findings.
+pub fn parse(source: &str) -> Parsed {
+    let mut reader = Reader {
+        source,
+        diagnostics: Vec::new(),
+    };
+    let mission = match yaml::load(source) {
+        Ok(root) => reader.mission(&root),
+        Err(diagnostic) => {
+            reader.diagnostics.push(diagnostic);
+            None
+        }
+    };
+    Parsed {
+        mission,
+        diagnostics: reader.diagnostics,
+    }
+}
+
+struct Reader<'s> {
+    source: &'s str,
+    diagnostics: Vec<Diagnostic>,
+}
+
+/// The entries of one mapping, already checked against its key table.
+struct Fields<'n> {
+    span: SourceSpan,
+    entries: Vec<(&'static str, &'n Node)>,
+}
+
+impl<'n> Fields<'n> {
+    fn get(&self, name: &str) -> Option<&'n Node> {
+        self.entries
+            .iter()
+            .find(|(key, _)| *key == name)
+            .map(|(_, node)| *node)
+            .filter(|node| !matches!(node.value, Value::Null))
+    }
+}
+
+impl<'s> Reader<'s> {
+    fn error(&mut self, span: SourceSpan, code: &'static str, message: String) -> &mut Diagnostic {
+        self.diagnostics.push(Diagnostic::error(code, message).at(span));
+        self.diagnostics.last_mut().expect("just pushed")
+    }
+
+    fn expected(&mut self, node: &Node, what: &str, expected: &str) {
+        let found = node.value.kind();
+        self.error(
+            node.span,
+            "spec::type",
+            format!("`{what}` must be {expected}, found {found}"),
+        );
+    }
+
+    fn mission(&mut self, root: &Node) -> Option<Mission> {
+        if matches!(root.value, Value::Null) {
+            self.error(root.span, "spec::empty", "the mission file is empty".into())
+                .hint = Some("start from an example in examples/, or see docs/mission-spec.md".into());
+            return None;
+        }
+        let top = self.fields(root, keys::TOP, "the mission file")?;
+        let mut mission = Mission {
+            name: String::new(),
+            objective: String::new(),
+            project_type: None,
+            deadline: None,
+            budget: None,
+            repository: None,
+            agents: Vec::new(),
+            defaults: Defaults::default(),
+            phases: Vec::new(),
+            tasks: Vec::new(),
+            done_when: Vec::new(),
+        };
+        match top.get("mission") {
+            Some(node) => self.mission_block(node, &mut mission),
+            None => {
+                self.error(top.span, "spec::missing-key", "the file has no `mission:` block".into())
+                    .hint = Some("add `mission:` with at least `name:`; see docs/mission-spec.md".into());
+            }
+        }
+        if let Some(node) = top.get("phases") {
+            for item in self.list(node, "phases") {
+                self.phase(item, &mut mission);
+            }
+        }
+        if let Some(node) = top.get("tasks") {
+            for item in self.list(node, "tasks") {
+                if let Some(task) = self.task(item, None) {
+                    mission.tasks.push(task);
+                }
+            }
+        }
+        if mission.tasks.is_empty() && !self.diagnostics.iter().any(Diagnostic::is_error) {
+            self.error(top.span, "spec::no-tasks", "the mission has no tasks".into())
+                .hint = Some("add a `tasks:` list, or `tasks:` under a phase".into());
+        }
+        assign_ids(&mut mission.tasks);
+        Some(mission)
+    }
+
+    fn mission_block(&mut self, node: &Node, mission: &mut Mission) {
+        let Some(fields) = self.fields(node, keys::MISSION, "mission") else {
+            return;
+        };
+        match fields.get("name").and_then(|n| self.text(n, "name")) {
+            Some(name) if !name.trim().is_empty() => mission.name = name.trim().to_string(),
+            _ => {
+                self.error(fields.span, "spec::missing-key", "`mission` has no `name`".into())
+                    .hint = Some("add `name: my-mission` under `mission:`".into());
+            }
+        }
+        let text = |reader: &mut Self, key: &str| fields.get(key).and_then(|n| reader.text(n, key));
+        mission.objective = text(self, "objective").unwrap_or_default().trim().to_string();
+        mission.project_type = text(self, "project_type");
+        mission.repository = text(self, "repository");
+        mission.deadline = fields.get("deadline").and_then(|n| self.deadline(n));
+        mission.agents = fields
+            .get("agents")
+            .map(|n| self.text_or_list(n, "agents"))
+            .unwrap_or_default();
+        mission.done_when = fields
+            .get("definition_of_done")
+            .map(|n| self.text_list(n, "definition_of_done"))
+            .unwrap_or_default();
+        if let Some(node) = fields.get("budget") {
+            mission.budget = self.budget(node);
+        }
+        if let Some(node) = fields.get("defaults") {
+            self.defaults(node, &mut mission.defaults);
+        }
+    }
+
+    fn budget(&mut self, node: &Node) -> Option<Budget> {
+        let fields = self.fields(node, keys::BUDGET, "budget")?;
+        Some(Budget {
+            usd: fields.get("usd").and_then(|n| self.number(n, "usd", 0.0)),
+            tokens: fields
+                .get("tokens")
+                .and_then(|n| self.integer(n, "tokens", 0))
+                .map(|t| t as u64),
+        })
+    }
+
+    fn defaults(&mut self, node: &Node, defaults: &mut Defaults) {
+        let Some(fields) = self.fields(node, keys::DEFAULTS, "defaults") else {
+            return;
+        };
+        if let Some(executor) = fields.get("executor").and_then(|n| self.text(n, "executor")) {
+            defaults.executor = executor;
+        }
+        if let Some(timeout) = fields.get("timeout").and_then(|n| self.duration(n, "timeout")) {
+            defaults.timeout = timeout;
+        }
+        defaults.retries = fields
+            .get("retries")
+            .and_then(|n| self.integer(n, "retries", 0))
+            .map(|r| r as u32);
+        if let Some(node) = fields.get("backoff") {
+            let delays: Vec<_> = self
+                .list(node, "backoff")
+                .into_iter()
+                .filter_map(|n| self.duration(n, "backoff"))
+                .collect();
+            if !delays.is_empty() {
+                defaults.backoff = delays;
+            }
+        }
+        if let Some(p) = fields.get("max_parallel").and_then(|n| self.integer(n, "max_parallel", 1)) {
+            defaults.max_parallel = p as u32;
+        }
+        if let Some(f) = fields.get("failure_threshold").and_then(|n| self.fraction(n, "failure_threshold")) {
+            defaults.failure_threshold = f;
+        }
+    }
+
+    fn phase(&mut self, node: &Node, mission: &mut Mission) {
+        let Some(fields) = self.fields(node, keys::PHASE, "phase") else {
+            return;
+        };
+        let index = mission.phases.len();
+        let name = fields.get("name").and_then(|n| self.text(n, "name"));
+        let name = name.unwrap_or_else(|| {
+            self.error(fields.span, "spec::missing-key", "a phase has no `name`".into())
+                .hint = Some("add `name: Foundation` (or any name) to the phase".into());
+            format!("phase {}", index + 1)
+        });
+        let gates = fields.get("gates").map(|n| self.gates(n)).unwrap_or_default();
+        let description = fields
+            .get("description")
+            .and_then(|n| self.text(n, "description"))
+            .unwrap_or_default();
+        let mut tasks = Vec::new();
+        if let Some(list) = fields.get("tasks") {
+            for item in self.list(list, "tasks") {
+                if let Some(task) = self.task(item, Some(index)) {
+                    tasks.push(mission.tasks.len());
+                    mission.tasks.push(task);
+                }
+            }
+        }
+        if tasks.is_empty() {
+            self.diagnostics.push(
+                Diagnostic::warning("spec::empty-phase", format!("phase `{name}` has no tasks"))
+                    .at(fields.span)
+                    .hint("add `tasks:` to the phase or remove it"),
+            );
+        }
+        mission.phases.push(Phase {
+            name,
+            description,
+            gates,
+            tasks,
+            span: fields.span,
+        });
+    }
+
+    fn task(&mut self, node: &Node, phase: Option<usize>) -> Option<Task> {
+        let fields = self.fields(node, keys::TASK, "task")?;
+        let id_node = fields.get("id");
+        let id = id_node.and_then(|n| self.task_id(n));
+        let title = fields.get("title").and_then(|n| self.text(n, "title"));
+        let title = match title {
+            Some(title) if !title.trim().is_empty() => title.trim().to_string(),
+            _ => {
+                let which = id.as_deref().map_or(String::new(), |id| format!(" `{id}`"));
+                self.error(fields.span, "spec::missing-key", format!("task{which} has no `title`"))
+                    .hint = Some("add `title:` with one line saying what to do".into());
+                String::new()
+            }
+        };
+        let text = |reader: &mut Self, key: &str| fields.get(key).and_then(|n| reader.text(n, key));
+        let list = |reader: &mut Self, key: &str| {
+            fields.get(key).map(|n| reader.text_list(n, key)).unwrap_or_default()
+        };
+        let depends_on_nodes = fields.get("depends_on").map(|n| self.text_nodes(n, "depends_on"));
+        let (depends_on, depends_on_spans) = depends_on_nodes.unwrap_or_default().into_iter().unzip();
+        let spans = TaskSpans {
+            entry: fields.span,
+            id: id_node.map_or(fields.span, |n| n.span),
+            agent: fields.get("agent").map(|n| n.span),
+            backup: fields.get("backup").map(|n| n.span),
+            depends_on: depends_on_spans,
+        };
+        Some(Task {
+            id_assigned: id.is_none(),
+            id: id.unwrap_or_default(),
+            title,
+            description: text(self, "description").unwrap_or_default().trim().to_string(),
+            agent: text(self, "agent"),
+            backup: text(self, "backup"),
+            priority: fields.get("priority").and_then(|n| self.priority(n)).unwrap_or_default(),
+            depends_on,
+            estimate_hours: fields.get("estimate").and_then(|n| self.hours(n)),
+            timeout: fields.get("timeout").and_then(|n| self.duration(n, "timeout")),
+            retries: fields
+                .get("retries")
+                .and_then(|n| self.integer(n, "retries", 0))
+                .map(|r| r as u32),
+            executor: text(self, "executor"),
+            command: fields.get("command").and_then(|n| self.argv(n)),
+            gates: fields.get("gates").map(|n| self.gates(n)).unwrap_or_default(),
+            acceptance: list(self, "acceptance"),
+            artifacts: list(self, "artifacts"),
+            paths: list(self, "paths"),
+            phase,
+            spans,
+        })
+    }
+
+    fn task_id(&mut self, node: &Node) -> Option<String> {
+        let id = self.text(node, "id")?;
+        let valid = id.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+            && id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+        if !valid {
+            self.error(node.span, "spec::bad-id", format!("task ID `{id}` is not usable"))
+                .hint = Some("use letters, digits, `-`, `_` and `.`, starting with a letter or digit (e.g. API-003)".into());
+            return None;
+        }
+        Some(id)
+    }
+
+    fn gates(&mut self, node: &Node) -> Vec<Gate> {
+        let items: Vec<&Node> = match &node.value {
+            Value::List(items) => items.iter().collect(),
+            _ => vec![node],
+        };
+        items.into_iter().filter_map(|item| self.gate(item)).collect()
+    }
+
+    fn gate(&mut self, node: &Node) -> Option<Gate> {
+        if let Value::Str(run) = &node.value {
+            return Some(Gate::Command {
+                name: None,
+                run: run.clone(),
+                timeout: None,
+            });
+        }
+        let fields = self.fields(node, keys::GATE, "gate")?;
+        let text = |reader: &mut Self, key: &str| fields.get(key).and_then(|n| reader.text(n, key));
+        let (run, review) = (text(self, "run"), text(self, "review"));
+        match (run, review) {
+            (Some(run), None) => Some(Gate::Command {
+                name: text(self, "name"),
+                run,
+                timeout: fields.get("timeout").and_then(|n| self.duration(n, "timeout")),
+            }),
+            (None, Some(agent)) => Some(Gate::Review {
+                agent,
+                instructions: text(self, "instructions").unwrap_or_default(),
+            }),
+            (run, _) => {
+                let message = if run.is_some() {
+                    "a gate has both `run` and `review`"
+                } else {
+                    "a gate needs `run` (a command) or `review` (an agent)"
+                };
+                self.error(fields.span, "spec::bad-gate", message.into()).hint =
+                    Some("write `- run: cargo test` or `- review: code-reviewer`; a plain string is a command".into());
+                None
+            }
+        }
+    }
+
+    /// Checks a mapping's keys against `table`, reporting unknown ones with
+    /// the nearest known key as a hint.
+    fn fields<'n>(&mut self, node: &'n Node, table: &[Key], what: &str) -> Option<Fields<'n>> {
+        let Value::Map(entries) = &node.value else {
+            self.expected(node, what, "a mapping of `key: value` lines");
+            return None;
+        };
+        let mut fields = Fields {
+            span: node.span,
+            entries: Vec::new(),
+        };
+        for (key, value) in entries {
+            let name = key.key_text(self.source).unwrap_or_default();
+            match table.iter().find(|k| k.name == name) {
+                Some(known) => fields.entries.push((known.name, value)),
+                None => self.unknown_key(key.span, &name, table, what),
+            }
+        }
+        Some(fields)
+    }
+
+    fn unknown_key(&mut self, span: SourceSpan, name: &str, table: &[Key], what: &str) {
+        let hint = match nearest(name, keys::names(table)) {
+            Some(near) => format!("did you mean `{near}`?"),
+            None => format!("known keys of {what}: {}", keys::names(table).collect::<Vec<_>>().join(", ")),
+        };
+        self.error(span, "spec::unknown-key", format!("unknown key `{name}` in {what}"))
+            .hint = Some(hint);
+    }
+
+    fn list<'n>(&mut self, node: &'n Node, what: &str) -> Vec<&'n Node> {
+        match &node.value {
+            Value::List(items) => items.iter().collect(),
+            _ => {
+                self.expected(node, what, "a list");
+                Vec::new()
+            }
+        }
+    }
+
+    fn text(&mut self, node: &Node, what: &str) -> Option<String> {
+        let text = node.scalar_text(self.source);
+        if text.is_none() {
+            self.expected(node, what, "text");
+        }
+        text
+    }
+
+    fn text_nodes(&mut self, node: &Node, what: &str) -> Vec<(String, SourceSpan)> {
+        let items: Vec<&Node> = match &node.value {
+            Value::List(items) => items.iter().collect(),
+            _ => vec![node],
+        };
+        items
+            .into_iter()
+            .filter_map(|item| self.text(item, what).map(|t| (t.trim().to_string(), item.span)))
+            .collect()
+    }
+
+    fn text_or_list(&mut self, node: &Node, what: &str) -> Vec<String> {
+        self.text_nodes(node, what).into_iter().map(|(t, _)| t).collect()
+    }
+
+    fn text_list(&mut self, node: &Node, what: &str) -> Vec<String> {
+        self.list(node, what)
+            .into_iter()
+            .filter_map(|item| self.text(item, what))
+            .collect()
+    }
+
+    fn argv(&mut self, node: &Node) -> Option<Vec<String>> {
+        let argv = match &node.value {
+            Value::List(_) => self.text_list(node, "command"),
+            _ => self.text(node, "command")?.split_whitespace().map(String::from).collect(),
+        };
+        if argv.is_empty() {
+            self.error(node.span, "spec::bad-command", "`command` is empty".into()).hint =
+                Some("write the program and its arguments, e.g. `command: [make, test]`".into());
+            return None;
+        }
+        Some(argv)
+    }
+
+    fn integer(&mut self, node: &Node, what: &str, minimum: i64) -> Option<i64> {
+        let Value::Int(value) = node.value else {
+            self.expected(node, what, "a whole number");
+            return None;
+        };
+        if value < minimum {
+            self.error(node.span, "spec::out-of-range", format!("`{what}` must be at least {minimum}, found {value}"));
+            return None;
+        }
+        Some(value)
+    }
+
+    fn number(&mut self, node: &Node, what: &str, minimum: f64) -> Option<f64> {
+        let value = match node.value {
+            Value::Int(i) => i as f64,
+            Value::Float(f) if f.is_finite() => f,
+            _ => {
+                self.expected(node, what, "a number");
+                return None;
+            }
+        };
+        if value < minimum {
+            self.error(node.span, "spec::out-of-range", format!("`{what}` must be at least {minimum}, found {value}"));
+            return None;
+        }
+        Some(value)
+    }
+
+    fn fraction(&mut self, node: &Node, what: &str) -> Option<f64> {
+        let value = match &node.value {
+            Value::Str(text) if text.trim_end().ends_with('%') => {
+                text.trim_end().trim_end_matches('%').trim().parse::<f64>().ok().map(|p| p / 100.0)
+            }
+            Value::Int(i) => Some(*i as f64),
+            Value::Float(f) => Some(*f),
+            _ => None,
+        };
+        match value {
+            Some(v) if (0.0..=1.0).contains(&v) => Some(v),
+            _ => {
+                self.error(node.span, "spec::out-of-range", format!("`{what}` must be a fraction between 0 and 1 or a percentage"))
+                    .hint = Some("write `0.5` or `50%`".into());
+                None
+            }
+        }
+    }
+
+    fn duration(&mut self, node: &Node, what: &str) -> Option<SignedDuration> {
+        let text = node.scalar_text(self.source).unwrap_or_default();
+        match parse_duration(&text) {
+            Some(d) if d.is_positive() => Some(d),
+            Some(_) => {
+                self.error(node.span, "spec::bad-duration", format!("`{what}` must be longer than zero"));
+                None
+            }
+            None => {
+                self.error(node.span, "spec::bad-duration", format!("`{what}` is not a duration: `{text}`"))
+                    .hint = Some("write a number with a unit: `90s`, `45m`, `1h30m`, `2d`".into());
+                None
+            }
+        }
+    }
+
+    fn hours(&mut self, node: &Node) -> Option<f64> {
+        let hours = match node.value {
+            Value::Int(i) => Some(i as f64),
+            Value::Float(f) => Some(f),
+            _ => node
+                .scalar_text(self.source)
+                .and_then(|t| parse_duration(&t))
+                .map(|d| d.as_secs_f64() / 3600.0),
+        };
+        match hours {
+            Some(h) if h.is_finite() && h > 0.0 => Some(h),
+            _ => {
+                self.error(node.span, "spec::bad-duration", "`estimate` must be a positive number of hours or a duration".into())
+                    .hint = Some("write `estimate: 4` (hours) or `estimate: 90m`".into());
+                None
+            }
+        }
+    }
+
+    fn deadline(&mut self, node: &Node) -> Option<Timestamp> {
+        let text = node.scalar_text(self.source).unwrap_or_default();
+        let text = text.trim();
+        if let Ok(timestamp) = text.parse::<Timestamp>() {
+            return Some(timestamp);
+        }
+        let end_of_day = text
+            .parse::<Date>()
+            .ok()
+            .and_then(|date| format!("{date}T23:59:59Z").parse::<Timestamp>().ok());
+        if end_of_day.is_none() {
+            self.error(node.span, "spec::bad-deadline", format!("`deadline` is not a date: `{text}`"))
+                .hint = Some("write `2026-12-15` or `2026-12-15T17:00:00+01:00`".into());
+        }
+        end_of_day
+    }
+
+    fn priority(&mut self, node: &Node) -> Option<Priority> {
+        let text = self.text(node, "priority")?;
+        let priority = text.parse::<Priority>().ok();
+        if priority.is_none() {
+            let names = Priority::ALL.map(Priority::as_str);
+            let hint = match nearest(&text.to_lowercase(), names) {
+                Some(near) => format!("did you mean `{near}`?"),
+                None => "use critical, high, medium or low".to_string(),
+            };
+            self.error(node.span, "spec::bad-priority", format!("unknown priority `{text}`")).hint = Some(hint);
+        }
+        priority
+    }
+}
+
+/// A duration such as `90s`, `45m`, `1h30m`, `2d` or ISO 8601 `PT1H`.
+/// Days are 24 hours: agents do not keep office hours.
+pub(crate) fn parse_duration(text: &str) -> Option<SignedDuration> {
+    let span: Span = text.trim().parse().ok()?;
+    span.to_duration(SpanRelativeTo::days_are_24_hours()).ok()
+}
+
+/// Gives IDs to tasks that have none, as REQ-001, REQ-002, ... in file
+/// order, skipping numbers already taken.
+fn assign_ids(tasks: &mut [Task]) {
+    let mut taken: HashSet<String> = tasks
+        .iter()
+        .filter(|t| !t.id_assigned)
+        .map(|t| t.id.clone())
+        .collect();
+    let mut next = 1;
+    for task in tasks.iter_mut().filter(|t| t.id_assigned) {
+        let id = loop {
+            let candidate = format!("REQ-{next:03}");
+            next += 1;
+            if !taken.contains(&candidate) {
+                break candidate;
+            }
+        };
+        taken.insert(id.clone());
+        task.id = id;
+    }
+}

@@ -1,0 +1,98 @@
+//! The mission file format as JSON Schema (draft 2020-12), generated from
+//! the same key tables the parser checks against. Editors use it for
+//! completion and inline errors.
+
+use super::keys::{self, Key, Kind};
+use serde_json::{json, Map, Value};
+
+const DURATION_PATTERN: &str = r"^\s*(P[0-9A-Z.]+|([0-9]+(\.[0-9]+)?\s*[a-zA-Z]+\s*)+)$";
+
+/// The JSON Schema of mission files.
+pub fn json_schema() -> Value {
+    let mut schema = object(keys::TOP);
+    let root = schema.as_object_mut().expect("object() builds an object");
+    root.insert("$schema".into(), json!("https://json-schema.org/draft/2020-12/schema"));
+    root.insert("$id".into(), json!("https://techlead.dev/schema/mission.json"));
+    root.insert("title".into(), json!("techlead mission"));
+    root.insert(
+        "description".into(),
+        json!("A mission for techlead: tasks, dependencies, agents and quality gates. See docs/mission-spec.md."),
+    );
+    root.insert("required".into(), json!(["mission"]));
+    root["properties"]["mission"]
+        .as_object_mut()
+        .expect("mission is an object")
+        .insert("required".into(), json!(["name"]));
+    for list in ["tasks"] {
+        required_in_items(&mut root["properties"][list], &["title"]);
+    }
+    required_in_items(&mut root["properties"]["phases"], &["name"]);
+    required_in_items(&mut root["properties"]["phases"]["items"]["properties"]["tasks"], &["title"]);
+    schema
+}
+
+fn required_in_items(list: &mut Value, required: &[&str]) {
+    if let Some(items) = list.get_mut("items").and_then(Value::as_object_mut) {
+        items.insert("required".into(), json!(required));
+    }
+}
+
+fn object(keys: &[Key]) -> Value {
+    let properties: Map<String, Value> = keys
+        .iter()
+        .map(|key| {
+            let mut property = kind(&key.kind);
+            property
+                .as_object_mut()
+                .expect("kind() builds an object")
+                .insert("description".into(), json!(key.doc));
+            (key.name.to_string(), property)
+        })
+        .collect();
+    json!({ "type": "object", "additionalProperties": false, "properties": properties })
+}
+
+fn kind(kind: &Kind) -> Value {
+    let text_list = json!({ "type": "array", "items": { "type": "string" } });
+    let duration = json!({ "type": "string", "pattern": DURATION_PATTERN });
+    match kind {
+        Kind::Text => json!({ "type": ["string", "number", "boolean"] }),
+        Kind::TextOrList => json!({ "oneOf": [{ "type": "string" }, text_list] }),
+        Kind::TextList => text_list,
+        Kind::Integer { minimum } => json!({ "type": "integer", "minimum": minimum }),
+        Kind::Number { minimum } => json!({ "type": "number", "minimum": minimum }),
+        Kind::Duration => duration,
+        Kind::DurationList => json!({ "type": "array", "items": duration, "minItems": 1 }),
+        Kind::Hours => json!({ "oneOf": [{ "type": "number", "exclusiveMinimum": 0 }, duration] }),
+        Kind::Fraction => json!({ "oneOf": [
+            { "type": "number", "minimum": 0, "maximum": 1 },
+            { "type": "string", "pattern": r"^\s*[0-9]+(\.[0-9]+)?\s*%\s*$" }
+        ] }),
+        Kind::Deadline => json!({ "type": "string", "anyOf": [{ "format": "date" }, { "format": "date-time" }] }),
+        Kind::Priority => json!({ "enum": ["critical", "high", "medium", "low"] }),
+        Kind::Argv => json!({ "oneOf": [{ "type": "string", "minLength": 1 }, { "type": "array", "items": { "type": "string" }, "minItems": 1 }] }),
+        Kind::Object(keys) => object(keys),
+        Kind::Gates => {
+            let mut gate = object(keys::GATE);
+            gate["oneOf"] = json!([{ "required": ["run"] }, { "required": ["review"] }]);
+            let one = json!({ "oneOf": [{ "type": "string" }, gate] });
+            json!({ "oneOf": [one.clone(), { "type": "array", "items": one }] })
+        }
+        Kind::List(keys) => json!({ "type": "array", "items": object(keys) }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_task_key_is_in_the_schema() {
+        let schema = json_schema();
+        let task = &schema["properties"]["tasks"]["items"]["properties"];
+        for key in keys::TASK {
+            assert!(task.get(key.name).is_some(), "{} missing", key.name);
+        }
+        assert_eq!(schema["properties"]["tasks"]["items"]["additionalProperties"], json!(false));
+    }
+}

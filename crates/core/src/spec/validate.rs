@@ -1,0 +1,141 @@
+//! Checks that need the whole mission at once: unique IDs, known
+//! dependencies, no cycles, and (given a library) known agents.
+
+use super::{Gate, Mission, Task};
+use crate::diagnostic::{nearest, Diagnostic};
+use crate::plan::graph::find_cycle;
+use std::collections::HashMap;
+
+/// Cross-checks a parsed mission. `agents` holds the names of the loaded
+/// agents; pass `None` to skip the agent check (no library at hand).
+pub fn validate(mission: &Mission, agents: Option<&[&str]>) -> Vec<Diagnostic> {
+    let mut diagnostics = duplicate_ids(mission);
+    diagnostics.extend(unknown_dependencies(mission));
+    if diagnostics.is_empty() {
+        diagnostics.extend(cycle(mission));
+    }
+    if let Some(agents) = agents {
+        diagnostics.extend(unknown_agents(mission, agents));
+    }
+    diagnostics
+}
+
+fn duplicate_ids(mission: &Mission) -> Vec<Diagnostic> {
+    let mut first: HashMap<&str, &Task> = HashMap::new();
+    let mut diagnostics = Vec::new();
+    for task in &mission.tasks {
+        match first.get(task.id.as_str()) {
+            Some(earlier) => diagnostics.push(
+                Diagnostic::error("spec::duplicate-id", format!("task ID `{}` is used twice", task.id))
+                    .at(task.spans.id)
+                    .label("second use")
+                    .hint(format!(
+                        "IDs must be unique; the first `{}` is on line {}",
+                        task.id, earlier.spans.id.line
+                    )),
+            ),
+            None => {
+                first.insert(&task.id, task);
+            }
+        }
+    }
+    diagnostics
+}
+
+fn unknown_dependencies(mission: &Mission) -> Vec<Diagnostic> {
+    let ids: Vec<&str> = mission.tasks.iter().map(|t| t.id.as_str()).collect();
+    let mut diagnostics = Vec::new();
+    for task in &mission.tasks {
+        for (dependency, span) in task.depends_on.iter().zip(&task.spans.depends_on) {
+            if mission.task(dependency).is_some() {
+                continue;
+            }
+            let hint = match nearest(dependency, ids.iter().copied()) {
+                Some(near) => format!("did you mean `{near}`?"),
+                None => "`depends_on` lists IDs of tasks in this file".to_string(),
+            };
+            diagnostics.push(
+                Diagnostic::error(
+                    "spec::unknown-dependency",
+                    format!("task `{}` depends on `{dependency}`, which is not a task of this mission", task.id),
+                )
+                .at(*span)
+                .hint(hint),
+            );
+        }
+    }
+    diagnostics
+}
+
+fn cycle(mission: &Mission) -> Option<Diagnostic> {
+    let cycle = find_cycle(mission)?;
+    let first = &mission.tasks[cycle[0]];
+    let path: Vec<&str> = cycle
+        .iter()
+        .chain(std::iter::once(&cycle[0]))
+        .map(|&i| mission.tasks[i].id.as_str())
+        .collect();
+    let crosses_phases = cycle
+        .windows(2)
+        .chain(std::iter::once([cycle[cycle.len() - 1], cycle[0]].as_slice()))
+        .any(|pair| !explicit_edge(mission, pair[0], pair[1]));
+    let hint = if crosses_phases {
+        "a task cannot depend on a task of a later phase: phases run in order; move one of the tasks or remove the dependency"
+    } else {
+        "remove one of these dependencies to break the cycle"
+    };
+    Some(
+        Diagnostic::error("spec::cycle", format!("dependency cycle: {}", path.join(" → ")))
+            .at(first.spans.id)
+            .label("this task waits for itself")
+            .hint(hint),
+    )
+}
+
+fn explicit_edge(mission: &Mission, a: usize, b: usize) -> bool {
+    let (a, b) = (&mission.tasks[a], &mission.tasks[b]);
+    a.depends_on.contains(&b.id) || b.depends_on.contains(&a.id)
+}
+
+fn unknown_agents(mission: &Mission, agents: &[&str]) -> Vec<Diagnostic> {
+    let known = |name: &str| agents.iter().any(|a| a.eq_ignore_ascii_case(name));
+    let mut diagnostics = Vec::new();
+    for task in &mission.tasks {
+        let named = [
+            (task.agent.as_deref(), task.spans.agent, "agent"),
+            (task.backup.as_deref(), task.spans.backup, "backup"),
+        ];
+        for (name, span, role) in named {
+            let Some(name) = name.filter(|n| !known(n)) else {
+                continue;
+            };
+            let mut diagnostic = Diagnostic::warning(
+                "spec::unknown-agent",
+                format!("task `{}` names {role} `{name}`, which is not in the agent library", task.id),
+            )
+            .hint(match nearest(name, agents.iter().copied()) {
+                Some(near) => format!("did you mean `{near}`? Otherwise the task runs on the general-purpose agent with the context of the closest specialists"),
+                None => "the task will run on the general-purpose agent with the context of the closest specialists".to_string(),
+            });
+            if let Some(span) = span {
+                diagnostic = diagnostic.at(span);
+            }
+            diagnostics.push(diagnostic);
+        }
+        for gate in &task.gates {
+            if let Gate::Review { agent, .. } = gate
+                && !known(agent)
+            {
+                diagnostics.push(
+                    Diagnostic::warning(
+                        "spec::unknown-agent",
+                        format!("task `{}` has a review gate by `{agent}`, which is not in the agent library", task.id),
+                    )
+                    .at(task.spans.entry)
+                    .hint("add the reviewer's agent file, or the general-purpose agent will review"),
+                );
+            }
+        }
+    }
+    diagnostics
+}

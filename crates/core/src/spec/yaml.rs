@@ -1,0 +1,176 @@
+//! A small YAML tree with byte spans, so that every later diagnostic can
+//! point at the exact text a person wrote. saphyr does the parsing (YAML
+//! 1.2, duplicate keys rejected); this module only reshapes its output.
+
+use crate::diagnostic::{Diagnostic, SourceSpan};
+use saphyr::{LoadableYamlNode, MarkedYaml, Scalar, YamlData};
+
+#[derive(Debug, Clone)]
+pub struct Node {
+    pub span: SourceSpan,
+    pub value: Value,
+}
+
+#[derive(Debug, Clone)]
+pub enum Value {
+    Null,
+    Bool,
+    Int(i64),
+    Float(f64),
+    Str(String),
+    List(Vec<Node>),
+    Map(Vec<(Node, Node)>),
+}
+
+impl Value {
+    /// What a person would call this kind of value, for "expected X, found
+    /// Y" messages.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Value::Null => "nothing",
+            Value::Bool => "a boolean",
+            Value::Int(_) => "an integer",
+            Value::Float(_) => "a number",
+            Value::Str(_) => "text",
+            Value::List(_) => "a list",
+            Value::Map(_) => "a mapping",
+        }
+    }
+}
+
+impl Node {
+    /// The key text of a mapping key, if it is a plain scalar.
+    pub fn key_text(&self, source: &str) -> Option<String> {
+        self.scalar_text(source)
+    }
+
+    /// The text of a scalar as the person meant it: strings as parsed,
+    /// other scalars as written (so `id: 007` stays "007").
+    pub fn scalar_text(&self, source: &str) -> Option<String> {
+        match &self.value {
+            Value::Str(text) => Some(text.clone()),
+            Value::Bool | Value::Int(_) | Value::Float(_) => {
+                Some(source[self.span.offset..self.span.offset + self.span.len].to_string())
+            }
+            Value::Null | Value::List(_) | Value::Map(_) => None,
+        }
+    }
+}
+
+/// Parses `source` into one document's tree. An empty document is `Null`.
+pub fn load(source: &str) -> Result<Node, Diagnostic> {
+    let offsets = CharOffsets::new(source);
+    let documents = MarkedYaml::load_from_str(source).map_err(|error| {
+        let marker = error.marker();
+        let offset = offsets.byte(marker.index());
+        Diagnostic::error("spec::yaml", format!("invalid YAML: {}", error.info()))
+            .at(SourceSpan::at(source, offset, 1))
+            .label("the YAML parser stopped here")
+            .hint("check indentation and quoting; text containing `: ` or starting with `*`, `&`, `!` or `{` must be quoted")
+    })?;
+    if documents.len() > 1 {
+        return Err(Diagnostic::error(
+            "spec::yaml",
+            "a mission file holds one YAML document, this one holds several",
+        )
+        .hint("remove the extra `---` separators or split the file"));
+    }
+    Ok(match documents.first() {
+        Some(document) => convert(document, source, &offsets),
+        None => Node {
+            span: SourceSpan::at(source, 0, 0),
+            value: Value::Null,
+        },
+    })
+}
+
+fn convert(node: &MarkedYaml<'_>, source: &str, offsets: &CharOffsets) -> Node {
+    let start = offsets.byte(node.span.start.index());
+    let end = offsets.byte(node.span.end.index()).max(start);
+    let span = SourceSpan::at(source, start, trim_trailing_space(source, start, end));
+    let value = match &node.data {
+        YamlData::Value(scalar) => scalar_value(scalar),
+        YamlData::Sequence(items) => Value::List(
+            items
+                .iter()
+                .map(|item| convert(item, source, offsets))
+                .collect(),
+        ),
+        YamlData::Mapping(entries) => Value::Map(
+            entries
+                .iter()
+                .map(|(k, v)| (convert(k, source, offsets), convert(v, source, offsets)))
+                .collect(),
+        ),
+        YamlData::Tagged(_, inner) => return convert(inner, source, offsets),
+        _ => Value::Null,
+    };
+    Node { span, value }
+}
+
+fn scalar_value(scalar: &Scalar<'_>) -> Value {
+    match scalar {
+        Scalar::Null => Value::Null,
+        Scalar::Boolean(_) => Value::Bool,
+        Scalar::Integer(i) => Value::Int(*i),
+        Scalar::FloatingPoint(f) => Value::Float(f.into_inner()),
+        Scalar::String(s) => Value::Str(s.to_string()),
+    }
+}
+
+/// Block values end at the start of the next key; point only at the text.
+fn trim_trailing_space(source: &str, start: usize, end: usize) -> usize {
+    source[start..end].trim_end().len()
+}
+
+/// saphyr counts characters; renderers need bytes.
+struct CharOffsets {
+    starts: Vec<usize>,
+    len: usize,
+}
+
+impl CharOffsets {
+    fn new(source: &str) -> Self {
+        CharOffsets {
+            starts: source.char_indices().map(|(i, _)| i).collect(),
+            len: source.len(),
+        }
+    }
+
+    fn byte(&self, char_index: usize) -> usize {
+        self.starts.get(char_index).copied().unwrap_or(self.len)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spans_are_bytes_and_point_at_values() {
+        let source = "name: é\ntitle: x\n";
+        let node = load(source).unwrap();
+        let Value::Map(entries) = node.value else {
+            panic!("expected a mapping")
+        };
+        let (key, value) = &entries[1];
+        assert_eq!(key.key_text(source).as_deref(), Some("title"));
+        assert_eq!((value.span.line, value.span.column), (2, 8));
+        assert_eq!(&source[value.span.offset..value.span.offset + value.span.len], "x");
+    }
+
+    #[test]
+    fn numbers_keep_their_written_form_as_text() {
+        let source = "id: 007\n";
+        let Value::Map(entries) = load(source).unwrap().value else {
+            panic!("expected a mapping")
+        };
+        assert_eq!(entries[0].1.scalar_text(source).as_deref(), Some("007"));
+    }
+
+    #[test]
+    fn syntax_errors_carry_a_position() {
+        let error = load("a: 1\na: 2\n").unwrap_err();
+        assert_eq!(error.span.unwrap().line, 2);
+    }
+}
