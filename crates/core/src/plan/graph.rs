@@ -272,6 +272,11 @@ impl Graph {
         explicit.chain(phase)
     }
 
+    /// The phase `task` belongs to (index into [`Mission::phases`]).
+    pub fn phase(&self, task: usize) -> Option<usize> {
+        self.nodes.phase_of[task]
+    }
+
     /// The hours `task` counts for: its estimate, or the default.
     pub fn hours(&self, task: usize) -> f64 {
         self.hours[task]
