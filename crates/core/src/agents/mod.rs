@@ -4,6 +4,22 @@
 //! Parsing takes text, never paths on disk: the engine's `library` module
 //! walks directories and hands each file's text here. The format and the
 //! recovery rules are documented in docs/agents.md.
+//!
+//! - `frontmatter` finds the `---` fences and reads the YAML between them,
+//!   falling back to a line reader when the YAML is not valid;
+//! - `file` turns one file's fields into an [`Agent`], or says why the file
+//!   was skipped;
+//! - `library` gathers many files, applies precedence and answers lookups.
+
+pub mod code;
+mod file;
+mod frontmatter;
+mod lenient;
+mod library;
+mod tree;
+
+pub use file::{SkipReason, Skipped, parse_agent};
+pub use library::{GENERAL_PURPOSE, Library, LibraryBuilder, Resolution, Warning, general_purpose};
 
 use crate::priority::Priority;
 use serde::Serialize;
@@ -77,6 +93,8 @@ pub enum Scope {
     Project,
     /// `~/.claude/agents/`.
     User,
+    /// Built into techlead (the general-purpose fallback agent).
+    BuiltIn,
 }
 
 /// The optional `orchestration:` block.
