@@ -15,8 +15,12 @@ pub enum Kind {
     /// Text, or a list of texts.
     TextOrList,
     TextList,
-    Integer { minimum: i64 },
-    Number { minimum: f64 },
+    Integer {
+        minimum: i64,
+    },
+    Number {
+        minimum: f64,
+    },
     /// A duration such as `90s`, `45m`, `1h30m` or `2d`.
     Duration,
     DurationList,
@@ -39,69 +43,217 @@ const fn key(name: &'static str, kind: Kind, doc: &'static str) -> Key {
 }
 
 pub const TOP: &[Key] = &[
-    key("mission", Kind::Object(MISSION), "What the mission is and its defaults."),
-    key("phases", Kind::List(PHASE), "Ordered groups of tasks; a phase's gates must pass before the next phase starts."),
+    key(
+        "mission",
+        Kind::Object(MISSION),
+        "What the mission is and its defaults.",
+    ),
+    key(
+        "phases",
+        Kind::List(PHASE),
+        "Ordered groups of tasks; a phase's gates must pass before the next phase starts.",
+    ),
     key("tasks", Kind::List(TASK), "Tasks outside any phase."),
 ];
 
 pub const MISSION: &[Key] = &[
     key("name", Kind::Text, "Short name of the mission (required)."),
-    key("objective", Kind::Text, "What the mission must achieve, in free text."),
-    key("project_type", Kind::Text, "Kind of project, e.g. web-app, api, incident-response, migration."),
-    key("deadline", Kind::Deadline, "When the mission must be done: a date (end of that day, UTC) or a timestamp with offset."),
-    key("budget", Kind::Object(BUDGET), "Spend limits for the whole mission."),
-    key("repository", Kind::Text, "Path of the git repository the agents work on, relative to this file."),
-    key("agents", Kind::TextOrList, "Agent directories, relative to this file; replaces .claude/agents discovery."),
-    key("defaults", Kind::Object(DEFAULTS), "Defaults that tasks may override."),
-    key("definition_of_done", Kind::TextList, "Statements that must hold for the mission to be done."),
+    key(
+        "objective",
+        Kind::Text,
+        "What the mission must achieve, in free text.",
+    ),
+    key(
+        "project_type",
+        Kind::Text,
+        "Kind of project, e.g. web-app, api, incident-response, migration.",
+    ),
+    key(
+        "deadline",
+        Kind::Deadline,
+        "When the mission must be done: a date (end of that day, UTC) or a timestamp with offset.",
+    ),
+    key(
+        "budget",
+        Kind::Object(BUDGET),
+        "Spend limits for the whole mission.",
+    ),
+    key(
+        "repository",
+        Kind::Text,
+        "Path of the git repository the agents work on, relative to this file.",
+    ),
+    key(
+        "agents",
+        Kind::TextOrList,
+        "Agent directories, relative to this file; replaces .claude/agents discovery.",
+    ),
+    key(
+        "defaults",
+        Kind::Object(DEFAULTS),
+        "Defaults that tasks may override.",
+    ),
+    key(
+        "definition_of_done",
+        Kind::TextList,
+        "Statements that must hold for the mission to be done.",
+    ),
 ];
 
 pub const BUDGET: &[Key] = &[
-    key("usd", Kind::Number { minimum: 0.0 }, "Maximum spend in US dollars."),
-    key("tokens", Kind::Integer { minimum: 0 }, "Maximum tokens, input and output together."),
+    key(
+        "usd",
+        Kind::Number { minimum: 0.0 },
+        "Maximum spend in US dollars.",
+    ),
+    key(
+        "tokens",
+        Kind::Integer { minimum: 0 },
+        "Maximum tokens, input and output together.",
+    ),
 ];
 
 pub const DEFAULTS: &[Key] = &[
-    key("executor", Kind::Text, "Executor for tasks that name none (default claude-code)."),
-    key("timeout", Kind::Duration, "Time limit of one attempt (default 30m)."),
-    key("retries", Kind::Integer { minimum: 0 }, "Retries after a failed attempt (default: 3 for critical and high priority, 2 otherwise)."),
-    key("backoff", Kind::DurationList, "Delays before each retry (default [5s, 15s, 30s]); the last repeats."),
-    key("max_parallel", Kind::Integer { minimum: 1 }, "Tasks running at once, at most (default 4)."),
-    key("failure_threshold", Kind::Fraction, "Failed share of tasks above which dispatch pauses and the person is asked (default 50%)."),
+    key(
+        "executor",
+        Kind::Text,
+        "Executor for tasks that name none (default claude-code).",
+    ),
+    key(
+        "timeout",
+        Kind::Duration,
+        "Time limit of one attempt (default 30m).",
+    ),
+    key(
+        "retries",
+        Kind::Integer { minimum: 0 },
+        "Retries after a failed attempt (default: 3 for critical and high priority, 2 otherwise).",
+    ),
+    key(
+        "backoff",
+        Kind::DurationList,
+        "Delays before each retry (default [5s, 15s, 30s]); the last repeats.",
+    ),
+    key(
+        "max_parallel",
+        Kind::Integer { minimum: 1 },
+        "Tasks running at once, at most (default 4).",
+    ),
+    key(
+        "failure_threshold",
+        Kind::Fraction,
+        "Failed share of tasks above which dispatch pauses and the person is asked (default 50%).",
+    ),
 ];
 
 pub const PHASE: &[Key] = &[
     key("name", Kind::Text, "Name of the phase (required)."),
     key("description", Kind::Text, "What the phase delivers."),
-    key("gates", Kind::Gates, "Checks that must pass before the next phase starts."),
+    key(
+        "gates",
+        Kind::Gates,
+        "Checks that must pass before the next phase starts.",
+    ),
     key("tasks", Kind::List(TASK), "The phase's tasks."),
 ];
 
 pub const TASK: &[Key] = &[
-    key("id", Kind::Text, "Unique ID; assigned as REQ-001, REQ-002, ... in file order when missing."),
-    key("title", Kind::Text, "One line saying what to do (required)."),
-    key("description", Kind::Text, "Details, context and constraints."),
-    key("agent", Kind::Text, "Agent to run the task; chosen by the planner when missing."),
-    key("backup", Kind::Text, "Agent to try when the first agent's retries are exhausted."),
-    key("priority", Kind::Priority, "critical, high, medium (default) or low."),
-    key("depends_on", Kind::TextOrList, "IDs of tasks that must succeed first."),
-    key("estimate", Kind::Hours, "Expected effort: hours as a number, or a duration such as 90m."),
-    key("timeout", Kind::Duration, "Time limit of one attempt; overrides the mission default."),
-    key("retries", Kind::Integer { minimum: 0 }, "Retries after a failed attempt; overrides the default."),
-    key("executor", Kind::Text, "Executor for this task: command, claude-code, codex, gemini, anthropic, openai or simulate."),
-    key("command", Kind::Argv, "For the command executor: the program and its arguments, run without a shell."),
+    key(
+        "id",
+        Kind::Text,
+        "Unique ID; assigned as REQ-001, REQ-002, ... in file order when missing.",
+    ),
+    key(
+        "title",
+        Kind::Text,
+        "One line saying what to do (required).",
+    ),
+    key(
+        "description",
+        Kind::Text,
+        "Details, context and constraints.",
+    ),
+    key(
+        "agent",
+        Kind::Text,
+        "Agent to run the task; chosen by the planner when missing.",
+    ),
+    key(
+        "backup",
+        Kind::Text,
+        "Agent to try when the first agent's retries are exhausted.",
+    ),
+    key(
+        "priority",
+        Kind::Priority,
+        "critical, high, medium (default) or low.",
+    ),
+    key(
+        "depends_on",
+        Kind::TextOrList,
+        "IDs of tasks that must succeed first.",
+    ),
+    key(
+        "estimate",
+        Kind::Hours,
+        "Expected effort: hours as a number, or a duration such as 90m.",
+    ),
+    key(
+        "timeout",
+        Kind::Duration,
+        "Time limit of one attempt; overrides the mission default.",
+    ),
+    key(
+        "retries",
+        Kind::Integer { minimum: 0 },
+        "Retries after a failed attempt; overrides the default.",
+    ),
+    key(
+        "executor",
+        Kind::Text,
+        "Executor for this task: command, claude-code, codex, gemini, anthropic, openai or simulate.",
+    ),
+    key(
+        "command",
+        Kind::Argv,
+        "For the command executor: the program and its arguments, run without a shell.",
+    ),
     key("gates", Kind::Gates, "Checks the task's result must pass."),
-    key("acceptance", Kind::TextList, "Acceptance criteria given to the agent."),
-    key("artifacts", Kind::TextList, "Files or outputs the task must produce."),
-    key("paths", Kind::TextList, "Paths the task expects to change, used to warn about parallel edits."),
+    key(
+        "acceptance",
+        Kind::TextList,
+        "Acceptance criteria given to the agent.",
+    ),
+    key(
+        "artifacts",
+        Kind::TextList,
+        "Files or outputs the task must produce.",
+    ),
+    key(
+        "paths",
+        Kind::TextList,
+        "Paths the task expects to change, used to warn about parallel edits.",
+    ),
 ];
 
 pub const GATE: &[Key] = &[
     key("name", Kind::Text, "Label shown in plans and reports."),
-    key("run", Kind::Text, "Shell command written by the person; the gate passes on exit code 0."),
+    key(
+        "run",
+        Kind::Text,
+        "Shell command written by the person; the gate passes on exit code 0.",
+    ),
     key("timeout", Kind::Duration, "Time limit of the command."),
-    key("review", Kind::Text, "Agent that reviews the work and approves or requests changes."),
-    key("instructions", Kind::Text, "What the reviewing agent must check."),
+    key(
+        "review",
+        Kind::Text,
+        "Agent that reviews the work and approves or requests changes.",
+    ),
+    key(
+        "instructions",
+        Kind::Text,
+        "What the reviewing agent must check.",
+    ),
 ];
 
 pub fn names(keys: &[Key]) -> impl Iterator<Item = &'static str> + '_ {

@@ -9,13 +9,13 @@ mod fmt;
 mod keys;
 mod parse;
 mod schema;
-// mod validate;
+mod validate;
 mod yaml;
 
 pub use fmt::assign_ids_in_text;
-pub use parse::{parse, Parsed};
+pub use parse::{Parsed, parse};
 pub use schema::json_schema;
-// pub use validate::validate;
+pub use validate::validate;
 
 use crate::diagnostic::SourceSpan;
 use crate::priority::Priority;
@@ -200,7 +200,9 @@ impl Gate {
     /// A short label for tables.
     pub fn summary(&self) -> String {
         match self {
-            Gate::Command { name: Some(name), .. } => name.clone(),
+            Gate::Command {
+                name: Some(name), ..
+            } => name.clone(),
             Gate::Command { run, .. } => run.clone(),
             Gate::Review { agent, .. } => format!("review by {agent}"),
         }

@@ -5,7 +5,7 @@
 use super::keys::{self, Key};
 use super::yaml::{self, Node, Value};
 use super::{Budget, Defaults, Gate, Mission, Phase, Task, TaskSpans};
-use crate::diagnostic::{nearest, Diagnostic, SourceSpan};
+use crate::diagnostic::{Diagnostic, SourceSpan, nearest};
 use crate::priority::Priority;
 use jiff::civil::Date;
 use jiff::{SignedDuration, Span, SpanRelativeTo, Timestamp};
@@ -36,7 +36,7 @@ pub fn parse(source: &str) -> Parsed {
     let mission = match yaml::load(source) {
         Ok(root) => reader.mission(&root),
         Err(diagnostic) => {
-            reader.diagnostics.push(diagnostic);
+            reader.diagnostics.push(*diagnostic);
             None
         }
     };
@@ -69,7 +69,8 @@ impl<'n> Fields<'n> {
 
 impl<'s> Reader<'s> {
     fn error(&mut self, span: SourceSpan, code: &'static str, message: String) -> &mut Diagnostic {
-        self.diagnostics.push(Diagnostic::error(code, message).at(span));
+        self.diagnostics
+            .push(Diagnostic::error(code, message).at(span));
         self.diagnostics.last_mut().expect("just pushed")
     }
 
@@ -85,7 +86,8 @@ impl<'s> Reader<'s> {
     fn mission(&mut self, root: &Node) -> Option<Mission> {
         if matches!(root.value, Value::Null) {
             self.error(root.span, "spec::empty", "the mission file is empty".into())
-                .hint = Some("start from an example in examples/, or see docs/mission-spec.md".into());
+                .hint =
+                Some("start from an example in examples/, or see docs/mission-spec.md".into());
             return None;
         }
         let top = self.fields(root, keys::TOP, "the mission file")?;
@@ -105,8 +107,13 @@ impl<'s> Reader<'s> {
         match top.get("mission") {
             Some(node) => self.mission_block(node, &mut mission),
             None => {
-                self.error(top.span, "spec::missing-key", "the file has no `mission:` block".into())
-                    .hint = Some("add `mission:` with at least `name:`; see docs/mission-spec.md".into());
+                self.error(
+                    top.span,
+                    "spec::missing-key",
+                    "the file has no `mission:` block".into(),
+                )
+                .hint =
+                    Some("add `mission:` with at least `name:`; see docs/mission-spec.md".into());
             }
         }
         if let Some(node) = top.get("phases") {
@@ -122,8 +129,12 @@ impl<'s> Reader<'s> {
             }
         }
         if mission.tasks.is_empty() && !self.diagnostics.iter().any(Diagnostic::is_error) {
-            self.error(top.span, "spec::no-tasks", "the mission has no tasks".into())
-                .hint = Some("add a `tasks:` list, or `tasks:` under a phase".into());
+            self.error(
+                top.span,
+                "spec::no-tasks",
+                "the mission has no tasks".into(),
+            )
+            .hint = Some("add a `tasks:` list, or `tasks:` under a phase".into());
         }
         assign_ids(&mut mission.tasks);
         Some(mission)
@@ -136,12 +147,19 @@ impl<'s> Reader<'s> {
         match fields.get("name").and_then(|n| self.text(n, "name")) {
             Some(name) if !name.trim().is_empty() => mission.name = name.trim().to_string(),
             _ => {
-                self.error(fields.span, "spec::missing-key", "`mission` has no `name`".into())
-                    .hint = Some("add `name: my-mission` under `mission:`".into());
+                self.error(
+                    fields.span,
+                    "spec::missing-key",
+                    "`mission` has no `name`".into(),
+                )
+                .hint = Some("add `name: my-mission` under `mission:`".into());
             }
         }
         let text = |reader: &mut Self, key: &str| fields.get(key).and_then(|n| reader.text(n, key));
-        mission.objective = text(self, "objective").unwrap_or_default().trim().to_string();
+        mission.objective = text(self, "objective")
+            .unwrap_or_default()
+            .trim()
+            .to_string();
         mission.project_type = text(self, "project_type");
         mission.repository = text(self, "repository");
         mission.deadline = fields.get("deadline").and_then(|n| self.deadline(n));
@@ -176,10 +194,16 @@ impl<'s> Reader<'s> {
         let Some(fields) = self.fields(node, keys::DEFAULTS, "defaults") else {
             return;
         };
-        if let Some(executor) = fields.get("executor").and_then(|n| self.text(n, "executor")) {
+        if let Some(executor) = fields
+            .get("executor")
+            .and_then(|n| self.text(n, "executor"))
+        {
             defaults.executor = executor;
         }
-        if let Some(timeout) = fields.get("timeout").and_then(|n| self.duration(n, "timeout")) {
+        if let Some(timeout) = fields
+            .get("timeout")
+            .and_then(|n| self.duration(n, "timeout"))
+        {
             defaults.timeout = timeout;
         }
         defaults.retries = fields
@@ -196,10 +220,16 @@ impl<'s> Reader<'s> {
                 defaults.backoff = delays;
             }
         }
-        if let Some(p) = fields.get("max_parallel").and_then(|n| self.integer(n, "max_parallel", 1)) {
+        if let Some(p) = fields
+            .get("max_parallel")
+            .and_then(|n| self.integer(n, "max_parallel", 1))
+        {
             defaults.max_parallel = p as u32;
         }
-        if let Some(f) = fields.get("failure_threshold").and_then(|n| self.fraction(n, "failure_threshold")) {
+        if let Some(f) = fields
+            .get("failure_threshold")
+            .and_then(|n| self.fraction(n, "failure_threshold"))
+        {
             defaults.failure_threshold = f;
         }
     }
@@ -211,11 +241,18 @@ impl<'s> Reader<'s> {
         let index = mission.phases.len();
         let name = fields.get("name").and_then(|n| self.text(n, "name"));
         let name = name.unwrap_or_else(|| {
-            self.error(fields.span, "spec::missing-key", "a phase has no `name`".into())
-                .hint = Some("add `name: Foundation` (or any name) to the phase".into());
+            self.error(
+                fields.span,
+                "spec::missing-key",
+                "a phase has no `name`".into(),
+            )
+            .hint = Some("add `name: Foundation` (or any name) to the phase".into());
             format!("phase {}", index + 1)
         });
-        let gates = fields.get("gates").map(|n| self.gates(n)).unwrap_or_default();
+        let gates = fields
+            .get("gates")
+            .map(|n| self.gates(n))
+            .unwrap_or_default();
         let description = fields
             .get("description")
             .and_then(|n| self.text(n, "description"))
@@ -254,17 +291,27 @@ impl<'s> Reader<'s> {
             Some(title) if !title.trim().is_empty() => title.trim().to_string(),
             _ => {
                 let which = id.as_deref().map_or(String::new(), |id| format!(" `{id}`"));
-                self.error(fields.span, "spec::missing-key", format!("task{which} has no `title`"))
-                    .hint = Some("add `title:` with one line saying what to do".into());
+                self.error(
+                    fields.span,
+                    "spec::missing-key",
+                    format!("task{which} has no `title`"),
+                )
+                .hint = Some("add `title:` with one line saying what to do".into());
                 String::new()
             }
         };
         let text = |reader: &mut Self, key: &str| fields.get(key).and_then(|n| reader.text(n, key));
         let list = |reader: &mut Self, key: &str| {
-            fields.get(key).map(|n| reader.text_list(n, key)).unwrap_or_default()
+            fields
+                .get(key)
+                .map(|n| reader.text_list(n, key))
+                .unwrap_or_default()
         };
-        let depends_on_nodes = fields.get("depends_on").map(|n| self.text_nodes(n, "depends_on"));
-        let (depends_on, depends_on_spans) = depends_on_nodes.unwrap_or_default().into_iter().unzip();
+        let depends_on_nodes = fields
+            .get("depends_on")
+            .map(|n| self.text_nodes(n, "depends_on"));
+        let (depends_on, depends_on_spans) =
+            depends_on_nodes.unwrap_or_default().into_iter().unzip();
         let spans = TaskSpans {
             entry: fields.span,
             id: id_node.map_or(fields.span, |n| n.span),
@@ -276,20 +323,31 @@ impl<'s> Reader<'s> {
             id_assigned: id.is_none(),
             id: id.unwrap_or_default(),
             title,
-            description: text(self, "description").unwrap_or_default().trim().to_string(),
+            description: text(self, "description")
+                .unwrap_or_default()
+                .trim()
+                .to_string(),
             agent: text(self, "agent"),
             backup: text(self, "backup"),
-            priority: fields.get("priority").and_then(|n| self.priority(n)).unwrap_or_default(),
+            priority: fields
+                .get("priority")
+                .and_then(|n| self.priority(n))
+                .unwrap_or_default(),
             depends_on,
             estimate_hours: fields.get("estimate").and_then(|n| self.hours(n)),
-            timeout: fields.get("timeout").and_then(|n| self.duration(n, "timeout")),
+            timeout: fields
+                .get("timeout")
+                .and_then(|n| self.duration(n, "timeout")),
             retries: fields
                 .get("retries")
                 .and_then(|n| self.integer(n, "retries", 0))
                 .map(|r| r as u32),
             executor: text(self, "executor"),
             command: fields.get("command").and_then(|n| self.argv(n)),
-            gates: fields.get("gates").map(|n| self.gates(n)).unwrap_or_default(),
+            gates: fields
+                .get("gates")
+                .map(|n| self.gates(n))
+                .unwrap_or_default(),
             acceptance: list(self, "acceptance"),
             artifacts: list(self, "artifacts"),
             paths: list(self, "paths"),
@@ -301,7 +359,9 @@ impl<'s> Reader<'s> {
     fn task_id(&mut self, node: &Node) -> Option<String> {
         let id = self.text(node, "id")?;
         let valid = id.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
-            && id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+            && id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
         if !valid {
             self.error(node.span, "spec::bad-id", format!("task ID `{id}` is not usable"))
                 .hint = Some("use letters, digits, `-`, `_` and `.`, starting with a letter or digit (e.g. API-003)".into());
@@ -315,7 +375,10 @@ impl<'s> Reader<'s> {
             Value::List(items) => items.iter().collect(),
             _ => vec![node],
         };
-        items.into_iter().filter_map(|item| self.gate(item)).collect()
+        items
+            .into_iter()
+            .filter_map(|item| self.gate(item))
+            .collect()
     }
 
     fn gate(&mut self, node: &Node) -> Option<Gate> {
@@ -333,7 +396,9 @@ impl<'s> Reader<'s> {
             (Some(run), None) => Some(Gate::Command {
                 name: text(self, "name"),
                 run,
-                timeout: fields.get("timeout").and_then(|n| self.duration(n, "timeout")),
+                timeout: fields
+                    .get("timeout")
+                    .and_then(|n| self.duration(n, "timeout")),
             }),
             (None, Some(agent)) => Some(Gate::Review {
                 agent,
@@ -376,10 +441,17 @@ impl<'s> Reader<'s> {
     fn unknown_key(&mut self, span: SourceSpan, name: &str, table: &[Key], what: &str) {
         let hint = match nearest(name, keys::names(table)) {
             Some(near) => format!("did you mean `{near}`?"),
-            None => format!("known keys of {what}: {}", keys::names(table).collect::<Vec<_>>().join(", ")),
+            None => format!(
+                "known keys of {what}: {}",
+                keys::names(table).collect::<Vec<_>>().join(", ")
+            ),
         };
-        self.error(span, "spec::unknown-key", format!("unknown key `{name}` in {what}"))
-            .hint = Some(hint);
+        self.error(
+            span,
+            "spec::unknown-key",
+            format!("unknown key `{name}` in {what}"),
+        )
+        .hint = Some(hint);
     }
 
     fn list<'n>(&mut self, node: &'n Node, what: &str) -> Vec<&'n Node> {
@@ -407,12 +479,18 @@ impl<'s> Reader<'s> {
         };
         items
             .into_iter()
-            .filter_map(|item| self.text(item, what).map(|t| (t.trim().to_string(), item.span)))
+            .filter_map(|item| {
+                self.text(item, what)
+                    .map(|t| (t.trim().to_string(), item.span))
+            })
             .collect()
     }
 
     fn text_or_list(&mut self, node: &Node, what: &str) -> Vec<String> {
-        self.text_nodes(node, what).into_iter().map(|(t, _)| t).collect()
+        self.text_nodes(node, what)
+            .into_iter()
+            .map(|(t, _)| t)
+            .collect()
     }
 
     fn text_list(&mut self, node: &Node, what: &str) -> Vec<String> {
@@ -425,10 +503,15 @@ impl<'s> Reader<'s> {
     fn argv(&mut self, node: &Node) -> Option<Vec<String>> {
         let argv = match &node.value {
             Value::List(_) => self.text_list(node, "command"),
-            _ => self.text(node, "command")?.split_whitespace().map(String::from).collect(),
+            _ => self
+                .text(node, "command")?
+                .split_whitespace()
+                .map(String::from)
+                .collect(),
         };
         if argv.is_empty() {
-            self.error(node.span, "spec::bad-command", "`command` is empty".into()).hint =
+            self.error(node.span, "spec::bad-command", "`command` is empty".into())
+                .hint =
                 Some("write the program and its arguments, e.g. `command: [make, test]`".into());
             return None;
         }
@@ -441,7 +524,11 @@ impl<'s> Reader<'s> {
             return None;
         };
         if value < minimum {
-            self.error(node.span, "spec::out-of-range", format!("`{what}` must be at least {minimum}, found {value}"));
+            self.error(
+                node.span,
+                "spec::out-of-range",
+                format!("`{what}` must be at least {minimum}, found {value}"),
+            );
             return None;
         }
         Some(value)
@@ -457,7 +544,11 @@ impl<'s> Reader<'s> {
             }
         };
         if value < minimum {
-            self.error(node.span, "spec::out-of-range", format!("`{what}` must be at least {minimum}, found {value}"));
+            self.error(
+                node.span,
+                "spec::out-of-range",
+                format!("`{what}` must be at least {minimum}, found {value}"),
+            );
             return None;
         }
         Some(value)
@@ -465,9 +556,13 @@ impl<'s> Reader<'s> {
 
     fn fraction(&mut self, node: &Node, what: &str) -> Option<f64> {
         let value = match &node.value {
-            Value::Str(text) if text.trim_end().ends_with('%') => {
-                text.trim_end().trim_end_matches('%').trim().parse::<f64>().ok().map(|p| p / 100.0)
-            }
+            Value::Str(text) if text.trim_end().ends_with('%') => text
+                .trim_end()
+                .trim_end_matches('%')
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .map(|p| p / 100.0),
             Value::Int(i) => Some(*i as f64),
             Value::Float(f) => Some(*f),
             _ => None,
@@ -475,8 +570,12 @@ impl<'s> Reader<'s> {
         match value {
             Some(v) if (0.0..=1.0).contains(&v) => Some(v),
             _ => {
-                self.error(node.span, "spec::out-of-range", format!("`{what}` must be a fraction between 0 and 1 or a percentage"))
-                    .hint = Some("write `0.5` or `50%`".into());
+                self.error(
+                    node.span,
+                    "spec::out-of-range",
+                    format!("`{what}` must be a fraction between 0 and 1 or a percentage"),
+                )
+                .hint = Some("write `0.5` or `50%`".into());
                 None
             }
         }
@@ -487,12 +586,20 @@ impl<'s> Reader<'s> {
         match parse_duration(&text) {
             Some(d) if d.is_positive() => Some(d),
             Some(_) => {
-                self.error(node.span, "spec::bad-duration", format!("`{what}` must be longer than zero"));
+                self.error(
+                    node.span,
+                    "spec::bad-duration",
+                    format!("`{what}` must be longer than zero"),
+                );
                 None
             }
             None => {
-                self.error(node.span, "spec::bad-duration", format!("`{what}` is not a duration: `{text}`"))
-                    .hint = Some("write a number with a unit: `90s`, `45m`, `1h30m`, `2d`".into());
+                self.error(
+                    node.span,
+                    "spec::bad-duration",
+                    format!("`{what}` is not a duration: `{text}`"),
+                )
+                .hint = Some("write a number with a unit: `90s`, `45m`, `1h30m`, `2d`".into());
                 None
             }
         }
@@ -510,8 +617,12 @@ impl<'s> Reader<'s> {
         match hours {
             Some(h) if h.is_finite() && h > 0.0 => Some(h),
             _ => {
-                self.error(node.span, "spec::bad-duration", "`estimate` must be a positive number of hours or a duration".into())
-                    .hint = Some("write `estimate: 4` (hours) or `estimate: 90m`".into());
+                self.error(
+                    node.span,
+                    "spec::bad-duration",
+                    "`estimate` must be a positive number of hours or a duration".into(),
+                )
+                .hint = Some("write `estimate: 4` (hours) or `estimate: 90m`".into());
                 None
             }
         }
@@ -528,8 +639,12 @@ impl<'s> Reader<'s> {
             .ok()
             .and_then(|date| format!("{date}T23:59:59Z").parse::<Timestamp>().ok());
         if end_of_day.is_none() {
-            self.error(node.span, "spec::bad-deadline", format!("`deadline` is not a date: `{text}`"))
-                .hint = Some("write `2026-12-15` or `2026-12-15T17:00:00+01:00`".into());
+            self.error(
+                node.span,
+                "spec::bad-deadline",
+                format!("`deadline` is not a date: `{text}`"),
+            )
+            .hint = Some("write `2026-12-15` or `2026-12-15T17:00:00+01:00`".into());
         }
         end_of_day
     }
@@ -543,7 +658,12 @@ impl<'s> Reader<'s> {
                 Some(near) => format!("did you mean `{near}`?"),
                 None => "use critical, high, medium or low".to_string(),
             };
-            self.error(node.span, "spec::bad-priority", format!("unknown priority `{text}`")).hint = Some(hint);
+            self.error(
+                node.span,
+                "spec::bad-priority",
+                format!("unknown priority `{text}`"),
+            )
+            .hint = Some(hint);
         }
         priority
     }

@@ -3,7 +3,7 @@
 //! completion and inline errors.
 
 use super::keys::{self, Key, Kind};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 
 const DURATION_PATTERN: &str = r"^\s*(P[0-9A-Z.]+|([0-9]+(\.[0-9]+)?\s*[a-zA-Z]+\s*)+)$";
 
@@ -11,8 +11,14 @@ const DURATION_PATTERN: &str = r"^\s*(P[0-9A-Z.]+|([0-9]+(\.[0-9]+)?\s*[a-zA-Z]+
 pub fn json_schema() -> Value {
     let mut schema = object(keys::TOP);
     let root = schema.as_object_mut().expect("object() builds an object");
-    root.insert("$schema".into(), json!("https://json-schema.org/draft/2020-12/schema"));
-    root.insert("$id".into(), json!("https://techlead.dev/schema/mission.json"));
+    root.insert(
+        "$schema".into(),
+        json!("https://json-schema.org/draft/2020-12/schema"),
+    );
+    root.insert(
+        "$id".into(),
+        json!("https://techlead.dev/schema/mission.json"),
+    );
     root.insert("title".into(), json!("techlead mission"));
     root.insert(
         "description".into(),
@@ -23,11 +29,12 @@ pub fn json_schema() -> Value {
         .as_object_mut()
         .expect("mission is an object")
         .insert("required".into(), json!(["name"]));
-    for list in ["tasks"] {
-        required_in_items(&mut root["properties"][list], &["title"]);
-    }
+    required_in_items(&mut root["properties"]["tasks"], &["title"]);
     required_in_items(&mut root["properties"]["phases"], &["name"]);
-    required_in_items(&mut root["properties"]["phases"]["items"]["properties"]["tasks"], &["title"]);
+    required_in_items(
+        &mut root["properties"]["phases"]["items"]["properties"]["tasks"],
+        &["title"],
+    );
     schema
 }
 
@@ -68,9 +75,13 @@ fn kind(kind: &Kind) -> Value {
             { "type": "number", "minimum": 0, "maximum": 1 },
             { "type": "string", "pattern": r"^\s*[0-9]+(\.[0-9]+)?\s*%\s*$" }
         ] }),
-        Kind::Deadline => json!({ "type": "string", "anyOf": [{ "format": "date" }, { "format": "date-time" }] }),
+        Kind::Deadline => {
+            json!({ "type": "string", "anyOf": [{ "format": "date" }, { "format": "date-time" }] })
+        }
         Kind::Priority => json!({ "enum": ["critical", "high", "medium", "low"] }),
-        Kind::Argv => json!({ "oneOf": [{ "type": "string", "minLength": 1 }, { "type": "array", "items": { "type": "string" }, "minItems": 1 }] }),
+        Kind::Argv => {
+            json!({ "oneOf": [{ "type": "string", "minLength": 1 }, { "type": "array", "items": { "type": "string" }, "minItems": 1 }] })
+        }
         Kind::Object(keys) => object(keys),
         Kind::Gates => {
             let mut gate = object(keys::GATE);
@@ -93,6 +104,9 @@ mod tests {
         for key in keys::TASK {
             assert!(task.get(key.name).is_some(), "{} missing", key.name);
         }
-        assert_eq!(schema["properties"]["tasks"]["items"]["additionalProperties"], json!(false));
+        assert_eq!(
+            schema["properties"]["tasks"]["items"]["additionalProperties"],
+            json!(false)
+        );
     }
 }

@@ -2,8 +2,8 @@
 //! dependencies, no cycles, and (given a library) known agents.
 
 use super::{Gate, Mission, Task};
-use crate::diagnostic::{nearest, Diagnostic};
-use crate::plan::graph::find_cycle;
+use crate::diagnostic::{Diagnostic, nearest};
+use crate::plan::graph::Cycle;
 use std::collections::HashMap;
 
 /// Cross-checks a parsed mission. `agents` holds the names of the loaded
@@ -26,13 +26,16 @@ fn duplicate_ids(mission: &Mission) -> Vec<Diagnostic> {
     for task in &mission.tasks {
         match first.get(task.id.as_str()) {
             Some(earlier) => diagnostics.push(
-                Diagnostic::error("spec::duplicate-id", format!("task ID `{}` is used twice", task.id))
-                    .at(task.spans.id)
-                    .label("second use")
-                    .hint(format!(
-                        "IDs must be unique; the first `{}` is on line {}",
-                        task.id, earlier.spans.id.line
-                    )),
+                Diagnostic::error(
+                    "spec::duplicate-id",
+                    format!("task ID `{}` is used twice", task.id),
+                )
+                .at(task.spans.id)
+                .label("second use")
+                .hint(format!(
+                    "IDs must be unique; the first `{}` is on line {}",
+                    task.id, earlier.spans.id.line
+                )),
             ),
             None => {
                 first.insert(&task.id, task);
@@ -57,7 +60,10 @@ fn unknown_dependencies(mission: &Mission) -> Vec<Diagnostic> {
             diagnostics.push(
                 Diagnostic::error(
                     "spec::unknown-dependency",
-                    format!("task `{}` depends on `{dependency}`, which is not a task of this mission", task.id),
+                    format!(
+                        "task `{}` depends on `{dependency}`, which is not a task of this mission",
+                        task.id
+                    ),
                 )
                 .at(*span)
                 .hint(hint),
@@ -68,33 +74,19 @@ fn unknown_dependencies(mission: &Mission) -> Vec<Diagnostic> {
 }
 
 fn cycle(mission: &Mission) -> Option<Diagnostic> {
-    let cycle = find_cycle(mission)?;
-    let first = &mission.tasks[cycle[0]];
-    let path: Vec<&str> = cycle
-        .iter()
-        .chain(std::iter::once(&cycle[0]))
-        .map(|&i| mission.tasks[i].id.as_str())
-        .collect();
-    let crosses_phases = cycle
-        .windows(2)
-        .chain(std::iter::once([cycle[cycle.len() - 1], cycle[0]].as_slice()))
-        .any(|pair| !explicit_edge(mission, pair[0], pair[1]));
-    let hint = if crosses_phases {
+    let cycle = Cycle::find(mission)?;
+    let first = &mission.tasks[cycle.tasks[0]];
+    let hint = if cycle.through_phases() {
         "a task cannot depend on a task of a later phase: phases run in order; move one of the tasks or remove the dependency"
     } else {
         "remove one of these dependencies to break the cycle"
     };
     Some(
-        Diagnostic::error("spec::cycle", format!("dependency cycle: {}", path.join(" → ")))
+        Diagnostic::error("spec::cycle", format!("dependency cycle: {cycle}"))
             .at(first.spans.id)
-            .label("this task waits for itself")
+            .label("this task ends up waiting for itself")
             .hint(hint),
     )
-}
-
-fn explicit_edge(mission: &Mission, a: usize, b: usize) -> bool {
-    let (a, b) = (&mission.tasks[a], &mission.tasks[b]);
-    a.depends_on.contains(&b.id) || b.depends_on.contains(&a.id)
 }
 
 fn unknown_agents(mission: &Mission, agents: &[&str]) -> Vec<Diagnostic> {

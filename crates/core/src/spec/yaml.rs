@@ -58,7 +58,7 @@ impl Node {
 }
 
 /// Parses `source` into one document's tree. An empty document is `Null`.
-pub fn load(source: &str) -> Result<Node, Diagnostic> {
+pub fn load(source: &str) -> Result<Node, Box<Diagnostic>> {
     let offsets = CharOffsets::new(source);
     let documents = MarkedYaml::load_from_str(source).map_err(|error| {
         let marker = error.marker();
@@ -67,13 +67,16 @@ pub fn load(source: &str) -> Result<Node, Diagnostic> {
             .at(SourceSpan::at(source, offset, 1))
             .label("the YAML parser stopped here")
             .hint("check indentation and quoting; text containing `: ` or starting with `*`, `&`, `!` or `{` must be quoted")
-    })?;
+    })
+    .map_err(Box::new)?;
     if documents.len() > 1 {
-        return Err(Diagnostic::error(
-            "spec::yaml",
-            "a mission file holds one YAML document, this one holds several",
-        )
-        .hint("remove the extra `---` separators or split the file"));
+        return Err(Box::new(
+            Diagnostic::error(
+                "spec::yaml",
+                "a mission file holds one YAML document, this one holds several",
+            )
+            .hint("remove the extra `---` separators or split the file"),
+        ));
     }
     Ok(match documents.first() {
         Some(document) => convert(document, source, &offsets),
@@ -156,7 +159,10 @@ mod tests {
         let (key, value) = &entries[1];
         assert_eq!(key.key_text(source).as_deref(), Some("title"));
         assert_eq!((value.span.line, value.span.column), (2, 8));
-        assert_eq!(&source[value.span.offset..value.span.offset + value.span.len], "x");
+        assert_eq!(
+            &source[value.span.offset..value.span.offset + value.span.len],
+            "x"
+        );
     }
 
     #[test]
