@@ -11,6 +11,7 @@ use super::{Agent, Model, Orchestration, Scope, Tools, code, frontmatter};
 use crate::diagnostic::{Diagnostic, SourceSpan, nearest};
 use crate::priority::Priority;
 use serde::Serialize;
+use std::collections::HashSet;
 use std::fmt;
 
 /// A file that did not become an agent, and why.
@@ -162,7 +163,9 @@ pub fn parse_agent(
     let agent = reader
         .agent(source, scope, &split, &fields)
         .ok_or_else(|| skip(SkipReason::NoDescription))?;
-    Ok((agent, reader.notes))
+    let mut notes = reader.notes;
+    notes.sort_by_key(|note| note.span.map_or(0, |span| span.line));
+    Ok((agent, notes))
 }
 
 /// Turns fields into agent parts, collecting warnings on the way.
@@ -649,24 +652,33 @@ fn split_top_level(text: &str, separator: char) -> Vec<String> {
 
 /// Keeps the first of each name, in order; also returns the repeated ones.
 fn dedup(names: Vec<String>) -> (Vec<String>, Vec<String>) {
+    let mut seen = HashSet::with_capacity(names.len());
     let mut unique: Vec<String> = Vec::with_capacity(names.len());
     let mut repeated: Vec<String> = Vec::new();
+    let mut reported = HashSet::new();
     for name in names {
-        if !unique.contains(&name) {
+        if seen.insert(name.clone()) {
             unique.push(name);
-        } else if !repeated.contains(&name) {
+        } else if reported.insert(name.clone()) {
             repeated.push(name);
         }
     }
     (unique, repeated)
 }
 
+/// Names for a message; a long list is cut so the message stays readable.
 fn quoted_list(names: &[String]) -> String {
-    names
+    const SHOWN: usize = 5;
+    let mut list = names
         .iter()
+        .take(SHOWN)
         .map(|name| format!("`{name}`"))
         .collect::<Vec<_>>()
-        .join(", ")
+        .join(", ");
+    if names.len() > SHOWN {
+        list.push_str(&format!(" and {} more", names.len() - SHOWN));
+    }
+    list
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ use super::file::SkipReason;
 use super::lenient::{self, Chunk};
 use super::tree::{self, Field, Node, Value, YamlError};
 use crate::diagnostic::{Diagnostic, SourceSpan};
+use std::collections::HashMap;
 
 /// An agent file cut at its fences.
 #[derive(Debug)]
@@ -224,11 +225,13 @@ fn read_leniently(
     let mut notes = Vec::new();
     let mut fields: Vec<Field> = Vec::new();
     let mut as_text = Vec::new();
+    let mut seen: HashMap<&str, usize> = HashMap::new();
     for chunk in &chunks {
-        if let Some(first) = fields.iter().find(|field| field.key == chunk.key) {
-            notes.push(duplicate_key(text, chunk, first.line));
+        if let Some(&first_line) = seen.get(chunk.key) {
+            notes.push(duplicate_key(text, chunk, first_line));
             continue;
         }
+        seen.insert(chunk.key, chunk.line);
         let value = lenient::value(chunk).unwrap_or_else(|| {
             as_text.push(format!("`{}` (line {})", chunk.key, chunk.line));
             Node {
