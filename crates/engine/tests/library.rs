@@ -134,7 +134,7 @@ fn load_dirs_walks_recursively_in_path_order_and_skips_what_it_cannot_use() {
 fn load_dirs_refuses_missing_directories_and_files() {
     let dir = Scratch::new();
     let missing = dir.0.join("nope");
-    let error = library::load_dirs(&[missing.clone()]).unwrap_err();
+    let error = library::load_dirs(std::slice::from_ref(&missing)).unwrap_err();
     assert!(matches!(&error, Error::NotFound { path } if *path == missing));
     assert_eq!(
         error.to_string(),
