@@ -99,7 +99,7 @@ const KNOWN_KEYS: [&str; 12] = [
 /// Keys that other tools read (Claude Code's newer fields) or that libraries
 /// add for their own catalogues. techlead has no use for them, and they are
 /// not typos, so they pass without a word.
-const OTHER_TOOLS_KEYS: [&str; 18] = [
+const OTHER_TOOLS_KEYS: [&str; 17] = [
     "permissionMode",
     "disallowedTools",
     "hooks",
@@ -116,7 +116,6 @@ const OTHER_TOOLS_KEYS: [&str; 18] = [
     "tags",
     "expertise_level",
     "license",
-    "examples",
     "icon",
 ];
 
