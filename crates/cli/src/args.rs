@@ -1,0 +1,135 @@
+//! Command-line arguments. Every command that reads agents takes
+//! `--agents DIR` (repeatable), which replaces the default discovery.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+const EXAMPLES: &str = "\
+Examples:
+  techlead validate examples/web-platform/mission.yaml
+  techlead plan examples/web-platform/mission.yaml
+  techlead plan examples/incident-response/mission.yaml --format markdown > plan.md
+  techlead agents --agents ~/agent-library
+  techlead assign \"Add OAuth2 login with refresh tokens\"
+  techlead schema > mission.schema.json
+
+Exit codes: 0 success, 1 the check found something (fmt --check), 2 invalid input.
+Docs: docs/mission-spec.md, docs/agents.md, docs/planning.md, docs/cli.md";
+
+/// techlead: an AI tech lead for a team of AI coding agents.
+///
+/// It reads a mission file (tasks, dependencies, quality gates), assigns each
+/// task to the best specialist agent from your Claude Code agent library, and
+/// plans the run: waves, critical path, risks.
+#[derive(Debug, Parser)]
+#[command(name = "techlead", version, after_help = EXAMPLES, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check a mission file and report every problem with file:line:col.
+    #[command(after_help = "Example:\n  techlead validate examples/web-platform/mission.yaml")]
+    Validate(MissionArgs),
+    /// Print the execution blueprint: who does what, in which wave, and the risks.
+    #[command(after_help = "Examples:\n  techlead plan examples/web-platform/mission.yaml\n  techlead plan mission.yaml --json | jq '.critical_path'\n  techlead plan mission.yaml --format markdown > PLAN.md")]
+    Plan(PlanArgs),
+    /// List the agent library, or show one agent.
+    #[command(after_help = "Examples:\n  techlead agents\n  techlead agents --json --agents .claude/agents\n  techlead agents show code-reviewer")]
+    Agents(AgentsArgs),
+    /// Rank the agents for a piece of work.
+    #[command(after_help = "Example:\n  techlead assign \"Fix the flaky Cypress tests in checkout\" --top 3")]
+    Assign(AssignArgs),
+    /// Print the JSON Schema of mission files.
+    #[command(after_help = "Example:\n  techlead schema > mission.schema.json")]
+    Schema,
+    /// Write auto-assigned task IDs (REQ-001, ...) into a mission file.
+    #[command(after_help = "Examples:\n  techlead fmt mission.yaml\n  techlead fmt --check mission.yaml   # exit 1 if IDs are missing")]
+    Fmt(FmtArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AgentSource {
+    /// Read agents from DIR instead of .claude/agents discovery (repeatable).
+    #[arg(long = "agents", value_name = "DIR")]
+    pub agents: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct MissionArgs {
+    /// The mission file (YAML).
+    pub mission: PathBuf,
+    #[command(flatten)]
+    pub source: AgentSource,
+    /// Print diagnostics as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    Text,
+    Json,
+    Markdown,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// The mission file (YAML).
+    pub mission: PathBuf,
+    #[command(flatten)]
+    pub source: AgentSource,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: PlanFormat,
+    /// Same as --format json.
+    #[arg(long, conflicts_with = "format")]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AgentsArgs {
+    #[command(subcommand)]
+    pub show: Option<AgentsCommand>,
+    #[command(flatten)]
+    pub source: AgentSource,
+    /// Print a JSON array of the loaded agents (skipped files and warnings go to stderr).
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AgentsCommand {
+    /// Show one agent: its settings, source file and system prompt.
+    Show {
+        /// The agent's name.
+        name: String,
+        #[command(flatten)]
+        source: AgentSource,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct AssignArgs {
+    /// What the task is about: a title, optionally with its description.
+    pub text: String,
+    #[command(flatten)]
+    pub source: AgentSource,
+    /// How many candidates to show.
+    #[arg(long, default_value_t = 5)]
+    pub top: usize,
+    /// Print a JSON array of candidates, best first.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct FmtArgs {
+    /// The mission file (YAML).
+    pub mission: PathBuf,
+    /// Change nothing; exit 1 if the file would change.
+    #[arg(long)]
+    pub check: bool,
+}

@@ -1,0 +1,22 @@
+//! How results look: tables for terminals and pipes, Markdown, JSON.
+
+pub mod plan;
+pub mod table;
+
+use std::io::IsTerminal;
+
+/// Whether stdout gets colour.
+pub fn color_on_stdout() -> bool {
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+}
+
+/// The width to lay tables out in: the terminal's, else `COLUMNS`, else 120.
+pub fn width() -> usize {
+    if let Some((terminal_size::Width(w), _)) = terminal_size::terminal_size_of(std::io::stdout()) {
+        return usize::from(w).max(40);
+    }
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(120)
+}

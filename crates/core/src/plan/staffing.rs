@@ -1,0 +1,170 @@
+//! Staffing: which agent does each task, which agent backs it up, and why.
+//!
+//! A task that names an agent keeps it. A task naming an agent the library
+//! lacks runs on the general-purpose agent, briefed with the context of
+//! the specialists closest to what was asked for. A task naming none gets
+//! the best-ranked agent, considering the work already handed out in this
+//! plan so that near-equal specialists share the load.
+
+use super::assign::{AssignContext, Candidate, Ranker};
+use super::graph::Graph;
+use crate::agents::{Library, Resolution};
+use crate::spec::Mission;
+use serde::Serialize;
+
+/// Scores below this are noise: nobody in the library matches.
+const MIN_SCORE: f64 = 0.05;
+/// A runner-up is worth suggesting as backup when it scores at least this
+/// share of the winner.
+const BACKUP_SHARE: f64 = 0.5;
+/// How many candidates a plan keeps per task for `--json` readers.
+const KEPT_CANDIDATES: usize = 3;
+
+/// How a task's agent was chosen.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Choice {
+    /// The mission file names the agent.
+    Named,
+    /// The planner ranked the library and picked the best match.
+    Ranked { score: f64 },
+    /// The named agent does not exist; the general-purpose agent runs the
+    /// task with these specialists' context.
+    Fallback {
+        requested: String,
+        context_from: Vec<String>,
+    },
+    /// No agent matches the task at all; the general-purpose agent runs it.
+    Unmatched,
+}
+
+/// Who does one task.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Staffing {
+    pub agent: String,
+    pub choice: Choice,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backup: Option<String>,
+    /// True when the backup is the planner's suggestion, not the file's.
+    pub backup_suggested: bool,
+    /// One sentence a person can check.
+    pub why: String,
+    /// The best candidates the ranker saw, best first.
+    pub candidates: Vec<Candidate>,
+}
+
+/// Staffs every task of `mission` (index = task), in dependency order so
+/// that the load seen by each choice is the load of the work before it.
+pub fn staff(mission: &Mission, graph: &Graph, library: &Library, context: &AssignContext) -> Vec<Staffing> {
+    let ranker = Ranker::new(library.agents());
+    let mut context = context.clone();
+    let mut staffed: Vec<Option<Staffing>> = vec![None; mission.tasks.len()];
+    for &task in graph.topological_order() {
+        let staffing = staff_one(mission, task, library, &ranker, &context);
+        *context.load.entry(staffing.agent.clone()).or_default() += 1;
+        staffed[task] = Some(staffing);
+    }
+    staffed
+        .into_iter()
+        .map(|s| s.expect("the topological order covers every task"))
+        .collect()
+}
+
+fn staff_one(
+    mission: &Mission,
+    task_index: usize,
+    library: &Library,
+    ranker: &Ranker,
+    context: &AssignContext,
+) -> Staffing {
+    let task = &mission.tasks[task_index];
+    let mut candidates = ranker.rank(&task.text(), context);
+    candidates.retain(|c| c.score >= MIN_SCORE);
+    let mut staffing = match task.agent.as_deref().map(|name| library.resolve(name)) {
+        Some(Resolution::Found(agent)) => Staffing {
+            agent: agent.name.clone(),
+            choice: Choice::Named,
+            backup: None,
+            backup_suggested: false,
+            why: "named in the mission file".to_string(),
+            candidates: Vec::new(),
+        },
+        Some(Resolution::Fallback { agent, requested, .. }) => {
+            let context_from = specialists_like(ranker, requested, &task.text(), context);
+            let why = match context_from.as_slice() {
+                [] => format!("`{requested}` is not in the library; the general-purpose agent runs it"),
+                names => format!(
+                    "`{requested}` is not in the library; the general-purpose agent runs it with the context of {}",
+                    names.join(" and ")
+                ),
+            };
+            Staffing {
+                agent: agent.name.clone(),
+                choice: Choice::Fallback {
+                    requested: requested.to_string(),
+                    context_from,
+                },
+                backup: None,
+                backup_suggested: false,
+                why,
+                candidates: Vec::new(),
+            }
+        }
+        None => match candidates.first() {
+            Some(best) => Staffing {
+                agent: best.name.clone(),
+                choice: Choice::Ranked { score: best.score },
+                backup: None,
+                backup_suggested: false,
+                why: ranked_why(best),
+                candidates: Vec::new(),
+            },
+            None => Staffing {
+                agent: library.general_purpose().name.clone(),
+                choice: Choice::Unmatched,
+                backup: None,
+                backup_suggested: false,
+                why: "no agent in the library matches this task; the general-purpose agent runs it".to_string(),
+                candidates: Vec::new(),
+            },
+        },
+    };
+    staffing.backup = task.backup.clone();
+    if staffing.backup.is_none() {
+        staffing.backup = suggest_backup(&candidates, &staffing.agent);
+        staffing.backup_suggested = staffing.backup.is_some();
+    }
+    candidates.truncate(KEPT_CANDIDATES);
+    staffing.candidates = candidates;
+    staffing
+}
+
+fn ranked_why(best: &Candidate) -> String {
+    let mut why = format!("best match ({:.2})", best.score);
+    if let Some(reason) = best.reasons.first() {
+        why.push_str(": ");
+        why.push_str(reason);
+    }
+    why
+}
+
+/// The runner-up other than `agent`, when it is close enough to stand in.
+fn suggest_backup(candidates: &[Candidate], agent: &str) -> Option<String> {
+    let best = candidates.first()?.score;
+    candidates
+        .iter()
+        .find(|c| c.name != agent && c.score >= best * BACKUP_SHARE)
+        .map(|c| c.name.clone())
+}
+
+/// The two specialists closest to a missing agent's name and the task.
+fn specialists_like(ranker: &Ranker, requested: &str, task_text: &str, context: &AssignContext) -> Vec<String> {
+    let query = format!("{} {task_text}", requested.replace(['-', '_'], " "));
+    ranker
+        .rank(&query, context)
+        .into_iter()
+        .filter(|c| c.score >= MIN_SCORE)
+        .take(2)
+        .map(|c| c.name)
+        .collect()
+}
