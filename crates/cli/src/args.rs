@@ -87,6 +87,9 @@ pub struct PlanArgs {
     /// Same as --format json.
     #[arg(long, conflicts_with = "format")]
     pub json: bool,
+    /// Plan as of this time instead of now (deadline checks), e.g. 2026-12-01T09:00:00Z.
+    #[arg(long, value_name = "TIMESTAMP")]
+    pub as_of: Option<jiff::Timestamp>,
 }
 
 #[derive(Debug, Args)]

@@ -39,7 +39,7 @@ pub enum CliError {
     /// Diagnostics were already printed; this only carries the count.
     #[error("{path} has {count} error{}", if *.count == 1 { "" } else { "s" })]
     Invalid { path: PathBuf, count: usize },
-    #[error("cannot load agents")]
+    #[error(transparent)]
     Agents(#[from] techlead_engine::library::Error),
     #[error("no agent named `{name}`")]
     NoSuchAgent { name: String, hint: String },
@@ -57,7 +57,7 @@ impl CliError {
             CliError::Read { .. } => Some("check the path and its permissions".into()),
             CliError::Write { .. } => Some("check free space and permissions; the original file is unchanged".into()),
             CliError::Invalid { .. } => Some("fix the errors above; `techlead schema` prints the format".into()),
-            CliError::Agents(_) => Some("pass an existing directory to --agents".into()),
+            CliError::Agents(error) => Some(error.hint().into()),
             CliError::NoSuchAgent { hint, .. } => Some(hint.clone()),
             CliError::NoAgents => Some(
                 "add agent files to .claude/agents/ or pass --agents DIR; see docs/agents.md".into(),

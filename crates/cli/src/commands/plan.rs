@@ -9,7 +9,7 @@ use techlead_core::plan::blueprint::blueprint;
 
 pub fn run(args: &PlanArgs) -> Result<Outcome, CliError> {
     let valid = inputs::check(&args.mission, &args.source)?.print_and_accept()?;
-    let now = jiff::Timestamp::now();
+    let now = args.as_of.unwrap_or_else(jiff::Timestamp::now);
     let plan = blueprint(&valid.mission, &valid.library, &AssignContext::default(), now)
         .expect("validation rejects cycles before planning");
     let format = if args.json { PlanFormat::Json } else { args.format };

@@ -86,7 +86,7 @@ fn staff_one(
             choice: Choice::Named,
             backup: None,
             backup_suggested: false,
-            why: "named in the mission file".to_string(),
+            why: "named in the mission".to_string(),
             candidates: Vec::new(),
         },
         Some(Resolution::Fallback { agent, requested, .. }) => {
