@@ -1,9 +1,8 @@
 //! The front matter as a small tree of text, lists and mappings, each node
-//! knowing its line in the file. saphyr does the YAML; this module only
-//! reshapes its output and keeps it from being fed input deep enough to
-//! exhaust the stack.
+//! knowing its line in the agent file. `crate::yaml` does the reading; this
+//! module shifts its lines to the file's and keeps every scalar as text.
 
-use saphyr::{LoadableYamlNode, MarkedYaml, Scalar, YamlData};
+use crate::yaml;
 
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Node {
@@ -60,102 +59,49 @@ pub(crate) struct YamlError {
     pub message: String,
 }
 
-/// How deep the block structure at the start of a line may go. saphyr's
-/// loader and the drop of its tree recurse once per level, so a crafted
-/// `- - - - …` line could overflow the stack; real agent files nest two or
-/// three levels.
-const MAX_LINE_NESTING: usize = 64;
-
 /// Loads one YAML document whose first line is line `first_line` of the
 /// agent file. An empty document is `Null`.
 pub(crate) fn load(yaml: &str, first_line: usize) -> Result<Node, YamlError> {
-    check_nesting(yaml, first_line)?;
-    let documents = MarkedYaml::load_from_str(yaml).map_err(|error| YamlError {
-        line: first_line + error.marker().line().saturating_sub(1),
-        message: error.info().to_string(),
-    })?;
-    match documents.as_slice() {
-        [] => Ok(Node {
-            line: first_line,
-            value: Value::Null,
-        }),
-        [document] => Ok(convert(document, first_line)),
-        [_, second, ..] => Err(YamlError {
-            line: first_line + second.span.start.line().saturating_sub(1),
-            message: "a second YAML document starts here".to_string(),
+    let to_file_line = |line: usize| first_line + line.saturating_sub(1);
+    match crate::yaml::load(yaml) {
+        Ok(root) => Ok(convert(&root, yaml, &to_file_line)),
+        Err(error) => Err(YamlError {
+            line: to_file_line(error.span.line),
+            message: error.message,
         }),
     }
 }
 
-fn check_nesting(yaml: &str, first_line: usize) -> Result<(), YamlError> {
-    for (index, line) in yaml.lines().enumerate() {
-        if structural_prefix(line) > MAX_LINE_NESTING {
-            return Err(YamlError {
-                line: first_line + index,
-                message: format!("nested more than {MAX_LINE_NESTING} levels deep"),
-            });
-        }
-    }
-    Ok(())
-}
-
-/// Columns of indentation plus compact collection indicators (`- `, `? `,
-/// `: `), anchors and tags before the first content: an upper bound on how
-/// many block levels a line can open. Flow nesting is capped by saphyr.
-fn structural_prefix(line: &str) -> usize {
-    let mut width = 0;
-    let mut rest = line;
-    loop {
-        let trimmed = rest.trim_start_matches([' ', '\t']);
-        width += rest.len() - trimmed.len();
-        rest = trimmed;
-        let token_len = match rest.chars().next() {
-            Some('-' | '?' | ':') if rest[1..].starts_with([' ', '\t']) => 1,
-            Some('&' | '!') => rest.find([' ', '\t']).unwrap_or(rest.len()),
-            _ => return width,
-        };
-        width += token_len;
-        rest = &rest[token_len..];
-    }
-}
-
-fn convert(node: &MarkedYaml<'_>, first_line: usize) -> Node {
-    let line = first_line + node.span.start.line().saturating_sub(1);
-    let value = match &node.data {
-        YamlData::Value(scalar) => scalar_value(scalar),
-        YamlData::Representation(text, _, _) => Value::Text(text.to_string()),
-        YamlData::Sequence(items) => {
-            Value::List(items.iter().map(|item| convert(item, first_line)).collect())
-        }
-        YamlData::Mapping(entries) => Value::Map(
+fn convert(node: &yaml::Node, source: &str, to_file_line: &dyn Fn(usize) -> usize) -> Node {
+    let value = match &node.value {
+        yaml::Value::Null => Value::Null,
+        yaml::Value::List(items) => Value::List(
+            items
+                .iter()
+                .map(|item| convert(item, source, to_file_line))
+                .collect(),
+        ),
+        yaml::Value::Map(entries) => Value::Map(
             entries
                 .iter()
                 .filter_map(|(key, value)| {
-                    let key_node = convert(key, first_line);
-                    let Value::Text(key) = key_node.value else {
-                        return None;
-                    };
                     Some(Field {
-                        key,
-                        line: key_node.line,
-                        value: convert(value, first_line),
+                        key: key.scalar_text(source)?,
+                        line: to_file_line(key.span.line),
+                        value: convert(value, source, to_file_line),
                     })
                 })
                 .collect(),
         ),
-        YamlData::Tagged(_, inner) => return convert(inner, first_line),
-        YamlData::Alias(_) | YamlData::BadValue => Value::Null,
+        // Agent fields are words: `1.0` or `true` stay as written.
+        scalar => Value::Text(
+            node.scalar_text(source)
+                .unwrap_or_else(|| scalar.kind().to_string()),
+        ),
     };
-    Node { line, value }
-}
-
-fn scalar_value(scalar: &Scalar<'_>) -> Value {
-    match scalar {
-        Scalar::Null => Value::Null,
-        Scalar::Boolean(b) => Value::Text(b.to_string()),
-        Scalar::Integer(i) => Value::Text(i.to_string()),
-        Scalar::FloatingPoint(f) => Value::Text(f.into_inner().to_string()),
-        Scalar::String(s) => Value::Text(s.to_string()),
+    Node {
+        line: to_file_line(node.span.line),
+        value,
     }
 }
 
@@ -192,16 +138,10 @@ mod tests {
     }
 
     #[test]
-    fn deep_compact_nesting_is_refused_before_parsing() {
-        let yaml = "- ".repeat(10_000) + "x";
+    fn deep_compact_nesting_is_refused_with_the_file_line() {
+        let yaml = "name: a\n".to_string() + &"- ".repeat(10_000) + "x";
         let error = load(&yaml, 2).unwrap_err();
+        assert_eq!(error.line, 3);
         assert!(error.message.contains("nested"), "{error:?}");
-    }
-
-    #[test]
-    fn structural_prefix_counts_indicators_not_content() {
-        assert_eq!(structural_prefix("  - - x"), 6);
-        assert_eq!(structural_prefix("name: a - b - c"), 0);
-        assert_eq!(structural_prefix("- &anchor !tag - x"), 17);
     }
 }

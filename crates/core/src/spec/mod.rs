@@ -10,7 +10,6 @@ mod keys;
 mod parse;
 mod schema;
 mod validate;
-mod yaml;
 
 pub use fmt::assign_ids_in_text;
 pub use parse::{Parsed, parse};

@@ -3,10 +3,10 @@
 //! all.
 
 use super::keys::{self, Key};
-use super::yaml::{self, Node, Value};
 use super::{Budget, Defaults, Gate, Mission, Phase, Task, TaskSpans};
 use crate::diagnostic::{Diagnostic, SourceSpan, nearest};
 use crate::priority::Priority;
+use crate::yaml::{self, Node, Value};
 use jiff::civil::Date;
 use jiff::{SignedDuration, Span, SpanRelativeTo, Timestamp};
 use std::collections::HashSet;
@@ -35,8 +35,8 @@ pub fn parse(source: &str) -> Parsed {
     };
     let mission = match yaml::load(source) {
         Ok(root) => reader.mission(&root),
-        Err(diagnostic) => {
-            reader.diagnostics.push(*diagnostic);
+        Err(error) => {
+            reader.diagnostics.push(yaml_diagnostic(error));
             None
         }
     };
@@ -667,6 +667,13 @@ impl<'s> Reader<'s> {
         }
         priority
     }
+}
+
+fn yaml_diagnostic(error: yaml::YamlError) -> Diagnostic {
+    Diagnostic::error("spec::yaml", format!("invalid YAML: {}", error.message))
+        .at(error.span)
+        .label("the YAML parser stopped here")
+        .hint("check indentation and quoting; text containing `: ` or starting with `*`, `&`, `!` or `{` must be quoted")
 }
 
 /// A duration such as `90s`, `45m`, `1h30m`, `2d` or ISO 8601 `PT1H`.

@@ -1,8 +1,10 @@
 //! A small YAML tree with byte spans, so that every later diagnostic can
 //! point at the exact text a person wrote. saphyr does the parsing (YAML
-//! 1.2, duplicate keys rejected); this module only reshapes its output.
+//! 1.2, duplicate keys rejected); this module only reshapes its output and
+//! keeps it from being fed input deep enough to exhaust the stack. Mission
+//! files and agent front matter both read YAML through here.
 
-use crate::diagnostic::{Diagnostic, SourceSpan};
+use crate::diagnostic::SourceSpan;
 use saphyr::{LoadableYamlNode, MarkedYaml, Scalar, YamlData};
 
 #[derive(Debug, Clone)]
@@ -57,34 +59,69 @@ impl Node {
     }
 }
 
+/// Why the YAML could not be read, and where.
+#[derive(Debug, Clone, PartialEq)]
+pub struct YamlError {
+    pub span: SourceSpan,
+    pub message: String,
+}
+
+/// How deep the block structure at the start of a line may go. saphyr's
+/// loader and the drop of its tree recurse once per level, so a crafted
+/// `- - - - …` line could overflow the stack; real files nest a few levels.
+const MAX_LINE_NESTING: usize = 64;
+
 /// Parses `source` into one document's tree. An empty document is `Null`.
-pub fn load(source: &str) -> Result<Node, Box<Diagnostic>> {
+pub fn load(source: &str) -> Result<Node, YamlError> {
+    check_nesting(source)?;
     let offsets = CharOffsets::new(source);
-    let documents = MarkedYaml::load_from_str(source).map_err(|error| {
-        let marker = error.marker();
-        let offset = offsets.byte(marker.index());
-        Diagnostic::error("spec::yaml", format!("invalid YAML: {}", error.info()))
-            .at(SourceSpan::at(source, offset, 1))
-            .label("the YAML parser stopped here")
-            .hint("check indentation and quoting; text containing `: ` or starting with `*`, `&`, `!` or `{` must be quoted")
-    })
-    .map_err(Box::new)?;
-    if documents.len() > 1 {
-        return Err(Box::new(
-            Diagnostic::error(
-                "spec::yaml",
-                "a mission file holds one YAML document, this one holds several",
-            )
-            .hint("remove the extra `---` separators or split the file"),
-        ));
-    }
-    Ok(match documents.first() {
-        Some(document) => convert(document, source, &offsets),
-        None => Node {
+    let documents = MarkedYaml::load_from_str(source).map_err(|error| YamlError {
+        span: SourceSpan::at(source, offsets.byte(error.marker().index()), 1),
+        message: error.info().to_string(),
+    })?;
+    match documents.as_slice() {
+        [] => Ok(Node {
             span: SourceSpan::at(source, 0, 0),
             value: Value::Null,
-        },
-    })
+        }),
+        [document] => Ok(convert(document, source, &offsets)),
+        [_, second, ..] => Err(YamlError {
+            span: SourceSpan::at(source, offsets.byte(second.span.start.index()), 1),
+            message: "a second YAML document starts here".to_string(),
+        }),
+    }
+}
+
+fn check_nesting(source: &str) -> Result<(), YamlError> {
+    for (index, line) in source.lines().enumerate() {
+        if structural_prefix(line) > MAX_LINE_NESTING {
+            return Err(YamlError {
+                span: SourceSpan::line_of(source, index + 1),
+                message: format!("nested more than {MAX_LINE_NESTING} levels deep"),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Columns of indentation plus compact collection indicators (`- `, `? `,
+/// `: `), anchors and tags before the first content: an upper bound on how
+/// many block levels a line can open. Flow nesting is capped by saphyr.
+fn structural_prefix(line: &str) -> usize {
+    let mut width = 0;
+    let mut rest = line;
+    loop {
+        let trimmed = rest.trim_start_matches([' ', '\t']);
+        width += rest.len() - trimmed.len();
+        rest = trimmed;
+        let token_len = match rest.chars().next() {
+            Some('-' | '?' | ':') if rest[1..].starts_with([' ', '\t']) => 1,
+            Some('&' | '!') => rest.find([' ', '\t']).unwrap_or(rest.len()),
+            _ => return width,
+        };
+        width += token_len;
+        rest = &rest[token_len..];
+    }
 }
 
 fn convert(node: &MarkedYaml<'_>, source: &str, offsets: &CharOffsets) -> Node {
@@ -177,6 +214,19 @@ mod tests {
     #[test]
     fn syntax_errors_carry_a_position() {
         let error = load("a: 1\na: 2\n").unwrap_err();
-        assert_eq!(error.span.unwrap().line, 2);
+        assert_eq!(error.span.line, 2);
+    }
+
+    #[test]
+    fn deep_compact_nesting_is_refused_before_parsing() {
+        let error = load(&("- ".repeat(10_000) + "x")).unwrap_err();
+        assert!(error.message.contains("nested"), "{error:?}");
+    }
+
+    #[test]
+    fn structural_prefix_counts_indicators_not_content() {
+        assert_eq!(structural_prefix("  - - x"), 6);
+        assert_eq!(structural_prefix("name: a - b - c"), 0);
+        assert_eq!(structural_prefix("- &anchor !tag - x"), 17);
     }
 }
