@@ -10,7 +10,7 @@ use saphyr::{LoadableYamlNode, Yaml};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 use techlead_core::agents::{Agent, Library, Scope};
-use techlead_core::plan::assign::{AssignContext, Params, Ranker};
+use techlead_core::plan::assign::{AssignContext, FieldParams, Params, Ranker};
 
 const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/corpus/agents");
 const LABELS: &str = include_str!("data/assignment-labels.yaml");
@@ -231,15 +231,58 @@ fn experiments() {
     };
     let tasks = labels();
     let base = Params::default();
+    let field = |weight: f64, b: f64| FieldParams { weight, b };
     let variants: Vec<(&str, Params)> = vec![
         ("default", base),
         (
+            "plain BM25 (every field weight 1)",
+            Params {
+                name: field(1.0, 0.75),
+                skills: field(1.0, 0.75),
+                description: field(1.0, 0.75),
+                prompt: field(1.0, 0.75),
+                ..base
+            },
+        ),
+        (
+            "name weight 1.5",
+            Params {
+                name: field(1.5, base.name.b),
+                ..base
+            },
+        ),
+        (
+            "name weight 6",
+            Params {
+                name: field(6.0, base.name.b),
+                ..base
+            },
+        ),
+        (
             "no prompt field",
             Params {
-                prompt: techlead_core::plan::assign::FieldParams {
-                    weight: 0.0,
-                    ..base.prompt
-                },
+                prompt: field(0.0, base.prompt.b),
+                ..base
+            },
+        ),
+        (
+            "prompt weight 0.03",
+            Params {
+                prompt: field(0.03, base.prompt.b),
+                ..base
+            },
+        ),
+        (
+            "prompt weight 0.3",
+            Params {
+                prompt: field(0.3, base.prompt.b),
+                ..base
+            },
+        ),
+        (
+            "prompt b 1.0",
+            Params {
+                prompt: field(base.prompt.weight, 1.0),
                 ..base
             },
         ),
@@ -250,36 +293,27 @@ fn experiments() {
                 ..base
             },
         ),
+        (
+            "title weight 1 (title like the rest)",
+            Params {
+                title_weight: 1.0,
+                ..base
+            },
+        ),
+        (
+            "title weight 2",
+            Params {
+                title_weight: 2.0,
+                ..base
+            },
+        ),
+        ("k1 0.9", Params { k1: 0.9, ..base }),
+        ("k1 2.0", Params { k1: 2.0, ..base }),
     ];
-    let mut variants = variants;
-    if std::env::var("ASSIGN_GRID").is_ok() {
-        use techlead_core::plan::assign::FieldParams as F;
-        for k1 in [0.9, 1.2, 2.0] {
-            for name in [2.0, 3.0, 5.0] {
-                for pw in [0.03, 0.1, 0.2] {
-                    for pb in [0.75, 1.0] {
-                        for db in [0.5, 0.75] {
-                            let p = Params {
-                                k1,
-                                name: F { weight: name, b: 0.5 },
-                                description: F { weight: 1.0, b: db },
-                                prompt: F { weight: pw, b: pb },
-                                ..base
-                            };
-                            let l: &'static str = Box::leak(
-                                format!("k1={k1} name={name} pw={pw} pb={pb} db={db}").into_boxed_str(),
-                            );
-                            variants.push((l, p));
-                        }
-                    }
-                }
-            }
-        }
-    }
     for (label, params) in variants {
         let score = evaluate(&Ranker::with_params(&agents, params), &tasks);
         println!(
-            "{label:<40} top-1 {:.3}  top-3 {:.3}",
+            "{label:<38} top-1 {:.3}  top-3 {:.3}",
             score.top1(),
             score.top3()
         );

@@ -23,7 +23,6 @@
 
 use super::text::{self, Style};
 use crate::agents::Agent;
-use rust_stemmers::{Algorithm, Stemmer};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::cmp::Ordering;
@@ -87,6 +86,9 @@ pub struct Params {
     /// Drop `<example>...</example>` dialogue from descriptions before
     /// indexing them.
     pub strip_examples: bool,
+    /// How much more a word of the text's first line (a task's title)
+    /// counts than a word of the rest.
+    pub title_weight: f64,
     /// Score taken off per task already assigned, divided by the agent's
     /// `max_parallel` (1 when unset).
     pub load_step: f64,
@@ -121,6 +123,7 @@ impl Default for Params {
                 b: 0.75,
             },
             strip_examples: true,
+            title_weight: 1.5,
             load_step: 0.06,
             max_load_penalty: 0.3,
             min_history: 3,
@@ -267,27 +270,37 @@ impl Ranker {
     /// The distinct known terms of a text with their query weights.
     fn query(&self, text: &str) -> Vec<QueryTerm> {
         let mut query: Vec<QueryTerm> = Vec::new();
-        for term in text::terms(text, Style::Prose) {
+        let title_end = text.find('\n').unwrap_or(text.len());
+        let title = text::terms(&text[..title_end], Style::Prose);
+        let titled = title.len();
+        let rest = text::terms(&text[title_end..], Style::Prose);
+        for (index, term) in title.into_iter().chain(rest).enumerate() {
+            let in_title = index < titled;
             let Some(&id) = self.vocabulary.get(&term.stem) else {
                 continue;
             };
             match query.iter_mut().find(|q| q.id == id) {
                 Some(q) => {
-                    q.count += 1;
+                    q.in_title |= in_title;
                     if !q.words.contains(&term.word) {
                         q.words.push(term.word);
                     }
                 }
                 None => query.push(QueryTerm {
                     id,
-                    count: 1,
+                    in_title,
                     words: vec![term.word],
                     weight: 0.0,
                 }),
             }
         }
         for term in &mut query {
-            term.weight = self.idf[term.id as usize];
+            let title = if term.in_title {
+                self.params.title_weight
+            } else {
+                1.0
+            };
+            term.weight = self.idf[term.id as usize] * title;
         }
         query
     }
@@ -420,7 +433,8 @@ pub fn strip_examples(description: &str) -> Cow<'_, str> {
 #[derive(Debug)]
 struct QueryTerm {
     id: u32,
-    count: u32,
+    /// Whether the term is on the text's first line (a task's title).
+    in_title: bool,
     /// The words of the text that gave this stem, first seen first.
     words: Vec<String>,
     weight: f64,
@@ -441,13 +455,12 @@ struct Builder {
 
 impl Builder {
     fn add(&mut self, name: &str, skills: &[String], description: &str, prompt: &str) {
-        let stemmer = Stemmer::create(Algorithm::English);
         let mut lengths = [0u32; FIELDS];
         let mut scratch = std::mem::take(&mut self.scratch);
         scratch.clear();
         let mut count = |builder: &mut Builder, field: usize, text: &str, style: Style| {
             text::for_each_word(text, style, |word| {
-                let id = builder.term(&stemmer, word);
+                let id = builder.term(word);
                 scratch.entry(id).or_default()[field] += 1;
                 lengths[field] += 1;
             });
@@ -465,11 +478,11 @@ impl Builder {
         self.scratch = scratch;
     }
 
-    fn term(&mut self, stemmer: &Stemmer, word: &str) -> u32 {
+    fn term(&mut self, word: &str) -> u32 {
         if let Some(&id) = self.stems.get(word) {
             return id;
         }
-        let stem = stemmer.stem(word);
+        let stem = text::stem(word);
         let next = self.vocabulary.len() as u32;
         let id = *self.vocabulary.entry(stem.into_owned()).or_insert(next);
         self.stems.insert(word.to_string(), id);

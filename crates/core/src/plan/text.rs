@@ -97,24 +97,27 @@ pub const ALIASES: &[(&str, &str)] = &[
     ("vuejs", "vue"),
 ];
 
-/// English function words (the usual list used with the Snowball stemmer,
-/// including the fragments contractions split into).
+/// English function words: the list usually paired with the Snowball
+/// stemmer (with the fragments contractions split into), plus a few more
+/// such words (`every`, `many`, `per`, `without`, ...) that it lacks.
 #[rustfmt::skip]
 const ENGLISH: &[&str] = &[
-    "a", "about", "above", "after", "again", "against", "all", "am", "an", "and", "any", "are",
-    "aren", "as", "at", "be", "because", "been", "before", "being", "below", "between", "both",
-    "but", "by", "can", "couldn", "d", "did", "didn", "do", "does", "doesn", "doing", "don",
-    "down", "during", "each", "etc", "few", "for", "from", "further", "had", "hadn", "has", "hasn",
-    "have", "haven", "having", "he", "her", "here", "hers", "herself", "him", "himself", "his",
-    "how", "i", "if", "in", "into", "is", "isn", "it", "its", "itself", "just", "ll", "m", "ma",
-    "me", "mightn", "more", "most", "mustn", "my", "myself", "needn", "no", "nor", "not", "now",
-    "o", "of", "off", "on", "once", "only", "or", "other", "our", "ours", "ourselves", "out",
-    "over", "own", "re", "s", "same", "shan", "she", "should", "shouldn", "so", "some", "such",
-    "t", "than", "that", "the", "their", "theirs", "them", "themselves", "then", "there", "these",
-    "they", "this", "those", "through", "to", "too", "under", "until", "up", "ve", "very", "via",
-    "was", "wasn", "we", "were", "weren", "what", "when", "where", "which", "while", "who", "whom",
-    "why", "will", "with", "won", "would", "wouldn", "y", "you", "your", "yours", "yourself",
-    "yourselves",
+    "a", "about", "above", "after", "again", "against", "all", "am", "among", "an", "and",
+    "another", "any", "are", "aren", "as", "at", "be", "because", "been", "before", "being",
+    "below", "between", "both", "but", "by", "can", "could", "couldn", "d", "did", "didn", "do",
+    "does", "doesn", "doing", "don", "down", "during", "each", "either", "etc", "even", "ever",
+    "every", "few", "for", "from", "further", "had", "hadn", "has", "hasn", "have", "haven",
+    "having", "he", "her", "here", "hers", "herself", "him", "himself", "his", "how", "however",
+    "i", "if", "in", "into", "is", "isn", "it", "its", "itself", "just", "ll", "m", "ma", "many",
+    "may", "me", "might", "mightn", "more", "most", "much", "mustn", "my", "myself", "needn", "no",
+    "nor", "not", "now", "o", "of", "off", "on", "once", "one", "only", "onto", "or", "other",
+    "our", "ours", "ourselves", "out", "over", "own", "per", "re", "s", "same", "shall", "shan",
+    "she", "should", "shouldn", "so", "some", "still", "such", "t", "than", "that", "the", "their",
+    "theirs", "them", "themselves", "then", "there", "these", "they", "this", "those", "through",
+    "thus", "to", "too", "under", "until", "up", "upon", "ve", "very", "via", "was", "wasn", "we",
+    "were", "weren", "what", "when", "where", "whether", "which", "while", "who", "whom", "whose",
+    "why", "will", "with", "without", "won", "would", "wouldn", "y", "yet", "you", "your", "yours",
+    "yourself", "yourselves",
 ];
 
 /// The boilerplate of agent files: words nearly every description uses
@@ -154,18 +157,35 @@ pub fn alias(word: &str) -> Option<&'static str> {
         .map(|index| ALIASES[index].1)
 }
 
-/// The Snowball English stem of a lowercased word.
+/// Words whose Snowball stem would join a different meaning in software
+/// work, kept apart: `accessibility` is not `access` (tokens, control),
+/// `container` is not `contains`, `integrity` is not `integration`.
+const STEM_EXCEPTIONS: &[(&str, &str)] = &[
+    ("accessibility", "accessibility"),
+    ("accessible", "accessibility"),
+    ("container", "container"),
+    ("containerization", "container"),
+    ("containerize", "container"),
+    ("containerized", "container"),
+    ("containers", "container"),
+    ("integrity", "integrity"),
+];
+
+/// The Snowball English stem of a lowercased word, except for the few
+/// words in [`STEM_EXCEPTIONS`].
 pub fn stem(word: &str) -> Cow<'_, str> {
-    Stemmer::create(Algorithm::English).stem(word)
+    match STEM_EXCEPTIONS.binary_search_by(|(w, _)| w.cmp(&word)) {
+        Ok(index) => Cow::Borrowed(STEM_EXCEPTIONS[index].1),
+        Err(_) => Stemmer::create(Algorithm::English).stem(word),
+    }
 }
 
 /// The terms of a text, in order.
 pub fn terms(text: &str, style: Style) -> Vec<Term> {
     let mut out = Vec::new();
-    let stemmer = Stemmer::create(Algorithm::English);
     for_each_word(text, style, |word| {
         out.push(Term {
-            stem: stemmer.stem(word).into_owned(),
+            stem: stem(word).into_owned(),
             word: word.to_string(),
         });
     });
@@ -317,6 +337,7 @@ mod tests {
     fn tables_are_sorted_for_binary_search() {
         assert!(ENGLISH.windows(2).all(|w| w[0] < w[1]));
         assert!(ALIASES.windows(2).all(|w| w[0].0 < w[1].0));
+        assert!(STEM_EXCEPTIONS.windows(2).all(|w| w[0].0 < w[1].0));
     }
 
     #[test]
@@ -410,6 +431,8 @@ mod tests {
         );
         assert_eq!(stems("tests testing"), ["test", "test"]);
         assert_eq!(stem("optimization"), stem("optimizing"));
+        assert_ne!(stem("accessibility"), stem("access"));
+        assert_eq!(stem("containers"), stem("containerized"));
     }
 
     #[test]
