@@ -96,6 +96,64 @@ fn kind(kind: &Kind) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::yaml;
+
+    /// The JSON a YAML-aware editor would validate.
+    fn to_json(node: &yaml::Node, source: &str) -> Value {
+        match &node.value {
+            yaml::Value::Null => Value::Null,
+            yaml::Value::Bool => json!(node.scalar_text(source) == Some("true".into())),
+            yaml::Value::Int(i) => json!(i),
+            yaml::Value::Float(f) => json!(f),
+            yaml::Value::Str(s) => json!(s),
+            yaml::Value::List(items) => items.iter().map(|i| to_json(i, source)).collect(),
+            yaml::Value::Map(entries) => Value::Object(
+                entries
+                    .iter()
+                    .map(|(k, v)| (k.scalar_text(source).unwrap(), to_json(v, source)))
+                    .collect(),
+            ),
+        }
+    }
+
+    fn schema_errors(source: &str) -> Vec<String> {
+        let validator =
+            jsonschema::validator_for(&json_schema()).expect("the schema is valid JSON Schema");
+        let instance = to_json(&yaml::load(source).unwrap(), source);
+        validator
+            .iter_errors(&instance)
+            .map(|e| e.to_string())
+            .collect()
+    }
+
+    #[test]
+    fn the_examples_satisfy_the_schema() {
+        for source in [
+            include_str!("../../../../examples/web-platform/mission.yaml"),
+            include_str!("../../../../examples/incident-response/mission.yaml"),
+        ] {
+            assert_eq!(schema_errors(source), Vec::<String>::new());
+        }
+    }
+
+    #[test]
+    fn the_schema_rejects_what_the_parser_rejects() {
+        let cases = [
+            "mission: {name: x}\ntasks: [{title: t, prio: high}]\n",
+            "mission: {name: x}\ntasks: [{title: t, priority: urgent}]\n",
+            "mission: {name: x}\ntasks: [{description: no title}]\n",
+            "mission: {name: x, defaults: {max_parallel: 0}}\ntasks: [{title: t}]\n",
+            "mission: {name: x}\ntasks: [{title: t, gates: [{name: only-a-name}]}]\n",
+            "tasks: [{title: t}]\n",
+        ];
+        for case in cases {
+            assert!(!schema_errors(case).is_empty(), "schema accepted: {case}");
+            assert!(
+                crate::spec::parse(case).has_errors(),
+                "parser accepted: {case}"
+            );
+        }
+    }
 
     #[test]
     fn every_task_key_is_in_the_schema() {
