@@ -29,6 +29,8 @@
 
 use rust_stemmers::{Algorithm, Stemmer};
 use std::borrow::Cow;
+use std::collections::HashSet;
+use std::sync::OnceLock;
 
 /// One term of a text: the stem the ranker indexes and the word as it
 /// appeared (lowercased, after aliases), for explaining a match.
@@ -146,7 +148,10 @@ const BOILERPLATE: &[&str] = &[
 
 /// Whether a lowercased word carries no meaning for ranking.
 pub fn is_stopword(word: &str) -> bool {
-    ENGLISH.binary_search(&word).is_ok() || BOILERPLATE.contains(&word)
+    static STOPWORDS: OnceLock<HashSet<&'static str>> = OnceLock::new();
+    STOPWORDS
+        .get_or_init(|| ENGLISH.iter().chain(BOILERPLATE).copied().collect())
+        .contains(word)
 }
 
 /// The spelled-out form of an abbreviation, if [`ALIASES`] has one.
