@@ -127,7 +127,14 @@ fn structural_prefix(line: &str) -> usize {
 fn convert(node: &MarkedYaml<'_>, source: &str, offsets: &CharOffsets) -> Node {
     let start = offsets.byte(node.span.start.index());
     let end = offsets.byte(node.span.end.index()).max(start);
-    let span = SourceSpan::at(source, start, trim_trailing_space(source, start, end));
+    // saphyr's markers already count lines and columns; recounting them
+    // from the start of the text for every node would be quadratic.
+    let span = SourceSpan {
+        offset: start,
+        len: trim_trailing_space(source, start, end),
+        line: node.span.start.line(),
+        column: node.span.start.col() + 1,
+    };
     let value = match &node.data {
         YamlData::Value(scalar) => scalar_value(scalar),
         YamlData::Sequence(items) => Value::List(

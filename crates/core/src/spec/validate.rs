@@ -4,7 +4,7 @@
 use super::{Gate, Mission, Task};
 use crate::diagnostic::{Diagnostic, nearest};
 use crate::plan::graph::Cycle;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// Cross-checks a parsed mission. `agents` holds the names of the loaded
 /// agents; pass `None` to skip the agent check (no library at hand).
@@ -47,10 +47,11 @@ fn duplicate_ids(mission: &Mission) -> Vec<Diagnostic> {
 
 fn unknown_dependencies(mission: &Mission) -> Vec<Diagnostic> {
     let ids: Vec<&str> = mission.tasks.iter().map(|t| t.id.as_str()).collect();
+    let known: HashSet<&str> = ids.iter().copied().collect();
     let mut diagnostics = Vec::new();
     for task in &mission.tasks {
         for (dependency, span) in task.depends_on.iter().zip(&task.spans.depends_on) {
-            if mission.task(dependency).is_some() {
+            if known.contains(dependency.as_str()) {
                 continue;
             }
             let hint = match nearest(dependency, ids.iter().copied()) {
