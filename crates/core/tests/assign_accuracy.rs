@@ -152,16 +152,15 @@ fn evaluate(ranker: &Ranker, tasks: &[Labelled]) -> Score {
             })
             .collect::<Vec<_>>()
             .join("\n      ");
+        let mut want = task.accepted.iter().take(6).cloned().collect::<Vec<_>>();
+        if task.accepted.len() > want.len() {
+            want.push(format!("(+{} more)", task.accepted.len() - want.len()));
+        }
         score.misses.push(format!(
             "{}: {}\n    want one of: {}\n    got: {got}",
             if in_top3 { "top-3" } else { "MISS " },
             task.title,
-            task.accepted
-                .iter()
-                .take(6)
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(", "),
+            want.join(", "),
         ));
     }
     score

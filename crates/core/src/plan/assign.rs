@@ -26,7 +26,7 @@ use crate::agents::Agent;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::cmp::Ordering;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// How many candidates [`Ranker::rank`] returns at most.
 pub const DEFAULT_LIMIT: usize = 10;
@@ -178,10 +178,10 @@ impl Ranker {
 
     pub fn with_params(agents: &[Agent], params: Params) -> Ranker {
         let mut builder = Builder::default();
-        let mut seen = HashMap::new();
+        let mut seen = HashSet::new();
         let mut entries = Vec::with_capacity(agents.len());
         for agent in agents {
-            if seen.insert(agent.name.as_str(), ()).is_some() {
+            if !seen.insert(agent.name.as_str()) {
                 continue;
             }
             entries.push(Entry {
@@ -205,6 +205,7 @@ impl Ranker {
         }
     }
 
+    /// The parameters the index was built with.
     pub fn params(&self) -> &Params {
         &self.params
     }
