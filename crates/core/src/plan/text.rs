@@ -20,7 +20,9 @@
 //!    specialist"), which say nothing about what an agent is good at; see
 //!    [`is_stopword`].
 //! 5. **Stemming** with the Snowball English stemmer, so `deploying`,
-//!    `deploys` and `deployment` meet as `deploy`.
+//!    `deploys` and `deployment` meet as `deploy`, except for a few words
+//!    whose stem would join a different meaning (`accessibility` is not
+//!    `access`); see [`stem`].
 //!
 //! A word made of letters and then digits (`oauth2`, `vue3`, `python3`)
 //! also yields its letters (`oauth`, `vue`, `python`) when they are at least
