@@ -318,29 +318,3 @@ fn experiments() {
         );
     }
 }
-
-/// Explains one ranking: `ASSIGN_TASK="Add OAuth2 login" cargo test -p
-/// techlead-core --test assign_accuracy explain -- --ignored --nocapture`.
-#[test]
-#[ignore = "a tool: set ASSIGN_TASK to the task text"]
-fn explain() {
-    let Some(agents) = corpus() else {
-        println!("skipped: corpus not found at {CORPUS}");
-        return;
-    };
-    let text = std::env::var("ASSIGN_TASK").unwrap_or_default();
-    let ranker = Ranker::new(&agents);
-    for candidate in ranker.rank_top(&text, &AssignContext::default(), 10) {
-        println!(
-            "{:.3} {} [{}]",
-            candidate.score,
-            candidate.name,
-            candidate.reasons.join("; ")
-        );
-    }
-    for word in text.split_whitespace() {
-        let best = ranker.rank_top(word, &AssignContext::default(), 3);
-        let names: Vec<&str> = best.iter().map(|c| c.name.as_str()).collect();
-        println!("  {word}: {}", names.join(", "));
-    }
-}
