@@ -34,19 +34,27 @@ pub enum Command {
     #[command(after_help = "Example:\n  techlead validate examples/web-platform/mission.yaml")]
     Validate(MissionArgs),
     /// Print the execution blueprint: who does what, in which wave, and the risks.
-    #[command(after_help = "Examples:\n  techlead plan examples/web-platform/mission.yaml\n  techlead plan mission.yaml --json | jq '.critical_path'\n  techlead plan mission.yaml --format markdown > PLAN.md")]
+    #[command(
+        after_help = "Examples:\n  techlead plan examples/web-platform/mission.yaml\n  techlead plan mission.yaml --json | jq '.critical_path'\n  techlead plan mission.yaml --format markdown > PLAN.md"
+    )]
     Plan(PlanArgs),
     /// List the agent library, or show one agent.
-    #[command(after_help = "Examples:\n  techlead agents\n  techlead agents --json --agents .claude/agents\n  techlead agents show code-reviewer")]
+    #[command(
+        after_help = "Examples:\n  techlead agents\n  techlead agents --json --agents .claude/agents\n  techlead agents show code-reviewer"
+    )]
     Agents(AgentsArgs),
     /// Rank the agents for a piece of work.
-    #[command(after_help = "Example:\n  techlead assign \"Fix the flaky Cypress tests in checkout\" --top 3")]
+    #[command(
+        after_help = "Example:\n  techlead assign \"Fix the flaky Cypress tests in checkout\" --top 3"
+    )]
     Assign(AssignArgs),
     /// Print the JSON Schema of mission files.
     #[command(after_help = "Example:\n  techlead schema > mission.schema.json")]
     Schema,
     /// Write auto-assigned task IDs (REQ-001, ...) into a mission file.
-    #[command(after_help = "Examples:\n  techlead fmt mission.yaml\n  techlead fmt --check mission.yaml   # exit 1 if IDs are missing")]
+    #[command(
+        after_help = "Examples:\n  techlead fmt mission.yaml\n  techlead fmt --check mission.yaml   # exit 1 if IDs are missing"
+    )]
     Fmt(FmtArgs),
 }
 

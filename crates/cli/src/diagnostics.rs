@@ -136,16 +136,14 @@ impl miette::Diagnostic for Report<'_> {
     }
 
     fn source_code(&self) -> Option<&dyn SourceCode> {
-        self.diagnostic.span.map(|_| &self.source as &dyn SourceCode)
+        self.diagnostic
+            .span
+            .map(|_| &self.source as &dyn SourceCode)
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
         let span = self.diagnostic.span?;
-        let label = LabeledSpan::new(
-            self.diagnostic.label.clone(),
-            span.offset,
-            span.len.max(1),
-        );
+        let label = LabeledSpan::new(self.diagnostic.label.clone(), span.offset, span.len.max(1));
         Some(Box::new(std::iter::once(label)))
     }
 }

@@ -55,12 +55,17 @@ impl CliError {
     pub fn hint(&self) -> Option<String> {
         match self {
             CliError::Read { .. } => Some("check the path and its permissions".into()),
-            CliError::Write { .. } => Some("check free space and permissions; the original file is unchanged".into()),
-            CliError::Invalid { .. } => Some("fix the errors above; `techlead schema` prints the format".into()),
+            CliError::Write { .. } => {
+                Some("check free space and permissions; the original file is unchanged".into())
+            }
+            CliError::Invalid { .. } => {
+                Some("fix the errors above; `techlead schema` prints the format".into())
+            }
             CliError::Agents(error) => Some(error.hint().into()),
             CliError::NoSuchAgent { hint, .. } => Some(hint.clone()),
             CliError::NoAgents => Some(
-                "add agent files to .claude/agents/ or pass --agents DIR; see docs/agents.md".into(),
+                "add agent files to .claude/agents/ or pass --agents DIR; see docs/agents.md"
+                    .into(),
             ),
         }
     }

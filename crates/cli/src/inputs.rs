@@ -56,7 +56,9 @@ pub fn check(path: &Path, source: &AgentSource) -> Result<Checked, CliError> {
         None => None,
     };
     diagnostics.sort_by_key(|d| d.span.map(|s| s.offset));
-    let mission = parsed.mission.filter(|_| !diagnostics.iter().any(Diagnostic::is_error));
+    let mission = parsed
+        .mission
+        .filter(|_| !diagnostics.iter().any(Diagnostic::is_error));
     Ok(Checked {
         path: path.to_path_buf(),
         file,
@@ -97,7 +99,11 @@ impl Checked {
 /// The agents a mission uses: `--agents`, else the mission's `agents:`
 /// (relative to the mission file), else discovery from its repository (or
 /// its own directory).
-fn mission_library(path: &Path, mission: &Mission, source: &AgentSource) -> Result<Library, CliError> {
+fn mission_library(
+    path: &Path,
+    mission: &Mission,
+    source: &AgentSource,
+) -> Result<Library, CliError> {
     if !source.agents.is_empty() {
         return Ok(library::load_dirs(&source.agents)?);
     }
@@ -126,7 +132,9 @@ pub fn library(source: &AgentSource) -> Result<Library, CliError> {
 }
 
 fn home() -> Option<PathBuf> {
-    std::env::var_os("HOME").filter(|h| !h.is_empty()).map(PathBuf::from)
+    std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .map(PathBuf::from)
 }
 
 /// Prints every skipped file and warning of the library.
@@ -135,7 +143,11 @@ pub fn print_library_notes(library: &Library) {
         diagnostics::print_note(
             Severity::Warning,
             &skipped.source,
-            &format!("skipped: {} (hint: {})", skipped.reason, skipped.reason.hint()),
+            &format!(
+                "skipped: {} (hint: {})",
+                skipped.reason,
+                skipped.reason.hint()
+            ),
         );
     }
     for warning in library.warnings() {

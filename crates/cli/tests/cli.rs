@@ -5,7 +5,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
 }
 
 struct Output {
@@ -83,8 +86,17 @@ fn plan_as_json_holds_steps_path_waves_and_risks() {
     assert_eq!(steps[0]["choice"]["kind"], "named");
     assert_eq!(plan["critical_path"]["tasks"][0], "ARCH-001");
     assert_eq!(plan["waves"][0], serde_json::json!(["ARCH-001"]));
-    assert!(plan["schedule"]["makespan_hours"].as_f64().unwrap() >= plan["critical_path"]["hours"].as_f64().unwrap());
-    assert!(plan["risks"].as_array().unwrap().iter().all(|r| r["mitigation"].is_string()));
+    assert!(
+        plan["schedule"]["makespan_hours"].as_f64().unwrap()
+            >= plan["critical_path"]["hours"].as_f64().unwrap()
+    );
+    assert!(
+        plan["risks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["mitigation"].is_string())
+    );
 }
 
 #[test]
@@ -97,7 +109,13 @@ fn plan_chooses_agents_for_tasks_that_name_none() {
     )
     .unwrap();
     let agents = workspace().join("examples/web-platform/.claude/agents");
-    let output = techlead(&["plan", mission.to_str().unwrap(), "--agents", agents.to_str().unwrap(), "--json"]);
+    let output = techlead(&[
+        "plan",
+        mission.to_str().unwrap(),
+        "--agents",
+        agents.to_str().unwrap(),
+        "--json",
+    ]);
     assert_eq!(output.code, 0, "{}", output.stderr);
     let plan = output.json();
     let agent_of = |id: &str| {
@@ -111,7 +129,13 @@ fn plan_chooses_agents_for_tasks_that_name_none() {
     assert_eq!(fallback["agent"], "general-purpose");
     assert_eq!(fallback["choice"]["requested"], "pentester");
     assert_eq!(fallback["choice"]["context_from"][0], "security-auditor");
-    assert!(output.stderr.contains("`pentester`, which is not in the agent library"), "{}", output.stderr);
+    assert!(
+        output
+            .stderr
+            .contains("`pentester`, which is not in the agent library"),
+        "{}",
+        output.stderr
+    );
 }
 
 #[test]
@@ -125,20 +149,31 @@ fn validate_accepts_the_examples() {
 
 #[test]
 fn validate_reports_every_error_with_file_line_and_column() {
-    let output = techlead(&["validate", "crates/core/tests/fixtures/missions/broken.yaml"]);
+    let output = techlead(&[
+        "validate",
+        "crates/core/tests/fixtures/missions/broken.yaml",
+    ]);
     insta::assert_snapshot!(output.transcript());
 }
 
 #[test]
 fn validate_json_lists_diagnostics_with_their_file() {
-    let output = techlead(&["validate", "crates/core/tests/fixtures/missions/broken.yaml", "--json"]);
+    let output = techlead(&[
+        "validate",
+        "crates/core/tests/fixtures/missions/broken.yaml",
+        "--json",
+    ]);
     assert_eq!(output.code, 2);
     let diagnostics = output.json();
     let diagnostics = diagnostics.as_array().unwrap();
     assert_eq!(diagnostics.len(), 12);
     assert_eq!(diagnostics[0]["code"], "spec::unknown-key");
     assert_eq!(diagnostics[0]["span"]["line"], 3);
-    assert!(diagnostics.iter().all(|d| d["file"] == "crates/core/tests/fixtures/missions/broken.yaml"));
+    assert!(
+        diagnostics
+            .iter()
+            .all(|d| d["file"] == "crates/core/tests/fixtures/missions/broken.yaml")
+    );
 }
 
 #[test]
@@ -151,7 +186,13 @@ fn a_missing_file_is_an_error_with_a_hint() {
 fn a_missing_agents_directory_is_an_error_with_a_hint() {
     let output = techlead(&["agents", "--agents", "no/such/dir"]);
     assert_eq!(output.code, 2);
-    assert!(output.stderr.starts_with("error: agent directory `no/such/dir` does not exist"), "{}", output.stderr);
+    assert!(
+        output
+            .stderr
+            .starts_with("error: agent directory `no/such/dir` does not exist"),
+        "{}",
+        output.stderr
+    );
     assert!(output.stderr.contains("hint:"), "{}", output.stderr);
 }
 
@@ -165,7 +206,11 @@ fn fmt_writes_assigned_ids_and_check_reports_them() {
 
     let check = techlead(&["fmt", "--check", path_text]);
     assert_eq!(check.code, 1, "{}", check.stderr);
-    assert!(check.stderr.contains("would add REQ-001"), "{}", check.stderr);
+    assert!(
+        check.stderr.contains("would add REQ-001"),
+        "{}",
+        check.stderr
+    );
     assert_eq!(std::fs::read_to_string(&path).unwrap(), original);
 
     let fmt = techlead(&["fmt", path_text]);
@@ -185,22 +230,55 @@ fn fmt_refuses_a_broken_file_and_leaves_it_alone() {
     std::fs::write(&path, original).unwrap();
     let output = techlead(&["fmt", path.to_str().unwrap()]);
     assert_eq!(output.code, 2);
-    assert!(output.stderr.contains("mission.yaml:4:5: unknown key `prio` in task"), "{}", output.stderr);
+    assert!(
+        output
+            .stderr
+            .contains("mission.yaml:4:5: unknown key `prio` in task"),
+        "{}",
+        output.stderr
+    );
     assert_eq!(std::fs::read_to_string(&path).unwrap(), original);
 }
 
 #[test]
 fn agents_lists_the_library_as_json() {
-    let output = techlead(&["agents", "--agents", "examples/incident-response/.claude/agents", "--json"]);
+    let output = techlead(&[
+        "agents",
+        "--agents",
+        "examples/incident-response/.claude/agents",
+        "--json",
+    ]);
     assert_eq!(output.code, 0, "{}", output.stderr);
     let agents = output.json();
-    let names: Vec<&str> = agents.as_array().unwrap().iter().map(|a| a["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["comms-lead", "database-administrator", "incident-commander", "security-responder", "sre-responder"]);
+    let names: Vec<&str> = agents
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "comms-lead",
+            "database-administrator",
+            "incident-commander",
+            "security-responder",
+            "sre-responder"
+        ]
+    );
     let commander = &agents[2];
     assert_eq!(commander["model"], "opus");
-    assert_eq!(commander["tools"], serde_json::json!(["Read", "Write", "Bash"]));
+    assert_eq!(
+        commander["tools"],
+        serde_json::json!(["Read", "Write", "Bash"])
+    );
     assert_eq!(commander["max_parallel"], 2);
-    assert!(commander["source"].as_str().unwrap().ends_with("incident-commander.md"));
+    assert!(
+        commander["source"]
+            .as_str()
+            .unwrap()
+            .ends_with("incident-commander.md")
+    );
 }
 
 #[test]
@@ -211,19 +289,43 @@ fn agents_are_discovered_from_the_project_directory() {
 
 #[test]
 fn agents_show_prints_the_prompt_and_unknown_names_get_a_hint() {
-    let output = techlead(&["agents", "show", "comms-lead", "--agents", "examples/incident-response/.claude/agents"]);
+    let output = techlead(&[
+        "agents",
+        "show",
+        "comms-lead",
+        "--agents",
+        "examples/incident-response/.claude/agents",
+    ]);
     assert_eq!(output.code, 0, "{}", output.stderr);
     assert!(output.stdout.starts_with("comms-lead\n"));
     assert!(output.stdout.contains("No speculation, no blame"));
-    let missing = techlead(&["agents", "show", "coms-lead", "--agents", "examples/incident-response/.claude/agents"]);
+    let missing = techlead(&[
+        "agents",
+        "show",
+        "coms-lead",
+        "--agents",
+        "examples/incident-response/.claude/agents",
+    ]);
     assert_eq!(missing.code, 2);
-    assert!(missing.stderr.contains("did you mean `comms-lead`?"), "{}", missing.stderr);
+    assert!(
+        missing.stderr.contains("did you mean `comms-lead`?"),
+        "{}",
+        missing.stderr
+    );
 }
 
 #[test]
 fn assign_ranks_agents_with_reasons() {
     let agents = "examples/web-platform/.claude/agents";
-    let output = techlead(&["assign", "Set up Grafana dashboards and alerting for the API", "--agents", agents, "--json", "--top", "3"]);
+    let output = techlead(&[
+        "assign",
+        "Set up Grafana dashboards and alerting for the API",
+        "--agents",
+        agents,
+        "--json",
+        "--top",
+        "3",
+    ]);
     assert_eq!(output.code, 0, "{}", output.stderr);
     let candidates = output.json();
     let candidates = candidates.as_array().unwrap();
@@ -238,7 +340,10 @@ fn schema_is_json_schema_for_missions() {
     let output = techlead(&["schema"]);
     assert_eq!(output.code, 0);
     let schema = output.json();
-    assert_eq!(schema["$schema"], "https://json-schema.org/draft/2020-12/schema");
+    assert_eq!(
+        schema["$schema"],
+        "https://json-schema.org/draft/2020-12/schema"
+    );
     assert_eq!(schema["required"], serde_json::json!(["mission"]));
 }
 

@@ -4,12 +4,16 @@ use crate::args::{AgentsArgs, AgentsCommand};
 use crate::exit::{CliError, Outcome};
 use crate::inputs;
 use crate::render::{self, table};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use techlead_core::agents::{Agent, Library, Resolution, Tools};
 
 pub fn run(args: &AgentsArgs) -> Result<Outcome, CliError> {
     if let Some(AgentsCommand::Show { name, source }) = &args.show {
-        let source = if source.agents.is_empty() { &args.source } else { source };
+        let source = if source.agents.is_empty() {
+            &args.source
+        } else {
+            source
+        };
         let library = inputs::library(source)?;
         return show(&library, name, args.json);
     }
@@ -17,7 +21,10 @@ pub fn run(args: &AgentsArgs) -> Result<Outcome, CliError> {
     inputs::print_library_notes(&library);
     if args.json {
         let agents: Vec<Value> = library.agents().iter().map(agent_json).collect();
-        println!("{}", serde_json::to_string_pretty(&agents).expect("JSON values serialise"));
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&agents).expect("JSON values serialise")
+        );
         return Ok(Outcome::Success);
     }
     if library.is_empty() {
@@ -106,7 +113,10 @@ fn show(library: &Library, name: &str, json: bool) -> Result<Outcome, CliError> 
     if json {
         let mut value = agent_json(agent);
         value["prompt"] = json!(agent.prompt);
-        println!("{}", serde_json::to_string_pretty(&value).expect("JSON values serialise"));
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&value).expect("JSON values serialise")
+        );
         return Ok(Outcome::Success);
     }
     let tools = match &agent.tools {
@@ -115,7 +125,10 @@ fn show(library: &Library, name: &str, json: bool) -> Result<Outcome, CliError> 
         Tools::Only(names) => names.join(", "),
     };
     println!("{}", agent.name);
-    println!("  description  {}", agent.description.replace('\n', "\n               "));
+    println!(
+        "  description  {}",
+        agent.description.replace('\n', "\n               ")
+    );
     println!("  model        {}", agent.model.as_str());
     println!("  tools        {tools}");
     if !agent.skills.is_empty() {

@@ -16,7 +16,10 @@ pub fn run(args: &AssignArgs) -> Result<Outcome, CliError> {
     let mut candidates = ranker.rank(&args.text, &AssignContext::default());
     candidates.truncate(args.top);
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&candidates).expect("candidates serialise"));
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&candidates).expect("candidates serialise")
+        );
         return Ok(Outcome::Success);
     }
     let columns = [

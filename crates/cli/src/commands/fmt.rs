@@ -3,8 +3,8 @@
 
 use crate::args::FmtArgs;
 use crate::atomic_file;
-use crate::exit::{CliError, Outcome};
 use crate::diagnostics;
+use crate::exit::{CliError, Outcome};
 use crate::inputs;
 
 pub fn run(args: &FmtArgs) -> Result<Outcome, CliError> {
@@ -16,7 +16,12 @@ pub fn run(args: &FmtArgs) -> Result<Outcome, CliError> {
             diagnostics::print_all(&file, &parsed.diagnostics);
             return Err(CliError::Invalid {
                 path: args.mission.clone(),
-                count: parsed.diagnostics.iter().filter(|d| d.is_error()).count().max(1),
+                count: parsed
+                    .diagnostics
+                    .iter()
+                    .filter(|d| d.is_error())
+                    .count()
+                    .max(1),
             });
         }
     };

@@ -33,7 +33,10 @@ fn print_json(checked: inputs::Checked) -> Result<Outcome, CliError> {
             value
         })
         .collect();
-    println!("{}", serde_json::to_string_pretty(&entries).expect("JSON values serialise"));
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&entries).expect("JSON values serialise")
+    );
     match checked.errors() {
         0 => Ok(Outcome::Success),
         count => Err(CliError::Invalid {

@@ -20,8 +20,18 @@ pub fn text(plan: &Blueprint, width: usize, color: bool) -> String {
     if !plan.phases.is_empty() {
         let _ = writeln!(out, "\n{}", paint.bold("Phases"));
         for (i, phase) in plan.phases.iter().enumerate() {
-            let gates = if phase.gates.is_empty() { "no gate".to_string() } else { format!("gate: {}", phase.gates.join(", ")) };
-            let _ = writeln!(out, "  {}. {}  {}  ({gates})", i + 1, phase.name, phase.tasks.join(", "));
+            let gates = if phase.gates.is_empty() {
+                "no gate".to_string()
+            } else {
+                format!("gate: {}", phase.gates.join(", "))
+            };
+            let _ = writeln!(
+                out,
+                "  {}. {}  {}  ({gates})",
+                i + 1,
+                phase.name,
+                phase.tasks.join(", ")
+            );
         }
     }
     let _ = writeln!(
@@ -46,13 +56,23 @@ pub fn text(plan: &Blueprint, width: usize, color: bool) -> String {
     for (i, wave) in plan.waves.iter().enumerate() {
         let _ = writeln!(out, "  {i:>2}  {}", wave.join(", "));
     }
-    let _ = writeln!(out, "\n{}", paint.bold(&format!("Risks ({})", plan.risks.len())));
+    let _ = writeln!(
+        out,
+        "\n{}",
+        paint.bold(&format!("Risks ({})", plan.risks.len()))
+    );
     if plan.risks.is_empty() {
         let _ = writeln!(out, "  none found");
     }
     for risk in &plan.risks {
         let level = format!("{:<8}", risk.level.as_str().to_uppercase());
-        let _ = writeln!(out, "  {} {}  {}", paint.level(&level, risk.level), risk.kind, risk.message);
+        let _ = writeln!(
+            out,
+            "  {} {}  {}",
+            paint.level(&level, risk.level),
+            risk.kind,
+            risk.message
+        );
         let _ = writeln!(out, "  {:<8} {} {}", "", paint.dim("→"), risk.mitigation);
     }
     out
@@ -67,8 +87,15 @@ fn heading(plan: &Blueprint) -> String {
         plural(m.agents, "agent"),
     ];
     if let (Some(deadline), Some(left)) = (m.deadline, m.hours_to_deadline) {
-        let when = if left >= 0.0 { format!("in {}", hours(left)) } else { format!("{} ago", hours(-left)) };
-        parts.push(format!("deadline {} ({when})", deadline.strftime("%Y-%m-%d %H:%M UTC")));
+        let when = if left >= 0.0 {
+            format!("in {}", hours(left))
+        } else {
+            format!("{} ago", hours(-left))
+        };
+        parts.push(format!(
+            "deadline {} ({when})",
+            deadline.strftime("%Y-%m-%d %H:%M UTC")
+        ));
     }
     parts.join(" · ")
 }
@@ -92,7 +119,11 @@ fn steps_table(steps: &[Step], width: usize, paint: &Painter) -> String {
                 step.title.clone(),
                 step.agent.clone(),
                 backup(step),
-                if step.gates.is_empty() { "—".to_string() } else { step.gates.join("; ") },
+                if step.gates.is_empty() {
+                    "—".to_string()
+                } else {
+                    step.gates.join("; ")
+                },
                 step.wave.to_string(),
                 step.why.clone(),
             ]
@@ -131,8 +162,16 @@ pub fn markdown(plan: &Blueprint) -> String {
     let _ = writeln!(out, "| Step | Title | Agent | Backup | Gate | Wave | Why |");
     let _ = writeln!(out, "| --- | --- | --- | --- | --- | --- | --- |");
     for step in &plan.steps {
-        let id = if step.on_critical_path { format!("**{}**", step.id) } else { step.id.clone() };
-        let gates = if step.gates.is_empty() { "—".to_string() } else { step.gates.join("; ") };
+        let id = if step.on_critical_path {
+            format!("**{}**", step.id)
+        } else {
+            step.id.clone()
+        };
+        let gates = if step.gates.is_empty() {
+            "—".to_string()
+        } else {
+            step.gates.join("; ")
+        };
         let _ = writeln!(
             out,
             "| {id} | {} | {} | {} | {} | {} | {} |",
@@ -148,15 +187,36 @@ pub fn markdown(plan: &Blueprint) -> String {
     if !plan.phases.is_empty() {
         let _ = writeln!(out, "## Phases\n");
         for (i, phase) in plan.phases.iter().enumerate() {
-            let gates = if phase.gates.is_empty() { "no gate".to_string() } else { format!("gate: `{}`", phase.gates.join("`, `")) };
-            let _ = writeln!(out, "{}. **{}**: {} ({gates})", i + 1, phase.name, phase.tasks.join(", "));
+            let gates = if phase.gates.is_empty() {
+                "no gate".to_string()
+            } else {
+                format!("gate: `{}`", phase.gates.join("`, `"))
+            };
+            let _ = writeln!(
+                out,
+                "{}. **{}**: {} ({gates})",
+                i + 1,
+                phase.name,
+                phase.tasks.join(", ")
+            );
         }
         out.push('\n');
     }
     let s = &plan.schedule;
     let _ = writeln!(out, "## Schedule\n");
-    let _ = writeln!(out, "- Critical path ({}): {}", hours(plan.critical_path.hours), plan.critical_path.tasks.join(" → "));
-    let _ = writeln!(out, "- Earliest finish: {} with max_parallel {}; {} with unlimited agents", hours(s.makespan_hours), s.max_parallel, hours(s.unlimited_hours));
+    let _ = writeln!(
+        out,
+        "- Critical path ({}): {}",
+        hours(plan.critical_path.hours),
+        plan.critical_path.tasks.join(" → ")
+    );
+    let _ = writeln!(
+        out,
+        "- Earliest finish: {} with max_parallel {}; {} with unlimited agents",
+        hours(s.makespan_hours),
+        s.max_parallel,
+        hours(s.unlimited_hours)
+    );
     for (i, wave) in plan.waves.iter().enumerate() {
         let _ = writeln!(out, "- Wave {i}: {}", wave.join(", "));
     }
@@ -165,7 +225,14 @@ pub fn markdown(plan: &Blueprint) -> String {
         let _ = writeln!(out, "None found.");
     }
     for risk in &plan.risks {
-        let _ = writeln!(out, "- **{}** `{}`: {} *Mitigation:* {}", risk.level.as_str(), risk.kind, cell(&risk.message), cell(&risk.mitigation));
+        let _ = writeln!(
+            out,
+            "- **{}** `{}`: {} *Mitigation:* {}",
+            risk.level.as_str(),
+            risk.kind,
+            cell(&risk.message),
+            cell(&risk.mitigation)
+        );
     }
     if !m.definition_of_done.is_empty() {
         let _ = writeln!(out, "\n## Definition of done\n");
@@ -183,7 +250,11 @@ fn cell(text: &str) -> String {
 
 fn first_line(text: &str) -> String {
     let line = text.lines().next().unwrap_or_default();
-    if text.lines().nth(1).is_some() { format!("{line} …") } else { line.to_string() }
+    if text.lines().nth(1).is_some() {
+        format!("{line} …")
+    } else {
+        line.to_string()
+    }
 }
 
 fn plural(n: usize, word: &str) -> String {
@@ -207,11 +278,19 @@ struct Painter {
 
 impl Painter {
     fn bold(&self, text: &str) -> String {
-        if self.color { text.bold().to_string() } else { text.to_string() }
+        if self.color {
+            text.bold().to_string()
+        } else {
+            text.to_string()
+        }
     }
 
     fn dim(&self, text: &str) -> String {
-        if self.color { text.dimmed().to_string() } else { text.to_string() }
+        if self.color {
+            text.dimmed().to_string()
+        } else {
+            text.to_string()
+        }
     }
 
     fn level(&self, text: &str, level: Level) -> String {
@@ -226,4 +305,3 @@ impl Painter {
         }
     }
 }
-

@@ -84,7 +84,10 @@ mod tests {
     #[test]
     fn shrinks_flexible_columns_to_fit() {
         let columns = [column("ID", false), column("TITLE", true)];
-        let rows = vec![vec!["A-1".to_string(), "a very long title indeed".to_string()]];
+        let rows = vec![vec![
+            "A-1".to_string(),
+            "a very long title indeed".to_string(),
+        ]];
         let text = render(&columns, &rows, 16);
         assert_eq!(text, "ID   TITLE\nA-1  a very lon…\n");
         assert!(text.lines().all(|l| l.width() <= 16));

@@ -3,9 +3,9 @@
 
 use super::assign::{AssignContext, Candidate};
 use super::graph::{Cycle, Graph};
-use super::risk::{assess, Risk, RiskInput};
-use super::schedule::{simulate, Limits, Schedule, Segment};
-use super::staffing::{staff, Choice, Staffing};
+use super::risk::{Risk, RiskInput, assess};
+use super::schedule::{Limits, Schedule, Segment, simulate};
+use super::staffing::{Choice, Staffing, staff};
 use crate::agents::Library;
 use crate::priority::Priority;
 use crate::spec::Mission;
@@ -109,7 +109,12 @@ pub fn blueprint(
     let staffing = staff(mission, &graph, library, context);
     let assignments: Vec<Option<String>> = staffing.iter().map(|s| Some(s.agent.clone())).collect();
     let agent_limit = |name: &str| library.get(name).and_then(|a| a.orchestration.max_parallel);
-    let schedule = simulate(mission, &graph, &assignments, &Limits::new(mission, &agent_limit));
+    let schedule = simulate(
+        mission,
+        &graph,
+        &assignments,
+        &Limits::new(mission, &agent_limit),
+    );
     let missing: Vec<usize> = staffing
         .iter()
         .enumerate()
@@ -123,7 +128,9 @@ pub fn blueprint(
         missing_agents: &missing,
         ..RiskInput::new(mission, &graph, now)
     });
-    let ids = |tasks: &[usize]| -> Vec<String> { tasks.iter().map(|&t| mission.tasks[t].id.clone()).collect() };
+    let ids = |tasks: &[usize]| -> Vec<String> {
+        tasks.iter().map(|&t| mission.tasks[t].id.clone()).collect()
+    };
     Ok(Blueprint {
         mission: summary(mission, library, now),
         steps: steps(mission, &graph, &schedule, staffing),
@@ -172,7 +179,12 @@ fn summary(mission: &Mission, library: &Library, now: Timestamp) -> Summary {
     }
 }
 
-fn steps(mission: &Mission, graph: &Graph, schedule: &Schedule, staffing: Vec<Staffing>) -> Vec<Step> {
+fn steps(
+    mission: &Mission,
+    graph: &Graph,
+    schedule: &Schedule,
+    staffing: Vec<Staffing>,
+) -> Vec<Step> {
     let mut staffing: Vec<Option<Staffing>> = staffing.into_iter().map(Some).collect();
     let mut order: Vec<usize> = (0..mission.tasks.len()).collect();
     order.sort_by(|&a, &b| {

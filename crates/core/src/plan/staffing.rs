@@ -55,7 +55,12 @@ pub struct Staffing {
 
 /// Staffs every task of `mission` (index = task), in dependency order so
 /// that the load seen by each choice is the load of the work before it.
-pub fn staff(mission: &Mission, graph: &Graph, library: &Library, context: &AssignContext) -> Vec<Staffing> {
+pub fn staff(
+    mission: &Mission,
+    graph: &Graph,
+    library: &Library,
+    context: &AssignContext,
+) -> Vec<Staffing> {
     let ranker = Ranker::new(library.agents());
     let mut context = context.clone();
     let mut staffed: Vec<Option<Staffing>> = vec![None; mission.tasks.len()];
@@ -89,10 +94,14 @@ fn staff_one(
             why: "named in the mission".to_string(),
             candidates: Vec::new(),
         },
-        Some(Resolution::Fallback { agent, requested, .. }) => {
+        Some(Resolution::Fallback {
+            agent, requested, ..
+        }) => {
             let context_from = specialists_like(ranker, requested, &task.text(), context);
             let why = match context_from.as_slice() {
-                [] => format!("`{requested}` is not in the library; the general-purpose agent runs it"),
+                [] => format!(
+                    "`{requested}` is not in the library; the general-purpose agent runs it"
+                ),
                 names => format!(
                     "`{requested}` is not in the library; the general-purpose agent runs it with the context of {}",
                     names.join(" and ")
@@ -124,7 +133,8 @@ fn staff_one(
                 choice: Choice::Unmatched,
                 backup: None,
                 backup_suggested: false,
-                why: "no agent in the library matches this task; the general-purpose agent runs it".to_string(),
+                why: "no agent in the library matches this task; the general-purpose agent runs it"
+                    .to_string(),
                 candidates: Vec::new(),
             },
         },
@@ -158,7 +168,12 @@ fn suggest_backup(candidates: &[Candidate], agent: &str) -> Option<String> {
 }
 
 /// The two specialists closest to a missing agent's name and the task.
-fn specialists_like(ranker: &Ranker, requested: &str, task_text: &str, context: &AssignContext) -> Vec<String> {
+fn specialists_like(
+    ranker: &Ranker,
+    requested: &str,
+    task_text: &str,
+    context: &AssignContext,
+) -> Vec<String> {
     let query = format!("{} {task_text}", requested.replace(['-', '_'], " "));
     ranker
         .rank(&query, context)
