@@ -10,6 +10,7 @@ pub mod diagnostic;
 pub mod plan;
 pub mod priority;
 pub mod spec;
+pub mod state;
 mod yaml;
 
 pub use diagnostic::{Diagnostic, Severity, SourceSpan};

@@ -1,0 +1,133 @@
+//! The events of a mission. Each names a fact that already happened or a
+//! decision already taken, with what the fold needs and nothing derived.
+
+use super::plan::MissionPlan;
+use super::status::MissionStatus;
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+/// An event as stored: its place in the mission's log and its time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventRecord {
+    /// 1-based, gapless within a mission.
+    pub seq: u64,
+    pub at: Timestamp,
+    pub event: Event,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    /// The mission's plan, recorded once, first.
+    MissionCreated { plan: MissionPlan },
+    /// A `run` or `resume` took over the mission.
+    RunStarted { run: u32, pid: u32, host: String },
+    /// Recorded before the attempt's process is spawned.
+    AttemptStarted {
+        task: String,
+        attempt: u32,
+        agent: String,
+        executor: String,
+        /// The attempt's directory (prompt, log, result), relative to the
+        /// techlead data directory.
+        dir: String,
+    },
+    AttemptProgress {
+        task: String,
+        attempt: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        percent: Option<u8>,
+        message: String,
+    },
+    AttemptReported { task: String, attempt: u32, report: Report },
+    /// An attempt ended, and what happens to the task next.
+    AttemptFinished {
+        task: String,
+        attempt: u32,
+        outcome: AttemptOutcome,
+        duration_ms: u64,
+        next: NextStep,
+    },
+    /// A pending task can never start: a dependency failed or is blocked.
+    TaskBlocked { task: String, by: String },
+    PhaseGateFinished {
+        phase: usize,
+        gate: String,
+        passed: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        exit_code: Option<i32>,
+        /// The gate's output file, relative to the data directory.
+        log: String,
+    },
+    DispatchPaused { reason: String },
+    DispatchResumed,
+    EscalationRaised {
+        id: u32,
+        kind: EscalationKind,
+        message: String,
+        tasks: Vec<String>,
+        options: Vec<String>,
+    },
+    /// The person stopped the run (Ctrl-C, SIGTERM).
+    RunInterrupted { reason: String },
+    MissionFinished { status: MissionStatus },
+}
+
+/// What an agent said about its work while it ran.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "text", rename_all = "snake_case")]
+pub enum Report {
+    Blocked(String),
+    Artifact(String),
+    Decision(String),
+    Summary(String),
+}
+
+/// How an attempt ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum AttemptOutcome {
+    Succeeded {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        summary: Option<String>,
+    },
+    Failed {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        exit_code: Option<i32>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        signal: Option<i32>,
+        message: String,
+    },
+    TimedOut,
+    /// Stopped by the person.
+    Cancelled,
+    /// techlead itself died while the attempt ran; found at resume.
+    Interrupted,
+}
+
+impl AttemptOutcome {
+    /// Whether the attempt counts against the task's retries.
+    pub fn is_failure(&self) -> bool {
+        matches!(self, AttemptOutcome::Failed { .. } | AttemptOutcome::TimedOut)
+    }
+}
+
+/// What happens to a task after an attempt.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum NextStep {
+    /// The task succeeded.
+    Done,
+    /// Another attempt, on `agent`, not before `at`.
+    Retry { agent: String, at: Timestamp },
+    /// No retries left: the task failed.
+    Fail,
+    /// Back to pending without using a retry (cancelled, interrupted).
+    Requeue,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EscalationKind {
+    FailureRate,
+}

@@ -1,0 +1,523 @@
+//! The fold: mission state as a function of its events.
+
+use super::event::{AttemptOutcome, Event, EventRecord, NextStep, Report};
+use super::plan::MissionPlan;
+use super::status::{IllegalTransition, MissionMove, MissionStatus, TaskMove, TaskStatus};
+use jiff::Timestamp;
+use serde::Serialize;
+use std::collections::HashMap;
+
+/// Why an event was rejected. The state is unchanged when this is returned.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum StateError {
+    #[error("the first event of a mission must be mission_created")]
+    NotCreatedFirst,
+    #[error("mission_created can only be the first event")]
+    CreatedTwice,
+    #[error("event {got} follows event {last}: the log has a gap or a duplicate")]
+    OutOfSequence { last: u64, got: u64 },
+    #[error("unknown task `{0}`")]
+    UnknownTask(String),
+    #[error("unknown phase {0}")]
+    UnknownPhase(usize),
+    #[error("task `{task}`: {source}")]
+    Task {
+        task: String,
+        #[source]
+        source: IllegalTransition,
+    },
+    #[error("mission: {0}")]
+    Mission(#[source] IllegalTransition),
+    #[error("task `{task}`: expected attempt {expected}, got {got}")]
+    WrongAttempt { task: String, expected: u32, got: u32 },
+    #[error("task `{task}`: attempt outcome {outcome} cannot lead to {next}")]
+    InconsistentNext { task: String, outcome: String, next: String },
+    #[error("task `{task}` cannot be blocked by `{by}`, which has not failed")]
+    NotBlocking { task: String, by: String },
+    #[error("run {got} follows run {last}")]
+    WrongRun { last: u32, got: u32 },
+    #[error("the mission cannot finish as {status}: {why}")]
+    CannotFinish { status: MissionStatus, why: String },
+    #[error("the gate of phase {0} runs before its tasks succeeded")]
+    GateTooEarly(usize),
+    #[error("invalid plan: {0}")]
+    Plan(#[from] super::plan::PlanError),
+}
+
+/// One attempt of a task.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AttemptState {
+    pub number: u32,
+    pub agent: String,
+    pub executor: String,
+    pub dir: String,
+    pub started_at: Timestamp,
+    pub finished_at: Option<Timestamp>,
+    pub outcome: Option<AttemptOutcome>,
+    pub duration_ms: Option<u64>,
+}
+
+/// One task as of the last event.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TaskState {
+    pub status: TaskStatus,
+    /// The agent the next (or current) attempt runs on.
+    pub agent: String,
+    pub attempts: Vec<AttemptState>,
+    pub retry_at: Option<Timestamp>,
+    pub blocked_by: Option<String>,
+    pub progress: Option<(Option<u8>, String)>,
+    pub summary: Option<String>,
+    pub artifacts: Vec<String>,
+    pub decisions: Vec<String>,
+    pub blockers: Vec<String>,
+}
+
+impl TaskState {
+    pub fn current_attempt(&self) -> Option<&AttemptState> {
+        self.attempts.last().filter(|a| a.outcome.is_none())
+    }
+
+    /// Attempts that failed on `agent` (retries used on it).
+    pub fn failures_on(&self, agent: &str) -> u32 {
+        self.attempts
+            .iter()
+            .filter(|a| a.agent == agent && a.outcome.as_ref().is_some_and(AttemptOutcome::is_failure))
+            .count() as u32
+    }
+}
+
+/// A phase gate's verdict.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GateResult {
+    pub gate: String,
+    pub passed: bool,
+    pub log: String,
+}
+
+/// A mission as of its last event.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MissionState {
+    pub plan: MissionPlan,
+    pub status: MissionStatus,
+    pub created_at: Timestamp,
+    pub tasks: Vec<TaskState>,
+    /// Per phase, the gate results so far.
+    pub gates: Vec<Vec<GateResult>>,
+    pub runs: u32,
+    pub last_seq: u64,
+    pub last_event_at: Timestamp,
+    pub escalations: u32,
+    #[serde(skip)]
+    index: HashMap<String, usize>,
+}
+
+impl MissionState {
+    /// Folds a whole log, first event first.
+    pub fn replay<'a>(records: impl IntoIterator<Item = &'a EventRecord>) -> Result<MissionState, StateError> {
+        let mut records = records.into_iter();
+        let first = records.next().ok_or(StateError::NotCreatedFirst)?;
+        let mut state = MissionState::created(first)?;
+        for record in records {
+            state.apply(record)?;
+        }
+        Ok(state)
+    }
+
+    /// The state right after the mission's first event.
+    pub fn created(record: &EventRecord) -> Result<MissionState, StateError> {
+        let Event::MissionCreated { plan } = &record.event else {
+            return Err(StateError::NotCreatedFirst);
+        };
+        if record.seq != 1 {
+            return Err(StateError::OutOfSequence { last: 0, got: record.seq });
+        }
+        plan.check()?;
+        let tasks = plan
+            .tasks
+            .iter()
+            .map(|t| TaskState {
+                status: TaskStatus::Pending,
+                agent: t.agent.clone(),
+                attempts: Vec::new(),
+                retry_at: None,
+                blocked_by: None,
+                progress: None,
+                summary: None,
+                artifacts: Vec::new(),
+                decisions: Vec::new(),
+                blockers: Vec::new(),
+            })
+            .collect();
+        Ok(MissionState {
+            index: plan.tasks.iter().enumerate().map(|(i, t)| (t.id.clone(), i)).collect(),
+            gates: vec![Vec::new(); plan.phases.len()],
+            plan: plan.clone(),
+            status: MissionStatus::Created,
+            created_at: record.at,
+            tasks,
+            runs: 0,
+            last_seq: 1,
+            last_event_at: record.at,
+            escalations: 0,
+        })
+    }
+
+    pub fn task_index(&self, id: &str) -> Option<usize> {
+        self.index.get(id).copied()
+    }
+
+    /// Applies one event, or rejects it and changes nothing.
+    pub fn apply(&mut self, record: &EventRecord) -> Result<(), StateError> {
+        if record.seq != self.last_seq + 1 {
+            return Err(StateError::OutOfSequence {
+                last: self.last_seq,
+                got: record.seq,
+            });
+        }
+        self.apply_event(&record.event, record.at)?;
+        self.last_seq = record.seq;
+        self.last_event_at = record.at;
+        Ok(())
+    }
+
+    fn apply_event(&mut self, event: &Event, at: Timestamp) -> Result<(), StateError> {
+        match event {
+            Event::MissionCreated { .. } => Err(StateError::CreatedTwice),
+            Event::RunStarted { run, .. } => {
+                if *run != self.runs + 1 {
+                    return Err(StateError::WrongRun { last: self.runs, got: *run });
+                }
+                self.status = self.mission_after(MissionMove::Run)?;
+                self.runs = *run;
+                Ok(())
+            }
+            Event::AttemptStarted { task, attempt, agent, executor, dir } => {
+                self.start_attempt(task, *attempt, agent, executor, dir, at)
+            }
+            Event::AttemptProgress { task, attempt, percent, message } => {
+                let i = self.running_attempt(task, *attempt)?;
+                self.tasks[i].progress = Some((*percent, message.clone()));
+                Ok(())
+            }
+            Event::AttemptReported { task, attempt, report } => {
+                let i = self.running_attempt(task, *attempt)?;
+                let state = &mut self.tasks[i];
+                match report {
+                    Report::Blocked(text) => state.blockers.push(text.clone()),
+                    Report::Artifact(path) => state.artifacts.push(path.clone()),
+                    Report::Decision(text) => state.decisions.push(text.clone()),
+                    Report::Summary(text) => state.summary = Some(text.clone()),
+                }
+                Ok(())
+            }
+            Event::AttemptFinished { task, attempt, outcome, duration_ms, next } => {
+                self.finish_attempt(task, *attempt, outcome, *duration_ms, next, at)
+            }
+            Event::TaskBlocked { task, by } => self.block(task, by),
+            Event::PhaseGateFinished { phase, gate, passed, log, .. } => {
+                let tasks_done = self
+                    .phase_tasks(*phase)
+                    .ok_or(StateError::UnknownPhase(*phase))?
+                    .all(|t| self.tasks[t].status == TaskStatus::Succeeded);
+                if !tasks_done {
+                    return Err(StateError::GateTooEarly(*phase));
+                }
+                self.gates[*phase].push(GateResult {
+                    gate: gate.clone(),
+                    passed: *passed,
+                    log: log.clone(),
+                });
+                Ok(())
+            }
+            Event::DispatchPaused { .. } => {
+                self.status = self.mission_after(MissionMove::Pause)?;
+                Ok(())
+            }
+            Event::DispatchResumed => {
+                self.status = self.mission_after(MissionMove::Unpause)?;
+                Ok(())
+            }
+            Event::EscalationRaised { .. } => {
+                self.escalations += 1;
+                Ok(())
+            }
+            Event::RunInterrupted { .. } => {
+                self.status = self.mission_after(MissionMove::Interrupt)?;
+                Ok(())
+            }
+            Event::MissionFinished { status } => self.finish(*status),
+        }
+    }
+
+    fn mission_after(&self, action: MissionMove) -> Result<MissionStatus, StateError> {
+        self.status.after(action).map_err(StateError::Mission)
+    }
+
+    fn task(&self, id: &str) -> Result<usize, StateError> {
+        self.task_index(id).ok_or_else(|| StateError::UnknownTask(id.to_string()))
+    }
+
+    fn task_after(&self, i: usize, action: TaskMove) -> Result<TaskStatus, StateError> {
+        self.tasks[i].status.after(action).map_err(|source| StateError::Task {
+            task: self.plan.tasks[i].id.clone(),
+            source,
+        })
+    }
+
+    fn start_attempt(
+        &mut self,
+        task: &str,
+        attempt: u32,
+        agent: &str,
+        executor: &str,
+        dir: &str,
+        at: Timestamp,
+    ) -> Result<(), StateError> {
+        let i = self.task(task)?;
+        if self.status != MissionStatus::Running {
+            return Err(StateError::Mission(IllegalTransition {
+                from: self.status.to_string(),
+                action: "start an attempt".to_string(),
+            }));
+        }
+        let next = self.task_after(i, TaskMove::Start)?;
+        let expected = self.tasks[i].attempts.len() as u32 + 1;
+        if attempt != expected {
+            return Err(StateError::WrongAttempt { task: task.to_string(), expected, got: attempt });
+        }
+        let state = &mut self.tasks[i];
+        state.status = next;
+        state.agent = agent.to_string();
+        state.retry_at = None;
+        state.progress = None;
+        state.attempts.push(AttemptState {
+            number: attempt,
+            agent: agent.to_string(),
+            executor: executor.to_string(),
+            dir: dir.to_string(),
+            started_at: at,
+            finished_at: None,
+            outcome: None,
+            duration_ms: None,
+        });
+        Ok(())
+    }
+
+    fn running_attempt(&self, task: &str, attempt: u32) -> Result<usize, StateError> {
+        let i = self.task(task)?;
+        let current = self.tasks[i].current_attempt().map(|a| a.number);
+        if self.tasks[i].status != TaskStatus::Running || current != Some(attempt) {
+            return Err(StateError::WrongAttempt {
+                task: task.to_string(),
+                expected: current.unwrap_or(0),
+                got: attempt,
+            });
+        }
+        Ok(i)
+    }
+
+    fn finish_attempt(
+        &mut self,
+        task: &str,
+        attempt: u32,
+        outcome: &AttemptOutcome,
+        duration_ms: u64,
+        next: &NextStep,
+        at: Timestamp,
+    ) -> Result<(), StateError> {
+        let i = self.running_attempt(task, attempt)?;
+        let action = match (outcome, next) {
+            (AttemptOutcome::Succeeded { .. }, NextStep::Done) => TaskMove::Succeed,
+            (o, NextStep::Retry { .. }) if o.is_failure() => TaskMove::Retry,
+            (o, NextStep::Fail) if o.is_failure() => TaskMove::Fail,
+            (AttemptOutcome::Cancelled | AttemptOutcome::Interrupted, NextStep::Requeue) => TaskMove::Requeue,
+            _ => {
+                return Err(StateError::InconsistentNext {
+                    task: task.to_string(),
+                    outcome: format!("{outcome:?}"),
+                    next: format!("{next:?}"),
+                });
+            }
+        };
+        let status = self.task_after(i, action)?;
+        let state = &mut self.tasks[i];
+        state.status = status;
+        if let AttemptOutcome::Succeeded { summary: Some(summary) } = outcome {
+            state.summary = Some(summary.clone());
+        }
+        if let NextStep::Retry { agent, at } = next {
+            state.agent = agent.clone();
+            state.retry_at = Some(*at);
+        }
+        let current = state.attempts.last_mut().expect("a running task has an attempt");
+        current.finished_at = Some(at);
+        current.outcome = Some(outcome.clone());
+        current.duration_ms = Some(duration_ms);
+        Ok(())
+    }
+
+    fn block(&mut self, task: &str, by: &str) -> Result<(), StateError> {
+        let i = self.task(task)?;
+        let blocking = match self.task_index(by) {
+            Some(b) => matches!(self.tasks[b].status, TaskStatus::Failed | TaskStatus::Blocked),
+            // A phase whose gate failed blocks its successors.
+            None => by.starts_with("phase:"),
+        };
+        if !blocking {
+            return Err(StateError::NotBlocking { task: task.to_string(), by: by.to_string() });
+        }
+        let status = self.task_after(i, TaskMove::Block)?;
+        self.tasks[i].status = status;
+        self.tasks[i].blocked_by = Some(by.to_string());
+        Ok(())
+    }
+
+    fn finish(&mut self, status: MissionStatus) -> Result<(), StateError> {
+        let cannot = |why: &str| StateError::CannotFinish { status, why: why.to_string() };
+        if let Some(t) = self.tasks.iter().position(|t| !t.status.is_terminal()) {
+            return Err(cannot(&format!("task `{}` is {}", self.plan.tasks[t].id, self.tasks[t].status)));
+        }
+        let action = match status {
+            MissionStatus::Succeeded => {
+                if !self.all_succeeded() {
+                    return Err(cannot("not every task and gate succeeded"));
+                }
+                MissionMove::Succeed
+            }
+            MissionStatus::Failed => {
+                if self.all_succeeded() {
+                    return Err(cannot("every task and gate succeeded"));
+                }
+                MissionMove::Fail
+            }
+            _ => return Err(cannot("a mission finishes as succeeded or failed")),
+        };
+        self.status = self.mission_after(action)?;
+        Ok(())
+    }
+
+    fn all_succeeded(&self) -> bool {
+        self.tasks.iter().all(|t| t.status == TaskStatus::Succeeded)
+            && (0..self.plan.phases.len()).all(|p| self.phase_gates_passed(p))
+    }
+
+    fn phase_tasks(&self, phase: usize) -> Option<impl Iterator<Item = usize> + '_> {
+        (phase < self.plan.phases.len())
+            .then(|| (0..self.plan.tasks.len()).filter(move |&t| self.plan.tasks[t].phase == Some(phase)))
+    }
+
+    /// Whether every gate of `phase` has passed (trivially, with no gates).
+    pub fn phase_gates_passed(&self, phase: usize) -> bool {
+        let gates = &self.plan.phases[phase].gates;
+        gates.iter().all(|g| self.gates[phase].iter().any(|r| &r.gate == g && r.passed))
+    }
+
+    /// Whether a gate of `phase` has failed.
+    pub fn phase_gate_failed(&self, phase: usize) -> bool {
+        self.gates[phase].iter().any(|r| !r.passed)
+    }
+
+    /// Phases whose tasks all succeeded and whose gates have not all run.
+    pub fn gates_due(&self) -> Vec<(usize, String)> {
+        let mut due = Vec::new();
+        for (p, phase) in self.plan.phases.iter().enumerate() {
+            let done = self.phase_tasks(p).is_some_and(|mut t| t.all(|t| self.tasks[t].status == TaskStatus::Succeeded));
+            if !done || self.phase_gate_failed(p) {
+                continue;
+            }
+            if let Some(gate) = phase.gates.iter().find(|g| !self.gates[p].iter().any(|r| &r.gate == *g)) {
+                due.push((p, gate.clone()));
+            }
+        }
+        due
+    }
+
+    /// Whether a task's phase may start: every earlier phase's tasks
+    /// succeeded and its gates passed.
+    fn phase_open(&self, phase: Option<usize>) -> bool {
+        let Some(phase) = phase else { return true };
+        (0..phase).all(|p| {
+            self.phase_tasks(p).is_some_and(|mut t| t.all(|t| self.tasks[t].status == TaskStatus::Succeeded))
+                && self.phase_gates_passed(p)
+        })
+    }
+
+    /// Tasks that may start now: pending with every dependency succeeded
+    /// and their phase open, or retrying with their delay over.
+    pub fn ready(&self, now: Timestamp) -> Vec<usize> {
+        (0..self.tasks.len())
+            .filter(|&t| {
+                let task = &self.tasks[t];
+                match task.status {
+                    TaskStatus::Pending => {
+                        self.plan.tasks[t].depends_on.iter().all(|d| {
+                            self.task_index(d).is_some_and(|d| self.tasks[d].status == TaskStatus::Succeeded)
+                        }) && self.phase_open(self.plan.tasks[t].phase)
+                    }
+                    TaskStatus::Retrying => task.retry_at.is_none_or(|at| at <= now),
+                    _ => false,
+                }
+            })
+            .collect()
+    }
+
+    /// Pending tasks that can never start, each with what blocks it.
+    pub fn newly_blocked(&self) -> Vec<(usize, String)> {
+        let mut blocked = Vec::new();
+        for (t, plan) in self.plan.tasks.iter().enumerate() {
+            if self.tasks[t].status != TaskStatus::Pending {
+                continue;
+            }
+            let dependency = plan.depends_on.iter().find(|d| {
+                self.task_index(d)
+                    .is_some_and(|d| matches!(self.tasks[d].status, TaskStatus::Failed | TaskStatus::Blocked))
+            });
+            if let Some(dependency) = dependency {
+                blocked.push((t, dependency.clone()));
+                continue;
+            }
+            let closed = plan.phase.and_then(|p| (0..p).find(|&q| self.phase_dead(q)));
+            if let Some(q) = closed {
+                blocked.push((t, format!("phase:{}", self.plan.phases[q].name)));
+            }
+        }
+        blocked
+    }
+
+    /// A phase that can never pass: a gate failed or a task failed or was blocked.
+    fn phase_dead(&self, phase: usize) -> bool {
+        self.phase_gate_failed(phase)
+            || self
+                .phase_tasks(phase)
+                .is_some_and(|mut t| t.any(|t| matches!(self.tasks[t].status, TaskStatus::Failed | TaskStatus::Blocked)))
+    }
+
+    pub fn count(&self, status: TaskStatus) -> usize {
+        self.tasks.iter().filter(|t| t.status == status).count()
+    }
+
+    /// Tasks running now.
+    pub fn running(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..self.tasks.len()).filter(|&t| self.tasks[t].status == TaskStatus::Running)
+    }
+
+    /// Failed share of finished tasks (blocked tasks are not counted: they
+    /// did not fail on their own).
+    pub fn failure_rate(&self) -> f64 {
+        let failed = self.count(TaskStatus::Failed);
+        let finished = failed + self.count(TaskStatus::Succeeded);
+        if finished == 0 { 0.0 } else { failed as f64 / finished as f64 }
+    }
+
+    /// Whether nothing more can happen: every task finished and every due
+    /// gate has run (or can no longer run).
+    pub fn is_settled(&self) -> bool {
+        self.tasks.iter().all(|t| t.status.is_terminal()) && self.gates_due().is_empty()
+    }
+
+    /// The status a settled mission finishes with.
+    pub fn final_status(&self) -> MissionStatus {
+        if self.all_succeeded() { MissionStatus::Succeeded } else { MissionStatus::Failed }
+    }
+}

@@ -1,0 +1,17 @@
+//! Mission state, event-sourced (DESIGN decisions 1 and 4).
+//!
+//! Every state change of a mission is an [`Event`], appended to the store
+//! before it is acted on. [`MissionState`] is a pure fold of those events:
+//! `state.apply(&record)` either moves it to the next legal state or
+//! rejects the event and changes nothing. Task and mission statuses are
+//! enums with explicit transition functions in `status`.
+
+mod event;
+mod fold;
+mod plan;
+mod status;
+
+pub use event::{AttemptOutcome, EscalationKind, Event, EventRecord, NextStep, Report};
+pub use fold::{AttemptState, MissionState, StateError, TaskState};
+pub use plan::{MissionPlan, PhasePlan, PlanError, TaskPlan};
+pub use status::{IllegalTransition, MissionStatus, TaskStatus};

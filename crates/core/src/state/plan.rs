@@ -1,0 +1,117 @@
+//! The resolved plan a mission runs: what the mission file said, with
+//! agents, executors and limits settled. It is recorded once, in the
+//! mission's first event, so that resume never depends on the file again.
+
+use crate::priority::Priority;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MissionPlan {
+    pub name: String,
+    #[serde(default)]
+    pub objective: String,
+    /// The mission file as given on the command line.
+    pub source: String,
+    /// A hash of the mission file's bytes, to notice edits before resume.
+    pub source_hash: String,
+    /// The working directory tasks run in.
+    pub workdir: String,
+    pub max_parallel: u32,
+    /// Failed share of finished tasks above which dispatch pauses.
+    pub failure_threshold: f64,
+    /// Delays before retries, in milliseconds; the last one repeats.
+    pub backoff_ms: Vec<u64>,
+    /// Least time between two launches, in milliseconds.
+    #[serde(default)]
+    pub launch_delay_ms: u64,
+    /// Per-executor concurrency limits.
+    #[serde(default)]
+    pub executor_limits: Vec<(String, u32)>,
+    pub phases: Vec<PhasePlan>,
+    pub tasks: Vec<TaskPlan>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PhasePlan {
+    pub name: String,
+    /// Shell commands written by the person; all must pass.
+    pub gates: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskPlan {
+    pub id: String,
+    pub title: String,
+    #[serde(default)]
+    pub description: String,
+    pub priority: Priority,
+    pub depends_on: Vec<String>,
+    #[serde(default)]
+    pub phase: Option<usize>,
+    pub agent: String,
+    #[serde(default)]
+    pub backup: Option<String>,
+    pub executor: String,
+    #[serde(default)]
+    pub command: Option<Vec<String>>,
+    pub timeout_ms: u64,
+    /// Retries on the first agent before the backup (if any) takes over.
+    pub retries: u32,
+    #[serde(default)]
+    pub estimate_hours: Option<f64>,
+    /// The agent's own `max_parallel`, if it sets one.
+    #[serde(default)]
+    pub agent_max_parallel: Option<u32>,
+    /// Hours of the longest path from this task to the end (for priority).
+    #[serde(default)]
+    pub remaining_hours: f64,
+}
+
+/// A plan that cannot run.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PlanError {
+    #[error("task `{0}` appears twice")]
+    DuplicateTask(String),
+    #[error("task `{task}` depends on unknown task `{dependency}`")]
+    UnknownDependency { task: String, dependency: String },
+    #[error("task `{task}` is in phase {phase}, which the plan does not have")]
+    UnknownPhase { task: String, phase: usize },
+}
+
+impl MissionPlan {
+    /// Checks that IDs are unique and references resolve. (Cycles are
+    /// caught when the mission file is validated.)
+    pub fn check(&self) -> Result<(), PlanError> {
+        let mut seen = std::collections::HashSet::new();
+        for task in &self.tasks {
+            if !seen.insert(task.id.as_str()) {
+                return Err(PlanError::DuplicateTask(task.id.clone()));
+            }
+        }
+        for task in &self.tasks {
+            if let Some(dependency) = task.depends_on.iter().find(|d| !seen.contains(d.as_str())) {
+                return Err(PlanError::UnknownDependency {
+                    task: task.id.clone(),
+                    dependency: dependency.clone(),
+                });
+            }
+            if let Some(phase) = task.phase.filter(|&p| p >= self.phases.len()) {
+                return Err(PlanError::UnknownPhase {
+                    task: task.id.clone(),
+                    phase,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The delay before retry number `retry` (1-based).
+    pub fn backoff(&self, retry: u32) -> u64 {
+        let index = (retry.max(1) - 1) as usize;
+        self.backoff_ms
+            .get(index)
+            .or(self.backoff_ms.last())
+            .copied()
+            .unwrap_or(0)
+    }
+}

@@ -1,0 +1,179 @@
+//! Task and mission statuses and the only moves between them.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Where a task is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskStatus {
+    /// Waiting for its dependencies (or its phase) or for a free slot.
+    Pending,
+    /// An attempt is running.
+    Running,
+    /// An attempt failed; the next one starts after a delay.
+    Retrying,
+    Succeeded,
+    /// Retries (and the backup agent) are exhausted.
+    Failed,
+    /// A dependency failed or was blocked, so this task cannot start.
+    Blocked,
+}
+
+/// What moves a task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskMove {
+    Start,
+    Succeed,
+    Retry,
+    Fail,
+    /// Back to pending without using a retry (interrupted, cancelled).
+    Requeue,
+    Block,
+}
+
+/// A move that is not allowed from a status.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cannot {action} from {from}")]
+pub struct IllegalTransition {
+    pub from: String,
+    pub action: String,
+}
+
+impl TaskStatus {
+    pub fn is_terminal(self) -> bool {
+        matches!(self, TaskStatus::Succeeded | TaskStatus::Failed | TaskStatus::Blocked)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskStatus::Pending => "pending",
+            TaskStatus::Running => "running",
+            TaskStatus::Retrying => "retrying",
+            TaskStatus::Succeeded => "succeeded",
+            TaskStatus::Failed => "failed",
+            TaskStatus::Blocked => "blocked",
+        }
+    }
+
+    /// The status after `action`, or why it is not allowed.
+    pub fn after(self, action: TaskMove) -> Result<TaskStatus, IllegalTransition> {
+        use TaskMove as M;
+        use TaskStatus as S;
+        let next = match (self, action) {
+            (S::Pending | S::Retrying, M::Start) => S::Running,
+            (S::Running, M::Succeed) => S::Succeeded,
+            (S::Running, M::Retry) => S::Retrying,
+            (S::Running, M::Fail) => S::Failed,
+            (S::Running, M::Requeue) => S::Pending,
+            (S::Pending | S::Retrying, M::Block) => S::Blocked,
+            _ => {
+                return Err(IllegalTransition {
+                    from: self.to_string(),
+                    action: format!("{action:?}").to_lowercase(),
+                });
+            }
+        };
+        Ok(next)
+    }
+}
+
+impl fmt::Display for TaskStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where a mission is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MissionStatus {
+    /// Recorded, never run.
+    Created,
+    Running,
+    /// Dispatch stopped until the person decides (an escalation).
+    Paused,
+    /// Stopped by the person (Ctrl-C); `resume` continues it.
+    Interrupted,
+    Succeeded,
+    /// Finished with failed or blocked tasks.
+    Failed,
+}
+
+/// What moves a mission.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MissionMove {
+    /// A run or resume begins. From `Running` too: the last run crashed.
+    Run,
+    Pause,
+    Unpause,
+    Interrupt,
+    Succeed,
+    Fail,
+}
+
+impl MissionStatus {
+    pub fn is_finished(self) -> bool {
+        matches!(self, MissionStatus::Succeeded | MissionStatus::Failed)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MissionStatus::Created => "created",
+            MissionStatus::Running => "running",
+            MissionStatus::Paused => "paused",
+            MissionStatus::Interrupted => "interrupted",
+            MissionStatus::Succeeded => "succeeded",
+            MissionStatus::Failed => "failed",
+        }
+    }
+
+    pub fn after(self, action: MissionMove) -> Result<MissionStatus, IllegalTransition> {
+        use MissionMove as M;
+        use MissionStatus as S;
+        let next = match (self, action) {
+            (S::Created | S::Running | S::Paused | S::Interrupted, M::Run) => S::Running,
+            (S::Running, M::Pause) => S::Paused,
+            (S::Paused, M::Unpause) => S::Running,
+            (S::Running | S::Paused, M::Interrupt) => S::Interrupted,
+            (S::Running, M::Succeed) => S::Succeeded,
+            (S::Running | S::Paused, M::Fail) => S::Failed,
+            _ => {
+                return Err(IllegalTransition {
+                    from: self.to_string(),
+                    action: format!("{action:?}").to_lowercase(),
+                });
+            }
+        };
+        Ok(next)
+    }
+}
+
+impl fmt::Display for MissionStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_finished_task_never_moves_again() {
+        for status in [TaskStatus::Succeeded, TaskStatus::Failed, TaskStatus::Blocked] {
+            for action in [TaskMove::Start, TaskMove::Succeed, TaskMove::Retry, TaskMove::Fail, TaskMove::Requeue, TaskMove::Block] {
+                assert!(status.after(action).is_err(), "{status} {action:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_crashed_run_can_be_resumed_but_a_finished_mission_cannot() {
+        assert_eq!(MissionStatus::Running.after(MissionMove::Run), Ok(MissionStatus::Running));
+        assert!(MissionStatus::Succeeded.after(MissionMove::Run).is_err());
+        assert!(MissionStatus::Failed.after(MissionMove::Run).is_err());
+    }
+}

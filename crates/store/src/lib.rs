@@ -1,0 +1,132 @@
+//! The durable record of missions: an append-only event log per mission,
+//! plus projections (missions, tasks, attempts, agent performance,
+//! escalations) kept in the same transaction so that history questions are
+//! plain queries. The log is the truth; projections can be rebuilt from it.
+//!
+//! One implementation per backend behind [`Store`]: `sqlite` (embedded,
+//! the default) now, PostgreSQL later, tested by the same suite.
+
+pub mod sqlite;
+
+use jiff::Timestamp;
+use serde::Serialize;
+use std::path::PathBuf;
+use techlead_core::state::{Event, EventRecord, MissionPlan, MissionStatus};
+
+/// A mission as listed by `techlead missions`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MissionRow {
+    /// `name-N`: the mission's name and its run number among same-named
+    /// missions in this store.
+    pub id: String,
+    pub name: String,
+    pub status: MissionStatus,
+    pub source: String,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub tasks: u32,
+    pub succeeded: u32,
+    pub failed: u32,
+    pub last_seq: u64,
+}
+
+/// What the store holds about one agent's work so far.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AgentRecordRow {
+    pub agent: String,
+    pub attempts: u32,
+    pub successes: u32,
+    pub failures: u32,
+    pub total_ms: u64,
+}
+
+/// Why a store operation failed. Every variant says what to do next
+/// through [`Error::hint`].
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{path} is not a techlead database")]
+    Foreign { path: PathBuf },
+    #[error("{path} is damaged and cannot be read")]
+    Corrupt {
+        path: PathBuf,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("{path} was written by a newer techlead (schema {found}, this one knows up to {supported})")]
+    TooNew { path: PathBuf, found: i64, supported: i64 },
+    #[error("the disk holding {path} is full")]
+    DiskFull { path: PathBuf },
+    #[error("mission `{mission}` is being run by another techlead ({holder})")]
+    Locked { mission: String, holder: String },
+    #[error("no mission `{0}` in this database")]
+    NoSuchMission(String),
+    #[error("mission `{mission}`: expected to append after event {expected}, but the log ends at {actual}")]
+    Conflict { mission: String, expected: u64, actual: u64 },
+    #[error("event {seq} of mission `{mission}` cannot be read")]
+    BadEvent {
+        mission: String,
+        seq: u64,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("database error")]
+    Database(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error("cannot use {path}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    pub fn hint(&self) -> Option<&'static str> {
+        Some(match self {
+            Error::Foreign { .. } => "pass --db with a techlead database, or a path where a new one may be created",
+            Error::Corrupt { .. } => "restore the file from a backup, or move it away to start a new database",
+            Error::TooNew { .. } => "upgrade techlead, or use another --db",
+            Error::DiskFull { .. } => "free some disk space, then `techlead resume`: nothing recorded so far is lost",
+            Error::Locked { .. } => "wait for that run to finish, or stop it; `techlead status` shows its progress",
+            Error::NoSuchMission(_) => "`techlead missions` lists the missions in this database",
+            Error::Conflict { .. } => "another process wrote to this mission; run one techlead per mission",
+            Error::BadEvent { .. } => "the database was edited by hand or written by an incompatible version",
+            Error::Database(_) | Error::Io { .. } => return None,
+        })
+    }
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// The durable record. One writer per mission (see [`Store::lock`]); any
+/// number of readers.
+pub trait Store: Send {
+    /// Records a new mission with `MissionCreated { plan }` as event 1 and
+    /// returns its ID (`name-N`).
+    fn create_mission(&mut self, plan: &MissionPlan, at: Timestamp) -> Result<String>;
+
+    /// Appends `events` after event `after` (the caller's last known seq),
+    /// in one transaction, durable when this returns; returns the records.
+    /// Fails with [`Error::Conflict`] if the log has moved on.
+    fn append(&mut self, mission: &str, after: u64, events: &[(Timestamp, Event)]) -> Result<Vec<EventRecord>>;
+
+    /// Events of `mission` with seq greater than `after`, in order.
+    fn events(&self, mission: &str, after: u64) -> Result<Vec<EventRecord>>;
+
+    /// Every mission, newest first.
+    fn missions(&self) -> Result<Vec<MissionRow>>;
+
+    /// A mission by ID, or the newest mission with that name.
+    fn find_mission(&self, id_or_name: &str) -> Result<Option<MissionRow>>;
+
+    /// Per-agent totals over every mission.
+    fn agent_records(&self) -> Result<Vec<AgentRecordRow>>;
+
+    /// Takes the single-writer lock of `mission`, held until the guard is
+    /// dropped or the process dies.
+    fn lock(&self, mission: &str) -> Result<MissionLock>;
+}
+
+/// Proof that this process is the mission's one writer.
+pub struct MissionLock {
+    pub(crate) _release: Box<dyn Send>,
+}
