@@ -27,6 +27,9 @@ pub struct MissionPlan {
     /// Per-executor concurrency limits.
     #[serde(default)]
     pub executor_limits: Vec<(String, u32)>,
+    /// Per-agent `max_parallel`, for agents that set one.
+    #[serde(default)]
+    pub agent_limits: Vec<(String, u32)>,
     pub phases: Vec<PhasePlan>,
     pub tasks: Vec<TaskPlan>,
 }
@@ -59,9 +62,6 @@ pub struct TaskPlan {
     pub retries: u32,
     #[serde(default)]
     pub estimate_hours: Option<f64>,
-    /// The agent's own `max_parallel`, if it sets one.
-    #[serde(default)]
-    pub agent_max_parallel: Option<u32>,
     /// Hours of the longest path from this task to the end (for priority).
     #[serde(default)]
     pub remaining_hours: f64,
