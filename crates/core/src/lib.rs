@@ -7,8 +7,11 @@
 
 pub mod agents;
 pub mod diagnostic;
+pub mod dispatch;
 pub mod plan;
 pub mod priority;
+pub mod prompt;
+pub mod retry;
 pub mod spec;
 pub mod state;
 mod yaml;

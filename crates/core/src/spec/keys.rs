@@ -33,6 +33,8 @@ pub enum Kind {
     Priority,
     /// An argv list, or one string split on whitespace.
     Argv,
+    /// A mapping of names to whole numbers of at least 1.
+    Limits,
     Object(&'static [Key]),
     Gates,
     List(&'static [Key]),
@@ -143,6 +145,16 @@ pub const DEFAULTS: &[Key] = &[
         "failure_threshold",
         Kind::Fraction,
         "Failed share of tasks above which dispatch pauses and the person is asked (default 50%).",
+    ),
+    key(
+        "launch_delay",
+        Kind::Duration,
+        "Least time between two task launches (default 0s).",
+    ),
+    key(
+        "concurrency",
+        Kind::Limits,
+        "Attempts running at once per executor, e.g. {claude-code: 2}.",
     ),
 ];
 

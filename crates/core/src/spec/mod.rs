@@ -79,6 +79,10 @@ pub struct Defaults {
     pub max_parallel: u32,
     /// Fraction of failed tasks (0..=1) above which dispatch pauses.
     pub failure_threshold: f64,
+    #[serde(with = "duration_secs")]
+    pub launch_delay: SignedDuration,
+    /// Per-executor concurrency limits.
+    pub concurrency: Vec<(String, u32)>,
 }
 
 impl Default for Defaults {
@@ -90,6 +94,8 @@ impl Default for Defaults {
             backoff: [5, 15, 30].map(SignedDuration::from_secs).to_vec(),
             max_parallel: 4,
             failure_threshold: 0.5,
+            launch_delay: SignedDuration::ZERO,
+            concurrency: Vec::new(),
         }
     }
 }

@@ -226,6 +226,14 @@ impl<'s> Reader<'s> {
         {
             defaults.max_parallel = p as u32;
         }
+        if let Some(node) = fields.get("launch_delay") {
+            defaults.launch_delay = self
+                .duration_or_zero(node, "launch_delay")
+                .unwrap_or_default();
+        }
+        if let Some(node) = fields.get("concurrency") {
+            defaults.concurrency = self.limits(node, "concurrency");
+        }
         if let Some(f) = fields
             .get("failure_threshold")
             .and_then(|n| self.fraction(n, "failure_threshold"))
@@ -603,6 +611,29 @@ impl<'s> Reader<'s> {
                 None
             }
         }
+    }
+
+    fn duration_or_zero(&mut self, node: &Node, what: &str) -> Option<SignedDuration> {
+        let text = node.scalar_text(self.source).unwrap_or_default();
+        if matches!(text.trim(), "0" | "0s") {
+            return Some(SignedDuration::ZERO);
+        }
+        self.duration(node, what)
+    }
+
+    fn limits(&mut self, node: &Node, what: &str) -> Vec<(String, u32)> {
+        let Value::Map(entries) = &node.value else {
+            self.expected(node, what, "a mapping of executor names to numbers");
+            return Vec::new();
+        };
+        entries
+            .iter()
+            .filter_map(|(key, value)| {
+                let name = self.text(key, what)?;
+                let limit = self.integer(value, what, 1)?;
+                Some((name, limit as u32))
+            })
+            .collect()
     }
 
     fn hours(&mut self, node: &Node) -> Option<f64> {

@@ -82,6 +82,9 @@ fn kind(kind: &Kind) -> Value {
         Kind::Argv => {
             json!({ "oneOf": [{ "type": "string", "minLength": 1 }, { "type": "array", "items": { "type": "string" }, "minItems": 1 }] })
         }
+        Kind::Limits => {
+            json!({ "type": "object", "additionalProperties": { "type": "integer", "minimum": 1 } })
+        }
         Kind::Object(keys) => object(keys),
         Kind::Gates => {
             let mut gate = object(keys::GATE);

@@ -19,9 +19,15 @@ pub struct EventRecord {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
     /// The mission's plan, recorded once, first.
-    MissionCreated { plan: MissionPlan },
+    MissionCreated {
+        plan: MissionPlan,
+    },
     /// A `run` or `resume` took over the mission.
-    RunStarted { run: u32, pid: u32, host: String },
+    RunStarted {
+        run: u32,
+        pid: u32,
+        host: String,
+    },
     /// Recorded before the attempt's process is spawned.
     AttemptStarted {
         task: String,
@@ -39,7 +45,11 @@ pub enum Event {
         percent: Option<u8>,
         message: String,
     },
-    AttemptReported { task: String, attempt: u32, report: Report },
+    AttemptReported {
+        task: String,
+        attempt: u32,
+        report: Report,
+    },
     /// An attempt ended, and what happens to the task next.
     AttemptFinished {
         task: String,
@@ -49,7 +59,10 @@ pub enum Event {
         next: NextStep,
     },
     /// A pending task can never start: a dependency failed or is blocked.
-    TaskBlocked { task: String, by: String },
+    TaskBlocked {
+        task: String,
+        by: String,
+    },
     PhaseGateFinished {
         phase: usize,
         gate: String,
@@ -59,7 +72,9 @@ pub enum Event {
         /// The gate's output file, relative to the data directory.
         log: String,
     },
-    DispatchPaused { reason: String },
+    DispatchPaused {
+        reason: String,
+    },
     DispatchResumed,
     EscalationRaised {
         id: u32,
@@ -69,8 +84,12 @@ pub enum Event {
         options: Vec<String>,
     },
     /// The person stopped the run (Ctrl-C, SIGTERM).
-    RunInterrupted { reason: String },
-    MissionFinished { status: MissionStatus },
+    RunInterrupted {
+        reason: String,
+    },
+    MissionFinished {
+        status: MissionStatus,
+    },
 }
 
 /// What an agent said about its work while it ran.
@@ -108,7 +127,10 @@ pub enum AttemptOutcome {
 impl AttemptOutcome {
     /// Whether the attempt counts against the task's retries.
     pub fn is_failure(&self) -> bool {
-        matches!(self, AttemptOutcome::Failed { .. } | AttemptOutcome::TimedOut)
+        matches!(
+            self,
+            AttemptOutcome::Failed { .. } | AttemptOutcome::TimedOut
+        )
     }
 }
 

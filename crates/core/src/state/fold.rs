@@ -29,9 +29,17 @@ pub enum StateError {
     #[error("mission: {0}")]
     Mission(#[source] IllegalTransition),
     #[error("task `{task}`: expected attempt {expected}, got {got}")]
-    WrongAttempt { task: String, expected: u32, got: u32 },
+    WrongAttempt {
+        task: String,
+        expected: u32,
+        got: u32,
+    },
     #[error("task `{task}`: attempt outcome {outcome} cannot lead to {next}")]
-    InconsistentNext { task: String, outcome: String, next: String },
+    InconsistentNext {
+        task: String,
+        outcome: String,
+        next: String,
+    },
     #[error("task `{task}` cannot be blocked by `{by}`, which has not failed")]
     NotBlocking { task: String, by: String },
     #[error("run {got} follows run {last}")]
@@ -82,7 +90,9 @@ impl TaskState {
     pub fn failures_on(&self, agent: &str) -> u32 {
         self.attempts
             .iter()
-            .filter(|a| a.agent == agent && a.outcome.as_ref().is_some_and(AttemptOutcome::is_failure))
+            .filter(|a| {
+                a.agent == agent && a.outcome.as_ref().is_some_and(AttemptOutcome::is_failure)
+            })
             .count() as u32
     }
 }
@@ -114,7 +124,9 @@ pub struct MissionState {
 
 impl MissionState {
     /// Folds a whole log, first event first.
-    pub fn replay<'a>(records: impl IntoIterator<Item = &'a EventRecord>) -> Result<MissionState, StateError> {
+    pub fn replay<'a>(
+        records: impl IntoIterator<Item = &'a EventRecord>,
+    ) -> Result<MissionState, StateError> {
         let mut records = records.into_iter();
         let first = records.next().ok_or(StateError::NotCreatedFirst)?;
         let mut state = MissionState::created(first)?;
@@ -130,7 +142,10 @@ impl MissionState {
             return Err(StateError::NotCreatedFirst);
         };
         if record.seq != 1 {
-            return Err(StateError::OutOfSequence { last: 0, got: record.seq });
+            return Err(StateError::OutOfSequence {
+                last: 0,
+                got: record.seq,
+            });
         }
         plan.check()?;
         let tasks = plan
@@ -150,7 +165,12 @@ impl MissionState {
             })
             .collect();
         Ok(MissionState {
-            index: plan.tasks.iter().enumerate().map(|(i, t)| (t.id.clone(), i)).collect(),
+            index: plan
+                .tasks
+                .iter()
+                .enumerate()
+                .map(|(i, t)| (t.id.clone(), i))
+                .collect(),
             gates: vec![Vec::new(); plan.phases.len()],
             plan: plan.clone(),
             status: MissionStatus::Created,
@@ -186,21 +206,37 @@ impl MissionState {
             Event::MissionCreated { .. } => Err(StateError::CreatedTwice),
             Event::RunStarted { run, .. } => {
                 if *run != self.runs + 1 {
-                    return Err(StateError::WrongRun { last: self.runs, got: *run });
+                    return Err(StateError::WrongRun {
+                        last: self.runs,
+                        got: *run,
+                    });
                 }
                 self.status = self.mission_after(MissionMove::Run)?;
                 self.runs = *run;
                 Ok(())
             }
-            Event::AttemptStarted { task, attempt, agent, executor, dir } => {
-                self.start_attempt(task, *attempt, agent, executor, dir, at)
-            }
-            Event::AttemptProgress { task, attempt, percent, message } => {
+            Event::AttemptStarted {
+                task,
+                attempt,
+                agent,
+                executor,
+                dir,
+            } => self.start_attempt(task, *attempt, agent, executor, dir, at),
+            Event::AttemptProgress {
+                task,
+                attempt,
+                percent,
+                message,
+            } => {
                 let i = self.running_attempt(task, *attempt)?;
                 self.tasks[i].progress = Some((*percent, message.clone()));
                 Ok(())
             }
-            Event::AttemptReported { task, attempt, report } => {
+            Event::AttemptReported {
+                task,
+                attempt,
+                report,
+            } => {
                 let i = self.running_attempt(task, *attempt)?;
                 let state = &mut self.tasks[i];
                 match report {
@@ -211,11 +247,21 @@ impl MissionState {
                 }
                 Ok(())
             }
-            Event::AttemptFinished { task, attempt, outcome, duration_ms, next } => {
-                self.finish_attempt(task, *attempt, outcome, *duration_ms, next, at)
-            }
+            Event::AttemptFinished {
+                task,
+                attempt,
+                outcome,
+                duration_ms,
+                next,
+            } => self.finish_attempt(task, *attempt, outcome, *duration_ms, next, at),
             Event::TaskBlocked { task, by } => self.block(task, by),
-            Event::PhaseGateFinished { phase, gate, passed, log, .. } => {
+            Event::PhaseGateFinished {
+                phase,
+                gate,
+                passed,
+                log,
+                ..
+            } => {
                 let tasks_done = self
                     .phase_tasks(*phase)
                     .ok_or(StateError::UnknownPhase(*phase))?
@@ -255,14 +301,18 @@ impl MissionState {
     }
 
     fn task(&self, id: &str) -> Result<usize, StateError> {
-        self.task_index(id).ok_or_else(|| StateError::UnknownTask(id.to_string()))
+        self.task_index(id)
+            .ok_or_else(|| StateError::UnknownTask(id.to_string()))
     }
 
     fn task_after(&self, i: usize, action: TaskMove) -> Result<TaskStatus, StateError> {
-        self.tasks[i].status.after(action).map_err(|source| StateError::Task {
-            task: self.plan.tasks[i].id.clone(),
-            source,
-        })
+        self.tasks[i]
+            .status
+            .after(action)
+            .map_err(|source| StateError::Task {
+                task: self.plan.tasks[i].id.clone(),
+                source,
+            })
     }
 
     fn start_attempt(
@@ -284,7 +334,11 @@ impl MissionState {
         let next = self.task_after(i, TaskMove::Start)?;
         let expected = self.tasks[i].attempts.len() as u32 + 1;
         if attempt != expected {
-            return Err(StateError::WrongAttempt { task: task.to_string(), expected, got: attempt });
+            return Err(StateError::WrongAttempt {
+                task: task.to_string(),
+                expected,
+                got: attempt,
+            });
         }
         let state = &mut self.tasks[i];
         state.status = next;
@@ -331,7 +385,9 @@ impl MissionState {
             (AttemptOutcome::Succeeded { .. }, NextStep::Done) => TaskMove::Succeed,
             (o, NextStep::Retry { .. }) if o.is_failure() => TaskMove::Retry,
             (o, NextStep::Fail) if o.is_failure() => TaskMove::Fail,
-            (AttemptOutcome::Cancelled | AttemptOutcome::Interrupted, NextStep::Requeue) => TaskMove::Requeue,
+            (AttemptOutcome::Cancelled | AttemptOutcome::Interrupted, NextStep::Requeue) => {
+                TaskMove::Requeue
+            }
             _ => {
                 return Err(StateError::InconsistentNext {
                     task: task.to_string(),
@@ -343,14 +399,20 @@ impl MissionState {
         let status = self.task_after(i, action)?;
         let state = &mut self.tasks[i];
         state.status = status;
-        if let AttemptOutcome::Succeeded { summary: Some(summary) } = outcome {
+        if let AttemptOutcome::Succeeded {
+            summary: Some(summary),
+        } = outcome
+        {
             state.summary = Some(summary.clone());
         }
         if let NextStep::Retry { agent, at } = next {
             state.agent = agent.clone();
             state.retry_at = Some(*at);
         }
-        let current = state.attempts.last_mut().expect("a running task has an attempt");
+        let current = state
+            .attempts
+            .last_mut()
+            .expect("a running task has an attempt");
         current.finished_at = Some(at);
         current.outcome = Some(outcome.clone());
         current.duration_ms = Some(duration_ms);
@@ -360,12 +422,18 @@ impl MissionState {
     fn block(&mut self, task: &str, by: &str) -> Result<(), StateError> {
         let i = self.task(task)?;
         let blocking = match self.task_index(by) {
-            Some(b) => matches!(self.tasks[b].status, TaskStatus::Failed | TaskStatus::Blocked),
+            Some(b) => matches!(
+                self.tasks[b].status,
+                TaskStatus::Failed | TaskStatus::Blocked
+            ),
             // A phase whose gate failed blocks its successors.
             None => by.starts_with("phase:"),
         };
         if !blocking {
-            return Err(StateError::NotBlocking { task: task.to_string(), by: by.to_string() });
+            return Err(StateError::NotBlocking {
+                task: task.to_string(),
+                by: by.to_string(),
+            });
         }
         let status = self.task_after(i, TaskMove::Block)?;
         self.tasks[i].status = status;
@@ -374,9 +442,15 @@ impl MissionState {
     }
 
     fn finish(&mut self, status: MissionStatus) -> Result<(), StateError> {
-        let cannot = |why: &str| StateError::CannotFinish { status, why: why.to_string() };
+        let cannot = |why: &str| StateError::CannotFinish {
+            status,
+            why: why.to_string(),
+        };
         if let Some(t) = self.tasks.iter().position(|t| !t.status.is_terminal()) {
-            return Err(cannot(&format!("task `{}` is {}", self.plan.tasks[t].id, self.tasks[t].status)));
+            return Err(cannot(&format!(
+                "task `{}` is {}",
+                self.plan.tasks[t].id, self.tasks[t].status
+            )));
         }
         let action = match status {
             MissionStatus::Succeeded => {
@@ -403,14 +477,17 @@ impl MissionState {
     }
 
     fn phase_tasks(&self, phase: usize) -> Option<impl Iterator<Item = usize> + '_> {
-        (phase < self.plan.phases.len())
-            .then(|| (0..self.plan.tasks.len()).filter(move |&t| self.plan.tasks[t].phase == Some(phase)))
+        (phase < self.plan.phases.len()).then(|| {
+            (0..self.plan.tasks.len()).filter(move |&t| self.plan.tasks[t].phase == Some(phase))
+        })
     }
 
     /// Whether every gate of `phase` has passed (trivially, with no gates).
     pub fn phase_gates_passed(&self, phase: usize) -> bool {
         let gates = &self.plan.phases[phase].gates;
-        gates.iter().all(|g| self.gates[phase].iter().any(|r| &r.gate == g && r.passed))
+        gates
+            .iter()
+            .all(|g| self.gates[phase].iter().any(|r| &r.gate == g && r.passed))
     }
 
     /// Whether a gate of `phase` has failed.
@@ -422,11 +499,17 @@ impl MissionState {
     pub fn gates_due(&self) -> Vec<(usize, String)> {
         let mut due = Vec::new();
         for (p, phase) in self.plan.phases.iter().enumerate() {
-            let done = self.phase_tasks(p).is_some_and(|mut t| t.all(|t| self.tasks[t].status == TaskStatus::Succeeded));
+            let done = self
+                .phase_tasks(p)
+                .is_some_and(|mut t| t.all(|t| self.tasks[t].status == TaskStatus::Succeeded));
             if !done || self.phase_gate_failed(p) {
                 continue;
             }
-            if let Some(gate) = phase.gates.iter().find(|g| !self.gates[p].iter().any(|r| &r.gate == *g)) {
+            if let Some(gate) = phase
+                .gates
+                .iter()
+                .find(|g| !self.gates[p].iter().any(|r| &r.gate == *g))
+            {
                 due.push((p, gate.clone()));
             }
         }
@@ -438,7 +521,8 @@ impl MissionState {
     fn phase_open(&self, phase: Option<usize>) -> bool {
         let Some(phase) = phase else { return true };
         (0..phase).all(|p| {
-            self.phase_tasks(p).is_some_and(|mut t| t.all(|t| self.tasks[t].status == TaskStatus::Succeeded))
+            self.phase_tasks(p)
+                .is_some_and(|mut t| t.all(|t| self.tasks[t].status == TaskStatus::Succeeded))
                 && self.phase_gates_passed(p)
         })
     }
@@ -452,7 +536,8 @@ impl MissionState {
                 match task.status {
                     TaskStatus::Pending => {
                         self.plan.tasks[t].depends_on.iter().all(|d| {
-                            self.task_index(d).is_some_and(|d| self.tasks[d].status == TaskStatus::Succeeded)
+                            self.task_index(d)
+                                .is_some_and(|d| self.tasks[d].status == TaskStatus::Succeeded)
                         }) && self.phase_open(self.plan.tasks[t].phase)
                     }
                     TaskStatus::Retrying => task.retry_at.is_none_or(|at| at <= now),
@@ -470,14 +555,20 @@ impl MissionState {
                 continue;
             }
             let dependency = plan.depends_on.iter().find(|d| {
-                self.task_index(d)
-                    .is_some_and(|d| matches!(self.tasks[d].status, TaskStatus::Failed | TaskStatus::Blocked))
+                self.task_index(d).is_some_and(|d| {
+                    matches!(
+                        self.tasks[d].status,
+                        TaskStatus::Failed | TaskStatus::Blocked
+                    )
+                })
             });
             if let Some(dependency) = dependency {
                 blocked.push((t, dependency.clone()));
                 continue;
             }
-            let closed = plan.phase.and_then(|p| (0..p).find(|&q| self.phase_dead(q)));
+            let closed = plan
+                .phase
+                .and_then(|p| (0..p).find(|&q| self.phase_dead(q)));
             if let Some(q) = closed {
                 blocked.push((t, format!("phase:{}", self.plan.phases[q].name)));
             }
@@ -488,9 +579,14 @@ impl MissionState {
     /// A phase that can never pass: a gate failed or a task failed or was blocked.
     fn phase_dead(&self, phase: usize) -> bool {
         self.phase_gate_failed(phase)
-            || self
-                .phase_tasks(phase)
-                .is_some_and(|mut t| t.any(|t| matches!(self.tasks[t].status, TaskStatus::Failed | TaskStatus::Blocked)))
+            || self.phase_tasks(phase).is_some_and(|mut t| {
+                t.any(|t| {
+                    matches!(
+                        self.tasks[t].status,
+                        TaskStatus::Failed | TaskStatus::Blocked
+                    )
+                })
+            })
     }
 
     pub fn count(&self, status: TaskStatus) -> usize {
@@ -507,7 +603,11 @@ impl MissionState {
     pub fn failure_rate(&self) -> f64 {
         let failed = self.count(TaskStatus::Failed);
         let finished = failed + self.count(TaskStatus::Succeeded);
-        if finished == 0 { 0.0 } else { failed as f64 / finished as f64 }
+        if finished == 0 {
+            0.0
+        } else {
+            failed as f64 / finished as f64
+        }
     }
 
     /// Whether nothing more can happen: every task finished and every due
@@ -518,6 +618,10 @@ impl MissionState {
 
     /// The status a settled mission finishes with.
     pub fn final_status(&self) -> MissionStatus {
-        if self.all_succeeded() { MissionStatus::Succeeded } else { MissionStatus::Failed }
+        if self.all_succeeded() {
+            MissionStatus::Succeeded
+        } else {
+            MissionStatus::Failed
+        }
     }
 }

@@ -13,5 +13,5 @@ mod status;
 
 pub use event::{AttemptOutcome, EscalationKind, Event, EventRecord, NextStep, Report};
 pub use fold::{AttemptState, MissionState, StateError, TaskState};
-pub use plan::{MissionPlan, PhasePlan, PlanError, TaskPlan};
+pub use plan::{MissionPlan, PhasePlan, PlanError, Resolve, TaskPlan};
 pub use status::{IllegalTransition, MissionStatus, TaskStatus};

@@ -115,3 +115,103 @@ impl MissionPlan {
             .unwrap_or(0)
     }
 }
+
+/// What [`MissionPlan::resolve`] needs besides the mission itself.
+pub struct Resolve<'a> {
+    pub mission: &'a crate::spec::Mission,
+    pub blueprint: &'a crate::plan::blueprint::Blueprint,
+    pub library: &'a crate::agents::Library,
+    pub source: String,
+    pub source_hash: String,
+    pub workdir: String,
+}
+
+impl MissionPlan {
+    /// Settles everything a run needs: each task's agent (from the
+    /// blueprint), executor, command, timeout and retries, and the limits.
+    pub fn resolve(input: &Resolve<'_>) -> MissionPlan {
+        let mission = input.mission;
+        let defaults = &mission.defaults;
+        let graph = crate::plan::graph::Graph::new(mission).ok();
+        let steps: std::collections::HashMap<&str, &crate::plan::blueprint::Step> = input
+            .blueprint
+            .steps
+            .iter()
+            .map(|s| (s.id.as_str(), s))
+            .collect();
+        let tasks = mission
+            .tasks
+            .iter()
+            .enumerate()
+            .map(|(i, task)| {
+                let step = steps.get(task.id.as_str());
+                let agent = step.map_or_else(|| "general-purpose".to_string(), |s| s.agent.clone());
+                let agent_file = input.library.get(&agent);
+                let command = task
+                    .command
+                    .clone()
+                    .or_else(|| agent_file.and_then(|a| a.command.clone()));
+                let executor = task
+                    .executor
+                    .clone()
+                    .or_else(|| task.command.as_ref().map(|_| "command".to_string()))
+                    .or_else(|| agent_file.and_then(|a| a.executor.clone()))
+                    .unwrap_or_else(|| defaults.executor.clone());
+                TaskPlan {
+                    id: task.id.clone(),
+                    title: task.title.clone(),
+                    description: task.description.clone(),
+                    priority: task.priority,
+                    depends_on: task.depends_on.clone(),
+                    phase: task.phase,
+                    agent,
+                    backup: task.backup.clone(),
+                    executor,
+                    command,
+                    timeout_ms: task.timeout.unwrap_or(defaults.timeout).as_millis().max(1) as u64,
+                    retries: task.effective_retries(defaults),
+                    estimate_hours: task.estimate_hours,
+                    remaining_hours: graph.as_ref().map_or(0.0, |g| g.remaining_hours(i)),
+                }
+            })
+            .collect();
+        MissionPlan {
+            name: mission.name.clone(),
+            objective: mission.objective.clone(),
+            source: input.source.clone(),
+            source_hash: input.source_hash.clone(),
+            workdir: input.workdir.clone(),
+            max_parallel: defaults.max_parallel,
+            failure_threshold: defaults.failure_threshold,
+            backoff_ms: defaults
+                .backoff
+                .iter()
+                .map(|d| d.as_millis().max(0) as u64)
+                .collect(),
+            launch_delay_ms: defaults.launch_delay.as_millis().max(0) as u64,
+            executor_limits: defaults.concurrency.clone(),
+            agent_limits: input
+                .library
+                .agents()
+                .iter()
+                .filter_map(|a| a.orchestration.max_parallel.map(|m| (a.name.clone(), m)))
+                .collect(),
+            phases: mission
+                .phases
+                .iter()
+                .map(|p| PhasePlan {
+                    name: p.name.clone(),
+                    gates: p
+                        .gates
+                        .iter()
+                        .filter_map(|g| match g {
+                            crate::spec::Gate::Command { run, .. } => Some(run.clone()),
+                            crate::spec::Gate::Review { .. } => None,
+                        })
+                        .collect(),
+                })
+                .collect(),
+            tasks,
+        }
+    }
+}

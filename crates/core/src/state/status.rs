@@ -43,7 +43,10 @@ pub struct IllegalTransition {
 
 impl TaskStatus {
     pub fn is_terminal(self) -> bool {
-        matches!(self, TaskStatus::Succeeded | TaskStatus::Failed | TaskStatus::Blocked)
+        matches!(
+            self,
+            TaskStatus::Succeeded | TaskStatus::Failed | TaskStatus::Blocked
+        )
     }
 
     pub fn as_str(self) -> &'static str {
@@ -163,8 +166,19 @@ mod tests {
 
     #[test]
     fn a_finished_task_never_moves_again() {
-        for status in [TaskStatus::Succeeded, TaskStatus::Failed, TaskStatus::Blocked] {
-            for action in [TaskMove::Start, TaskMove::Succeed, TaskMove::Retry, TaskMove::Fail, TaskMove::Requeue, TaskMove::Block] {
+        for status in [
+            TaskStatus::Succeeded,
+            TaskStatus::Failed,
+            TaskStatus::Blocked,
+        ] {
+            for action in [
+                TaskMove::Start,
+                TaskMove::Succeed,
+                TaskMove::Retry,
+                TaskMove::Fail,
+                TaskMove::Requeue,
+                TaskMove::Block,
+            ] {
                 assert!(status.after(action).is_err(), "{status} {action:?}");
             }
         }
@@ -172,7 +186,10 @@ mod tests {
 
     #[test]
     fn a_crashed_run_can_be_resumed_but_a_finished_mission_cannot() {
-        assert_eq!(MissionStatus::Running.after(MissionMove::Run), Ok(MissionStatus::Running));
+        assert_eq!(
+            MissionStatus::Running.after(MissionMove::Run),
+            Ok(MissionStatus::Running)
+        );
         assert!(MissionStatus::Succeeded.after(MissionMove::Run).is_err());
         assert!(MissionStatus::Failed.after(MissionMove::Run).is_err());
     }

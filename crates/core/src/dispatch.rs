@@ -1,0 +1,67 @@
+//! Which ready tasks start now: the most urgent first (critical priority,
+//! then the longest remaining path), within the mission's, each agent's
+//! and each executor's limits.
+
+use crate::state::{MissionState, TaskStatus};
+use jiff::Timestamp;
+use std::collections::HashMap;
+
+/// Tasks to start now, in start order.
+pub fn select(state: &MissionState, now: Timestamp) -> Vec<usize> {
+    let plan = &state.plan;
+    let mut ready = state.ready(now);
+    ready.sort_by(|&a, &b| {
+        let (a_plan, b_plan) = (&plan.tasks[a], &plan.tasks[b]);
+        a_plan
+            .priority
+            .cmp(&b_plan.priority)
+            .then(b_plan.remaining_hours.total_cmp(&a_plan.remaining_hours))
+            .then(a.cmp(&b))
+    });
+    let mut by_agent: HashMap<&str, u32> = HashMap::new();
+    let mut by_executor: HashMap<&str, u32> = HashMap::new();
+    let mut total = 0;
+    for t in (0..state.tasks.len()).filter(|&t| state.tasks[t].status == TaskStatus::Running) {
+        *by_agent.entry(state.tasks[t].agent.as_str()).or_default() += 1;
+        *by_executor
+            .entry(plan.tasks[t].executor.as_str())
+            .or_default() += 1;
+        total += 1;
+    }
+    let limit = |limits: &[(String, u32)], name: &str| {
+        limits
+            .iter()
+            .find(|(n, _)| n == name)
+            .map_or(u32::MAX, |(_, l)| (*l).max(1))
+    };
+    let mut chosen = Vec::new();
+    for t in ready {
+        if total >= plan.max_parallel.max(1) {
+            break;
+        }
+        let agent = state.tasks[t].agent.as_str();
+        let executor = plan.tasks[t].executor.as_str();
+        let agent_running = by_agent.get(agent).copied().unwrap_or(0);
+        let executor_running = by_executor.get(executor).copied().unwrap_or(0);
+        if agent_running >= limit(&plan.agent_limits, agent)
+            || executor_running >= limit(&plan.executor_limits, executor)
+        {
+            continue;
+        }
+        *by_agent.entry(agent).or_default() += 1;
+        *by_executor.entry(executor).or_default() += 1;
+        total += 1;
+        chosen.push(t);
+    }
+    chosen
+}
+
+/// When the next retry becomes due, if any task waits for one.
+pub fn next_retry(state: &MissionState) -> Option<Timestamp> {
+    state
+        .tasks
+        .iter()
+        .filter(|t| t.status == TaskStatus::Retrying)
+        .filter_map(|t| t.retry_at)
+        .min()
+}
