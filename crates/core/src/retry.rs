@@ -68,10 +68,11 @@ fn unit_hash(task: &str, attempt: usize) -> f64 {
 
 /// Whether the mission should stop dispatching and ask the person: more
 /// than the threshold of finished tasks failed, counting at least two
-/// failures so that one early failure does not stop a large mission.
+/// failures so that one early failure does not stop a large mission, and
+/// only once more tasks failed since the person last let it go on.
 pub fn failure_rate_exceeded(state: &MissionState) -> bool {
     let failed = state.count(crate::state::TaskStatus::Failed);
-    failed >= 2 && state.failure_rate() > state.plan.failure_threshold
+    failed >= 2 && failed > state.failed_at_last_pause && state.failure_rate() > state.plan.failure_threshold
 }
 
 #[cfg(test)]

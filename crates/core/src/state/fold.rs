@@ -118,6 +118,9 @@ pub struct MissionState {
     pub last_seq: u64,
     pub last_event_at: Timestamp,
     pub escalations: u32,
+    /// Failed tasks when dispatch last paused, so that resuming does not
+    /// pause again until another task fails.
+    pub failed_at_last_pause: usize,
     #[serde(skip)]
     index: HashMap<String, usize>,
 }
@@ -180,6 +183,7 @@ impl MissionState {
             last_seq: 1,
             last_event_at: record.at,
             escalations: 0,
+            failed_at_last_pause: 0,
         })
     }
 
@@ -278,6 +282,7 @@ impl MissionState {
             }
             Event::DispatchPaused { .. } => {
                 self.status = self.mission_after(MissionMove::Pause)?;
+                self.failed_at_last_pause = self.count(TaskStatus::Failed);
                 Ok(())
             }
             Event::DispatchResumed => {
