@@ -8,6 +8,7 @@
 pub mod agents;
 pub mod diagnostic;
 pub mod dispatch;
+pub mod fingerprint;
 pub mod plan;
 pub mod priority;
 pub mod prompt;

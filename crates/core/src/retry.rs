@@ -56,13 +56,9 @@ fn delay(plan: &MissionPlan, task: &str, retry: u32, attempt: usize) -> SignedDu
     SignedDuration::from_millis((base * spread).round() as i64)
 }
 
-/// A number in [0, 1) from the task and attempt (FNV-1a).
+/// A number in [0, 1) from the task and attempt.
 fn unit_hash(task: &str, attempt: usize) -> f64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in task.bytes().chain(attempt.to_le_bytes()) {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
+    let hash = crate::fingerprint::fnv1a(task.bytes().chain(attempt.to_le_bytes()));
     (hash >> 11) as f64 / (1u64 << 53) as f64
 }
 
