@@ -1,1 +1,543 @@
-//! (being written)
+//! The `command` executor: runs any program as one attempt of a task,
+//! supervised. See docs/executors.md for what an agent sees.
+//!
+//! One attempt is a small state machine driven by one `select!` loop over
+//! every source: the child's exit, its stdout and stderr, feeding the prompt
+//! on stdin, the timeout, the cancel token, the SIGKILL deadline after a
+//! SIGTERM, and the drain deadline after the child exits:
+//!
+//! ```text
+//!  running ──timeout / cancel──► terminating (SIGTERM to the group)
+//!     │                              │ grace elapsed → SIGKILL to the group
+//!     ▼ child exits                  ▼ child exits
+//!  draining: read the pipes until EOF; if a grandchild keeps them open past
+//!  the drain period, SIGKILL the group, read what is left, and stop
+//!     │
+//!     ▼
+//!  SIGKILL the group (harmless if empty), read the result file → Outcome
+//! ```
+//!
+//! Parts: `process` (spawning, the process group, signals), `lines` (output
+//! split into lines with bounded memory), `protocol` (`::progress` and the
+//! other report lines), `log` (the capped, rotated log), `result` (the
+//! result file).
+
+mod lines;
+mod log;
+mod process;
+mod protocol;
+mod result;
+
+use super::{AttemptSpec, ExecEvent, Executor, Outcome, OutcomeFuture};
+use lines::{LineBuffer, Piece};
+use log::RotatingLog;
+use process::{Launch, ProcessGroup};
+use std::ffi::OsString;
+use std::fs;
+use std::io;
+use std::os::unix::process::ExitStatusExt;
+use std::process::ExitStatus;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::process::ChildStdin;
+use tokio::sync::mpsc;
+use tokio::time::{Instant, sleep_until};
+use tokio_util::sync::CancellationToken;
+
+/// Runs a program given as an argv list, directly (no shell), in its own
+/// process group. Configuration is for tests and tuning; [`Default`] is what
+/// missions use.
+#[derive(Debug, Clone)]
+pub struct CommandExecutor {
+    log_cap: u64,
+    log_keep: usize,
+    grace: Duration,
+    drain: Duration,
+}
+
+impl CommandExecutor {
+    /// A log file is rotated when it would grow past this many bytes.
+    pub const DEFAULT_LOG_CAP: u64 = 8 * 1024 * 1024;
+    /// Rotated log files kept besides the current one.
+    pub const DEFAULT_LOG_KEEP: usize = 2;
+    /// Between SIGTERM and SIGKILL.
+    pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
+    /// How long the pipes may stay open after the child exited (held by a
+    /// grandchild) before the group is killed.
+    pub const DEFAULT_DRAIN: Duration = Duration::from_millis(500);
+
+    pub fn new() -> CommandExecutor {
+        CommandExecutor {
+            log_cap: Self::DEFAULT_LOG_CAP,
+            log_keep: Self::DEFAULT_LOG_KEEP,
+            grace: Self::DEFAULT_GRACE,
+            drain: Self::DEFAULT_DRAIN,
+        }
+    }
+
+    /// Rotates `output.log` when it would pass `bytes`, keeping at most
+    /// `keep` older files (`output.log.1` ... `output.log.<keep>`).
+    pub fn with_log_cap(mut self, bytes: u64, keep: usize) -> CommandExecutor {
+        self.log_cap = bytes;
+        self.log_keep = keep;
+        self
+    }
+
+    /// Time between SIGTERM and SIGKILL when an attempt times out or is
+    /// cancelled.
+    pub fn with_grace(mut self, grace: Duration) -> CommandExecutor {
+        self.grace = grace;
+        self
+    }
+
+    /// Time the output pipes may stay open after the child exited.
+    pub fn with_drain(mut self, drain: Duration) -> CommandExecutor {
+        self.drain = drain;
+        self
+    }
+}
+
+impl Default for CommandExecutor {
+    fn default() -> CommandExecutor {
+        CommandExecutor::new()
+    }
+}
+
+impl Executor for CommandExecutor {
+    fn name(&self) -> &'static str {
+        "command"
+    }
+
+    fn run(
+        &self,
+        spec: AttemptSpec,
+        events: mpsc::UnboundedSender<ExecEvent>,
+        cancel: CancellationToken,
+    ) -> OutcomeFuture {
+        Box::pin(run(self.clone(), spec, events, cancel))
+    }
+}
+
+/// Output lines are handed on whole up to this length; longer ones in
+/// pieces of this size.
+const LINE_MAX: usize = 64 * 1024;
+
+/// Why the attempt was stopped before its child exited by itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    TimedOut,
+    Cancelled,
+}
+
+fn failed(message: String) -> Outcome {
+    Outcome::Failed {
+        exit_code: None,
+        signal: None,
+        message,
+    }
+}
+
+async fn run(
+    config: CommandExecutor,
+    spec: AttemptSpec,
+    events: mpsc::UnboundedSender<ExecEvent>,
+    cancel: CancellationToken,
+) -> Outcome {
+    let argv = match spec.command.as_deref() {
+        Some(argv @ [program, ..]) if !program.is_empty() => argv,
+        _ => {
+            return failed(format!(
+                "task `{}` has no command to run: the `command` executor needs a program \
+                 and its arguments (an argv list)",
+                spec.task_id
+            ));
+        }
+    };
+    let program = argv[0].clone();
+    if let Err(message) = prepare(&spec) {
+        return failed(message);
+    }
+    let log = match RotatingLog::open(&spec.log_path(), config.log_cap, config.log_keep) {
+        Ok(log) => log,
+        Err(error) => {
+            return failed(format!(
+                "cannot open the log file `{}`: {error}",
+                spec.log_path().display()
+            ));
+        }
+    };
+    let launch = Launch {
+        argv,
+        workdir: &spec.workdir,
+        env: environment(&spec),
+    };
+    let (mut child, group) = match process::spawn(&launch) {
+        Ok(spawned) => spawned,
+        Err(message) => return failed(message),
+    };
+    let _ = events.send(ExecEvent::Started { pid: child.id() });
+
+    let mut output = Output {
+        log,
+        events,
+        last_summary: None,
+        reported: Vec::new(),
+        last_line: None,
+    };
+    let mut stdin = child.stdin.take();
+    let mut stdout = child.stdout.take();
+    let mut stderr = child.stderr.take();
+    let prompt = spec.prompt.as_bytes();
+    let mut fed = 0;
+    if prompt.is_empty() {
+        stdin = None;
+    }
+    let mut out_lines = LineBuffer::new(LINE_MAX);
+    let mut err_lines = LineBuffer::new(LINE_MAX);
+    let mut out_buf = vec![0u8; LINE_MAX];
+    let mut err_buf = vec![0u8; LINE_MAX];
+
+    let timeout_at = deadline(spec.timeout);
+    let mut status: Option<io::Result<ExitStatus>> = None;
+    let mut stop: Option<Stop> = None;
+    let mut kill_at: Option<Instant> = None;
+    let mut killed = false;
+    let mut drain_until: Option<Instant> = None;
+
+    while status.is_none() || stdout.is_some() || stderr.is_some() {
+        tokio::select! {
+            exit = child.wait(), if status.is_none() => {
+                status = Some(exit);
+                // A child that exits without reading all of its stdin is fine.
+                stdin = None;
+                drain_until = deadline(config.drain);
+            }
+            read = read_some(&mut stdout, &mut out_buf) => match read {
+                Ok(n) if n > 0 => out_lines.push(&out_buf[..n], |piece| output.stdout(piece)),
+                _ => {
+                    out_lines.finish(|piece| output.stdout(piece));
+                    stdout = None;
+                }
+            },
+            read = read_some(&mut stderr, &mut err_buf) => match read {
+                Ok(n) if n > 0 => err_lines.push(&err_buf[..n], |piece| output.stderr(piece)),
+                _ => {
+                    err_lines.finish(|piece| output.stderr(piece));
+                    stderr = None;
+                }
+            },
+            written = write_some(&mut stdin, &prompt[fed..]) => match written {
+                Ok(n) if n > 0 => {
+                    fed += n;
+                    if fed == prompt.len() {
+                        // Dropping stdin closes it: the child sees EOF.
+                        stdin = None;
+                    }
+                }
+                // EPIPE and friends: the child does not read its stdin.
+                _ => stdin = None,
+            },
+            () = sleep_until_some(timeout_at), if status.is_none() && stop.is_none() => {
+                output.log.note(&format!(
+                    "the attempt ran past its timeout of {}; stopping process group {}",
+                    seconds(spec.timeout),
+                    group_name(&group),
+                ));
+                stop = Some(Stop::TimedOut);
+                group.terminate();
+                kill_at = deadline(config.grace);
+            }
+            () = cancel.cancelled(), if status.is_none() && stop.is_none() => {
+                output.log.note(&format!(
+                    "the attempt was cancelled; stopping process group {}",
+                    group_name(&group),
+                ));
+                stop = Some(Stop::Cancelled);
+                group.terminate();
+                kill_at = deadline(config.grace);
+            }
+            () = sleep_until_some(kill_at), if !killed => {
+                output.log.note(&format!(
+                    "still running {} after SIGTERM; sent SIGKILL",
+                    seconds(config.grace),
+                ));
+                group.kill();
+                killed = true;
+            }
+            () = sleep_until_some(drain_until) => {
+                if killed {
+                    // Something outside the group still holds the pipes.
+                    output.log.note("output still open after the process group was killed; \
+                                     stopped reading it");
+                    break;
+                }
+                output.log.note(&format!(
+                    "the program exited but its output stayed open for {} \
+                     (a background process?); killed process group {}",
+                    seconds(config.drain),
+                    group_name(&group),
+                ));
+                group.kill();
+                killed = true;
+                drain_until = deadline(config.drain);
+            }
+        }
+    }
+    out_lines.finish(|piece| output.stdout(piece));
+    err_lines.finish(|piece| output.stderr(piece));
+    // Whatever is left of the group goes with the attempt.
+    group.kill();
+    drop(group);
+
+    let outcome = match (stop, status) {
+        (Some(Stop::TimedOut), _) => Outcome::TimedOut,
+        (Some(Stop::Cancelled), _) => Outcome::Cancelled,
+        (None, Some(Ok(status))) => conclude(&program, status, &spec, &mut output),
+        (None, Some(Err(error))) => failed(format!("cannot wait for `{program}`: {error}")),
+        (None, None) => failed(format!("lost track of `{program}`")),
+    };
+    if let Some(error) = output.log.take_error() {
+        // The attempt's own result stands; the person hears that its log is
+        // incomplete.
+        let note = format!(
+            "writing the log `{}` failed, so it is incomplete: {error}",
+            spec.log_path().display()
+        );
+        return match outcome {
+            Outcome::Failed {
+                exit_code,
+                signal,
+                message,
+            } => Outcome::Failed {
+                exit_code,
+                signal,
+                message: format!("{message} ({note})"),
+            },
+            other => {
+                let _ = output.events.send(ExecEvent::Progress {
+                    percent: None,
+                    message: note,
+                });
+                other
+            }
+        };
+    }
+    outcome
+}
+
+/// Creates the attempt directory, writes the prompt file and removes a
+/// stale result file, so that only this attempt's result counts.
+fn prepare(spec: &AttemptSpec) -> Result<(), String> {
+    fs::create_dir_all(&spec.attempt_dir).map_err(|error| {
+        format!(
+            "cannot create the attempt directory `{}`: {error}",
+            spec.attempt_dir.display()
+        )
+    })?;
+    fs::write(spec.prompt_path(), &spec.prompt).map_err(|error| {
+        format!(
+            "cannot write the prompt file `{}`: {error}",
+            spec.prompt_path().display()
+        )
+    })?;
+    match fs::remove_file(spec.result_path()) {
+        Ok(()) => Ok(()),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(error) => Err(format!(
+            "cannot remove the old result file `{}`: {error}",
+            spec.result_path().display()
+        )),
+    }
+}
+
+/// The attempt's variables on top of the inherited environment: the spec's
+/// own first, then techlead's, which win.
+fn environment(spec: &AttemptSpec) -> Vec<(String, OsString)> {
+    let mut env: Vec<(String, OsString)> = spec
+        .env
+        .iter()
+        .map(|(key, value)| (key.clone(), OsString::from(value)))
+        .collect();
+    let own = [
+        ("TECHLEAD_MISSION", OsString::from(&spec.mission_id)),
+        ("TECHLEAD_TASK", OsString::from(&spec.task_id)),
+        ("TECHLEAD_TASK_TITLE", OsString::from(&spec.task_title)),
+        ("TECHLEAD_ATTEMPT", OsString::from(spec.attempt.to_string())),
+        ("TECHLEAD_AGENT", OsString::from(&spec.agent)),
+        ("TECHLEAD_WORKDIR", spec.workdir.clone().into_os_string()),
+        ("TECHLEAD_RESULT", spec.result_path().into_os_string()),
+        ("TECHLEAD_PROMPT_FILE", spec.prompt_path().into_os_string()),
+    ];
+    env.extend(own.into_iter().map(|(key, value)| (key.to_owned(), value)));
+    env
+}
+
+/// The outcome of a child that exited by itself: its exit status, read
+/// together with the result file.
+fn conclude(program: &str, status: ExitStatus, spec: &AttemptSpec, output: &mut Output) -> Outcome {
+    let result = match result::read(&spec.result_path()) {
+        Ok(result) => result,
+        Err(warning) => {
+            output.log.note(&format!(
+                "warning: {warning} (`{}`)",
+                spec.result_path().display()
+            ));
+            None
+        }
+    };
+    let result = result.unwrap_or_default();
+    for artifact in result.artifacts {
+        output.report(ExecEvent::Artifact(artifact));
+    }
+    for decision in result.decisions {
+        output.report(ExecEvent::Decision(decision));
+    }
+    let summary = result.summary.or(output.last_summary.take());
+    let detail = result
+        .message
+        .clone()
+        .or_else(|| output.last_line.clone())
+        .map(|text| format!(": {text}"))
+        .unwrap_or_default();
+
+    if let Some(signal) = status.signal() {
+        let name = process::signal_name(signal)
+            .map(|name| format!(" ({name})"))
+            .unwrap_or_default();
+        return Outcome::Failed {
+            exit_code: None,
+            signal: Some(signal),
+            message: format!("`{program}` was killed by signal {signal}{name}{detail}"),
+        };
+    }
+    match status.code() {
+        Some(0) if result.status == Some(result::Status::Failure) => Outcome::Failed {
+            exit_code: Some(0),
+            signal: None,
+            message: format!(
+                "`{program}` exited with code 0 but its result file reports failure{}",
+                result
+                    .message
+                    .map(|text| format!(": {text}"))
+                    .unwrap_or_default()
+            ),
+        },
+        Some(0) => Outcome::Succeeded { summary },
+        code => Outcome::Failed {
+            exit_code: code,
+            signal: None,
+            message: match code {
+                Some(code) => format!("`{program}` exited with code {code}{detail}"),
+                None => format!("`{program}` ended without an exit code{detail}"),
+            },
+        },
+    }
+}
+
+/// Where the child's output goes: every byte to the log, report lines on
+/// stdout to the event channel.
+struct Output {
+    log: RotatingLog,
+    events: mpsc::UnboundedSender<ExecEvent>,
+    last_summary: Option<String>,
+    /// Artifacts and decisions already reported, so the result file does
+    /// not repeat them.
+    reported: Vec<ExecEvent>,
+    /// The last non-empty line of output, for failure messages.
+    last_line: Option<String>,
+}
+
+/// Longest piece of output quoted in a failure message.
+const QUOTE_MAX: usize = 200;
+
+impl Output {
+    fn stdout(&mut self, piece: Piece<'_>) {
+        self.log.write(piece.bytes());
+        if let Piece::Line(bytes) = piece {
+            let line = String::from_utf8_lossy(bytes);
+            let line = line.trim_end_matches(['\n', '\r']);
+            match protocol::parse_line(line) {
+                Some(event) => self.report(event),
+                None => self.remember(line),
+            }
+        }
+    }
+
+    fn stderr(&mut self, piece: Piece<'_>) {
+        self.log.write(piece.bytes());
+        if let Piece::Line(bytes) = piece {
+            let line = String::from_utf8_lossy(bytes);
+            self.remember(line.trim_end_matches(['\n', '\r']));
+        }
+    }
+
+    fn remember(&mut self, line: &str) {
+        let line = line.trim();
+        if line.is_empty() {
+            return;
+        }
+        let mut end = line.len().min(QUOTE_MAX);
+        while !line.is_char_boundary(end) {
+            end -= 1;
+        }
+        let ellipsis = if end < line.len() { "…" } else { "" };
+        self.last_line = Some(format!("{}{ellipsis}", &line[..end]));
+    }
+
+    fn report(&mut self, event: ExecEvent) {
+        match &event {
+            ExecEvent::Summary(text) => self.last_summary = Some(text.clone()),
+            ExecEvent::Artifact(_) | ExecEvent::Decision(_) => {
+                if self.reported.contains(&event) {
+                    return;
+                }
+                self.reported.push(event.clone());
+            }
+            _ => {}
+        }
+        // A closed channel means nobody listens any more; the attempt goes on.
+        let _ = self.events.send(event);
+    }
+}
+
+/// Reads from a pipe that may be closed already (then never completes).
+async fn read_some<R: AsyncRead + Unpin>(
+    pipe: &mut Option<R>,
+    buf: &mut [u8],
+) -> io::Result<usize> {
+    match pipe {
+        Some(pipe) => pipe.read(buf).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Writes to stdin while it is open (otherwise never completes).
+async fn write_some(stdin: &mut Option<ChildStdin>, bytes: &[u8]) -> io::Result<usize> {
+    match stdin {
+        Some(stdin) => stdin.write(bytes).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// `after` from now, or never when that is past the end of time.
+fn deadline(after: Duration) -> Option<Instant> {
+    Instant::now().checked_add(after)
+}
+
+async fn sleep_until_some(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn group_name(group: &ProcessGroup) -> String {
+    group
+        .id()
+        .map(|id| id.to_string())
+        .unwrap_or_else(|| "(unknown)".to_owned())
+}
+
+fn seconds(duration: Duration) -> String {
+    format!("{:.1} s", duration.as_secs_f64())
+}
