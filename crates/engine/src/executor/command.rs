@@ -282,9 +282,12 @@ async fn run(
                 drain_until = deadline(config.drain);
             }
         }
+        // What arrived reaches the file now, for `techlead logs --follow`.
+        output.log.flush();
     }
     out_lines.finish(|piece| output.stdout(piece));
     err_lines.finish(|piece| output.stderr(piece));
+    output.log.flush();
     // Whatever is left of the group goes with the attempt.
     group.kill();
     drop(group);

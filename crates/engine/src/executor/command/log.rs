@@ -5,15 +5,24 @@
 //! the cap, it is renamed to `output.log.1` (an older `.1` becomes `.2`, and
 //! so on; at most `keep` rotated files remain) and a fresh `output.log`
 //! continues. Each write is a whole line or a bounded piece of one, so every
-//! file stays within the cap plus one piece.
+//! file stays within the cap plus one piece. Writes are gathered in a small
+//! buffer and reach the file at [`RotatingLog::flush`] (after each chunk the
+//! child sends), so a child printing short lines costs one system call per
+//! chunk rather than one per line.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
+/// Gathered writes are flushed once they reach this size.
+const BUFFER: usize = 64 * 1024;
+
 pub(crate) struct RotatingLog {
     path: PathBuf,
     file: File,
+    /// Bytes not yet written to `file`.
+    pending: Vec<u8>,
+    /// The file's size including `pending`.
     size: u64,
     cap: u64,
     keep: usize,
@@ -30,6 +39,7 @@ impl RotatingLog {
         Ok(RotatingLog {
             path: path.to_owned(),
             file,
+            pending: Vec::with_capacity(BUFFER),
             size,
             cap: cap.max(1),
             keep,
@@ -49,24 +59,52 @@ impl RotatingLog {
         }
     }
 
+    /// Writes what has been gathered to the file.
+    pub(crate) fn flush(&mut self) {
+        if self.error.is_some() {
+            return;
+        }
+        if let Err(error) = self.write_pending() {
+            self.error = Some(error);
+        }
+    }
+
     /// Appends a line of techlead's own, marked `techlead:` so that it is
     /// told apart from the child's output.
     pub(crate) fn note(&mut self, text: &str) {
         self.write(format!("techlead: {text}\n").as_bytes());
     }
 
-    /// The write error that stopped the log, if any.
+    /// Flushes, and gives the write error that stopped the log, if any.
     pub(crate) fn take_error(&mut self) -> Option<io::Error> {
+        self.flush();
         self.error.take()
     }
 
     fn try_write(&mut self, bytes: &[u8]) -> io::Result<()> {
         let len = bytes.len() as u64;
         if self.size > 0 && self.size.saturating_add(len) > self.cap {
+            self.write_pending()?;
             self.rotate()?;
         }
-        self.file.write_all(bytes)?;
+        if self.pending.len() + bytes.len() > BUFFER {
+            self.write_pending()?;
+        }
+        if bytes.len() >= BUFFER {
+            self.file.write_all(bytes)?;
+        } else {
+            self.pending.extend_from_slice(bytes);
+        }
         self.size += len;
+        Ok(())
+    }
+
+    fn write_pending(&mut self) -> io::Result<()> {
+        if !self.pending.is_empty() {
+            let result = self.file.write_all(&self.pending);
+            self.pending.clear();
+            result?;
+        }
         Ok(())
     }
 
@@ -88,6 +126,12 @@ impl RotatingLog {
             .open(&self.path)?;
         self.size = 0;
         Ok(())
+    }
+}
+
+impl Drop for RotatingLog {
+    fn drop(&mut self) {
+        self.flush();
     }
 }
 
@@ -132,8 +176,10 @@ mod tests {
         fs::write(&path, "12345678").unwrap();
         let mut log = RotatingLog::open(&path, 10, 0).unwrap();
         log.write(b"ab");
+        log.flush();
         assert_eq!(fs::read_to_string(&path).unwrap(), "12345678ab");
         log.write(b"c");
+        log.flush();
         assert_eq!(fs::read_to_string(&path).unwrap(), "c");
         assert!(!rotated(&path, 1).exists());
         fs::remove_dir_all(dir).unwrap();
@@ -147,6 +193,7 @@ mod tests {
         log.write(b"ab");
         log.write(b"0123456789");
         log.write(b"c");
+        drop(log);
         assert_eq!(fs::read_to_string(&path).unwrap(), "c");
         assert_eq!(fs::read_to_string(rotated(&path, 1)).unwrap(), "0123456789");
         fs::remove_dir_all(dir).unwrap();
