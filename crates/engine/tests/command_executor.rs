@@ -475,6 +475,31 @@ async fn cancel_stops_a_cooperative_child_without_waiting_for_the_grace() {
 }
 
 #[tokio::test]
+async fn dropping_the_attempt_kills_its_group_at_once() {
+    let scratch = Scratch::new();
+    let spec = spec(
+        &scratch,
+        &sh("trap '' TERM; sleep 30 & echo '::progress ready'; sleep 30"),
+    );
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    // A grace that would outlast the test: only SIGKILL can explain the end.
+    let executor = executor().with_grace(Duration::from_secs(600));
+    let attempt = tokio::spawn(executor.run(spec, tx, CancellationToken::new()));
+    let pid = match rx.recv().await {
+        Some(ExecEvent::Started { pid: Some(pid) }) => pid as i32,
+        other => panic!("expected Started, got {other:?}"),
+    };
+    let ready = timeout(HANG_GUARD, rx.recv()).await.expect("no progress");
+    assert!(
+        matches!(ready, Some(ExecEvent::Progress { .. })),
+        "{ready:?}"
+    );
+    attempt.abort();
+    assert!(attempt.await.unwrap_err().is_cancelled());
+    assert_group_gone(pid).await;
+}
+
+#[tokio::test]
 async fn a_grandchild_holding_stdout_open_does_not_hang_the_attempt() {
     let scratch = Scratch::new();
     let spec = spec(
