@@ -6,6 +6,9 @@ use std::path::PathBuf;
 
 const EXAMPLES: &str = "\
 Examples:
+  techlead run examples/quickstart/mission.yaml
+  techlead status
+  techlead resume quickstart
   techlead validate examples/web-platform/mission.yaml
   techlead plan examples/web-platform/mission.yaml
   techlead plan examples/incident-response/mission.yaml --format markdown > plan.md
@@ -13,7 +16,8 @@ Examples:
   techlead assign \"Add OAuth2 login with refresh tokens\"
   techlead schema > mission.schema.json
 
-Exit codes: 0 success, 1 the check found something (fmt --check), 2 invalid input.
+Exit codes: 0 success, 1 a mission failed or a check found something (fmt --check),
+2 invalid input, 3 a mission paused for your decision, 130 interrupted.
 Docs: docs/mission-spec.md, docs/agents.md, docs/planning.md, docs/cli.md";
 
 /// techlead: an AI tech lead for a team of AI coding agents.
@@ -30,6 +34,26 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run a mission: dispatch its tasks to agents, durably, until done.
+    #[command(
+        after_help = "Examples:\n  techlead run examples/quickstart/mission.yaml\n  techlead run mission.yaml --json > events.ndjson\n\nExit codes: 0 succeeded, 1 finished with failed tasks, 2 invalid input,\n3 paused for a decision (see `techlead status`), 130 interrupted (resume with `techlead resume`)."
+    )]
+    Run(RunArgs),
+    /// Continue a mission after a crash, Ctrl-C or a pause.
+    #[command(
+        after_help = "Examples:\n  techlead resume team-booking-platform\n  techlead resume team-booking-platform-2 --json"
+    )]
+    Resume(ResumeArgs),
+    /// Show where a mission stands (the newest one without an argument).
+    #[command(after_help = "Examples:\n  techlead status\n  techlead status incident-1 --json")]
+    Status(StatusArgs),
+    /// Print the output of a task's attempt.
+    #[command(
+        after_help = "Examples:\n  techlead logs quickstart API-001\n  techlead logs quickstart API-001 --attempt 2\n  techlead logs quickstart API-001 --follow"
+    )]
+    Logs(LogsArgs),
+    /// List the missions in the database.
+    Missions(MissionsArgs),
     /// Check a mission file and report every problem with file:line:col.
     #[command(after_help = "Example:\n  techlead validate examples/web-platform/mission.yaml")]
     Validate(MissionArgs),
@@ -143,4 +167,76 @@ pub struct FmtArgs {
     /// Change nothing; exit 1 if the file would change.
     #[arg(long)]
     pub check: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct Database {
+    /// The techlead database (default: .techlead/techlead.db at the top of
+    /// the git repository you are in, else in the current directory).
+    #[arg(long, value_name = "PATH", env = "TECHLEAD_DB", global = true)]
+    pub db: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The mission file (YAML).
+    pub mission: PathBuf,
+    #[command(flatten)]
+    pub source: AgentSource,
+    #[command(flatten)]
+    pub database: Database,
+    /// Print every event as one JSON object per line (NDJSON) on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ResumeArgs {
+    /// The mission's ID, or its name for the newest mission of that name.
+    pub mission: String,
+    #[command(flatten)]
+    pub database: Database,
+    /// Print every event as one JSON object per line (NDJSON) on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Resume even though the mission file changed since the run began
+    /// (the recorded plan runs, not the edited file).
+    #[arg(long)]
+    pub ignore_changes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The mission's ID or name (default: the newest mission).
+    pub mission: Option<String>,
+    #[command(flatten)]
+    pub database: Database,
+    /// Print the status as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// The mission's ID or name.
+    pub mission: String,
+    /// The task's ID.
+    pub task: String,
+    /// Which attempt (default: the latest).
+    #[arg(long)]
+    pub attempt: Option<u32>,
+    /// Keep printing new output until the attempt ends.
+    #[arg(long, short)]
+    pub follow: bool,
+    #[command(flatten)]
+    pub database: Database,
+}
+
+#[derive(Debug, Args)]
+pub struct MissionsArgs {
+    #[command(flatten)]
+    pub database: Database,
+    /// Print the list as JSON.
+    #[arg(long)]
+    pub json: bool,
 }

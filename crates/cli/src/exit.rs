@@ -8,8 +8,13 @@ use std::process::ExitCode;
 pub enum Outcome {
     /// Everything as asked.
     Success,
-    /// The command ran, and what it checked needs attention (fmt --check).
+    /// The command ran, and what it checked needs attention (fmt --check),
+    /// or the mission finished with failed tasks.
     Attention,
+    /// The mission paused for the person's decision.
+    Paused,
+    /// The person interrupted the run.
+    Interrupted,
 }
 
 impl From<Outcome> for ExitCode {
@@ -17,6 +22,8 @@ impl From<Outcome> for ExitCode {
         match outcome {
             Outcome::Success => ExitCode::SUCCESS,
             Outcome::Attention => ExitCode::from(1),
+            Outcome::Paused => ExitCode::from(3),
+            Outcome::Interrupted => ExitCode::from(130),
         }
     }
 }
@@ -45,11 +52,36 @@ pub enum CliError {
     NoSuchAgent { name: String, hint: String },
     #[error("no agents to choose from")]
     NoAgents,
+    #[error(transparent)]
+    Store(#[from] techlead_store::Error),
+    #[error(transparent)]
+    Engine(#[from] techlead_engine::mission::Error),
+    #[error("{path} changed since mission `{mission}` started")]
+    MissionChanged { path: String, mission: String },
+    #[error("no missions in {}", path.display())]
+    NoMissions { path: PathBuf },
+    #[error("mission `{mission}` has no task `{task}`")]
+    NoSuchTask {
+        mission: String,
+        task: String,
+        hint: String,
+    },
+    #[error("task `{task}` has {}", match .attempts { 0 => "not started yet".to_string(), n => format!("no attempt {wanted} (it has {n})") })]
+    NoSuchAttempt {
+        task: String,
+        wanted: u32,
+        attempts: usize,
+    },
+    #[error("cannot start the async runtime")]
+    Runtime(#[source] std::io::Error),
 }
 
 impl CliError {
     pub fn exit_code(&self) -> u8 {
-        2
+        match self {
+            CliError::Engine(techlead_engine::mission::Error::Killed) => 130,
+            _ => 2,
+        }
     }
 
     pub fn hint(&self) -> Option<String> {
@@ -67,6 +99,19 @@ impl CliError {
                 "add agent files to .claude/agents/ or pass --agents DIR; see docs/agents.md"
                     .into(),
             ),
+            CliError::Store(error) => error.hint().map(String::from),
+            CliError::Engine(error) => error.hint(),
+            CliError::MissionChanged { .. } => Some(
+                "`techlead run` the edited file for a new mission, or `techlead resume --ignore-changes` to finish the recorded plan".into(),
+            ),
+            CliError::NoMissions { .. } => Some(
+                "`techlead run mission.yaml` starts one; --db picks another database".into(),
+            ),
+            CliError::NoSuchTask { hint, .. } => Some(hint.clone()),
+            CliError::NoSuchAttempt { .. } => {
+                Some("`techlead status MISSION` lists tasks and their attempts".into())
+            }
+            CliError::Runtime(_) => None,
         }
     }
 }

@@ -4,6 +4,7 @@
 mod args;
 mod atomic_file;
 mod commands;
+mod database;
 mod diagnostics;
 mod exit;
 mod inputs;

@@ -1,4 +1,6 @@
-//! techlead's I/O edge. For now: finding and reading agent files on disk.
+//! techlead's I/O edge: agent files on disk, executors that run agents,
+//! and the mission actor that drives a mission durably.
 
 pub mod executor;
 pub mod library;
+pub mod mission;

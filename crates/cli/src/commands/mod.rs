@@ -3,8 +3,11 @@
 mod agents;
 mod assign;
 mod fmt;
+mod logs;
 mod plan;
+mod run;
 mod schema;
+mod status;
 mod validate;
 
 use crate::args::{Cli, Command};
@@ -12,6 +15,11 @@ use crate::exit::{CliError, Outcome};
 
 pub fn run(cli: Cli) -> Result<Outcome, CliError> {
     match cli.command {
+        Command::Run(args) => run::run(&args),
+        Command::Resume(args) => run::resume(&args),
+        Command::Status(args) => status::status(&args),
+        Command::Logs(args) => logs::run(&args),
+        Command::Missions(args) => status::missions(&args),
         Command::Validate(args) => validate::run(&args),
         Command::Plan(args) => plan::run(&args),
         Command::Agents(args) => agents::run(&args),

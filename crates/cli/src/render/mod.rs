@@ -1,6 +1,7 @@
 //! How results look: tables for terminals and pipes, Markdown, JSON.
 
 pub mod plan;
+pub mod progress;
 pub mod table;
 
 use std::io::IsTerminal;

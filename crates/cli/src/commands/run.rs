@@ -1,0 +1,131 @@
+//! `techlead run` and `techlead resume`: drive a mission with the engine.
+
+use crate::args::{ResumeArgs, RunArgs};
+use crate::database;
+use crate::exit::{CliError, Outcome};
+use crate::inputs;
+use crate::render::progress::View;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use techlead_core::fingerprint;
+use techlead_core::plan::assign::AssignContext;
+use techlead_core::plan::blueprint::blueprint;
+use techlead_core::state::{MissionPlan, MissionStatus, Resolve};
+use techlead_engine::executor::command::CommandExecutor;
+use techlead_engine::mission::{Mission, Settings};
+use techlead_store::Store;
+use techlead_store::sqlite::SqliteStore;
+
+pub fn run(args: &RunArgs) -> Result<Outcome, CliError> {
+    let valid = inputs::check(&args.mission, &args.source)?.print_and_accept()?;
+    let plan = blueprint(
+        &valid.mission,
+        &valid.library,
+        &AssignContext::default(),
+        jiff::Timestamp::now(),
+    )
+    .expect("validation rejects cycles before planning");
+    let workdir = workdir(&args.mission, valid.mission.repository.as_deref());
+    let resolved = MissionPlan::resolve(&Resolve {
+        mission: &valid.mission,
+        blueprint: &plan,
+        library: &valid.library,
+        source: args.mission.display().to_string(),
+        source_hash: fingerprint::of_file(valid.file.text.as_bytes()),
+        workdir: workdir.display().to_string(),
+    });
+    let (mut store, path) = database::open(&args.database)?;
+    let id = store.create_mission(&resolved, jiff::Timestamp::now())?;
+    drive(store, &path, &id, args.json)
+}
+
+pub fn resume(args: &ResumeArgs) -> Result<Outcome, CliError> {
+    let (store, path) = database::open_existing(&args.database)?;
+    let row = database::mission(&store, &path, Some(&args.mission))?;
+    if !args.ignore_changes {
+        check_unchanged(&store, &row.id)?;
+    }
+    drive(store, &path, &row.id, args.json)
+}
+
+/// Refuses to resume when the mission file was edited since the run began:
+/// the person may expect the edits to take effect, and they would not.
+fn check_unchanged(store: &SqliteStore, id: &str) -> Result<(), CliError> {
+    let first = store.events(id, 0)?.into_iter().next();
+    let Some(techlead_core::state::Event::MissionCreated { plan }) = first.map(|r| r.event) else {
+        return Ok(());
+    };
+    match std::fs::read(&plan.source) {
+        Ok(bytes) if fingerprint::of_file(&bytes) != plan.source_hash => {
+            Err(CliError::MissionChanged {
+                path: plan.source,
+                mission: id.to_string(),
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Tasks run in the mission's repository (relative to the mission file),
+/// else in the mission file's directory.
+fn workdir(mission: &Path, repository: Option<&str>) -> std::path::PathBuf {
+    let base = mission
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let dir = match repository {
+        Some(repository) => base.join(repository),
+        None => base.to_path_buf(),
+    };
+    std::fs::canonicalize(&dir).unwrap_or(dir)
+}
+
+fn drive(store: SqliteStore, path: &Path, id: &str, json: bool) -> Result<Outcome, CliError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(CliError::Runtime)?;
+    let data_dir = std::fs::canonicalize(database::data_dir(path))
+        .unwrap_or_else(|_| database::data_dir(path));
+    let settings = Settings {
+        data_dir,
+        executors: vec![Arc::new(CommandExecutor::new())],
+        gate_grace: std::time::Duration::from_secs(5),
+    };
+    let view: Arc<Mutex<Option<View>>> = Arc::new(Mutex::new(None));
+    let observer_view = view.clone();
+    let mission_id = id.to_string();
+    let observer = Box::new(move |record: &_, state: &_| {
+        let mut view = observer_view.lock().unwrap_or_else(|e| e.into_inner());
+        view.get_or_insert_with(|| View::choose(json, &mission_id, state))
+            .observe(record, state);
+    });
+    let status = runtime.block_on(async {
+        let mission = Mission::open(store, id, settings, observer)?;
+        mission.run().await
+    });
+    if let Some(view) = view.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+        view.finish();
+    }
+    let status = status?;
+    eprintln!("{}", closing_line(id, status));
+    Ok(match status {
+        MissionStatus::Succeeded => Outcome::Success,
+        MissionStatus::Failed => Outcome::Attention,
+        MissionStatus::Paused => Outcome::Paused,
+        _ => Outcome::Interrupted,
+    })
+}
+
+fn closing_line(id: &str, status: MissionStatus) -> String {
+    match status {
+        MissionStatus::Succeeded => format!("mission {id} succeeded"),
+        MissionStatus::Failed => format!(
+            "mission {id} finished with failures: `techlead status {id}` shows them, `techlead logs {id} TASK` their output"
+        ),
+        MissionStatus::Paused => format!(
+            "mission {id} paused for your decision: `techlead status {id}`, then `techlead resume {id}` to go on"
+        ),
+        _ => format!("mission {id} interrupted: `techlead resume {id}` continues it"),
+    }
+}

@@ -1,0 +1,64 @@
+//! Finding and opening the techlead database.
+
+use crate::args::Database;
+use crate::exit::CliError;
+use std::path::{Path, PathBuf};
+use techlead_store::sqlite::SqliteStore;
+use techlead_store::{MissionRow, Store};
+
+/// `--db`, else `.techlead/techlead.db` at the top of the git repository
+/// the person is in, else in the current directory.
+pub fn path(database: &Database) -> PathBuf {
+    if let Some(path) = &database.db {
+        return path.clone();
+    }
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let root = cwd
+        .ancestors()
+        .find(|dir| dir.join(".git").exists())
+        .unwrap_or(&cwd);
+    root.join(".techlead").join("techlead.db")
+}
+
+/// The directory holding the database: attempt files live beside it.
+pub fn data_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Opens the database, creating it if needed.
+pub fn open(database: &Database) -> Result<(SqliteStore, PathBuf), CliError> {
+    let path = path(database);
+    let store = SqliteStore::open(&path)?;
+    Ok((store, path))
+}
+
+/// Opens a database that must already exist (commands that only read).
+pub fn open_existing(database: &Database) -> Result<(SqliteStore, PathBuf), CliError> {
+    let path = path(database);
+    if !path.exists() {
+        return Err(CliError::NoMissions { path });
+    }
+    open(database)
+}
+
+/// The mission named `id_or_name`, or the newest one when `None`.
+pub fn mission(
+    store: &SqliteStore,
+    path: &Path,
+    id_or_name: Option<&str>,
+) -> Result<MissionRow, CliError> {
+    let found = match id_or_name {
+        Some(name) => store.find_mission(name)?,
+        None => store.missions()?.into_iter().next(),
+    };
+    match (found, id_or_name) {
+        (Some(row), _) => Ok(row),
+        (None, Some(name)) => Err(techlead_store::Error::NoSuchMission(name.to_string()).into()),
+        (None, None) => Err(CliError::NoMissions {
+            path: path.to_path_buf(),
+        }),
+    }
+}

@@ -1,0 +1,332 @@
+//! Showing a run as it happens: progress bars on a terminal, one plain
+//! line per event when piped, NDJSON with `--json`. Every view is fed the
+//! same committed events.
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::collections::HashMap;
+use std::io::{IsTerminal, Write};
+use std::time::{Duration, Instant};
+use techlead_core::state::{
+    AttemptOutcome, Event, EventRecord, MissionState, NextStep, Report, TaskStatus,
+};
+
+/// How the run is shown.
+pub enum View {
+    Bars(Bars),
+    Lines(Lines),
+    Json { mission: String },
+}
+
+impl View {
+    /// Bars on a terminal, lines otherwise, JSON when asked.
+    pub fn choose(json: bool, mission: &str, state: &MissionState) -> View {
+        if json {
+            View::Json {
+                mission: mission.to_string(),
+            }
+        } else if std::io::stderr().is_terminal() {
+            View::Bars(Bars::new(state))
+        } else {
+            View::Lines(Lines::new())
+        }
+    }
+
+    pub fn observe(&mut self, record: &EventRecord, state: &MissionState) {
+        match self {
+            View::Bars(bars) => bars.observe(record, state),
+            View::Lines(lines) => {
+                if let Some(line) = describe(record, state) {
+                    lines.print(&line);
+                }
+            }
+            View::Json { mission } => {
+                let mut value = serde_json::to_value(record).expect("events serialise");
+                value["mission"] = serde_json::Value::String(mission.clone());
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(out, "{value}");
+            }
+        }
+    }
+
+    pub fn finish(&mut self) {
+        if let View::Bars(bars) = self {
+            bars.finish();
+        }
+    }
+}
+
+/// Plain lines with the time since the run began.
+pub struct Lines {
+    started: Instant,
+}
+
+impl Lines {
+    pub fn new() -> Self {
+        Lines {
+            started: Instant::now(),
+        }
+    }
+
+    fn print(&self, line: &str) {
+        let elapsed = self.started.elapsed();
+        let _ = writeln!(std::io::stderr().lock(), "[{}] {line}", clock(elapsed));
+    }
+}
+
+fn clock(elapsed: Duration) -> String {
+    let secs = elapsed.as_secs();
+    format!(
+        "{:02}:{:02}.{:03}",
+        secs / 60,
+        secs % 60,
+        elapsed.subsec_millis()
+    )
+}
+
+/// A bar for the mission and one line per running attempt.
+pub struct Bars {
+    multi: MultiProgress,
+    overall: ProgressBar,
+    attempts: HashMap<String, ProgressBar>,
+}
+
+impl Bars {
+    fn new(state: &MissionState) -> Self {
+        let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(10));
+        let overall = multi.add(ProgressBar::new(state.tasks.len() as u64));
+        overall.set_style(
+            ProgressStyle::with_template("{prefix:.bold} [{bar:30.green/dim}] {pos}/{len} tasks · {msg} · {elapsed} elapsed, ETA {eta}")
+                .expect("a valid template")
+                .progress_chars("█▉▊▋▌▍▎▏ "),
+        );
+        overall.set_prefix(state.plan.name.clone());
+        overall.enable_steady_tick(Duration::from_millis(200));
+        let bars = Bars {
+            multi,
+            overall,
+            attempts: HashMap::new(),
+        };
+        bars.update_overall(state);
+        bars
+    }
+
+    fn observe(&mut self, record: &EventRecord, state: &MissionState) {
+        match &record.event {
+            Event::AttemptStarted {
+                task,
+                attempt,
+                agent,
+                ..
+            } => {
+                let bar = self.multi.add(ProgressBar::new(100));
+                bar.set_style(
+                    ProgressStyle::with_template(
+                        "  {prefix:<14.cyan} [{bar:20.cyan/dim}] {pos:>3}% {wide_msg} {elapsed:>4}",
+                    )
+                    .expect("a valid template")
+                    .progress_chars("█▉▊▋▌▍▎▏ "),
+                );
+                let retry = if *attempt > 1 {
+                    format!(" (attempt {attempt})")
+                } else {
+                    String::new()
+                };
+                bar.set_prefix(task.clone());
+                bar.set_message(format!("{agent}{retry}"));
+                bar.enable_steady_tick(Duration::from_millis(200));
+                self.attempts.insert(task.clone(), bar);
+            }
+            Event::AttemptProgress {
+                task,
+                percent,
+                message,
+                ..
+            } => {
+                if let Some(bar) = self.attempts.get(task) {
+                    if let Some(percent) = percent {
+                        bar.set_position(u64::from(*percent));
+                    }
+                    bar.set_message(message.clone());
+                }
+            }
+            Event::AttemptFinished { task, .. } => {
+                if let Some(bar) = self.attempts.remove(task) {
+                    bar.finish_and_clear();
+                    self.multi.remove(&bar);
+                }
+                if let Some(line) = describe(record, state) {
+                    let _ = self.multi.println(line);
+                }
+            }
+            _ => {
+                if let Some(line) = describe(record, state) {
+                    let _ = self.multi.println(line);
+                }
+            }
+        }
+        self.update_overall(state);
+    }
+
+    fn update_overall(&self, state: &MissionState) {
+        let done = state
+            .tasks
+            .iter()
+            .filter(|t| t.status.is_terminal())
+            .count();
+        self.overall.set_position(done as u64);
+        let mut parts = vec![format!("{} running", state.count(TaskStatus::Running))];
+        for (status, word) in [
+            (TaskStatus::Retrying, "retrying"),
+            (TaskStatus::Failed, "failed"),
+            (TaskStatus::Blocked, "blocked"),
+        ] {
+            let n = state.count(status);
+            if n > 0 {
+                parts.push(format!("{n} {word}"));
+            }
+        }
+        self.overall.set_message(parts.join(" · "));
+    }
+
+    fn finish(&mut self) {
+        for bar in self.attempts.values() {
+            bar.finish_and_clear();
+        }
+        self.overall.finish_and_clear();
+        let _ = self.multi.clear();
+    }
+}
+
+/// One line about an event a person cares about, or `None`.
+pub fn describe(record: &EventRecord, state: &MissionState) -> Option<String> {
+    Some(match &record.event {
+        Event::MissionCreated { plan } => format!(
+            "mission {} recorded with {} tasks",
+            plan.name,
+            plan.tasks.len()
+        ),
+        Event::RunStarted { run, .. } => format!(
+            "run {run} of {} started: {} tasks, {} done, max_parallel {}",
+            state.plan.name,
+            state.tasks.len(),
+            state
+                .tasks
+                .iter()
+                .filter(|t| t.status.is_terminal())
+                .count(),
+            state.plan.max_parallel
+        ),
+        Event::AttemptStarted {
+            task,
+            attempt,
+            agent,
+            ..
+        } => format!("▶ {task} attempt {attempt} on {agent}"),
+        Event::AttemptProgress {
+            task,
+            percent,
+            message,
+            ..
+        } => match percent {
+            Some(p) => format!("… {task} {p}% {message}"),
+            None => format!("… {task} {message}"),
+        },
+        Event::AttemptReported { task, report, .. } => match report {
+            Report::Blocked(text) => format!("! {task} is blocked: {text}"),
+            Report::Artifact(path) => format!("+ {task} produced {path}"),
+            Report::Decision(text) => format!("◆ {task} decided: {text}"),
+            Report::Summary(_) => return None,
+        },
+        Event::AttemptFinished {
+            task,
+            outcome,
+            duration_ms,
+            next,
+            ..
+        } => finished(task, outcome, *duration_ms, next),
+        Event::TaskBlocked { task, by } => format!("⊘ {task} blocked by {by}"),
+        Event::PhaseGateFinished {
+            phase,
+            gate,
+            passed,
+            ..
+        } => format!(
+            "{} gate of phase {} ({}): `{gate}`",
+            if *passed { "✓" } else { "✗" },
+            phase + 1,
+            state.plan.phases[*phase].name
+        ),
+        Event::DispatchPaused { reason } => format!("⏸ dispatch paused: {reason}"),
+        Event::DispatchResumed => "▶ dispatch resumed".to_string(),
+        Event::EscalationRaised {
+            id,
+            message,
+            options,
+            ..
+        } => {
+            format!(
+                "? escalation #{id}: {message} (options: {})",
+                options.join(", ")
+            )
+        }
+        Event::RunInterrupted { reason } => format!("■ run interrupted: {reason}"),
+        Event::MissionFinished { status } => format!(
+            "mission {status}: {} of {} tasks succeeded, {} failed, {} blocked",
+            state.count(TaskStatus::Succeeded),
+            state.tasks.len(),
+            state.count(TaskStatus::Failed),
+            state.count(TaskStatus::Blocked)
+        ),
+    })
+}
+
+fn finished(task: &str, outcome: &AttemptOutcome, duration_ms: u64, next: &NextStep) -> String {
+    let took = seconds(duration_ms);
+    let what = match outcome {
+        AttemptOutcome::Succeeded {
+            summary: Some(summary),
+        } => return format!("✓ {task} succeeded in {took}: {summary}"),
+        AttemptOutcome::Succeeded { summary: None } => {
+            return format!("✓ {task} succeeded in {took}");
+        }
+        AttemptOutcome::Failed {
+            exit_code: Some(code),
+            message,
+            ..
+        } if message.is_empty() => format!("failed (exit {code})"),
+        AttemptOutcome::Failed {
+            exit_code: Some(code),
+            message,
+            ..
+        } => format!("failed (exit {code}): {message}"),
+        AttemptOutcome::Failed {
+            signal: Some(signal),
+            ..
+        } => format!("killed by signal {signal}"),
+        AttemptOutcome::Failed { message, .. } => format!("failed: {message}"),
+        AttemptOutcome::TimedOut => "timed out".to_string(),
+        AttemptOutcome::Cancelled => "cancelled".to_string(),
+        AttemptOutcome::Interrupted => "was cut off when techlead stopped".to_string(),
+    };
+    let then = match next {
+        NextStep::Retry { agent, at } => {
+            let wait = at
+                .duration_since(jiff::Timestamp::now())
+                .as_secs_f64()
+                .max(0.0);
+            format!("; retrying on {agent} in {wait:.0}s")
+        }
+        NextStep::Fail => "; no retries left".to_string(),
+        NextStep::Requeue => "; it will run again".to_string(),
+        NextStep::Done => String::new(),
+    };
+    format!("✗ {task} {what} after {took}{then}")
+}
+
+pub fn seconds(ms: u64) -> String {
+    if ms < 10_000 {
+        format!("{:.1}s", ms as f64 / 1000.0)
+    } else {
+        format!("{}s", ms / 1000)
+    }
+}

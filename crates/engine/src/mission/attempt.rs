@@ -1,0 +1,90 @@
+//! Running one attempt: the spec the executor gets, and a task that
+//! forwards its reports and its end to the mission actor in order.
+
+use super::{Input, Mission, report_of};
+use crate::executor::{AttemptSpec, ExecEvent};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+use techlead_core::prompt;
+use techlead_store::Store;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// An attempt's directory, relative to the data directory.
+pub fn relative_dir(mission: &str, task: &str, attempt: u32) -> String {
+    format!("runs/{mission}/{task}/{attempt}")
+}
+
+pub fn spawn<S: Store>(mission: &Mission<S>, task: usize, cancel: CancellationToken) {
+    let state = &mission.state;
+    let plan = &state.plan.tasks[task];
+    let attempt = state.tasks[task].attempts.len() as u32;
+    let executor = mission
+        .settings
+        .executors
+        .iter()
+        .find(|e| e.name() == plan.executor)
+        .cloned()
+        .expect("executors were checked when the mission was opened");
+    let spec = AttemptSpec {
+        mission_id: mission.id.clone(),
+        task_id: plan.id.clone(),
+        task_title: plan.title.clone(),
+        attempt,
+        agent: state.tasks[task].agent.clone(),
+        command: plan.command.clone(),
+        prompt: prompt::render(&state.plan, plan),
+        workdir: PathBuf::from(&state.plan.workdir),
+        attempt_dir: mission
+            .settings
+            .data_dir
+            .join(relative_dir(&mission.id, &plan.id, attempt)),
+        timeout: Duration::from_millis(plan.timeout_ms),
+        env: Vec::new(),
+    };
+    let inputs = mission.inputs.sender();
+    tokio::spawn(async move {
+        let started = Instant::now();
+        let (events, mut received) = mpsc::unbounded_channel();
+        let run = executor.run(spec, events, cancel);
+        tokio::pin!(run);
+        let outcome = loop {
+            tokio::select! {
+                biased;
+                Some(event) = received.recv() => forward(&inputs, task, attempt, event),
+                outcome = &mut run => break outcome,
+            }
+        };
+        while let Ok(event) = received.try_recv() {
+            forward(&inputs, task, attempt, event);
+        }
+        let duration_ms = started.elapsed().as_millis() as u64;
+        let _ = inputs.send(Input::Finished {
+            task,
+            attempt,
+            outcome,
+            duration_ms,
+        });
+    });
+}
+
+fn forward(inputs: &mpsc::UnboundedSender<Input>, task: usize, attempt: u32, event: ExecEvent) {
+    let input = match event {
+        ExecEvent::Started { pid } => Input::Started { task, pid },
+        ExecEvent::Progress { percent, message } => Input::Progress {
+            task,
+            attempt,
+            percent,
+            message,
+        },
+        other => match report_of(&other) {
+            Some(report) => Input::Report {
+                task,
+                attempt,
+                report,
+            },
+            None => return,
+        },
+    };
+    let _ = inputs.send(input);
+}

@@ -1,0 +1,65 @@
+//! Phase gates: shell commands the person wrote in the mission file, run
+//! between phases. They run through the command executor (`sh -c`), so
+//! they get the same process-group handling, timeout and capped log as
+//! attempts.
+
+use super::{Input, Mission};
+use crate::executor::command::CommandExecutor;
+use crate::executor::{AttemptSpec, Executor, Outcome};
+use std::path::PathBuf;
+use std::time::Duration;
+use techlead_store::Store;
+use tokio::sync::mpsc;
+
+/// Gates that hang are stopped after this long.
+const GATE_TIMEOUT: Duration = Duration::from_secs(60 * 60);
+
+pub fn spawn<S: Store>(mission: &Mission<S>, phase: usize, gate: String) {
+    let index = mission.state.plan.phases[phase]
+        .gates
+        .iter()
+        .position(|g| *g == gate)
+        .unwrap_or(0);
+    let relative = format!(
+        "runs/{}/gates/phase-{}-gate-{}",
+        mission.id,
+        phase + 1,
+        index + 1
+    );
+    let spec = AttemptSpec {
+        mission_id: mission.id.clone(),
+        task_id: format!("phase-{}", phase + 1),
+        task_title: format!("gate of phase {}", mission.state.plan.phases[phase].name),
+        attempt: 1,
+        agent: "gate".to_string(),
+        command: Some(vec!["sh".to_string(), "-c".to_string(), gate.clone()]),
+        prompt: String::new(),
+        workdir: PathBuf::from(&mission.state.plan.workdir),
+        attempt_dir: mission.settings.data_dir.join(&relative),
+        timeout: GATE_TIMEOUT,
+        env: Vec::new(),
+    };
+    let log = format!("{relative}/output.log");
+    let inputs = mission.inputs.sender();
+    let cancel = mission.inputs.gate_token();
+    let grace = mission.settings.gate_grace;
+    tokio::spawn(async move {
+        let (events, _received) = mpsc::unbounded_channel();
+        let outcome = CommandExecutor::new()
+            .with_grace(grace)
+            .run(spec, events, cancel)
+            .await;
+        let (passed, exit_code) = match outcome {
+            Outcome::Succeeded { .. } => (true, Some(0)),
+            Outcome::Failed { exit_code, .. } => (false, exit_code),
+            Outcome::TimedOut | Outcome::Cancelled => (false, None),
+        };
+        let _ = inputs.send(Input::GateFinished {
+            phase,
+            gate,
+            passed,
+            exit_code,
+            log,
+        });
+    });
+}
