@@ -52,8 +52,13 @@ impl AttemptSpec {
 #[derive(Debug, Clone, PartialEq)]
 pub enum ExecEvent {
     /// The process started (after spawn), with its process ID.
-    Started { pid: Option<u32> },
-    Progress { percent: Option<u8>, message: String },
+    Started {
+        pid: Option<u32>,
+    },
+    Progress {
+        percent: Option<u8>,
+        message: String,
+    },
     Blocked(String),
     Artifact(String),
     Decision(String),
