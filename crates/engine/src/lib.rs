@@ -4,3 +4,4 @@
 pub mod executor;
 pub mod library;
 pub mod mission;
+pub mod orphans;

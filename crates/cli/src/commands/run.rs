@@ -102,6 +102,12 @@ fn drive(store: SqliteStore, path: &Path, id: &str, json: bool) -> Result<Outcom
     });
     let status = runtime.block_on(async {
         let mission = Mission::open(store, id, settings, observer)?;
+        if mission.orphans_killed() > 0 {
+            eprintln!(
+                "killed {} process(es) left running by the previous run of {id}",
+                mission.orphans_killed()
+            );
+        }
         mission.run().await
     });
     if let Some(view) = view.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {

@@ -88,6 +88,7 @@ pub struct Mission<S: Store> {
     inputs: Inputs,
     last_launch: Option<Instant>,
     interrupting: bool,
+    orphans_killed: u32,
     _lock: techlead_store::MissionLock,
 }
 
@@ -108,6 +109,7 @@ impl<S: Store> Mission<S> {
             return Err(Error::Finished(id.to_string()));
         }
         check_executors(&state, &settings)?;
+        let orphans = crate::orphans::reap(id);
         let mut mission = Mission {
             store,
             id: id.to_string(),
@@ -122,9 +124,10 @@ impl<S: Store> Mission<S> {
             inputs: Inputs::new(),
             last_launch: None,
             interrupting: false,
+            orphans_killed: 0,
             _lock: lock,
         };
-        mission.take_over()?;
+        mission.take_over(orphans)?;
         Ok(mission)
     }
 
@@ -136,12 +139,18 @@ impl<S: Store> Mission<S> {
         &self.state
     }
 
+    /// Processes of a dead earlier run that were killed when this run took
+    /// over (see `orphans`).
+    pub fn orphans_killed(&self) -> u32 {
+        self.orphans_killed
+    }
+
     /// A handle that interrupts the run like Ctrl-C.
     pub fn interrupter(&self) -> input::Interrupter {
         self.inputs.interrupter()
     }
 
-    fn take_over(&mut self) -> Result<(), Error> {
+    fn take_over(&mut self, orphans_killed: u32) -> Result<(), Error> {
         let cut_off: Vec<(usize, u32)> = self
             .state
             .running()
@@ -161,6 +170,7 @@ impl<S: Store> Mission<S> {
             pid: std::process::id(),
             host: hostname(),
         })?;
+        self.orphans_killed = orphans_killed;
         self.commit()
     }
 
