@@ -9,19 +9,11 @@ use std::collections::HashMap;
 /// Tasks to start now, in start order.
 pub fn select(state: &MissionState, now: Timestamp) -> Vec<usize> {
     let plan = &state.plan;
-    let mut ready = state.ready(now);
-    ready.sort_by(|&a, &b| {
-        let (a_plan, b_plan) = (&plan.tasks[a], &plan.tasks[b]);
-        a_plan
-            .priority
-            .cmp(&b_plan.priority)
-            .then(b_plan.remaining_hours.total_cmp(&a_plan.remaining_hours))
-            .then(a.cmp(&b))
-    });
+    let max_parallel = plan.max_parallel.max(1) as usize;
     let mut by_agent: HashMap<&str, u32> = HashMap::new();
     let mut by_executor: HashMap<&str, u32> = HashMap::new();
     let mut total = 0;
-    for t in (0..state.tasks.len()).filter(|&t| state.tasks[t].status == TaskStatus::Running) {
+    for t in state.running() {
         *by_agent.entry(state.tasks[t].agent.as_str()).or_default() += 1;
         *by_executor
             .entry(plan.tasks[t].executor.as_str())
@@ -35,8 +27,8 @@ pub fn select(state: &MissionState, now: Timestamp) -> Vec<usize> {
             .map_or(u32::MAX, |(_, l)| (*l).max(1))
     };
     let mut chosen = Vec::new();
-    for t in ready {
-        if total >= plan.max_parallel.max(1) {
+    for t in state.ready_in_order(now) {
+        if total >= max_parallel {
             break;
         }
         let agent = state.tasks[t].agent.as_str();

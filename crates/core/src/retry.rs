@@ -68,7 +68,9 @@ fn unit_hash(task: &str, attempt: usize) -> f64 {
 /// only once more tasks failed since the person last let it go on.
 pub fn failure_rate_exceeded(state: &MissionState) -> bool {
     let failed = state.count(crate::state::TaskStatus::Failed);
-    failed >= 2 && failed > state.failed_at_last_pause && state.failure_rate() > state.plan.failure_threshold
+    failed >= 2
+        && failed > state.failed_at_last_pause
+        && state.failure_rate() > state.plan.failure_threshold
 }
 
 #[cfg(test)]

@@ -2,10 +2,8 @@
 //! decisions 1 and 4): the fold walked through realistic missions, every
 //! rejection path, and property tests over random plans and event logs.
 //!
-//! Tests marked `#[ignore = "BUG: ..."]` pin down rules the fold should
-//! enforce and does not yet. They fail today; run them with
-//! `cargo test -p techlead-core --test state -- --ignored`, and remove the
-//! `ignore` once the fold is fixed.
+//! The `bug_*` tests pin down rules the first version of the fold did not
+//! enforce (found by the property tests below); they guard the fixes.
 
 use jiff::Timestamp;
 use proptest::prelude::*;
@@ -1234,13 +1232,12 @@ fn records_round_trip_through_json() {
 }
 
 // ---------------------------------------------------------------------------
-// Rules the fold should enforce and does not (yet). Each test shows the
-// minimal event sequence; all are ignored until the fold is fixed.
+// Rules the first fold did not enforce, found by the property tests. Each
+// minimal event sequence; the fold now rejects each.
 
 #[test]
-#[ignore = "BUG: AttemptStarted is accepted for a task whose dependencies have not succeeded"]
 fn bug_a_task_cannot_start_before_its_dependencies_succeeded() {
-    // created{a; b <- a}, run 1, attempt_started{b, 1}: accepted today;
+    // created{a; b <- a}, run 1, attempt_started{b, 1}: once accepted;
     // b can then succeed while a is pending, and a can later fail.
     let mut m = Mission::new(two_tasks());
     m.ok(run(1));
@@ -1249,7 +1246,6 @@ fn bug_a_task_cannot_start_before_its_dependencies_succeeded() {
 }
 
 #[test]
-#[ignore = "BUG: AttemptStarted is accepted for a task whose earlier phase has not passed its gates"]
 fn bug_a_task_cannot_start_before_its_phase_opened() {
     // created{phase 0 `build` gate `make test`: a; phase 1: b}, run 1,
     // attempt_started{b, 1}: accepted today although a has not even run.
@@ -1263,7 +1259,6 @@ fn bug_a_task_cannot_start_before_its_phase_opened() {
 }
 
 #[test]
-#[ignore = "BUG: TaskBlocked is accepted with `by` a failed task the blocked task does not depend on"]
 fn bug_a_task_is_blocked_only_by_its_own_dependencies() {
     // created{a; c (independent)}, run 1, attempt_started{a, 1},
     // attempt_finished{a, 1, failed, fail}, task_blocked{c, by: a}: accepted
@@ -1280,7 +1275,6 @@ fn bug_a_task_is_blocked_only_by_its_own_dependencies() {
 }
 
 #[test]
-#[ignore = "BUG: TaskBlocked is accepted with any `phase:...` reason, even with no dead phase"]
 fn bug_a_task_is_blocked_by_a_phase_only_when_an_earlier_phase_is_dead() {
     // created{a, no phases}, task_blocked{a, by: "phase:anything"}: accepted
     // today, before the mission even ran.
@@ -1295,7 +1289,6 @@ fn bug_a_task_is_blocked_by_a_phase_only_when_an_earlier_phase_is_dead() {
 }
 
 #[test]
-#[ignore = "BUG: PhaseGateFinished is accepted after MissionFinished, changing the final status"]
 fn bug_a_finished_mission_takes_no_gate_results() {
     // created{phase 0 gate `make test`: a}, run 1, attempt_started{a, 1},
     // attempt_finished{a, 1, succeeded, done}, gate{0, make test, failed},
@@ -1316,7 +1309,6 @@ fn bug_a_finished_mission_takes_no_gate_results() {
 }
 
 #[test]
-#[ignore = "BUG: a gate may run again after failing; its phase is then both open and dead"]
 fn bug_a_failed_gate_does_not_make_a_task_both_ready_and_blocked() {
     // created{phase 0 gate `make test`: a; phase 1: b}, run 1,
     // attempt_started{a, 1}, attempt_finished{a, 1, succeeded, done},
@@ -1347,7 +1339,6 @@ fn bug_a_failed_gate_does_not_make_a_task_both_ready_and_blocked() {
 }
 
 #[test]
-#[ignore = "BUG: PhaseGateFinished is accepted for a gate its phase does not have"]
 fn bug_a_gate_result_names_a_gate_of_its_phase() {
     // created{phase 0 gate `make test`: a}, run 1, attempt_started{a, 1},
     // attempt_finished{a, 1, succeeded, done}, gate{0, "rm -rf /", failed}:
@@ -1361,7 +1352,6 @@ fn bug_a_gate_result_names_a_gate_of_its_phase() {
 }
 
 #[test]
-#[ignore = "BUG: MissionFinished{failed} is accepted while a phase gate is still due"]
 fn bug_a_mission_finishes_only_when_settled() {
     // created{phase 0 gate `make test`: a}, run 1, attempt_started{a, 1},
     // attempt_finished{a, 1, succeeded, done}, mission_finished{failed}:
@@ -2092,7 +2082,6 @@ proptest! {
 
     /// The same with the rules the fold should also enforce.
     #[test]
-    #[ignore = "BUG: see the bug_* tests; fails on arbitrary TaskBlocked, AttemptStarted and gate events"]
     fn random_logs_keep_the_stricter_invariants(
         plan in arb_plan(false),
         steps in prop::collection::vec(arb_step(), 0..60),

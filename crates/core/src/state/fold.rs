@@ -1,6 +1,7 @@
 //! The fold: mission state as a function of its events.
 
 use super::event::{AttemptOutcome, Event, EventRecord, NextStep, Report};
+use super::index::Index;
 use super::plan::MissionPlan;
 use super::status::{IllegalTransition, MissionMove, MissionStatus, TaskMove, TaskStatus};
 use jiff::Timestamp;
@@ -48,6 +49,12 @@ pub enum StateError {
     CannotFinish { status: MissionStatus, why: String },
     #[error("the gate of phase {0} runs before its tasks succeeded")]
     GateTooEarly(usize),
+    #[error("phase {phase} has no gate `{gate}`")]
+    UnknownGate { phase: usize, gate: String },
+    #[error("the gate `{gate}` of phase {phase} was already decided")]
+    GateDecided { phase: usize, gate: String },
+    #[error("task `{0}` is not ready: its dependencies or its phase are not done")]
+    NotReady(String),
     #[error("invalid plan: {0}")]
     Plan(#[from] super::plan::PlanError),
 }
@@ -123,6 +130,8 @@ pub struct MissionState {
     pub failed_at_last_pause: usize,
     #[serde(skip)]
     index: HashMap<String, usize>,
+    #[serde(skip)]
+    derived: Index,
 }
 
 impl MissionState {
@@ -167,13 +176,16 @@ impl MissionState {
                 blockers: Vec::new(),
             })
             .collect();
+        let index: HashMap<String, usize> = plan
+            .tasks
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.id.clone(), i))
+            .collect();
+        let derived = Index::new(plan, |id| index.get(id).copied());
         Ok(MissionState {
-            index: plan
-                .tasks
-                .iter()
-                .enumerate()
-                .map(|(i, t)| (t.id.clone(), i))
-                .collect(),
+            index,
+            derived,
             gates: vec![Vec::new(); plan.phases.len()],
             plan: plan.clone(),
             status: MissionStatus::Created,
@@ -265,21 +277,7 @@ impl MissionState {
                 passed,
                 log,
                 ..
-            } => {
-                let tasks_done = self
-                    .phase_tasks(*phase)
-                    .ok_or(StateError::UnknownPhase(*phase))?
-                    .all(|t| self.tasks[t].status == TaskStatus::Succeeded);
-                if !tasks_done {
-                    return Err(StateError::GateTooEarly(*phase));
-                }
-                self.gates[*phase].push(GateResult {
-                    gate: gate.clone(),
-                    passed: *passed,
-                    log: log.clone(),
-                });
-                Ok(())
-            }
+            } => self.gate_finished(*phase, gate, *passed, log),
             Event::DispatchPaused { .. } => {
                 self.status = self.mission_after(MissionMove::Pause)?;
                 self.failed_at_last_pause = self.count(TaskStatus::Failed);
@@ -337,6 +335,9 @@ impl MissionState {
             }));
         }
         let next = self.task_after(i, TaskMove::Start)?;
+        if self.tasks[i].status == TaskStatus::Pending && !self.derived.is_queued(i) {
+            return Err(StateError::NotReady(task.to_string()));
+        }
         let expected = self.tasks[i].attempts.len() as u32 + 1;
         if attempt != expected {
             return Err(StateError::WrongAttempt {
@@ -345,8 +346,8 @@ impl MissionState {
                 got: attempt,
             });
         }
+        self.set_status(i, next);
         let state = &mut self.tasks[i];
-        state.status = next;
         state.agent = agent.to_string();
         state.retry_at = None;
         state.progress = None;
@@ -403,7 +404,6 @@ impl MissionState {
         };
         let status = self.task_after(i, action)?;
         let state = &mut self.tasks[i];
-        state.status = status;
         if let AttemptOutcome::Succeeded {
             summary: Some(summary),
         } = outcome
@@ -421,29 +421,105 @@ impl MissionState {
         current.finished_at = Some(at);
         current.outcome = Some(outcome.clone());
         current.duration_ms = Some(duration_ms);
+        self.set_status(i, status);
         Ok(())
     }
 
     fn block(&mut self, task: &str, by: &str) -> Result<(), StateError> {
         let i = self.task(task)?;
-        let blocking = match self.task_index(by) {
-            Some(b) => matches!(
-                self.tasks[b].status,
-                TaskStatus::Failed | TaskStatus::Blocked
-            ),
-            // A phase whose gate failed blocks its successors.
-            None => by.starts_with("phase:"),
-        };
-        if !blocking {
+        // A finished task says so first; otherwise the missing reason is
+        // the more useful complaint.
+        if self.tasks[i].status.is_terminal() {
+            self.task_after(i, TaskMove::Block)?;
+        }
+        if !self.blocks(i, by) {
             return Err(StateError::NotBlocking {
                 task: task.to_string(),
                 by: by.to_string(),
             });
         }
         let status = self.task_after(i, TaskMove::Block)?;
-        self.tasks[i].status = status;
+        self.set_status(i, status);
         self.tasks[i].blocked_by = Some(by.to_string());
         Ok(())
+    }
+
+    /// Whether `by` keeps task `t` from ever starting: a dependency that
+    /// failed or is blocked, or `phase:<name>` of an earlier phase that can
+    /// never pass.
+    fn blocks(&self, t: usize, by: &str) -> bool {
+        let plan = &self.plan.tasks[t];
+        if plan.depends_on.iter().any(|d| d == by) {
+            return self.task_index(by).is_some_and(|b| {
+                matches!(
+                    self.tasks[b].status,
+                    TaskStatus::Failed | TaskStatus::Blocked
+                )
+            });
+        }
+        let Some(name) = by.strip_prefix("phase:") else {
+            return false;
+        };
+        let earlier = plan.phase.unwrap_or(0);
+        (0..earlier).any(|q| self.plan.phases[q].name == name && self.phase_dead(q))
+    }
+
+    fn gate_finished(
+        &mut self,
+        phase: usize,
+        gate: &str,
+        passed: bool,
+        log: &str,
+    ) -> Result<(), StateError> {
+        let Some(plan) = self.plan.phases.get(phase) else {
+            return Err(StateError::UnknownPhase(phase));
+        };
+        if !plan.gates.iter().any(|g| g == gate) {
+            return Err(StateError::UnknownGate {
+                phase,
+                gate: gate.to_string(),
+            });
+        }
+        if self.status.is_finished() {
+            return Err(StateError::Mission(IllegalTransition {
+                from: self.status.to_string(),
+                action: "record a gate".to_string(),
+            }));
+        }
+        if !self.derived.phase_complete(phase) {
+            return Err(StateError::GateTooEarly(phase));
+        }
+        if self.phase_gate_failed(phase) || self.gates[phase].iter().any(|r| r.gate == gate) {
+            return Err(StateError::GateDecided {
+                phase,
+                gate: gate.to_string(),
+            });
+        }
+        self.gates[phase].push(GateResult {
+            gate: gate.to_string(),
+            passed,
+            log: log.to_string(),
+        });
+        let (tasks, plan, gates) = (&self.tasks, &self.plan, &self.gates);
+        let status_of = |t: usize| tasks[t].status;
+        if passed {
+            self.derived
+                .reopen(plan, &status_of, &|p| gates_passed(plan, gates, p));
+        } else {
+            self.derived.phase_dead(phase, &status_of);
+        }
+        Ok(())
+    }
+
+    /// Moves task `i` to `to` and keeps the indexes in step.
+    fn set_status(&mut self, i: usize, to: TaskStatus) {
+        let from = self.tasks[i].status;
+        self.tasks[i].status = to;
+        let (tasks, plan, gates) = (&self.tasks, &self.plan, &self.gates);
+        self.derived
+            .moved(i, from, to, plan, &|t| tasks[t].status, &|p| {
+                gates_passed(plan, gates, p)
+            });
     }
 
     fn finish(&mut self, status: MissionStatus) -> Result<(), StateError> {
@@ -456,6 +532,9 @@ impl MissionState {
                 "task `{}` is {}",
                 self.plan.tasks[t].id, self.tasks[t].status
             )));
+        }
+        if !self.gates_due().is_empty() {
+            return Err(cannot("a phase gate is still due"));
         }
         let action = match status {
             MissionStatus::Succeeded => {
@@ -477,22 +556,13 @@ impl MissionState {
     }
 
     fn all_succeeded(&self) -> bool {
-        self.tasks.iter().all(|t| t.status == TaskStatus::Succeeded)
+        self.derived.count(TaskStatus::Succeeded) == self.tasks.len()
             && (0..self.plan.phases.len()).all(|p| self.phase_gates_passed(p))
-    }
-
-    fn phase_tasks(&self, phase: usize) -> Option<impl Iterator<Item = usize> + '_> {
-        (phase < self.plan.phases.len()).then(|| {
-            (0..self.plan.tasks.len()).filter(move |&t| self.plan.tasks[t].phase == Some(phase))
-        })
     }
 
     /// Whether every gate of `phase` has passed (trivially, with no gates).
     pub fn phase_gates_passed(&self, phase: usize) -> bool {
-        let gates = &self.plan.phases[phase].gates;
-        gates
-            .iter()
-            .all(|g| self.gates[phase].iter().any(|r| &r.gate == g && r.passed))
+        gates_passed(&self.plan, &self.gates, phase)
     }
 
     /// Whether a gate of `phase` has failed.
@@ -500,14 +570,23 @@ impl MissionState {
         self.gates[phase].iter().any(|r| !r.passed)
     }
 
-    /// Phases whose tasks all succeeded and whose gates have not all run.
+    /// A phase that can never pass: a gate failed or a task failed or was
+    /// blocked.
+    fn phase_dead(&self, phase: usize) -> bool {
+        self.phase_gate_failed(phase)
+            || self.derived.phase_tasks(phase).iter().any(|&t| {
+                matches!(
+                    self.tasks[t].status,
+                    TaskStatus::Failed | TaskStatus::Blocked
+                )
+            })
+    }
+
+    /// Phases whose tasks all succeeded, with the next gate not yet run.
     pub fn gates_due(&self) -> Vec<(usize, String)> {
         let mut due = Vec::new();
         for (p, phase) in self.plan.phases.iter().enumerate() {
-            let done = self
-                .phase_tasks(p)
-                .is_some_and(|mut t| t.all(|t| self.tasks[t].status == TaskStatus::Succeeded));
-            if !done || self.phase_gate_failed(p) {
+            if !self.derived.phase_complete(p) || self.phase_gate_failed(p) {
                 continue;
             }
             if let Some(gate) = phase
@@ -521,86 +600,65 @@ impl MissionState {
         due
     }
 
-    /// Whether a task's phase may start: every earlier phase's tasks
-    /// succeeded and its gates passed.
-    fn phase_open(&self, phase: Option<usize>) -> bool {
-        let Some(phase) = phase else { return true };
-        (0..phase).all(|p| {
-            self.phase_tasks(p)
-                .is_some_and(|mut t| t.all(|t| self.tasks[t].status == TaskStatus::Succeeded))
-                && self.phase_gates_passed(p)
-        })
+    /// Tasks that may start now, in task order: pending with every
+    /// dependency succeeded and their phase open, or retrying with their
+    /// delay over.
+    pub fn ready(&self, now: Timestamp) -> Vec<usize> {
+        let mut ready: Vec<usize> = self.ready_in_order(now).collect();
+        ready.sort_unstable();
+        ready
     }
 
-    /// Tasks that may start now: pending with every dependency succeeded
-    /// and their phase open, or retrying with their delay over.
-    pub fn ready(&self, now: Timestamp) -> Vec<usize> {
-        (0..self.tasks.len())
-            .filter(|&t| {
-                let task = &self.tasks[t];
-                match task.status {
-                    TaskStatus::Pending => {
-                        self.plan.tasks[t].depends_on.iter().all(|d| {
-                            self.task_index(d)
-                                .is_some_and(|d| self.tasks[d].status == TaskStatus::Succeeded)
-                        }) && self.phase_open(self.plan.tasks[t].phase)
-                    }
-                    TaskStatus::Retrying => task.retry_at.is_none_or(|at| at <= now),
-                    _ => false,
-                }
-            })
-            .collect()
+    /// The same tasks in dispatch order: critical priority first, then the
+    /// longest remaining path, then file order. Lazy, so that taking the
+    /// first few costs little however many are ready.
+    pub fn ready_in_order(&self, now: Timestamp) -> impl Iterator<Item = usize> + '_ {
+        let mut due: Vec<_> = self
+            .derived
+            .retrying
+            .iter()
+            .filter(|&&t| self.tasks[t].retry_at.is_none_or(|at| at <= now))
+            .map(|&t| self.derived.key(t))
+            .collect();
+        due.sort_unstable();
+        merge(due.into_iter(), self.derived.queue.iter().copied()).map(|(_, _, t)| t)
     }
 
     /// Pending tasks that can never start, each with what blocks it.
     pub fn newly_blocked(&self) -> Vec<(usize, String)> {
-        let mut blocked = Vec::new();
-        for (t, plan) in self.plan.tasks.iter().enumerate() {
-            if self.tasks[t].status != TaskStatus::Pending {
-                continue;
-            }
-            let dependency = plan.depends_on.iter().find(|d| {
-                self.task_index(d).is_some_and(|d| {
-                    matches!(
-                        self.tasks[d].status,
-                        TaskStatus::Failed | TaskStatus::Blocked
-                    )
-                })
-            });
-            if let Some(dependency) = dependency {
-                blocked.push((t, dependency.clone()));
-                continue;
-            }
-            let closed = plan
-                .phase
-                .and_then(|p| (0..p).find(|&q| self.phase_dead(q)));
-            if let Some(q) = closed {
-                blocked.push((t, format!("phase:{}", self.plan.phases[q].name)));
-            }
-        }
-        blocked
+        self.derived
+            .blockable
+            .iter()
+            .filter_map(|&t| self.block_reason(t).map(|by| (t, by)))
+            .collect()
     }
 
-    /// A phase that can never pass: a gate failed or a task failed or was blocked.
-    fn phase_dead(&self, phase: usize) -> bool {
-        self.phase_gate_failed(phase)
-            || self.phase_tasks(phase).is_some_and(|mut t| {
-                t.any(|t| {
-                    matches!(
-                        self.tasks[t].status,
-                        TaskStatus::Failed | TaskStatus::Blocked
-                    )
-                })
+    fn block_reason(&self, t: usize) -> Option<String> {
+        let plan = &self.plan.tasks[t];
+        let dependency = plan.depends_on.iter().find(|d| {
+            self.task_index(d).is_some_and(|d| {
+                matches!(
+                    self.tasks[d].status,
+                    TaskStatus::Failed | TaskStatus::Blocked
+                )
             })
+        });
+        if let Some(dependency) = dependency {
+            return Some(dependency.clone());
+        }
+        let closed = plan
+            .phase
+            .and_then(|p| (0..p).find(|&q| self.phase_dead(q)))?;
+        Some(format!("phase:{}", self.plan.phases[closed].name))
     }
 
     pub fn count(&self, status: TaskStatus) -> usize {
-        self.tasks.iter().filter(|t| t.status == status).count()
+        self.derived.count(status)
     }
 
     /// Tasks running now.
     pub fn running(&self) -> impl Iterator<Item = usize> + '_ {
-        (0..self.tasks.len()).filter(|&t| self.tasks[t].status == TaskStatus::Running)
+        self.derived.running.iter().copied()
     }
 
     /// Failed share of finished tasks (blocked tasks are not counted: they
@@ -618,7 +676,10 @@ impl MissionState {
     /// Whether nothing more can happen: every task finished and every due
     /// gate has run (or can no longer run).
     pub fn is_settled(&self) -> bool {
-        self.tasks.iter().all(|t| t.status.is_terminal()) && self.gates_due().is_empty()
+        let finished = self.count(TaskStatus::Succeeded)
+            + self.count(TaskStatus::Failed)
+            + self.count(TaskStatus::Blocked);
+        finished == self.tasks.len() && self.gates_due().is_empty()
     }
 
     /// The status a settled mission finishes with.
@@ -629,4 +690,25 @@ impl MissionState {
             MissionStatus::Failed
         }
     }
+}
+
+fn gates_passed(plan: &MissionPlan, gates: &[Vec<GateResult>], phase: usize) -> bool {
+    plan.phases[phase]
+        .gates
+        .iter()
+        .all(|g| gates[phase].iter().any(|r| &r.gate == g && r.passed))
+}
+
+/// Merges two sorted iterators into one sorted iterator.
+fn merge<T: Ord + Copy>(
+    a: impl Iterator<Item = T>,
+    b: impl Iterator<Item = T>,
+) -> impl Iterator<Item = T> {
+    let (mut a, mut b) = (a.peekable(), b.peekable());
+    std::iter::from_fn(move || match (a.peek(), b.peek()) {
+        (Some(x), Some(y)) if x <= y => a.next(),
+        (Some(_), Some(_)) => b.next(),
+        (Some(_), None) => a.next(),
+        (None, _) => b.next(),
+    })
 }

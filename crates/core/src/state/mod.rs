@@ -8,6 +8,7 @@
 
 mod event;
 mod fold;
+mod index;
 mod plan;
 mod status;
 

@@ -1,0 +1,231 @@
+//! Indexes the fold keeps beside the state so that the engine's questions
+//! (what is ready, in which order; what can never start; how many are
+//! running) cost time in proportion to the answer, not to the mission.
+//! They are derived from the events like the rest of the state, so a
+//! replay rebuilds them exactly.
+
+use super::plan::MissionPlan;
+use super::status::TaskStatus;
+use crate::priority::Priority;
+use std::collections::BTreeSet;
+
+/// Dispatch order: critical first, then the longest remaining path, then
+/// file order.
+pub(super) type Key = (Priority, u64, usize);
+
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Index {
+    dependents: Vec<Vec<usize>>,
+    /// Dependencies of each task that have not succeeded yet.
+    unmet: Vec<u32>,
+    phase_tasks: Vec<Vec<usize>>,
+    phase_succeeded: Vec<usize>,
+    /// Leading phases whose tasks all succeeded and whose gates passed.
+    open_phases: usize,
+    counts: [usize; 6],
+    keys: Vec<Key>,
+    /// Pending tasks whose dependencies succeeded and whose phase is open.
+    pub queue: BTreeSet<Key>,
+    pub retrying: BTreeSet<usize>,
+    pub running: BTreeSet<usize>,
+    /// Pending tasks that can never start.
+    pub blockable: BTreeSet<usize>,
+}
+
+fn slot(status: TaskStatus) -> usize {
+    match status {
+        TaskStatus::Pending => 0,
+        TaskStatus::Running => 1,
+        TaskStatus::Retrying => 2,
+        TaskStatus::Succeeded => 3,
+        TaskStatus::Failed => 4,
+        TaskStatus::Blocked => 5,
+    }
+}
+
+impl Index {
+    pub fn new(plan: &MissionPlan, position: impl Fn(&str) -> Option<usize>) -> Index {
+        let n = plan.tasks.len();
+        let mut dependents = vec![Vec::new(); n];
+        let mut unmet = vec![0; n];
+        let mut phase_tasks = vec![Vec::new(); plan.phases.len()];
+        for (t, task) in plan.tasks.iter().enumerate() {
+            for dependency in task.depends_on.iter().filter_map(|d| position(d)) {
+                dependents[dependency].push(t);
+                unmet[t] += 1;
+            }
+            if let Some(p) = task.phase {
+                phase_tasks[p].push(t);
+            }
+        }
+        let keys = plan
+            .tasks
+            .iter()
+            .enumerate()
+            .map(|(t, task)| {
+                (
+                    task.priority,
+                    u64::MAX - task.remaining_hours.max(0.0).to_bits(),
+                    t,
+                )
+            })
+            .collect();
+        let mut index = Index {
+            dependents,
+            unmet,
+            phase_succeeded: vec![0; phase_tasks.len()],
+            phase_tasks,
+            open_phases: 0,
+            counts: [n, 0, 0, 0, 0, 0],
+            keys,
+            queue: BTreeSet::new(),
+            retrying: BTreeSet::new(),
+            running: BTreeSet::new(),
+            blockable: BTreeSet::new(),
+        };
+        index.open_phases = index.count_open_phases(|p| plan.phases[p].gates.is_empty());
+        for t in 0..n {
+            index.enqueue_if_ready(t, plan, TaskStatus::Pending);
+        }
+        index
+    }
+
+    pub fn key(&self, t: usize) -> Key {
+        self.keys[t]
+    }
+
+    pub fn is_queued(&self, t: usize) -> bool {
+        self.queue.contains(&self.keys[t])
+    }
+
+    pub fn count(&self, status: TaskStatus) -> usize {
+        self.counts[slot(status)]
+    }
+
+    pub fn phase_tasks(&self, phase: usize) -> &[usize] {
+        &self.phase_tasks[phase]
+    }
+
+    pub fn phase_complete(&self, phase: usize) -> bool {
+        self.phase_succeeded[phase] == self.phase_tasks[phase].len()
+    }
+
+    fn phase_open(&self, phase: Option<usize>) -> bool {
+        phase.is_none_or(|p| p <= self.open_phases)
+    }
+
+    fn enqueue_if_ready(&mut self, t: usize, plan: &MissionPlan, status: TaskStatus) {
+        if status == TaskStatus::Pending
+            && self.unmet[t] == 0
+            && self.phase_open(plan.tasks[t].phase)
+        {
+            self.queue.insert(self.keys[t]);
+        }
+    }
+
+    /// Records that task `t` moved from `from` to `to`. `status_of` gives
+    /// every task's status after the move.
+    pub fn moved(
+        &mut self,
+        t: usize,
+        from: TaskStatus,
+        to: TaskStatus,
+        plan: &MissionPlan,
+        status_of: &dyn Fn(usize) -> TaskStatus,
+        gates_passed: &dyn Fn(usize) -> bool,
+    ) {
+        self.counts[slot(from)] -= 1;
+        self.counts[slot(to)] += 1;
+        if from == TaskStatus::Pending {
+            self.queue.remove(&self.keys[t]);
+            self.blockable.remove(&t);
+        }
+        for (status, set) in [
+            (TaskStatus::Retrying, &mut self.retrying),
+            (TaskStatus::Running, &mut self.running),
+        ] {
+            if from == status {
+                set.remove(&t);
+            }
+            if to == status {
+                set.insert(t);
+            }
+        }
+        match to {
+            TaskStatus::Pending => self.enqueue_if_ready(t, plan, to),
+            TaskStatus::Succeeded => self.succeeded(t, plan, status_of, gates_passed),
+            TaskStatus::Failed | TaskStatus::Blocked => self.dead(t, plan, status_of),
+            TaskStatus::Running | TaskStatus::Retrying => {}
+        }
+    }
+
+    fn succeeded(
+        &mut self,
+        t: usize,
+        plan: &MissionPlan,
+        status_of: &dyn Fn(usize) -> TaskStatus,
+        gates_passed: &dyn Fn(usize) -> bool,
+    ) {
+        for i in 0..self.dependents[t].len() {
+            let dependent = self.dependents[t][i];
+            self.unmet[dependent] -= 1;
+            self.enqueue_if_ready(dependent, plan, status_of(dependent));
+        }
+        if let Some(p) = plan.tasks[t].phase {
+            self.phase_succeeded[p] += 1;
+            self.reopen(plan, status_of, gates_passed);
+        }
+    }
+
+    /// Opens the phases that became open, queueing their ready tasks.
+    pub fn reopen(
+        &mut self,
+        plan: &MissionPlan,
+        status_of: &dyn Fn(usize) -> TaskStatus,
+        gates_passed: &dyn Fn(usize) -> bool,
+    ) {
+        let before = self.open_phases;
+        self.open_phases = self.count_open_phases(gates_passed);
+        for phase in before + 1
+            ..=self
+                .open_phases
+                .min(self.phase_tasks.len().saturating_sub(1))
+        {
+            for i in 0..self.phase_tasks[phase].len() {
+                let t = self.phase_tasks[phase][i];
+                self.enqueue_if_ready(t, plan, status_of(t));
+            }
+        }
+    }
+
+    fn count_open_phases(&self, gates_passed: impl Fn(usize) -> bool) -> usize {
+        (0..self.phase_tasks.len())
+            .take_while(|&p| self.phase_complete(p) && gates_passed(p))
+            .count()
+    }
+
+    /// Task `t` failed or was blocked: its pending dependents, and every
+    /// pending task of a later phase, can never start.
+    fn dead(&mut self, t: usize, plan: &MissionPlan, status_of: &dyn Fn(usize) -> TaskStatus) {
+        for &dependent in &self.dependents[t] {
+            if status_of(dependent) == TaskStatus::Pending {
+                self.blockable.insert(dependent);
+            }
+        }
+        if let Some(p) = plan.tasks[t].phase {
+            self.phase_dead(p, status_of);
+        }
+    }
+
+    /// Phase `p` can never pass: every pending task of a later phase is
+    /// blockable.
+    pub fn phase_dead(&mut self, p: usize, status_of: &dyn Fn(usize) -> TaskStatus) {
+        for later in p + 1..self.phase_tasks.len() {
+            for &t in &self.phase_tasks[later] {
+                if status_of(t) == TaskStatus::Pending {
+                    self.blockable.insert(t);
+                }
+            }
+        }
+    }
+}
