@@ -1248,7 +1248,7 @@ fn bug_a_task_cannot_start_before_its_dependencies_succeeded() {
 #[test]
 fn bug_a_task_cannot_start_before_its_phase_opened() {
     // created{phase 0 `build` gate `make test`: a; phase 1: b}, run 1,
-    // attempt_started{b, 1}: accepted today although a has not even run.
+    // attempt_started{b, 1}: once accepted although a has not even run.
     let mut m = Mission::new(plan(
         vec![phase("build", &["make test"]), phase("ship", &[])],
         vec![task("a", &[], Some(0)), task("b", &[], Some(1))],
@@ -1262,7 +1262,7 @@ fn bug_a_task_cannot_start_before_its_phase_opened() {
 fn bug_a_task_is_blocked_only_by_its_own_dependencies() {
     // created{a; c (independent)}, run 1, attempt_started{a, 1},
     // attempt_finished{a, 1, failed, fail}, task_blocked{c, by: a}: accepted
-    // today, and mission_finished{failed} then follows with c never run.
+    // once, and mission_finished{failed} then follows with c never run.
     let mut m = Mission::new(plan(
         Vec::new(),
         vec![task("a", &[], None), task("c", &[], None)],
@@ -1277,7 +1277,7 @@ fn bug_a_task_is_blocked_only_by_its_own_dependencies() {
 #[test]
 fn bug_a_task_is_blocked_by_a_phase_only_when_an_earlier_phase_is_dead() {
     // created{a, no phases}, task_blocked{a, by: "phase:anything"}: accepted
-    // today, before the mission even ran.
+    // once, before the mission even ran.
     let mut m = Mission::new(plan(Vec::new(), vec![task("a", &[], None)]));
     m.rejects(blocked("a", "phase:anything"));
     // Nor by its own, healthy, phase.
@@ -1293,7 +1293,7 @@ fn bug_a_finished_mission_takes_no_gate_results() {
     // created{phase 0 gate `make test`: a}, run 1, attempt_started{a, 1},
     // attempt_finished{a, 1, succeeded, done}, gate{0, make test, failed},
     // mission_finished{failed}, gate{0, make test, passed}: the last is
-    // accepted today, and then final_status() says succeeded while the
+    // once accepted, and then final_status() says succeeded while the
     // mission's status says failed.
     let mut m = Mission::new(plan(
         vec![phase("build", &["make test"])],
@@ -1313,7 +1313,7 @@ fn bug_a_failed_gate_does_not_make_a_task_both_ready_and_blocked() {
     // created{phase 0 gate `make test`: a; phase 1: b}, run 1,
     // attempt_started{a, 1}, attempt_finished{a, 1, succeeded, done},
     // gate{0, make test, failed}, gate{0, make test, passed}: accepted
-    // today; then b is in ready() (phase_gates_passed) and in
+    // once; then b is in ready() (phase_gates_passed) and in
     // newly_blocked() (phase_gate_failed) at once.
     let mut m = Mission::new(plan(
         vec![phase("build", &["make test"]), phase("ship", &[])],
@@ -1342,7 +1342,7 @@ fn bug_a_failed_gate_does_not_make_a_task_both_ready_and_blocked() {
 fn bug_a_gate_result_names_a_gate_of_its_phase() {
     // created{phase 0 gate `make test`: a}, run 1, attempt_started{a, 1},
     // attempt_finished{a, 1, succeeded, done}, gate{0, "rm -rf /", failed}:
-    // accepted today, and it kills phase 0.
+    // once accepted, and it kills phase 0.
     let mut m = Mission::new(plan(
         vec![phase("build", &["make test"])],
         vec![task("a", &[], Some(0))],
@@ -1355,7 +1355,7 @@ fn bug_a_gate_result_names_a_gate_of_its_phase() {
 fn bug_a_mission_finishes_only_when_settled() {
     // created{phase 0 gate `make test`: a}, run 1, attempt_started{a, 1},
     // attempt_finished{a, 1, succeeded, done}, mission_finished{failed}:
-    // accepted today although is_settled() is false and the gate could pass.
+    // once accepted although is_settled() is false and the gate could pass.
     let mut m = Mission::new(plan(
         vec![phase("build", &["make test"])],
         vec![task("a", &[], Some(0))],
@@ -1849,8 +1849,7 @@ fn check_invariants(s: &MissionState) -> Result<(), TestCaseError> {
     Ok(())
 }
 
-/// What the fold should also guarantee and does not today (see the
-/// `bug_*` tests above).
+/// The stricter guarantees the `bug_*` tests above pinned down.
 fn check_should_invariants(s: &MissionState, now: i64) -> Result<(), TestCaseError> {
     use TaskStatus as T;
     let dead = |p: usize| {
