@@ -1,15 +1,25 @@
 //! Processes left behind by a run that died (kill -9, power loss). Each
-//! attempt's process carries `TECHLEAD_MISSION=<id>` in its environment,
-//! and its children inherit it. Before a new run takes over a mission,
-//! every process still carrying that mark belongs to a dead run: it is
+//! attempt's process carries `TECHLEAD_SCOPE=<data dir>:<mission id>` in
+//! its environment, and its children inherit it; the data directory makes
+//! the mark unique to one database, so missions of the same name in other
+//! repositories are never touched. Before a new run takes over a mission,
+//! every process still carrying the mark belongs to a dead run: it is
 //! killed with its process group, so it cannot finish work the new run is
 //! about to redo. Linux only (it reads /proc); elsewhere nothing is found.
 
 use rustix::process::{Pid, Signal, kill_process, kill_process_group};
 
-/// Kills the processes of earlier runs of `mission`; returns how many.
-pub fn reap(mission: &str) -> u32 {
-    let mark = format!("TECHLEAD_MISSION={mission}");
+/// The environment variable that marks a mission's processes.
+pub const VARIABLE: &str = "TECHLEAD_SCOPE";
+
+/// The mark's value for `mission` in the database at `data_dir`.
+pub fn scope(data_dir: &std::path::Path, mission: &str) -> String {
+    format!("{}:{mission}", data_dir.display())
+}
+
+/// Kills the processes of earlier runs with this scope; returns how many.
+pub fn reap(scope: &str) -> u32 {
+    let mark = format!("{VARIABLE}={scope}");
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return 0;
     };

@@ -40,7 +40,10 @@ pub fn spawn<S: Store>(mission: &Mission<S>, task: usize, cancel: CancellationTo
             .data_dir
             .join(relative_dir(&mission.id, &plan.id, attempt)),
         timeout: Duration::from_millis(plan.timeout_ms),
-        env: Vec::new(),
+        env: vec![(
+            crate::orphans::VARIABLE.to_string(),
+            crate::orphans::scope(&mission.settings.data_dir, &mission.id),
+        )],
     };
     let inputs = mission.inputs.sender();
     tokio::spawn(async move {

@@ -37,7 +37,10 @@ pub fn spawn<S: Store>(mission: &Mission<S>, phase: usize, gate: String) {
         workdir: PathBuf::from(&mission.state.plan.workdir),
         attempt_dir: mission.settings.data_dir.join(&relative),
         timeout: GATE_TIMEOUT,
-        env: Vec::new(),
+        env: vec![(
+            crate::orphans::VARIABLE.to_string(),
+            crate::orphans::scope(&mission.settings.data_dir, &mission.id),
+        )],
     };
     let log = format!("{relative}/output.log");
     let inputs = mission.inputs.sender();

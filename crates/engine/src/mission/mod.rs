@@ -109,7 +109,7 @@ impl<S: Store> Mission<S> {
             return Err(Error::Finished(id.to_string()));
         }
         check_executors(&state, &settings)?;
-        let orphans = crate::orphans::reap(id);
+        let orphans = crate::orphans::reap(&crate::orphans::scope(&settings.data_dir, id));
         let mut mission = Mission {
             store,
             id: id.to_string(),
