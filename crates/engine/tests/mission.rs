@@ -233,7 +233,7 @@ async fn limits_are_never_exceeded() {
             Event::AttemptFinished { task, .. } => {
                 running -= 1;
                 let number: usize = task[1..].parse().unwrap();
-                even -= usize::from(number % 2 == 0);
+                even -= usize::from(number.is_multiple_of(2));
             }
             _ => {}
         }
