@@ -1,0 +1,334 @@
+//! The crash test (issue 4; STYLE point 10): the real `techlead` binary is
+//! killed with SIGKILL at many points of a mission of a few hundred real
+//! child processes, `techlead resume` (itself killed at times) picks it up
+//! again until it finishes, and the record and the work are checked:
+//!
+//! - every task succeeded, with exactly one successful attempt recorded;
+//! - every other attempt is recorded `interrupted` (nothing fails here, so
+//!   only a kill ends an attempt without success), none is left open;
+//! - a task that durably succeeded never ran again: no proof line comes from
+//!   an attempt numbered after the successful one, and the successful
+//!   attempt's line is there;
+//! - at most one proof line per (task, attempt), every line from a recorded
+//!   attempt, and a task's lines in attempt order (so no process of a dead
+//!   run wrote after the run that replaced it started its attempt);
+//! - every event techlead printed before it was killed is in the record,
+//!   unchanged (durable before shown).
+//!
+//! Each task appends `"$TECHLEAD_TASK $TECHLEAD_ATTEMPT"` to `proof` in the
+//! mission's directory. A run killed while a task's process had already
+//! appended its line, but before the end was recorded, makes that task run
+//! again under a new attempt number: at-least-once, allowed, and told apart
+//! by the attempt number.
+//!
+//! Kill points are chosen by a seeded xorshift as a number of NDJSON events
+//! to read from `--json` before the SIGKILL, so they spread over the whole
+//! mission without sleeps. `TECHLEAD_CRASH_SEED=<n>` replays another seed.
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::Path;
+use std::time::Instant;
+use support::{Running, XorShift};
+use techlead_core::state::{AttemptOutcome, Event, EventRecord, MissionStatus};
+use techlead_store::Store;
+use techlead_store::sqlite::SqliteStore;
+
+const LAYERS: usize = 10;
+const WIDTH: usize = 30;
+/// Kill points required over the whole test (issue 4 asks for 50).
+const MIN_KILLS: u32 = 50;
+/// At most this many events are read before a kill.
+const MAX_EVENTS_BEFORE_KILL: u64 = 24;
+
+#[derive(Default)]
+struct Totals {
+    missions: u32,
+    runs: u32,
+    /// SIGKILLs that landed after at least one event was printed.
+    kills: u32,
+    /// SIGKILLs sent right after start, before any event was read.
+    startup_kills: u32,
+    interrupted_attempts: u32,
+    reruns_with_proof: u32,
+}
+
+#[test]
+fn sigkill_at_random_points_loses_nothing_and_repeats_no_finished_task() {
+    let seed = std::env::var("TECHLEAD_CRASH_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x7EC4_1EAD_u64);
+    eprintln!("crash test seed {seed} (TECHLEAD_CRASH_SEED replays another)");
+    let mut rng = XorShift::new(seed);
+    let mut totals = Totals::default();
+    let started = Instant::now();
+    while totals.kills < MIN_KILLS {
+        assert!(
+            totals.missions < 5,
+            "only {} kill points after {} missions",
+            totals.kills,
+            totals.missions
+        );
+        crash_one_mission(&mut rng, &mut totals);
+    }
+    eprintln!(
+        "crash test: {} missions of {} tasks, {} runs, {} kill points after an event \
+         + {} at start-up, {} attempts interrupted ({} of them had already written \
+         their proof line and ran again), {:.1} s",
+        totals.missions,
+        LAYERS * WIDTH,
+        totals.runs,
+        totals.kills,
+        totals.startup_kills,
+        totals.interrupted_attempts,
+        totals.reruns_with_proof,
+        started.elapsed().as_secs_f64()
+    );
+    assert!(
+        totals.interrupted_attempts > 0,
+        "no kill cut off a running attempt"
+    );
+}
+
+/// A layered DAG: each task of layer n depends on two random tasks of
+/// layer n-1. Tasks write their proof line at once, then linger a little,
+/// or linger first, so that kills find children in every phase.
+fn mission_yaml(name: &str, rng: &mut XorShift) -> String {
+    let mut text = format!(
+        "mission:\n  name: {name}\n  objective: survive SIGKILL\n  defaults:\n    \
+         executor: command\n    retries: 0\n    max_parallel: {}\ntasks:\n",
+        rng.range(4, 8)
+    );
+    let proof = r#"echo "$TECHLEAD_TASK $TECHLEAD_ATTEMPT" >> proof"#;
+    for layer in 0..LAYERS {
+        for i in 0..WIDTH {
+            text.push_str(&format!(
+                "  - id: L{layer}-{i}\n    title: layer {layer} task {i}\n"
+            ));
+            if layer > 0 {
+                let a = rng.range(0, WIDTH as u64 - 1);
+                let b = rng.range(0, WIDTH as u64 - 1);
+                let deps: BTreeSet<String> = [a, b]
+                    .iter()
+                    .map(|d| format!("L{}-{d}", layer - 1))
+                    .collect();
+                let deps: Vec<String> = deps.into_iter().collect();
+                text.push_str(&format!("    depends_on: [{}]\n", deps.join(", ")));
+            }
+            let script = match rng.range(0, 2) {
+                0 => proof.to_string(),
+                1 => format!("{proof}; sleep 0.02"),
+                _ => format!("sleep 0.02; {proof}"),
+            };
+            text.push_str(&format!("    command: [sh, -c, '{script}']\n"));
+        }
+    }
+    text
+}
+
+fn crash_one_mission(rng: &mut XorShift, totals: &mut Totals) {
+    totals.missions += 1;
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let name = support::unique_name("crash");
+    std::fs::write(dir.join("mission.yaml"), mission_yaml(&name, rng)).unwrap();
+    let db = dir.join("db").join("techlead.db");
+    let db_arg = db.to_str().unwrap().to_string();
+
+    let mut id: Option<String> = None;
+    let mut printed: Vec<String> = Vec::new();
+    loop {
+        let args: Vec<&str> = match &id {
+            None => vec!["run", "mission.yaml", "--json", "--db", &db_arg],
+            Some(id) => vec!["resume", id, "--json", "--db", &db_arg],
+        };
+        // The first run must print its first event (the mission exists
+        // then); a resume is now and then killed as soon as it starts.
+        let kill_after = if id.is_some() && rng.one_in(10) {
+            rng.range(0, 2)
+        } else {
+            rng.range(1, MAX_EVENTS_BEFORE_KILL)
+        };
+        totals.runs += 1;
+        let mut run = Running::start(dir, &args);
+        let mut read = 0;
+        let mut ended = false;
+        while read < kill_after {
+            if run.next_line().is_none() {
+                ended = true;
+                break;
+            }
+            read += 1;
+        }
+        let (lines, code) = if ended {
+            let (code, lines, stderr) = run.finish();
+            assert_eq!(code, 0, "techlead {args:?} failed:\n{stderr}");
+            (lines, code)
+        } else {
+            let (code, lines) = run.kill();
+            (lines, code)
+        };
+        if code == 128 + 9 {
+            if kill_after == 0 {
+                totals.startup_kills += 1;
+            } else {
+                totals.kills += 1;
+            }
+        } else {
+            assert_eq!(code, 0, "techlead {args:?} ended with {code}");
+        }
+        if id.is_none() {
+            let first: serde_json::Value =
+                serde_json::from_str(lines.first().expect("the first run printed an event"))
+                    .unwrap();
+            id = Some(first["mission"].as_str().unwrap().to_string());
+        }
+        printed.extend(lines);
+        let id = id.as_deref().unwrap();
+        let status = SqliteStore::open(&db)
+            .unwrap()
+            .find_mission(id)
+            .unwrap()
+            .unwrap()
+            .status;
+        if status.is_finished() {
+            assert_eq!(status, MissionStatus::Succeeded);
+            break;
+        }
+        assert_eq!(code, 128 + 9, "techlead stopped early with {status:?}");
+    }
+    check(dir, &db, id.as_deref().unwrap(), &printed, totals);
+}
+
+fn check(dir: &Path, db: &Path, id: &str, printed: &[String], totals: &mut Totals) {
+    let store = SqliteStore::open(db).unwrap();
+    let records = store.events(id, 0).unwrap();
+    check_printed_events_are_durable(&records, printed);
+
+    // The raw log, not only the fold: every attempt start and end.
+    let mut started: BTreeSet<(String, u32)> = BTreeSet::new();
+    let mut finished: BTreeMap<(String, u32), AttemptOutcome> = BTreeMap::new();
+    for record in &records {
+        match &record.event {
+            Event::AttemptStarted { task, attempt, .. } => {
+                assert!(
+                    started.insert((task.clone(), *attempt)),
+                    "attempt {attempt} of {task} started twice"
+                );
+            }
+            Event::AttemptFinished {
+                task,
+                attempt,
+                outcome,
+                ..
+            } => {
+                let key = (task.clone(), *attempt);
+                assert!(started.contains(&key), "{key:?} finished but never started");
+                let earlier = finished.insert(key.clone(), outcome.clone());
+                assert!(earlier.is_none(), "{key:?} finished twice");
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(
+        started,
+        finished.keys().cloned().collect(),
+        "attempts left open"
+    );
+
+    let mut succeeded: HashMap<String, u32> = HashMap::new();
+    for ((task, attempt), outcome) in &finished {
+        match outcome {
+            AttemptOutcome::Succeeded { .. } => {
+                let twice = succeeded.insert(task.clone(), *attempt);
+                assert!(twice.is_none(), "{task} has two successful attempts");
+            }
+            AttemptOutcome::Interrupted => totals.interrupted_attempts += 1,
+            other => panic!("attempt {attempt} of {task} ended {other:?}, not by a kill"),
+        }
+    }
+    assert_eq!(succeeded.len(), LAYERS * WIDTH, "tasks without success");
+
+    // What `techlead status --json` says agrees.
+    let status = support::status(dir, db, id);
+    assert_eq!(status["status"], "succeeded");
+    for task in status["tasks"].as_array().unwrap() {
+        let name = task["id"].as_str().unwrap();
+        assert_eq!(task["status"], "succeeded", "{task:#}");
+        let outcomes = support::outcomes(task);
+        let wins = outcomes
+            .iter()
+            .filter(|o| o.as_deref() == Some("succeeded"))
+            .count();
+        assert_eq!(wins, 1, "{name}: {outcomes:?}");
+        assert_eq!(
+            outcomes.last().unwrap().as_deref(),
+            Some("succeeded"),
+            "{name}"
+        );
+        assert!(
+            outcomes[..outcomes.len() - 1]
+                .iter()
+                .all(|o| o.as_deref() == Some("interrupted")),
+            "{name}: {outcomes:?}"
+        );
+        let attempts = task["attempts"].as_array().unwrap();
+        let number = attempts.last().unwrap()["number"].as_u64().unwrap() as u32;
+        assert_eq!(succeeded[name], number, "{name}");
+    }
+
+    // The work itself, from the proof file.
+    let proof = std::fs::read_to_string(dir.join("proof")).unwrap();
+    let mut lines_of: HashMap<String, Vec<u32>> = HashMap::new();
+    for line in proof.lines() {
+        let (task, attempt) = line
+            .split_once(' ')
+            .unwrap_or_else(|| panic!("bad proof line {line:?}"));
+        let attempt: u32 = attempt.parse().unwrap();
+        assert!(
+            started.contains(&(task.to_string(), attempt)),
+            "proof from attempt {attempt} of {task}, which was never recorded"
+        );
+        lines_of.entry(task.to_string()).or_default().push(attempt);
+    }
+    for (task, won) in &succeeded {
+        let lines = lines_of.get(task).map(Vec::as_slice).unwrap_or_default();
+        assert!(
+            lines.windows(2).all(|w| w[0] < w[1]),
+            "{task}: proof lines {lines:?} repeat an attempt or are out of order"
+        );
+        assert!(
+            lines.contains(won),
+            "{task}: its successful attempt {won} left no proof ({lines:?})"
+        );
+        assert!(
+            lines.iter().all(|a| a <= won),
+            "{task} ran again after attempt {won} succeeded: {lines:?}"
+        );
+        totals.reruns_with_proof += lines.iter().filter(|a| *a < won).count() as u32;
+    }
+    assert!(
+        support::processes_of(id).is_empty(),
+        "processes of {id} left running"
+    );
+}
+
+/// Every event a run printed before it died is in the record as printed.
+fn check_printed_events_are_durable(records: &[EventRecord], printed: &[String]) {
+    let by_seq: HashMap<u64, &EventRecord> = records.iter().map(|r| (r.seq, r)).collect();
+    for line in printed {
+        // A line cut in half by the kill is not an event that was shown.
+        let Ok(value) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        let seq = value["seq"].as_u64().unwrap();
+        let record = by_seq
+            .get(&seq)
+            .unwrap_or_else(|| panic!("printed event {seq} is not in the record: {line}"));
+        let stored = serde_json::to_value(record).unwrap();
+        assert_eq!(stored["event"], value["event"], "event {seq} changed");
+        assert_eq!(stored["at"], value["at"], "event {seq} changed");
+    }
+}
