@@ -1,1 +1,554 @@
-//! (being written)
+//! The SQLite store: one database file in WAL mode, `synchronous=FULL`
+//! (every commit is on disk when `append` returns), one transaction per
+//! `append` (group commit: the engine appends all of a scheduler
+//! iteration's events at once), projections updated in that same
+//! transaction, and a `flock` per mission for the one writer.
+//!
+//! - `schema`: the header check, application ID, schema version and
+//!   migrations.
+//! - `projection`: how each event updates the query tables.
+//! - `lock`: the per-mission lock file.
+//!
+//! docs/store.md describes the schema, the pragmas and every error.
+
+mod lock;
+mod projection;
+mod schema;
+
+pub use lock::{lock_dir, lock_path};
+pub use schema::{APPLICATION_ID, SCHEMA_VERSION};
+
+use crate::{AgentRecordRow, Error, MissionLock, MissionRow, Result, Store};
+use jiff::Timestamp;
+use projection::MissionChange;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior, params};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use techlead_core::state::{Event, EventRecord, MissionPlan, MissionStatus};
+
+/// How hard a commit waits for the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Synchronous {
+    /// fsync on every commit: a commit that returned survives power loss.
+    /// What the engine uses.
+    #[default]
+    Full,
+    /// fsync at checkpoints only: a commit survives a crash of techlead but
+    /// the last ones may be lost on power loss. For throwaway databases.
+    Normal,
+}
+
+/// How to open a database. `Options::default()` is what techlead uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    pub synchronous: Synchronous,
+    /// How long a statement waits for another process's write lock before
+    /// failing (readers never wait for the writer in WAL mode).
+    pub busy_timeout: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            synchronous: Synchronous::Full,
+            busy_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A techlead database in one SQLite file.
+pub struct SqliteStore {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// Opens the database at `path` with the default [`Options`], creating
+    /// it (and its parent directories) if it does not exist.
+    pub fn open(path: &Path) -> Result<SqliteStore> {
+        SqliteStore::open_with(path, Options::default())
+    }
+
+    /// Opens or creates the database at `path`. A file that is not a
+    /// techlead database, or is one from a newer techlead, is refused and
+    /// left untouched.
+    pub fn open_with(path: &Path, options: Options) -> Result<SqliteStore> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|source| io_error(parent, source))?;
+        }
+        schema::check_header(path)?;
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let mut conn = Connection::open_with_flags(path, flags).map_err(sql(path))?;
+        conn.busy_timeout(options.busy_timeout).map_err(sql(path))?;
+        // Nothing is written before this check.
+        schema::check(&conn, path)?;
+        let journal: String = conn
+            .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
+            .map_err(sql(path))?;
+        if !journal.eq_ignore_ascii_case("wal") {
+            return Err(Error::Database(
+                format!(
+                    "{} cannot use a write-ahead log (journal mode {journal})",
+                    path.display()
+                )
+                .into(),
+            ));
+        }
+        let synchronous = match options.synchronous {
+            Synchronous::Full => "FULL",
+            Synchronous::Normal => "NORMAL",
+        };
+        conn.pragma_update(None, "synchronous", synchronous)
+            .map_err(sql(path))?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(sql(path))?;
+        if !schema::is_current(&conn, path)? {
+            schema::migrate(&mut conn, path)?;
+        }
+        conn.set_prepared_statement_cache_capacity(64);
+        Ok(SqliteStore {
+            conn,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn sql(&self) -> impl Fn(rusqlite::Error) -> Error + '_ {
+        sql(&self.path)
+    }
+
+    fn mission_exists(&self, mission: &str) -> Result<bool> {
+        self.conn
+            .prepare_cached("SELECT 1 FROM missions WHERE id = ?1")
+            .and_then(|mut s| s.exists([mission]))
+            .map_err(self.sql())
+    }
+
+    /// Appends inside `tx`: checks the sequence, inserts and projects every
+    /// event, updates the mission row.
+    fn append_in(
+        tx: &rusqlite::Transaction<'_>,
+        mission: &str,
+        after: u64,
+        events: &[(Timestamp, Event)],
+    ) -> rusqlite::Result<std::result::Result<Vec<EventRecord>, Error>> {
+        let last: Option<i64> = tx
+            .prepare_cached("SELECT last_seq FROM missions WHERE id = ?1")?
+            .query_row([mission], |row| row.get(0))
+            .optional()?;
+        let Some(last) = last else {
+            return Ok(Err(Error::NoSuchMission(mission.to_string())));
+        };
+        if last as u64 != after {
+            return Ok(Err(Error::Conflict {
+                mission: mission.to_string(),
+                expected: after,
+                actual: last as u64,
+            }));
+        }
+        let mut records = Vec::with_capacity(events.len());
+        let mut change = MissionChange::default();
+        let mut insert = tx.prepare_cached(
+            "INSERT INTO events (mission, seq, at, type, task, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?;
+        for (i, (at, event)) in events.iter().enumerate() {
+            let record = EventRecord {
+                seq: after + 1 + i as u64,
+                at: *at,
+                event: event.clone(),
+            };
+            let body = serde_json::to_string(event)
+                .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+            insert.execute(params![
+                mission,
+                record.seq as i64,
+                timestamp(*at),
+                projection::event_type(event),
+                projection::event_task(event),
+                body,
+            ])?;
+            projection::project(tx, mission, &record, &mut change)?;
+            records.push(record);
+        }
+        if let Some(last) = records.last() {
+            tx.prepare_cached(
+                "UPDATE missions
+                 SET last_seq = ?2, updated_at = ?3, status = COALESCE(?4, status),
+                     succeeded = succeeded + ?5, failed = failed + ?6
+                 WHERE id = ?1",
+            )?
+            .execute(params![
+                mission,
+                last.seq as i64,
+                timestamp(last.at),
+                change.status.map(MissionStatus::as_str),
+                change.succeeded,
+                change.failed,
+            ])?;
+        }
+        Ok(Ok(records))
+    }
+}
+
+impl Store for SqliteStore {
+    fn create_mission(&mut self, plan: &MissionPlan, at: Timestamp) -> Result<String> {
+        let path = self.path.clone();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql(&path))?;
+        let number: i64 = tx
+            .query_row(
+                "SELECT COALESCE(MAX(number), 0) + 1 FROM missions WHERE name = ?1",
+                [&plan.name],
+                |row| row.get(0),
+            )
+            .map_err(sql(&path))?;
+        let id = format!("{}-{number}", plan.name);
+        tx.execute(
+            "INSERT INTO missions (id, name, number, status, source, created_at, updated_at, last_seq, tasks)
+             VALUES (?1, ?2, ?3, 'created', ?4, ?5, ?5, 0, ?6)",
+            params![id, plan.name, number, plan.source, timestamp(at), plan.tasks.len() as i64],
+        )
+        .map_err(sql(&path))?;
+        let created = [(at, Event::MissionCreated { plan: plan.clone() })];
+        Self::append_in(&tx, &id, 0, &created).map_err(sql(&path))??;
+        tx.commit().map_err(sql(&path))?;
+        Ok(id)
+    }
+
+    fn append(
+        &mut self,
+        mission: &str,
+        after: u64,
+        events: &[(Timestamp, Event)],
+    ) -> Result<Vec<EventRecord>> {
+        let path = self.path.clone();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql(&path))?;
+        let records = Self::append_in(&tx, mission, after, events).map_err(sql(&path))??;
+        tx.commit().map_err(sql(&path))?;
+        Ok(records)
+    }
+
+    fn events(&self, mission: &str, after: u64) -> Result<Vec<EventRecord>> {
+        if !self.mission_exists(mission)? {
+            return Err(Error::NoSuchMission(mission.to_string()));
+        }
+        let mut statement = self
+            .conn
+            .prepare_cached(
+                "SELECT seq, at, body FROM events WHERE mission = ?1 AND seq > ?2 ORDER BY seq",
+            )
+            .map_err(self.sql())?;
+        let rows = statement
+            .query_map(params![mission, after as i64], |row| {
+                Ok((
+                    row.get::<_, i64>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                ))
+            })
+            .map_err(self.sql())?;
+        let mut records = Vec::new();
+        for row in rows {
+            let (seq, at, body) = row.map_err(self.sql())?;
+            let seq = seq as u64;
+            let bad = |source| Error::BadEvent {
+                mission: mission.to_string(),
+                seq,
+                source,
+            };
+            let at = at.parse::<Timestamp>().map_err(|e| {
+                bad(<serde_json::Error as serde::de::Error>::custom(
+                    format_args!("bad time `{at}`: {e}"),
+                ))
+            })?;
+            let event = serde_json::from_str(&body).map_err(bad)?;
+            records.push(EventRecord { seq, at, event });
+        }
+        Ok(records)
+    }
+
+    fn missions(&self) -> Result<Vec<MissionRow>> {
+        let mut statement = self
+            .conn
+            .prepare_cached(&format!(
+                "{MISSION_ROW} ORDER BY created_at DESC, rowid DESC"
+            ))
+            .map_err(self.sql())?;
+        let rows = statement.query_map([], mission_row).map_err(self.sql())?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(self.sql())
+    }
+
+    fn find_mission(&self, id_or_name: &str) -> Result<Option<MissionRow>> {
+        let by_id = self
+            .conn
+            .prepare_cached(&format!("{MISSION_ROW} WHERE id = ?1"))
+            .and_then(|mut s| s.query_row([id_or_name], mission_row).optional())
+            .map_err(self.sql())?;
+        if by_id.is_some() {
+            return Ok(by_id);
+        }
+        self.conn
+            .prepare_cached(&format!(
+                "{MISSION_ROW} WHERE name = ?1 ORDER BY number DESC LIMIT 1"
+            ))
+            .and_then(|mut s| s.query_row([id_or_name], mission_row).optional())
+            .map_err(self.sql())
+    }
+
+    fn agent_records(&self) -> Result<Vec<AgentRecordRow>> {
+        let mut statement = self
+            .conn
+            .prepare_cached(
+                "SELECT agent, attempts, successes, failures, total_ms FROM agent_performance ORDER BY agent",
+            )
+            .map_err(self.sql())?;
+        let rows = statement
+            .query_map([], |row| {
+                Ok(AgentRecordRow {
+                    agent: row.get(0)?,
+                    attempts: row.get(1)?,
+                    successes: row.get(2)?,
+                    failures: row.get(3)?,
+                    total_ms: row.get::<_, i64>(4)? as u64,
+                })
+            })
+            .map_err(self.sql())?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(self.sql())
+    }
+
+    fn lock(&self, mission: &str) -> Result<MissionLock> {
+        if !self.mission_exists(mission)? {
+            return Err(Error::NoSuchMission(mission.to_string()));
+        }
+        lock::acquire(&self.path, mission)
+    }
+}
+
+const MISSION_ROW: &str =
+    "SELECT id, name, status, source, created_at, updated_at, tasks, succeeded, failed, last_seq
+     FROM missions";
+
+fn mission_row(row: &Row<'_>) -> rusqlite::Result<MissionRow> {
+    Ok(MissionRow {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        status: column(row, 2, parse_status)?,
+        source: row.get(3)?,
+        created_at: column(row, 4, |s| s.parse().ok())?,
+        updated_at: column(row, 5, |s| s.parse().ok())?,
+        tasks: row.get(6)?,
+        succeeded: row.get(7)?,
+        failed: row.get(8)?,
+        last_seq: row.get::<_, i64>(9)? as u64,
+    })
+}
+
+/// A text column parsed into a value, or a conversion error naming it.
+fn column<T>(
+    row: &Row<'_>,
+    index: usize,
+    parse: impl Fn(&str) -> Option<T>,
+) -> rusqlite::Result<T> {
+    let text: String = row.get(index)?;
+    parse(&text).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            index,
+            rusqlite::types::Type::Text,
+            format!("unexpected value `{text}`").into(),
+        )
+    })
+}
+
+fn parse_status(text: &str) -> Option<MissionStatus> {
+    [
+        MissionStatus::Created,
+        MissionStatus::Running,
+        MissionStatus::Paused,
+        MissionStatus::Interrupted,
+        MissionStatus::Succeeded,
+        MissionStatus::Failed,
+    ]
+    .into_iter()
+    .find(|s| s.as_str() == text)
+}
+
+/// Times are stored as RFC 3339 UTC text with nanoseconds, fixed width so
+/// that text order is time order: `2026-05-01T12:00:00.000000000Z`.
+fn timestamp(at: Timestamp) -> String {
+    format!("{at:.9}")
+}
+
+/// Maps an SQLite error to the store's error for the file at `path`.
+fn sql(path: &Path) -> impl Fn(rusqlite::Error) -> Error + '_ {
+    move |error| {
+        use rusqlite::ErrorCode as Code;
+        match error.sqlite_error_code() {
+            Some(Code::DiskFull) => Error::DiskFull {
+                path: path.to_path_buf(),
+            },
+            Some(Code::DatabaseCorrupt | Code::NotADatabase) => Error::Corrupt {
+                path: path.to_path_buf(),
+                source: Box::new(error),
+            },
+            _ => Error::Database(Box::new(error)),
+        }
+    }
+}
+
+fn io_error(path: &Path, source: std::io::Error) -> Error {
+    if source.kind() == std::io::ErrorKind::StorageFull {
+        Error::DiskFull {
+            path: path.to_path_buf(),
+        }
+    } else {
+        Error::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use techlead_core::state::TaskPlan;
+
+    fn plan() -> MissionPlan {
+        MissionPlan {
+            name: "fill".to_string(),
+            objective: String::new(),
+            source: "fill.yaml".to_string(),
+            source_hash: String::new(),
+            workdir: ".".to_string(),
+            max_parallel: 1,
+            failure_threshold: 0.5,
+            backoff_ms: vec![],
+            launch_delay_ms: 0,
+            executor_limits: vec![],
+            agent_limits: vec![],
+            phases: vec![],
+            tasks: vec![TaskPlan {
+                id: "a".to_string(),
+                title: "A".to_string(),
+                description: String::new(),
+                priority: techlead_core::Priority::Medium,
+                depends_on: vec![],
+                phase: None,
+                agent: "builder".to_string(),
+                backup: None,
+                executor: "command".to_string(),
+                command: None,
+                timeout_ms: 1,
+                retries: 0,
+                estimate_hours: None,
+                remaining_hours: 0.0,
+            }],
+        }
+    }
+
+    /// A full disk (here: SQLite's page limit, which fails the same way,
+    /// with SQLITE_FULL) is `DiskFull`, loses the whole batch and nothing
+    /// else, and the log goes on once there is room.
+    #[test]
+    fn a_full_disk_fails_the_whole_batch_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("full.db");
+        let mut store = SqliteStore::open(&path).unwrap();
+        let id = store
+            .create_mission(&plan(), Timestamp::UNIX_EPOCH)
+            .unwrap();
+        let start = [(
+            Timestamp::UNIX_EPOCH,
+            Event::RunStarted {
+                run: 1,
+                pid: 1,
+                host: "h".to_string(),
+            },
+        )];
+        store.append(&id, 1, &start).unwrap();
+        let pages: i64 = store
+            .conn
+            .pragma_query_value(None, "page_count", |r| r.get(0))
+            .unwrap();
+        store
+            .conn
+            .pragma_update(None, "max_page_count", pages + 2)
+            .unwrap();
+        let big: Vec<(Timestamp, Event)> = (0..200)
+            .map(|i| {
+                (
+                    Timestamp::UNIX_EPOCH,
+                    Event::DispatchPaused {
+                        reason: format!("{i} {}", "x".repeat(1_000)),
+                    },
+                )
+            })
+            .collect();
+        let error = store.append(&id, 2, &big).unwrap_err();
+        assert!(matches!(error, Error::DiskFull { .. }), "{error:?}");
+        assert!(error.hint().is_some());
+        assert_eq!(store.events(&id, 0).unwrap().len(), 2);
+        let row = store.find_mission(&id).unwrap().unwrap();
+        assert_eq!((row.last_seq, row.status), (2, MissionStatus::Running));
+
+        store
+            .conn
+            .pragma_update(None, "max_page_count", 1_000_000)
+            .unwrap();
+        assert_eq!(store.append(&id, 2, &big).unwrap().len(), 200);
+        let row = store.find_mission(&id).unwrap().unwrap();
+        assert_eq!((row.last_seq, row.status), (202, MissionStatus::Paused));
+    }
+
+    #[test]
+    fn stored_times_are_fixed_width_and_exact() {
+        let times = [
+            Timestamp::UNIX_EPOCH,
+            Timestamp::new(1_800_000_000, 5).unwrap(),
+            Timestamp::new(1_800_000_000, 123_456_789).unwrap(),
+            Timestamp::new(1_800_000_001, 0).unwrap(),
+        ];
+        let text: Vec<String> = times.iter().map(|t| timestamp(*t)).collect();
+        assert_eq!(text[0], "1970-01-01T00:00:00.000000000Z");
+        assert!(text.iter().all(|t| t.len() == text[0].len()));
+        assert!(text.windows(2).all(|w| w[0] < w[1]), "{text:?}");
+        for (time, text) in times.iter().zip(&text) {
+            assert_eq!(text.parse::<Timestamp>().unwrap(), *time);
+        }
+    }
+
+    #[test]
+    fn lock_files_have_one_plain_name_per_mission() {
+        let db = Path::new("/data/techlead.db");
+        assert_eq!(
+            lock_path(db, "ship-1"),
+            Path::new("/data/techlead.db.locks/ship-1.lock")
+        );
+        assert_eq!(
+            lock_path(db, "../etc/x y%-1"),
+            Path::new("/data/techlead.db.locks/%2E.%2Fetc%2Fx%20y%25-1.lock")
+        );
+        assert_ne!(lock_path(db, "a/b-1"), lock_path(db, "a_b-1"));
+    }
+}

@@ -1,0 +1,339 @@
+//! Projections: the tables that answer questions without replaying the
+//! log (tasks, attempts, gates, escalations, the mission row's counts and
+//! status). Each event updates them in the transaction that appends it, so
+//! they never disagree with the log; the log stays the truth.
+
+use super::timestamp;
+use rusqlite::{Transaction, params};
+use techlead_core::state::{AttemptOutcome, Event, EventRecord, MissionStatus, NextStep, Report};
+
+/// What one append changes on the mission's row, summed over its events
+/// and written once at the end.
+#[derive(Debug, Default)]
+pub(super) struct MissionChange {
+    pub status: Option<MissionStatus>,
+    pub succeeded: i64,
+    pub failed: i64,
+}
+
+/// The `type` column: the event's serde tag.
+pub(super) fn event_type(event: &Event) -> &'static str {
+    match event {
+        Event::MissionCreated { .. } => "mission_created",
+        Event::RunStarted { .. } => "run_started",
+        Event::AttemptStarted { .. } => "attempt_started",
+        Event::AttemptProgress { .. } => "attempt_progress",
+        Event::AttemptReported { .. } => "attempt_reported",
+        Event::AttemptFinished { .. } => "attempt_finished",
+        Event::TaskBlocked { .. } => "task_blocked",
+        Event::PhaseGateFinished { .. } => "phase_gate_finished",
+        Event::DispatchPaused { .. } => "dispatch_paused",
+        Event::DispatchResumed => "dispatch_resumed",
+        Event::EscalationRaised { .. } => "escalation_raised",
+        Event::RunInterrupted { .. } => "run_interrupted",
+        Event::MissionFinished { .. } => "mission_finished",
+    }
+}
+
+/// The `task` column: the task the event is about, if any.
+pub(super) fn event_task(event: &Event) -> Option<&str> {
+    match event {
+        Event::AttemptStarted { task, .. }
+        | Event::AttemptProgress { task, .. }
+        | Event::AttemptReported { task, .. }
+        | Event::AttemptFinished { task, .. }
+        | Event::TaskBlocked { task, .. } => Some(task),
+        _ => None,
+    }
+}
+
+fn outcome_kind(outcome: &AttemptOutcome) -> &'static str {
+    match outcome {
+        AttemptOutcome::Succeeded { .. } => "succeeded",
+        AttemptOutcome::Failed { .. } => "failed",
+        AttemptOutcome::TimedOut => "timed_out",
+        AttemptOutcome::Cancelled => "cancelled",
+        AttemptOutcome::Interrupted => "interrupted",
+    }
+}
+
+/// Applies one stored event to the projections.
+pub(super) fn project(
+    tx: &Transaction<'_>,
+    mission: &str,
+    record: &EventRecord,
+    change: &mut MissionChange,
+) -> rusqlite::Result<()> {
+    let at = timestamp(record.at);
+    match &record.event {
+        Event::MissionCreated { plan } => {
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO tasks (mission, id, position, title, phase, priority, agent, executor, status)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending')",
+            )?;
+            for (position, task) in plan.tasks.iter().enumerate() {
+                insert.execute(params![
+                    mission,
+                    task.id,
+                    position as i64,
+                    task.title,
+                    task.phase.map(|p| p as i64),
+                    task.priority.as_str(),
+                    task.agent,
+                    task.executor,
+                ])?;
+            }
+        }
+        Event::RunStarted { .. } | Event::DispatchResumed => {
+            change.status = Some(MissionStatus::Running);
+            if matches!(record.event, Event::DispatchResumed) {
+                resolve_escalations(tx, mission, &at)?;
+            }
+        }
+        Event::AttemptStarted {
+            task,
+            attempt,
+            agent,
+            executor,
+            dir,
+        } => {
+            tx.prepare_cached(
+                "INSERT INTO attempts (mission, task, attempt, agent, executor, dir, started_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute(params![mission, task, attempt, agent, executor, dir, at])?;
+            tx.prepare_cached(
+                "UPDATE tasks SET status = 'running', attempts = ?3, agent = ?4
+                 WHERE mission = ?1 AND id = ?2",
+            )?
+            .execute(params![mission, task, attempt, agent])?;
+        }
+        Event::AttemptProgress { .. } => {}
+        Event::AttemptReported {
+            task,
+            report: Report::Summary(summary),
+            ..
+        } => set_summary(tx, mission, task, summary)?,
+        Event::AttemptReported { .. } => {}
+        Event::AttemptFinished {
+            task,
+            attempt,
+            outcome,
+            duration_ms,
+            next,
+        } => {
+            let (exit_code, signal, message) = match outcome {
+                AttemptOutcome::Failed {
+                    exit_code,
+                    signal,
+                    message,
+                } => (*exit_code, *signal, Some(message.as_str())),
+                _ => (None, None, None),
+            };
+            tx.prepare_cached(
+                "UPDATE attempts
+                 SET finished_at = ?4, outcome = ?5, exit_code = ?6, signal = ?7, message = ?8,
+                     duration_ms = ?9
+                 WHERE mission = ?1 AND task = ?2 AND attempt = ?3",
+            )?
+            .execute(params![
+                mission,
+                task,
+                attempt,
+                at,
+                outcome_kind(outcome),
+                exit_code,
+                signal,
+                message,
+                *duration_ms as i64,
+            ])?;
+            let (status, agent) = match next {
+                NextStep::Done => {
+                    change.succeeded += 1;
+                    ("succeeded", None)
+                }
+                NextStep::Retry { agent, .. } => ("retrying", Some(agent.as_str())),
+                NextStep::Fail => {
+                    change.failed += 1;
+                    ("failed", None)
+                }
+                NextStep::Requeue => ("pending", None),
+            };
+            tx.prepare_cached(
+                "UPDATE tasks SET status = ?3, agent = COALESCE(?4, agent)
+                 WHERE mission = ?1 AND id = ?2",
+            )?
+            .execute(params![mission, task, status, agent])?;
+            if let AttemptOutcome::Succeeded {
+                summary: Some(summary),
+            } = outcome
+            {
+                set_summary(tx, mission, task, summary)?;
+            }
+        }
+        Event::TaskBlocked { task, by } => {
+            tx.prepare_cached(
+                "UPDATE tasks SET status = 'blocked', blocked_by = ?3 WHERE mission = ?1 AND id = ?2",
+            )?
+            .execute(params![mission, task, by])?;
+        }
+        Event::PhaseGateFinished {
+            phase,
+            gate,
+            passed,
+            exit_code,
+            log,
+        } => {
+            tx.prepare_cached(
+                "INSERT INTO gates (mission, seq, phase, gate, passed, exit_code, log, at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?
+            .execute(params![
+                mission,
+                record.seq as i64,
+                *phase as i64,
+                gate,
+                passed,
+                exit_code,
+                log,
+                at
+            ])?;
+        }
+        Event::DispatchPaused { .. } => change.status = Some(MissionStatus::Paused),
+        Event::EscalationRaised {
+            id,
+            kind,
+            message,
+            tasks,
+            options,
+        } => {
+            let kind = serde_json::to_value(kind)
+                .ok()
+                .and_then(|v| v.as_str().map(String::from))
+                .unwrap_or_default();
+            let tasks = serde_json::to_string(tasks).unwrap_or_default();
+            let options = serde_json::to_string(options).unwrap_or_default();
+            tx.prepare_cached(
+                "INSERT INTO escalations (mission, id, kind, message, tasks, options, raised_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute(params![mission, id, kind, message, tasks, options, at])?;
+        }
+        Event::RunInterrupted { .. } => change.status = Some(MissionStatus::Interrupted),
+        Event::MissionFinished { status } => {
+            change.status = Some(*status);
+            resolve_escalations(tx, mission, &at)?;
+        }
+    }
+    Ok(())
+}
+
+fn set_summary(
+    tx: &Transaction<'_>,
+    mission: &str,
+    task: &str,
+    summary: &str,
+) -> rusqlite::Result<()> {
+    tx.prepare_cached("UPDATE tasks SET summary = ?3 WHERE mission = ?1 AND id = ?2")?
+        .execute(params![mission, task, summary])?;
+    Ok(())
+}
+
+/// The person answered (dispatch resumed) or the mission ended: open
+/// escalations are settled.
+fn resolve_escalations(tx: &Transaction<'_>, mission: &str, at: &str) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "UPDATE escalations SET resolved_at = ?2 WHERE mission = ?1 AND resolved_at IS NULL",
+    )?
+    .execute(params![mission, at])?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use techlead_core::state::EscalationKind;
+
+    /// The `type` column must be the tag serde writes in the body.
+    #[test]
+    fn the_type_column_is_the_serde_tag() {
+        let events = [
+            Event::RunStarted {
+                run: 1,
+                pid: 1,
+                host: "h".into(),
+            },
+            Event::AttemptStarted {
+                task: "t".into(),
+                attempt: 1,
+                agent: "a".into(),
+                executor: "command".into(),
+                dir: "d".into(),
+            },
+            Event::AttemptProgress {
+                task: "t".into(),
+                attempt: 1,
+                percent: None,
+                message: "m".into(),
+            },
+            Event::AttemptReported {
+                task: "t".into(),
+                attempt: 1,
+                report: Report::Artifact("x".into()),
+            },
+            Event::AttemptFinished {
+                task: "t".into(),
+                attempt: 1,
+                outcome: AttemptOutcome::TimedOut,
+                duration_ms: 1,
+                next: NextStep::Fail,
+            },
+            Event::TaskBlocked {
+                task: "t".into(),
+                by: "u".into(),
+            },
+            Event::PhaseGateFinished {
+                phase: 0,
+                gate: "g".into(),
+                passed: true,
+                exit_code: None,
+                log: "l".into(),
+            },
+            Event::DispatchPaused { reason: "r".into() },
+            Event::DispatchResumed,
+            Event::EscalationRaised {
+                id: 1,
+                kind: EscalationKind::FailureRate,
+                message: "m".into(),
+                tasks: vec![],
+                options: vec![],
+            },
+            Event::RunInterrupted { reason: "r".into() },
+            Event::MissionFinished {
+                status: MissionStatus::Failed,
+            },
+        ];
+        for event in &events {
+            let json = serde_json::to_value(event).unwrap();
+            assert_eq!(json["type"], event_type(event), "{event:?}");
+        }
+    }
+
+    #[test]
+    fn outcome_kinds_are_the_serde_tags() {
+        for outcome in [
+            AttemptOutcome::Succeeded { summary: None },
+            AttemptOutcome::Failed {
+                exit_code: None,
+                signal: None,
+                message: String::new(),
+            },
+            AttemptOutcome::TimedOut,
+            AttemptOutcome::Cancelled,
+            AttemptOutcome::Interrupted,
+        ] {
+            let json = serde_json::to_value(&outcome).unwrap();
+            assert_eq!(json["kind"], outcome_kind(&outcome));
+        }
+    }
+}

@@ -1,0 +1,240 @@
+//! The database's identity and shape: the header check that refuses
+//! foreign files before SQLite touches them, the application ID and schema
+//! version in the SQLite header, and the numbered migrations that bring an
+//! older techlead database up to date in one transaction.
+
+use super::sql;
+use crate::{Error, Result};
+use rusqlite::{Connection, TransactionBehavior};
+use std::io::Read;
+use std::path::Path;
+
+/// `PRAGMA application_id` of every techlead database: "TLED".
+pub const APPLICATION_ID: i32 = 0x544C_4544;
+
+/// The schema version this build writes (`PRAGMA user_version`).
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Migration `n` (1-based) takes a database from version `n - 1` to `n`.
+/// Append only: a released migration never changes.
+const MIGRATIONS: &[&str] = &[V1];
+
+/// Version 1: the event log and its projections.
+const V1: &str = "
+CREATE TABLE missions (
+    id          TEXT PRIMARY KEY,           -- name-N
+    name        TEXT NOT NULL,
+    number      INTEGER NOT NULL,           -- the N of name-N
+    status      TEXT NOT NULL,
+    source      TEXT NOT NULL,
+    created_at  TEXT NOT NULL,
+    updated_at  TEXT NOT NULL,
+    last_seq    INTEGER NOT NULL,
+    tasks       INTEGER NOT NULL,
+    succeeded   INTEGER NOT NULL DEFAULT 0,
+    failed      INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (name, number)
+) STRICT;
+
+CREATE TABLE events (
+    mission TEXT NOT NULL REFERENCES missions (id),
+    seq     INTEGER NOT NULL,
+    at      TEXT NOT NULL,
+    type    TEXT NOT NULL,
+    task    TEXT,
+    body    TEXT NOT NULL,                  -- the Event as JSON
+    PRIMARY KEY (mission, seq)
+) STRICT;
+
+CREATE TABLE tasks (
+    mission     TEXT NOT NULL REFERENCES missions (id),
+    id          TEXT NOT NULL,
+    position    INTEGER NOT NULL,           -- index in the plan
+    title       TEXT NOT NULL,
+    phase       INTEGER,
+    priority    TEXT NOT NULL,
+    agent       TEXT NOT NULL,              -- of the current or next attempt
+    executor    TEXT NOT NULL,
+    status      TEXT NOT NULL,
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    blocked_by  TEXT,
+    summary     TEXT,
+    PRIMARY KEY (mission, id)
+) STRICT;
+
+CREATE TABLE attempts (
+    mission      TEXT NOT NULL REFERENCES missions (id),
+    task         TEXT NOT NULL,
+    attempt      INTEGER NOT NULL,
+    agent        TEXT NOT NULL,
+    executor     TEXT NOT NULL,
+    dir          TEXT NOT NULL,
+    started_at   TEXT NOT NULL,
+    finished_at  TEXT,
+    outcome      TEXT,                      -- succeeded, failed, timed_out, cancelled, interrupted
+    exit_code    INTEGER,
+    signal       INTEGER,
+    message      TEXT,
+    duration_ms  INTEGER,
+    PRIMARY KEY (mission, task, attempt)
+) STRICT;
+
+CREATE INDEX attempts_by_agent ON attempts (agent);
+
+CREATE VIEW agent_performance AS
+SELECT agent,
+       COUNT(*)                                   AS attempts,
+       SUM(outcome = 'succeeded')                 AS successes,
+       SUM(outcome IN ('failed', 'timed_out'))    AS failures,
+       SUM(COALESCE(duration_ms, 0))              AS total_ms
+FROM attempts
+WHERE outcome IS NOT NULL
+GROUP BY agent;
+
+CREATE TABLE gates (
+    mission    TEXT NOT NULL REFERENCES missions (id),
+    seq        INTEGER NOT NULL,            -- the event that recorded it
+    phase      INTEGER NOT NULL,
+    gate       TEXT NOT NULL,
+    passed     INTEGER NOT NULL,
+    exit_code  INTEGER,
+    log        TEXT NOT NULL,
+    at         TEXT NOT NULL,
+    PRIMARY KEY (mission, seq)
+) STRICT;
+
+CREATE TABLE escalations (
+    mission      TEXT NOT NULL REFERENCES missions (id),
+    id           INTEGER NOT NULL,
+    kind         TEXT NOT NULL,
+    message      TEXT NOT NULL,
+    tasks        TEXT NOT NULL,             -- JSON array of task IDs
+    options      TEXT NOT NULL,             -- JSON array
+    raised_at    TEXT NOT NULL,
+    resolved_at  TEXT,
+    PRIMARY KEY (mission, id)
+) STRICT;
+";
+
+/// The first bytes of every SQLite database file.
+const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
+
+/// Refuses a file that exists, is not empty and is not SQLite at all,
+/// before SQLite opens it (so it is never touched).
+pub(super) fn check_header(path: &Path) -> Result<()> {
+    let mut file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(source) => return Err(super::io_error(path, source)),
+    };
+    if file.metadata().is_ok_and(|m| m.is_dir()) {
+        return Err(Error::Foreign {
+            path: path.to_path_buf(),
+        });
+    }
+    let mut header = Vec::with_capacity(SQLITE_HEADER.len());
+    (&mut file)
+        .take(SQLITE_HEADER.len() as u64)
+        .read_to_end(&mut header)
+        .map_err(|source| super::io_error(path, source))?;
+    if header.is_empty() || header == SQLITE_HEADER {
+        Ok(())
+    } else {
+        Err(Error::Foreign {
+            path: path.to_path_buf(),
+        })
+    }
+}
+
+/// What the header of an opened SQLite file says it is.
+#[derive(Debug, PartialEq, Eq)]
+enum Kind {
+    /// No tables and no application ID: a new file.
+    Empty,
+    Techlead {
+        version: i64,
+    },
+    Foreign,
+}
+
+fn kind(conn: &Connection, path: &Path) -> Result<Kind> {
+    let application_id: i32 = conn
+        .pragma_query_value(None, "application_id", |row| row.get(0))
+        .map_err(sql(path))?;
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |row| row.get(0))
+        .map_err(sql(path))?;
+    let objects: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%'",
+            [],
+            |row| row.get(0),
+        )
+        .map_err(sql(path))?;
+    Ok(match application_id {
+        APPLICATION_ID if version >= 1 => Kind::Techlead { version },
+        0 if objects == 0 && version == 0 => Kind::Empty,
+        _ => Kind::Foreign,
+    })
+}
+
+/// Refuses what is not a techlead database, or one newer than this build,
+/// without writing anything.
+pub(super) fn check(conn: &Connection, path: &Path) -> Result<()> {
+    match kind(conn, path)? {
+        Kind::Foreign => Err(Error::Foreign {
+            path: path.to_path_buf(),
+        }),
+        Kind::Techlead { version } if version > SCHEMA_VERSION => Err(too_new(path, version)),
+        Kind::Empty | Kind::Techlead { .. } => Ok(()),
+    }
+}
+
+/// Creates the schema, or brings an older one up to date, in one
+/// transaction: a failure leaves the file as it was.
+pub(super) fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(sql(path))?;
+    // Looked at again under the write lock: another process may have
+    // created or migrated the file since `check`.
+    let from = match kind(&tx, path)? {
+        Kind::Empty => 0,
+        Kind::Techlead { version } if version > SCHEMA_VERSION => {
+            return Err(too_new(path, version));
+        }
+        Kind::Techlead { version } => version,
+        Kind::Foreign => {
+            return Err(Error::Foreign {
+                path: path.to_path_buf(),
+            });
+        }
+    };
+    if from == SCHEMA_VERSION {
+        return Ok(());
+    }
+    for migration in &MIGRATIONS[from as usize..] {
+        tx.execute_batch(migration).map_err(sql(path))?;
+    }
+    tx.pragma_update(None, "application_id", APPLICATION_ID)
+        .map_err(sql(path))?;
+    tx.pragma_update(None, "user_version", SCHEMA_VERSION)
+        .map_err(sql(path))?;
+    tx.commit().map_err(sql(path))
+}
+
+/// Whether the file is at the current schema version.
+pub(super) fn is_current(conn: &Connection, path: &Path) -> Result<bool> {
+    Ok(kind(conn, path)?
+        == Kind::Techlead {
+            version: SCHEMA_VERSION,
+        })
+}
+
+fn too_new(path: &Path, found: i64) -> Error {
+    Error::TooNew {
+        path: path.to_path_buf(),
+        found,
+        supported: SCHEMA_VERSION,
+    }
+}
