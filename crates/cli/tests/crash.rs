@@ -21,9 +21,11 @@
 //! again under a new attempt number: at-least-once, allowed, and told apart
 //! by the attempt number.
 //!
-//! Kill points are chosen by a seeded xorshift as a number of NDJSON events
-//! to read from `--json` before the SIGKILL, so they spread over the whole
-//! mission without sleeps. `TECHLEAD_CRASH_SEED=<n>` replays another seed.
+//! Kill points are chosen by a seeded xorshift and counted in NDJSON events
+//! read from `--json` before the SIGKILL (mostly: after 1-6 task successes
+//! and 0-3 more events; now and then: during take-over), so they spread over
+//! the whole mission without sleeps, and the number of runs stays bounded
+//! however slow the machine. `TECHLEAD_CRASH_SEED=<n>` replays another seed.
 
 mod support;
 
@@ -39,8 +41,49 @@ const LAYERS: usize = 10;
 const WIDTH: usize = 30;
 /// Kill points required over the whole test (issue 4 asks for 50).
 const MIN_KILLS: u32 = 50;
-/// At most this many events are read before a kill.
-const MAX_EVENTS_BEFORE_KILL: u64 = 24;
+/// A killed run has seen 1 to this many tasks succeed...
+const MAX_SUCCESSES_BEFORE_KILL: u64 = 6;
+/// ...and then up to this many more events of any kind.
+const MAX_EXTRA_EVENTS: u64 = 3;
+
+/// Where to SIGKILL a run, counted in the events it printed: reproducible
+/// from the seed and spread over the whole mission however fast or loaded
+/// the machine is.
+enum KillPoint {
+    /// After this many events of any kind: during take-over (0: at once,
+    /// perhaps before it opened the database).
+    Early { events: u64 },
+    /// After the `successes`-th task success, then `extra` events more:
+    /// every such run moves the mission on, so the test ends after a
+    /// bounded number of runs.
+    After { successes: u64, extra: u64 },
+}
+
+/// Reads events until the kill point; true if the stream ended first (the
+/// run finished by itself).
+fn read_until(run: &mut Running, point: &KillPoint) -> bool {
+    let (need_successes, need_extra) = match *point {
+        KillPoint::Early { events } => (0, events),
+        KillPoint::After { successes, extra } => (successes, extra),
+    };
+    let (mut successes, mut extra) = (0, 0);
+    while successes < need_successes || extra < need_extra {
+        let Some(line) = run.next_line() else {
+            return true;
+        };
+        if successes < need_successes {
+            let event: serde_json::Value = serde_json::from_str(&line).unwrap();
+            if support::event_type(&event) == "attempt_finished"
+                && event["event"]["outcome"]["kind"] == "succeeded"
+            {
+                successes += 1;
+            }
+        } else {
+            extra += 1;
+        }
+    }
+    false
+}
 
 #[derive(Default)]
 struct Totals {
@@ -144,24 +187,19 @@ fn crash_one_mission(rng: &mut XorShift, totals: &mut Totals) {
             None => vec!["run", "mission.yaml", "--json", "--db", &db_arg],
             Some(id) => vec!["resume", id, "--json", "--db", &db_arg],
         };
-        // The first run must print its first event (the mission exists
-        // then); a resume is now and then killed as soon as it starts.
-        let kill_after = if id.is_some() && rng.one_in(10) {
-            rng.range(0, 2)
+        let point = if id.is_some() && rng.one_in(10) {
+            KillPoint::Early {
+                events: rng.range(0, 2),
+            }
         } else {
-            rng.range(1, MAX_EVENTS_BEFORE_KILL)
+            KillPoint::After {
+                successes: rng.range(1, MAX_SUCCESSES_BEFORE_KILL),
+                extra: rng.range(0, MAX_EXTRA_EVENTS),
+            }
         };
         totals.runs += 1;
         let mut run = Running::start(dir, &args);
-        let mut read = 0;
-        let mut ended = false;
-        while read < kill_after {
-            if run.next_line().is_none() {
-                ended = true;
-                break;
-            }
-            read += 1;
-        }
+        let ended = read_until(&mut run, &point);
         let (lines, code) = if ended {
             let (code, lines, stderr) = run.finish();
             assert_eq!(code, 0, "techlead {args:?} failed:\n{stderr}");
@@ -171,7 +209,7 @@ fn crash_one_mission(rng: &mut XorShift, totals: &mut Totals) {
             (lines, code)
         };
         if code == 128 + 9 {
-            if kill_after == 0 {
+            if matches!(point, KillPoint::Early { events: 0 }) {
                 totals.startup_kills += 1;
             } else {
                 totals.kills += 1;
