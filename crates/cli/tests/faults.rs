@@ -93,9 +93,14 @@ impl Fixture {
     }
 }
 
+/// Ctrl-C, as the terminal sends it to techlead.
 fn interrupt(pid: u32) {
+    signal(pid, Signal::INT);
+}
+
+fn signal(pid: u32, signal: Signal) {
     let pid = Pid::from_raw(pid as i32).unwrap();
-    rustix::process::kill_process(pid, Signal::INT).unwrap();
+    rustix::process::kill_process(pid, signal).unwrap();
 }
 
 /// A file's bytes and the names of the files beside it, to prove that a
@@ -492,7 +497,17 @@ fn mission_file_edited_between_run_and_resume_is_refused_unless_asked() {
 
 #[test]
 fn ctrl_c_stops_children_records_them_cancelled_and_resume_finishes() {
-    let fx = Fixture::new("ctrl-c");
+    stops_children_records_them_cancelled_and_resume_finishes("ctrl-c", Signal::INT);
+}
+
+#[test]
+fn sigterm_stops_children_records_them_cancelled_and_resume_finishes() {
+    stops_children_records_them_cancelled_and_resume_finishes("sigterm", Signal::TERM);
+}
+
+/// Three tasks running, one waiting for them; `stop` arrives.
+fn stops_children_records_them_cancelled_and_resume_finishes(prefix: &str, stop: Signal) {
+    let fx = Fixture::new(prefix);
     let mut tasks = String::new();
     for id in ["A", "B", "C"] {
         tasks.push_str(&held_task(id));
@@ -509,7 +524,7 @@ fn ctrl_c_stops_children_records_them_cancelled_and_resume_finishes() {
     let id = fx.id();
     assert!(support::processes_of(&id).len() >= 3);
     let begun = Instant::now();
-    interrupt(run.pid());
+    signal(run.pid(), stop);
     let (code, events, stderr) = run.finish();
     assert_eq!(code, 130, "{stderr}");
     assert!(
@@ -562,6 +577,171 @@ fn ctrl_c_stops_children_records_them_cancelled_and_resume_finishes() {
         .collect();
     proof.sort();
     assert_eq!(proof, ["A 2", "B 2", "C 2"]);
+}
+
+#[test]
+fn second_ctrl_c_kills_a_child_ignoring_sigterm_at_once_and_resume_finishes() {
+    let fx = Fixture::new("ctrl-c-twice");
+    fx.mission(
+        "",
+        "  - id: STUBBORN\n    title: ignores SIGTERM once\n    command: [sh, -c, 'if [ \"$TECHLEAD_ATTEMPT\" = 1 ]; then trap \"\" TERM; touch started; sleep 60; touch finished; fi']\n",
+    );
+    let mut run = fx.start(&["run", "mission.yaml"]);
+    run.wait_for(|e| support::event_type(e) == "attempt_started");
+    fx.wait_for_file("started");
+    let id = fx.id();
+    interrupt(run.pid());
+    // The first Ctrl-C asked the group to stop (SIGTERM, ignored here) and
+    // started the 5 s grace period; the second one ends it.
+    let log = fx
+        .db
+        .parent()
+        .unwrap()
+        .join(format!("runs/{id}/STUBBORN/1/output.log"));
+    support::wait_until("the attempt to be cancelled", || {
+        std::fs::read_to_string(&log).is_ok_and(|l| l.contains("cancelled"))
+    });
+    let begun = Instant::now();
+    interrupt(run.pid());
+    let (code, _, stderr) = run.finish();
+    assert_eq!(code, 130, "{stderr}");
+    assert!(
+        begun.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        begun.elapsed()
+    );
+    assert!(
+        stderr.contains("error: killed by a second interrupt"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("hint: `techlead resume` continues"),
+        "{stderr}"
+    );
+    assert!(
+        support::processes_of(&id).is_empty(),
+        "the stubborn child survived"
+    );
+    assert!(!fx.exists("finished"));
+    // Nothing more is recorded after a second Ctrl-C: the record reads as
+    // after a crash (attempt still open, mission `running`), and the resume
+    // records the attempt as interrupted.
+    fx.techlead(&["resume", &id]).expect_code(0);
+    let status = fx.status();
+    assert_eq!(status["status"], "succeeded");
+    assert_eq!(
+        support::outcomes(support::task(&status, "STUBBORN")),
+        [
+            Some("interrupted".to_string()),
+            Some("succeeded".to_string())
+        ]
+    );
+}
+
+#[test]
+fn ctrl_c_during_a_gate_leaves_no_verdict_and_resume_runs_it_again() {
+    let fx = Fixture::new("ctrl-c-gate");
+    std::fs::write(
+        fx.path().join("mission.yaml"),
+        format!(
+            "mission:\n  name: {}\n  objective: stop in a gate\n  defaults:\n    executor: command\n\
+             phases:\n  - name: build\n    gates: ['echo run >> gate-runs; if [ ! -e gate-held ]; then touch gate-held; sleep 60; fi']\n\
+             \x20   tasks:\n      - id: BUILD\n        title: build\n        command: [touch, built]\n\
+             \x20 - name: ship\n    tasks:\n      - id: SHIP\n        title: ship\n        command: [touch, shipped]\n",
+            fx.name
+        ),
+    )
+    .unwrap();
+    let run = fx.start(&["run", "mission.yaml"]);
+    fx.wait_for_file("gate-held");
+    interrupt(run.pid());
+    let (code, _, stderr) = run.finish();
+    assert_eq!(code, 130, "{stderr}");
+    let id = fx.id();
+    assert!(support::processes_of(&id).is_empty(), "the gate survived");
+    assert!(!fx.exists("shipped"));
+    let gate_verdicts = || {
+        let store = techlead_store::sqlite::SqliteStore::open(&fx.db).unwrap();
+        techlead_store::Store::events(&store, &id, 0)
+            .unwrap()
+            .into_iter()
+            .filter_map(|r| match r.event {
+                techlead_core::state::Event::PhaseGateFinished { passed, .. } => Some(passed),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        gate_verdicts(),
+        Vec::<bool>::new(),
+        "a stopped gate got a verdict"
+    );
+    assert_eq!(fx.status()["status"], "interrupted");
+
+    fx.techlead(&["resume", &id]).expect_code(0);
+    assert_eq!(gate_verdicts(), [true]);
+    assert!(fx.exists("shipped"));
+    assert_eq!(
+        std::fs::read_to_string(fx.path().join("gate-runs")).unwrap(),
+        "run\nrun\n"
+    );
+}
+
+/// Runs the mission of `fx` from its directory, interrupts it with Ctrl-C
+/// once its task is held, and returns the mission's ID.
+fn interrupted_run(fx: &Fixture) -> String {
+    fx.mission("", &held_task("HELD"));
+    let mut run = fx.start(&["run", "mission.yaml"]);
+    fx.wait_for_file("started-HELD");
+    run.wait_for(|e| support::event_type(e) == "attempt_started");
+    interrupt(run.pid());
+    let (code, _, stderr) = run.finish();
+    assert_eq!(code, 130, "{stderr}");
+    fx.id()
+}
+
+// ENGINE BUG (CLI, crates/cli/src/commands/run.rs): the mission's `source`
+// is recorded as typed (`mission.yaml`, relative), and `resume` checks the
+// file at that path relative to *its own* working directory. Sequence:
+// `techlead run mission.yaml` in directory A, Ctrl-C; then, in directory B
+// holding another `mission.yaml`, `techlead resume <id> --db A/...`.
+// Expected: the resume goes on (A's file is unchanged). Actual: exit 2,
+// "error: mission.yaml changed since mission `<id>` started".
+#[test]
+#[ignore = "engine bug: resume compares the mission file by a path relative to its own cwd"]
+fn resume_from_another_directory_is_not_refused_for_an_unrelated_file() {
+    let fx = Fixture::new("elsewhere");
+    let id = interrupted_run(&fx);
+    let elsewhere = tempfile::tempdir().unwrap();
+    std::fs::write(
+        elsewhere.path().join("mission.yaml"),
+        "mission:\n  name: another\n  objective: unrelated\ntasks: []\n",
+    )
+    .unwrap();
+    let output = support::run_to_end(elsewhere.path(), &["resume", &id, "--db", fx.db()]);
+    output.expect_code(0);
+    assert_eq!(fx.status()["status"], "succeeded");
+}
+
+// ENGINE BUG (same cause as above), the other way round. Sequence:
+// `techlead run mission.yaml` in directory A, Ctrl-C, edit A/mission.yaml,
+// then `techlead resume <id> --db A/...` from any other directory.
+// Expected: exit 2, "mission.yaml changed since mission ...". Actual: the
+// file is not found there, the check passes silently, and the recorded
+// plan runs without a word about the edits (exit 0).
+#[test]
+#[ignore = "engine bug: resume from another directory misses an edited mission file"]
+fn resume_from_another_directory_still_notices_the_edited_file() {
+    let fx = Fixture::new("edited-elsewhere");
+    let id = interrupted_run(&fx);
+    let mission = fx.path().join("mission.yaml");
+    let mut text = std::fs::read_to_string(&mission).unwrap();
+    text.push_str("  - id: NEW\n    title: added later\n    command: [touch, new]\n");
+    std::fs::write(&mission, text).unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    support::run_to_end(elsewhere.path(), &["resume", &id, "--db", fx.db()])
+        .expect_code(2)
+        .expect_stderr(&["changed since mission", "--ignore-changes"]);
 }
 
 // A guard for an engine bug this suite found: at eab9cd2 the orphan reaper
