@@ -118,26 +118,17 @@ struct Totals {
     reruns_with_proof: u32,
     gate_runs: u32,
     /// Resumes refused because a killed run still seemed to hold the
-    /// mission's lock (the engine bug described at `refused_by_a_dead_run`).
+    /// mission's lock (must stay 0; see `refused_by_a_dead_run`).
     dead_holder_refusals: u32,
 }
 
-// ENGINE BUG (found by this test, timing-dependent: seen under heavy load
-// only, e.g. several crash tests or a benchmark running at once). Sequence:
-// techlead is SIGKILLed while one of its threads has just forked a child
-// for an attempt or a gate, which has not reached `exec` yet; the test
-// reaps techlead and at once runs `techlead resume`. Expected: the resume
-// takes over (its holder is dead). Actual: "error: mission `...` is being
-// run by another techlead (pid <the killed pid> on ...)", exit 2. Cause:
-// the mission lock is an `flock` on `<db>.locks/<mission>.lock`, held by
-// the open file description; the forked child shares it until its `exec`
-// closes the O_CLOEXEC descriptor, so the lock outlives the killed
-// process for as long as the child waits for a CPU (seen in /proc: a
-// process named `tokio-rt-worker` with techlead's command line, its own
-// process group, parent 1, PF_FORKNOEXEC, holding the lock file open).
-// Nothing is lost (the refused resume writes nothing) and a later resume
-// works, so the test counts these refusals, waits for the lock, and goes
-// on; the count is printed.
+// A guard for a bug this test found (timing-dependent, seen under heavy
+// load): techlead SIGKILLed while a thread had just forked a child that
+// had not reached `exec` yet; the child shares the mission's `flock` until
+// its `exec` closes the descriptor, so an immediate `resume` was refused
+// naming the dead pid. The store now waits (up to 3 s) for a lock whose
+// holder is a dead process of this host; a refusal naming a killed run is
+// a failure again, counted and asserted below.
 
 /// Whether `stderr` is the lock refusal naming a techlead this test killed.
 fn refused_by_a_dead_run(stderr: &str, killed: &[u32]) -> bool {
@@ -184,7 +175,7 @@ fn sigkill_at_random_points_loses_nothing_and_repeats_no_finished_task() {
         "crash test: {} missions of {} tasks, {} runs, {} kill points after an event \
          + {} at start-up, {} attempts interrupted ({} of them had already written \
          their proof line and ran again), {} gate runs for {} gates, {} resumes refused by \
-         the lock of a killed run (engine bug, see refused_by_a_dead_run), {:.1} s",
+         the lock of a killed run, {:.1} s",
         totals.missions,
         LAYERS * WIDTH,
         totals.runs,
@@ -200,6 +191,10 @@ fn sigkill_at_random_points_loses_nothing_and_repeats_no_finished_task() {
     assert!(
         totals.interrupted_attempts > 0,
         "no kill cut off a running attempt"
+    );
+    assert_eq!(
+        totals.dead_holder_refusals, 0,
+        "a resume was refused by the lock of a killed run"
     );
 }
 

@@ -700,15 +700,14 @@ fn interrupted_run(fx: &Fixture) -> String {
     fx.id()
 }
 
-// ENGINE BUG (CLI, crates/cli/src/commands/run.rs): the mission's `source`
-// is recorded as typed (`mission.yaml`, relative), and `resume` checks the
-// file at that path relative to *its own* working directory. Sequence:
+// A guard for a bug this suite found: the mission's `source` was recorded
+// as typed (`mission.yaml`, relative), and `resume` checked the file at
+// that path relative to *its own* working directory; it is now absolute. Sequence:
 // `techlead run mission.yaml` in directory A, Ctrl-C; then, in directory B
 // holding another `mission.yaml`, `techlead resume <id> --db A/...`.
-// Expected: the resume goes on (A's file is unchanged). Actual: exit 2,
-// "error: mission.yaml changed since mission `<id>` started".
+// Expected: the resume goes on (A's file is unchanged); it was refused
+// with "error: mission.yaml changed since mission `<id>` started".
 #[test]
-#[ignore = "engine bug: resume compares the mission file by a path relative to its own cwd"]
 fn resume_from_another_directory_is_not_refused_for_an_unrelated_file() {
     let fx = Fixture::new("elsewhere");
     let id = interrupted_run(&fx);
@@ -723,14 +722,13 @@ fn resume_from_another_directory_is_not_refused_for_an_unrelated_file() {
     assert_eq!(fx.status()["status"], "succeeded");
 }
 
-// ENGINE BUG (same cause as above), the other way round. Sequence:
+// The same bug the other way round. Sequence:
 // `techlead run mission.yaml` in directory A, Ctrl-C, edit A/mission.yaml,
 // then `techlead resume <id> --db A/...` from any other directory.
-// Expected: exit 2, "mission.yaml changed since mission ...". Actual: the
-// file is not found there, the check passes silently, and the recorded
-// plan runs without a word about the edits (exit 0).
+// Expected: exit 2, "mission.yaml changed since mission ..."; the file was
+// not found there, the check passed silently, and the recorded plan ran
+// without a word about the edits (exit 0).
 #[test]
-#[ignore = "engine bug: resume from another directory misses an edited mission file"]
 fn resume_from_another_directory_still_notices_the_edited_file() {
     let fx = Fixture::new("edited-elsewhere");
     let id = interrupted_run(&fx);

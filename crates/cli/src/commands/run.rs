@@ -30,7 +30,11 @@ pub fn run(args: &RunArgs) -> Result<Outcome, CliError> {
         mission: &valid.mission,
         blueprint: &plan,
         library: &valid.library,
-        source: args.mission.display().to_string(),
+        // Absolute, so that `resume` from any directory checks the same file.
+        source: std::fs::canonicalize(&args.mission)
+            .unwrap_or_else(|_| args.mission.clone())
+            .display()
+            .to_string(),
         source_hash: fingerprint::of_file(valid.file.text.as_bytes()),
         workdir: workdir.display().to_string(),
     });

@@ -48,16 +48,7 @@ pub(super) fn acquire(db: &Path, mission: &str) -> Result<MissionLock> {
         .truncate(false)
         .open(&path)
         .map_err(|source| io_error(&path, source))?;
-    match flock(&file, FlockOperation::NonBlockingLockExclusive) {
-        Ok(()) => {}
-        Err(Errno::WOULDBLOCK) => {
-            return Err(Error::Locked {
-                mission: mission.to_string(),
-                holder: holder(&mut file),
-            });
-        }
-        Err(errno) => return Err(io_error(&path, errno.into())),
-    }
+    take(&mut file, &path, mission)?;
     let now = jiff::Timestamp::now()
         .round(jiff::Unit::Second)
         .unwrap_or_else(|_| jiff::Timestamp::now());
@@ -71,6 +62,46 @@ pub(super) fn acquire(db: &Path, mission: &str) -> Result<MissionLock> {
     Ok(MissionLock {
         _release: Box::new(file),
     })
+}
+
+/// How long to wait for a lock whose holder is dead: a child forked by the
+/// dead holder keeps a copy of the lock until it starts its program.
+const DEAD_HOLDER_WAIT: Duration = Duration::from_secs(3);
+
+fn take(file: &mut File, path: &Path, mission: &str) -> Result<()> {
+    let deadline = std::time::Instant::now() + DEAD_HOLDER_WAIT;
+    loop {
+        match flock(&*file, FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => return Ok(()),
+            Err(Errno::WOULDBLOCK) => {
+                let holder = holder(file);
+                if holder_is_dead(&holder) && std::time::Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(25));
+                    continue;
+                }
+                return Err(Error::Locked {
+                    mission: mission.to_string(),
+                    holder,
+                });
+            }
+            Err(errno) => return Err(io_error(path, errno.into())),
+        }
+    }
+}
+
+/// Whether the holder named in the lock file is a process of this host
+/// that no longer exists.
+fn holder_is_dead(holder: &str) -> bool {
+    let mut words = holder.split_whitespace();
+    let (Some("pid"), Some(pid), Some("on"), Some(host)) =
+        (words.next(), words.next(), words.next(), words.next())
+    else {
+        return false;
+    };
+    host == hostname()
+        && pid
+            .parse::<u32>()
+            .is_ok_and(|pid| !Path::new(&format!("/proc/{pid}")).exists())
 }
 
 /// What the holder wrote in the lock file. It writes right after taking
