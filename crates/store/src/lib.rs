@@ -52,16 +52,28 @@ pub enum Error {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
-    #[error("{path} was written by a newer techlead (schema {found}, this one knows up to {supported})")]
-    TooNew { path: PathBuf, found: i64, supported: i64 },
+    #[error(
+        "{path} was written by a newer techlead (schema {found}, this one knows up to {supported})"
+    )]
+    TooNew {
+        path: PathBuf,
+        found: i64,
+        supported: i64,
+    },
     #[error("the disk holding {path} is full")]
     DiskFull { path: PathBuf },
     #[error("mission `{mission}` is being run by another techlead ({holder})")]
     Locked { mission: String, holder: String },
     #[error("no mission `{0}` in this database")]
     NoSuchMission(String),
-    #[error("mission `{mission}`: expected to append after event {expected}, but the log ends at {actual}")]
-    Conflict { mission: String, expected: u64, actual: u64 },
+    #[error(
+        "mission `{mission}`: expected to append after event {expected}, but the log ends at {actual}"
+    )]
+    Conflict {
+        mission: String,
+        expected: u64,
+        actual: u64,
+    },
     #[error("event {seq} of mission `{mission}` cannot be read")]
     BadEvent {
         mission: String,
@@ -82,14 +94,26 @@ pub enum Error {
 impl Error {
     pub fn hint(&self) -> Option<&'static str> {
         Some(match self {
-            Error::Foreign { .. } => "pass --db with a techlead database, or a path where a new one may be created",
-            Error::Corrupt { .. } => "restore the file from a backup, or move it away to start a new database",
+            Error::Foreign { .. } => {
+                "pass --db with a techlead database, or a path where a new one may be created"
+            }
+            Error::Corrupt { .. } => {
+                "restore the file from a backup, or move it away to start a new database"
+            }
             Error::TooNew { .. } => "upgrade techlead, or use another --db",
-            Error::DiskFull { .. } => "free some disk space, then `techlead resume`: nothing recorded so far is lost",
-            Error::Locked { .. } => "wait for that run to finish, or stop it; `techlead status` shows its progress",
+            Error::DiskFull { .. } => {
+                "free some disk space, then `techlead resume`: nothing recorded so far is lost"
+            }
+            Error::Locked { .. } => {
+                "wait for that run to finish, or stop it; `techlead status` shows its progress"
+            }
             Error::NoSuchMission(_) => "`techlead missions` lists the missions in this database",
-            Error::Conflict { .. } => "another process wrote to this mission; run one techlead per mission",
-            Error::BadEvent { .. } => "the database was edited by hand or written by an incompatible version",
+            Error::Conflict { .. } => {
+                "another process wrote to this mission; run one techlead per mission"
+            }
+            Error::BadEvent { .. } => {
+                "the database was edited by hand or written by an incompatible version"
+            }
             Error::Database(_) | Error::Io { .. } => return None,
         })
     }
@@ -107,7 +131,12 @@ pub trait Store: Send {
     /// Appends `events` after event `after` (the caller's last known seq),
     /// in one transaction, durable when this returns; returns the records.
     /// Fails with [`Error::Conflict`] if the log has moved on.
-    fn append(&mut self, mission: &str, after: u64, events: &[(Timestamp, Event)]) -> Result<Vec<EventRecord>>;
+    fn append(
+        &mut self,
+        mission: &str,
+        after: u64,
+        events: &[(Timestamp, Event)],
+    ) -> Result<Vec<EventRecord>>;
 
     /// Events of `mission` with seq greater than `after`, in order.
     fn events(&self, mission: &str, after: u64) -> Result<Vec<EventRecord>>;
