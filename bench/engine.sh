@@ -5,13 +5,18 @@
 # alternating, median of several runs. See the "Engine" section of
 # bench/README.md for the targets and the figures.
 #
-# Usage: bench/engine.sh [full|quick]
-#   full   (default) chain, wide, layered, diamond at N = 1,000 and 10,000,
-#          P = 2; `sleep 0.01` wide N = 10,000 P = 8; N = 100 end to end.
-#          About 10 minutes on 2 cores.
-#   quick  N = 1,000 for every shape, layered N = 10,000 once (RSS and
-#          transitions), `sleep 0.01` wide N = 1,000 P = 8, N = 100 end to
-#          end. About a minute.
+# Usage: bench/engine.sh [full|quick|profile]
+#   full    (default) chain, wide, layered, diamond at N = 1,000 and 10,000,
+#           P = 2; `sleep 0.01` wide N = 10,000 P = 8; N = 100 end to end.
+#           About 10 minutes on 2 cores.
+#   quick   N = 1,000 for every shape, layered N = 10,000 once (RSS and
+#           transitions), `sleep 0.01` wide N = 1,000 P = 8, N = 100 end to
+#           end. About a minute.
+#   profile where the time goes (needs perf and strace): fsyncs per task
+#           and per commit, scheduler turns, time to the first event, and a
+#           system-wide perf profile (both cores, idle included) by thread,
+#           activity and function, against make's, for wide N = 1,000 and
+#           layered N = 10,000 at P = 2. About 2 minutes.
 # Environment: RUNS (repetitions for N <= 1,000; default 5), RUNS_BIG (for
 # N = 10,000; default 3), RUNS_E2E (N = 100; default 21), BENCH_DIR (where
 # the databases and attempt directories go; default a temporary directory
@@ -28,7 +33,8 @@ mode=${1:-full}
 case $mode in
   full) runs=${RUNS:-5}; runs_big=${RUNS_BIG:-3}; sizes="1000 10000"; sleep_n=10000 ;;
   quick) runs=${RUNS:-3}; runs_big=${RUNS_BIG:-1}; sizes="1000"; sleep_n=1000 ;;
-  *) echo "usage: bench/engine.sh [full|quick]" >&2; exit 2 ;;
+  profile) ;;
+  *) echo "usage: bench/engine.sh [full|quick|profile]" >&2; exit 2 ;;
 esac
 runs_e2e=${RUNS_E2E:-21}
 command -v make > /dev/null || { echo "bench/engine.sh needs GNU make" >&2; exit 2; }
@@ -153,8 +159,77 @@ bench_case() { # label shape n p reps target(ratio or -) program...
     "$label" "$n" "$p" "$(seconds "$m")" "$(seconds "$t")" "$ratio" "$most" >&2
 }
 
-echo "techlead engine vs GNU make, mode $mode, $(nproc) cores, $(date -u +%F), commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- crates Cargo.lock || echo ' + uncommitted changes')" >&2
+echo "techlead engine vs GNU make, mode $mode, $(nproc) cores, $(date -u +%F), commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- crates/*/src crates/*/Cargo.toml Cargo.toml Cargo.lock || echo ' + uncommitted changes')" >&2
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+
+# Where the time goes. Not timed against make: strace and perf slow the
+# run down; the figures are counts and shares.
+profile_case() { # shape n p
+  local shape=$1 n=$2 p=$3 dir=$work/profile-$1-$2 start end first wal other turns
+  mkdir -p "$dir"
+  generate yaml "$shape" "$n" "$p" true > "$dir/mission.yaml"
+  echo "== $shape N=$n P=$p"
+  # A plain run: wall time, time to the first event, turns per second.
+  start=$(now_ns)
+  "$bin" run "$dir/mission.yaml" --db "$dir/plain/db" --json > "$dir/plain.ndjson" 2> /dev/null
+  end=$(now_ns)
+  first=$(head -1 "$dir/plain.ndjson" | sed 's/.*"at":"\([^"]*\)".*/\1/')
+  first=$(date -d "$first" +%s%N)
+  echo "wall $(seconds $((end - start))) s; first event (run_started, after parse, plan, database, replay) at $(( (first - start) / 1000000 )) ms"
+  # fsyncs: which file, how many, how long (strace stops only on fsync).
+  strace -f -y -T --seccomp-bpf -e trace=fsync,fdatasync -o "$dir/fsync.txt" \
+    "$bin" run "$dir/mission.yaml" --db "$dir/strace/db" --json > /dev/null 2>&1
+  wal=$(grep -c -- '-wal>' "$dir/fsync.txt" || true)
+  other=$(( $(grep -c 'sync(' "$dir/fsync.txt" || true) - wal ))
+  turns=$wal
+  awk -v n="$n" -v wal="$wal" -v other="$other" -v wall="$(( end - start ))" '
+    /sync\(/ { match($0, /<[0-9.]+>$/); t = substr($0, RSTART + 1, RLENGTH - 2); s += t; v[++k] = t }
+    END {
+      asorted = 0; for (i = 1; i <= k; i++) for (j = i; j > 1 && v[j - 1] > v[j]; j--) { x = v[j]; v[j] = v[j - 1]; v[j - 1] = x }
+      printf "fsync: %d on the WAL (one per commit = scheduler turn), %d on other files; %.2f per task, %.2f task events per commit\n", wal, other, (wal + other) / n, 2 * n / wal
+      printf "fsync time (under strace): total %.3f s, median %.3f ms, p90 %.3f ms; plain run: %.3f ms per turn\n", s, v[int((k + 1) / 2)] * 1000, v[int(k * 0.9)] * 1000, wall / 1e6 / wal
+    }' "$dir/fsync.txt"
+  # CPU profile of the whole machine (-a), so that idle time shows, and
+  # short-lived children are sampled fairly; make's for comparison.
+  generate make "$shape" "$n" "$p" true > "$dir/Makefile"
+  perf record -q -a -F 999 -g -o "$dir/perf.data" \
+    "$bin" run "$dir/mission.yaml" --db "$dir/perf/db" --json > /dev/null 2>&1
+  perf record -q -a -F 999 -g -o "$dir/perf-make.data" make -r -s -j"$p" -C "$dir" > /dev/null 2>&1
+  local data label
+  for data in perf perf-make; do
+    if [ "$data" = perf ]; then label="techlead run"; else label="make -j$p"; fi
+    echo "-- $label: CPU samples of both cores by thread and activity"
+    perf script -i "$dir/$data.data" -F comm,tid,ip,sym 2> /dev/null | awk '
+      BEGIN { RS = "" }
+      {
+        split($0, l, "\n"); split(l[1], h, " "); comm = h[1]; s = $0; cat = "other"
+        if (comm == "swapper") { comm = "-"; cat = "idle (no runnable work)" }
+        else if (comm == "true" || s ~ /_dl_start|_dl_sysdep_start|__spawni_child|execve/) { comm = "child"; cat = "the spawned program, from vfork to exit" }
+        else if (comm != "techlead" && comm != "tokio-rt-worker" && comm != "make") { comm = "-"; cat = "other processes on the machine" }
+        else if (s ~ /sys_fsync|sys_fdatasync/) cat = "commit: fsync"
+        else if (s ~ /sqlite3|rusqlite/) cat = "sqlite: statements, WAL writes, checkpoints"
+        else if (s ~ /dispatch::next_retry/) cat = "dispatch::next_retry"
+        else if (s ~ /techlead_core::(dispatch|retry|state)|Mission.*::(decide|handle|stage)/) cat = "scheduler, fold"
+        else if (s ~ /observe|render::|serde_json::ser/) cat = "observer, NDJSON"
+        else if (s ~ /read_source|inputs::|techlead_core::(spec|yaml|plan)|saphyr|serde_json::de|serde::private::de/) cat = "parse, validate, plan, replay"
+        else if (s ~ /posix_spawn|clone|process::spawn/) cat = "posix_spawn"
+        else if (s ~ /command::prepare|RotatingLog|mkdir|sys_openat|unlink|result::read/) cat = "attempt files"
+        else if (s ~ /Waker::wake|wait4|pidfd|epoll|futex|park|schedule|tokio|finish_task_switch/) cat = "tokio, wake-ups, context switches"
+        n[comm "  " cat]++; tot++
+      }
+      END { for (k in n) printf "%6.1f%%  %s\n", 100 * n[k] / tot, k }' | sort -rn | head -16 || true
+  done
+  echo "-- hottest functions of the techlead binary (self time, share of all samples)"
+  perf report -i "$dir/perf.data" --no-children --stdio --dso techlead \
+    --sort sym -g none 2> /dev/null | grep '%' | head -12 || true
+}
+if [ "$mode" = profile ]; then
+  command -v perf > /dev/null && command -v strace > /dev/null \
+    || { echo "profile needs perf and strace" >&2; exit 2; }
+  profile_case wide 1000 2
+  profile_case layered 10000 2
+  exit 0
+fi
 
 for n in $sizes; do
   reps=$runs; [ "$n" -ge 10000 ] && reps=$runs_big
