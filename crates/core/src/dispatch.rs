@@ -2,7 +2,7 @@
 //! then the longest remaining path), within the mission's, each agent's
 //! and each executor's limits.
 
-use crate::state::{MissionState, TaskStatus};
+use crate::state::MissionState;
 use jiff::Timestamp;
 use std::collections::HashMap;
 
@@ -51,9 +51,7 @@ pub fn select(state: &MissionState, now: Timestamp) -> Vec<usize> {
 /// When the next retry becomes due, if any task waits for one.
 pub fn next_retry(state: &MissionState) -> Option<Timestamp> {
     state
-        .tasks
-        .iter()
-        .filter(|t| t.status == TaskStatus::Retrying)
-        .filter_map(|t| t.retry_at)
+        .retrying()
+        .filter_map(|t| state.tasks[t].retry_at)
         .min()
 }

@@ -75,21 +75,24 @@ const MAX_LINE_NESTING: usize = 64;
 pub fn load(source: &str) -> Result<Node, YamlError> {
     check_nesting(source)?;
     let offsets = CharOffsets::new(source);
-    let documents = MarkedYaml::load_from_str(source).map_err(|error| YamlError {
+    let mut documents = MarkedYaml::load_from_str(source).map_err(|error| YamlError {
         span: SourceSpan::at(source, offsets.byte(error.marker().index()), 1),
         message: error.info().to_string(),
     })?;
-    match documents.as_slice() {
-        [] => Ok(Node {
-            span: SourceSpan::at(source, 0, 0),
-            value: Value::Null,
-        }),
-        [document] => Ok(convert(document, source, &offsets)),
-        [_, second, ..] => Err(YamlError {
+    if let Some(second) = documents.get(1) {
+        return Err(YamlError {
             span: SourceSpan::at(source, offsets.byte(second.span.start.index()), 1),
             message: "a second YAML document starts here".to_string(),
-        }),
+        });
     }
+    Ok(match documents.pop() {
+        // Converted by value, so saphyr's tree is freed as ours grows.
+        Some(document) => convert(document, source, &offsets),
+        None => Node {
+            span: SourceSpan::at(source, 0, 0),
+            value: Value::Null,
+        },
+    })
 }
 
 fn check_nesting(source: &str) -> Result<(), YamlError> {
@@ -124,7 +127,7 @@ fn structural_prefix(line: &str) -> usize {
     }
 }
 
-fn convert(node: &MarkedYaml<'_>, source: &str, offsets: &CharOffsets) -> Node {
+fn convert(node: MarkedYaml<'_>, source: &str, offsets: &CharOffsets) -> Node {
     let start = offsets.byte(node.span.start.index());
     let end = offsets.byte(node.span.end.index()).max(start);
     // saphyr's markers already count lines and columns; recounting them
@@ -135,21 +138,21 @@ fn convert(node: &MarkedYaml<'_>, source: &str, offsets: &CharOffsets) -> Node {
         line: node.span.start.line(),
         column: node.span.start.col() + 1,
     };
-    let value = match &node.data {
-        YamlData::Value(scalar) => scalar_value(scalar),
+    let value = match node.data {
+        YamlData::Value(scalar) => scalar_value(&scalar),
         YamlData::Sequence(items) => Value::List(
             items
-                .iter()
+                .into_iter()
                 .map(|item| convert(item, source, offsets))
                 .collect(),
         ),
         YamlData::Mapping(entries) => Value::Map(
             entries
-                .iter()
+                .into_iter()
                 .map(|(k, v)| (convert(k, source, offsets), convert(v, source, offsets)))
                 .collect(),
         ),
-        YamlData::Tagged(_, inner) => return convert(inner, source, offsets),
+        YamlData::Tagged(_, inner) => return convert(*inner, source, offsets),
         _ => Value::Null,
     };
     Node { span, value }
@@ -170,22 +173,26 @@ fn trim_trailing_space(source: &str, start: usize, end: usize) -> usize {
     source[start..end].trim_end().len()
 }
 
-/// saphyr counts characters; renderers need bytes.
+/// saphyr counts characters; renderers need bytes. In ASCII text they
+/// are the same, and no table is kept.
 struct CharOffsets {
-    starts: Vec<usize>,
+    starts: Option<Vec<usize>>,
     len: usize,
 }
 
 impl CharOffsets {
     fn new(source: &str) -> Self {
         CharOffsets {
-            starts: source.char_indices().map(|(i, _)| i).collect(),
+            starts: (!source.is_ascii()).then(|| source.char_indices().map(|(i, _)| i).collect()),
             len: source.len(),
         }
     }
 
     fn byte(&self, char_index: usize) -> usize {
-        self.starts.get(char_index).copied().unwrap_or(self.len)
+        match &self.starts {
+            Some(starts) => starts.get(char_index).copied().unwrap_or(self.len),
+            None => char_index.min(self.len),
+        }
     }
 }
 

@@ -17,6 +17,16 @@ use techlead_store::Store;
 use techlead_store::sqlite::SqliteStore;
 
 pub fn run(args: &RunArgs) -> Result<Outcome, CliError> {
+    let resolved = resolve(args)?;
+    let (mut store, path) = database::open(&args.database)?;
+    let id = store.create_mission(&resolved, jiff::Timestamp::now())?;
+    // The run works from the record alone: let the planning data go.
+    drop(resolved);
+    drive(store, &path, &id, args.json)
+}
+
+/// Validates and plans the mission file into the plan a run records.
+fn resolve(args: &RunArgs) -> Result<MissionPlan, CliError> {
     let valid = inputs::check(&args.mission, &args.source)?.print_and_accept()?;
     let plan = blueprint(
         &valid.mission,
@@ -26,7 +36,7 @@ pub fn run(args: &RunArgs) -> Result<Outcome, CliError> {
     )
     .expect("validation rejects cycles before planning");
     let workdir = workdir(&args.mission, valid.mission.repository.as_deref());
-    let resolved = MissionPlan::resolve(&Resolve {
+    Ok(MissionPlan::resolve(&Resolve {
         mission: &valid.mission,
         blueprint: &plan,
         library: &valid.library,
@@ -37,10 +47,7 @@ pub fn run(args: &RunArgs) -> Result<Outcome, CliError> {
             .to_string(),
         source_hash: fingerprint::of_file(valid.file.text.as_bytes()),
         workdir: workdir.display().to_string(),
-    });
-    let (mut store, path) = database::open(&args.database)?;
-    let id = store.create_mission(&resolved, jiff::Timestamp::now())?;
-    drive(store, &path, &id, args.json)
+    }))
 }
 
 pub fn resume(args: &ResumeArgs) -> Result<Outcome, CliError> {
@@ -85,7 +92,7 @@ fn workdir(mission: &Path, repository: Option<&str>) -> std::path::PathBuf {
 }
 
 fn drive(store: SqliteStore, path: &Path, id: &str, json: bool) -> Result<Outcome, CliError> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(CliError::Runtime)?;

@@ -661,6 +661,11 @@ impl MissionState {
         self.derived.running.iter().copied()
     }
 
+    /// Tasks waiting for their next attempt.
+    pub fn retrying(&self) -> impl Iterator<Item = usize> + '_ {
+        self.derived.retrying.iter().copied()
+    }
+
     /// Failed share of finished tasks (blocked tasks are not counted: they
     /// did not fail on their own).
     pub fn failure_rate(&self) -> f64 {
