@@ -531,6 +531,17 @@ impl<'s> Reader<'s> {
             self.expected(node, what, "a whole number");
             return None;
         };
+        self.at_least(node, what, value, minimum)
+    }
+
+    /// `value` if it is at least `minimum`, else an out-of-range error.
+    fn at_least<T: PartialOrd + std::fmt::Display>(
+        &mut self,
+        node: &Node,
+        what: &str,
+        value: T,
+        minimum: T,
+    ) -> Option<T> {
         if value < minimum {
             self.error(
                 node.span,
@@ -551,15 +562,7 @@ impl<'s> Reader<'s> {
                 return None;
             }
         };
-        if value < minimum {
-            self.error(
-                node.span,
-                "spec::out-of-range",
-                format!("`{what}` must be at least {minimum}, found {value}"),
-            );
-            return None;
-        }
-        Some(value)
+        self.at_least(node, what, value, minimum)
     }
 
     fn fraction(&mut self, node: &Node, what: &str) -> Option<f64> {
