@@ -3,6 +3,7 @@
 use crate::args::Database;
 use crate::exit::CliError;
 use std::path::{Path, PathBuf};
+use techlead_core::state::MissionState;
 use techlead_store::sqlite::SqliteStore;
 use techlead_store::{MissionRow, Store};
 
@@ -61,4 +62,20 @@ pub fn mission(
             path: path.to_path_buf(),
         }),
     }
+}
+
+/// The mission's state, folded from its whole record.
+pub fn state(store: &SqliteStore, id: &str) -> Result<MissionState, CliError> {
+    Ok(MissionState::replay(&store.events(id, 0)?)
+        .map_err(techlead_engine::mission::Error::from)?)
+}
+
+/// Folds the events recorded since `state` was last brought up to date.
+pub fn catch_up(store: &SqliteStore, id: &str, state: &mut MissionState) -> Result<(), CliError> {
+    for record in store.events(id, state.last_seq)? {
+        state
+            .apply(&record)
+            .map_err(techlead_engine::mission::Error::from)?;
+    }
+    Ok(())
 }

@@ -41,11 +41,6 @@ impl Value {
 }
 
 impl Node {
-    /// The key text of a mapping key, if it is a plain scalar.
-    pub fn key_text(&self, source: &str) -> Option<String> {
-        self.scalar_text(source)
-    }
-
     /// The text of a scalar as the person meant it: strings as parsed,
     /// other scalars as written (so `id: 007` stays "007").
     pub fn scalar_text(&self, source: &str) -> Option<String> {
@@ -208,7 +203,7 @@ mod tests {
             panic!("expected a mapping")
         };
         let (key, value) = &entries[1];
-        assert_eq!(key.key_text(source).as_deref(), Some("title"));
+        assert_eq!(key.scalar_text(source).as_deref(), Some("title"));
         assert_eq!((value.span.line, value.span.column), (2, 8));
         assert_eq!(
             &source[value.span.offset..value.span.offset + value.span.len],

@@ -36,9 +36,9 @@ pub fn reap(scope: &str) -> u32 {
         if pid == own || !carries(pid, &mark) {
             continue;
         }
+        // The attempt's leader heads its own group; others are in one.
+        kill_group(pid);
         if let Some(pid) = i32::try_from(pid).ok().and_then(Pid::from_raw) {
-            // The attempt's leader heads its own group; others are in one.
-            let _ = kill_process_group(pid, Signal::KILL);
             let _ = kill_process(pid, Signal::KILL);
             killed += 1;
         }
@@ -50,4 +50,12 @@ fn carries(pid: u32, mark: &str) -> bool {
     std::fs::read(format!("/proc/{pid}/environ"))
         .map(|environ| environ.split(|&b| b == 0).any(|var| var == mark.as_bytes()))
         .unwrap_or(false)
+}
+
+/// SIGKILL to the process group `pid` leads; a group that is already gone
+/// is fine.
+pub fn kill_group(pid: u32) {
+    if let Some(group) = i32::try_from(pid).ok().and_then(Pid::from_raw) {
+        let _ = kill_process_group(group, Signal::KILL);
+    }
 }

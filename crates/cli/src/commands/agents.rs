@@ -3,7 +3,7 @@
 use crate::args::{AgentsArgs, AgentsCommand};
 use crate::exit::{CliError, Outcome};
 use crate::inputs;
-use crate::render::{self, table};
+use crate::render::{self, plural, table};
 use serde_json::{Value, json};
 use techlead_core::agents::{Agent, Library, Resolution, Tools};
 
@@ -146,8 +146,4 @@ fn show(library: &Library, name: &str, json: bool) -> Result<Outcome, CliError> 
     println!("  source       {}", agent.source);
     println!("\n{}", agent.prompt.trim_end());
     Ok(Outcome::Success)
-}
-
-fn plural(n: usize, word: &str) -> String {
-    format!("{n} {word}{}", if n == 1 { "" } else { "s" })
 }

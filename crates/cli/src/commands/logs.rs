@@ -8,14 +8,12 @@ use std::path::Path;
 use std::time::Duration;
 use techlead_core::diagnostic::nearest;
 use techlead_core::state::MissionState;
-use techlead_store::Store;
-use techlead_store::sqlite::SqliteStore;
 
 pub fn run(args: &LogsArgs) -> Result<Outcome, CliError> {
     let (store, path) = database::open_existing(&args.database)?;
     let row = database::mission(&store, &path, Some(&args.mission))?;
     let data_dir = database::data_dir(&path);
-    let state = replay(&store, &row.id)?;
+    let mut state = database::state(&store, &row.id)?;
     let task = state
         .task_index(&args.task)
         .ok_or_else(|| no_such_task(&state, &row.id, &args.task))?;
@@ -30,28 +28,22 @@ pub fn run(args: &LogsArgs) -> Result<Outcome, CliError> {
             attempts: attempts.len(),
         })?;
     let log = data_dir.join(&attempt.dir).join("output.log");
+    let attempt_index = (wanted - 1) as usize;
     let mut printed = print_from(&log, 0)?;
     if !args.follow {
         return Ok(Outcome::Success);
     }
     // Follow until the attempt has ended and its last output is printed.
     loop {
-        let state = replay(&store, &row.id)?;
-        let ended = state.tasks[task]
-            .attempts
-            .iter()
-            .any(|a| a.number == wanted && a.outcome.is_some());
+        database::catch_up(&store, &row.id, &mut state)?;
+        // Attempt numbers count from 1 without gaps (the fold checks it).
+        let ended = state.tasks[task].attempts[attempt_index].outcome.is_some();
         printed = print_from(&log, printed)?;
         if ended {
             return Ok(Outcome::Success);
         }
         std::thread::sleep(Duration::from_millis(250));
     }
-}
-
-fn replay(store: &SqliteStore, id: &str) -> Result<MissionState, CliError> {
-    Ok(MissionState::replay(&store.events(id, 0)?)
-        .map_err(techlead_engine::mission::Error::from)?)
 }
 
 fn no_such_task(state: &MissionState, mission: &str, task: &str) -> CliError {

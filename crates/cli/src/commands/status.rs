@@ -13,8 +13,7 @@ use techlead_store::Store;
 pub fn status(args: &StatusArgs) -> Result<Outcome, CliError> {
     let (store, path) = database::open_existing(&args.database)?;
     let row = database::mission(&store, &path, args.mission.as_deref())?;
-    let state = MissionState::replay(&store.events(&row.id, 0)?)
-        .map_err(techlead_engine::mission::Error::from)?;
+    let state = database::state(&store, &row.id)?;
     if args.json {
         println!(
             "{}",

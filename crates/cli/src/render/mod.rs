@@ -21,3 +21,8 @@ pub fn width() -> usize {
         .and_then(|c| c.parse().ok())
         .unwrap_or(120)
 }
+
+/// `3 tasks`, `1 task`.
+pub fn plural(n: usize, word: &str) -> String {
+    format!("{n} {word}{}", if n == 1 { "" } else { "s" })
+}

@@ -1,6 +1,6 @@
 //! The blueprint as a terminal report and as Markdown.
 
-use super::table;
+use super::{plural, table};
 use owo_colors::OwoColorize;
 use std::fmt::Write;
 use techlead_core::plan::blueprint::{Blueprint, Step};
@@ -255,10 +255,6 @@ fn first_line(text: &str) -> String {
     } else {
         line.to_string()
     }
-}
-
-fn plural(n: usize, word: &str) -> String {
-    format!("{n} {word}{}", if n == 1 { "" } else { "s" })
 }
 
 /// `3.5 h`, or `2 d 4 h` for long spans.

@@ -50,10 +50,6 @@ impl Mission {
     pub fn task(&self, id: &str) -> Option<&Task> {
         self.tasks.iter().find(|t| t.id == id)
     }
-
-    pub fn task_index(&self, id: &str) -> Option<usize> {
-        self.tasks.iter().position(|t| t.id == id)
-    }
 }
 
 /// Spend limits. Either or both may be set.

@@ -437,7 +437,7 @@ impl<'s> Reader<'s> {
             entries: Vec::new(),
         };
         for (key, value) in entries {
-            let name = key.key_text(self.source).unwrap_or_default();
+            let name = key.scalar_text(self.source).unwrap_or_default();
             match table.iter().find(|k| k.name == name) {
                 Some(known) => fields.entries.push((known.name, value)),
                 None => self.unknown_key(key.span, &name, table, what),

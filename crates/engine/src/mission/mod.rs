@@ -434,7 +434,7 @@ impl<S: Store> Mission<S> {
             // A second interrupt: no more grace.
             for running in self.running.values() {
                 if let Some(pid) = running.pid {
-                    kill_group(pid);
+                    crate::orphans::kill_group(pid);
                 }
             }
             self.commit()?;
@@ -488,17 +488,6 @@ fn attempt_outcome(outcome: Outcome) -> AttemptOutcome {
 fn instant_at(at: Timestamp, now: Timestamp) -> Instant {
     let wait = at.duration_since(now).max(SignedDuration::ZERO);
     Instant::now() + std::time::Duration::try_from(wait).unwrap_or_default()
-}
-
-/// SIGKILL to the process group an attempt leads (its pid is the group's
-/// ID); a group that is already gone is fine.
-fn kill_group(pid: u32) {
-    let group = i32::try_from(pid)
-        .ok()
-        .and_then(rustix::process::Pid::from_raw);
-    if let Some(group) = group {
-        let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
-    }
 }
 
 fn hostname() -> String {
