@@ -8,8 +8,6 @@ use crate::render::progress::View;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use techlead_core::fingerprint;
-use techlead_core::plan::assign::AssignContext;
-use techlead_core::plan::blueprint::blueprint;
 use techlead_core::state::{MissionPlan, MissionStatus, Resolve};
 use techlead_engine::executor::command::CommandExecutor;
 use techlead_engine::mission::{Mission, Settings};
@@ -25,29 +23,26 @@ pub fn run(args: &RunArgs) -> Result<Outcome, CliError> {
     drive(store, &path, &id, args.json)
 }
 
-/// Validates and plans the mission file into the plan a run records.
+/// Validates and plans the mission file into the plan a run records. Each
+/// stage's data goes as soon as the next has what it needs: the text once
+/// hashed, the mission as it moves into the plan.
 fn resolve(args: &RunArgs) -> Result<MissionPlan, CliError> {
     let valid = inputs::check(&args.mission, &args.source)?.print_and_accept()?;
-    let plan = blueprint(
-        &valid.mission,
-        &valid.library,
-        &AssignContext::default(),
-        jiff::Timestamp::now(),
-    )
-    .expect("validation rejects cycles before planning");
+    let source_hash = fingerprint::of_file(valid.file.text.as_bytes());
+    drop(valid.file);
     let workdir = workdir(&args.mission, valid.mission.repository.as_deref());
-    Ok(MissionPlan::resolve(&Resolve {
-        mission: &valid.mission,
-        blueprint: &plan,
+    let resolve = Resolve {
         library: &valid.library,
         // Absolute, so that `resume` from any directory checks the same file.
         source: std::fs::canonicalize(&args.mission)
             .unwrap_or_else(|_| args.mission.clone())
             .display()
             .to_string(),
-        source_hash: fingerprint::of_file(valid.file.text.as_bytes()),
+        source_hash,
         workdir: workdir.display().to_string(),
-    }))
+    };
+    Ok(MissionPlan::resolve(valid.mission, resolve)
+        .expect("validation rejects cycles before planning"))
 }
 
 pub fn resume(args: &ResumeArgs) -> Result<Outcome, CliError> {

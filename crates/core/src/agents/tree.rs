@@ -86,8 +86,8 @@ fn convert(node: &yaml::Node, source: &str, to_file_line: &dyn Fn(usize) -> usiz
                 .iter()
                 .filter_map(|(key, value)| {
                     Some(Field {
-                        key: key.scalar_text(source)?,
-                        line: to_file_line(key.span.line),
+                        key: key.scalar_text(source)?.to_string(),
+                        line: to_file_line(key.line()),
                         value: convert(value, source, to_file_line),
                     })
                 })
@@ -96,11 +96,12 @@ fn convert(node: &yaml::Node, source: &str, to_file_line: &dyn Fn(usize) -> usiz
         // Agent fields are words: `1.0` or `true` stay as written.
         scalar => Value::Text(
             node.scalar_text(source)
-                .unwrap_or_else(|| scalar.kind().to_string()),
+                .unwrap_or_else(|| scalar.kind())
+                .to_string(),
         ),
     };
     Node {
-        line: to_file_line(node.span.line),
+        line: to_file_line(node.line()),
         value,
     }
 }

@@ -228,6 +228,18 @@ impl Ranker {
 
     /// As [`Ranker::rank`], with at most `limit` candidates.
     pub fn rank_top(&self, text: &str, context: &AssignContext, limit: usize) -> Vec<Candidate> {
+        self.rank_explained(text, context, limit, limit)
+    }
+
+    /// As [`Ranker::rank_top`], with reasons for the first `explained`
+    /// candidates only (the others' are empty): a plan keeps only a few.
+    pub fn rank_explained(
+        &self,
+        text: &str,
+        context: &AssignContext,
+        limit: usize,
+        explained: usize,
+    ) -> Vec<Candidate> {
         let query = self.query(text);
         if query.is_empty() || limit == 0 {
             return Vec::new();
@@ -260,10 +272,15 @@ impl Ranker {
         scored.sort_by(by_score);
         scored
             .into_iter()
-            .map(|(agent, score)| Candidate {
+            .enumerate()
+            .map(|(rank, (agent, score))| Candidate {
                 name: self.agents[agent].name.clone(),
                 score,
-                reasons: self.reasons(agent, &query, context),
+                reasons: if rank < explained {
+                    self.reasons(agent, &query, context)
+                } else {
+                    Vec::new()
+                },
             })
             .collect()
     }

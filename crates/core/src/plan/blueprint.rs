@@ -1,16 +1,17 @@
 //! The execution blueprint: everything `techlead plan` shows, computed
 //! once as plain data so that text, Markdown and JSON say the same thing.
 
-use super::assign::{AssignContext, Candidate};
+use super::assign::{AssignContext, Candidate, Ranker};
 use super::graph::{Cycle, Graph};
 use super::risk::{Risk, RiskInput, assess};
 use super::schedule::{Limits, Schedule, Segment, simulate};
-use super::staffing::{Choice, Staffing, staff};
+use super::staffing::{Choice, Replay, Staffing, staff, staff_keeping};
 use crate::agents::Library;
 use crate::priority::Priority;
-use crate::spec::Mission;
+use crate::spec::{Mission, Phase, Task};
 use jiff::Timestamp;
 use serde::Serialize;
+use serde::ser::{SerializeSeq, SerializeStruct, Serializer};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Blueprint {
@@ -98,42 +99,162 @@ pub struct SchedulePlan {
     pub profile: Vec<Segment>,
 }
 
-/// Plans `mission` with the agents of `library`, as of `now`.
+/// Plans `mission` with the agents of `library`, as of `now`. The mission
+/// is consumed: its tasks' texts move into the steps rather than being
+/// copied, so a big mission is not held twice.
 pub fn blueprint(
-    mission: &Mission,
+    mission: Mission,
     library: &Library,
     context: &AssignContext,
     now: Timestamp,
 ) -> Result<Blueprint, Cycle> {
-    let graph = Graph::new(mission)?;
-    let staffing = staff(mission, &graph, library, context);
-    let assignments: Vec<Option<String>> = staffing.iter().map(|s| Some(s.agent.clone())).collect();
-    let agent_limit = |name: &str| library.get(name).and_then(|a| a.orchestration.max_parallel);
-    let schedule = simulate(
+    let graph = Graph::new(&mission)?;
+    let staffing = staff(&mission, &graph, library, context);
+    let choices = staffing
+        .iter()
+        .map(|s| (s.agent.clone(), matches!(s.choice, Choice::Fallback { .. })));
+    let (parts, schedule) = parts(&mission, &graph, library, choices.collect(), now);
+    Ok(Blueprint {
+        mission: parts.summary,
+        steps: steps(mission, &graph, &schedule, staffing),
+        phases: parts.phases,
+        critical_path: parts.critical_path,
+        waves: parts.waves,
+        schedule: parts.schedule,
+        risks: parts.risks,
+    })
+}
+
+/// The blueprint of `mission` as a value to serialise: the same JSON as
+/// [`blueprint`]'s, but each step is made only as it is written, its
+/// staffing (candidates, reasons) worked out again then from the load the
+/// agents had when it was first chosen. So a plan of 10,000 tasks never
+/// holds 10,000 steps, at the cost of ranking each task twice.
+pub struct LazyBlueprint<'a> {
+    parts: Parts,
+    mission: Mission,
+    graph: Graph,
+    schedule: Schedule,
+    order: Vec<usize>,
+    library: &'a Library,
+    ranker: Ranker,
+    replay: Replay,
+}
+
+/// As [`blueprint`], to serialise.
+pub fn lazy_blueprint<'a>(
+    mission: Mission,
+    library: &'a Library,
+    context: &AssignContext,
+    now: Timestamp,
+) -> Result<LazyBlueprint<'a>, Cycle> {
+    let graph = Graph::new(&mission)?;
+    let ranker = Ranker::new(library.agents());
+    let choices = staff_keeping(&mission, &graph, library, &ranker, context, 0, |s| {
+        (s.agent, matches!(s.choice, Choice::Fallback { .. }))
+    });
+    let agents = choices.iter().map(|(agent, _)| agent.clone()).collect();
+    let (parts, schedule) = parts(&mission, &graph, library, choices, now);
+    Ok(LazyBlueprint {
+        parts,
+        order: step_order(&graph, &schedule),
+        replay: Replay::new(&graph, agents, context),
         mission,
-        &graph,
+        graph,
+        schedule,
+        library,
+        ranker,
+    })
+}
+
+impl Serialize for LazyBlueprint<'_> {
+    /// As [`Blueprint`]'s derived form, field for field.
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut blueprint = serializer.serialize_struct("Blueprint", 7)?;
+        blueprint.serialize_field("mission", &self.parts.summary)?;
+        blueprint.serialize_field("steps", &LazySteps(self))?;
+        blueprint.serialize_field("phases", &self.parts.phases)?;
+        blueprint.serialize_field("critical_path", &self.parts.critical_path)?;
+        blueprint.serialize_field("waves", &self.parts.waves)?;
+        blueprint.serialize_field("schedule", &self.parts.schedule)?;
+        blueprint.serialize_field("risks", &self.parts.risks)?;
+        blueprint.end()
+    }
+}
+
+struct LazySteps<'b, 'a>(&'b LazyBlueprint<'a>);
+
+impl Serialize for LazySteps<'_, '_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let plan = self.0;
+        let mut steps = serializer.serialize_seq(Some(plan.order.len()))?;
+        for &t in &plan.order {
+            let staffing = plan
+                .replay
+                .staff(&plan.mission, t, plan.library, &plan.ranker);
+            let task = &plan.mission.tasks[t];
+            let texts = (task.id.clone(), task.title.clone(), task.depends_on.clone());
+            let phases = &plan.mission.phases;
+            let step = step(
+                texts,
+                task,
+                t,
+                phases,
+                &plan.graph,
+                &plan.schedule,
+                staffing,
+            );
+            steps.serialize_element(&step)?;
+        }
+        steps.end()
+    }
+}
+
+/// Everything of a blueprint but its steps.
+struct Parts {
+    summary: Summary,
+    phases: Vec<PhasePlan>,
+    critical_path: PathPlan,
+    waves: Vec<Vec<String>>,
+    schedule: SchedulePlan,
+    risks: Vec<Risk>,
+}
+
+/// The parts of the blueprint, from each task's agent and whether it
+/// stands in for a missing one; and the schedule, for the steps.
+fn parts(
+    mission: &Mission,
+    graph: &Graph,
+    library: &Library,
+    choices: Vec<(String, bool)>,
+    now: Timestamp,
+) -> (Parts, Schedule) {
+    let missing: Vec<usize> = choices
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, fallback))| *fallback)
+        .map(|(i, _)| i)
+        .collect();
+    let assignments: Vec<Option<String>> = choices.into_iter().map(|(a, _)| Some(a)).collect();
+    let agent_limit = |name: &str| library.get(name).and_then(|a| a.orchestration.max_parallel);
+    let mut schedule = simulate(
+        mission,
+        graph,
         &assignments,
         &Limits::new(mission, &agent_limit),
     );
-    let missing: Vec<usize> = staffing
-        .iter()
-        .enumerate()
-        .filter(|(_, s)| matches!(s.choice, Choice::Fallback { .. }))
-        .map(|(i, _)| i)
-        .collect();
     let risks = assess(&RiskInput {
         schedule: Some(&schedule),
         assignments: &assignments,
         agent_max_parallel: &agent_limit,
         missing_agents: &missing,
-        ..RiskInput::new(mission, &graph, now)
+        ..RiskInput::new(mission, graph, now)
     });
     let ids = |tasks: &[usize]| -> Vec<String> {
         tasks.iter().map(|&t| mission.tasks[t].id.clone()).collect()
     };
-    Ok(Blueprint {
-        mission: summary(mission, library, now),
-        steps: steps(mission, &graph, &schedule, staffing),
+    let parts = Parts {
+        summary: summary(mission, library, now),
         phases: mission
             .phases
             .iter()
@@ -155,10 +276,11 @@ pub fn blueprint(
             peak: schedule.peak,
             average_parallelism: schedule.average_parallelism,
             utilisation: schedule.utilisation,
-            profile: schedule.profile,
+            profile: std::mem::take(&mut schedule.profile),
         },
         risks,
-    })
+    };
+    (parts, schedule)
 }
 
 fn summary(mission: &Mission, library: &Library, now: Timestamp) -> Summary {
@@ -179,14 +301,9 @@ fn summary(mission: &Mission, library: &Library, now: Timestamp) -> Summary {
     }
 }
 
-fn steps(
-    mission: &Mission,
-    graph: &Graph,
-    schedule: &Schedule,
-    staffing: Vec<Staffing>,
-) -> Vec<Step> {
-    let mut staffing: Vec<Option<Staffing>> = staffing.into_iter().map(Some).collect();
-    let mut order: Vec<usize> = (0..mission.tasks.len()).collect();
+/// The order steps are listed in: by wave, then by simulated start.
+fn step_order(graph: &Graph, schedule: &Schedule) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..schedule.tasks.len()).collect();
     order.sort_by(|&a, &b| {
         graph
             .wave(a)
@@ -195,29 +312,60 @@ fn steps(
             .then(a.cmp(&b))
     });
     order
+}
+
+fn steps(
+    mission: Mission,
+    graph: &Graph,
+    schedule: &Schedule,
+    staffing: Vec<Staffing>,
+) -> Vec<Step> {
+    let mut staffing: Vec<Option<Staffing>> = staffing.into_iter().map(Some).collect();
+    let order = step_order(graph, schedule);
+    let mut tasks: Vec<Option<Task>> = mission.tasks.into_iter().map(Some).collect();
+    order
         .into_iter()
         .map(|t| {
-            let task = &mission.tasks[t];
+            let mut task = tasks[t].take().expect("each task is planned once");
             let staffing = staffing[t].take().expect("each task is staffed once");
-            Step {
-                id: task.id.clone(),
-                title: task.title.clone(),
-                priority: task.priority,
-                phase: task.phase.map(|p| mission.phases[p].name.clone()),
-                wave: graph.wave(t),
-                depends_on: task.depends_on.clone(),
-                agent: staffing.agent,
-                choice: staffing.choice,
-                backup: staffing.backup,
-                backup_suggested: staffing.backup_suggested,
-                gates: task.gates.iter().map(|g| g.summary()).collect(),
-                estimate_hours: task.estimate_hours,
-                start_hour: schedule.tasks[t].start,
-                finish_hour: schedule.tasks[t].finish,
-                on_critical_path: graph.on_critical_path(t),
-                why: staffing.why,
-                candidates: staffing.candidates,
-            }
+            // The texts move into the step.
+            let id = std::mem::take(&mut task.id);
+            let title = std::mem::take(&mut task.title);
+            let depends_on = std::mem::take(&mut task.depends_on);
+            let texts = (id, title, depends_on);
+            step(texts, &task, t, &mission.phases, graph, schedule, staffing)
         })
         .collect()
+}
+
+/// One step: `task` (index `t`) with its texts (ID, title, dependencies)
+/// and its staffing.
+fn step(
+    (id, title, depends_on): (String, String, Vec<String>),
+    task: &Task,
+    t: usize,
+    phases: &[Phase],
+    graph: &Graph,
+    schedule: &Schedule,
+    staffing: Staffing,
+) -> Step {
+    Step {
+        id,
+        title,
+        priority: task.priority,
+        phase: task.phase.map(|p| phases[p].name.clone()),
+        wave: graph.wave(t),
+        depends_on,
+        agent: staffing.agent,
+        choice: staffing.choice,
+        backup: staffing.backup,
+        backup_suggested: staffing.backup_suggested,
+        gates: task.gates.iter().map(|g| g.summary()).collect(),
+        estimate_hours: task.estimate_hours,
+        start_hour: schedule.tasks[t].start,
+        finish_hour: schedule.tasks[t].finish,
+        on_critical_path: graph.on_critical_path(t),
+        why: staffing.why,
+        candidates: staffing.candidates,
+    }
 }

@@ -6,7 +6,7 @@
 //! the best-ranked agent, considering the work already handed out in this
 //! plan so that near-equal specialists share the load.
 
-use super::assign::{AssignContext, Candidate, Ranker};
+use super::assign::{AssignContext, Candidate, DEFAULT_LIMIT, Ranker};
 use super::graph::Graph;
 use crate::agents::{Library, Resolution};
 use crate::spec::Mission;
@@ -62,17 +62,106 @@ pub fn staff(
     context: &AssignContext,
 ) -> Vec<Staffing> {
     let ranker = Ranker::new(library.agents());
+    let kept = KEPT_CANDIDATES;
+    staff_keeping(mission, graph, library, &ranker, context, kept, |s| s)
+}
+
+/// Only the agent of each task (index = task), as [`staff`] chooses it:
+/// what a run needs, without the candidates and reasons a plan shows.
+pub fn agents(
+    mission: &Mission,
+    graph: &Graph,
+    library: &Library,
+    context: &AssignContext,
+) -> Vec<String> {
+    let ranker = Ranker::new(library.agents());
+    staff_keeping(mission, graph, library, &ranker, context, 0, |s| s.agent)
+}
+
+/// Staffs every task and keeps what `keep` takes of each choice, with
+/// reasons for the first `explained` candidates (the choice itself does
+/// not depend on them).
+pub(super) fn staff_keeping<T>(
+    mission: &Mission,
+    graph: &Graph,
+    library: &Library,
+    ranker: &Ranker,
+    context: &AssignContext,
+    explained: usize,
+    mut keep: impl FnMut(Staffing) -> T,
+) -> Vec<T> {
     let mut context = context.clone();
-    let mut staffed: Vec<Option<Staffing>> = vec![None; mission.tasks.len()];
+    let mut staffed: Vec<Option<T>> = std::iter::repeat_with(|| None)
+        .take(mission.tasks.len())
+        .collect();
     for &task in graph.topological_order() {
-        let staffing = staff_one(mission, task, library, &ranker, &context);
-        *context.load.entry(staffing.agent.clone()).or_default() += 1;
-        staffed[task] = Some(staffing);
+        let staffing = staff_one(mission, task, library, ranker, &context, explained);
+        match context.load.get_mut(&staffing.agent) {
+            Some(load) => *load += 1,
+            None => {
+                context.load.insert(staffing.agent.clone(), 1);
+            }
+        }
+        staffed[task] = Some(keep(staffing));
     }
     staffed
         .into_iter()
         .map(|s| s.expect("the topological order covers every task"))
         .collect()
+}
+
+/// The load each agent had when [`staff`] reached each task, so that one
+/// task can be staffed again, alone, exactly as it was then.
+pub(super) struct Replay {
+    context: AssignContext,
+    /// Per task: its place in the topological order.
+    position: Vec<usize>,
+    /// Per agent: the places of its tasks, in order.
+    tasks_of: Vec<(String, Vec<usize>)>,
+}
+
+impl Replay {
+    /// `agents[t]` is the agent [`staff`] chose for task `t` with
+    /// `context`.
+    pub(super) fn new(graph: &Graph, agents: Vec<String>, context: &AssignContext) -> Replay {
+        let mut position = vec![0; agents.len()];
+        for (place, &task) in graph.topological_order().iter().enumerate() {
+            position[task] = place;
+        }
+        let mut tasks_of: Vec<(String, Vec<usize>)> = Vec::new();
+        for (task, agent) in agents.into_iter().enumerate() {
+            match tasks_of.iter_mut().find(|(name, _)| *name == agent) {
+                Some((_, places)) => places.push(position[task]),
+                None => tasks_of.push((agent, vec![position[task]])),
+            }
+        }
+        for (_, places) in &mut tasks_of {
+            places.sort_unstable();
+        }
+        Replay {
+            context: context.clone(),
+            position,
+            tasks_of,
+        }
+    }
+
+    /// Staffs `task` as [`staff`] did.
+    pub(super) fn staff(
+        &self,
+        mission: &Mission,
+        task: usize,
+        library: &Library,
+        ranker: &Ranker,
+    ) -> Staffing {
+        let mut context = self.context.clone();
+        for (agent, places) in &self.tasks_of {
+            let before = places.partition_point(|&p| p < self.position[task]) as u32;
+            if before > 0 {
+                *context.load.entry(agent.clone()).or_default() += before;
+            }
+        }
+        staff_one(mission, task, library, ranker, &context, KEPT_CANDIDATES)
+    }
 }
 
 fn staff_one(
@@ -81,9 +170,10 @@ fn staff_one(
     library: &Library,
     ranker: &Ranker,
     context: &AssignContext,
+    explained: usize,
 ) -> Staffing {
     let task = &mission.tasks[task_index];
-    let mut candidates = ranker.rank(&task.text(), context);
+    let mut candidates = ranker.rank_explained(&task.text(), context, DEFAULT_LIMIT, explained);
     candidates.retain(|c| c.score >= MIN_SCORE);
     let mut staffing = match task.agent.as_deref().map(|name| library.resolve(name)) {
         Some(Resolution::Found(agent)) => Staffing {
@@ -145,6 +235,7 @@ fn staff_one(
         staffing.backup_suggested = staffing.backup.is_some();
     }
     candidates.truncate(KEPT_CANDIDATES);
+    candidates.shrink_to_fit();
     staffing.candidates = candidates;
     staffing
 }
@@ -176,7 +267,7 @@ fn specialists_like(
 ) -> Vec<String> {
     let query = format!("{} {task_text}", requested.replace(['-', '_'], " "));
     ranker
-        .rank(&query, context)
+        .rank_explained(&query, context, DEFAULT_LIMIT, 0)
         .into_iter()
         .filter(|c| c.score >= MIN_SCORE)
         .take(2)

@@ -12,11 +12,11 @@ pub fn assign_ids_in_text(source: &str, mission: &Mission) -> Option<String> {
         .filter(|task| task.id_assigned)
         .map(|task| {
             let entry = task.spans.entry;
-            if source[entry.offset..].starts_with('{') {
-                (entry.offset + 1, format!("id: {}, ", task.id))
+            if source[entry.offset()..].starts_with('{') {
+                (entry.offset() + 1, format!("id: {}, ", task.id))
             } else {
-                let indent = " ".repeat(entry.column - 1);
-                (entry.offset, format!("id: {}\n{indent}", task.id))
+                let indent = " ".repeat(entry.column() - 1);
+                (entry.offset(), format!("id: {}\n{indent}", task.id))
             }
         })
         .collect();

@@ -11,6 +11,7 @@ mod parse;
 mod schema;
 mod validate;
 
+pub use crate::yaml::CompactSpan;
 pub use fmt::assign_ids_in_text;
 pub use parse::{Parsed, parse};
 pub use schema::json_schema;
@@ -165,16 +166,17 @@ impl Task {
 }
 
 /// Where the parts of a task are in its file, for later diagnostics.
+/// Compact: a mission keeps these for every task.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TaskSpans {
     /// The whole task entry.
-    pub entry: SourceSpan,
+    pub entry: CompactSpan,
     /// The ID value, or the entry when the ID was assigned.
-    pub id: SourceSpan,
-    pub agent: Option<SourceSpan>,
-    pub backup: Option<SourceSpan>,
+    pub id: CompactSpan,
+    pub agent: Option<CompactSpan>,
+    pub backup: Option<CompactSpan>,
     /// One per `depends_on` entry.
-    pub depends_on: Vec<SourceSpan>,
+    pub depends_on: Box<[CompactSpan]>,
 }
 
 /// A quality gate: a check that must pass.

@@ -3,7 +3,7 @@
 //! all.
 
 use super::keys::{self, Key};
-use super::{Budget, Defaults, Gate, Mission, Phase, Task, TaskSpans};
+use super::{Budget, CompactSpan, Defaults, Gate, Mission, Phase, Task, TaskSpans};
 use crate::diagnostic::{Diagnostic, SourceSpan, nearest};
 use crate::priority::Priority;
 use crate::yaml::{self, Node, Value};
@@ -28,13 +28,16 @@ impl Parsed {
 /// Parses a mission file's text. A mission is returned whenever the
 /// structure could be read, even with errors, so that later checks can
 /// still report their findings.
+///
+/// The YAML tree is consumed as the mission is built: each task's part of
+/// it is freed once the task is read, so the two are never whole at once.
 pub fn parse(source: &str) -> Parsed {
     let mut reader = Reader {
         source,
         diagnostics: Vec::new(),
     };
     let mission = match yaml::load(source) {
-        Ok(root) => reader.mission(&root),
+        Ok(root) => reader.mission(root),
         Err(error) => {
             reader.diagnostics.push(yaml_diagnostic(error));
             None
@@ -67,6 +70,29 @@ impl<'n> Fields<'n> {
     }
 }
 
+/// [`Fields`] that own their values, so that big ones (task lists) can be
+/// taken and consumed.
+struct OwnedFields {
+    span: SourceSpan,
+    entries: Vec<(&'static str, Node)>,
+}
+
+impl OwnedFields {
+    fn get(&self, name: &str) -> Option<&Node> {
+        self.entries
+            .iter()
+            .find(|(key, _)| *key == name)
+            .map(|(_, node)| node)
+            .filter(|node| !matches!(node.value, Value::Null))
+    }
+
+    fn take(&mut self, name: &str) -> Option<Node> {
+        let at = self.entries.iter().position(|(key, _)| *key == name)?;
+        let (_, node) = self.entries.remove(at);
+        Some(node).filter(|node| !matches!(node.value, Value::Null))
+    }
+}
+
 impl<'s> Reader<'s> {
     fn error(&mut self, span: SourceSpan, code: &'static str, message: String) -> &mut Diagnostic {
         self.diagnostics
@@ -77,20 +103,23 @@ impl<'s> Reader<'s> {
     fn expected(&mut self, node: &Node, what: &str, expected: &str) {
         let found = node.value.kind();
         self.error(
-            node.span,
+            node.span(),
             "spec::type",
             format!("`{what}` must be {expected}, found {found}"),
         );
     }
 
-    fn mission(&mut self, root: &Node) -> Option<Mission> {
+    fn mission(&mut self, root: Node) -> Option<Mission> {
         if matches!(root.value, Value::Null) {
-            self.error(root.span, "spec::empty", "the mission file is empty".into())
-                .hint =
-                Some("start from an example in examples/, or see docs/mission-spec.md".into());
+            self.error(
+                root.span(),
+                "spec::empty",
+                "the mission file is empty".into(),
+            )
+            .hint = Some("start from an example in examples/, or see docs/mission-spec.md".into());
             return None;
         }
-        let top = self.fields(root, keys::TOP, "the mission file")?;
+        let mut top = self.owned_fields(root, keys::TOP, "the mission file")?;
         let mut mission = Mission {
             name: String::new(),
             objective: String::new(),
@@ -101,7 +130,7 @@ impl<'s> Reader<'s> {
             agents: Vec::new(),
             defaults: Defaults::default(),
             phases: Vec::new(),
-            tasks: Vec::new(),
+            tasks: Vec::with_capacity(self.task_entries(&top)),
             done_when: Vec::new(),
         };
         match top.get("mission") {
@@ -116,14 +145,14 @@ impl<'s> Reader<'s> {
                     Some("add `mission:` with at least `name:`; see docs/mission-spec.md".into());
             }
         }
-        if let Some(node) = top.get("phases") {
-            for item in self.list(node, "phases") {
+        if let Some(node) = top.take("phases") {
+            for item in self.owned_list(node, "phases") {
                 self.phase(item, &mut mission);
             }
         }
-        if let Some(node) = top.get("tasks") {
-            for item in self.list(node, "tasks") {
-                if let Some(task) = self.task(item, None) {
+        if let Some(node) = top.take("tasks") {
+            for item in self.owned_list(node, "tasks") {
+                if let Some(task) = self.task(&item, None) {
                     mission.tasks.push(task);
                 }
             }
@@ -145,7 +174,7 @@ impl<'s> Reader<'s> {
             return;
         };
         match fields.get("name").and_then(|n| self.text(n, "name")) {
-            Some(name) if !name.trim().is_empty() => mission.name = name.trim().to_string(),
+            Some(name) if !name.trim().is_empty() => mission.name = trimmed(name),
             _ => {
                 self.error(
                     fields.span,
@@ -242,8 +271,33 @@ impl<'s> Reader<'s> {
         }
     }
 
-    fn phase(&mut self, node: &Node, mission: &mut Mission) {
-        let Some(fields) = self.fields(node, keys::PHASE, "phase") else {
+    /// How many task entries the file has, phases' included: the size of
+    /// [`Mission::tasks`], reserved at once rather than grown by doubling.
+    fn task_entries(&self, top: &OwnedFields) -> usize {
+        let list_len = |node: Option<&Node>| match node.map(|n| &n.value) {
+            Some(Value::List(items)) => items.len(),
+            _ => 0,
+        };
+        let in_phases = match top.get("phases").map(|n| &n.value) {
+            Some(Value::List(phases)) => phases
+                .iter()
+                .map(|phase| match &phase.value {
+                    Value::Map(entries) => list_len(
+                        entries
+                            .iter()
+                            .find(|(key, _)| key.scalar_text(self.source) == Some("tasks"))
+                            .map(|(_, value)| value),
+                    ),
+                    _ => 0,
+                })
+                .sum(),
+            _ => 0,
+        };
+        list_len(top.get("tasks")) + in_phases
+    }
+
+    fn phase(&mut self, node: Node, mission: &mut Mission) {
+        let Some(mut fields) = self.owned_fields(node, keys::PHASE, "phase") else {
             return;
         };
         let index = mission.phases.len();
@@ -266,9 +320,9 @@ impl<'s> Reader<'s> {
             .and_then(|n| self.text(n, "description"))
             .unwrap_or_default();
         let mut tasks = Vec::new();
-        if let Some(list) = fields.get("tasks") {
-            for item in self.list(list, "tasks") {
-                if let Some(task) = self.task(item, Some(index)) {
+        if let Some(list) = fields.take("tasks") {
+            for item in self.owned_list(list, "tasks") {
+                if let Some(task) = self.task(&item, Some(index)) {
                     tasks.push(mission.tasks.len());
                     mission.tasks.push(task);
                 }
@@ -296,7 +350,7 @@ impl<'s> Reader<'s> {
         let id = id_node.and_then(|n| self.task_id(n));
         let title = fields.get("title").and_then(|n| self.text(n, "title"));
         let title = match title {
-            Some(title) if !title.trim().is_empty() => title.trim().to_string(),
+            Some(title) if !title.trim().is_empty() => trimmed(title),
             _ => {
                 let which = id.as_deref().map_or(String::new(), |id| format!(" `{id}`"));
                 self.error(
@@ -318,14 +372,15 @@ impl<'s> Reader<'s> {
         let depends_on_nodes = fields
             .get("depends_on")
             .map(|n| self.text_nodes(n, "depends_on"));
-        let (depends_on, depends_on_spans) =
+        let (depends_on, depends_on_spans): (Vec<String>, Vec<CompactSpan>) =
             depends_on_nodes.unwrap_or_default().into_iter().unzip();
+        let entry = CompactSpan::from(fields.span);
         let spans = TaskSpans {
-            entry: fields.span,
-            id: id_node.map_or(fields.span, |n| n.span),
-            agent: fields.get("agent").map(|n| n.span),
-            backup: fields.get("backup").map(|n| n.span),
-            depends_on: depends_on_spans,
+            entry,
+            id: id_node.map_or(entry, Node::compact_span),
+            agent: fields.get("agent").map(Node::compact_span),
+            backup: fields.get("backup").map(Node::compact_span),
+            depends_on: depends_on_spans.into_boxed_slice(),
         };
         Some(Task {
             id_assigned: id.is_none(),
@@ -371,7 +426,7 @@ impl<'s> Reader<'s> {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
         if !valid {
-            self.error(node.span, "spec::bad-id", format!("task ID `{id}` is not usable"))
+            self.error(node.span(), "spec::bad-id", format!("task ID `{id}` is not usable"))
                 .hint = Some("use letters, digits, `-`, `_` and `.`, starting with a letter or digit (e.g. API-003)".into());
             return None;
         }
@@ -390,10 +445,10 @@ impl<'s> Reader<'s> {
     }
 
     fn gate(&mut self, node: &Node) -> Option<Gate> {
-        if let Value::Str(run) = &node.value {
+        if let Some(run) = node.str(self.source) {
             return Some(Gate::Command {
                 name: None,
-                run: run.clone(),
+                run: run.to_string(),
                 timeout: None,
             });
         }
@@ -433,14 +488,38 @@ impl<'s> Reader<'s> {
             return None;
         };
         let mut fields = Fields {
-            span: node.span,
+            span: node.span(),
             entries: Vec::new(),
         };
         for (key, value) in entries {
             let name = key.scalar_text(self.source).unwrap_or_default();
             match table.iter().find(|k| k.name == name) {
                 Some(known) => fields.entries.push((known.name, value)),
-                None => self.unknown_key(key.span, &name, table, what),
+                None => self.unknown_key(key.span(), name, table, what),
+            }
+        }
+        Some(fields)
+    }
+
+    /// As [`Reader::fields`], keeping the values.
+    fn owned_fields(&mut self, node: Node, table: &[Key], what: &str) -> Option<OwnedFields> {
+        if !matches!(node.value, Value::Map(_)) {
+            self.expected(&node, what, "a mapping of `key: value` lines");
+            return None;
+        }
+        let span = node.span();
+        let Value::Map(entries) = node.value else {
+            unreachable!("checked above")
+        };
+        let mut fields = OwnedFields {
+            span,
+            entries: Vec::new(),
+        };
+        for (key, value) in entries {
+            let name = key.scalar_text(self.source).unwrap_or_default();
+            match table.iter().find(|k| k.name == name) {
+                Some(known) => fields.entries.push((known.name, value)),
+                None => self.unknown_key(key.span(), name, table, what),
             }
         }
         Some(fields)
@@ -472,15 +551,26 @@ impl<'s> Reader<'s> {
         }
     }
 
+    /// As [`Reader::list`], by value: each item is freed once consumed.
+    fn owned_list(&mut self, node: Node, what: &str) -> Vec<Node> {
+        match node.value {
+            Value::List(items) => items.into_vec(),
+            _ => {
+                self.expected(&node, what, "a list");
+                Vec::new()
+            }
+        }
+    }
+
     fn text(&mut self, node: &Node, what: &str) -> Option<String> {
         let text = node.scalar_text(self.source);
         if text.is_none() {
             self.expected(node, what, "text");
         }
-        text
+        text.map(str::to_string)
     }
 
-    fn text_nodes(&mut self, node: &Node, what: &str) -> Vec<(String, SourceSpan)> {
+    fn text_nodes(&mut self, node: &Node, what: &str) -> Vec<(String, CompactSpan)> {
         let items: Vec<&Node> = match &node.value {
             Value::List(items) => items.iter().collect(),
             _ => vec![node],
@@ -489,7 +579,7 @@ impl<'s> Reader<'s> {
             .into_iter()
             .filter_map(|item| {
                 self.text(item, what)
-                    .map(|t| (t.trim().to_string(), item.span))
+                    .map(|t| (trimmed(t), item.compact_span()))
             })
             .collect()
     }
@@ -518,8 +608,12 @@ impl<'s> Reader<'s> {
                 .collect(),
         };
         if argv.is_empty() {
-            self.error(node.span, "spec::bad-command", "`command` is empty".into())
-                .hint =
+            self.error(
+                node.span(),
+                "spec::bad-command",
+                "`command` is empty".into(),
+            )
+            .hint =
                 Some("write the program and its arguments, e.g. `command: [make, test]`".into());
             return None;
         }
@@ -544,7 +638,7 @@ impl<'s> Reader<'s> {
     ) -> Option<T> {
         if value < minimum {
             self.error(
-                node.span,
+                node.span(),
                 "spec::out-of-range",
                 format!("`{what}` must be at least {minimum}, found {value}"),
             );
@@ -566,8 +660,9 @@ impl<'s> Reader<'s> {
     }
 
     fn fraction(&mut self, node: &Node, what: &str) -> Option<f64> {
+        let text = node.str(self.source).unwrap_or_default();
         let value = match &node.value {
-            Value::Str(text) if text.trim_end().ends_with('%') => text
+            Value::Str(_) if text.trim_end().ends_with('%') => text
                 .trim_end()
                 .trim_end_matches('%')
                 .trim()
@@ -582,7 +677,7 @@ impl<'s> Reader<'s> {
             Some(v) if (0.0..=1.0).contains(&v) => Some(v),
             _ => {
                 self.error(
-                    node.span,
+                    node.span(),
                     "spec::out-of-range",
                     format!("`{what}` must be a fraction between 0 and 1 or a percentage"),
                 )
@@ -594,11 +689,11 @@ impl<'s> Reader<'s> {
 
     fn duration(&mut self, node: &Node, what: &str) -> Option<SignedDuration> {
         let text = node.scalar_text(self.source).unwrap_or_default();
-        match parse_duration(&text) {
+        match parse_duration(text) {
             Some(d) if d.is_positive() => Some(d),
             Some(_) => {
                 self.error(
-                    node.span,
+                    node.span(),
                     "spec::bad-duration",
                     format!("`{what}` must be longer than zero"),
                 );
@@ -606,7 +701,7 @@ impl<'s> Reader<'s> {
             }
             None => {
                 self.error(
-                    node.span,
+                    node.span(),
                     "spec::bad-duration",
                     format!("`{what}` is not a duration: `{text}`"),
                 )
@@ -645,14 +740,14 @@ impl<'s> Reader<'s> {
             Value::Float(f) => Some(f),
             _ => node
                 .scalar_text(self.source)
-                .and_then(|t| parse_duration(&t))
+                .and_then(parse_duration)
                 .map(|d| d.as_secs_f64() / 3600.0),
         };
         match hours {
             Some(h) if h.is_finite() && h > 0.0 => Some(h),
             _ => {
                 self.error(
-                    node.span,
+                    node.span(),
                     "spec::bad-duration",
                     "`estimate` must be a positive number of hours or a duration".into(),
                 )
@@ -674,7 +769,7 @@ impl<'s> Reader<'s> {
             .and_then(|date| format!("{date}T23:59:59Z").parse::<Timestamp>().ok());
         if end_of_day.is_none() {
             self.error(
-                node.span,
+                node.span(),
                 "spec::bad-deadline",
                 format!("`deadline` is not a date: `{text}`"),
             )
@@ -693,7 +788,7 @@ impl<'s> Reader<'s> {
                 None => "use critical, high, medium or low".to_string(),
             };
             self.error(
-                node.span,
+                node.span(),
                 "spec::bad-priority",
                 format!("unknown priority `{text}`"),
             )
@@ -717,9 +812,21 @@ pub(crate) fn parse_duration(text: &str) -> Option<SignedDuration> {
     span.to_duration(SpanRelativeTo::days_are_24_hours()).ok()
 }
 
+/// `text` without surrounding white space, reusing its buffer.
+fn trimmed(mut text: String) -> String {
+    let end = text.trim_end().len();
+    text.truncate(end);
+    let start = text.len() - text.trim_start().len();
+    text.drain(..start);
+    text
+}
+
 /// Gives IDs to tasks that have none, as REQ-001, REQ-002, ... in file
 /// order, skipping numbers already taken.
 fn assign_ids(tasks: &mut [Task]) {
+    if !tasks.iter().any(|t| t.id_assigned) {
+        return;
+    }
     let mut taken: HashSet<String> = tasks
         .iter()
         .filter(|t| !t.id_assigned)

@@ -105,15 +105,20 @@ mod tests {
     fn to_json(node: &yaml::Node, source: &str) -> Value {
         match &node.value {
             yaml::Value::Null => Value::Null,
-            yaml::Value::Bool => json!(node.scalar_text(source) == Some("true".into())),
+            yaml::Value::Bool(b) => json!(b),
             yaml::Value::Int(i) => json!(i),
             yaml::Value::Float(f) => json!(f),
-            yaml::Value::Str(s) => json!(s),
+            yaml::Value::Str(_) => json!(node.str(source)),
             yaml::Value::List(items) => items.iter().map(|i| to_json(i, source)).collect(),
             yaml::Value::Map(entries) => Value::Object(
                 entries
                     .iter()
-                    .map(|(k, v)| (k.scalar_text(source).unwrap(), to_json(v, source)))
+                    .map(|(k, v)| {
+                        (
+                            k.scalar_text(source).unwrap().to_string(),
+                            to_json(v, source),
+                        )
+                    })
                     .collect(),
             ),
         }

@@ -30,11 +30,12 @@ fn duplicate_ids(mission: &Mission) -> Vec<Diagnostic> {
                     "spec::duplicate-id",
                     format!("task ID `{}` is used twice", task.id),
                 )
-                .at(task.spans.id)
+                .at(task.spans.id.into())
                 .label("second use")
                 .hint(format!(
                     "IDs must be unique; the first `{}` is on line {}",
-                    task.id, earlier.spans.id.line
+                    task.id,
+                    earlier.spans.id.line()
                 )),
             ),
             None => {
@@ -66,7 +67,7 @@ fn unknown_dependencies(mission: &Mission) -> Vec<Diagnostic> {
                         task.id
                     ),
                 )
-                .at(*span)
+                .at((*span).into())
                 .hint(hint),
             );
         }
@@ -84,7 +85,7 @@ fn cycle(mission: &Mission) -> Option<Diagnostic> {
     };
     Some(
         Diagnostic::error("spec::cycle", format!("dependency cycle: {cycle}"))
-            .at(first.spans.id)
+            .at(first.spans.id.into())
             .label("this task ends up waiting for itself")
             .hint(hint),
     )
@@ -111,7 +112,7 @@ fn unknown_agents(mission: &Mission, agents: &[&str]) -> Vec<Diagnostic> {
                 None => "the task will run on the general-purpose agent with the context of the closest specialists".to_string(),
             });
             if let Some(span) = span {
-                diagnostic = diagnostic.at(span);
+                diagnostic = diagnostic.at(span.into());
             }
             diagnostics.push(diagnostic);
         }
@@ -124,7 +125,7 @@ fn unknown_agents(mission: &Mission, agents: &[&str]) -> Vec<Diagnostic> {
                         "spec::unknown-agent",
                         format!("task `{}` has a review gate by `{agent}`, which is not in the agent library", task.id),
                     )
-                    .at(task.spans.entry)
+                    .at(task.spans.entry.into())
                     .hint("add the reviewer's agent file, or the general-purpose agent will review"),
                 );
             }

@@ -118,8 +118,6 @@ impl MissionPlan {
 
 /// What [`MissionPlan::resolve`] needs besides the mission itself.
 pub struct Resolve<'a> {
-    pub mission: &'a crate::spec::Mission,
-    pub blueprint: &'a crate::plan::blueprint::Blueprint,
     pub library: &'a crate::agents::Library,
     pub source: String,
     pub source_hash: String,
@@ -127,60 +125,77 @@ pub struct Resolve<'a> {
 }
 
 impl MissionPlan {
-    /// Settles everything a run needs: each task's agent (from the
-    /// blueprint), executor, command, timeout and retries, and the limits.
-    pub fn resolve(input: &Resolve<'_>) -> MissionPlan {
-        let mission = input.mission;
-        let defaults = &mission.defaults;
-        let graph = crate::plan::graph::Graph::new(mission).ok();
-        let steps: std::collections::HashMap<&str, &crate::plan::blueprint::Step> = input
-            .blueprint
-            .steps
-            .iter()
-            .map(|s| (s.id.as_str(), s))
+    /// Settles everything a run needs: each task's agent (chosen as
+    /// `techlead plan` chooses it), executor, command, timeout and retries,
+    /// and the limits. The mission is consumed: its texts move into the
+    /// plan rather than being copied, so a big mission is not held twice.
+    ///
+    /// Fails only on a dependency cycle, which validation reports first.
+    pub fn resolve(
+        mission: crate::spec::Mission,
+        input: Resolve<'_>,
+    ) -> Result<MissionPlan, crate::plan::graph::Cycle> {
+        let graph = crate::plan::graph::Graph::new(&mission)?;
+        let agents = crate::plan::staffing::agents(
+            &mission,
+            &graph,
+            input.library,
+            &crate::plan::assign::AssignContext::default(),
+        );
+        let remaining: Vec<f64> = (0..mission.tasks.len())
+            .map(|t| graph.remaining_hours(t))
             .collect();
-        let tasks = mission
-            .tasks
-            .iter()
-            .enumerate()
-            .map(|(i, task)| {
-                let step = steps.get(task.id.as_str());
-                let agent = step.map_or_else(|| "general-purpose".to_string(), |s| s.agent.clone());
+        drop(graph);
+        let crate::spec::Mission {
+            name,
+            objective,
+            defaults,
+            phases,
+            tasks,
+            ..
+        } = mission;
+        let mut tasks: Vec<TaskPlan> = tasks
+            .into_iter()
+            .zip(agents)
+            .zip(remaining)
+            .map(|((task, agent), remaining_hours)| {
+                let retries = task.effective_retries(&defaults);
+                let timeout = task.timeout.unwrap_or(defaults.timeout);
                 let agent_file = input.library.get(&agent);
-                let command = task
-                    .command
-                    .clone()
-                    .or_else(|| agent_file.and_then(|a| a.command.clone()));
                 let executor = task
                     .executor
-                    .clone()
                     .or_else(|| task.command.as_ref().map(|_| "command".to_string()))
                     .or_else(|| agent_file.and_then(|a| a.executor.clone()))
                     .unwrap_or_else(|| defaults.executor.clone());
+                let command = task
+                    .command
+                    .or_else(|| agent_file.and_then(|a| a.command.clone()));
                 TaskPlan {
-                    id: task.id.clone(),
-                    title: task.title.clone(),
-                    description: task.description.clone(),
+                    timeout_ms: timeout.as_millis().max(1) as u64,
+                    retries,
+                    id: task.id,
+                    title: task.title,
+                    description: task.description,
                     priority: task.priority,
-                    depends_on: task.depends_on.clone(),
+                    depends_on: task.depends_on,
                     phase: task.phase,
                     agent,
-                    backup: task.backup.clone(),
+                    backup: task.backup,
                     executor,
                     command,
-                    timeout_ms: task.timeout.unwrap_or(defaults.timeout).as_millis().max(1) as u64,
-                    retries: task.effective_retries(defaults),
                     estimate_hours: task.estimate_hours,
-                    remaining_hours: graph.as_ref().map_or(0.0, |g| g.remaining_hours(i)),
+                    remaining_hours,
                 }
             })
             .collect();
-        MissionPlan {
-            name: mission.name.clone(),
-            objective: mission.objective.clone(),
-            source: input.source.clone(),
-            source_hash: input.source_hash.clone(),
-            workdir: input.workdir.clone(),
+        // Collected in the tasks' own (larger) buffer: give back the rest.
+        tasks.shrink_to_fit();
+        Ok(MissionPlan {
+            name,
+            objective,
+            source: input.source,
+            source_hash: input.source_hash,
+            workdir: input.workdir,
             max_parallel: defaults.max_parallel,
             failure_threshold: defaults.failure_threshold,
             backoff_ms: defaults
@@ -189,29 +204,28 @@ impl MissionPlan {
                 .map(|d| d.as_millis().max(0) as u64)
                 .collect(),
             launch_delay_ms: defaults.launch_delay.as_millis().max(0) as u64,
-            executor_limits: defaults.concurrency.clone(),
+            executor_limits: defaults.concurrency,
             agent_limits: input
                 .library
                 .agents()
                 .iter()
                 .filter_map(|a| a.orchestration.max_parallel.map(|m| (a.name.clone(), m)))
                 .collect(),
-            phases: mission
-                .phases
-                .iter()
+            phases: phases
+                .into_iter()
                 .map(|p| PhasePlan {
-                    name: p.name.clone(),
+                    name: p.name,
                     gates: p
                         .gates
-                        .iter()
+                        .into_iter()
                         .filter_map(|g| match g {
-                            crate::spec::Gate::Command { run, .. } => Some(run.clone()),
+                            crate::spec::Gate::Command { run, .. } => Some(run),
                             crate::spec::Gate::Review { .. } => None,
                         })
                         .collect(),
                 })
                 .collect(),
             tasks,
-        }
+        })
     }
 }
