@@ -84,17 +84,34 @@ fn run_started(run: u32, pid: u32, host: &str) -> Event {
     .expect("a run_started event")
 }
 
+/// A claim of the next slot; [`Mission::ok`] also starts it, as the
+/// engine does when the slot is free.
 fn start(task: &str, attempt: u32) -> Event {
     start_on(task, attempt, "coder")
 }
 
 fn start_on(task: &str, attempt: u32, agent: &str) -> Event {
-    Event::AttemptStarted {
+    Event::AttemptQueued {
         task: task.to_string(),
         attempt,
         agent: agent.to_string(),
         executor: "command".to_string(),
         dir: format!("attempts/{task}/{attempt}"),
+    }
+}
+
+/// The claimed attempt takes its slot.
+fn take_slot(task: &str, attempt: u32) -> Event {
+    Event::AttemptStarted {
+        task: task.to_string(),
+        attempt,
+    }
+}
+
+fn withdraw(task: &str, attempt: u32) -> Event {
+    Event::AttemptWithdrawn {
+        task: task.to_string(),
+        attempt,
     }
 }
 
@@ -201,8 +218,25 @@ impl Mission {
     }
 
     /// Applies `event` one second after the last one; it must be accepted.
+    /// A claim (`AttemptQueued`) is started at the same instant.
     #[track_caller]
     fn ok(&mut self, event: Event) -> &mut Mission {
+        let started = match &event {
+            Event::AttemptQueued { task, attempt, .. } => Some(take_slot(task, *attempt)),
+            _ => None,
+        };
+        self.claim(event);
+        if let Some(started) = started {
+            self.clock -= 1;
+            self.claim(started);
+        }
+        self
+    }
+
+    /// Applies `event` one second after the last one, as it is: a claim
+    /// stays queued.
+    #[track_caller]
+    fn claim(&mut self, event: Event) -> &mut Mission {
         let record = self.next_record(event);
         if let Err(error) = self.state.apply(&record) {
             panic!("{:?} was rejected: {error}", record.event);
@@ -332,7 +366,8 @@ fn a_phased_mission_goes_from_created_to_succeeded() {
     assert_eq!(attempt.number, 1);
     assert_eq!(attempt.agent, "coder");
     assert_eq!(attempt.dir, "attempts/a/1");
-    assert_eq!(attempt.started_at, ts(2));
+    assert_eq!(attempt.queued_at, ts(2));
+    assert_eq!(attempt.started_at, Some(ts(2)));
 
     m.ok(progress("a", 1, Some(40), "wiring the API"))
         .ok(report("a", 1, Report::Artifact("src/api.rs".into())))
@@ -1228,6 +1263,8 @@ fn records_round_trip_through_json() {
         assert_eq!(&back, record, "{json}");
     }
     let json = serde_json::to_value(&m.log[2]).unwrap();
+    assert_eq!(json["event"]["type"], "attempt_queued");
+    let json = serde_json::to_value(&m.log[3]).unwrap();
     assert_eq!(json["event"]["type"], "attempt_started");
 }
 
@@ -1511,7 +1548,7 @@ fn arb_event() -> impl Strategy<Value = Event> {
         2 => (0u32..=4, any::<u32>(), arb_text())
             .prop_map(|(run, pid, host)| run_started(run, pid, &host)),
         4 => (arb_name(), attempt(), arb_agent(), arb_text()).prop_map(
-            |(task, attempt, agent, dir)| Event::AttemptStarted {
+            |(task, attempt, agent, dir)| Event::AttemptQueued {
                 task,
                 attempt,
                 agent,
@@ -1519,6 +1556,8 @@ fn arb_event() -> impl Strategy<Value = Event> {
                 dir,
             }
         ),
+        3 => (arb_name(), attempt()).prop_map(|(task, attempt)| take_slot(&task, attempt)),
+        1 => (arb_name(), attempt()).prop_map(|(task, attempt)| withdraw(&task, attempt)),
         2 => (arb_name(), attempt(), prop::option::of(0u8..=100), arb_text()).prop_map(
             |(task, attempt, percent, message)| Event::AttemptProgress {
                 task,
@@ -1663,6 +1702,21 @@ fn plausible(state: &MissionState, now: i64, flavor: u8) -> Vec<Event> {
         }
         MissionStatus::Succeeded | MissionStatus::Failed => unreachable!(),
     }
+    for t in state.queued() {
+        let id = &state.plan.tasks[t].id;
+        let attempt = state.tasks[t].attempts.len() as u32;
+        if matches!(status, MissionStatus::Running | MissionStatus::Paused) {
+            events.push(take_slot(id, attempt));
+        }
+        if rare {
+            events.push(withdraw(id, attempt));
+        }
+        if flavor % 8 >= 4 {
+            // The process could not start, or techlead died first.
+            let (outcome, next) = ending(state, t, flavor, now);
+            events.push(finish(id, attempt, outcome, next));
+        }
+    }
     for t in state.running() {
         let id = &state.plan.tasks[t].id;
         let attempt = state.tasks[t].attempts.len() as u32;
@@ -1739,10 +1793,18 @@ fn check_invariants(s: &MissionState) -> Result<(), TestCaseError> {
         let current = task.current_attempt();
         prop_assert_eq!(
             current.is_some(),
-            task.status == T::Running,
-            "{}: running iff an attempt is open",
+            matches!(task.status, T::Queued | T::Running),
+            "{}: queued or running iff an attempt is open",
             id
         );
+        if let Some(current) = current {
+            prop_assert_eq!(
+                current.started_at.is_some(),
+                task.status == T::Running,
+                "{}: started iff running",
+                id
+            );
+        }
         prop_assert_eq!(
             task.blocked_by.is_some(),
             task.status == T::Blocked,
@@ -1751,7 +1813,7 @@ fn check_invariants(s: &MissionState) -> Result<(), TestCaseError> {
         );
         if task.retry_at.is_some() {
             prop_assert!(
-                matches!(task.status, T::Retrying | T::Blocked),
+                matches!(task.status, T::Retrying | T::Queued | T::Blocked),
                 "{}: retry_at when {}",
                 id,
                 task.status
@@ -1768,7 +1830,7 @@ fn check_invariants(s: &MissionState) -> Result<(), TestCaseError> {
                 id,
                 last
             ),
-            T::Running => {
+            T::Queued | T::Running => {
                 any_running = true;
                 prop_assert_eq!(&task.agent, &current.unwrap().agent);
             }
@@ -1939,8 +2001,16 @@ fn check_transition(
         if b.status != a.status {
             moved += 1;
         }
-        // Attempts are only added, or the open one finished.
-        prop_assert!(a.attempts.len() >= b.attempts.len());
+        // Attempts are only added, or the open one finished, or an
+        // unstarted claim withdrawn.
+        let withdrawn = matches!(event, Event::AttemptWithdrawn { .. })
+            && b.status == TaskStatus::Queued
+            && matches!(a.status, TaskStatus::Pending | TaskStatus::Retrying);
+        if withdrawn {
+            prop_assert_eq!(a.attempts.len() + 1, b.attempts.len());
+        } else {
+            prop_assert!(a.attempts.len() >= b.attempts.len());
+        }
         let kept = b
             .attempts
             .len()

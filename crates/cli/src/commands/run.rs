@@ -106,10 +106,10 @@ fn drive(store: SqliteStore, path: &Path, id: &str, json: bool) -> Result<Outcom
     let view: Arc<Mutex<Option<View>>> = Arc::new(Mutex::new(None));
     let observer_view = view.clone();
     let mission_id = id.to_string();
-    let observer = Box::new(move |record: &_, state: &_| {
+    let observer = Box::new(move |record: &_, tally: &_, state: &_| {
         let mut view = observer_view.lock().unwrap_or_else(|e| e.into_inner());
         view.get_or_insert_with(|| View::choose(json, &mission_id, state))
-            .observe(record, state);
+            .observe(record, tally, state);
     });
     let status = runtime.block_on(async {
         let mission = Mission::open(store, id, settings, observer)?;
