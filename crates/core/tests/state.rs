@@ -8,11 +8,11 @@
 use jiff::Timestamp;
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
-use techlead_core::Priority;
 use techlead_core::state::{
     AttemptOutcome, EscalationKind, Event, EventRecord, MissionPlan, MissionState, MissionStatus,
     NextStep, PhasePlan, PlanError, Report, StateError, TaskPlan, TaskState, TaskStatus,
 };
+use techlead_core::{Priority, dispatch};
 
 // ---------------------------------------------------------------------------
 // Plans, events and a small harness.
@@ -2183,4 +2183,123 @@ proptest! {
         prop_assert!(state.is_settled());
         prop_assert_eq!(state.final_status(), state.status);
     }
+}
+
+// ---------------------------------------------------------------------------
+// Claims: a slot is claimed while it is still busy, so that it refills
+// without waiting for a commit (docs/running.md, "Claims").
+
+fn wide(n: usize) -> MissionPlan {
+    let ids: Vec<String> = (0..n).map(|i| format!("t{i}")).collect();
+    let mut plan = plan(
+        Vec::new(),
+        ids.iter().map(|id| task(id, &[], None)).collect(),
+    );
+    plan.max_parallel = 2;
+    plan.executor_limits = Vec::new();
+    plan
+}
+
+#[test]
+fn claims_wait_one_per_slot_and_start_only_into_a_free_slot() {
+    let mut m = Mission::new(wide(6));
+    m.ok(run(1));
+    let claimed = dispatch::claim(&m.state, ts(m.clock));
+    assert_eq!(m.ids(claimed.clone()), ["t0", "t1"], "one claim per slot");
+    for &t in &claimed {
+        m.claim(start(&m.state.plan.tasks[t].id.clone(), 1));
+    }
+    assert_eq!(m.status("t0"), TaskStatus::Queued);
+    assert!(dispatch::claim(&m.state, ts(m.clock)).is_empty());
+    assert_eq!(m.ids(dispatch::startable(&m.state)), ["t0", "t1"]);
+
+    m.claim(take_slot("t0", 1)).claim(take_slot("t1", 1));
+    assert!(dispatch::startable(&m.state).is_empty());
+    // Both slots busy: the next two claim them ahead.
+    let ahead = dispatch::claim(&m.state, ts(m.clock));
+    assert_eq!(m.ids(ahead), ["t2", "t3"]);
+    m.claim(start("t2", 1)).claim(start("t3", 1));
+    assert!(dispatch::startable(&m.state).is_empty(), "no slot is free");
+    assert_eq!(m.state.tally().count(TaskStatus::Queued), 2);
+    assert_eq!(m.state.tally().count(TaskStatus::Running), 2);
+
+    m.ok(done("t0", 1));
+    assert_eq!(
+        m.ids(dispatch::startable(&m.state)),
+        ["t2"],
+        "one slot freed"
+    );
+}
+
+#[test]
+fn claims_respect_each_agents_limit() {
+    let mut plan = wide(4);
+    plan.max_parallel = 4;
+    plan.agent_limits = vec![("coder".to_string(), 1)];
+    let mut m = Mission::new(plan);
+    m.ok(run(1));
+    assert_eq!(m.ids(dispatch::claim(&m.state, ts(0))), ["t0"]);
+    m.ok(start("t0", 1));
+    assert_eq!(m.ids(dispatch::claim(&m.state, ts(0))), ["t1"]);
+    m.claim(start("t1", 1));
+    assert!(dispatch::startable(&m.state).is_empty(), "coder runs t0");
+    m.ok(done("t0", 1));
+    assert_eq!(m.ids(dispatch::startable(&m.state)), ["t1"]);
+}
+
+#[test]
+fn a_withdrawn_claim_leaves_no_attempt_and_keeps_its_retry() {
+    let mut m = Mission::new(wide(2));
+    m.ok(run(1));
+    m.claim(start("t0", 1));
+    m.ok(withdraw("t0", 1));
+    assert_eq!(m.status("t0"), TaskStatus::Pending);
+    assert!(m.task("t0").attempts.is_empty());
+
+    m.ok(start("t0", 1))
+        .ok(finish("t0", 1, failed(), retry("coder", ts(50))));
+    m.claim(start("t0", 2));
+    assert_eq!(m.task("t0").retry_at, Some(ts(50)), "kept while queued");
+    m.ok(withdraw("t0", 2));
+    assert_eq!(m.status("t0"), TaskStatus::Retrying);
+    assert_eq!(m.task("t0").retry_at, Some(ts(50)));
+    assert_eq!(m.task("t0").attempts.len(), 1);
+    // Only the claim of the current attempt can be withdrawn or started.
+    assert!(matches!(
+        m.rejects(withdraw("t0", 1)),
+        StateError::WrongAttempt { .. }
+    ));
+    assert!(matches!(
+        m.rejects(take_slot("t1", 1)),
+        StateError::WrongAttempt { .. }
+    ));
+}
+
+#[test]
+fn a_claim_whose_process_never_started_can_fail_but_not_succeed() {
+    let mut m = Mission::new(wide(1));
+    m.ok(run(1));
+    m.claim(start("t0", 1));
+    assert!(matches!(m.rejects(done("t0", 1)), StateError::Task { .. }));
+    m.ok(finish("t0", 1, failed(), retry("coder", ts(9))));
+    assert_eq!(m.status("t0"), TaskStatus::Retrying);
+    assert_eq!(m.task("t0").attempts[0].started_at, None);
+}
+
+#[test]
+fn a_claim_starts_while_dispatch_is_paused_but_not_after_the_run_ended() {
+    let mut m = Mission::new(wide(2));
+    m.ok(run(1));
+    m.claim(start("t0", 1)).claim(start("t1", 1));
+    m.ok(Event::DispatchPaused {
+        reason: "failure rate".to_string(),
+    });
+    m.ok(take_slot("t0", 1));
+    m.ok(Event::RunInterrupted {
+        reason: "Ctrl-C".to_string(),
+    });
+    assert!(matches!(
+        m.rejects(take_slot("t1", 1)),
+        StateError::Mission(_)
+    ));
 }
