@@ -943,3 +943,45 @@ fn a_transaction_that_never_commits_leaves_the_data_as_it_was() {
     assert_eq!(store.events(&id, 0).unwrap(), before);
     assert_eq!(store.find_mission(&id).unwrap().unwrap().last_seq, 20);
 }
+
+/// A claim moves the task to `queued`, its start to `running`; a claim
+/// given back leaves the task where it was before it, with no attempt row.
+#[test]
+fn claims_and_withdrawals_move_the_task_rows() {
+    let dir = temp();
+    let path = db(&dir);
+    let mut store = SqliteStore::open(&path).unwrap();
+    let id = store.create_mission(&abc(), at(0)).unwrap();
+    let conn = Connection::open(&path).unwrap();
+    let row = |task: &str| -> (String, i64, i64) {
+        conn.query_row(
+            "SELECT status, attempts,
+                    (SELECT COUNT(*) FROM attempts WHERE mission = ?1 AND task = ?2)
+             FROM tasks WHERE mission = ?1 AND id = ?2",
+            [&id, task],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap()
+    };
+    let mut last = 1;
+    let batches = batches();
+    let (first, rest) = batches.split_at(4);
+    for batch in first {
+        // Up to and including the withdrawn claim of b's second attempt.
+        last = store.append(&id, last, batch).unwrap().last().unwrap().seq;
+    }
+    assert_eq!(row("b"), ("retrying".to_string(), 1, 1));
+    let claim = &rest[0][..1];
+    last = store.append(&id, last, claim).unwrap()[0].seq;
+    assert_eq!(row("b"), ("queued".to_string(), 2, 2));
+    store.append(&id, last, &rest[0][1..]).unwrap();
+    assert_eq!(row("b"), ("running".to_string(), 2, 2));
+    let started: Option<String> = conn
+        .query_row(
+            "SELECT started_at FROM attempts WHERE mission = ?1 AND task = 'b' AND attempt = 2",
+            [&id],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(started.is_some());
+}

@@ -135,8 +135,12 @@ pub(super) fn project(
                 "DELETE FROM attempts WHERE mission = ?1 AND task = ?2 AND attempt = ?3",
             )?
             .execute(params![mission, task, attempt])?;
+            // Back where it was: retrying after a failed attempt, else pending.
             tx.prepare_cached(
-                "UPDATE tasks SET status = 'pending', attempts = ?3 WHERE mission = ?1 AND id = ?2",
+                "UPDATE tasks SET attempts = ?3, status = CASE WHEN EXISTS (
+                     SELECT 1 FROM attempts WHERE mission = ?1 AND task = ?2 AND attempt = ?3
+                     AND outcome IN ('failed', 'timed_out')) THEN 'retrying' ELSE 'pending' END
+                 WHERE mission = ?1 AND id = ?2",
             )?
             .execute(params![mission, task, attempt - 1])?;
         }
