@@ -316,3 +316,19 @@ async fn a_missing_executor_is_refused_before_anything_runs() {
     }
     assert_eq!(f.events(&id).len(), 1, "nothing was recorded");
 }
+
+/// `run` builds the state of a mission it has just recorded from the plan
+/// in hand; it must be exactly the state the record replays to.
+#[tokio::test(flavor = "current_thread")]
+async fn a_just_created_mission_has_the_state_its_record_replays_to() {
+    let f = Fixture::new();
+    let plan = f.plan(vec![task("A", &[], "true"), task("B", &["A"], "true")]);
+    let mut store = f.store();
+    let at = jiff::Timestamp::now();
+    let id = store.create_mission(&plan, at).unwrap();
+    let mission =
+        Mission::open_created(store, &id, plan, at, f.settings(), Box::new(|_, _, _| {})).unwrap();
+    assert_eq!(mission.state(), &f.state(&id));
+    assert_eq!(mission.run().await.unwrap(), MissionStatus::Succeeded);
+    assert_eq!(f.state(&id).status, MissionStatus::Succeeded);
+}

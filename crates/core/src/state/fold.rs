@@ -163,6 +163,12 @@ impl MissionState {
                 got: record.seq,
             });
         }
+        MissionState::new(plan.clone(), record.at)
+    }
+
+    /// The state right after `MissionCreated { plan }` at `at`, taking the
+    /// plan (a writer that has just recorded it need not read it back).
+    pub fn new(plan: MissionPlan, at: Timestamp) -> Result<MissionState, StateError> {
         plan.check()?;
         let tasks = plan
             .tasks
@@ -186,18 +192,18 @@ impl MissionState {
             .enumerate()
             .map(|(i, t)| (t.id.clone(), i))
             .collect();
-        let derived = Index::new(plan, |id| index.get(id).copied());
+        let derived = Index::new(&plan, |id| index.get(id).copied());
         Ok(MissionState {
             index,
             derived,
             gates: vec![Vec::new(); plan.phases.len()],
-            plan: plan.clone(),
+            plan,
             status: MissionStatus::Created,
-            created_at: record.at,
+            created_at: at,
             tasks,
             runs: 0,
             last_seq: 1,
-            last_event_at: record.at,
+            last_event_at: at,
             escalations: 0,
             failed_at_last_pause: 0,
         })

@@ -142,6 +142,33 @@ impl<S: Store + 'static> Mission<S> {
         let records = store.events(id, 0)?;
         let state = MissionState::replay(&records)?;
         drop(records);
+        Self::take(store, id, state, lock, settings, observer)
+    }
+
+    /// Takes over mission `id` that the caller has just recorded with
+    /// `store.create_mission(&plan, at)`: the state is built from the plan
+    /// in hand instead of reading the (large) first event back.
+    pub fn open_created(
+        store: S,
+        id: &str,
+        plan: techlead_core::state::MissionPlan,
+        at: Timestamp,
+        settings: Settings,
+        observer: Observer,
+    ) -> Result<Self, Error> {
+        let lock = store.lock(id)?;
+        let state = MissionState::new(plan, at)?;
+        Self::take(store, id, state, lock, settings, observer)
+    }
+
+    fn take(
+        store: S,
+        id: &str,
+        state: MissionState,
+        lock: techlead_store::MissionLock,
+        settings: Settings,
+        observer: Observer,
+    ) -> Result<Self, Error> {
         if state.status.is_finished() {
             return Err(Error::Finished(id.to_string()));
         }
