@@ -12,19 +12,59 @@ use crate::state::MissionState;
 use jiff::Timestamp;
 use std::collections::HashMap;
 
-/// Ready tasks that claim a slot now, in claim order.
-pub fn claim(state: &MissionState, now: Timestamp) -> Vec<usize> {
-    let mut usage = Usage::of(state, state.queued());
-    let mut chosen = Vec::new();
+/// What to change in the claims now.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Claims {
+    /// Claims to give back: a more urgent task became ready and takes
+    /// their place.
+    pub withdraw: Vec<usize>,
+    /// Ready tasks that claim a slot, in claim order.
+    pub claim: Vec<usize>,
+}
+
+/// Ready tasks that claim a slot now, most urgent first. When the claims
+/// are full, a ready task more urgent than a waiting claim takes that
+/// claim's place (if the limits allow the swap), so that a critical task
+/// never waits behind claims made before it was ready.
+pub fn claim(state: &MissionState, now: Timestamp) -> Claims {
+    let mut claims = Claims::default();
+    // Claims as they will be, most urgent first.
+    let mut kept: Vec<usize> = state.queued().collect();
+    let mut usage = Usage::of(state, kept.iter().copied());
     for t in state.ready_in_order(now) {
-        if usage.full_overall() {
+        if usage.take(t) {
+            claims.claim.push(t);
+            insert_by_urgency(state, &mut kept, t);
+            continue;
+        }
+        if kept.last().is_none_or(|&q| !state.more_urgent(t, q)) {
+            // Ready tasks come most urgent first: none after `t` outranks
+            // a claim either.
             break;
         }
-        if usage.take(t) {
-            chosen.push(t);
+        // The least urgent claim that `t` outranks and whose place fits it.
+        let swap = kept
+            .iter()
+            .rposition(|&q| state.more_urgent(t, q) && Usage::of(state, others(&kept, q)).fits(t));
+        if let Some(i) = swap {
+            let q = kept.remove(i);
+            insert_by_urgency(state, &mut kept, t);
+            usage = Usage::of(state, kept.iter().copied());
+            // Never one claimed in this call: those outrank `t`.
+            claims.withdraw.push(q);
+            claims.claim.push(t);
         }
     }
-    chosen
+    claims
+}
+
+fn insert_by_urgency(state: &MissionState, kept: &mut Vec<usize>, t: usize) {
+    let at = kept.partition_point(|&q| state.more_urgent(q, t));
+    kept.insert(at, t);
+}
+
+fn others(kept: &[usize], except: usize) -> impl Iterator<Item = usize> + '_ {
+    kept.iter().copied().filter(move |&q| q != except)
 }
 
 /// Claimed tasks that may start now, in start order: those that fit the
@@ -62,17 +102,21 @@ impl<'a> Usage<'a> {
 
     /// Takes a slot for task `t` if every limit has one free.
     fn take(&mut self, t: usize) -> bool {
-        let plan = &self.state.plan;
-        let agent = self.state.tasks[t].agent.as_str();
-        let executor = plan.tasks[t].executor.as_str();
-        let fits = !self.full_overall()
-            && self.by_agent.get(agent).copied().unwrap_or(0) < limit(&plan.agent_limits, agent)
-            && self.by_executor.get(executor).copied().unwrap_or(0)
-                < limit(&plan.executor_limits, executor);
+        let fits = self.fits(t);
         if fits {
             self.add(t);
         }
         fits
+    }
+
+    fn fits(&self, t: usize) -> bool {
+        let plan = &self.state.plan;
+        let agent = self.state.tasks[t].agent.as_str();
+        let executor = plan.tasks[t].executor.as_str();
+        !self.full_overall()
+            && self.by_agent.get(agent).copied().unwrap_or(0) < limit(&plan.agent_limits, agent)
+            && self.by_executor.get(executor).copied().unwrap_or(0)
+                < limit(&plan.executor_limits, executor)
     }
 
     fn add(&mut self, t: usize) {

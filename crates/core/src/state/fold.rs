@@ -730,6 +730,11 @@ impl MissionState {
         self.derived.queued.iter().map(|&(_, _, t)| t)
     }
 
+    /// Whether task `a` goes before task `b` in dispatch order.
+    pub fn more_urgent(&self, a: usize, b: usize) -> bool {
+        self.derived.key(a) < self.derived.key(b)
+    }
+
     /// How many tasks are in each status, as of the last event.
     pub fn tally(&self) -> Tally {
         Tally {

@@ -443,7 +443,11 @@ impl<S: Store + 'static> Mission<S> {
 
     /// Ready tasks claim the slots that are free or will free next.
     fn claim(&mut self) -> Result<(), Error> {
-        for t in dispatch::claim(&self.state, Timestamp::now()) {
+        let claims = dispatch::claim(&self.state, Timestamp::now());
+        for t in claims.withdraw {
+            self.withdraw(t)?;
+        }
+        for t in claims.claim {
             let task = &self.state.plan.tasks[t];
             let attempt = self.state.tasks[t].attempts.len() as u32 + 1;
             let event = Event::AttemptQueued {
@@ -490,11 +494,16 @@ impl<S: Store + 'static> Mission<S> {
     fn withdraw_claims(&mut self) -> Result<(), Error> {
         let queued: Vec<usize> = self.state.queued().collect();
         for t in queued {
-            let attempt = self.state.tasks[t].attempts.len() as u32;
-            let task = self.state.plan.tasks[t].id.clone();
-            self.stage(Event::AttemptWithdrawn { task, attempt })?;
-            self.claims.remove(&t);
+            self.withdraw(t)?;
         }
+        Ok(())
+    }
+
+    fn withdraw(&mut self, t: usize) -> Result<(), Error> {
+        let attempt = self.state.tasks[t].attempts.len() as u32;
+        let task = self.state.plan.tasks[t].id.clone();
+        self.stage(Event::AttemptWithdrawn { task, attempt })?;
+        self.claims.remove(&t);
         Ok(())
     }
 
