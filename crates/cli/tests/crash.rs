@@ -342,10 +342,22 @@ fn check(dir: &Path, db: &Path, id: &str, printed: &[String], totals: &mut Total
     let mut verdicts: Vec<(usize, bool)> = Vec::new();
     for record in &records {
         match &record.event {
-            Event::AttemptStarted { task, attempt, .. } => {
+            Event::AttemptWithdrawn { task, attempt } => {
+                assert!(
+                    started.remove(&(task.clone(), *attempt)),
+                    "attempt {attempt} of {task} withdrawn but never claimed"
+                );
+            }
+            Event::AttemptStarted { task, attempt } => {
+                assert!(
+                    started.contains(&(task.clone(), *attempt)),
+                    "attempt {attempt} of {task} started without a claim"
+                );
+            }
+            Event::AttemptQueued { task, attempt, .. } => {
                 assert!(
                     started.insert((task.clone(), *attempt)),
-                    "attempt {attempt} of {task} started twice"
+                    "attempt {attempt} of {task} claimed twice"
                 );
                 // A phase starts only once the gate before it passed.
                 let phase = phase_of(task);

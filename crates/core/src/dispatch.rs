@@ -1,51 +1,143 @@
-//! Which ready tasks start now: the most urgent first (critical priority,
-//! then the longest remaining path), within the mission's, each agent's
-//! and each executor's limits.
+//! Which tasks claim a slot and which claims start, the most urgent first
+//! (critical priority, then the longest remaining path), within the
+//! mission's, each agent's and each executor's limits.
+//!
+//! Starting is two steps so that a slot never waits for the disk: a ready
+//! task first *claims* a slot (an event made durable before its process is
+//! spawned), at most one claim waiting per slot of each limit; when a slot
+//! frees, a claim that is already durable takes it at once. See
+//! docs/running.md, "Claims".
 
 use crate::state::MissionState;
 use jiff::Timestamp;
 use std::collections::HashMap;
 
-/// Tasks to start now, in start order.
-pub fn select(state: &MissionState, now: Timestamp) -> Vec<usize> {
-    let plan = &state.plan;
-    let max_parallel = plan.max_parallel.max(1) as usize;
-    let mut by_agent: HashMap<&str, u32> = HashMap::new();
-    let mut by_executor: HashMap<&str, u32> = HashMap::new();
-    let mut total = 0;
-    for t in state.running() {
-        *by_agent.entry(state.tasks[t].agent.as_str()).or_default() += 1;
-        *by_executor
-            .entry(plan.tasks[t].executor.as_str())
-            .or_default() += 1;
-        total += 1;
-    }
-    let limit = |limits: &[(String, u32)], name: &str| {
-        limits
-            .iter()
-            .find(|(n, _)| n == name)
-            .map_or(u32::MAX, |(_, l)| (*l).max(1))
-    };
-    let mut chosen = Vec::new();
+/// What to change in the claims now.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Claims {
+    /// Claims to give back: a more urgent task became ready and takes
+    /// their place.
+    pub withdraw: Vec<usize>,
+    /// Ready tasks that claim a slot, in claim order.
+    pub claim: Vec<usize>,
+}
+
+/// Ready tasks that claim a slot now, most urgent first. When the claims
+/// are full, a ready task more urgent than a waiting claim takes that
+/// claim's place (if the limits allow the swap), so that a critical task
+/// never waits behind claims made before it was ready.
+pub fn claim(state: &MissionState, now: Timestamp) -> Claims {
+    let mut claims = Claims::default();
+    // Claims as they will be, most urgent first.
+    let mut kept: Vec<usize> = state.queued().collect();
+    let mut usage = Usage::of(state, kept.iter().copied());
     for t in state.ready_in_order(now) {
-        if total >= max_parallel {
-            break;
-        }
-        let agent = state.tasks[t].agent.as_str();
-        let executor = plan.tasks[t].executor.as_str();
-        let agent_running = by_agent.get(agent).copied().unwrap_or(0);
-        let executor_running = by_executor.get(executor).copied().unwrap_or(0);
-        if agent_running >= limit(&plan.agent_limits, agent)
-            || executor_running >= limit(&plan.executor_limits, executor)
-        {
+        if usage.take(t) {
+            claims.claim.push(t);
+            insert_by_urgency(state, &mut kept, t);
             continue;
         }
-        *by_agent.entry(agent).or_default() += 1;
-        *by_executor.entry(executor).or_default() += 1;
-        total += 1;
-        chosen.push(t);
+        if kept.last().is_none_or(|&q| !state.more_urgent(t, q)) {
+            // Ready tasks come most urgent first: none after `t` outranks
+            // a claim either.
+            break;
+        }
+        // The least urgent claim that `t` outranks and whose place fits it.
+        let swap = kept
+            .iter()
+            .rposition(|&q| state.more_urgent(t, q) && Usage::of(state, others(&kept, q)).fits(t));
+        if let Some(i) = swap {
+            let q = kept.remove(i);
+            insert_by_urgency(state, &mut kept, t);
+            usage = Usage::of(state, kept.iter().copied());
+            // Never one claimed in this call: those outrank `t`.
+            claims.withdraw.push(q);
+            claims.claim.push(t);
+        }
     }
-    chosen
+    claims
+}
+
+fn insert_by_urgency(state: &MissionState, kept: &mut Vec<usize>, t: usize) {
+    let at = kept.partition_point(|&q| state.more_urgent(q, t));
+    kept.insert(at, t);
+}
+
+fn others(kept: &[usize], except: usize) -> impl Iterator<Item = usize> + '_ {
+    kept.iter().copied().filter(move |&q| q != except)
+}
+
+/// Claimed tasks that may start now, in start order: those that fit the
+/// limits beside the running ones.
+pub fn startable(state: &MissionState) -> Vec<usize> {
+    let mut usage = Usage::of(state, state.running());
+    state.queued().filter(|&t| usage.take(t)).collect()
+}
+
+/// Slots in use, overall and by agent and executor.
+struct Usage<'a> {
+    state: &'a MissionState,
+    total: usize,
+    by_agent: HashMap<&'a str, u32>,
+    by_executor: HashMap<&'a str, u32>,
+}
+
+impl<'a> Usage<'a> {
+    fn of(state: &'a MissionState, tasks: impl Iterator<Item = usize>) -> Usage<'a> {
+        let mut usage = Usage {
+            state,
+            total: 0,
+            by_agent: HashMap::new(),
+            by_executor: HashMap::new(),
+        };
+        for t in tasks {
+            usage.add(t);
+        }
+        usage
+    }
+
+    fn full_overall(&self) -> bool {
+        self.total >= self.state.plan.max_parallel.max(1) as usize
+    }
+
+    /// Takes a slot for task `t` if every limit has one free.
+    fn take(&mut self, t: usize) -> bool {
+        let fits = self.fits(t);
+        if fits {
+            self.add(t);
+        }
+        fits
+    }
+
+    fn fits(&self, t: usize) -> bool {
+        let plan = &self.state.plan;
+        let agent = self.state.tasks[t].agent.as_str();
+        let executor = plan.tasks[t].executor.as_str();
+        !self.full_overall()
+            && self.by_agent.get(agent).copied().unwrap_or(0) < limit(&plan.agent_limits, agent)
+            && self.by_executor.get(executor).copied().unwrap_or(0)
+                < limit(&plan.executor_limits, executor)
+    }
+
+    fn add(&mut self, t: usize) {
+        let state = self.state;
+        *self
+            .by_agent
+            .entry(state.tasks[t].agent.as_str())
+            .or_default() += 1;
+        *self
+            .by_executor
+            .entry(state.plan.tasks[t].executor.as_str())
+            .or_default() += 1;
+        self.total += 1;
+    }
+}
+
+fn limit(limits: &[(String, u32)], name: &str) -> u32 {
+    limits
+        .iter()
+        .find(|(n, _)| n == name)
+        .map_or(u32::MAX, |(_, l)| (*l).max(1))
 }
 
 /// When the next retry becomes due, if any task waits for one.

@@ -8,11 +8,11 @@
 use jiff::Timestamp;
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
-use techlead_core::Priority;
 use techlead_core::state::{
     AttemptOutcome, EscalationKind, Event, EventRecord, MissionPlan, MissionState, MissionStatus,
     NextStep, PhasePlan, PlanError, Report, StateError, TaskPlan, TaskState, TaskStatus,
 };
+use techlead_core::{Priority, dispatch};
 
 // ---------------------------------------------------------------------------
 // Plans, events and a small harness.
@@ -84,17 +84,34 @@ fn run_started(run: u32, pid: u32, host: &str) -> Event {
     .expect("a run_started event")
 }
 
+/// A claim of the next slot; [`Mission::ok`] also starts it, as the
+/// engine does when the slot is free.
 fn start(task: &str, attempt: u32) -> Event {
     start_on(task, attempt, "coder")
 }
 
 fn start_on(task: &str, attempt: u32, agent: &str) -> Event {
-    Event::AttemptStarted {
+    Event::AttemptQueued {
         task: task.to_string(),
         attempt,
         agent: agent.to_string(),
         executor: "command".to_string(),
         dir: format!("attempts/{task}/{attempt}"),
+    }
+}
+
+/// The claimed attempt takes its slot.
+fn take_slot(task: &str, attempt: u32) -> Event {
+    Event::AttemptStarted {
+        task: task.to_string(),
+        attempt,
+    }
+}
+
+fn withdraw(task: &str, attempt: u32) -> Event {
+    Event::AttemptWithdrawn {
+        task: task.to_string(),
+        attempt,
     }
 }
 
@@ -201,8 +218,25 @@ impl Mission {
     }
 
     /// Applies `event` one second after the last one; it must be accepted.
+    /// A claim (`AttemptQueued`) is started at the same instant.
     #[track_caller]
     fn ok(&mut self, event: Event) -> &mut Mission {
+        let started = match &event {
+            Event::AttemptQueued { task, attempt, .. } => Some(take_slot(task, *attempt)),
+            _ => None,
+        };
+        self.claim(event);
+        if let Some(started) = started {
+            self.clock -= 1;
+            self.claim(started);
+        }
+        self
+    }
+
+    /// Applies `event` one second after the last one, as it is: a claim
+    /// stays queued.
+    #[track_caller]
+    fn claim(&mut self, event: Event) -> &mut Mission {
         let record = self.next_record(event);
         if let Err(error) = self.state.apply(&record) {
             panic!("{:?} was rejected: {error}", record.event);
@@ -332,7 +366,8 @@ fn a_phased_mission_goes_from_created_to_succeeded() {
     assert_eq!(attempt.number, 1);
     assert_eq!(attempt.agent, "coder");
     assert_eq!(attempt.dir, "attempts/a/1");
-    assert_eq!(attempt.started_at, ts(2));
+    assert_eq!(attempt.queued_at, ts(2));
+    assert_eq!(attempt.started_at, Some(ts(2)));
 
     m.ok(progress("a", 1, Some(40), "wiring the API"))
         .ok(report("a", 1, Report::Artifact("src/api.rs".into())))
@@ -1228,6 +1263,8 @@ fn records_round_trip_through_json() {
         assert_eq!(&back, record, "{json}");
     }
     let json = serde_json::to_value(&m.log[2]).unwrap();
+    assert_eq!(json["event"]["type"], "attempt_queued");
+    let json = serde_json::to_value(&m.log[3]).unwrap();
     assert_eq!(json["event"]["type"], "attempt_started");
 }
 
@@ -1511,7 +1548,7 @@ fn arb_event() -> impl Strategy<Value = Event> {
         2 => (0u32..=4, any::<u32>(), arb_text())
             .prop_map(|(run, pid, host)| run_started(run, pid, &host)),
         4 => (arb_name(), attempt(), arb_agent(), arb_text()).prop_map(
-            |(task, attempt, agent, dir)| Event::AttemptStarted {
+            |(task, attempt, agent, dir)| Event::AttemptQueued {
                 task,
                 attempt,
                 agent,
@@ -1519,6 +1556,8 @@ fn arb_event() -> impl Strategy<Value = Event> {
                 dir,
             }
         ),
+        3 => (arb_name(), attempt()).prop_map(|(task, attempt)| take_slot(&task, attempt)),
+        1 => (arb_name(), attempt()).prop_map(|(task, attempt)| withdraw(&task, attempt)),
         2 => (arb_name(), attempt(), prop::option::of(0u8..=100), arb_text()).prop_map(
             |(task, attempt, percent, message)| Event::AttemptProgress {
                 task,
@@ -1663,6 +1702,21 @@ fn plausible(state: &MissionState, now: i64, flavor: u8) -> Vec<Event> {
         }
         MissionStatus::Succeeded | MissionStatus::Failed => unreachable!(),
     }
+    for t in state.queued() {
+        let id = &state.plan.tasks[t].id;
+        let attempt = state.tasks[t].attempts.len() as u32;
+        if matches!(status, MissionStatus::Running | MissionStatus::Paused) {
+            events.push(take_slot(id, attempt));
+        }
+        if rare {
+            events.push(withdraw(id, attempt));
+        }
+        if flavor % 8 >= 4 {
+            // The process could not start, or techlead died first.
+            let (outcome, next) = ending(state, t, flavor, now);
+            events.push(finish(id, attempt, outcome, next));
+        }
+    }
     for t in state.running() {
         let id = &state.plan.tasks[t].id;
         let attempt = state.tasks[t].attempts.len() as u32;
@@ -1739,10 +1793,18 @@ fn check_invariants(s: &MissionState) -> Result<(), TestCaseError> {
         let current = task.current_attempt();
         prop_assert_eq!(
             current.is_some(),
-            task.status == T::Running,
-            "{}: running iff an attempt is open",
+            matches!(task.status, T::Queued | T::Running),
+            "{}: queued or running iff an attempt is open",
             id
         );
+        if let Some(current) = current {
+            prop_assert_eq!(
+                current.started_at.is_some(),
+                task.status == T::Running,
+                "{}: started iff running",
+                id
+            );
+        }
         prop_assert_eq!(
             task.blocked_by.is_some(),
             task.status == T::Blocked,
@@ -1751,7 +1813,7 @@ fn check_invariants(s: &MissionState) -> Result<(), TestCaseError> {
         );
         if task.retry_at.is_some() {
             prop_assert!(
-                matches!(task.status, T::Retrying | T::Blocked),
+                matches!(task.status, T::Retrying | T::Queued | T::Blocked),
                 "{}: retry_at when {}",
                 id,
                 task.status
@@ -1768,7 +1830,7 @@ fn check_invariants(s: &MissionState) -> Result<(), TestCaseError> {
                 id,
                 last
             ),
-            T::Running => {
+            T::Queued | T::Running => {
                 any_running = true;
                 prop_assert_eq!(&task.agent, &current.unwrap().agent);
             }
@@ -1939,8 +2001,16 @@ fn check_transition(
         if b.status != a.status {
             moved += 1;
         }
-        // Attempts are only added, or the open one finished.
-        prop_assert!(a.attempts.len() >= b.attempts.len());
+        // Attempts are only added, or the open one finished, or an
+        // unstarted claim withdrawn.
+        let withdrawn = matches!(event, Event::AttemptWithdrawn { .. })
+            && b.status == TaskStatus::Queued
+            && matches!(a.status, TaskStatus::Pending | TaskStatus::Retrying);
+        if withdrawn {
+            prop_assert_eq!(a.attempts.len() + 1, b.attempts.len());
+        } else {
+            prop_assert!(a.attempts.len() >= b.attempts.len());
+        }
         let kept = b
             .attempts
             .len()
@@ -2113,4 +2183,152 @@ proptest! {
         prop_assert!(state.is_settled());
         prop_assert_eq!(state.final_status(), state.status);
     }
+}
+
+// ---------------------------------------------------------------------------
+// Claims: a slot is claimed while it is still busy, so that it refills
+// without waiting for a commit (docs/running.md, "Claims").
+
+fn wide(n: usize) -> MissionPlan {
+    let ids: Vec<String> = (0..n).map(|i| format!("t{i}")).collect();
+    let mut plan = plan(
+        Vec::new(),
+        ids.iter().map(|id| task(id, &[], None)).collect(),
+    );
+    plan.max_parallel = 2;
+    plan.executor_limits = Vec::new();
+    plan
+}
+
+#[test]
+fn claims_wait_one_per_slot_and_start_only_into_a_free_slot() {
+    let mut m = Mission::new(wide(6));
+    m.ok(run(1));
+    let claimed = dispatch::claim(&m.state, ts(m.clock)).claim;
+    assert_eq!(m.ids(claimed.clone()), ["t0", "t1"], "one claim per slot");
+    for &t in &claimed {
+        m.claim(start(&m.state.plan.tasks[t].id.clone(), 1));
+    }
+    assert_eq!(m.status("t0"), TaskStatus::Queued);
+    assert!(dispatch::claim(&m.state, ts(m.clock)).claim.is_empty());
+    assert_eq!(m.ids(dispatch::startable(&m.state)), ["t0", "t1"]);
+
+    m.claim(take_slot("t0", 1)).claim(take_slot("t1", 1));
+    assert!(dispatch::startable(&m.state).is_empty());
+    // Both slots busy: the next two claim them ahead.
+    let ahead = dispatch::claim(&m.state, ts(m.clock)).claim;
+    assert_eq!(m.ids(ahead), ["t2", "t3"]);
+    m.claim(start("t2", 1)).claim(start("t3", 1));
+    assert!(dispatch::startable(&m.state).is_empty(), "no slot is free");
+    assert_eq!(m.state.tally().count(TaskStatus::Queued), 2);
+    assert_eq!(m.state.tally().count(TaskStatus::Running), 2);
+
+    m.ok(done("t0", 1));
+    assert_eq!(
+        m.ids(dispatch::startable(&m.state)),
+        ["t2"],
+        "one slot freed"
+    );
+}
+
+#[test]
+fn claims_respect_each_agents_limit() {
+    let mut plan = wide(4);
+    plan.max_parallel = 4;
+    plan.agent_limits = vec![("coder".to_string(), 1)];
+    let mut m = Mission::new(plan);
+    m.ok(run(1));
+    assert_eq!(m.ids(dispatch::claim(&m.state, ts(0)).claim), ["t0"]);
+    m.ok(start("t0", 1));
+    assert_eq!(m.ids(dispatch::claim(&m.state, ts(0)).claim), ["t1"]);
+    m.claim(start("t1", 1));
+    assert!(dispatch::startable(&m.state).is_empty(), "coder runs t0");
+    m.ok(done("t0", 1));
+    assert_eq!(m.ids(dispatch::startable(&m.state)), ["t1"]);
+}
+
+#[test]
+fn a_withdrawn_claim_leaves_no_attempt_and_keeps_its_retry() {
+    let mut m = Mission::new(wide(2));
+    m.ok(run(1));
+    m.claim(start("t0", 1));
+    m.ok(withdraw("t0", 1));
+    assert_eq!(m.status("t0"), TaskStatus::Pending);
+    assert!(m.task("t0").attempts.is_empty());
+
+    m.ok(start("t0", 1))
+        .ok(finish("t0", 1, failed(), retry("coder", ts(50))));
+    m.claim(start("t0", 2));
+    assert_eq!(m.task("t0").retry_at, Some(ts(50)), "kept while queued");
+    m.ok(withdraw("t0", 2));
+    assert_eq!(m.status("t0"), TaskStatus::Retrying);
+    assert_eq!(m.task("t0").retry_at, Some(ts(50)));
+    assert_eq!(m.task("t0").attempts.len(), 1);
+    // Only the claim of the current attempt can be withdrawn or started.
+    assert!(matches!(
+        m.rejects(withdraw("t0", 1)),
+        StateError::WrongAttempt { .. }
+    ));
+    assert!(matches!(
+        m.rejects(take_slot("t1", 1)),
+        StateError::WrongAttempt { .. }
+    ));
+}
+
+#[test]
+fn a_claim_whose_process_never_started_can_fail_but_not_succeed() {
+    let mut m = Mission::new(wide(1));
+    m.ok(run(1));
+    m.claim(start("t0", 1));
+    assert!(matches!(m.rejects(done("t0", 1)), StateError::Task { .. }));
+    m.ok(finish("t0", 1, failed(), retry("coder", ts(9))));
+    assert_eq!(m.status("t0"), TaskStatus::Retrying);
+    assert_eq!(m.task("t0").attempts[0].started_at, None);
+}
+
+#[test]
+fn a_claim_starts_while_dispatch_is_paused_but_not_after_the_run_ended() {
+    let mut m = Mission::new(wide(2));
+    m.ok(run(1));
+    m.claim(start("t0", 1)).claim(start("t1", 1));
+    m.ok(Event::DispatchPaused {
+        reason: "failure rate".to_string(),
+    });
+    m.ok(take_slot("t0", 1));
+    m.ok(Event::RunInterrupted {
+        reason: "Ctrl-C".to_string(),
+    });
+    assert!(matches!(
+        m.rejects(take_slot("t1", 1)),
+        StateError::Mission(_)
+    ));
+}
+
+#[test]
+fn a_more_urgent_task_takes_the_place_of_a_waiting_claim() {
+    let mut plan = wide(5);
+    plan.tasks[4].priority = Priority::Critical;
+    plan.tasks[4].depends_on = vec!["t0".to_string()];
+    let mut m = Mission::new(plan);
+    m.ok(run(1));
+    m.ok(start("t0", 1)).ok(start("t1", 1));
+    let claims = dispatch::claim(&m.state, ts(m.clock));
+    assert_eq!(m.ids(claims.claim), ["t2", "t3"]);
+    assert!(claims.withdraw.is_empty());
+    m.claim(start("t2", 1)).claim(start("t3", 1));
+    // t4 is critical and becomes ready when t0 succeeds; the claims are
+    // full, so t4 takes the place of the least urgent one.
+    m.ok(done("t0", 1));
+    let claims = dispatch::claim(&m.state, ts(m.clock));
+    assert_eq!(m.ids(claims.claim), ["t4"]);
+    assert_eq!(m.ids(claims.withdraw), ["t3"]);
+    m.ok(withdraw("t3", 1)).claim(start("t4", 1));
+    assert_eq!(
+        m.ids(dispatch::startable(&m.state)),
+        ["t4"],
+        "the most urgent claim first"
+    );
+    // A claim is never given up for a less urgent task.
+    let claims = dispatch::claim(&m.state, ts(m.clock));
+    assert_eq!(claims, dispatch::Claims::default());
 }

@@ -63,13 +63,20 @@ fn at(s: i64) -> Timestamp {
     Timestamp::new(1_800_000_000 + s, 123_456_789).unwrap()
 }
 
-fn started(task: &str, attempt: u32, agent: &str) -> Event {
-    Event::AttemptStarted {
+fn queued(task: &str, attempt: u32, agent: &str) -> Event {
+    Event::AttemptQueued {
         task: task.to_string(),
         attempt,
         agent: agent.to_string(),
         executor: "command".to_string(),
         dir: format!("attempts/{task}/{attempt}"),
+    }
+}
+
+fn started(task: &str, attempt: u32) -> Event {
+    Event::AttemptStarted {
+        task: task.to_string(),
+        attempt,
     }
 }
 
@@ -106,8 +113,10 @@ fn batches() -> Vec<Vec<(Timestamp, Event)>> {
                     host: "box".to_string(),
                 },
             ),
-            (at(1), started("a", 1, "builder")),
-            (at(1), started("b", 1, "builder")),
+            (at(1), queued("a", 1, "builder")),
+            (at(1), queued("b", 1, "builder")),
+            (at(1), started("a", 1)),
+            (at(1), started("b", 1)),
         ],
         vec![(
             at(2),
@@ -153,7 +162,18 @@ fn batches() -> Vec<Vec<(Timestamp, Event)>> {
                 ),
             ),
         ],
-        vec![(at(5), started("b", 2, "fixer"))],
+        // A claim given back (dispatch paused), then made again.
+        vec![
+            (at(5), queued("b", 2, "fixer")),
+            (
+                at(5),
+                Event::AttemptWithdrawn {
+                    task: "b".to_string(),
+                    attempt: 2,
+                },
+            ),
+        ],
+        vec![(at(5), queued("b", 2, "fixer")), (at(5), started("b", 2))],
         vec![
             (at(6), finished("b", 2, failed(2), 700, NextStep::Fail)),
             (
@@ -231,15 +251,15 @@ fn a_mission_is_created_appended_to_and_read_back() {
     let records = store.append(&id, 1, batch).unwrap();
     assert_eq!(
         records.iter().map(|r| r.seq).collect::<Vec<_>>(),
-        vec![2, 3, 4]
+        vec![2, 3, 4, 5, 6]
     );
     assert_eq!(store.events(&id, 0).unwrap()[1..], records[..]);
     assert_eq!(store.events(&id, 3).unwrap(), records[2..].to_vec());
-    assert_eq!(store.events(&id, 4).unwrap(), vec![]);
+    assert_eq!(store.events(&id, 6).unwrap(), vec![]);
 
     let row = store.find_mission(&id).unwrap().unwrap();
     assert_eq!(row.status, MissionStatus::Running);
-    assert_eq!(row.last_seq, 4);
+    assert_eq!(row.last_seq, 6);
     assert_eq!(row.tasks, 3);
     assert_eq!(row.source, "ship.yaml");
     assert_eq!(row.created_at, at(0));
@@ -254,7 +274,7 @@ fn the_log_is_gapless_and_a_stale_writer_gets_a_conflict() {
     let batches = batches();
     store.append(&id, 1, &batches[0]).unwrap();
 
-    for stale in [0, 1, 3, 5, 99] {
+    for stale in [0, 1, 3, 5, 7, 99] {
         match store.append(&id, stale, &batches[1]) {
             Err(Error::Conflict {
                 mission,
@@ -263,27 +283,27 @@ fn the_log_is_gapless_and_a_stale_writer_gets_a_conflict() {
             }) => {
                 assert_eq!(
                     (mission.as_str(), expected, actual),
-                    (id.as_str(), stale, 4)
+                    (id.as_str(), stale, 6)
                 );
             }
             other => panic!("after {stale}: {other:?}"),
         }
     }
     // Nothing of the refused batches was written.
-    assert_eq!(store.events(&id, 0).unwrap().len(), 4);
+    assert_eq!(store.events(&id, 0).unwrap().len(), 6);
 
-    let records = store.append(&id, 4, &batches[1]).unwrap();
-    assert_eq!(records[0].seq, 5);
+    let records = store.append(&id, 6, &batches[1]).unwrap();
+    assert_eq!(records[0].seq, 7);
     // An empty batch changes nothing.
-    assert_eq!(store.append(&id, 5, &[]).unwrap(), vec![]);
-    assert_eq!(store.find_mission(&id).unwrap().unwrap().last_seq, 5);
+    assert_eq!(store.append(&id, 7, &[]).unwrap(), vec![]);
+    assert_eq!(store.find_mission(&id).unwrap().unwrap().last_seq, 7);
     let seqs: Vec<u64> = store
         .events(&id, 0)
         .unwrap()
         .iter()
         .map(|r| r.seq)
         .collect();
-    assert_eq!(seqs, vec![1, 2, 3, 4, 5]);
+    assert_eq!(seqs, vec![1, 2, 3, 4, 5, 6, 7]);
 
     assert!(matches!(
         store.append("nope-1", 0, &batches[1]),
@@ -322,7 +342,7 @@ fn replaying_the_stored_log_gives_the_state_the_writer_had() {
         ]
     );
     assert_eq!(replayed.tasks[0].artifacts, vec!["out/a.txt".to_string()]);
-    assert_eq!(replayed.last_seq, 15);
+    assert_eq!(replayed.last_seq, 20);
 }
 
 /// id, status, agent, attempts, blocked_by, summary
@@ -346,7 +366,7 @@ fn projections_agree_with_the_log() {
             row.failed,
             row.last_seq
         ),
-        (MissionStatus::Failed, 3, 1, 1, 15)
+        (MissionStatus::Failed, 3, 1, 1, 20)
     );
     assert_eq!(row.updated_at, at(8));
 
@@ -519,8 +539,8 @@ fn everything_is_there_after_reopening() {
     assert_eq!(store.agent_records().unwrap(), agents);
     // The log goes on where it stopped.
     assert!(matches!(
-        store.append(&id, 13, &[]),
-        Err(Error::Conflict { actual: 15, .. })
+        store.append(&id, 18, &[]),
+        Err(Error::Conflict { actual: 20, .. })
     ));
     assert_eq!(store.create_mission(&abc(), at(30)).unwrap(), "ship-3");
 }
@@ -655,7 +675,7 @@ fn an_unreadable_event_is_named() {
         other => panic!("{other:?}"),
     }
     // Events after it can still be read.
-    assert_eq!(store.events(&id, 3).unwrap().len(), 12);
+    assert_eq!(store.events(&id, 3).unwrap().len(), 17);
 }
 
 #[test]
@@ -897,7 +917,7 @@ fn a_writer_killed_mid_append_loses_nothing_it_committed() {
             "seq {committed} was committed, the log ends at {last}"
         );
         assert_eq!(events.len() as u64, last);
-        assert_eq!((last - 4) % 50, 0, "a batch is all there or not at all");
+        assert_eq!((last - 6) % 50, 0, "a batch is all there or not at all");
         let state = MissionState::replay(&events).unwrap();
         assert_eq!(state.last_seq, last);
     }
@@ -921,5 +941,47 @@ fn a_transaction_that_never_commits_leaves_the_data_as_it_was() {
     drop(store);
     let store = SqliteStore::open(&path).unwrap();
     assert_eq!(store.events(&id, 0).unwrap(), before);
-    assert_eq!(store.find_mission(&id).unwrap().unwrap().last_seq, 15);
+    assert_eq!(store.find_mission(&id).unwrap().unwrap().last_seq, 20);
+}
+
+/// A claim moves the task to `queued`, its start to `running`; a claim
+/// given back leaves the task where it was before it, with no attempt row.
+#[test]
+fn claims_and_withdrawals_move_the_task_rows() {
+    let dir = temp();
+    let path = db(&dir);
+    let mut store = SqliteStore::open(&path).unwrap();
+    let id = store.create_mission(&abc(), at(0)).unwrap();
+    let conn = Connection::open(&path).unwrap();
+    let row = |task: &str| -> (String, i64, i64) {
+        conn.query_row(
+            "SELECT status, attempts,
+                    (SELECT COUNT(*) FROM attempts WHERE mission = ?1 AND task = ?2)
+             FROM tasks WHERE mission = ?1 AND id = ?2",
+            [&id, task],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap()
+    };
+    let mut last = 1;
+    let batches = batches();
+    let (first, rest) = batches.split_at(4);
+    for batch in first {
+        // Up to and including the withdrawn claim of b's second attempt.
+        last = store.append(&id, last, batch).unwrap().last().unwrap().seq;
+    }
+    assert_eq!(row("b"), ("retrying".to_string(), 1, 1));
+    let claim = &rest[0][..1];
+    last = store.append(&id, last, claim).unwrap()[0].seq;
+    assert_eq!(row("b"), ("queued".to_string(), 2, 2));
+    store.append(&id, last, &rest[0][1..]).unwrap();
+    assert_eq!(row("b"), ("running".to_string(), 2, 2));
+    let started: Option<String> = conn
+        .query_row(
+            "SELECT started_at FROM attempts WHERE mission = ?1 AND task = 'b' AND attempt = 2",
+            [&id],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(started.is_some());
 }

@@ -17,10 +17,9 @@ use techlead_store::sqlite::SqliteStore;
 pub fn run(args: &RunArgs) -> Result<Outcome, CliError> {
     let resolved = resolve(args)?;
     let (mut store, path) = database::open(&args.database)?;
-    let id = store.create_mission(&resolved, jiff::Timestamp::now())?;
-    // The run works from the record alone: let the planning data go.
-    drop(resolved);
-    drive(store, &path, &id, args.json)
+    let at = jiff::Timestamp::now();
+    let id = store.create_mission(&resolved, at)?;
+    drive(store, &path, &id, Some((resolved, at)), args.json)
 }
 
 /// Validates and plans the mission file into the plan a run records. Each
@@ -51,7 +50,7 @@ pub fn resume(args: &ResumeArgs) -> Result<Outcome, CliError> {
     if !args.ignore_changes {
         check_unchanged(&store, &row.id)?;
     }
-    drive(store, &path, &row.id, args.json)
+    drive(store, &path, &row.id, None, args.json)
 }
 
 /// Refuses to resume when the mission file was edited since the run began:
@@ -86,7 +85,15 @@ fn workdir(mission: &Path, repository: Option<&str>) -> std::path::PathBuf {
     std::fs::canonicalize(&dir).unwrap_or(dir)
 }
 
-fn drive(store: SqliteStore, path: &Path, id: &str, json: bool) -> Result<Outcome, CliError> {
+/// Runs mission `id`: `created` is its plan and time when this process
+/// has just recorded it, `None` to read it from the store.
+fn drive(
+    store: SqliteStore,
+    path: &Path,
+    id: &str,
+    created: Option<(MissionPlan, jiff::Timestamp)>,
+    json: bool,
+) -> Result<Outcome, CliError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -101,13 +108,16 @@ fn drive(store: SqliteStore, path: &Path, id: &str, json: bool) -> Result<Outcom
     let view: Arc<Mutex<Option<View>>> = Arc::new(Mutex::new(None));
     let observer_view = view.clone();
     let mission_id = id.to_string();
-    let observer = Box::new(move |record: &_, state: &_| {
+    let observer = Box::new(move |record: &_, tally: &_, state: &_| {
         let mut view = observer_view.lock().unwrap_or_else(|e| e.into_inner());
         view.get_or_insert_with(|| View::choose(json, &mission_id, state))
-            .observe(record, state);
+            .observe(record, tally, state);
     });
     let status = runtime.block_on(async {
-        let mission = Mission::open(store, id, settings, observer)?;
+        let mission = match created {
+            Some((plan, at)) => Mission::open_created(store, id, plan, at, settings, observer)?,
+            None => Mission::open(store, id, settings, observer)?,
+        };
         if mission.orphans_killed() > 0 {
             eprintln!(
                 "killed {} process(es) left running by the previous run of {id}",

@@ -22,8 +22,12 @@ pub fn status(args: &StatusArgs) -> Result<Outcome, CliError> {
         );
         return Ok(Outcome::Success);
     }
+    let queued = match state.count(TaskStatus::Queued) {
+        0 => String::new(),
+        n => format!(", {n} queued"),
+    };
     println!(
-        "{} · {} · {} of {} tasks succeeded, {} running, {} failed, {} blocked · run {}",
+        "{} · {} · {} of {} tasks succeeded, {} running{queued}, {} failed, {} blocked · run {}",
         row.id,
         state.status,
         state.count(TaskStatus::Succeeded),
@@ -78,6 +82,7 @@ fn note(task: &techlead_core::state::TaskState) -> String {
             .as_ref()
             .map(|(p, m)| p.map_or(m.clone(), |p| format!("{p}% {m}")))
             .unwrap_or_default(),
+        TaskStatus::Queued => "claimed a slot; starts when one frees".to_string(),
         TaskStatus::Retrying => task
             .retry_at
             .map(|at| format!("next attempt at {}", at.strftime("%H:%M:%S")))

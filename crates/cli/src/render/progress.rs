@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 use techlead_core::state::{
-    AttemptOutcome, Event, EventRecord, MissionState, NextStep, Report, TaskStatus,
+    AttemptOutcome, Event, EventRecord, MissionState, NextStep, Report, Tally, TaskStatus,
 };
 
 /// How the run is shown.
@@ -31,11 +31,13 @@ impl View {
         }
     }
 
-    pub fn observe(&mut self, record: &EventRecord, state: &MissionState) {
+    /// Shows one committed event; `tally` counts the tasks as of that
+    /// event, `state` gives the plan.
+    pub fn observe(&mut self, record: &EventRecord, tally: &Tally, state: &MissionState) {
         match self {
-            View::Bars(bars) => bars.observe(record, state),
+            View::Bars(bars) => bars.observe(record, tally, state),
             View::Lines(lines) => {
-                if let Some(line) = describe(record, state) {
+                if let Some(line) = describe(record, tally, state) {
                     lines.print(&line);
                 }
             }
@@ -106,18 +108,14 @@ impl Bars {
             overall,
             attempts: HashMap::new(),
         };
-        bars.update_overall(state);
+        bars.update_overall(&state.tally());
         bars
     }
 
-    fn observe(&mut self, record: &EventRecord, state: &MissionState) {
+    fn observe(&mut self, record: &EventRecord, tally: &Tally, state: &MissionState) {
         match &record.event {
-            Event::AttemptStarted {
-                task,
-                attempt,
-                agent,
-                ..
-            } => {
+            Event::AttemptStarted { task, attempt } => {
+                let agent = agent_of(state, task, *attempt);
                 let bar = self.multi.add(ProgressBar::new(100));
                 bar.set_style(
                     ProgressStyle::with_template(
@@ -154,33 +152,28 @@ impl Bars {
                     bar.finish_and_clear();
                     self.multi.remove(&bar);
                 }
-                if let Some(line) = describe(record, state) {
+                if let Some(line) = describe(record, tally, state) {
                     let _ = self.multi.println(line);
                 }
             }
             _ => {
-                if let Some(line) = describe(record, state) {
+                if let Some(line) = describe(record, tally, state) {
                     let _ = self.multi.println(line);
                 }
             }
         }
-        self.update_overall(state);
+        self.update_overall(tally);
     }
 
-    fn update_overall(&self, state: &MissionState) {
-        let done = state
-            .tasks
-            .iter()
-            .filter(|t| t.status.is_terminal())
-            .count();
-        self.overall.set_position(done as u64);
-        let mut parts = vec![format!("{} running", state.count(TaskStatus::Running))];
+    fn update_overall(&self, tally: &Tally) {
+        self.overall.set_position(tally.finished() as u64);
+        let mut parts = vec![format!("{} running", tally.count(TaskStatus::Running))];
         for (status, word) in [
             (TaskStatus::Retrying, "retrying"),
             (TaskStatus::Failed, "failed"),
             (TaskStatus::Blocked, "blocked"),
         ] {
-            let n = state.count(status);
+            let n = tally.count(status);
             if n > 0 {
                 parts.push(format!("{n} {word}"));
             }
@@ -198,7 +191,7 @@ impl Bars {
 }
 
 /// One line about an event a person cares about, or `None`.
-pub fn describe(record: &EventRecord, state: &MissionState) -> Option<String> {
+pub fn describe(record: &EventRecord, tally: &Tally, state: &MissionState) -> Option<String> {
     Some(match &record.event {
         Event::MissionCreated { plan } => format!(
             "mission {} recorded with {} tasks",
@@ -208,20 +201,16 @@ pub fn describe(record: &EventRecord, state: &MissionState) -> Option<String> {
         Event::RunStarted { run, .. } => format!(
             "run {run} of {} started: {} tasks, {} done, max_parallel {}",
             state.plan.name,
-            state.tasks.len(),
-            state
-                .tasks
-                .iter()
-                .filter(|t| t.status.is_terminal())
-                .count(),
+            tally.total(),
+            tally.finished(),
             state.plan.max_parallel
         ),
-        Event::AttemptStarted {
-            task,
-            attempt,
-            agent,
-            ..
-        } => format!("▶ {task} attempt {attempt} on {agent}"),
+        // A claim is bookkeeping; the person hears when the attempt starts.
+        Event::AttemptQueued { .. } | Event::AttemptWithdrawn { .. } => return None,
+        Event::AttemptStarted { task, attempt } => format!(
+            "▶ {task} attempt {attempt} on {}",
+            agent_of(state, task, *attempt)
+        ),
         Event::AttemptProgress {
             task,
             percent,
@@ -272,12 +261,24 @@ pub fn describe(record: &EventRecord, state: &MissionState) -> Option<String> {
         Event::RunInterrupted { reason } => format!("■ run interrupted: {reason}"),
         Event::MissionFinished { status } => format!(
             "mission {status}: {} of {} tasks succeeded, {} failed, {} blocked",
-            state.count(TaskStatus::Succeeded),
-            state.tasks.len(),
-            state.count(TaskStatus::Failed),
-            state.count(TaskStatus::Blocked)
+            tally.count(TaskStatus::Succeeded),
+            tally.total(),
+            tally.count(TaskStatus::Failed),
+            tally.count(TaskStatus::Blocked)
         ),
     })
+}
+
+/// The agent of attempt `attempt` of `task`, as claimed.
+fn agent_of(state: &MissionState, task: &str, attempt: u32) -> String {
+    state
+        .task_index(task)
+        .and_then(|t| {
+            state.tasks[t]
+                .attempts
+                .get((attempt as usize).checked_sub(1)?)
+        })
+        .map_or_else(|| "?".to_string(), |a| a.agent.clone())
 }
 
 fn finished(task: &str, outcome: &AttemptOutcome, duration_ms: u64, next: &NextStep) -> String {

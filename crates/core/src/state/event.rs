@@ -28,8 +28,10 @@ pub enum Event {
         pid: u32,
         host: String,
     },
-    /// Recorded before the attempt's process is spawned.
-    AttemptStarted {
+    /// An attempt claims the next free slot. Durable before its process is
+    /// spawned; a claim is made while the slot is still busy, so that the
+    /// slot refills without waiting for a commit.
+    AttemptQueued {
         task: String,
         attempt: u32,
         agent: String,
@@ -37,6 +39,17 @@ pub enum Event {
         /// The attempt's directory (prompt, log, result), relative to the
         /// techlead data directory.
         dir: String,
+    },
+    /// The claimed attempt took a slot and its process is being spawned.
+    AttemptStarted {
+        task: String,
+        attempt: u32,
+    },
+    /// A claim given back before its attempt started (dispatch paused, the
+    /// run interrupted); the attempt number is free again.
+    AttemptWithdrawn {
+        task: String,
+        attempt: u32,
     },
     AttemptProgress {
         task: String,

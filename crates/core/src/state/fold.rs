@@ -66,7 +66,11 @@ pub struct AttemptState {
     pub agent: String,
     pub executor: String,
     pub dir: String,
-    pub started_at: Timestamp,
+    /// When the attempt claimed its slot.
+    pub queued_at: Timestamp,
+    /// When it took the slot and its process was spawned; `None` while it
+    /// waits for the slot (or when its process never started).
+    pub started_at: Option<Timestamp>,
     pub finished_at: Option<Timestamp>,
     pub outcome: Option<AttemptOutcome>,
     pub duration_ms: Option<u64>,
@@ -159,6 +163,12 @@ impl MissionState {
                 got: record.seq,
             });
         }
+        MissionState::new(plan.clone(), record.at)
+    }
+
+    /// The state right after `MissionCreated { plan }` at `at`, taking the
+    /// plan (a writer that has just recorded it need not read it back).
+    pub fn new(plan: MissionPlan, at: Timestamp) -> Result<MissionState, StateError> {
         plan.check()?;
         let tasks = plan
             .tasks
@@ -182,18 +192,18 @@ impl MissionState {
             .enumerate()
             .map(|(i, t)| (t.id.clone(), i))
             .collect();
-        let derived = Index::new(plan, |id| index.get(id).copied());
+        let derived = Index::new(&plan, |id| index.get(id).copied());
         Ok(MissionState {
             index,
             derived,
             gates: vec![Vec::new(); plan.phases.len()],
-            plan: plan.clone(),
+            plan,
             status: MissionStatus::Created,
-            created_at: record.at,
+            created_at: at,
             tasks,
             runs: 0,
             last_seq: 1,
-            last_event_at: record.at,
+            last_event_at: at,
             escalations: 0,
             failed_at_last_pause: 0,
         })
@@ -231,20 +241,22 @@ impl MissionState {
                 self.runs = *run;
                 Ok(())
             }
-            Event::AttemptStarted {
+            Event::AttemptQueued {
                 task,
                 attempt,
                 agent,
                 executor,
                 dir,
-            } => self.start_attempt(task, *attempt, agent, executor, dir, at),
+            } => self.queue_attempt(task, *attempt, agent, executor, dir, at),
+            Event::AttemptStarted { task, attempt } => self.start_attempt(task, *attempt, at),
+            Event::AttemptWithdrawn { task, attempt } => self.withdraw_attempt(task, *attempt),
             Event::AttemptProgress {
                 task,
                 attempt,
                 percent,
                 message,
             } => {
-                let i = self.running_attempt(task, *attempt)?;
+                let i = self.current(task, *attempt, &[TaskStatus::Running])?;
                 self.tasks[i].progress = Some((*percent, message.clone()));
                 Ok(())
             }
@@ -253,7 +265,7 @@ impl MissionState {
                 attempt,
                 report,
             } => {
-                let i = self.running_attempt(task, *attempt)?;
+                let i = self.current(task, *attempt, &[TaskStatus::Running])?;
                 let state = &mut self.tasks[i];
                 match report {
                     Report::Blocked(text) => state.blockers.push(text.clone()),
@@ -318,7 +330,7 @@ impl MissionState {
             })
     }
 
-    fn start_attempt(
+    fn queue_attempt(
         &mut self,
         task: &str,
         attempt: u32,
@@ -331,11 +343,11 @@ impl MissionState {
         if self.status != MissionStatus::Running {
             return Err(StateError::Mission(IllegalTransition {
                 from: self.status.to_string(),
-                action: "start an attempt".to_string(),
+                action: "claim a slot".to_string(),
             }));
         }
-        let next = self.task_after(i, TaskMove::Start)?;
-        if self.tasks[i].status == TaskStatus::Pending && !self.derived.is_queued(i) {
+        let next = self.task_after(i, TaskMove::Queue)?;
+        if self.tasks[i].status == TaskStatus::Pending && !self.derived.is_ready(i) {
             return Err(StateError::NotReady(task.to_string()));
         }
         let expected = self.tasks[i].attempts.len() as u32 + 1;
@@ -349,14 +361,14 @@ impl MissionState {
         self.set_status(i, next);
         let state = &mut self.tasks[i];
         state.agent = agent.to_string();
-        state.retry_at = None;
         state.progress = None;
         state.attempts.push(AttemptState {
             number: attempt,
             agent: agent.to_string(),
             executor: executor.to_string(),
             dir: dir.to_string(),
-            started_at: at,
+            queued_at: at,
+            started_at: None,
             finished_at: None,
             outcome: None,
             duration_ms: None,
@@ -364,10 +376,60 @@ impl MissionState {
         Ok(())
     }
 
-    fn running_attempt(&self, task: &str, attempt: u32) -> Result<usize, StateError> {
+    /// A claimed attempt takes its slot. Also while dispatch is paused: a
+    /// claim already handed to its slot is not taken back.
+    fn start_attempt(&mut self, task: &str, attempt: u32, at: Timestamp) -> Result<(), StateError> {
+        let i = self.current(task, attempt, &[TaskStatus::Queued])?;
+        if !matches!(self.status, MissionStatus::Running | MissionStatus::Paused) {
+            return Err(StateError::Mission(IllegalTransition {
+                from: self.status.to_string(),
+                action: "start an attempt".to_string(),
+            }));
+        }
+        let next = self.task_after(i, TaskMove::Start)?;
+        self.set_status(i, next);
+        // Kept while queued, so that a withdrawn claim retries as planned.
+        self.tasks[i].retry_at = None;
+        let current = self.tasks[i]
+            .attempts
+            .last_mut()
+            .expect("a queued task has an attempt");
+        current.started_at = Some(at);
+        Ok(())
+    }
+
+    /// A claim given back unused: the attempt never happened, and the task
+    /// is back where it was (pending, or retrying after a failure).
+    fn withdraw_attempt(&mut self, task: &str, attempt: u32) -> Result<(), StateError> {
+        let i = self.current(task, attempt, &[TaskStatus::Queued])?;
+        let attempts = &self.tasks[i].attempts;
+        let after_failure = attempts.len() >= 2
+            && attempts[attempts.len() - 2]
+                .outcome
+                .as_ref()
+                .is_some_and(AttemptOutcome::is_failure);
+        let action = if after_failure {
+            TaskMove::Retry
+        } else {
+            TaskMove::Requeue
+        };
+        let next = self.task_after(i, action)?;
+        self.tasks[i].attempts.pop();
+        self.set_status(i, next);
+        Ok(())
+    }
+
+    /// Task `task`, if its current attempt is `attempt` and its status one
+    /// of `statuses`.
+    fn current(
+        &self,
+        task: &str,
+        attempt: u32,
+        statuses: &[TaskStatus],
+    ) -> Result<usize, StateError> {
         let i = self.task(task)?;
         let current = self.tasks[i].current_attempt().map(|a| a.number);
-        if self.tasks[i].status != TaskStatus::Running || current != Some(attempt) {
+        if !statuses.contains(&self.tasks[i].status) || current != Some(attempt) {
             return Err(StateError::WrongAttempt {
                 task: task.to_string(),
                 expected: current.unwrap_or(0),
@@ -386,7 +448,7 @@ impl MissionState {
         next: &NextStep,
         at: Timestamp,
     ) -> Result<(), StateError> {
-        let i = self.running_attempt(task, attempt)?;
+        let i = self.current(task, attempt, &[TaskStatus::Queued, TaskStatus::Running])?;
         let action = match (outcome, next) {
             (AttemptOutcome::Succeeded { .. }, NextStep::Done) => TaskMove::Succeed,
             (o, NextStep::Retry { .. }) if o.is_failure() => TaskMove::Retry,
@@ -410,6 +472,7 @@ impl MissionState {
         {
             state.summary = Some(summary.clone());
         }
+        state.retry_at = None;
         if let NextStep::Retry { agent, at } = next {
             state.agent = agent.clone();
             state.retry_at = Some(*at);
@@ -417,7 +480,7 @@ impl MissionState {
         let current = state
             .attempts
             .last_mut()
-            .expect("a running task has an attempt");
+            .expect("a queued or running task has an attempt");
         current.finished_at = Some(at);
         current.outcome = Some(outcome.clone());
         current.duration_ms = Some(duration_ms);
@@ -621,7 +684,7 @@ impl MissionState {
             .map(|&t| self.derived.key(t))
             .collect();
         due.sort_unstable();
-        merge(due.into_iter(), self.derived.queue.iter().copied()).map(|(_, _, t)| t)
+        merge(due.into_iter(), self.derived.ready.iter().copied()).map(|(_, _, t)| t)
     }
 
     /// Pending tasks that can never start, each with what blocks it.
@@ -661,6 +724,24 @@ impl MissionState {
         self.derived.running.iter().copied()
     }
 
+    /// Tasks whose attempt has claimed a slot and waits for it, most urgent
+    /// first.
+    pub fn queued(&self) -> impl Iterator<Item = usize> + '_ {
+        self.derived.queued.iter().map(|&(_, _, t)| t)
+    }
+
+    /// Whether task `a` goes before task `b` in dispatch order.
+    pub fn more_urgent(&self, a: usize, b: usize) -> bool {
+        self.derived.key(a) < self.derived.key(b)
+    }
+
+    /// How many tasks are in each status, as of the last event.
+    pub fn tally(&self) -> Tally {
+        Tally {
+            counts: TaskStatus::ALL.map(|s| self.derived.count(s)),
+        }
+    }
+
     /// Tasks waiting for their next attempt.
     pub fn retrying(&self) -> impl Iterator<Item = usize> + '_ {
         self.derived.retrying.iter().copied()
@@ -694,6 +775,33 @@ impl MissionState {
         } else {
             MissionStatus::Failed
         }
+    }
+}
+
+/// How many tasks are in each status at one point of the log: small and
+/// `Copy`, so that a view can keep the counts as of the last event it
+/// showed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct Tally {
+    counts: [usize; TaskStatus::ALL.len()],
+}
+
+impl Tally {
+    pub fn count(&self, status: TaskStatus) -> usize {
+        self.counts[status as usize]
+    }
+
+    pub fn total(&self) -> usize {
+        self.counts.iter().sum()
+    }
+
+    /// Tasks that will not move again.
+    pub fn finished(&self) -> usize {
+        TaskStatus::ALL
+            .iter()
+            .filter(|s| s.is_terminal())
+            .map(|&s| self.count(s))
+            .sum()
     }
 }
 

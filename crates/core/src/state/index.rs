@@ -22,10 +22,12 @@ pub(super) struct Index {
     phase_succeeded: Vec<usize>,
     /// Leading phases whose tasks all succeeded and whose gates passed.
     open_phases: usize,
-    counts: [usize; 6],
+    counts: [usize; TaskStatus::ALL.len()],
     keys: Vec<Key>,
     /// Pending tasks whose dependencies succeeded and whose phase is open.
-    pub queue: BTreeSet<Key>,
+    pub ready: BTreeSet<Key>,
+    /// Tasks whose attempt claimed a slot, in dispatch order.
+    pub queued: BTreeSet<Key>,
     pub retrying: BTreeSet<usize>,
     pub running: BTreeSet<usize>,
     /// Pending tasks that can never start.
@@ -33,14 +35,7 @@ pub(super) struct Index {
 }
 
 fn slot(status: TaskStatus) -> usize {
-    match status {
-        TaskStatus::Pending => 0,
-        TaskStatus::Running => 1,
-        TaskStatus::Retrying => 2,
-        TaskStatus::Succeeded => 3,
-        TaskStatus::Failed => 4,
-        TaskStatus::Blocked => 5,
-    }
+    status as usize
 }
 
 impl Index {
@@ -76,9 +71,14 @@ impl Index {
             phase_succeeded: vec![0; phase_tasks.len()],
             phase_tasks,
             open_phases: 0,
-            counts: [n, 0, 0, 0, 0, 0],
+            counts: {
+                let mut counts = [0; TaskStatus::ALL.len()];
+                counts[slot(TaskStatus::Pending)] = n;
+                counts
+            },
             keys,
-            queue: BTreeSet::new(),
+            ready: BTreeSet::new(),
+            queued: BTreeSet::new(),
             retrying: BTreeSet::new(),
             running: BTreeSet::new(),
             blockable: BTreeSet::new(),
@@ -94,8 +94,8 @@ impl Index {
         self.keys[t]
     }
 
-    pub fn is_queued(&self, t: usize) -> bool {
-        self.queue.contains(&self.keys[t])
+    pub fn is_ready(&self, t: usize) -> bool {
+        self.ready.contains(&self.keys[t])
     }
 
     pub fn count(&self, status: TaskStatus) -> usize {
@@ -119,7 +119,7 @@ impl Index {
             && self.unmet[t] == 0
             && self.phase_open(plan.tasks[t].phase)
         {
-            self.queue.insert(self.keys[t]);
+            self.ready.insert(self.keys[t]);
         }
     }
 
@@ -137,8 +137,14 @@ impl Index {
         self.counts[slot(from)] -= 1;
         self.counts[slot(to)] += 1;
         if from == TaskStatus::Pending {
-            self.queue.remove(&self.keys[t]);
+            self.ready.remove(&self.keys[t]);
             self.blockable.remove(&t);
+        }
+        if from == TaskStatus::Queued {
+            self.queued.remove(&self.keys[t]);
+        }
+        if to == TaskStatus::Queued {
+            self.queued.insert(self.keys[t]);
         }
         for (status, set) in [
             (TaskStatus::Retrying, &mut self.retrying),
@@ -155,7 +161,7 @@ impl Index {
             TaskStatus::Pending => self.enqueue_if_ready(t, plan, to),
             TaskStatus::Succeeded => self.succeeded(t, plan, status_of, gates_passed),
             TaskStatus::Failed | TaskStatus::Blocked => self.dead(t, plan, status_of),
-            TaskStatus::Running | TaskStatus::Retrying => {}
+            TaskStatus::Queued | TaskStatus::Running | TaskStatus::Retrying => {}
         }
     }
 

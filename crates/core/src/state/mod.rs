@@ -13,6 +13,6 @@ mod plan;
 mod status;
 
 pub use event::{AttemptOutcome, EscalationKind, Event, EventRecord, NextStep, Report};
-pub use fold::{AttemptState, MissionState, StateError, TaskState};
+pub use fold::{AttemptState, MissionState, StateError, Tally, TaskState};
 pub use plan::{MissionPlan, PhasePlan, PlanError, Resolve, TaskPlan};
 pub use status::{IllegalTransition, MissionStatus, TaskStatus};

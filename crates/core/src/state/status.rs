@@ -9,6 +9,10 @@ use std::fmt;
 pub enum TaskStatus {
     /// Waiting for its dependencies (or its phase) or for a free slot.
     Pending,
+    /// An attempt is claimed: it starts as soon as a slot frees. The claim
+    /// is durable before the process is spawned, so a crash never loses
+    /// track of a process (docs/running.md, "Claims").
+    Queued,
     /// An attempt is running.
     Running,
     /// An attempt failed; the next one starts after a delay.
@@ -24,11 +28,14 @@ pub enum TaskStatus {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TaskMove {
+    /// Claim the next slot.
+    Queue,
     Start,
     Succeed,
     Retry,
     Fail,
-    /// Back to pending without using a retry (interrupted, cancelled).
+    /// Back to pending without using a retry (interrupted, cancelled, a
+    /// claim given back).
     Requeue,
     Block,
 }
@@ -42,6 +49,16 @@ pub struct IllegalTransition {
 }
 
 impl TaskStatus {
+    pub const ALL: [TaskStatus; 7] = [
+        TaskStatus::Pending,
+        TaskStatus::Queued,
+        TaskStatus::Running,
+        TaskStatus::Retrying,
+        TaskStatus::Succeeded,
+        TaskStatus::Failed,
+        TaskStatus::Blocked,
+    ];
+
     pub fn is_terminal(self) -> bool {
         matches!(
             self,
@@ -52,6 +69,7 @@ impl TaskStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             TaskStatus::Pending => "pending",
+            TaskStatus::Queued => "queued",
             TaskStatus::Running => "running",
             TaskStatus::Retrying => "retrying",
             TaskStatus::Succeeded => "succeeded",
@@ -65,11 +83,13 @@ impl TaskStatus {
         use TaskMove as M;
         use TaskStatus as S;
         let next = match (self, action) {
-            (S::Pending | S::Retrying, M::Start) => S::Running,
+            (S::Pending | S::Retrying, M::Queue) => S::Queued,
+            (S::Queued, M::Start) => S::Running,
             (S::Running, M::Succeed) => S::Succeeded,
-            (S::Running, M::Retry) => S::Retrying,
-            (S::Running, M::Fail) => S::Failed,
-            (S::Running, M::Requeue) => S::Pending,
+            // A claimed attempt whose process could not start.
+            (S::Queued | S::Running, M::Retry) => S::Retrying,
+            (S::Queued | S::Running, M::Fail) => S::Failed,
+            (S::Queued | S::Running, M::Requeue) => S::Pending,
             (S::Pending | S::Retrying, M::Block) => S::Blocked,
             _ => {
                 return Err(IllegalTransition {
@@ -172,6 +192,7 @@ mod tests {
             TaskStatus::Blocked,
         ] {
             for action in [
+                TaskMove::Queue,
                 TaskMove::Start,
                 TaskMove::Succeed,
                 TaskMove::Retry,
@@ -182,6 +203,21 @@ mod tests {
                 assert!(status.after(action).is_err(), "{status} {action:?}");
             }
         }
+    }
+
+    #[test]
+    fn an_attempt_is_claimed_before_it_starts() {
+        assert_eq!(
+            TaskStatus::Pending.after(TaskMove::Queue),
+            Ok(TaskStatus::Queued)
+        );
+        assert_eq!(
+            TaskStatus::Queued.after(TaskMove::Start),
+            Ok(TaskStatus::Running)
+        );
+        assert!(TaskStatus::Pending.after(TaskMove::Start).is_err());
+        assert!(TaskStatus::Queued.after(TaskMove::Succeed).is_err());
+        assert!(TaskStatus::Queued.after(TaskMove::Queue).is_err());
     }
 
     #[test]

@@ -2,11 +2,20 @@
 //! decisions 1 and 2, STYLE point 2).
 //!
 //! Each turn of the loop decides what to do from the state (block, pause,
-//! run gates, dispatch, finish), stages those decisions as events, commits
-//! them to the store in one transaction, and only then acts on them (spawns
-//! attempts, runs gates, tells observers). Then it waits for the next input
-//! (an attempt's report or end, a gate's verdict, a timer, an interrupt)
-//! and folds in every input already queued before deciding again.
+//! run gates, claim slots, start claims, finish) and stages those decisions
+//! as events; staged events are committed to the store in one transaction,
+//! and observers see them only once it returns. Then the actor waits for
+//! the next input (an attempt's report or end, a gate's verdict, a timer,
+//! an interrupt, or the end of a commit) and folds in every input already
+//! queued before deciding again.
+//!
+//! Commits run on a blocking thread while the actor goes on (group commit):
+//! everything staged while one commit is in flight goes into the next. What
+//! must be durable before it happens waits for its commit: a process is
+//! spawned only for a claim (`AttemptQueued`) that is already durable. A
+//! claim is made while its slot is still busy, so when the slot frees the
+//! next process starts at once and the fsync is off the critical path
+//! (docs/running.md, "Claims").
 
 mod attempt;
 mod gate;
@@ -18,15 +27,17 @@ use crate::executor::{Executor, Outcome};
 use input::Inputs;
 use jiff::{SignedDuration, Timestamp};
 use std::collections::{HashMap, HashSet};
+use std::mem;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 use techlead_core::state::{
     AttemptOutcome, EscalationKind, Event, EventRecord, MissionState, MissionStatus, NextStep,
-    Report, StateError, TaskStatus,
+    Report, StateError, Tally, TaskStatus,
 };
 use techlead_core::{dispatch, retry};
 use techlead_store::Store;
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 /// Why a run stopped early.
@@ -45,6 +56,8 @@ pub enum Error {
     },
     #[error("killed by a second interrupt")]
     Killed,
+    #[error("the thread writing to the database stopped: {0}")]
+    Writer(String),
 }
 
 impl Error {
@@ -55,13 +68,16 @@ impl Error {
             Error::Finished(_) => Some("`techlead status` shows how it ended; run the mission file again for a new run".into()),
             Error::NoExecutor { .. } => Some("set `executor: command` with a `command:` on these tasks, or pick an executor this build has (docs/executors.md)".into()),
             Error::Killed => Some("`techlead resume` continues; attempts that were running start again".into()),
+            Error::Writer(_) => Some("`techlead resume` continues from the last commit; report this with the output above".into()),
         }
     }
 }
 
 /// Something that wants to see every committed event (progress display,
-/// NDJSON output). Called after the event is durable.
-pub type Observer = Box<dyn FnMut(&EventRecord, &MissionState) + Send>;
+/// NDJSON output). Called once the event is durable, with the task counts
+/// as of that event and the current state (for the plan; its counts may
+/// already include events of the next commit).
+pub type Observer = Box<dyn FnMut(&EventRecord, &Tally, &MissionState) + Send>;
 
 /// Where the engine keeps attempt files, and how it runs things.
 pub struct Settings {
@@ -74,13 +90,20 @@ pub struct Settings {
 }
 
 /// A mission being driven by this process.
-pub struct Mission<S: Store> {
-    store: S,
+pub struct Mission<S: Store + 'static> {
+    /// `None` while a commit has it on the writer thread.
+    store: Option<S>,
+    committing: Option<Commit<S>>,
     id: String,
     state: MissionState,
     settings: Settings,
     observer: Observer,
-    staged: Vec<EventRecord>,
+    staged: Vec<(EventRecord, Tally)>,
+    /// The last event known to be durable.
+    durable: u64,
+    /// Claimed tasks and the seq of their claim: they may start once it is
+    /// durable.
+    claims: HashMap<usize, u64>,
     to_launch: Vec<usize>,
     to_gate: Vec<(usize, String)>,
     running: HashMap<usize, Running>,
@@ -92,12 +115,25 @@ pub struct Mission<S: Store> {
     _lock: techlead_store::MissionLock,
 }
 
+/// A commit on the writer thread: it hands back the store, the events as
+/// recorded, and their tallies.
+struct Commit<S> {
+    handle: JoinHandle<(S, techlead_store::Result<Vec<EventRecord>>)>,
+    tallies: Vec<Tally>,
+}
+
 struct Running {
     cancel: CancellationToken,
     pid: Option<u32>,
 }
 
-impl<S: Store> Mission<S> {
+/// What woke the actor.
+enum Woken<S> {
+    Committed(Result<(S, techlead_store::Result<Vec<EventRecord>>), tokio::task::JoinError>),
+    Input(Input),
+}
+
+impl<S: Store + 'static> Mission<S> {
     /// Takes over a recorded mission as its one writer: checks that every
     /// executor it needs is here, records attempts cut off by a crash as
     /// interrupted, and starts a new run.
@@ -105,18 +141,49 @@ impl<S: Store> Mission<S> {
         let lock = store.lock(id)?;
         let records = store.events(id, 0)?;
         let state = MissionState::replay(&records)?;
+        drop(records);
+        Self::take(store, id, state, lock, settings, observer)
+    }
+
+    /// Takes over mission `id` that the caller has just recorded with
+    /// `store.create_mission(&plan, at)`: the state is built from the plan
+    /// in hand instead of reading the (large) first event back.
+    pub fn open_created(
+        store: S,
+        id: &str,
+        plan: techlead_core::state::MissionPlan,
+        at: Timestamp,
+        settings: Settings,
+        observer: Observer,
+    ) -> Result<Self, Error> {
+        let lock = store.lock(id)?;
+        let state = MissionState::new(plan, at)?;
+        Self::take(store, id, state, lock, settings, observer)
+    }
+
+    fn take(
+        store: S,
+        id: &str,
+        state: MissionState,
+        lock: techlead_store::MissionLock,
+        settings: Settings,
+        observer: Observer,
+    ) -> Result<Self, Error> {
         if state.status.is_finished() {
             return Err(Error::Finished(id.to_string()));
         }
         check_executors(&state, &settings)?;
         let orphans = crate::orphans::reap(&crate::orphans::scope(&settings.data_dir, id));
         let mut mission = Mission {
-            store,
+            store: Some(store),
+            committing: None,
             id: id.to_string(),
+            durable: state.last_seq,
             state,
             settings,
             observer,
             staged: Vec::new(),
+            claims: HashMap::new(),
             to_launch: Vec::new(),
             to_gate: Vec::new(),
             running: HashMap::new(),
@@ -154,9 +221,11 @@ impl<S: Store> Mission<S> {
         let cut_off: Vec<(usize, u32)> = self
             .state
             .running()
+            .chain(self.state.queued())
             .filter_map(|t| self.state.tasks[t].current_attempt().map(|a| (t, a.number)))
             .collect();
         for (t, attempt) in cut_off {
+            // A claim may have been spawned before its start was recorded.
             self.stage(Event::AttemptFinished {
                 task: self.state.plan.tasks[t].id.clone(),
                 attempt,
@@ -171,26 +240,55 @@ impl<S: Store> Mission<S> {
             host: hostname(),
         })?;
         self.orphans_killed = orphans_killed;
-        self.commit()
+        self.commit_here()
     }
 
     /// Drives the mission until it finishes, pauses for the person, or is
     /// interrupted; returns its status then.
     pub async fn run(mut self) -> Result<MissionStatus, Error> {
         self.inputs.listen_for_signals();
+        let result = self.drive().await;
+        if let Err(Error::Killed) = result {
+            // What happened up to the second interrupt is still recorded.
+            self.flush().await?;
+        }
+        result
+    }
+
+    async fn drive(&mut self) -> Result<MissionStatus, Error> {
         loop {
             self.decide()?;
-            self.commit()?;
             self.launch();
-            if let Some(status) = self.stopping()? {
+            self.begin_commit();
+            if self.committing.is_none()
+                && let Some(status) = self.stopped()
+            {
                 return Ok(status);
             }
-            let wake = self.next_wake();
-            let first = self.inputs.next(wake).await;
-            self.handle(first)?;
-            while let Some(input) = self.inputs.try_next() {
-                self.handle(input)?;
+            match self.wait().await {
+                Woken::Committed(done) => self.committed(done)?,
+                Woken::Input(first) => {
+                    self.handle(first)?;
+                    while let Some(input) = self.inputs.try_next() {
+                        self.handle(input)?;
+                    }
+                }
             }
+        }
+    }
+
+    async fn wait(&mut self) -> Woken<S> {
+        let wake = self.next_wake();
+        let commit = async {
+            match self.committing.as_mut() {
+                Some(commit) => (&mut commit.handle).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            biased;
+            done = commit => Woken::Committed(done),
+            input = self.inputs.next(wake) => Woken::Input(input),
         }
     }
 
@@ -203,26 +301,75 @@ impl<S: Store> Mission<S> {
             event,
         };
         self.state.apply(&record)?;
-        self.staged.push(record);
+        self.staged.push((record, self.state.tally()));
         Ok(())
     }
 
-    /// Makes every staged event durable in one transaction, then shows it.
-    fn commit(&mut self) -> Result<(), Error> {
+    /// Sends every staged event to the writer thread as one transaction,
+    /// unless a commit is in flight (they go with the next one then).
+    fn begin_commit(&mut self) {
+        if self.committing.is_some() || self.staged.is_empty() {
+            return;
+        }
+        let mut store = self.store.take().expect("no commit is in flight");
+        let (after, events, tallies) = self.take_staged();
+        let id = self.id.clone();
+        let handle = tokio::task::spawn_blocking(move || {
+            let result = store.append(&id, after, &events);
+            (store, result)
+        });
+        self.committing = Some(Commit { handle, tallies });
+    }
+
+    /// A commit came back: the store is ours again and its events are
+    /// shown.
+    fn committed(
+        &mut self,
+        done: Result<(S, techlead_store::Result<Vec<EventRecord>>), tokio::task::JoinError>,
+    ) -> Result<(), Error> {
+        let commit = self.committing.take().expect("a commit was in flight");
+        let (store, result) = done.map_err(|error| Error::Writer(error.to_string()))?;
+        self.store = Some(store);
+        self.show(result?, &commit.tallies);
+        Ok(())
+    }
+
+    /// Commits every staged event on this thread, after the commit in
+    /// flight. For taking over and for stopping, when nothing else waits.
+    fn commit_here(&mut self) -> Result<(), Error> {
         if self.staged.is_empty() {
             return Ok(());
         }
-        let after = self.staged[0].seq - 1;
-        let events: Vec<(Timestamp, Event)> = self
-            .staged
-            .iter()
-            .map(|r| (r.at, r.event.clone()))
-            .collect();
-        self.store.append(&self.id, after, &events)?;
-        for record in std::mem::take(&mut self.staged) {
-            (self.observer)(&record, &self.state);
-        }
+        let (after, events, tallies) = self.take_staged();
+        let store = self.store.as_mut().expect("no commit is in flight");
+        let records = store.append(&self.id, after, &events)?;
+        self.show(records, &tallies);
         Ok(())
+    }
+
+    /// Waits for the commit in flight, then commits what is left.
+    async fn flush(&mut self) -> Result<(), Error> {
+        if let Some(commit) = self.committing.as_mut() {
+            let done = (&mut commit.handle).await;
+            self.committed(done)?;
+        }
+        self.commit_here()
+    }
+
+    fn take_staged(&mut self) -> (u64, Vec<(Timestamp, Event)>, Vec<Tally>) {
+        let after = self.staged[0].0.seq - 1;
+        let (events, tallies) = mem::take(&mut self.staged)
+            .into_iter()
+            .map(|(record, tally)| ((record.at, record.event), tally))
+            .unzip();
+        (after, events, tallies)
+    }
+
+    fn show(&mut self, records: Vec<EventRecord>, tallies: &[Tally]) {
+        for (record, tally) in records.iter().zip(tallies) {
+            self.durable = record.seq;
+            (self.observer)(record, tally, &self.state);
+        }
     }
 
     fn decide(&mut self) -> Result<(), Error> {
@@ -237,22 +384,35 @@ impl<S: Store> Mission<S> {
             }
         }
         if self.interrupting || self.state.status != MissionStatus::Running {
+            self.withdraw_claims()?;
+            if self.interrupting && self.idle() && self.state.status != MissionStatus::Interrupted {
+                self.stage(Event::RunInterrupted {
+                    reason: "interrupted by the person (Ctrl-C or SIGTERM)".into(),
+                })?;
+            }
             return Ok(());
         }
         if retry::failure_rate_exceeded(&self.state) {
-            return self.pause();
+            self.pause()?;
+            return self.withdraw_claims();
         }
         for (phase, gate) in self.state.gates_due() {
             if self.gates_running.insert((phase, gate.clone())) {
                 self.to_gate.push((phase, gate));
             }
         }
-        self.dispatch()?;
-        if self.state.is_settled() && self.running.is_empty() && self.gates_running.is_empty() {
+        self.start_claims()?;
+        self.claim()?;
+        if self.state.is_settled() && self.idle() {
             let status = self.state.final_status();
             self.stage(Event::MissionFinished { status })?;
         }
         Ok(())
+    }
+
+    /// Nothing of this run is still going: no attempt, no gate.
+    fn idle(&self) -> bool {
+        self.running.is_empty() && self.gates_running.is_empty()
     }
 
     fn pause(&mut self) -> Result<(), Error> {
@@ -281,18 +441,16 @@ impl<S: Store> Mission<S> {
         })
     }
 
-    fn dispatch(&mut self) -> Result<(), Error> {
-        let delay = std::time::Duration::from_millis(self.state.plan.launch_delay_ms);
-        for t in dispatch::select(&self.state, Timestamp::now()) {
-            if !delay.is_zero() {
-                if self.last_launch.is_some_and(|at| at.elapsed() < delay) {
-                    break;
-                }
-                self.last_launch = Some(Instant::now());
-            }
+    /// Ready tasks claim the slots that are free or will free next.
+    fn claim(&mut self) -> Result<(), Error> {
+        let claims = dispatch::claim(&self.state, Timestamp::now());
+        for t in claims.withdraw {
+            self.withdraw(t)?;
+        }
+        for t in claims.claim {
             let task = &self.state.plan.tasks[t];
             let attempt = self.state.tasks[t].attempts.len() as u32 + 1;
-            let event = Event::AttemptStarted {
+            let event = Event::AttemptQueued {
                 task: task.id.clone(),
                 attempt,
                 agent: self.state.tasks[t].agent.clone(),
@@ -300,50 +458,92 @@ impl<S: Store> Mission<S> {
                 dir: attempt::relative_dir(&self.id, &task.id, attempt),
             };
             self.stage(event)?;
+            self.claims.insert(t, self.state.last_seq);
+        }
+        Ok(())
+    }
+
+    /// Durable claims take the slots that are free, within the limits and
+    /// the delay between launches.
+    fn start_claims(&mut self) -> Result<(), Error> {
+        if self.interrupting || self.state.status != MissionStatus::Running {
+            return Ok(());
+        }
+        let delay = std::time::Duration::from_millis(self.state.plan.launch_delay_ms);
+        for t in dispatch::startable(&self.state) {
+            if self.claims.get(&t).is_none_or(|&seq| seq > self.durable) {
+                continue;
+            }
+            if !delay.is_zero() {
+                if self.last_launch.is_some_and(|at| at.elapsed() < delay) {
+                    break;
+                }
+                self.last_launch = Some(Instant::now());
+            }
+            let attempt = self.state.tasks[t].attempts.len() as u32;
+            let task = self.state.plan.tasks[t].id.clone();
+            self.stage(Event::AttemptStarted { task, attempt })?;
+            self.claims.remove(&t);
             self.to_launch.push(t);
         }
         Ok(())
     }
 
+    /// Gives back every claim that has not started (dispatch paused or the
+    /// run interrupted).
+    fn withdraw_claims(&mut self) -> Result<(), Error> {
+        let queued: Vec<usize> = self.state.queued().collect();
+        for t in queued {
+            self.withdraw(t)?;
+        }
+        Ok(())
+    }
+
+    fn withdraw(&mut self, t: usize) -> Result<(), Error> {
+        let attempt = self.state.tasks[t].attempts.len() as u32;
+        let task = self.state.plan.tasks[t].id.clone();
+        self.stage(Event::AttemptWithdrawn { task, attempt })?;
+        self.claims.remove(&t);
+        Ok(())
+    }
+
     fn launch(&mut self) {
-        for t in std::mem::take(&mut self.to_launch) {
+        for t in mem::take(&mut self.to_launch) {
             let cancel = CancellationToken::new();
+            if self.interrupting {
+                cancel.cancel();
+            }
             attempt::spawn(self, t, cancel.clone());
             self.running.insert(t, Running { cancel, pid: None });
         }
-        for (phase, gate) in std::mem::take(&mut self.to_gate) {
+        for (phase, gate) in mem::take(&mut self.to_gate) {
             gate::spawn(self, phase, gate);
         }
     }
 
-    /// The status to stop with, once nothing runs and nothing more will.
-    fn stopping(&mut self) -> Result<Option<MissionStatus>, Error> {
-        if self.state.status.is_finished() {
-            return Ok(Some(self.state.status));
+    /// The status to stop with, once everything is durable, nothing runs
+    /// and nothing more will.
+    fn stopped(&self) -> Option<MissionStatus> {
+        if !self.staged.is_empty() {
+            return None;
         }
-        if !self.running.is_empty() || !self.gates_running.is_empty() {
-            return Ok(None);
+        let status = self.state.status;
+        if status.is_finished() {
+            return Some(status);
         }
-        if self.interrupting {
-            self.stage(Event::RunInterrupted {
-                reason: "interrupted by the person (Ctrl-C or SIGTERM)".into(),
-            })?;
-            self.commit()?;
-            return Ok(Some(self.state.status));
+        if !self.idle() {
+            return None;
         }
-        if self.state.status == MissionStatus::Paused {
-            return Ok(Some(MissionStatus::Paused));
-        }
-        Ok(None)
+        matches!(status, MissionStatus::Interrupted | MissionStatus::Paused).then_some(status)
     }
 
     /// When to wake up without input: the next retry, or the end of the
-    /// launch delay while ready work waits.
+    /// launch delay while a durable claim waits for it.
     fn next_wake(&self) -> Option<Instant> {
         let now = Timestamp::now();
         let mut wake = dispatch::next_retry(&self.state).map(|at| instant_at(at, now));
         if let Some(last) = self.last_launch
-            && !dispatch::select(&self.state, now).is_empty()
+            && self.claims.values().any(|&seq| seq <= self.durable)
         {
             let delay = std::time::Duration::from_millis(self.state.plan.launch_delay_ms);
             let at = last + delay;
@@ -403,7 +603,11 @@ impl<S: Store> Mission<S> {
                     outcome,
                     duration_ms,
                     next,
-                })
+                })?;
+                // The freed slot refills now, before anything else is decided.
+                self.start_claims()?;
+                self.launch();
+                Ok(())
             }
             Input::GateFinished {
                 phase,
@@ -437,7 +641,6 @@ impl<S: Store> Mission<S> {
                     crate::orphans::kill_group(pid);
                 }
             }
-            self.commit()?;
             return Err(Error::Killed);
         }
         self.interrupting = true;

@@ -21,7 +21,9 @@ pub(super) fn event_type(event: &Event) -> &'static str {
     match event {
         Event::MissionCreated { .. } => "mission_created",
         Event::RunStarted { .. } => "run_started",
+        Event::AttemptQueued { .. } => "attempt_queued",
         Event::AttemptStarted { .. } => "attempt_started",
+        Event::AttemptWithdrawn { .. } => "attempt_withdrawn",
         Event::AttemptProgress { .. } => "attempt_progress",
         Event::AttemptReported { .. } => "attempt_reported",
         Event::AttemptFinished { .. } => "attempt_finished",
@@ -38,13 +40,26 @@ pub(super) fn event_type(event: &Event) -> &'static str {
 /// The `task` column: the task the event is about, if any.
 pub(super) fn event_task(event: &Event) -> Option<&str> {
     match event {
-        Event::AttemptStarted { task, .. }
+        Event::AttemptQueued { task, .. }
+        | Event::AttemptStarted { task, .. }
+        | Event::AttemptWithdrawn { task, .. }
         | Event::AttemptProgress { task, .. }
         | Event::AttemptReported { task, .. }
         | Event::AttemptFinished { task, .. }
         | Event::TaskBlocked { task, .. } => Some(task),
         _ => None,
     }
+}
+
+fn set_status(
+    tx: &Transaction<'_>,
+    mission: &str,
+    task: &str,
+    status: &str,
+) -> rusqlite::Result<()> {
+    tx.prepare_cached("UPDATE tasks SET status = ?3 WHERE mission = ?1 AND id = ?2")?
+        .execute(params![mission, task, status])?;
+    Ok(())
 }
 
 fn outcome_kind(outcome: &AttemptOutcome) -> &'static str {
@@ -90,7 +105,7 @@ pub(super) fn project(
                 resolve_escalations(tx, mission, &at)?;
             }
         }
-        Event::AttemptStarted {
+        Event::AttemptQueued {
             task,
             attempt,
             agent,
@@ -98,15 +113,36 @@ pub(super) fn project(
             dir,
         } => {
             tx.prepare_cached(
-                "INSERT INTO attempts (mission, task, attempt, agent, executor, dir, started_at)
+                "INSERT INTO attempts (mission, task, attempt, agent, executor, dir, queued_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?
             .execute(params![mission, task, attempt, agent, executor, dir, at])?;
             tx.prepare_cached(
-                "UPDATE tasks SET status = 'running', attempts = ?3, agent = ?4
+                "UPDATE tasks SET status = 'queued', attempts = ?3, agent = ?4
                  WHERE mission = ?1 AND id = ?2",
             )?
             .execute(params![mission, task, attempt, agent])?;
+        }
+        Event::AttemptStarted { task, attempt } => {
+            tx.prepare_cached(
+                "UPDATE attempts SET started_at = ?4 WHERE mission = ?1 AND task = ?2 AND attempt = ?3",
+            )?
+            .execute(params![mission, task, attempt, at])?;
+            set_status(tx, mission, task, "running")?;
+        }
+        Event::AttemptWithdrawn { task, attempt } => {
+            tx.prepare_cached(
+                "DELETE FROM attempts WHERE mission = ?1 AND task = ?2 AND attempt = ?3",
+            )?
+            .execute(params![mission, task, attempt])?;
+            // Back where it was: retrying after a failed attempt, else pending.
+            tx.prepare_cached(
+                "UPDATE tasks SET attempts = ?3, status = CASE WHEN EXISTS (
+                     SELECT 1 FROM attempts WHERE mission = ?1 AND task = ?2 AND attempt = ?3
+                     AND outcome IN ('failed', 'timed_out')) THEN 'retrying' ELSE 'pending' END
+                 WHERE mission = ?1 AND id = ?2",
+            )?
+            .execute(params![mission, task, attempt - 1])?;
         }
         Event::AttemptProgress { .. } => {}
         Event::AttemptReported {
@@ -263,12 +299,20 @@ mod tests {
                 pid: 1,
                 host: "h".into(),
             },
-            Event::AttemptStarted {
+            Event::AttemptQueued {
                 task: "t".into(),
                 attempt: 1,
                 agent: "a".into(),
                 executor: "command".into(),
                 dir: "d".into(),
+            },
+            Event::AttemptStarted {
+                task: "t".into(),
+                attempt: 1,
+            },
+            Event::AttemptWithdrawn {
+                task: "t".into(),
+                attempt: 1,
             },
             Event::AttemptProgress {
                 task: "t".into(),

@@ -69,7 +69,8 @@ CREATE TABLE attempts (
     agent        TEXT NOT NULL,
     executor     TEXT NOT NULL,
     dir          TEXT NOT NULL,
-    started_at   TEXT NOT NULL,
+    queued_at    TEXT NOT NULL,             -- claimed its slot
+    started_at   TEXT,                      -- took the slot; NULL if it never did
     finished_at  TEXT,
     outcome      TEXT,                      -- succeeded, failed, timed_out, cancelled, interrupted
     exit_code    INTEGER,
