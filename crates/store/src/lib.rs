@@ -135,7 +135,7 @@ pub trait Store: Send {
         &mut self,
         mission: &str,
         after: u64,
-        events: &[(Timestamp, Event)],
+        events: Vec<(Timestamp, Event)>,
     ) -> Result<Vec<EventRecord>>;
 
     /// Events of `mission` with seq greater than `after`, in order.

@@ -26,6 +26,14 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 use techlead_core::state::{Event, EventRecord, MissionPlan, MissionStatus};
 
+/// `Event::MissionCreated` by reference: the same JSON without a copy of
+/// the plan.
+#[derive(serde::Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum Created<'a> {
+    MissionCreated { plan: &'a MissionPlan },
+}
+
 /// How hard a commit waits for the disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Synchronous {
@@ -144,7 +152,7 @@ impl SqliteStore {
         tx: &rusqlite::Transaction<'_>,
         mission: &str,
         after: u64,
-        events: &[(Timestamp, Event)],
+        events: Vec<(Timestamp, Event)>,
     ) -> rusqlite::Result<std::result::Result<Vec<EventRecord>, Error>> {
         let last: Option<i64> = tx
             .prepare_cached("SELECT last_seq FROM missions WHERE id = ?1")?
@@ -165,20 +173,20 @@ impl SqliteStore {
         let mut insert = tx.prepare_cached(
             "INSERT INTO events (mission, seq, at, type, task, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         )?;
-        for (i, (at, event)) in events.iter().enumerate() {
+        for (i, (at, event)) in events.into_iter().enumerate() {
             let record = EventRecord {
                 seq: after + 1 + i as u64,
-                at: *at,
-                event: event.clone(),
+                at,
+                event,
             };
-            let body = serde_json::to_string(event)
+            let body = serde_json::to_string(&record.event)
                 .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
             insert.execute(params![
                 mission,
                 record.seq as i64,
-                timestamp(*at),
-                projection::event_type(event),
-                projection::event_task(event),
+                timestamp(at),
+                projection::event_type(&record.event),
+                projection::event_task(&record.event),
                 body,
             ])?;
             projection::project(tx, mission, &record, &mut change)?;
@@ -225,8 +233,20 @@ impl Store for SqliteStore {
             params![id, plan.name, number, plan.source, timestamp(at), plan.tasks.len() as i64],
         )
         .map_err(sql(&path))?;
-        let created = [(at, Event::MissionCreated { plan: plan.clone() })];
-        Self::append_in(&tx, &id, 0, &created).map_err(sql(&path))??;
+        // Written from the borrowed plan: a 10,000-task plan is megabytes,
+        // and the caller keeps using its own.
+        let body = serde_json::to_string(&Created::MissionCreated { plan })
+            .map_err(|e| sql(&path)(rusqlite::Error::ToSqlConversionFailure(Box::new(e))))?;
+        tx.execute(
+            "INSERT INTO events (mission, seq, at, type, task, body)
+             VALUES (?1, 1, ?2, 'mission_created', NULL, ?3)",
+            params![id, timestamp(at), body],
+        )
+        .map_err(sql(&path))?;
+        drop(body);
+        projection::project_created(&tx, &id, plan).map_err(sql(&path))?;
+        tx.execute("UPDATE missions SET last_seq = 1 WHERE id = ?1", [&id])
+            .map_err(sql(&path))?;
         tx.commit().map_err(sql(&path))?;
         Ok(id)
     }
@@ -235,7 +255,7 @@ impl Store for SqliteStore {
         &mut self,
         mission: &str,
         after: u64,
-        events: &[(Timestamp, Event)],
+        events: Vec<(Timestamp, Event)>,
     ) -> Result<Vec<EventRecord>> {
         let path = self.path.clone();
         let tx = self
@@ -486,7 +506,7 @@ mod tests {
                 host: "h".to_string(),
             },
         )];
-        store.append(&id, 1, &start).unwrap();
+        store.append(&id, 1, start.to_vec()).unwrap();
         let pages: i64 = store
             .conn
             .pragma_query_value(None, "page_count", |r| r.get(0))
@@ -505,7 +525,7 @@ mod tests {
                 )
             })
             .collect();
-        let error = store.append(&id, 2, &big).unwrap_err();
+        let error = store.append(&id, 2, big.clone()).unwrap_err();
         assert!(matches!(error, Error::DiskFull { .. }), "{error:?}");
         assert!(error.hint().is_some());
         assert_eq!(store.events(&id, 0).unwrap().len(), 2);
@@ -516,7 +536,7 @@ mod tests {
             .conn
             .pragma_update(None, "max_page_count", 1_000_000)
             .unwrap();
-        assert_eq!(store.append(&id, 2, &big).unwrap().len(), 200);
+        assert_eq!(store.append(&id, 2, big).unwrap().len(), 200);
         let row = store.find_mission(&id).unwrap().unwrap();
         assert_eq!((row.last_seq, row.status), (202, MissionStatus::Paused));
     }

@@ -223,7 +223,7 @@ fn run_small_mission(store: &mut SqliteStore) -> String {
     let id = store.create_mission(&abc(), at(0)).unwrap();
     let mut last = 1;
     for batch in batches() {
-        let records = store.append(&id, last, &batch).unwrap();
+        let records = store.append(&id, last, batch).unwrap();
         last = records.last().unwrap().seq;
     }
     id
@@ -248,7 +248,7 @@ fn a_mission_is_created_appended_to_and_read_back() {
     );
 
     let batch = &batches()[0];
-    let records = store.append(&id, 1, batch).unwrap();
+    let records = store.append(&id, 1, batch.clone()).unwrap();
     assert_eq!(
         records.iter().map(|r| r.seq).collect::<Vec<_>>(),
         vec![2, 3, 4, 5, 6]
@@ -272,10 +272,10 @@ fn the_log_is_gapless_and_a_stale_writer_gets_a_conflict() {
     let mut store = SqliteStore::open(&db(&dir)).unwrap();
     let id = store.create_mission(&abc(), at(0)).unwrap();
     let batches = batches();
-    store.append(&id, 1, &batches[0]).unwrap();
+    store.append(&id, 1, batches[0].clone()).unwrap();
 
     for stale in [0, 1, 3, 5, 7, 99] {
-        match store.append(&id, stale, &batches[1]) {
+        match store.append(&id, stale, batches[1].clone()) {
             Err(Error::Conflict {
                 mission,
                 expected,
@@ -292,10 +292,10 @@ fn the_log_is_gapless_and_a_stale_writer_gets_a_conflict() {
     // Nothing of the refused batches was written.
     assert_eq!(store.events(&id, 0).unwrap().len(), 6);
 
-    let records = store.append(&id, 6, &batches[1]).unwrap();
+    let records = store.append(&id, 6, batches[1].clone()).unwrap();
     assert_eq!(records[0].seq, 7);
     // An empty batch changes nothing.
-    assert_eq!(store.append(&id, 7, &[]).unwrap(), vec![]);
+    assert_eq!(store.append(&id, 7, vec![]).unwrap(), vec![]);
     assert_eq!(store.find_mission(&id).unwrap().unwrap().last_seq, 7);
     let seqs: Vec<u64> = store
         .events(&id, 0)
@@ -306,7 +306,7 @@ fn the_log_is_gapless_and_a_stale_writer_gets_a_conflict() {
     assert_eq!(seqs, vec![1, 2, 3, 4, 5, 6, 7]);
 
     assert!(matches!(
-        store.append("nope-1", 0, &batches[1]),
+        store.append("nope-1", 0, batches[1].clone()),
         Err(Error::NoSuchMission(m)) if m == "nope-1"
     ));
     assert!(matches!(
@@ -324,7 +324,7 @@ fn replaying_the_stored_log_gives_the_state_the_writer_had() {
     // The writer's view: the fold applied as it appends.
     let mut state = MissionState::replay(&store.events(&id, 0).unwrap()).unwrap();
     for batch in batches() {
-        for record in store.append(&id, state.last_seq, &batch).unwrap() {
+        for record in store.append(&id, state.last_seq, batch.clone()).unwrap() {
             state.apply(&record).unwrap();
         }
     }
@@ -539,7 +539,7 @@ fn everything_is_there_after_reopening() {
     assert_eq!(store.agent_records().unwrap(), agents);
     // The log goes on where it stopped.
     assert!(matches!(
-        store.append(&id, 18, &[]),
+        store.append(&id, 18, vec![]),
         Err(Error::Conflict { actual: 20, .. })
     ));
     assert_eq!(store.create_mission(&abc(), at(30)).unwrap(), "ship-3");
@@ -856,7 +856,7 @@ fn child_process_helper() {
                     })
                     .collect();
                 last = store
-                    .append(&mission, last, &batch)
+                    .append(&mission, last, batch)
                     .unwrap()
                     .last()
                     .unwrap()
@@ -898,7 +898,7 @@ fn a_writer_killed_mid_append_loses_nothing_it_committed() {
     let path = db(&dir);
     let mut store = SqliteStore::open(&path).unwrap();
     let id = store.create_mission(&abc(), at(0)).unwrap();
-    store.append(&id, 1, &batches()[0]).unwrap();
+    store.append(&id, 1, batches()[0].clone()).unwrap();
     drop(store);
 
     for round in 0..3 {
@@ -968,13 +968,18 @@ fn claims_and_withdrawals_move_the_task_rows() {
     let (first, rest) = batches.split_at(4);
     for batch in first {
         // Up to and including the withdrawn claim of b's second attempt.
-        last = store.append(&id, last, batch).unwrap().last().unwrap().seq;
+        last = store
+            .append(&id, last, batch.clone())
+            .unwrap()
+            .last()
+            .unwrap()
+            .seq;
     }
     assert_eq!(row("b"), ("retrying".to_string(), 1, 1));
     let claim = &rest[0][..1];
-    last = store.append(&id, last, claim).unwrap()[0].seq;
+    last = store.append(&id, last, claim.to_vec()).unwrap()[0].seq;
     assert_eq!(row("b"), ("queued".to_string(), 2, 2));
-    store.append(&id, last, &rest[0][1..]).unwrap();
+    store.append(&id, last, rest[0][1..].to_vec()).unwrap();
     assert_eq!(row("b"), ("running".to_string(), 2, 2));
     let started: Option<String> = conn
         .query_row(

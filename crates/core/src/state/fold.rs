@@ -362,6 +362,9 @@ impl MissionState {
         let state = &mut self.tasks[i];
         state.agent = agent.to_string();
         state.progress = None;
+        // Most tasks take one attempt; the default growth (to four) would
+        // hold megabytes of empty attempts in a 10,000-task mission.
+        state.attempts.reserve_exact(1);
         state.attempts.push(AttemptState {
             number: attempt,
             agent: agent.to_string(),

@@ -315,7 +315,7 @@ impl<S: Store + 'static> Mission<S> {
         let (after, events, tallies) = self.take_staged();
         let id = self.id.clone();
         let handle = tokio::task::spawn_blocking(move || {
-            let result = store.append(&id, after, &events);
+            let result = store.append(&id, after, events);
             (store, result)
         });
         self.committing = Some(Commit { handle, tallies });
@@ -342,7 +342,7 @@ impl<S: Store + 'static> Mission<S> {
         }
         let (after, events, tallies) = self.take_staged();
         let store = self.store.as_mut().expect("no commit is in flight");
-        let records = store.append(&self.id, after, &events)?;
+        let records = store.append(&self.id, after, events)?;
         self.show(records, &tallies);
         Ok(())
     }

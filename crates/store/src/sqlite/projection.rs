@@ -5,7 +5,9 @@
 
 use super::timestamp;
 use rusqlite::{Transaction, params};
-use techlead_core::state::{AttemptOutcome, Event, EventRecord, MissionStatus, NextStep, Report};
+use techlead_core::state::{
+    AttemptOutcome, Event, EventRecord, MissionPlan, MissionStatus, NextStep, Report,
+};
 
 /// What one append changes on the mission's row, summed over its events
 /// and written once at the end.
@@ -72,6 +74,31 @@ fn outcome_kind(outcome: &AttemptOutcome) -> &'static str {
     }
 }
 
+/// The tasks of a new mission, each `pending`.
+pub(super) fn project_created(
+    tx: &Transaction<'_>,
+    mission: &str,
+    plan: &MissionPlan,
+) -> rusqlite::Result<()> {
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO tasks (mission, id, position, title, phase, priority, agent, executor, status)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending')",
+    )?;
+    for (position, task) in plan.tasks.iter().enumerate() {
+        insert.execute(params![
+            mission,
+            task.id,
+            position as i64,
+            task.title,
+            task.phase.map(|p| p as i64),
+            task.priority.as_str(),
+            task.agent,
+            task.executor,
+        ])?;
+    }
+    Ok(())
+}
+
 /// Applies one stored event to the projections.
 pub(super) fn project(
     tx: &Transaction<'_>,
@@ -81,24 +108,7 @@ pub(super) fn project(
 ) -> rusqlite::Result<()> {
     let at = timestamp(record.at);
     match &record.event {
-        Event::MissionCreated { plan } => {
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO tasks (mission, id, position, title, phase, priority, agent, executor, status)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending')",
-            )?;
-            for (position, task) in plan.tasks.iter().enumerate() {
-                insert.execute(params![
-                    mission,
-                    task.id,
-                    position as i64,
-                    task.title,
-                    task.phase.map(|p| p as i64),
-                    task.priority.as_str(),
-                    task.agent,
-                    task.executor,
-                ])?;
-            }
-        }
+        Event::MissionCreated { plan } => project_created(tx, mission, plan)?,
         Event::RunStarted { .. } | Event::DispatchResumed => {
             change.status = Some(MissionStatus::Running);
             if matches!(record.event, Event::DispatchResumed) {
