@@ -260,6 +260,94 @@ async fn the_prompt_is_on_stdin_and_in_the_file() {
 }
 
 #[tokio::test]
+async fn stdin_is_exactly_the_prompt_and_cannot_be_written() {
+    let scratch = Scratch::new();
+    // `cat` copies stdin to the log; then a write to stdin must fail.
+    let mut spec = spec(
+        &scratch,
+        &sh("cat; if (printf x >&0) 2>/dev/null; then echo writable >&2; fi"),
+    );
+    // No final newline, multi-byte characters, a NUL-free but odd tail.
+    spec.prompt = "première ligne\n\tindented ∑\r\nlast line without newline".into();
+    let result = run(spec.clone()).await;
+    assert_eq!(result.outcome, Outcome::Succeeded { summary: None });
+    assert_eq!(log(&spec), spec.prompt);
+    assert_eq!(fs::read_to_string(spec.prompt_path()).unwrap(), spec.prompt);
+}
+
+#[tokio::test]
+async fn an_empty_prompt_is_an_empty_stdin() {
+    let scratch = Scratch::new();
+    let mut spec = spec(&scratch, &sh("echo \"read $(wc -c) bytes\""));
+    spec.prompt = String::new();
+    let result = run(spec.clone()).await;
+    assert_eq!(result.outcome, Outcome::Succeeded { summary: None });
+    assert_eq!(log(&spec).trim(), "read 0 bytes");
+}
+
+#[tokio::test]
+async fn a_program_that_prints_nothing_leaves_no_log_file() {
+    let scratch = Scratch::new();
+    let spec = spec(&scratch, &["true"]);
+    let result = run(spec.clone()).await;
+    assert_eq!(result.outcome, Outcome::Succeeded { summary: None });
+    assert!(spec.prompt_path().exists());
+    assert!(
+        !spec.log_path().exists(),
+        "no output, no note: no output.log"
+    );
+}
+
+#[tokio::test]
+async fn a_silent_program_still_gets_a_log_for_techleads_notes() {
+    let scratch = Scratch::new();
+    let mut spec = spec(&scratch, &["sleep", "30"]);
+    spec.timeout = Duration::from_millis(200);
+    let result = run(spec.clone()).await;
+    assert_eq!(result.outcome, Outcome::TimedOut);
+    let log = log(&spec);
+    assert!(
+        log.starts_with("techlead: the attempt ran past its timeout of 0.2 s"),
+        "{log}"
+    );
+}
+
+#[tokio::test]
+async fn a_first_attempt_makes_every_missing_directory() {
+    let scratch = Scratch::new();
+    let mut spec = spec(&scratch, &sh("echo ran"));
+    spec.attempt = 1;
+    spec.attempt_dir = scratch.0.join("runs").join("m-42").join("t1").join("1");
+    let result = run(spec.clone()).await;
+    assert_eq!(result.outcome, Outcome::Succeeded { summary: None });
+    assert_eq!(log(&spec), "ran\n");
+    // A later attempt beside it, in the task directory made above.
+    spec.attempt = 2;
+    spec.attempt_dir = scratch.0.join("runs").join("m-42").join("t1").join("2");
+    let result = run(spec.clone()).await;
+    assert_eq!(result.outcome, Outcome::Succeeded { summary: None });
+    assert_eq!(log(&spec), "ran\n");
+}
+
+#[tokio::test]
+async fn an_attempt_directory_that_is_a_file_is_a_clear_failure() {
+    let scratch = Scratch::new();
+    for attempt in [1, 2] {
+        let mut spec = spec(&scratch, &["true"]);
+        spec.attempt = attempt;
+        fs::create_dir_all(spec.attempt_dir.parent().unwrap()).unwrap();
+        fs::write(&spec.attempt_dir, "not a directory").unwrap();
+        match run(spec.clone()).await.outcome {
+            Outcome::Failed { message, .. } => assert!(
+                message.contains("cannot create the attempt directory"),
+                "{message}"
+            ),
+            other => panic!("expected a failure, got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
 async fn prompt_text_is_never_interpreted_by_a_shell() {
     let scratch = Scratch::new();
     let marker = scratch.0.join("pwned");
@@ -698,6 +786,22 @@ async fn a_stale_result_file_from_before_the_attempt_is_ignored() {
     let result = run(spec.clone()).await;
     assert_eq!(result.outcome, Outcome::Succeeded { summary: None });
     assert!(!Path::new(&spec.result_path()).exists());
+}
+
+#[tokio::test]
+async fn a_stale_result_file_is_ignored_whichever_the_attempt_number() {
+    // The first attempt of a task makes its directories in another order
+    // than a later one; a re-used directory is cleaned up either way.
+    for attempt in [1, 2] {
+        let scratch = Scratch::new();
+        let mut spec = spec(&scratch, &["true"]);
+        spec.attempt = attempt;
+        fs::create_dir_all(&spec.attempt_dir).unwrap();
+        fs::write(spec.result_path(), r#"{"status": "failure"}"#).unwrap();
+        let result = run(spec.clone()).await;
+        assert_eq!(result.outcome, Outcome::Succeeded { summary: None });
+        assert!(!spec.result_path().exists());
+    }
 }
 
 #[tokio::test]

@@ -29,21 +29,31 @@ pub fn run(args: &LogsArgs) -> Result<Outcome, CliError> {
         })?;
     let log = data_dir.join(&attempt.dir).join("output.log");
     let attempt_index = (wanted - 1) as usize;
-    let mut printed = print_from(&log, 0)?;
-    if !args.follow {
-        return Ok(Outcome::Success);
-    }
-    // Follow until the attempt has ended and its last output is printed.
-    loop {
-        database::catch_up(&store, &row.id, &mut state)?;
-        // Attempt numbers count from 1 without gaps (the fold checks it).
-        let ended = state.tasks[task].attempts[attempt_index].outcome.is_some();
-        printed = print_from(&log, printed)?;
-        if ended {
-            return Ok(Outcome::Success);
+    let mut ended = attempt.outcome.is_some();
+    let mut printed = print_from(&log, None)?;
+    if args.follow {
+        // Follow until the attempt has ended and its last output is printed.
+        loop {
+            database::catch_up(&store, &row.id, &mut state)?;
+            // Attempt numbers count from 1 without gaps (the fold checks it).
+            ended = state.tasks[task].attempts[attempt_index].outcome.is_some();
+            printed = print_from(&log, printed)?;
+            if ended {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(250));
         }
-        std::thread::sleep(Duration::from_millis(250));
     }
+    if printed.is_none() {
+        // The executor creates the log at the first byte of output.
+        let task = &args.task;
+        if ended {
+            eprintln!("attempt {wanted} of {task} printed nothing (it has no output.log)");
+        } else {
+            eprintln!("attempt {wanted} of {task} has printed nothing yet");
+        }
+    }
+    Ok(Outcome::Success)
 }
 
 fn no_such_task(state: &MissionState, mission: &str, task: &str) -> CliError {
@@ -59,9 +69,10 @@ fn no_such_task(state: &MissionState, mission: &str, task: &str) -> CliError {
     }
 }
 
-/// Prints the log from byte `offset`; returns the new end. A log not yet
-/// created prints nothing.
-fn print_from(log: &Path, offset: u64) -> Result<u64, CliError> {
+/// Prints the log from byte `offset` (`None`: nothing printed yet); returns
+/// the new end, or `None` while there is no log. An attempt gets its log on
+/// its first byte of output, so a missing log is empty output, not an error.
+fn print_from(log: &Path, offset: Option<u64>) -> Result<Option<u64>, CliError> {
     let mut file = match std::fs::File::open(log) {
         Ok(file) => file,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(offset),
@@ -76,11 +87,12 @@ fn print_from(log: &Path, offset: u64) -> Result<u64, CliError> {
         path: log.to_path_buf(),
         source: e,
     };
+    let offset = offset.unwrap_or(0);
     file.seek(SeekFrom::Start(offset)).map_err(read)?;
     let mut bytes = Vec::new();
     file.read_to_end(&mut bytes).map_err(read)?;
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(&bytes);
     let _ = out.flush();
-    Ok(offset + bytes.len() as u64)
+    Ok(Some(offset + bytes.len() as u64))
 }

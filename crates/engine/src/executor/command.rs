@@ -1,9 +1,10 @@
 //! The `command` executor: runs any program as one attempt of a task,
 //! supervised. See docs/executors.md for what an agent sees.
 //!
-//! One attempt is a small state machine driven by one `select!` loop over
-//! every source: the child's exit, its stdout and stderr, feeding the prompt
-//! on stdin, the timeout, the cancel token, the SIGKILL deadline after a
+//! The child's stdin is the prompt file itself, opened read-only: there is
+//! nothing to feed. One attempt is a small state machine driven by one
+//! `select!` loop over every source: the child's exit, its stdout and
+//! stderr, the timeout, the cancel token, the SIGKILL deadline after a
 //! SIGTERM, and the drain deadline after the child exits:
 //!
 //! ```text
@@ -32,16 +33,17 @@ use super::{AttemptSpec, ExecEvent, Executor, Outcome, OutcomeFuture};
 use lines::{LineBuffer, Piece};
 use log::RotatingLog;
 use process::{Launch, ProcessGroup};
-use std::ffi::OsString;
-use std::fs;
+use std::ffi::OsStr;
+use std::fs::{self, File};
 use std::io;
 use std::os::unix::process::ExitStatusExt;
+use std::path::Path;
+use std::pin::Pin;
 use std::process::ExitStatus;
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
-use tokio::process::ChildStdin;
+use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::mpsc;
-use tokio::time::{Instant, sleep_until};
+use tokio::time::{Instant, Sleep, sleep_until};
 use tokio_util::sync::CancellationToken;
 
 /// Runs a program given as an argv list, directly (no shell), in its own
@@ -154,24 +156,38 @@ async fn run(
         }
     };
     let program = argv[0].clone();
-    if let Err(message) = prepare(&spec) {
-        return failed(message);
-    }
-    let log = match RotatingLog::open(&spec.log_path(), config.log_cap, config.log_keep) {
-        Ok(log) => log,
-        Err(error) => {
-            return failed(format!(
-                "cannot open the log file `{}`: {error}",
-                spec.log_path().display()
-            ));
-        }
+    let stdin = match prepare(&spec) {
+        Ok(stdin) => stdin,
+        Err(message) => return failed(message),
     };
+    // Created on the first byte of output or the first note.
+    let log = RotatingLog::new(spec.log_path(), config.log_cap, config.log_keep);
+    let (result_path, prompt_path) = (spec.result_path(), spec.prompt_path());
+    let attempt = spec.attempt.to_string();
+    let own: [(&str, &OsStr); 8] = [
+        ("TECHLEAD_MISSION", spec.mission_id.as_ref()),
+        ("TECHLEAD_TASK", spec.task_id.as_ref()),
+        ("TECHLEAD_TASK_TITLE", spec.task_title.as_ref()),
+        ("TECHLEAD_ATTEMPT", attempt.as_ref()),
+        ("TECHLEAD_AGENT", spec.agent.as_ref()),
+        ("TECHLEAD_WORKDIR", spec.workdir.as_os_str()),
+        ("TECHLEAD_RESULT", result_path.as_os_str()),
+        ("TECHLEAD_PROMPT_FILE", prompt_path.as_os_str()),
+    ];
+    // The spec's own variables first, then techlead's, which win.
+    let env: Vec<(&str, &OsStr)> = spec
+        .env
+        .iter()
+        .map(|(key, value)| (key.as_str(), OsStr::new(value)))
+        .chain(own)
+        .collect();
     let launch = Launch {
         argv,
         workdir: &spec.workdir,
-        env: environment(&spec),
+        env: &env,
+        stdin,
     };
-    let (mut child, group) = match process::spawn(&launch) {
+    let (mut child, group) = match process::spawn(launch) {
         Ok(spawned) => spawned,
         Err(message) => return failed(message),
     };
@@ -184,60 +200,51 @@ async fn run(
         reported: Vec::new(),
         last_line: None,
     };
-    let mut stdin = child.stdin.take();
     let mut stdout = child.stdout.take();
     let mut stderr = child.stderr.take();
-    let prompt = spec.prompt.as_bytes();
-    let mut fed = 0;
-    if prompt.is_empty() {
-        stdin = None;
-    }
     let mut out_lines = LineBuffer::new(LINE_MAX);
     let mut err_lines = LineBuffer::new(LINE_MAX);
-    let mut out_buf = vec![0u8; LINE_MAX];
-    let mut err_buf = vec![0u8; LINE_MAX];
+    // Read buffers grow with what the child writes; see `read_some`.
+    let mut out_buf = Vec::new();
+    let mut err_buf = Vec::new();
 
+    // Every future of the loop is made once, so that a turn of the loop
+    // does not register (and drop) a timer or a cancellation waiter again.
+    let exit = child.wait();
+    let cancelled = cancel.cancelled();
     let timeout_at = deadline(spec.timeout);
+    let timeout = sleep_until(timeout_at.unwrap_or_else(Instant::now));
+    // Set by `arm`; an alarm not armed is never polled.
+    let kill_alarm = sleep_until(Instant::now());
+    let drain_alarm = sleep_until(Instant::now());
+    tokio::pin!(exit, cancelled, timeout, kill_alarm, drain_alarm);
     let mut status: Option<io::Result<ExitStatus>> = None;
     let mut stop: Option<Stop> = None;
-    let mut kill_at: Option<Instant> = None;
+    let mut kill_armed = false;
     let mut killed = false;
-    let mut drain_until: Option<Instant> = None;
+    let mut drain_armed = false;
 
     while status.is_none() || stdout.is_some() || stderr.is_some() {
         tokio::select! {
-            exit = child.wait(), if status.is_none() => {
-                status = Some(exit);
-                // A child that exits without reading all of its stdin is fine.
-                stdin = None;
-                drain_until = deadline(config.drain);
+            exited = &mut exit, if status.is_none() => {
+                status = Some(exited);
+                drain_armed = arm(drain_alarm.as_mut(), config.drain);
             }
             read = read_some(&mut stdout, &mut out_buf) => match read {
-                Ok(n) if n > 0 => out_lines.push(&out_buf[..n], |piece| output.stdout(piece)),
+                Ok(n) if n > 0 => out_lines.push(&out_buf, |piece| output.stdout(piece)),
                 _ => {
                     out_lines.finish(|piece| output.stdout(piece));
                     stdout = None;
                 }
             },
             read = read_some(&mut stderr, &mut err_buf) => match read {
-                Ok(n) if n > 0 => err_lines.push(&err_buf[..n], |piece| output.stderr(piece)),
+                Ok(n) if n > 0 => err_lines.push(&err_buf, |piece| output.stderr(piece)),
                 _ => {
                     err_lines.finish(|piece| output.stderr(piece));
                     stderr = None;
                 }
             },
-            written = write_some(&mut stdin, &prompt[fed..]) => match written {
-                Ok(n) if n > 0 => {
-                    fed += n;
-                    if fed == prompt.len() {
-                        // Dropping stdin closes it: the child sees EOF.
-                        stdin = None;
-                    }
-                }
-                // EPIPE and friends: the child does not read its stdin.
-                _ => stdin = None,
-            },
-            () = sleep_until_some(timeout_at), if status.is_none() && stop.is_none() => {
+            () = &mut timeout, if timeout_at.is_some() && status.is_none() && stop.is_none() => {
                 output.log.note(&format!(
                     "the attempt ran past its timeout of {}; stopping process group {}",
                     seconds(spec.timeout),
@@ -245,18 +252,18 @@ async fn run(
                 ));
                 stop = Some(Stop::TimedOut);
                 group.terminate();
-                kill_at = deadline(config.grace);
+                kill_armed = arm(kill_alarm.as_mut(), config.grace);
             }
-            () = cancel.cancelled(), if status.is_none() && stop.is_none() => {
+            () = &mut cancelled, if status.is_none() && stop.is_none() => {
                 output.log.note(&format!(
                     "the attempt was cancelled; stopping process group {}",
                     group_name(&group),
                 ));
                 stop = Some(Stop::Cancelled);
                 group.terminate();
-                kill_at = deadline(config.grace);
+                kill_armed = arm(kill_alarm.as_mut(), config.grace);
             }
-            () = sleep_until_some(kill_at), if !killed => {
+            () = &mut kill_alarm, if kill_armed && !killed => {
                 output.log.note(&format!(
                     "still running {} after SIGTERM; sent SIGKILL",
                     seconds(config.grace),
@@ -264,7 +271,7 @@ async fn run(
                 group.kill();
                 killed = true;
             }
-            () = sleep_until_some(drain_until) => {
+            () = &mut drain_alarm, if drain_armed => {
                 if killed {
                     // Something outside the group still holds the pipes.
                     output.log.note("output still open after the process group was killed; \
@@ -279,7 +286,7 @@ async fn run(
                 ));
                 group.kill();
                 killed = true;
-                drain_until = deadline(config.drain);
+                drain_armed = arm(drain_alarm.as_mut(), config.drain);
             }
         }
         // What arrived reaches the file now, for `techlead logs --follow`.
@@ -288,8 +295,8 @@ async fn run(
     out_lines.finish(|piece| output.stdout(piece));
     err_lines.finish(|piece| output.stderr(piece));
     output.log.flush();
-    // Whatever is left of the group goes with the attempt.
-    group.kill();
+    // Whatever is left of the group goes with the attempt (dropping the
+    // group sends the SIGKILL).
     drop(group);
 
     let outcome = match (stop, status) {
@@ -328,51 +335,87 @@ async fn run(
     outcome
 }
 
-/// Creates the attempt directory, writes the prompt file and removes a
-/// stale result file, so that only this attempt's result counts.
-fn prepare(spec: &AttemptSpec) -> Result<(), String> {
-    fs::create_dir_all(&spec.attempt_dir).map_err(|error| {
+/// Creates the attempt directory, writes the prompt file, removes a stale
+/// result file so that only this attempt's result counts, and opens the
+/// prompt file read-only for the child's stdin.
+fn prepare(spec: &AttemptSpec) -> Result<File, String> {
+    let created = make_dir(&spec.attempt_dir, spec.attempt <= 1).map_err(|error| {
         format!(
             "cannot create the attempt directory `{}`: {error}",
             spec.attempt_dir.display()
         )
     })?;
-    fs::write(spec.prompt_path(), &spec.prompt).map_err(|error| {
+    let prompt_path = spec.prompt_path();
+    fs::write(&prompt_path, &spec.prompt).map_err(|error| {
         format!(
             "cannot write the prompt file `{}`: {error}",
-            spec.prompt_path().display()
+            prompt_path.display()
         )
     })?;
-    match fs::remove_file(spec.result_path()) {
-        Ok(()) => Ok(()),
-        Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(()),
-        Err(error) => Err(format!(
-            "cannot remove the old result file `{}`: {error}",
-            spec.result_path().display()
-        )),
+    // A directory made just now is empty: nothing stale to remove.
+    if !created {
+        match fs::remove_file(spec.result_path()) {
+            Ok(()) => {}
+            Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+            Err(error) => {
+                return Err(format!(
+                    "cannot remove the old result file `{}`: {error}",
+                    spec.result_path().display()
+                ));
+            }
+        }
+    }
+    File::open(&prompt_path).map_err(|error| {
+        format!(
+            "cannot open the prompt file `{}` for the program's stdin: {error}",
+            prompt_path.display()
+        )
+    })
+}
+
+/// Makes `dir`; true when it was made now, false when it was there already.
+/// One `mkdir` when the parent exists; with `parent_is_new` (a task's first
+/// attempt, whose task directory does not exist yet) the parent is made
+/// first rather than after a failed try, so that the usual case costs two.
+fn make_dir(dir: &Path, parent_is_new: bool) -> io::Result<bool> {
+    let parent = dir.parent().filter(|parent| !parent.as_os_str().is_empty());
+    if parent_is_new && let Some(parent) = parent {
+        make_all(parent)?;
+    }
+    match fs::create_dir(dir) {
+        Ok(()) => return Ok(true),
+        Err(error) if error.kind() == io::ErrorKind::NotFound && !parent_is_new => {
+            if let Some(parent) = parent {
+                make_all(parent)?;
+            }
+        }
+        Err(error) => return existing(dir, error),
+    }
+    fs::create_dir(dir)
+        .map(|()| true)
+        .or_else(|error| existing(dir, error))
+}
+
+/// `Ok(false)` when `error` is "already exists" and `dir` is a directory;
+/// otherwise the error.
+fn existing(dir: &Path, error: io::Error) -> io::Result<bool> {
+    if error.kind() == io::ErrorKind::AlreadyExists && dir.is_dir() {
+        Ok(false)
+    } else {
+        Err(error)
     }
 }
 
-/// The attempt's variables on top of the inherited environment: the spec's
-/// own first, then techlead's, which win.
-fn environment(spec: &AttemptSpec) -> Vec<(String, OsString)> {
-    let mut env: Vec<(String, OsString)> = spec
-        .env
-        .iter()
-        .map(|(key, value)| (key.clone(), OsString::from(value)))
-        .collect();
-    let own = [
-        ("TECHLEAD_MISSION", OsString::from(&spec.mission_id)),
-        ("TECHLEAD_TASK", OsString::from(&spec.task_id)),
-        ("TECHLEAD_TASK_TITLE", OsString::from(&spec.task_title)),
-        ("TECHLEAD_ATTEMPT", OsString::from(spec.attempt.to_string())),
-        ("TECHLEAD_AGENT", OsString::from(&spec.agent)),
-        ("TECHLEAD_WORKDIR", spec.workdir.clone().into_os_string()),
-        ("TECHLEAD_RESULT", spec.result_path().into_os_string()),
-        ("TECHLEAD_PROMPT_FILE", spec.prompt_path().into_os_string()),
-    ];
-    env.extend(own.into_iter().map(|(key, value)| (key.to_owned(), value)));
-    env
+/// Makes `dir` and whatever parents it lacks; fine when it exists. A plain
+/// `mkdir` first: `create_dir_all` would try `dir` a second time after its
+/// parents.
+fn make_all(dir: &Path) -> io::Result<()> {
+    match fs::create_dir(dir) {
+        Ok(()) => Ok(()),
+        Err(error) if error.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => fs::create_dir_all(dir),
+        Err(error) => Err(error),
+    }
 }
 
 /// The outcome of a child that exited by itself: its exit status, read
@@ -503,35 +546,43 @@ impl Output {
     }
 }
 
-/// Reads from a pipe that may be closed already (then never completes).
+/// Reads the next chunk of a pipe that may be closed already (then never
+/// completes) into `buf`, replacing what it held. The buffer starts small
+/// and doubles, up to `LINE_MAX`, each time a read fills it, so a child
+/// that prints little costs little; it is never zeroed.
 async fn read_some<R: AsyncRead + Unpin>(
     pipe: &mut Option<R>,
-    buf: &mut [u8],
+    buf: &mut Vec<u8>,
 ) -> io::Result<usize> {
-    match pipe {
-        Some(pipe) => pipe.read(buf).await,
-        None => std::future::pending().await,
+    let Some(pipe) = pipe else {
+        return std::future::pending().await;
+    };
+    let full = buf.len() == buf.capacity();
+    buf.clear();
+    if full && buf.capacity() < LINE_MAX {
+        buf.reserve_exact((buf.capacity() * 2).clamp(READ_START, LINE_MAX));
     }
+    pipe.read_buf(buf).await
 }
 
-/// Writes to stdin while it is open (otherwise never completes).
-async fn write_some(stdin: &mut Option<ChildStdin>, bytes: &[u8]) -> io::Result<usize> {
-    match stdin {
-        Some(stdin) => stdin.write(bytes).await,
-        None => std::future::pending().await,
+/// The first read buffer's size.
+const READ_START: usize = 512;
+
+/// Sets `alarm` to go off `after` from now; false (the alarm stays off)
+/// when that is past the end of time.
+fn arm(alarm: Pin<&mut Sleep>, after: Duration) -> bool {
+    match deadline(after) {
+        Some(at) => {
+            alarm.reset(at);
+            true
+        }
+        None => false,
     }
 }
 
 /// `after` from now, or never when that is past the end of time.
 fn deadline(after: Duration) -> Option<Instant> {
     Instant::now().checked_add(after)
-}
-
-async fn sleep_until_some(deadline: Option<Instant>) {
-    match deadline {
-        Some(deadline) => sleep_until(deadline).await,
-        None => std::future::pending().await,
-    }
 }
 
 fn group_name(group: &ProcessGroup) -> String {

@@ -4,6 +4,7 @@
 use super::{Input, Mission, report_of};
 use crate::executor::{AttemptSpec, ExecEvent};
 use std::path::PathBuf;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 use techlead_core::prompt;
 use techlead_store::Store;
@@ -49,18 +50,26 @@ pub fn spawn<S: Store>(mission: &Mission<S>, task: usize, cancel: CancellationTo
     tokio::spawn(async move {
         let started = Instant::now();
         let (events, mut received) = mpsc::unbounded_channel();
-        let run = executor.run(spec, events, cancel);
-        tokio::pin!(run);
-        let outcome = loop {
-            tokio::select! {
-                biased;
-                Some(event) = received.recv() => forward(&inputs, task, attempt, event),
-                outcome = &mut run => break outcome,
+        let mut run = executor.run(spec, events, cancel);
+        // Reports are forwarded in order, right after the poll of the
+        // attempt that sent them, before its end. The receiver is polled
+        // last, so a report sent while the attempt runs its first poll (the
+        // `Started` of every attempt) does not wake this task only to poll
+        // the attempt again for nothing; one sent from elsewhere still wakes
+        // it.
+        let outcome = std::future::poll_fn(|cx| {
+            let outcome = run.as_mut().poll(cx);
+            while let Ok(event) = received.try_recv() {
+                forward(&inputs, task, attempt, event);
             }
-        };
-        while let Ok(event) = received.try_recv() {
-            forward(&inputs, task, attempt, event);
-        }
+            if outcome.is_pending() {
+                while let Poll::Ready(Some(event)) = received.poll_recv(cx) {
+                    forward(&inputs, task, attempt, event);
+                }
+            }
+            outcome
+        })
+        .await;
         let duration_ms = started.elapsed().as_millis() as u64;
         let _ = inputs.send(Input::Finished {
             task,

@@ -9,6 +9,10 @@
 //! buffer and reach the file at [`RotatingLog::flush`] (after each chunk the
 //! child sends), so a child printing short lines costs one system call per
 //! chunk rather than one per line.
+//!
+//! The file is created on the first write, so an attempt that prints
+//! nothing (and that techlead has nothing to note about) leaves no
+//! `output.log` at all: readers treat a missing log as empty output.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -19,10 +23,11 @@ const BUFFER: usize = 64 * 1024;
 
 pub(crate) struct RotatingLog {
     path: PathBuf,
-    file: File,
+    /// `None` until the first write opens (or creates) the file.
+    file: Option<File>,
     /// Bytes not yet written to `file`.
     pending: Vec<u8>,
-    /// The file's size including `pending`.
+    /// The file's size including `pending` (known once the file is open).
     size: u64,
     cap: u64,
     keep: usize,
@@ -32,19 +37,19 @@ pub(crate) struct RotatingLog {
 }
 
 impl RotatingLog {
-    /// Opens (appending to) the log at `path`, creating it if needed.
-    pub(crate) fn open(path: &Path, cap: u64, keep: usize) -> io::Result<RotatingLog> {
-        let file = OpenOptions::new().create(true).append(true).open(path)?;
-        let size = file.metadata()?.len();
-        Ok(RotatingLog {
-            path: path.to_owned(),
-            file,
-            pending: Vec::with_capacity(BUFFER),
-            size,
+    /// A log at `path`, not touched yet: the first write opens it
+    /// (appending to what is there) or creates it. An error opening it is
+    /// reported like a write error (see [`RotatingLog::take_error`]).
+    pub(crate) fn new(path: PathBuf, cap: u64, keep: usize) -> RotatingLog {
+        RotatingLog {
+            path,
+            file: None,
+            pending: Vec::new(),
+            size: 0,
             cap: cap.max(1),
             keep,
             error: None,
-        })
+        }
     }
 
     /// Appends `bytes`, rotating first if they would take the file past the
@@ -82,6 +87,13 @@ impl RotatingLog {
     }
 
     fn try_write(&mut self, bytes: &[u8]) -> io::Result<()> {
+        if self.file.is_none() {
+            let file = append(&self.path)?;
+            // What an earlier run of this attempt left counts toward the cap.
+            self.size = file.metadata()?.len();
+            self.file = Some(file);
+            self.pending.reserve(BUFFER);
+        }
         let len = bytes.len() as u64;
         if self.size > 0 && self.size.saturating_add(len) > self.cap {
             self.write_pending()?;
@@ -91,7 +103,7 @@ impl RotatingLog {
             self.write_pending()?;
         }
         if bytes.len() >= BUFFER {
-            self.file.write_all(bytes)?;
+            self.file()?.write_all(bytes)?;
         } else {
             self.pending.extend_from_slice(bytes);
         }
@@ -101,11 +113,18 @@ impl RotatingLog {
 
     fn write_pending(&mut self) -> io::Result<()> {
         if !self.pending.is_empty() {
-            let result = self.file.write_all(&self.pending);
+            let result = match self.file.as_mut() {
+                Some(file) => file.write_all(&self.pending),
+                None => Err(unopened()),
+            };
             self.pending.clear();
             result?;
         }
         Ok(())
+    }
+
+    fn file(&mut self) -> io::Result<&mut File> {
+        self.file.as_mut().ok_or_else(unopened)
     }
 
     fn rotate(&mut self) -> io::Result<()> {
@@ -120,13 +139,19 @@ impl RotatingLog {
             }
             fs::rename(&self.path, rotated(&self.path, 1))?;
         }
-        self.file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)?;
+        self.file = Some(append(&self.path)?);
         self.size = 0;
         Ok(())
     }
+}
+
+fn append(path: &Path) -> io::Result<File> {
+    OpenOptions::new().create(true).append(true).open(path)
+}
+
+/// Pending bytes without a file: cannot happen, as the first write opens it.
+fn unopened() -> io::Error {
+    io::Error::other("the log file was not opened")
 }
 
 impl Drop for RotatingLog {
@@ -154,10 +179,40 @@ mod tests {
     }
 
     #[test]
+    fn the_file_is_created_by_the_first_write_only() {
+        let dir = scratch("lazy");
+        let path = dir.join("output.log");
+        let mut log = RotatingLog::new(path.clone(), 10, 2);
+        log.flush();
+        assert!(log.take_error().is_none());
+        drop(log);
+        assert!(!path.exists(), "a log without output has no file");
+
+        let mut log = RotatingLog::new(path.clone(), 100, 2);
+        log.note("stopped");
+        drop(log);
+        assert_eq!(fs::read_to_string(&path).unwrap(), "techlead: stopped\n");
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_log_that_cannot_be_created_reports_why_once() {
+        let dir = scratch("uncreatable");
+        let path = dir.join("missing").join("output.log");
+        let mut log = RotatingLog::new(path.clone(), 100, 2);
+        log.write(b"a\n");
+        log.write(b"b\n");
+        let error = log.take_error().expect("an error");
+        assert_eq!(error.kind(), io::ErrorKind::NotFound);
+        assert!(log.take_error().is_none());
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
     fn rotates_at_the_cap_and_keeps_at_most_keep_files() {
         let dir = scratch("rotate");
         let path = dir.join("output.log");
-        let mut log = RotatingLog::open(&path, 10, 2).unwrap();
+        let mut log = RotatingLog::new(path.clone(), 10, 2);
         for i in 0..10 {
             log.write(format!("line {i}\n").as_bytes()); // 7 bytes each
         }
@@ -174,7 +229,7 @@ mod tests {
         let dir = scratch("keep0");
         let path = dir.join("output.log");
         fs::write(&path, "12345678").unwrap();
-        let mut log = RotatingLog::open(&path, 10, 0).unwrap();
+        let mut log = RotatingLog::new(path.clone(), 10, 0);
         log.write(b"ab");
         log.flush();
         assert_eq!(fs::read_to_string(&path).unwrap(), "12345678ab");
@@ -189,7 +244,7 @@ mod tests {
     fn a_piece_larger_than_the_cap_gets_a_file_of_its_own() {
         let dir = scratch("big");
         let path = dir.join("output.log");
-        let mut log = RotatingLog::open(&path, 4, 1).unwrap();
+        let mut log = RotatingLog::new(path.clone(), 4, 1);
         log.write(b"ab");
         log.write(b"0123456789");
         log.write(b"c");

@@ -6,53 +6,50 @@
 //! decision 11).
 
 use rustix::process::{Pid, Signal, kill_process_group};
-use std::ffi::OsString;
+use std::ffi::OsStr;
+use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use tokio::process::{Child, Command};
 
 /// What to run: the program, its arguments, where, with which extra
-/// environment.
+/// environment, reading what on stdin.
 pub(crate) struct Launch<'a> {
     pub argv: &'a [String],
     pub workdir: &'a Path,
-    pub env: Vec<(String, OsString)>,
+    /// Set on top of the inherited environment, later entries winning.
+    pub env: &'a [(&'a str, &'a OsStr)],
+    /// The child's stdin (the prompt file, opened read-only).
+    pub stdin: File,
 }
 
-/// Spawns the child with piped stdio as the leader of a new process group.
-/// The error is a sentence for the person.
-pub(crate) fn spawn(launch: &Launch<'_>) -> Result<(Child, ProcessGroup), String> {
+/// Spawns the child, stdout and stderr piped, as the leader of a new process
+/// group. The error is a sentence for the person.
+///
+/// The environment is given as changes to the inherited one, and the
+/// working directory is not checked beforehand: both are the cheapest way
+/// through std's `Command` (see `docs/executors.md`, "Cost per attempt").
+/// When the spawn fails, the working directory is looked at to say which
+/// of the two was wrong.
+pub(crate) fn spawn(launch: Launch<'_>) -> Result<(Child, ProcessGroup), String> {
     let (program, args) = launch
         .argv
         .split_first()
         .ok_or_else(|| "the command is empty".to_owned())?;
-    match std::fs::metadata(launch.workdir) {
-        Ok(meta) if meta.is_dir() => {}
-        Ok(_) => {
-            return Err(format!(
-                "cannot start `{program}`: the working directory `{}` is not a directory",
-                launch.workdir.display()
-            ));
-        }
-        Err(error) => {
-            return Err(format!(
-                "cannot start `{program}`: the working directory `{}` cannot be used: {}",
-                launch.workdir.display(),
-                describe(&error)
-            ));
-        }
-    }
     let mut command = Command::new(resolve(program, launch.workdir));
     command
         .args(args)
         .current_dir(launch.workdir)
-        .envs(launch.env.iter().map(|(key, value)| (key, value)))
-        .stdin(Stdio::piped())
+        .envs(launch.env.iter().copied())
+        .stdin(Stdio::from(launch.stdin))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0);
     let child = command.spawn().map_err(|error| {
+        if let Some(problem) = workdir_problem(launch.workdir) {
+            return format!("cannot start `{program}`: {problem}");
+        }
         let hint = match error.kind() {
             io::ErrorKind::NotFound => " (is it installed and on PATH?)",
             io::ErrorKind::PermissionDenied => " (is it executable?)",
@@ -65,6 +62,22 @@ pub(crate) fn spawn(launch: &Launch<'_>) -> Result<(Child, ProcessGroup), String
         .and_then(|pid| i32::try_from(pid).ok())
         .and_then(Pid::from_raw);
     Ok((child, ProcessGroup { pgid }))
+}
+
+/// What is wrong with the working directory, if anything.
+fn workdir_problem(workdir: &Path) -> Option<String> {
+    match std::fs::metadata(workdir) {
+        Ok(meta) if meta.is_dir() => None,
+        Ok(_) => Some(format!(
+            "the working directory `{}` is not a directory",
+            workdir.display()
+        )),
+        Err(error) => Some(format!(
+            "the working directory `{}` cannot be used: {}",
+            workdir.display(),
+            describe(&error)
+        )),
+    }
 }
 
 /// A relative program path with a slash (`./run.sh`, `bin/agent`) means a
