@@ -852,7 +852,12 @@ fn disk_full_mid_run_loses_nothing_and_resume_finishes() {
     // What was recorded before the disk filled up is all there.
     let full = json("full.json");
     let fill = support::task(&full, "FILL");
-    assert_eq!(fill["status"], "running", "{full:#}");
+    // Its claim was durable before it was spawned; its start may have
+    // been waiting in the commit window when the disk filled up.
+    assert!(
+        matches!(fill["status"].as_str(), Some("queued" | "running")),
+        "{full:#}"
+    );
     assert_eq!(support::outcomes(fill), [None]);
 
     assert_eq!(read("resume.code").trim(), "0", "{}", read("resume.err"));

@@ -4,13 +4,19 @@
 //!
 //! Starting is two steps so that a slot never waits for the disk: a ready
 //! task first *claims* a slot (an event made durable before its process is
-//! spawned), at most one claim waiting per slot of each limit; when a slot
-//! frees, a claim that is already durable takes it at once. See
-//! docs/running.md, "Claims".
+//! spawned), at most [`CLAIMS_PER_SLOT`] claims waiting per slot of each
+//! limit; when a slot frees, a claim that is already durable takes it at
+//! once. See docs/running.md, "Claims".
 
 use crate::state::MissionState;
 use jiff::Timestamp;
 use std::collections::HashMap;
+
+/// Claims that may wait per slot. One would do if a commit always took
+/// less time than the shortest task; two absorb a slow fsync (its 90th
+/// percentile is two to three times its median on ordinary disks) when
+/// tasks take about as long as a commit.
+pub const CLAIMS_PER_SLOT: u32 = 2;
 
 /// What to change in the claims now.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -30,7 +36,7 @@ pub fn claim(state: &MissionState, now: Timestamp) -> Claims {
     let mut claims = Claims::default();
     // Claims as they will be, most urgent first.
     let mut kept: Vec<usize> = state.queued().collect();
-    let mut usage = Usage::of(state, kept.iter().copied());
+    let mut usage = Usage::of(state, kept.iter().copied(), CLAIMS_PER_SLOT);
     for t in state.ready_in_order(now) {
         if usage.take(t) {
             claims.claim.push(t);
@@ -43,13 +49,13 @@ pub fn claim(state: &MissionState, now: Timestamp) -> Claims {
             break;
         }
         // The least urgent claim that `t` outranks and whose place fits it.
-        let swap = kept
-            .iter()
-            .rposition(|&q| state.more_urgent(t, q) && Usage::of(state, others(&kept, q)).fits(t));
+        let swap = kept.iter().rposition(|&q| {
+            state.more_urgent(t, q) && Usage::of(state, others(&kept, q), CLAIMS_PER_SLOT).fits(t)
+        });
         if let Some(i) = swap {
             let q = kept.remove(i);
             insert_by_urgency(state, &mut kept, t);
-            usage = Usage::of(state, kept.iter().copied());
+            usage = Usage::of(state, kept.iter().copied(), CLAIMS_PER_SLOT);
             // Never one claimed in this call: those outrank `t`.
             claims.withdraw.push(q);
             claims.claim.push(t);
@@ -70,22 +76,25 @@ fn others(kept: &[usize], except: usize) -> impl Iterator<Item = usize> + '_ {
 /// Claimed tasks that may start now, in start order: those that fit the
 /// limits beside the running ones.
 pub fn startable(state: &MissionState) -> Vec<usize> {
-    let mut usage = Usage::of(state, state.running());
+    let mut usage = Usage::of(state, state.running(), 1);
     state.queued().filter(|&t| usage.take(t)).collect()
 }
 
-/// Slots in use, overall and by agent and executor.
+/// Slots in use, overall and by agent and executor, against the limits
+/// times `per_slot`.
 struct Usage<'a> {
     state: &'a MissionState,
+    per_slot: u32,
     total: usize,
     by_agent: HashMap<&'a str, u32>,
     by_executor: HashMap<&'a str, u32>,
 }
 
 impl<'a> Usage<'a> {
-    fn of(state: &'a MissionState, tasks: impl Iterator<Item = usize>) -> Usage<'a> {
+    fn of(state: &'a MissionState, tasks: impl Iterator<Item = usize>, per_slot: u32) -> Usage<'a> {
         let mut usage = Usage {
             state,
+            per_slot,
             total: 0,
             by_agent: HashMap::new(),
             by_executor: HashMap::new(),
@@ -97,7 +106,13 @@ impl<'a> Usage<'a> {
     }
 
     fn full_overall(&self) -> bool {
-        self.total >= self.state.plan.max_parallel.max(1) as usize
+        self.total
+            >= self
+                .state
+                .plan
+                .max_parallel
+                .max(1)
+                .saturating_mul(self.per_slot) as usize
     }
 
     /// Takes a slot for task `t` if every limit has one free.
@@ -114,9 +129,10 @@ impl<'a> Usage<'a> {
         let agent = self.state.tasks[t].agent.as_str();
         let executor = plan.tasks[t].executor.as_str();
         !self.full_overall()
-            && self.by_agent.get(agent).copied().unwrap_or(0) < limit(&plan.agent_limits, agent)
+            && self.by_agent.get(agent).copied().unwrap_or(0)
+                < limit(&plan.agent_limits, agent).saturating_mul(self.per_slot)
             && self.by_executor.get(executor).copied().unwrap_or(0)
-                < limit(&plan.executor_limits, executor)
+                < limit(&plan.executor_limits, executor).saturating_mul(self.per_slot)
     }
 
     fn add(&mut self, t: usize) {

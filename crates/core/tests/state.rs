@@ -2201,11 +2201,12 @@ fn wide(n: usize) -> MissionPlan {
 }
 
 #[test]
-fn claims_wait_one_per_slot_and_start_only_into_a_free_slot() {
-    let mut m = Mission::new(wide(6));
+fn claims_wait_two_per_slot_and_start_only_into_a_free_slot() {
+    assert_eq!(dispatch::CLAIMS_PER_SLOT, 2);
+    let mut m = Mission::new(wide(8));
     m.ok(run(1));
     let claimed = dispatch::claim(&m.state, ts(m.clock)).claim;
-    assert_eq!(m.ids(claimed.clone()), ["t0", "t1"], "one claim per slot");
+    assert_eq!(m.ids(claimed.clone()), ["t0", "t1", "t2", "t3"]);
     for &t in &claimed {
         m.claim(start(&m.state.plan.tasks[t].id.clone(), 1));
     }
@@ -2214,13 +2215,12 @@ fn claims_wait_one_per_slot_and_start_only_into_a_free_slot() {
     assert_eq!(m.ids(dispatch::startable(&m.state)), ["t0", "t1"]);
 
     m.claim(take_slot("t0", 1)).claim(take_slot("t1", 1));
-    assert!(dispatch::startable(&m.state).is_empty());
-    // Both slots busy: the next two claim them ahead.
-    let ahead = dispatch::claim(&m.state, ts(m.clock)).claim;
-    assert_eq!(m.ids(ahead), ["t2", "t3"]);
-    m.claim(start("t2", 1)).claim(start("t3", 1));
     assert!(dispatch::startable(&m.state).is_empty(), "no slot is free");
-    assert_eq!(m.state.tally().count(TaskStatus::Queued), 2);
+    // Both slots busy: two more claim them ahead.
+    let ahead = dispatch::claim(&m.state, ts(m.clock)).claim;
+    assert_eq!(m.ids(ahead), ["t4", "t5"]);
+    m.claim(start("t4", 1)).claim(start("t5", 1));
+    assert_eq!(m.state.tally().count(TaskStatus::Queued), 4);
     assert_eq!(m.state.tally().count(TaskStatus::Running), 2);
 
     m.ok(done("t0", 1));
@@ -2238,10 +2238,14 @@ fn claims_respect_each_agents_limit() {
     plan.agent_limits = vec![("coder".to_string(), 1)];
     let mut m = Mission::new(plan);
     m.ok(run(1));
-    assert_eq!(m.ids(dispatch::claim(&m.state, ts(0)).claim), ["t0"]);
-    m.ok(start("t0", 1));
-    assert_eq!(m.ids(dispatch::claim(&m.state, ts(0)).claim), ["t1"]);
-    m.claim(start("t1", 1));
+    assert_eq!(m.ids(dispatch::claim(&m.state, ts(0)).claim), ["t0", "t1"]);
+    m.ok(start("t0", 1)).claim(start("t1", 1));
+    assert_eq!(m.ids(dispatch::claim(&m.state, ts(0)).claim), ["t2"]);
+    m.claim(start("t2", 1));
+    assert_eq!(
+        dispatch::claim(&m.state, ts(0)),
+        dispatch::Claims::default()
+    );
     assert!(dispatch::startable(&m.state).is_empty(), "coder runs t0");
     m.ok(done("t0", 1));
     assert_eq!(m.ids(dispatch::startable(&m.state)), ["t1"]);
@@ -2306,26 +2310,28 @@ fn a_claim_starts_while_dispatch_is_paused_but_not_after_the_run_ended() {
 
 #[test]
 fn a_more_urgent_task_takes_the_place_of_a_waiting_claim() {
-    let mut plan = wide(5);
-    plan.tasks[4].priority = Priority::Critical;
-    plan.tasks[4].depends_on = vec!["t0".to_string()];
+    let mut plan = wide(7);
+    plan.tasks[6].priority = Priority::Critical;
+    plan.tasks[6].depends_on = vec!["t0".to_string()];
     let mut m = Mission::new(plan);
     m.ok(run(1));
     m.ok(start("t0", 1)).ok(start("t1", 1));
     let claims = dispatch::claim(&m.state, ts(m.clock));
-    assert_eq!(m.ids(claims.claim), ["t2", "t3"]);
+    assert_eq!(m.ids(claims.claim), ["t2", "t3", "t4", "t5"]);
     assert!(claims.withdraw.is_empty());
-    m.claim(start("t2", 1)).claim(start("t3", 1));
-    // t4 is critical and becomes ready when t0 succeeds; the claims are
-    // full, so t4 takes the place of the least urgent one.
+    for t in ["t2", "t3", "t4", "t5"] {
+        m.claim(start(t, 1));
+    }
+    // t6 is critical and becomes ready when t0 succeeds; the claims are
+    // full, so t6 takes the place of the least urgent one.
     m.ok(done("t0", 1));
     let claims = dispatch::claim(&m.state, ts(m.clock));
-    assert_eq!(m.ids(claims.claim), ["t4"]);
-    assert_eq!(m.ids(claims.withdraw), ["t3"]);
-    m.ok(withdraw("t3", 1)).claim(start("t4", 1));
+    assert_eq!(m.ids(claims.claim), ["t6"]);
+    assert_eq!(m.ids(claims.withdraw), ["t5"]);
+    m.ok(withdraw("t5", 1)).claim(start("t6", 1));
     assert_eq!(
         m.ids(dispatch::startable(&m.state)),
-        ["t4"],
+        ["t6"],
         "the most urgent claim first"
     );
     // A claim is never given up for a less urgent task.

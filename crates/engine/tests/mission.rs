@@ -10,7 +10,7 @@ use techlead_core::state::{
     TaskPlan, TaskStatus,
 };
 use techlead_engine::executor::command::CommandExecutor;
-use techlead_engine::mission::{Error, Mission, Settings};
+use techlead_engine::mission::{Error, Mission, Settings, observer};
 use techlead_store::Store;
 use techlead_store::sqlite::SqliteStore;
 
@@ -64,7 +64,7 @@ impl Fixture {
     }
 
     async fn run(&self, id: &str) -> MissionStatus {
-        let mission = Mission::open(self.store(), id, self.settings(), Box::new(|_, _, _| {}))
+        let mission = Mission::open(self.store(), id, self.settings(), observer(|_, _, _| {}))
             .unwrap_or_else(|e| panic!("cannot open {id}: {e:?}"));
         tokio::time::timeout(Duration::from_secs(60), mission.run())
             .await
@@ -258,7 +258,7 @@ async fn an_interrupt_cancels_attempts_and_resume_finishes_the_mission() {
     ]);
     let id = f.create(&plan);
     let (started, mut seen) = tokio::sync::mpsc::unbounded_channel();
-    let observer = Box::new(move |record: &EventRecord, _: &_, _: &MissionState| {
+    let observer = observer(move |record: &EventRecord, _: &_, _: &MissionState| {
         if matches!(record.event, Event::AttemptStarted { .. }) {
             let _ = started.send(());
         }
@@ -289,14 +289,14 @@ async fn a_second_writer_is_refused_and_a_finished_mission_is_not_rerun() {
     let f = Fixture::new();
     let plan = f.plan(vec![task("A", &[], "true")]);
     let id = f.create(&plan);
-    let first = Mission::open(f.store(), &id, f.settings(), Box::new(|_, _, _| {})).unwrap();
-    let second = Mission::open(f.store(), &id, f.settings(), Box::new(|_, _, _| {}));
+    let first = Mission::open(f.store(), &id, f.settings(), observer(|_, _, _| {})).unwrap();
+    let second = Mission::open(f.store(), &id, f.settings(), observer(|_, _, _| {}));
     assert!(matches!(
         second,
         Err(Error::Store(techlead_store::Error::Locked { .. }))
     ));
     assert_eq!(first.run().await.unwrap(), MissionStatus::Succeeded);
-    let again = Mission::open(f.store(), &id, f.settings(), Box::new(|_, _, _| {}));
+    let again = Mission::open(f.store(), &id, f.settings(), observer(|_, _, _| {}));
     assert!(matches!(again, Err(Error::Finished(_))));
 }
 
@@ -306,7 +306,7 @@ async fn a_missing_executor_is_refused_before_anything_runs() {
     let mut plan = f.plan(vec![task("A", &[], "true"), task("B", &[], "true")]);
     plan.tasks[1].executor = "claude-code".into();
     let id = f.create(&plan);
-    let opened = Mission::open(f.store(), &id, f.settings(), Box::new(|_, _, _| {}));
+    let opened = Mission::open(f.store(), &id, f.settings(), observer(|_, _, _| {}));
     match opened {
         Err(Error::NoExecutor { executor, tasks }) => {
             assert_eq!(executor, "claude-code");
@@ -327,7 +327,7 @@ async fn a_just_created_mission_has_the_state_its_record_replays_to() {
     let at = jiff::Timestamp::now();
     let id = store.create_mission(&plan, at).unwrap();
     let mission =
-        Mission::open_created(store, &id, plan, at, f.settings(), Box::new(|_, _, _| {})).unwrap();
+        Mission::open_created(store, &id, plan, at, f.settings(), observer(|_, _, _| {})).unwrap();
     assert_eq!(mission.state(), &f.state(&id));
     assert_eq!(mission.run().await.unwrap(), MissionStatus::Succeeded);
     assert_eq!(f.state(&id).status, MissionStatus::Succeeded);

@@ -8,9 +8,9 @@ use crate::render::progress::View;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use techlead_core::fingerprint;
-use techlead_core::state::{MissionPlan, MissionStatus, Resolve};
+use techlead_core::state::{EventRecord, MissionPlan, MissionState, MissionStatus, Resolve, Tally};
 use techlead_engine::executor::command::CommandExecutor;
-use techlead_engine::mission::{Mission, Settings};
+use techlead_engine::mission::{Mission, Observer, Settings};
 use techlead_store::Store;
 use techlead_store::sqlite::SqliteStore;
 
@@ -106,12 +106,10 @@ fn drive(
         gate_grace: std::time::Duration::from_secs(5),
     };
     let view: Arc<Mutex<Option<View>>> = Arc::new(Mutex::new(None));
-    let observer_view = view.clone();
-    let mission_id = id.to_string();
-    let observer = Box::new(move |record: &_, tally: &_, state: &_| {
-        let mut view = observer_view.lock().unwrap_or_else(|e| e.into_inner());
-        view.get_or_insert_with(|| View::choose(json, &mission_id, state))
-            .observe(record, tally, state);
+    let observer = Box::new(Shown {
+        view: view.clone(),
+        json,
+        mission: id.to_string(),
     });
     let status = runtime.block_on(async {
         let mission = match created {
@@ -137,6 +135,28 @@ fn drive(
         MissionStatus::Paused => Outcome::Paused,
         _ => Outcome::Interrupted,
     })
+}
+
+/// The engine's observer: the view, chosen at the first event, shared with
+/// `drive` so that it can be finished after the run.
+struct Shown {
+    view: Arc<Mutex<Option<View>>>,
+    json: bool,
+    mission: String,
+}
+
+impl Observer for Shown {
+    fn event(&mut self, record: &EventRecord, tally: &Tally, state: &MissionState) {
+        let mut view = self.view.lock().unwrap_or_else(|e| e.into_inner());
+        view.get_or_insert_with(|| View::choose(self.json, &self.mission, state))
+            .observe(record, tally, state);
+    }
+
+    fn batch_end(&mut self) {
+        if let Some(view) = self.view.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+            view.flush();
+        }
+    }
 }
 
 fn closing_line(id: &str, status: MissionStatus) -> String {

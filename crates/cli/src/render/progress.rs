@@ -14,16 +14,14 @@ use techlead_core::state::{
 pub enum View {
     Bars(Bars),
     Lines(Lines),
-    Json { mission: String },
+    Json(Json),
 }
 
 impl View {
     /// Bars on a terminal, lines otherwise, JSON when asked.
     pub fn choose(json: bool, mission: &str, state: &MissionState) -> View {
         if json {
-            View::Json {
-                mission: mission.to_string(),
-            }
+            View::Json(Json::new(mission))
         } else if std::io::stderr().is_terminal() {
             View::Bars(Bars::new(state))
         } else {
@@ -41,37 +39,85 @@ impl View {
                     lines.print(&line);
                 }
             }
-            View::Json { mission } => {
-                let mut value = serde_json::to_value(record).expect("events serialise");
-                value["mission"] = serde_json::Value::String(mission.clone());
-                let mut out = std::io::stdout().lock();
-                let _ = writeln!(out, "{value}");
-            }
+            View::Json(json) => json.print(record),
+        }
+    }
+
+    /// Writes out what the last commit's events printed: one write per
+    /// commit, not per event.
+    pub fn flush(&mut self) {
+        match self {
+            View::Lines(lines) => lines.flush(),
+            View::Json(json) => json.flush(),
+            View::Bars(_) => {}
         }
     }
 
     pub fn finish(&mut self) {
+        self.flush();
         if let View::Bars(bars) = self {
             bars.finish();
         }
     }
 }
 
+/// One JSON object per event on stdout: the event record with the
+/// mission's ID first.
+pub struct Json {
+    /// `{"mission":"<id>",`, written before each record's fields.
+    head: Vec<u8>,
+    out: Vec<u8>,
+}
+
+impl Json {
+    fn new(mission: &str) -> Json {
+        let mut head = b"{\"mission\":".to_vec();
+        serde_json::to_writer(&mut head, mission).expect("a string serialises");
+        head.push(b',');
+        Json {
+            head,
+            out: Vec::new(),
+        }
+    }
+
+    fn print(&mut self, record: &EventRecord) {
+        let start = self.out.len();
+        serde_json::to_writer(&mut self.out, record).expect("events serialise");
+        // Replace the record's opening brace with the head.
+        self.out.splice(start..start + 1, self.head.iter().copied());
+        self.out.push(b'\n');
+    }
+
+    fn flush(&mut self) {
+        let mut stdout = std::io::stdout().lock();
+        let _ = stdout.write_all(&self.out);
+        let _ = stdout.flush();
+        self.out.clear();
+    }
+}
+
 /// Plain lines with the time since the run began.
 pub struct Lines {
     started: Instant,
+    out: String,
 }
 
 impl Lines {
     pub fn new() -> Self {
         Lines {
             started: Instant::now(),
+            out: String::new(),
         }
     }
 
-    fn print(&self, line: &str) {
+    fn print(&mut self, line: &str) {
         let elapsed = self.started.elapsed();
-        let _ = writeln!(std::io::stderr().lock(), "[{}] {line}", clock(elapsed));
+        self.out.push_str(&format!("[{}] {line}\n", clock(elapsed)));
+    }
+
+    fn flush(&mut self) {
+        let _ = std::io::stderr().lock().write_all(self.out.as_bytes());
+        self.out.clear();
     }
 }
 

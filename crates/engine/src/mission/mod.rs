@@ -73,11 +73,38 @@ impl Error {
     }
 }
 
+/// The longest an event waits to be committed while nothing needs it
+/// durable yet: the window in which commits gather events (group commit).
+/// A crash in it loses at most this much of the record; the attempts it
+/// covered run again.
+pub const COMMIT_WINDOW: std::time::Duration = std::time::Duration::from_millis(10);
+
 /// Something that wants to see every committed event (progress display,
-/// NDJSON output). Called once the event is durable, with the task counts
-/// as of that event and the current state (for the plan; its counts may
-/// already include events of the next commit).
-pub type Observer = Box<dyn FnMut(&EventRecord, &Tally, &MissionState) + Send>;
+/// NDJSON output). A plain closure is one.
+pub trait Observer: Send {
+    /// One event, once it is durable, with the task counts as of that event
+    /// and the current state (for the plan; its counts may already include
+    /// events of the next commit).
+    fn event(&mut self, record: &EventRecord, tally: &Tally, state: &MissionState);
+
+    /// The end of a commit's events: the moment to write out what was
+    /// buffered.
+    fn batch_end(&mut self) {}
+}
+
+/// An observer from a closure (a plain closure needs this to be read as
+/// one that takes any borrow).
+pub fn observer(
+    f: impl FnMut(&EventRecord, &Tally, &MissionState) + Send + 'static,
+) -> Box<dyn Observer> {
+    Box::new(f)
+}
+
+impl<F: FnMut(&EventRecord, &Tally, &MissionState) + Send> Observer for F {
+    fn event(&mut self, record: &EventRecord, tally: &Tally, state: &MissionState) {
+        self(record, tally, state)
+    }
+}
 
 /// Where the engine keeps attempt files, and how it runs things.
 pub struct Settings {
@@ -97,8 +124,10 @@ pub struct Mission<S: Store + 'static> {
     id: String,
     state: MissionState,
     settings: Settings,
-    observer: Observer,
+    observer: Box<dyn Observer>,
     staged: Vec<(EventRecord, Tally)>,
+    /// When the oldest staged event was staged.
+    staged_since: Option<Instant>,
     /// The last event known to be durable.
     durable: u64,
     /// Claimed tasks and the seq of their claim: they may start once it is
@@ -137,7 +166,12 @@ impl<S: Store + 'static> Mission<S> {
     /// Takes over a recorded mission as its one writer: checks that every
     /// executor it needs is here, records attempts cut off by a crash as
     /// interrupted, and starts a new run.
-    pub fn open(store: S, id: &str, settings: Settings, observer: Observer) -> Result<Self, Error> {
+    pub fn open(
+        store: S,
+        id: &str,
+        settings: Settings,
+        observer: Box<dyn Observer>,
+    ) -> Result<Self, Error> {
         let lock = store.lock(id)?;
         let records = store.events(id, 0)?;
         let state = MissionState::replay(&records)?;
@@ -154,7 +188,7 @@ impl<S: Store + 'static> Mission<S> {
         plan: techlead_core::state::MissionPlan,
         at: Timestamp,
         settings: Settings,
-        observer: Observer,
+        observer: Box<dyn Observer>,
     ) -> Result<Self, Error> {
         let lock = store.lock(id)?;
         let state = MissionState::new(plan, at)?;
@@ -167,7 +201,7 @@ impl<S: Store + 'static> Mission<S> {
         state: MissionState,
         lock: techlead_store::MissionLock,
         settings: Settings,
-        observer: Observer,
+        observer: Box<dyn Observer>,
     ) -> Result<Self, Error> {
         if state.status.is_finished() {
             return Err(Error::Finished(id.to_string()));
@@ -183,6 +217,7 @@ impl<S: Store + 'static> Mission<S> {
             settings,
             observer,
             staged: Vec::new(),
+            staged_since: None,
             claims: HashMap::new(),
             to_launch: Vec::new(),
             to_gate: Vec::new(),
@@ -259,7 +294,9 @@ impl<S: Store + 'static> Mission<S> {
         loop {
             self.decide()?;
             self.launch();
-            self.begin_commit();
+            if self.commit_due() {
+                self.begin_commit();
+            }
             if self.committing.is_none()
                 && let Some(status) = self.stopped()
             {
@@ -302,7 +339,32 @@ impl<S: Store + 'static> Mission<S> {
         };
         self.state.apply(&record)?;
         self.staged.push((record, self.state.tally()));
+        self.staged_since.get_or_insert_with(Instant::now);
         Ok(())
+    }
+
+    /// Whether to commit what is staged now. Something waits for a commit
+    /// when a claim that is not durable yet may be needed soon (fewer
+    /// durable claims than running slots: the next slot to free would have
+    /// none), or when nothing runs that would bring another turn. Otherwise
+    /// the batch grows for up to [`COMMIT_WINDOW`], so that one fsync
+    /// carries the events of several tasks.
+    fn commit_due(&self) -> bool {
+        let Some(since) = self.staged_since else {
+            return false;
+        };
+        let durable_claims = self
+            .claims
+            .values()
+            .filter(|&&seq| seq <= self.durable)
+            .count();
+        let claim_waits =
+            durable_claims < self.claims.len() && durable_claims < self.running.len().max(1);
+        claim_waits
+            || self.idle()
+            || self.interrupting
+            || self.state.status != MissionStatus::Running
+            || since.elapsed() >= COMMIT_WINDOW
     }
 
     /// Sends every staged event to the writer thread as one transaction,
@@ -357,6 +419,7 @@ impl<S: Store + 'static> Mission<S> {
     }
 
     fn take_staged(&mut self) -> (u64, Vec<(Timestamp, Event)>, Vec<Tally>) {
+        self.staged_since = None;
         let after = self.staged[0].0.seq - 1;
         let (events, tallies) = mem::take(&mut self.staged)
             .into_iter()
@@ -368,8 +431,9 @@ impl<S: Store + 'static> Mission<S> {
     fn show(&mut self, records: Vec<EventRecord>, tallies: &[Tally]) {
         for (record, tally) in records.iter().zip(tallies) {
             self.durable = record.seq;
-            (self.observer)(record, tally, &self.state);
+            self.observer.event(record, tally, &self.state);
         }
+        self.observer.batch_end();
     }
 
     fn decide(&mut self) -> Result<(), Error> {
@@ -542,6 +606,12 @@ impl<S: Store + 'static> Mission<S> {
     fn next_wake(&self) -> Option<Instant> {
         let now = Timestamp::now();
         let mut wake = dispatch::next_retry(&self.state).map(|at| instant_at(at, now));
+        if let Some(since) = self.staged_since
+            && self.committing.is_none()
+        {
+            let at = since + COMMIT_WINDOW;
+            wake = Some(wake.map_or(at, |w| w.min(at)));
+        }
         if let Some(last) = self.last_launch
             && self.claims.values().any(|&seq| seq <= self.durable)
         {
