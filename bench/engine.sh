@@ -23,8 +23,8 @@
 # under $TMPDIR, which should be a real disk, not tmpfs: fsync is the point),
 # KEEP=1 keeps that directory.
 #
-# A task's commit is durable (synchronous=FULL, one transaction per
-# scheduler turn); its attempt directory holds prompt.md and output.log.
+# Every state change is durable (synchronous=FULL, group commit of
+# docs/running.md "Claims"); its attempt directory holds prompt.md.
 # Nothing is deleted until the end: ext4 makes inode allocation slow for
 # ~30 s after many deletions, which would charge one run for the last.
 set -euo pipefail
@@ -186,7 +186,7 @@ profile_case() { # shape n p
     /sync\(/ { match($0, /<[0-9.]+>$/); t = substr($0, RSTART + 1, RLENGTH - 2); s += t; v[++k] = t }
     END {
       asorted = 0; for (i = 1; i <= k; i++) for (j = i; j > 1 && v[j - 1] > v[j]; j--) { x = v[j]; v[j] = v[j - 1]; v[j - 1] = x }
-      printf "fsync: %d on the WAL (one per commit = scheduler turn), %d on other files; %.2f per task, %.2f task events per commit\n", wal, other, (wal + other) / n, 2 * n / wal
+      printf "fsync: %d on the WAL (one per commit), %d on other files; %.2f per task, %.2f tasks per commit\n", wal, other, (wal + other) / n, n / wal
       printf "fsync time (under strace): total %.3f s, median %.3f ms, p90 %.3f ms; plain run: %.3f ms per turn\n", s, v[int((k + 1) / 2)] * 1000, v[int(k * 0.9)] * 1000, wall / 1e6 / wal
     }' "$dir/fsync.txt"
   # CPU profile of the whole machine (-a), so that idle time shows, and
