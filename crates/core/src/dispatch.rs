@@ -37,7 +37,10 @@ pub fn claim(state: &MissionState, now: Timestamp) -> Claims {
     // Claims as they will be, most urgent first.
     let mut kept: Vec<usize> = state.queued().collect();
     let mut usage = Usage::of(state, kept.iter().copied(), CLAIMS_PER_SLOT);
-    for t in state.ready_in_order(now) {
+    let ready = state
+        .ready_in_order(now)
+        .filter(|&t| !executor_paused(state, t, now));
+    for t in ready {
         if usage.take(t) {
             claims.claim.push(t);
             insert_by_urgency(state, &mut kept, t);
@@ -74,10 +77,30 @@ fn others(kept: &[usize], except: usize) -> impl Iterator<Item = usize> + '_ {
 }
 
 /// Claimed tasks that may start now, in start order: those that fit the
-/// limits beside the running ones.
-pub fn startable(state: &MissionState) -> Vec<usize> {
+/// limits beside the running ones, on executors that are not paused.
+pub fn startable(state: &MissionState, now: Timestamp) -> Vec<usize> {
     let mut usage = Usage::of(state, state.running(), 1);
-    state.queued().filter(|&t| usage.take(t)).collect()
+    state
+        .queued()
+        .filter(|&t| !executor_paused(state, t, now))
+        .filter(|&t| usage.take(t))
+        .collect()
+}
+
+fn executor_paused(state: &MissionState, t: usize, now: Timestamp) -> bool {
+    state
+        .executor_paused_until(&state.plan.tasks[t].executor, now)
+        .is_some()
+}
+
+/// When the next paused executor resumes, if any is paused at `now`.
+pub fn next_executor_resume(state: &MissionState, now: Timestamp) -> Option<Timestamp> {
+    state
+        .paused_executors
+        .iter()
+        .map(|&(_, until)| until)
+        .filter(|&until| until > now)
+        .min()
 }
 
 /// Slots in use, overall and by agent and executor, against the limits

@@ -20,7 +20,10 @@ pub fn next_step(
 ) -> NextStep {
     match outcome {
         AttemptOutcome::Succeeded { .. } => return NextStep::Done,
-        AttemptOutcome::Cancelled | AttemptOutcome::Interrupted => return NextStep::Requeue,
+        AttemptOutcome::Cancelled
+        | AttemptOutcome::Interrupted
+        | AttemptOutcome::RateLimited { .. }
+        | AttemptOutcome::NeedsPerson { .. } => return NextStep::Requeue,
         AttemptOutcome::Failed { .. } | AttemptOutcome::TimedOut => {}
     }
     let plan = &state.plan.tasks[task];

@@ -65,6 +65,7 @@ fn plan(phases: Vec<PhasePlan>, tasks: Vec<TaskPlan>) -> MissionPlan {
         agent_limits: Vec::new(),
         phases,
         tasks,
+        agents: Vec::new(),
     }
 }
 
@@ -2212,10 +2213,16 @@ fn claims_wait_two_per_slot_and_start_only_into_a_free_slot() {
     }
     assert_eq!(m.status("t0"), TaskStatus::Queued);
     assert!(dispatch::claim(&m.state, ts(m.clock)).claim.is_empty());
-    assert_eq!(m.ids(dispatch::startable(&m.state)), ["t0", "t1"]);
+    assert_eq!(
+        m.ids(dispatch::startable(&m.state, ts(m.clock))),
+        ["t0", "t1"]
+    );
 
     m.claim(take_slot("t0", 1)).claim(take_slot("t1", 1));
-    assert!(dispatch::startable(&m.state).is_empty(), "no slot is free");
+    assert!(
+        dispatch::startable(&m.state, ts(m.clock)).is_empty(),
+        "no slot is free"
+    );
     // Both slots busy: two more claim them ahead.
     let ahead = dispatch::claim(&m.state, ts(m.clock)).claim;
     assert_eq!(m.ids(ahead), ["t4", "t5"]);
@@ -2225,7 +2232,7 @@ fn claims_wait_two_per_slot_and_start_only_into_a_free_slot() {
 
     m.ok(done("t0", 1));
     assert_eq!(
-        m.ids(dispatch::startable(&m.state)),
+        m.ids(dispatch::startable(&m.state, ts(m.clock))),
         ["t2"],
         "one slot freed"
     );
@@ -2246,9 +2253,12 @@ fn claims_respect_each_agents_limit() {
         dispatch::claim(&m.state, ts(0)),
         dispatch::Claims::default()
     );
-    assert!(dispatch::startable(&m.state).is_empty(), "coder runs t0");
+    assert!(
+        dispatch::startable(&m.state, ts(m.clock)).is_empty(),
+        "coder runs t0"
+    );
     m.ok(done("t0", 1));
-    assert_eq!(m.ids(dispatch::startable(&m.state)), ["t1"]);
+    assert_eq!(m.ids(dispatch::startable(&m.state, ts(m.clock))), ["t1"]);
 }
 
 #[test]
@@ -2330,7 +2340,7 @@ fn a_more_urgent_task_takes_the_place_of_a_waiting_claim() {
     assert_eq!(m.ids(claims.withdraw), ["t5"]);
     m.ok(withdraw("t5", 1)).claim(start("t6", 1));
     assert_eq!(
-        m.ids(dispatch::startable(&m.state)),
+        m.ids(dispatch::startable(&m.state, ts(m.clock))),
         ["t6"],
         "the most urgent claim first"
     );

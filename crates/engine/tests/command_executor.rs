@@ -60,6 +60,11 @@ fn spec(scratch: &Scratch, argv: &[&str]) -> AttemptSpec {
         attempt_dir: scratch.attempt_dir(),
         timeout: Duration::from_secs(60),
         env: vec![("EXTRA_VAR".into(), "extra value".into())],
+        agent_prompt: String::new(),
+        model: None,
+        tools: None,
+        resume_session: None,
+        budget_usd: None,
     }
 }
 

@@ -54,6 +54,7 @@ impl Fixture {
             agent_limits: Vec::new(),
             phases: Vec::new(),
             tasks,
+            agents: Vec::new(),
         }
     }
 

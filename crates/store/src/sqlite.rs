@@ -484,6 +484,7 @@ mod tests {
                 estimate_hours: None,
                 remaining_hours: 0.0,
             }],
+            agents: Vec::new(),
         }
     }
 

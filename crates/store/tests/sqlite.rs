@@ -49,6 +49,7 @@ fn plan(name: &str, tasks: &[(&str, &[&str])]) -> MissionPlan {
                 remaining_hours: 1.5,
             })
             .collect(),
+        agents: Vec::new(),
     }
 }
 

@@ -270,7 +270,7 @@ pub fn describe(record: &EventRecord, tally: &Tally, state: &MissionState) -> Op
             Report::Blocked(text) => format!("! {task} is blocked: {text}"),
             Report::Artifact(path) => format!("+ {task} produced {path}"),
             Report::Decision(text) => format!("◆ {task} decided: {text}"),
-            Report::Summary(_) => return None,
+            Report::Summary(_) | Report::Session(_) => return None,
         },
         Event::AttemptFinished {
             task,
@@ -280,6 +280,15 @@ pub fn describe(record: &EventRecord, tally: &Tally, state: &MissionState) -> Op
             ..
         } => finished(task, outcome, *duration_ms, next),
         Event::TaskBlocked { task, by } => format!("⊘ {task} blocked by {by}"),
+        Event::AttemptUsage { .. } => return None,
+        Event::ExecutorPaused {
+            executor,
+            until,
+            reason,
+        } => format!(
+            "⏸ {executor} paused until {} (its tasks wait, none fails): {reason}",
+            until.strftime("%H:%M:%S")
+        ),
         Event::PhaseGateFinished {
             phase,
             gate,
@@ -354,6 +363,8 @@ fn finished(task: &str, outcome: &AttemptOutcome, duration_ms: u64, next: &NextS
         AttemptOutcome::TimedOut => "timed out".to_string(),
         AttemptOutcome::Cancelled => "cancelled".to_string(),
         AttemptOutcome::Interrupted => "was cut off when techlead stopped".to_string(),
+        AttemptOutcome::RateLimited { message, .. } => format!("hit a rate limit: {message}"),
+        AttemptOutcome::NeedsPerson { message } => format!("needs you: {message}"),
     };
     let then = match next {
         NextStep::Retry { agent, at } => {

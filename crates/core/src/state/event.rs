@@ -71,6 +71,20 @@ pub enum Event {
         duration_ms: u64,
         next: NextStep,
     },
+    /// What an attempt has used so far (running totals; the latest wins).
+    AttemptUsage {
+        task: String,
+        attempt: u32,
+        usage: Usage,
+    },
+    /// An executor stops starting attempts until `until`: its provider
+    /// refused for now (a rate or usage limit). Every task on it waits;
+    /// none of them fails.
+    ExecutorPaused {
+        executor: String,
+        until: Timestamp,
+        reason: String,
+    },
     /// A pending task can never start: a dependency failed or is blocked.
     TaskBlocked {
         task: String,
@@ -105,6 +119,32 @@ pub enum Event {
     },
 }
 
+/// What an attempt has used so far: tokens, money, turns. Executors report
+/// running totals; the latest report of an attempt is its usage.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Usage {
+    #[serde(default)]
+    pub input_tokens: u64,
+    #[serde(default)]
+    pub output_tokens: u64,
+    /// Input tokens read from the provider's prompt cache.
+    #[serde(default)]
+    pub cache_read_tokens: u64,
+    /// Input tokens written to the provider's prompt cache.
+    #[serde(default)]
+    pub cache_write_tokens: u64,
+    /// In US dollars, as the agent or the price table says.
+    #[serde(default)]
+    pub cost_usd: f64,
+    #[serde(default)]
+    pub turns: u32,
+    #[serde(default)]
+    pub tool_uses: u32,
+    /// The model that did the work, when the agent says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+}
+
 /// What an agent said about its work while it ran.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "text", rename_all = "snake_case")]
@@ -113,6 +153,8 @@ pub enum Report {
     Artifact(String),
     Decision(String),
     Summary(String),
+    /// The agent's session or thread ID, which a retry may resume.
+    Session(String),
 }
 
 /// How an attempt ended.
@@ -135,6 +177,18 @@ pub enum AttemptOutcome {
     Cancelled,
     /// techlead itself died while the attempt ran; found at resume.
     Interrupted,
+    /// The provider refused for now (a rate or usage limit): not the
+    /// task's fault; it runs again without using a retry.
+    RateLimited {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        until: Option<Timestamp>,
+        message: String,
+    },
+    /// Retrying cannot help (credentials, quota, a refused request): the
+    /// task waits for the person.
+    NeedsPerson {
+        message: String,
+    },
 }
 
 impl AttemptOutcome {
@@ -157,7 +211,8 @@ pub enum NextStep {
     Retry { agent: String, at: Timestamp },
     /// No retries left: the task failed.
     Fail,
-    /// Back to pending without using a retry (cancelled, interrupted).
+    /// Back to pending without using a retry (cancelled, interrupted, rate
+    /// limited, waiting for the person).
     Requeue,
 }
 
@@ -165,4 +220,6 @@ pub enum NextStep {
 #[serde(rename_all = "kebab-case")]
 pub enum EscalationKind {
     FailureRate,
+    /// An executor needs the person: credentials, quota, billing.
+    NeedsPerson,
 }

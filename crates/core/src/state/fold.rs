@@ -1,6 +1,6 @@
 //! The fold: mission state as a function of its events.
 
-use super::event::{AttemptOutcome, Event, EventRecord, NextStep, Report};
+use super::event::{AttemptOutcome, Event, EventRecord, NextStep, Report, Usage};
 use super::index::Index;
 use super::plan::MissionPlan;
 use super::status::{IllegalTransition, MissionMove, MissionStatus, TaskMove, TaskStatus};
@@ -74,6 +74,10 @@ pub struct AttemptState {
     pub finished_at: Option<Timestamp>,
     pub outcome: Option<AttemptOutcome>,
     pub duration_ms: Option<u64>,
+    /// What it used, as last reported.
+    pub usage: Option<Usage>,
+    /// The agent's session, if it named one.
+    pub session: Option<String>,
 }
 
 /// One task as of the last event.
@@ -132,6 +136,8 @@ pub struct MissionState {
     /// Failed tasks when dispatch last paused, so that resuming does not
     /// pause again until another task fails.
     pub failed_at_last_pause: usize,
+    /// Executors that start nothing until the time given (rate limits).
+    pub paused_executors: Vec<(String, Timestamp)>,
     #[serde(skip)]
     index: HashMap<String, usize>,
     #[serde(skip)]
@@ -206,6 +212,7 @@ impl MissionState {
             last_event_at: at,
             escalations: 0,
             failed_at_last_pause: 0,
+            paused_executors: Vec::new(),
         })
     }
 
@@ -272,7 +279,30 @@ impl MissionState {
                     Report::Artifact(path) => state.artifacts.push(path.clone()),
                     Report::Decision(text) => state.decisions.push(text.clone()),
                     Report::Summary(text) => state.summary = Some(text.clone()),
+                    Report::Session(id) => {
+                        if let Some(current) = state.attempts.last_mut() {
+                            current.session = Some(id.clone());
+                        }
+                    }
                 }
+                Ok(())
+            }
+            Event::AttemptUsage {
+                task,
+                attempt,
+                usage,
+            } => {
+                let i = self.current(task, *attempt, &[TaskStatus::Running])?;
+                if let Some(current) = self.tasks[i].attempts.last_mut() {
+                    current.usage = Some(usage.clone());
+                }
+                Ok(())
+            }
+            Event::ExecutorPaused {
+                executor, until, ..
+            } => {
+                self.paused_executors.retain(|(e, _)| e != executor);
+                self.paused_executors.push((executor.clone(), *until));
                 Ok(())
             }
             Event::AttemptFinished {
@@ -375,6 +405,8 @@ impl MissionState {
             finished_at: None,
             outcome: None,
             duration_ms: None,
+            usage: None,
+            session: None,
         });
         Ok(())
     }
@@ -456,9 +488,13 @@ impl MissionState {
             (AttemptOutcome::Succeeded { .. }, NextStep::Done) => TaskMove::Succeed,
             (o, NextStep::Retry { .. }) if o.is_failure() => TaskMove::Retry,
             (o, NextStep::Fail) if o.is_failure() => TaskMove::Fail,
-            (AttemptOutcome::Cancelled | AttemptOutcome::Interrupted, NextStep::Requeue) => {
-                TaskMove::Requeue
-            }
+            (
+                AttemptOutcome::Cancelled
+                | AttemptOutcome::Interrupted
+                | AttemptOutcome::RateLimited { .. }
+                | AttemptOutcome::NeedsPerson { .. },
+                NextStep::Requeue,
+            ) => TaskMove::Requeue,
             _ => {
                 return Err(StateError::InconsistentNext {
                     task: task.to_string(),
@@ -731,6 +767,14 @@ impl MissionState {
     /// first.
     pub fn queued(&self) -> impl Iterator<Item = usize> + '_ {
         self.derived.queued.iter().map(|&(_, _, t)| t)
+    }
+
+    /// Until when `executor` starts nothing, if it is paused at `now`.
+    pub fn executor_paused_until(&self, executor: &str, now: Timestamp) -> Option<Timestamp> {
+        self.paused_executors
+            .iter()
+            .find(|(e, until)| e == executor && *until > now)
+            .map(|(_, until)| *until)
     }
 
     /// Whether task `a` goes before task `b` in dispatch order.

@@ -12,7 +12,7 @@ mod index;
 mod plan;
 mod status;
 
-pub use event::{AttemptOutcome, EscalationKind, Event, EventRecord, NextStep, Report};
+pub use event::{AttemptOutcome, EscalationKind, Event, EventRecord, NextStep, Report, Usage};
 pub use fold::{AttemptState, MissionState, StateError, Tally, TaskState};
-pub use plan::{MissionPlan, PhasePlan, PlanError, Resolve, TaskPlan};
+pub use plan::{AgentPlan, MissionPlan, PhasePlan, PlanError, Resolve, TaskPlan};
 pub use status::{IllegalTransition, MissionStatus, TaskStatus};

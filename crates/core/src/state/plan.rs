@@ -32,6 +32,25 @@ pub struct MissionPlan {
     pub agent_limits: Vec<(String, u32)>,
     pub phases: Vec<PhasePlan>,
     pub tasks: Vec<TaskPlan>,
+    /// The agents the tasks name (main and backup), as their files said
+    /// when the mission was recorded, so that resume runs the same agents.
+    #[serde(default)]
+    pub agents: Vec<AgentPlan>,
+}
+
+/// What an agent executor needs from an agent file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentPlan {
+    pub name: String,
+    /// The Markdown body: the agent's instructions (its system prompt).
+    #[serde(default)]
+    pub prompt: String,
+    /// `None`: the user's default model (`inherit`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// `None`: every tool the executor allows; `Some`: only these.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tools: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -225,7 +244,41 @@ impl MissionPlan {
                         .collect(),
                 })
                 .collect(),
+            agents: agent_plans(&tasks, input.library),
             tasks,
         })
     }
+
+    pub fn agent(&self, name: &str) -> Option<&AgentPlan> {
+        self.agents.iter().find(|a| a.name == name)
+    }
+}
+
+/// The agents `tasks` name, each once, in first-use order.
+fn agent_plans(tasks: &[TaskPlan], library: &crate::agents::Library) -> Vec<AgentPlan> {
+    let mut plans: Vec<AgentPlan> = Vec::new();
+    let names = tasks
+        .iter()
+        .flat_map(|t| std::iter::once(&t.agent).chain(t.backup.as_ref()));
+    for name in names {
+        if plans.iter().any(|p| &p.name == name) {
+            continue;
+        }
+        let Some(agent) = library.get(name) else {
+            continue;
+        };
+        plans.push(AgentPlan {
+            name: name.clone(),
+            prompt: agent.prompt.clone(),
+            model: match &agent.model {
+                crate::agents::Model::Inherit => None,
+                other => Some(other.as_str().to_string()),
+            },
+            tools: match &agent.tools {
+                crate::agents::Tools::All => None,
+                crate::agents::Tools::Only(names) => Some(names.clone()),
+            },
+        });
+    }
+    plans
 }

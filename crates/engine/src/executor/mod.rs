@@ -32,6 +32,21 @@ pub struct AttemptSpec {
     pub timeout: Duration,
     /// Extra environment variables for the child.
     pub env: Vec<(String, String)>,
+    /// The agent's instructions (its file's Markdown body), for executors
+    /// that run an agent; empty for the general-purpose agent.
+    pub agent_prompt: String,
+    /// The model the agent file names; `None` means the user's default
+    /// (`inherit`).
+    pub model: Option<String>,
+    /// The tools the agent file allows; `None` means every tool the
+    /// executor allows.
+    pub tools: Option<Vec<String>>,
+    /// The agent session of an earlier attempt of this task, which the
+    /// executor may resume (see [`ExecEvent::Session`]).
+    pub resume_session: Option<String>,
+    /// The most this attempt may spend, in US dollars, when a budget
+    /// applies.
+    pub budget_usd: Option<f64>,
 }
 
 impl AttemptSpec {
@@ -63,6 +78,11 @@ pub enum ExecEvent {
     Artifact(String),
     Decision(String),
     Summary(String),
+    /// What the attempt has used so far (running totals: each report
+    /// replaces the last).
+    Usage(techlead_core::state::Usage),
+    /// The agent's session or thread ID, so that a retry can resume it.
+    Session(String),
 }
 
 /// How an attempt ended.
@@ -80,6 +100,19 @@ pub enum Outcome {
     TimedOut,
     /// Stopped on request (Ctrl-C); its process group was terminated.
     Cancelled,
+    /// The provider refused for now (HTTP 429 or 529, a session or usage
+    /// limit, a `rate_limit_event` rejected): not the task's fault. The
+    /// executor pauses until `until` (or a backoff when unknown) and the
+    /// task runs again without using a retry.
+    RateLimited {
+        until: Option<jiff::Timestamp>,
+        message: String,
+    },
+    /// Retrying cannot help (bad or missing credentials, no quota or
+    /// credit left, a refused request): the person must act.
+    NeedsPerson {
+        message: String,
+    },
 }
 
 pub type OutcomeFuture = Pin<Box<dyn Future<Output = Outcome> + Send>>;

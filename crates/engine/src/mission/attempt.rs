@@ -27,6 +27,7 @@ pub fn spawn<S: Store>(mission: &Mission<S>, task: usize, cancel: CancellationTo
         .find(|e| e.name() == plan.executor)
         .cloned()
         .expect("executors were checked when the mission was opened");
+    let agent = state.plan.agent(&state.tasks[task].agent);
     let spec = AttemptSpec {
         mission_id: mission.id.clone(),
         task_id: plan.id.clone(),
@@ -45,6 +46,11 @@ pub fn spawn<S: Store>(mission: &Mission<S>, task: usize, cancel: CancellationTo
             crate::orphans::VARIABLE.to_string(),
             crate::orphans::scope(&mission.settings.data_dir, &mission.id),
         )],
+        agent_prompt: agent.map(|a| a.prompt.clone()).unwrap_or_default(),
+        model: agent.and_then(|a| a.model.clone()),
+        tools: agent.and_then(|a| a.tools.clone()),
+        resume_session: resumable_session(&state.tasks[task]),
+        budget_usd: None,
     };
     let inputs = mission.inputs.sender();
     tokio::spawn(async move {
@@ -80,6 +86,17 @@ pub fn spawn<S: Store>(mission: &Mission<S>, task: usize, cancel: CancellationTo
     });
 }
 
+/// The session of the attempt before this one, when it ran on the same
+/// agent and did not succeed: a retry continues where it stopped.
+fn resumable_session(task: &techlead_core::state::TaskState) -> Option<String> {
+    let [.., previous, current] = task.attempts.as_slice() else {
+        return None;
+    };
+    (previous.agent == current.agent)
+        .then(|| previous.session.clone())
+        .flatten()
+}
+
 fn forward(inputs: &mpsc::UnboundedSender<Input>, task: usize, attempt: u32, event: ExecEvent) {
     let input = match event {
         ExecEvent::Started { pid } => Input::Started { task, pid },
@@ -88,6 +105,11 @@ fn forward(inputs: &mpsc::UnboundedSender<Input>, task: usize, attempt: u32, eve
             attempt,
             percent,
             message,
+        },
+        ExecEvent::Usage(usage) => Input::Usage {
+            task,
+            attempt,
+            usage,
         },
         other => match report_of(&other) {
             Some(report) => Input::Report {

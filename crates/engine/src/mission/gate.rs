@@ -41,6 +41,11 @@ pub fn spawn<S: Store>(mission: &Mission<S>, phase: usize, gate: String) {
             crate::orphans::VARIABLE.to_string(),
             crate::orphans::scope(&mission.settings.data_dir, &mission.id),
         )],
+        agent_prompt: String::new(),
+        model: None,
+        tools: None,
+        resume_session: None,
+        budget_usd: None,
     };
     let log = format!("{relative}/output.log");
     let inputs = mission.inputs.sender();
@@ -55,7 +60,10 @@ pub fn spawn<S: Store>(mission: &Mission<S>, phase: usize, gate: String) {
         let (passed, exit_code) = match outcome {
             Outcome::Succeeded { .. } => (true, Some(0)),
             Outcome::Failed { exit_code, .. } => (false, exit_code),
-            Outcome::TimedOut | Outcome::Cancelled => (false, None),
+            Outcome::TimedOut
+            | Outcome::Cancelled
+            | Outcome::RateLimited { .. }
+            | Outcome::NeedsPerson { .. } => (false, None),
         };
         let _ = inputs.send(Input::GateFinished {
             phase,

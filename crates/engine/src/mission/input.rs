@@ -4,7 +4,7 @@
 
 use crate::executor::Outcome;
 use std::time::Instant;
-use techlead_core::state::Report;
+use techlead_core::state::{Report, Usage};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -26,6 +26,11 @@ pub enum Input {
         task: usize,
         attempt: u32,
         report: Report,
+    },
+    Usage {
+        task: usize,
+        attempt: u32,
+        usage: Usage,
     },
     Finished {
         task: usize,

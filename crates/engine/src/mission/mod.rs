@@ -534,7 +534,7 @@ impl<S: Store + 'static> Mission<S> {
             return Ok(());
         }
         let delay = std::time::Duration::from_millis(self.state.plan.launch_delay_ms);
-        for t in dispatch::startable(&self.state) {
+        for t in dispatch::startable(&self.state, Timestamp::now()) {
             if self.claims.get(&t).is_none_or(|&seq| seq > self.durable) {
                 continue;
             }
@@ -645,6 +645,18 @@ impl<S: Store + 'static> Mission<S> {
                     message,
                 })
             }
+            Input::Usage {
+                task,
+                attempt,
+                usage,
+            } => {
+                let task = self.state.plan.tasks[task].id.clone();
+                self.stage(Event::AttemptUsage {
+                    task,
+                    attempt,
+                    usage,
+                })
+            }
             Input::Report {
                 task,
                 attempt,
@@ -666,14 +678,16 @@ impl<S: Store + 'static> Mission<S> {
                 self.running.remove(&task);
                 let outcome = attempt_outcome(outcome);
                 let next = retry::next_step(&self.state, task, &outcome, Timestamp::now());
-                let task = self.state.plan.tasks[task].id.clone();
+                let t = task;
+                let task = self.state.plan.tasks[t].id.clone();
                 self.stage(Event::AttemptFinished {
-                    task,
+                    task: task.clone(),
                     attempt,
-                    outcome,
+                    outcome: outcome.clone(),
                     duration_ms,
                     next,
                 })?;
+                self.after_refusal(t, task, &outcome)?;
                 // The freed slot refills now, before anything else is decided.
                 self.start_claims()?;
                 self.launch();
@@ -700,6 +714,48 @@ impl<S: Store + 'static> Mission<S> {
                 })
             }
             Input::Interrupt => self.interrupt(),
+        }
+    }
+
+    /// A rate limit pauses the attempt's executor (every task on it waits,
+    /// none fails); an attempt that needs the person pauses dispatch with
+    /// an escalation.
+    fn after_refusal(
+        &mut self,
+        t: usize,
+        task: String,
+        outcome: &AttemptOutcome,
+    ) -> Result<(), Error> {
+        match outcome {
+            AttemptOutcome::RateLimited { until, message } => {
+                let now = Timestamp::now();
+                let executor = self.state.plan.tasks[t].executor.clone();
+                let until = until
+                    .filter(|&u| u > now)
+                    .unwrap_or_else(|| now + rate_limit_backoff(&self.state, &executor, now));
+                self.stage(Event::ExecutorPaused {
+                    executor,
+                    until,
+                    reason: message.clone(),
+                })
+            }
+            AttemptOutcome::NeedsPerson { message }
+                if self.state.status == MissionStatus::Running =>
+            {
+                let executor = &self.state.plan.tasks[t].executor;
+                let message = format!("`{executor}` cannot go on without you: {message}");
+                self.stage(Event::DispatchPaused {
+                    reason: message.clone(),
+                })?;
+                self.stage(Event::EscalationRaised {
+                    id: self.state.escalations + 1,
+                    kind: EscalationKind::NeedsPerson,
+                    message,
+                    tasks: vec![task],
+                    options: ["resume", "abort"].map(String::from).to_vec(),
+                })
+            }
+            _ => Ok(()),
         }
     }
 
@@ -755,7 +811,24 @@ fn attempt_outcome(outcome: Outcome) -> AttemptOutcome {
         },
         Outcome::TimedOut => AttemptOutcome::TimedOut,
         Outcome::Cancelled => AttemptOutcome::Cancelled,
+        Outcome::RateLimited { until, message } => AttemptOutcome::RateLimited { until, message },
+        Outcome::NeedsPerson { message } => AttemptOutcome::NeedsPerson { message },
     }
+}
+
+/// How long an executor waits after a rate limit that named no reset time:
+/// 30 s, doubling with each pause still in force, up to 15 minutes.
+fn rate_limit_backoff(state: &MissionState, executor: &str, now: Timestamp) -> SignedDuration {
+    let recent = state
+        .paused_executors
+        .iter()
+        .find(|(e, _)| e == executor)
+        .map(|&(_, until)| until);
+    let previous = recent.map_or(SignedDuration::ZERO, |until| {
+        until.duration_since(now).abs()
+    });
+    let next = (previous * 2).max(SignedDuration::from_secs(30));
+    next.min(SignedDuration::from_mins(15))
 }
 
 fn instant_at(at: Timestamp, now: Timestamp) -> Instant {
@@ -777,6 +850,7 @@ pub(crate) fn report_of(event: &crate::executor::ExecEvent) -> Option<Report> {
         E::Artifact(path) => Report::Artifact(path.clone()),
         E::Decision(text) => Report::Decision(text.clone()),
         E::Summary(text) => Report::Summary(text.clone()),
-        E::Started { .. } | E::Progress { .. } => return None,
+        E::Session(id) => Report::Session(id.clone()),
+        E::Started { .. } | E::Progress { .. } | E::Usage(_) => return None,
     })
 }

@@ -29,6 +29,8 @@ pub(super) fn event_type(event: &Event) -> &'static str {
         Event::AttemptProgress { .. } => "attempt_progress",
         Event::AttemptReported { .. } => "attempt_reported",
         Event::AttemptFinished { .. } => "attempt_finished",
+        Event::AttemptUsage { .. } => "attempt_usage",
+        Event::ExecutorPaused { .. } => "executor_paused",
         Event::TaskBlocked { .. } => "task_blocked",
         Event::PhaseGateFinished { .. } => "phase_gate_finished",
         Event::DispatchPaused { .. } => "dispatch_paused",
@@ -48,6 +50,7 @@ pub(super) fn event_task(event: &Event) -> Option<&str> {
         | Event::AttemptProgress { task, .. }
         | Event::AttemptReported { task, .. }
         | Event::AttemptFinished { task, .. }
+        | Event::AttemptUsage { task, .. }
         | Event::TaskBlocked { task, .. } => Some(task),
         _ => None,
     }
@@ -71,6 +74,8 @@ fn outcome_kind(outcome: &AttemptOutcome) -> &'static str {
         AttemptOutcome::TimedOut => "timed_out",
         AttemptOutcome::Cancelled => "cancelled",
         AttemptOutcome::Interrupted => "interrupted",
+        AttemptOutcome::RateLimited { .. } => "rate_limited",
+        AttemptOutcome::NeedsPerson { .. } => "needs_person",
     }
 }
 
@@ -154,7 +159,30 @@ pub(super) fn project(
             )?
             .execute(params![mission, task, attempt - 1])?;
         }
-        Event::AttemptProgress { .. } => {}
+        Event::AttemptProgress { .. } | Event::ExecutorPaused { .. } => {}
+        Event::AttemptUsage {
+            task,
+            attempt,
+            usage,
+        } => {
+            tx.prepare_cached(
+                "UPDATE attempts SET input_tokens = ?4, output_tokens = ?5, cache_read_tokens = ?6,
+                     cache_write_tokens = ?7, cost_usd = ?8, turns = ?9, model = COALESCE(?10, model)
+                 WHERE mission = ?1 AND task = ?2 AND attempt = ?3",
+            )?
+            .execute(params![
+                mission,
+                task,
+                attempt,
+                usage.input_tokens as i64,
+                usage.output_tokens as i64,
+                usage.cache_read_tokens as i64,
+                usage.cache_write_tokens as i64,
+                usage.cost_usd,
+                usage.turns,
+                usage.model,
+            ])?;
+        }
         Event::AttemptReported {
             task,
             report: Report::Summary(summary),

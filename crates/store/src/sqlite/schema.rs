@@ -72,11 +72,18 @@ CREATE TABLE attempts (
     queued_at    TEXT NOT NULL,             -- claimed its slot
     started_at   TEXT,                      -- took the slot; NULL if it never did
     finished_at  TEXT,
-    outcome      TEXT,                      -- succeeded, failed, timed_out, cancelled, interrupted
+    outcome      TEXT,                      -- succeeded, failed, timed_out, cancelled, interrupted, rate_limited, needs_person
     exit_code    INTEGER,
     signal       INTEGER,
     message      TEXT,
     duration_ms  INTEGER,
+    input_tokens       INTEGER NOT NULL DEFAULT 0,
+    output_tokens      INTEGER NOT NULL DEFAULT 0,
+    cache_read_tokens  INTEGER NOT NULL DEFAULT 0,
+    cache_write_tokens INTEGER NOT NULL DEFAULT 0,
+    cost_usd           REAL NOT NULL DEFAULT 0,
+    turns              INTEGER NOT NULL DEFAULT 0,
+    model              TEXT,                -- as the agent reported it
     PRIMARY KEY (mission, task, attempt)
 ) STRICT;
 
