@@ -333,3 +333,92 @@ async fn a_just_created_mission_has_the_state_its_record_replays_to() {
     assert_eq!(mission.run().await.unwrap(), MissionStatus::Succeeded);
     assert_eq!(f.state(&id).status, MissionStatus::Succeeded);
 }
+
+/// A provider's rate limit pauses the executor for every task on it, and
+/// nothing fails: each task runs again once the limit resets, without
+/// using a retry (these tasks have none).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rate_limit_pauses_the_executor_and_no_task_fails() {
+    let f = Fixture::new();
+    // Every task's first attempt is refused until one second from now.
+    let limited = "if [ \"$TECHLEAD_ATTEMPT\" = 1 ]; then \
+         printf '{\"status\":\"rate_limited\",\"retry_at\":\"%s\",\"message\":\"429 slow down\"}' \
+         \"$(date -u -d '+1 second' +%Y-%m-%dT%H:%M:%SZ)\" > \"$TECHLEAD_RESULT\"; exit 1; fi; \
+         echo \"$TECHLEAD_TASK\" >> done";
+    let tasks: Vec<TaskPlan> = (0..6)
+        .map(|i| task(&format!("T{i}"), &[], limited))
+        .collect();
+    let id = f.create(&f.plan(tasks));
+    assert_eq!(f.run(&id).await, MissionStatus::Succeeded);
+
+    let state = f.state(&id);
+    assert_eq!(state.count(TaskStatus::Succeeded), 6);
+    let done = std::fs::read_to_string(f.dir.path().join("done")).unwrap();
+    assert_eq!(done.lines().count(), 6, "each task did its work once");
+    let events = f.events(&id);
+    let paused: Vec<_> = events
+        .iter()
+        .filter_map(|r| match &r.event {
+            Event::ExecutorPaused {
+                executor, reason, ..
+            } => Some((executor.clone(), reason.clone())),
+            _ => None,
+        })
+        .collect();
+    assert!(!paused.is_empty());
+    assert!(
+        paused
+            .iter()
+            .all(|(e, r)| e == "command" && r == "429 slow down")
+    );
+    for (t, task) in state.tasks.iter().enumerate() {
+        let outcomes: Vec<_> = task.attempts.iter().map(|a| a.outcome.clone()).collect();
+        assert!(
+            outcomes.iter().all(|o| !o.as_ref().unwrap().is_failure()),
+            "task {t} has a failed attempt: {outcomes:?}"
+        );
+        assert!(matches!(
+            outcomes[0],
+            Some(AttemptOutcome::RateLimited { .. })
+        ));
+    }
+    // No attempt started while the executor was paused.
+    let mut paused_until = None;
+    for record in &events {
+        match &record.event {
+            Event::ExecutorPaused { until, .. } => paused_until = Some(*until),
+            Event::AttemptStarted { .. } => {
+                if let Some(until) = paused_until {
+                    assert!(
+                        record.at >= until,
+                        "started at {} before {until}",
+                        record.at
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Credentials or quota the agent lacks cannot be fixed by retrying: the
+/// mission pauses with an escalation, and the task is not failed.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_attempt_that_needs_the_person_pauses_with_an_escalation() {
+    let f = Fixture::new();
+    let refused = "printf '{\"status\":\"needs_person\",\"message\":\"Invalid API key\"}' > \"$TECHLEAD_RESULT\"; exit 1";
+    let mut key = task("KEY", &[], refused);
+    key.retries = 3;
+    let id = f.create(&f.plan(vec![key]));
+    assert_eq!(f.run(&id).await, MissionStatus::Paused);
+    let state = f.state(&id);
+    assert_eq!(state.tasks[0].status, TaskStatus::Pending);
+    assert_eq!(state.tasks[0].attempts.len(), 1, "not retried");
+    let raised = f.events(&id).into_iter().find_map(|r| match r.event {
+        Event::EscalationRaised { kind, message, .. } => Some((kind, message)),
+        _ => None,
+    });
+    let (kind, message) = raised.expect("an escalation");
+    assert_eq!(kind, techlead_core::state::EscalationKind::NeedsPerson);
+    assert!(message.contains("Invalid API key"), "{message}");
+}

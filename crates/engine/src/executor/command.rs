@@ -432,6 +432,9 @@ fn conclude(program: &str, status: ExitStatus, spec: &AttemptSpec, output: &mut 
         }
     };
     let result = result.unwrap_or_default();
+    if let Some(usage) = result.usage.clone() {
+        output.report(ExecEvent::Usage(usage));
+    }
     for artifact in result.artifacts {
         output.report(ExecEvent::Artifact(artifact));
     }
@@ -446,6 +449,17 @@ fn conclude(program: &str, status: ExitStatus, spec: &AttemptSpec, output: &mut 
         .map(|text| format!(": {text}"))
         .unwrap_or_default();
 
+    let said = || result.message.clone().unwrap_or_default();
+    match result.status {
+        Some(result::Status::RateLimited) => {
+            return Outcome::RateLimited {
+                until: result.retry_at,
+                message: said(),
+            };
+        }
+        Some(result::Status::NeedsPerson) => return Outcome::NeedsPerson { message: said() },
+        _ => {}
+    }
     if let Some(signal) = status.signal() {
         let name = process::signal_name(signal)
             .map(|name| format!(" ({name})"))

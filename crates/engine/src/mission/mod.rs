@@ -601,11 +601,16 @@ impl<S: Store + 'static> Mission<S> {
         matches!(status, MissionStatus::Interrupted | MissionStatus::Paused).then_some(status)
     }
 
-    /// When to wake up without input: the next retry, or the end of the
+    /// When to wake up without input: the next retry, the end of an
+    /// executor's pause, the end of the commit window, or the end of the
     /// launch delay while a durable claim waits for it.
     fn next_wake(&self) -> Option<Instant> {
         let now = Timestamp::now();
-        let mut wake = dispatch::next_retry(&self.state).map(|at| instant_at(at, now));
+        let mut wake = dispatch::next_retry(&self.state)
+            .into_iter()
+            .chain(dispatch::next_executor_resume(&self.state, now))
+            .min()
+            .map(|at| instant_at(at, now));
         if let Some(since) = self.staged_since
             && self.committing.is_none()
         {

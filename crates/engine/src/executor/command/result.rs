@@ -3,8 +3,14 @@
 //!
 //! ```json
 //! {"status": "success", "summary": "...", "artifacts": ["path"],
-//!  "decisions": ["text"], "message": "..."}
+//!  "decisions": ["text"], "message": "...",
+//!  "usage": {"input_tokens": 1200, "output_tokens": 300, "cost_usd": 0.004},
+//!  "retry_at": "2026-11-23T16:50:00Z"}
 //! ```
+//!
+//! `status` may also be `rate_limited` (the provider refused for now:
+//! `retry_at` says until when, if known) or `needs_person` (credentials,
+//! quota: retrying cannot help), for programs that wrap an LLM API.
 
 use serde::Deserialize;
 use std::fs;
@@ -23,6 +29,10 @@ pub(crate) struct ResultFile {
     pub decisions: Vec<String>,
     /// Why it failed, or anything else the person should read.
     pub message: Option<String>,
+    /// What the attempt used (tokens, cost, turns).
+    pub usage: Option<techlead_core::state::Usage>,
+    /// With `rate_limited`: when the limit resets.
+    pub retry_at: Option<jiff::Timestamp>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -32,6 +42,10 @@ pub(crate) enum Status {
     Success,
     #[serde(alias = "failed", alias = "error")]
     Failure,
+    #[serde(rename = "rate_limited")]
+    RateLimited,
+    #[serde(rename = "needs_person")]
+    NeedsPerson,
 }
 
 /// Reads the result file at `path`: `Ok(None)` when there is none, `Err`
@@ -84,8 +98,20 @@ mod tests {
                 artifacts: vec!["a".into()],
                 decisions: vec!["d".into()],
                 message: Some("m".into()),
+                ..ResultFile::default()
             }
         );
+        let limited = parse(
+            r#"{"status": "rate_limited", "retry_at": "2026-11-23T16:50:00Z",
+                "usage": {"input_tokens": 5, "cost_usd": 0.5}}"#,
+        )
+        .unwrap();
+        assert_eq!(limited.status, Some(Status::RateLimited));
+        assert_eq!(
+            limited.retry_at,
+            Some("2026-11-23T16:50:00Z".parse().unwrap())
+        );
+        assert_eq!(limited.usage.unwrap().input_tokens, 5);
         assert_eq!(
             parse(r#"{"status": "succeeded"}"#).unwrap().status,
             Some(Status::Success)
