@@ -52,6 +52,11 @@ pub enum Command {
         after_help = "Examples:\n  techlead logs quickstart API-001\n  techlead logs quickstart API-001 --attempt 2\n  techlead logs quickstart API-001 --follow"
     )]
     Logs(LogsArgs),
+    /// Show what a mission spent: tokens and US dollars by task, agent and model.
+    #[command(
+        after_help = "Examples:\n  techlead cost\n  techlead cost team-booking-platform --by agent\n  techlead cost incident-1 --json"
+    )]
+    Cost(CostArgs),
     /// List the missions in the database.
     Missions(MissionsArgs),
     /// Check a mission file and report every problem with file:line:col.
@@ -214,6 +219,27 @@ pub struct StatusArgs {
     /// Print the status as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CostArgs {
+    /// The mission's ID or name (default: the newest mission).
+    pub mission: Option<String>,
+    /// Group the rows by task, agent or model.
+    #[arg(long, value_enum, default_value_t = CostBy::Task)]
+    pub by: CostBy,
+    #[command(flatten)]
+    pub database: Database,
+    /// Print every grouping as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CostBy {
+    Task,
+    Agent,
+    Model,
 }
 
 #[derive(Debug, Args)]

@@ -2,6 +2,7 @@
 
 mod agents;
 mod assign;
+mod cost;
 mod fmt;
 mod logs;
 mod plan;
@@ -19,6 +20,7 @@ pub fn run(cli: Cli) -> Result<Outcome, CliError> {
         Command::Resume(args) => run::resume(&args),
         Command::Status(args) => status::status(&args),
         Command::Logs(args) => logs::run(&args),
+        Command::Cost(args) => cost::run(&args),
         Command::Missions(args) => status::missions(&args),
         Command::Validate(args) => validate::run(&args),
         Command::Plan(args) => plan::run(&args),
