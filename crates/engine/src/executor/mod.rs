@@ -3,6 +3,7 @@
 //! over a channel while running and return an [`Outcome`] at the end; the
 //! mission actor records both.
 
+pub mod claude_code;
 pub mod command;
 
 use std::future::Future;
