@@ -9,6 +9,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use techlead_core::fingerprint;
 use techlead_core::state::{EventRecord, MissionPlan, MissionState, MissionStatus, Resolve, Tally};
+use techlead_engine::executor::claude_code::ClaudeCodeExecutor;
 use techlead_engine::executor::command::CommandExecutor;
 use techlead_engine::mission::{Mission, Observer, Settings};
 use techlead_store::Store;
@@ -102,7 +103,10 @@ fn drive(
         .unwrap_or_else(|_| database::data_dir(path));
     let settings = Settings {
         data_dir,
-        executors: vec![Arc::new(CommandExecutor::new())],
+        executors: vec![
+            Arc::new(CommandExecutor::new()),
+            Arc::new(ClaudeCodeExecutor::new()),
+        ],
         gate_grace: std::time::Duration::from_secs(5),
     };
     let view: Arc<Mutex<Option<View>>> = Arc::new(Mutex::new(None));

@@ -658,9 +658,7 @@ impl Player {
                 }
             }
             Step::Spawn { argv } => {
-                let Some((program, rest)) = argv.split_first() else {
-                    return None;
-                };
+                let (program, rest) = argv.split_first()?;
                 let spawned = std::process::Command::new(program)
                     .args(rest)
                     .stdin(std::process::Stdio::null())
