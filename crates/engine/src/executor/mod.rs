@@ -5,6 +5,7 @@
 
 pub mod claude_code;
 pub mod command;
+pub mod simulate;
 
 use std::future::Future;
 use std::path::PathBuf;
