@@ -3,11 +3,16 @@
 
 use std::fs;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
+use techlead_core::state::{Event, MissionPlan, MissionStatus, Resolve};
 use techlead_engine::executor::simulate::{
     FAILURE_RATE_VARIABLE, SCALE_VARIABLE, SEED_VARIABLE, SimulateConfig, SimulateExecutor,
 };
 use techlead_engine::executor::{AttemptSpec, ExecEvent, Executor, Outcome};
+use techlead_engine::mission::{Mission, Settings, observer};
+use techlead_store::Store;
+use techlead_store::sqlite::SqliteStore;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -428,4 +433,92 @@ fn the_environment_overrides_the_defaults() {
             .unwrap_err();
         assert!(error.contains(variable) && error.contains(value), "{error}");
     }
+}
+
+/// The example rehearsal, planned as `techlead run` plans it, run by the
+/// mission actor on a real store with the simulate executor: what the
+/// record says happened, attempt by attempt.
+async fn rehearse_the_example(seed: u64) -> (MissionStatus, Vec<(String, u32, String)>) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/rehearsal");
+    let text = fs::read_to_string(root.join("mission.yaml")).unwrap();
+    let parsed = techlead_core::spec::parse(&text);
+    assert!(!parsed.has_errors(), "{:?}", parsed.diagnostics);
+    let mission = parsed.mission.unwrap();
+    assert!(techlead_core::spec::validate(&mission, None).is_empty());
+    let dir = tempfile::tempdir().unwrap();
+    let library = techlead_core::agents::Library::builder().build();
+    let plan = MissionPlan::resolve(
+        mission,
+        Resolve {
+            library: &library,
+            source: "mission.yaml".into(),
+            source_hash: "0".into(),
+            workdir: dir.path().display().to_string(),
+        },
+    )
+    .unwrap();
+    assert!(plan.tasks.iter().all(|task| task.executor == "simulate"));
+    let config = SimulateConfig::default()
+        .with_seed(seed)
+        .with_failure_rate(0.3)
+        .with_estimates(plan.tasks.iter().map(|t| (t.id.clone(), t.estimate_hours)));
+    let db = dir.path().join("techlead.db");
+    let id = SqliteStore::open(&db)
+        .unwrap()
+        .create_mission(&plan, jiff::Timestamp::now())
+        .unwrap();
+    let settings = Settings {
+        data_dir: dir.path().to_path_buf(),
+        executors: vec![Arc::new(SimulateExecutor::new(config))],
+        gate_grace: Duration::from_secs(1),
+    };
+    let mission = Mission::open(
+        SqliteStore::open(&db).unwrap(),
+        &id,
+        settings,
+        observer(|_, _, _| {}),
+    )
+    .unwrap();
+    let status = mission.run().await.unwrap();
+
+    let mut attempts = Vec::new();
+    for record in SqliteStore::open(&db).unwrap().events(&id, 0).unwrap() {
+        match record.event {
+            Event::AttemptFinished {
+                task,
+                attempt,
+                outcome,
+                ..
+            } => attempts.push((task, attempt, format!("{outcome:?}"))),
+            Event::AttemptUsage { usage, .. } => {
+                assert_eq!(usage.model.as_deref(), Some("simulation"));
+                assert_eq!(usage.cost_usd, 0.0);
+            }
+            _ => {}
+        }
+    }
+    // Every attempt logged, every line marked.
+    for (task, attempt, _) in &attempts {
+        let log = dir
+            .path()
+            .join(format!("runs/{id}/{task}/{attempt}/output.log"));
+        let log = fs::read_to_string(&log).unwrap();
+        assert!(
+            log.lines().all(|line| line.starts_with("SIMULATION")),
+            "{log}"
+        );
+    }
+    (status, attempts)
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_example_rehearsal_runs_end_to_end_and_replays() {
+    let (status, attempts) = rehearse_the_example(3).await;
+    assert!(attempts.len() >= 8, "{attempts:?}");
+    assert!(
+        matches!(status, MissionStatus::Succeeded | MissionStatus::Failed),
+        "{status:?}"
+    );
+    let (again, replayed) = rehearse_the_example(3).await;
+    assert_eq!((status, &attempts), (again, &replayed));
 }
