@@ -295,6 +295,11 @@ async fn durations_follow_the_estimate_and_the_scale() {
     // No estimate counts as 1 h, as the planner counts it.
     assert_eq!(d.elapsed, a.elapsed);
     assert_about(a.elapsed, one.config().draw("T", 1).duration);
+    // An estimate given with the attempt wins over the configured one.
+    assert_eq!(
+        one.config().draw_with("T", 1, Some(4.0)),
+        four.config().draw("T", 1)
+    );
 
     // Across many attempts the estimate is the median.
     let draws: Vec<f64> = (1..=401)

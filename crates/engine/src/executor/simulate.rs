@@ -174,12 +174,14 @@ impl SimulateConfig {
         self.seed
     }
 
-    /// The estimate used for `task`, and whether the task had one. A
-    /// missing, negative or non-finite estimate counts as
-    /// [`DEFAULT_ESTIMATE_HOURS`], as the planner counts it.
-    pub fn estimate(&self, task: &str) -> (f64, bool) {
-        match self.estimates.get(task) {
-            Some(&hours) if hours.is_finite() && hours >= 0.0 => (hours, true),
+    /// The estimate used for `task`, and whether the task had one: `given`
+    /// when there is one, else the one given with
+    /// [`SimulateConfig::with_estimate`]. A missing, negative or non-finite
+    /// estimate counts as [`DEFAULT_ESTIMATE_HOURS`], as the planner counts
+    /// it.
+    pub fn estimate(&self, task: &str, given: Option<f64>) -> (f64, bool) {
+        match given.or_else(|| self.estimates.get(task).copied()) {
+            Some(hours) if hours.is_finite() && hours >= 0.0 => (hours, true),
             _ => (DEFAULT_ESTIMATE_HOURS, false),
         }
     }
@@ -188,7 +190,13 @@ impl SimulateConfig {
     /// the seed, the task, the attempt, the estimate, the scale and the
     /// failure rate.
     pub fn draw(&self, task: &str, attempt: u32) -> Draw {
-        let (estimate_hours, estimated) = self.estimate(task);
+        self.draw_with(task, attempt, None)
+    }
+
+    /// [`SimulateConfig::draw`] around the estimate `given` when there is
+    /// one, rather than the configured one.
+    pub fn draw_with(&self, task: &str, attempt: u32, given: Option<f64>) -> Draw {
+        let (estimate_hours, estimated) = self.estimate(task, given);
         let unit = |stream: u8| unit(self.seed, task, attempt, stream);
         // A standard normal (Box–Muller), kept within 3 deviations.
         let z = ((-2.0 * (1.0 - unit(1)).ln()).sqrt() * (std::f64::consts::TAU * unit(2)).cos())
@@ -307,7 +315,8 @@ async fn run(
             ));
         }
     };
-    let draw = config.draw(&spec.task_id, spec.attempt);
+    // The spec carries no estimate (yet): the configured ones stand.
+    let draw = config.draw_with(&spec.task_id, spec.attempt, None);
     let start = Instant::now();
     let task = format!("`{}` ({})", spec.task_id, spec.task_title);
     let estimate = if draw.estimated {
@@ -512,7 +521,8 @@ impl Reports {
     fn report(&mut self, event: ExecEvent) {
         match &event {
             ExecEvent::Progress { message, .. } => self.log(message),
-            ExecEvent::Summary(text) => self.log(&format!("{MARK}: summary: {text}")),
+            // Already marked.
+            ExecEvent::Summary(text) => self.log(text),
             ExecEvent::Usage(usage) => self.log(&format!(
                 "{MARK}: usage (simulated): {} input tokens, {} output tokens, {} turns, \
                  ${:.2}, model {}",
