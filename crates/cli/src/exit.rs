@@ -74,6 +74,8 @@ pub enum CliError {
     },
     #[error("cannot start the async runtime")]
     Runtime(#[source] std::io::Error),
+    #[error("the simulate executor's settings are wrong: {0}")]
+    Simulate(String),
 }
 
 impl CliError {
@@ -112,6 +114,9 @@ impl CliError {
                 Some("`techlead status MISSION` lists tasks and their attempts".into())
             }
             CliError::Runtime(_) => None,
+            CliError::Simulate(_) => Some(
+                "fix or unset the TECHLEAD_SIMULATE_* variable named above (docs/executors.md, `simulate`)".into(),
+            ),
         }
     }
 }

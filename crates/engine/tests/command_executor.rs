@@ -65,6 +65,7 @@ fn spec(scratch: &Scratch, argv: &[&str]) -> AttemptSpec {
         tools: None,
         resume_session: None,
         budget_usd: None,
+        estimate_hours: None,
     }
 }
 

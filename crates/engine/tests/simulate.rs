@@ -37,6 +37,7 @@ fn spec(dir: &Path, task: &str, attempt: u32, timeout: Duration) -> AttemptSpec 
         tools: None,
         resume_session: None,
         budget_usd: None,
+        estimate_hours: None,
     }
 }
 

@@ -66,6 +66,7 @@ impl Scratch {
             tools: None,
             resume_session: None,
             budget_usd: None,
+            estimate_hours: None,
         }
     }
 

@@ -11,6 +11,7 @@ use techlead_core::fingerprint;
 use techlead_core::state::{EventRecord, MissionPlan, MissionState, MissionStatus, Resolve, Tally};
 use techlead_engine::executor::claude_code::ClaudeCodeExecutor;
 use techlead_engine::executor::command::CommandExecutor;
+use techlead_engine::executor::simulate::{SimulateConfig, SimulateExecutor};
 use techlead_engine::mission::{Mission, Observer, Settings};
 use techlead_store::Store;
 use techlead_store::sqlite::SqliteStore;
@@ -106,6 +107,9 @@ fn drive(
         executors: vec![
             Arc::new(CommandExecutor::new()),
             Arc::new(ClaudeCodeExecutor::new()),
+            Arc::new(SimulateExecutor::new(
+                SimulateConfig::from_env().map_err(CliError::Simulate)?,
+            )),
         ],
         gate_grace: std::time::Duration::from_secs(5),
     };

@@ -49,6 +49,8 @@ pub struct AttemptSpec {
     /// The most this attempt may spend, in US dollars, when a budget
     /// applies.
     pub budget_usd: Option<f64>,
+    /// The task's estimate, in hours, if the mission gave one.
+    pub estimate_hours: Option<f64>,
 }
 
 impl AttemptSpec {

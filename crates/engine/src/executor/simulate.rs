@@ -316,7 +316,7 @@ async fn run(
         }
     };
     // The spec carries no estimate (yet): the configured ones stand.
-    let draw = config.draw_with(&spec.task_id, spec.attempt, None);
+    let draw = config.draw_with(&spec.task_id, spec.attempt, spec.estimate_hours);
     let start = Instant::now();
     let task = format!("`{}` ({})", spec.task_id, spec.task_title);
     let estimate = if draw.estimated {

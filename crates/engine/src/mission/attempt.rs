@@ -51,6 +51,7 @@ pub fn spawn<S: Store>(mission: &Mission<S>, task: usize, cancel: CancellationTo
         tools: agent.and_then(|a| a.tools.clone()),
         resume_session: resumable_session(&state.tasks[task]),
         budget_usd: None,
+        estimate_hours: plan.estimate_hours,
     };
     let inputs = mission.inputs.sender();
     tokio::spawn(async move {

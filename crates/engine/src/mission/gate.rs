@@ -46,6 +46,7 @@ pub fn spawn<S: Store>(mission: &Mission<S>, phase: usize, gate: String) {
         tools: None,
         resume_session: None,
         budget_usd: None,
+        estimate_hours: None,
     };
     let log = format!("{relative}/output.log");
     let inputs = mission.inputs.sender();
