@@ -824,14 +824,9 @@ fn attempt_outcome(outcome: Outcome) -> AttemptOutcome {
 /// How long an executor waits after a rate limit that named no reset time:
 /// 30 s, doubling with each pause still in force, up to 15 minutes.
 fn rate_limit_backoff(state: &MissionState, executor: &str, now: Timestamp) -> SignedDuration {
-    let recent = state
-        .paused_executors
-        .iter()
-        .find(|(e, _)| e == executor)
-        .map(|&(_, until)| until);
-    let previous = recent.map_or(SignedDuration::ZERO, |until| {
-        until.duration_since(now).abs()
-    });
+    let previous = state
+        .executor_paused_until(executor, now)
+        .map_or(SignedDuration::ZERO, |until| until.duration_since(now));
     let next = (previous * 2).max(SignedDuration::from_secs(30));
     next.min(SignedDuration::from_mins(15))
 }
