@@ -57,6 +57,11 @@ pub enum Command {
         after_help = "Examples:\n  techlead cost\n  techlead cost team-booking-platform --by agent\n  techlead cost incident-1 --json"
     )]
     Cost(CostArgs),
+    /// Print exactly the prompt a task's next attempt gets, handoff included.
+    #[command(
+        after_help = "Examples:\n  techlead prompt quickstart API\n  techlead prompt team-booking-platform-2 REQ-004 > prompt.md"
+    )]
+    Prompt(PromptArgs),
     /// List the missions in the database.
     Missions(MissionsArgs),
     /// Check a mission file and report every problem with file:line:col.
@@ -219,6 +224,16 @@ pub struct StatusArgs {
     /// Print the status as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PromptArgs {
+    /// The mission's ID or name.
+    pub mission: String,
+    /// The task's ID.
+    pub task: String,
+    #[command(flatten)]
+    pub database: Database,
 }
 
 #[derive(Debug, Args)]

@@ -79,3 +79,20 @@ pub fn catch_up(store: &SqliteStore, id: &str, state: &mut MissionState) -> Resu
     }
     Ok(())
 }
+
+/// The index of task `task` of mission `mission`, or an error that names
+/// the nearest task ID.
+pub fn task(state: &MissionState, mission: &str, task: &str) -> Result<usize, CliError> {
+    state.task_index(task).ok_or_else(|| {
+        let ids = state.plan.tasks.iter().map(|t| t.id.as_str());
+        let hint = match techlead_core::diagnostic::nearest(task, ids) {
+            Some(near) => format!("did you mean `{near}`?"),
+            None => format!("`techlead status {mission}` lists its tasks"),
+        };
+        CliError::NoSuchTask {
+            mission: mission.to_string(),
+            task: task.to_string(),
+            hint,
+        }
+    })
+}

@@ -40,6 +40,8 @@ fn task(id: &str, depends_on: &[&str], phase: Option<usize>) -> TaskPlan {
         retries: 2,
         estimate_hours: Some(1.0),
         remaining_hours: 0.0,
+        acceptance: Vec::new(),
+        gates: Vec::new(),
     }
 }
 

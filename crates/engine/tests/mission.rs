@@ -98,6 +98,8 @@ fn task(id: &str, depends_on: &[&str], script: &str) -> TaskPlan {
         retries: 0,
         estimate_hours: None,
         remaining_hours: 0.0,
+        acceptance: Vec::new(),
+        gates: Vec::new(),
     }
 }
 

@@ -483,6 +483,8 @@ mod tests {
                 retries: 0,
                 estimate_hours: None,
                 remaining_hours: 0.0,
+                acceptance: Vec::new(),
+                gates: Vec::new(),
             }],
             agents: Vec::new(),
         }

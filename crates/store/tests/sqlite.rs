@@ -47,6 +47,8 @@ fn plan(name: &str, tasks: &[(&str, &[&str])]) -> MissionPlan {
                 retries: 1,
                 estimate_hours: Some(1.5),
                 remaining_hours: 1.5,
+                acceptance: Vec::new(),
+                gates: Vec::new(),
             })
             .collect(),
         agents: Vec::new(),

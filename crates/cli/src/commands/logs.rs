@@ -6,17 +6,13 @@ use crate::exit::{CliError, Outcome};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
 use std::time::Duration;
-use techlead_core::diagnostic::nearest;
-use techlead_core::state::MissionState;
 
 pub fn run(args: &LogsArgs) -> Result<Outcome, CliError> {
     let (store, path) = database::open_existing(&args.database)?;
     let row = database::mission(&store, &path, Some(&args.mission))?;
     let data_dir = database::data_dir(&path);
     let mut state = database::state(&store, &row.id)?;
-    let task = state
-        .task_index(&args.task)
-        .ok_or_else(|| no_such_task(&state, &row.id, &args.task))?;
+    let task = database::task(&state, &row.id, &args.task)?;
     let attempts = &state.tasks[task].attempts;
     let wanted = args.attempt.unwrap_or(attempts.len() as u32);
     let attempt = attempts
@@ -54,19 +50,6 @@ pub fn run(args: &LogsArgs) -> Result<Outcome, CliError> {
         }
     }
     Ok(Outcome::Success)
-}
-
-fn no_such_task(state: &MissionState, mission: &str, task: &str) -> CliError {
-    let ids = state.plan.tasks.iter().map(|t| t.id.as_str());
-    let hint = match nearest(task, ids) {
-        Some(near) => format!("did you mean `{near}`?"),
-        None => format!("`techlead status {mission}` lists its tasks"),
-    };
-    CliError::NoSuchTask {
-        mission: mission.to_string(),
-        task: task.to_string(),
-        hint,
-    }
 }
 
 /// Prints the log from byte `offset` (`None`: nothing printed yet); returns

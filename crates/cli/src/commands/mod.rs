@@ -6,6 +6,7 @@ mod cost;
 mod fmt;
 mod logs;
 mod plan;
+mod prompt;
 mod run;
 mod schema;
 mod status;
@@ -21,6 +22,7 @@ pub fn run(cli: Cli) -> Result<Outcome, CliError> {
         Command::Status(args) => status::status(&args),
         Command::Logs(args) => logs::run(&args),
         Command::Cost(args) => cost::run(&args),
+        Command::Prompt(args) => prompt::run(&args),
         Command::Missions(args) => status::missions(&args),
         Command::Validate(args) => validate::run(&args),
         Command::Plan(args) => plan::run(&args),

@@ -84,6 +84,12 @@ pub struct TaskPlan {
     /// Hours of the longest path from this task to the end (for priority).
     #[serde(default)]
     pub remaining_hours: f64,
+    /// What "done" means, as the mission file lists it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub acceptance: Vec<String>,
+    /// The checks the work must pass: commands, and reviews by an agent.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gates: Vec<String>,
 }
 
 /// A plan that cannot run.
@@ -204,6 +210,17 @@ impl MissionPlan {
                     command,
                     estimate_hours: task.estimate_hours,
                     remaining_hours,
+                    acceptance: task.acceptance,
+                    gates: task
+                        .gates
+                        .into_iter()
+                        .map(|gate| match gate {
+                            crate::spec::Gate::Command { run, .. } => format!("`{run}` passes"),
+                            crate::spec::Gate::Review { agent, .. } => {
+                                format!("{agent} reviews the change and approves it")
+                            }
+                        })
+                        .collect(),
                 }
             })
             .collect();

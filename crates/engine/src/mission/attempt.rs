@@ -35,7 +35,7 @@ pub fn spawn<S: Store>(mission: &Mission<S>, task: usize, cancel: CancellationTo
         attempt,
         agent: state.tasks[task].agent.clone(),
         command: plan.command.clone(),
-        prompt: prompt::render(&state.plan, plan),
+        prompt: prompt::render(state, task),
         workdir: PathBuf::from(&state.plan.workdir),
         attempt_dir: mission
             .settings
