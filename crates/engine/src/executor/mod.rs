@@ -4,8 +4,11 @@
 //! mission actor records both.
 
 pub mod claude_code;
+pub mod codex;
 pub mod command;
+pub mod gemini;
 pub mod simulate;
+mod supervise;
 
 use std::future::Future;
 use std::path::PathBuf;

@@ -21,14 +21,7 @@ const SUMMARY_MAX: usize = 200;
 /// The most a multi-line JSON array may hold before it is given up on.
 const ARRAY_MAX: usize = 16 * 1024 * 1024;
 
-/// What one line was, for the log.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Fed {
-    /// Understood (its events, if any, are returned with it).
-    Used,
-    /// Skipped, with the reason: an unknown type, not JSON, ...
-    Ignored(String),
-}
+pub(crate) use crate::executor::supervise::{Exit, Fed};
 
 /// Running tallies of one stream.
 #[derive(Debug, Default)]
@@ -87,13 +80,14 @@ fn text<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
     value.get(key).and_then(Value::as_str)
 }
 
-/// How the process ended, for a stream without a result.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Exit {
-    pub code: Option<i32>,
-    pub signal: Option<i32>,
-    /// The last non-empty line of stderr.
-    pub last_stderr: Option<String>,
+impl crate::executor::supervise::Parser for Stream {
+    fn feed(&mut self, line: &str, events: &mut Vec<ExecEvent>) -> Fed {
+        Stream::feed(self, line, events)
+    }
+
+    fn conclude(&mut self, program: &str, exit: &Exit, _: &mut Vec<ExecEvent>) -> Outcome {
+        Stream::conclude(self, program, exit, Timestamp::now())
+    }
 }
 
 impl Stream {
