@@ -3,10 +3,12 @@
 //! over a channel while running and return an [`Outcome`] at the end; the
 //! mission actor records both.
 
+pub mod anthropic;
 pub mod claude_code;
 pub mod codex;
 pub mod command;
 pub mod gemini;
+pub mod openai;
 pub mod simulate;
 mod supervise;
 
