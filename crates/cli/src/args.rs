@@ -41,7 +41,7 @@ pub enum Command {
     Run(RunArgs),
     /// Continue a mission after a crash, Ctrl-C or a pause.
     #[command(
-        after_help = "Examples:\n  techlead resume team-booking-platform\n  techlead resume team-booking-platform-2 --json"
+        after_help = "Examples:\n  techlead resume team-booking-platform\n  techlead resume team-booking-platform-2 --json\n  techlead resume team-booking-platform --budget-usd 50"
     )]
     Resume(ResumeArgs),
     /// Show where a mission stands (the newest one without an argument).
@@ -213,6 +213,21 @@ pub struct ResumeArgs {
     /// (the recorded plan runs, not the edited file).
     #[arg(long)]
     pub ignore_changes: bool,
+    /// A new dollar budget for the whole mission (after a budget pause).
+    #[arg(long, value_name = "USD", value_parser = non_negative)]
+    pub budget_usd: Option<f64>,
+    /// A new token budget for the whole mission, input and output together.
+    #[arg(long, value_name = "TOKENS")]
+    pub budget_tokens: Option<u64>,
+}
+
+fn non_negative(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(usd) if usd.is_finite() && usd >= 0.0 => Ok(usd),
+        _ => Err(format!(
+            "`{text}` is not an amount of dollars (e.g. 25 or 12.50)"
+        )),
+    }
 }
 
 #[derive(Debug, Args)]

@@ -6,6 +6,7 @@
 //! directly and usable from the CLI, the engine and the server alike.
 
 pub mod agents;
+pub mod budget;
 pub mod diagnostic;
 pub mod dispatch;
 pub mod fingerprint;

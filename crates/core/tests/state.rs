@@ -42,6 +42,7 @@ fn task(id: &str, depends_on: &[&str], phase: Option<usize>) -> TaskPlan {
         remaining_hours: 0.0,
         acceptance: Vec::new(),
         gates: Vec::new(),
+        budget: Default::default(),
     }
 }
 
@@ -68,6 +69,7 @@ fn plan(phases: Vec<PhasePlan>, tasks: Vec<TaskPlan>) -> MissionPlan {
         phases,
         tasks,
         agents: Vec::new(),
+        budget: Default::default(),
     }
 }
 

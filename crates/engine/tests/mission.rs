@@ -55,6 +55,7 @@ impl Fixture {
             phases: Vec::new(),
             tasks,
             agents: Vec::new(),
+            budget: Default::default(),
         }
     }
 
@@ -100,6 +101,7 @@ fn task(id: &str, depends_on: &[&str], script: &str) -> TaskPlan {
         remaining_hours: 0.0,
         acceptance: Vec::new(),
         gates: Vec::new(),
+        budget: Default::default(),
     }
 }
 

@@ -485,8 +485,10 @@ mod tests {
                 remaining_hours: 0.0,
                 acceptance: Vec::new(),
                 gates: Vec::new(),
+                budget: Default::default(),
             }],
             agents: Vec::new(),
+            budget: Default::default(),
         }
     }
 

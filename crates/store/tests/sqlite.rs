@@ -49,9 +49,11 @@ fn plan(name: &str, tasks: &[(&str, &[&str])]) -> MissionPlan {
                 remaining_hours: 1.5,
                 acceptance: Vec::new(),
                 gates: Vec::new(),
+                budget: Default::default(),
             })
             .collect(),
         agents: Vec::new(),
+        budget: Default::default(),
     }
 }
 

@@ -8,7 +8,9 @@ use crate::render::progress::View;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use techlead_core::fingerprint;
-use techlead_core::state::{EventRecord, MissionPlan, MissionState, MissionStatus, Resolve, Tally};
+use techlead_core::state::{
+    Budget, EventRecord, MissionPlan, MissionState, MissionStatus, Resolve, Tally,
+};
 use techlead_engine::executor::claude_code::ClaudeCodeExecutor;
 use techlead_engine::executor::command::CommandExecutor;
 use techlead_engine::executor::simulate::{SimulateConfig, SimulateExecutor};
@@ -21,7 +23,7 @@ pub fn run(args: &RunArgs) -> Result<Outcome, CliError> {
     let (mut store, path) = database::open(&args.database)?;
     let at = jiff::Timestamp::now();
     let id = store.create_mission(&resolved, at)?;
-    drive(store, &path, &id, Some((resolved, at)), args.json)
+    drive(store, &path, &id, Start::Created(resolved, at), args.json)
 }
 
 /// Validates and plans the mission file into the plan a run records. Each
@@ -52,7 +54,19 @@ pub fn resume(args: &ResumeArgs) -> Result<Outcome, CliError> {
     if !args.ignore_changes {
         check_unchanged(&store, &row.id)?;
     }
-    drive(store, &path, &row.id, None, args.json)
+    let budget = (args.budget_usd.is_some() || args.budget_tokens.is_some()).then_some(Budget {
+        usd: args.budget_usd,
+        tokens: args.budget_tokens,
+    });
+    drive(store, &path, &row.id, Start::Resumed { budget }, args.json)
+}
+
+/// How `drive` takes the mission over.
+enum Start {
+    /// This process has just recorded it with this plan at this time.
+    Created(MissionPlan, jiff::Timestamp),
+    /// From the record, with a new budget if the person gave one.
+    Resumed { budget: Option<Budget> },
 }
 
 /// Refuses to resume when the mission file was edited since the run began:
@@ -87,13 +101,12 @@ fn workdir(mission: &Path, repository: Option<&str>) -> std::path::PathBuf {
     std::fs::canonicalize(&dir).unwrap_or(dir)
 }
 
-/// Runs mission `id`: `created` is its plan and time when this process
-/// has just recorded it, `None` to read it from the store.
+/// Runs mission `id`.
 fn drive(
     store: SqliteStore,
     path: &Path,
     id: &str,
-    created: Option<(MissionPlan, jiff::Timestamp)>,
+    start: Start,
     json: bool,
 ) -> Result<Outcome, CliError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -120,9 +133,17 @@ fn drive(
         mission: id.to_string(),
     });
     let status = runtime.block_on(async {
-        let mission = match created {
-            Some((plan, at)) => Mission::open_created(store, id, plan, at, settings, observer)?,
-            None => Mission::open(store, id, settings, observer)?,
+        let mission = match start {
+            Start::Created(plan, at) => {
+                Mission::open_created(store, id, plan, at, settings, observer)?
+            }
+            Start::Resumed { budget } => {
+                let mut mission = Mission::open(store, id, settings, observer)?;
+                if let Some(budget) = budget {
+                    mission.set_budget(budget)?;
+                }
+                mission
+            }
         };
         if mission.orphans_killed() > 0 {
             eprintln!(

@@ -301,6 +301,15 @@ pub fn describe(record: &EventRecord, tally: &Tally, state: &MissionState) -> Op
             state.plan.phases[*phase].name
         ),
         Event::DispatchPaused { reason } => format!("⏸ dispatch paused: {reason}"),
+        Event::BudgetChanged { budget } => format!(
+            "$ budget set: {}",
+            match (budget.usd, budget.tokens) {
+                (Some(usd), Some(tokens)) => format!("${usd:.2}, {tokens} tokens"),
+                (Some(usd), None) => format!("${usd:.2}"),
+                (None, Some(tokens)) => format!("{tokens} tokens"),
+                (None, None) => "no limit".to_string(),
+            }
+        ),
         Event::DispatchResumed => "▶ dispatch resumed".to_string(),
         Event::EscalationRaised {
             id,

@@ -638,6 +638,7 @@ pub(crate) mod fixture {
             acceptance: Vec::new(),
             artifacts: Vec::new(),
             paths: Vec::new(),
+            budget: None,
             phase: None,
             spans: Default::default(),
         }

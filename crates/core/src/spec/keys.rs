@@ -246,6 +246,11 @@ pub const TASK: &[Key] = &[
         Kind::TextList,
         "Paths the task expects to change, used to warn about parallel edits.",
     ),
+    key(
+        "budget",
+        Kind::Object(BUDGET),
+        "Spend limits for this task, over all its attempts.",
+    ),
 ];
 
 pub const GATE: &[Key] = &[

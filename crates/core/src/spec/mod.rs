@@ -143,6 +143,8 @@ pub struct Task {
     pub artifacts: Vec<String>,
     /// Paths the task expects to touch, for conflict warnings.
     pub paths: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub budget: Option<Budget>,
     /// Index into [`Mission::phases`].
     #[serde(skip_serializing_if = "Option::is_none")]
     pub phase: Option<usize>,

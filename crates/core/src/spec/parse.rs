@@ -414,6 +414,7 @@ impl<'s> Reader<'s> {
             acceptance: list(self, "acceptance"),
             artifacts: list(self, "artifacts"),
             paths: list(self, "paths"),
+            budget: fields.get("budget").and_then(|n| self.budget(n)),
             phase,
             spans,
         })

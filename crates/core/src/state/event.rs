@@ -102,6 +102,10 @@ pub enum Event {
     DispatchPaused {
         reason: String,
     },
+    /// The person set a new budget for the mission (on resume).
+    BudgetChanged {
+        budget: super::plan::Budget,
+    },
     DispatchResumed,
     EscalationRaised {
         id: u32,
@@ -222,4 +226,6 @@ pub enum EscalationKind {
     FailureRate,
     /// An executor needs the person: credentials, quota, billing.
     NeedsPerson,
+    /// The mission's or a task's budget is spent.
+    Budget,
 }

@@ -138,6 +138,8 @@ pub struct MissionState {
     pub failed_at_last_pause: usize,
     /// Executors that start nothing until the time given (rate limits).
     pub paused_executors: Vec<(String, Timestamp)>,
+    /// The mission's spend limits: the plan's, or the person's since.
+    pub budget: super::plan::Budget,
     #[serde(skip)]
     index: HashMap<String, usize>,
     #[serde(skip)]
@@ -199,6 +201,7 @@ impl MissionState {
             .map(|(i, t)| (t.id.clone(), i))
             .collect();
         let derived = Index::new(&plan, |id| index.get(id).copied());
+        let budget = plan.budget;
         Ok(MissionState {
             index,
             derived,
@@ -213,6 +216,7 @@ impl MissionState {
             escalations: 0,
             failed_at_last_pause: 0,
             paused_executors: Vec::new(),
+            budget,
         })
     }
 
@@ -323,6 +327,10 @@ impl MissionState {
             Event::DispatchPaused { .. } => {
                 self.status = self.mission_after(MissionMove::Pause)?;
                 self.failed_at_last_pause = self.count(TaskStatus::Failed);
+                Ok(())
+            }
+            Event::BudgetChanged { budget } => {
+                self.budget = *budget;
                 Ok(())
             }
             Event::DispatchResumed => {

@@ -32,6 +32,9 @@ pub struct MissionPlan {
     pub agent_limits: Vec<(String, u32)>,
     pub phases: Vec<PhasePlan>,
     pub tasks: Vec<TaskPlan>,
+    /// Spend limits for the whole mission (none when empty).
+    #[serde(default, skip_serializing_if = "Budget::is_unlimited")]
+    pub budget: Budget,
     /// The agents the tasks name (main and backup), as their files said
     /// when the mission was recorded, so that resume runs the same agents.
     #[serde(default)]
@@ -90,6 +93,31 @@ pub struct TaskPlan {
     /// The checks the work must pass: commands, and reviews by an agent.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub gates: Vec<String>,
+    /// Spend limits for this task over all its attempts.
+    #[serde(default, skip_serializing_if = "Budget::is_unlimited")]
+    pub budget: Budget,
+}
+
+/// Spend limits: US dollars, tokens (input and output together), or both.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Budget {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usd: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens: Option<u64>,
+}
+
+impl Budget {
+    pub fn is_unlimited(&self) -> bool {
+        self.usd.is_none() && self.tokens.is_none()
+    }
+
+    fn of(spec: Option<crate::spec::Budget>) -> Budget {
+        spec.map_or_else(Budget::default, |b| Budget {
+            usd: b.usd,
+            tokens: b.tokens,
+        })
+    }
 }
 
 /// A plan that cannot run.
@@ -177,6 +205,7 @@ impl MissionPlan {
             defaults,
             phases,
             tasks,
+            budget,
             ..
         } = mission;
         let mut tasks: Vec<TaskPlan> = tasks
@@ -211,6 +240,7 @@ impl MissionPlan {
                     estimate_hours: task.estimate_hours,
                     remaining_hours,
                     acceptance: task.acceptance,
+                    budget: Budget::of(task.budget),
                     gates: task
                         .gates
                         .into_iter()
@@ -261,6 +291,7 @@ impl MissionPlan {
                         .collect(),
                 })
                 .collect(),
+            budget: Budget::of(budget),
             agents: agent_plans(&tasks, input.library),
             tasks,
         })

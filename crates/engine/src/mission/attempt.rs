@@ -50,7 +50,7 @@ pub fn spawn<S: Store>(mission: &Mission<S>, task: usize, cancel: CancellationTo
         model: agent.and_then(|a| a.model.clone()),
         tools: agent.and_then(|a| a.tools.clone()),
         resume_session: resumable_session(&state.tasks[task]),
-        budget_usd: None,
+        budget_usd: techlead_core::budget::attempt_cap(state, task, mission.running.len()),
         estimate_hours: plan.estimate_hours,
     };
     let inputs = mission.inputs.sender();

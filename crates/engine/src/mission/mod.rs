@@ -35,7 +35,7 @@ use techlead_core::state::{
     AttemptOutcome, EscalationKind, Event, EventRecord, MissionState, MissionStatus, NextStep,
     Report, StateError, Tally, TaskStatus,
 };
-use techlead_core::{dispatch, retry};
+use techlead_core::{budget, dispatch, retry};
 use techlead_store::Store;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -460,6 +460,10 @@ impl<S: Store + 'static> Mission<S> {
             self.pause()?;
             return self.withdraw_claims();
         }
+        if let Some(reason) = budget::exhausted(&self.state, &self.next_to_run()) {
+            self.pause_for_budget(reason)?;
+            return self.withdraw_claims();
+        }
         for (phase, gate) in self.state.gates_due() {
             if self.gates_running.insert((phase, gate.clone())) {
                 self.to_gate.push((phase, gate));
@@ -505,6 +509,37 @@ impl<S: Store + 'static> Mission<S> {
         })
     }
 
+    /// The tasks that would take the next slots: the claims, then the most
+    /// urgent ready tasks (as many as could be claimed).
+    fn next_to_run(&self) -> Vec<usize> {
+        let room =
+            self.state.plan.max_parallel.max(1) as usize * dispatch::CLAIMS_PER_SLOT as usize;
+        self.state
+            .queued()
+            .chain(self.state.ready_in_order(Timestamp::now()).take(room))
+            .collect()
+    }
+
+    fn pause_for_budget(&mut self, reason: String) -> Result<(), Error> {
+        self.stage(Event::DispatchPaused {
+            reason: reason.clone(),
+        })?;
+        self.stage(Event::EscalationRaised {
+            id: self.state.escalations + 1,
+            kind: EscalationKind::Budget,
+            message: reason,
+            tasks: Vec::new(),
+            options: ["raise the budget", "abort"].map(String::from).to_vec(),
+        })
+    }
+
+    /// Sets a new budget for the mission (the person's decision at resume),
+    /// recorded before the run goes on.
+    pub fn set_budget(&mut self, budget: techlead_core::state::Budget) -> Result<(), Error> {
+        self.stage(Event::BudgetChanged { budget })?;
+        self.commit_here()
+    }
+
     /// Ready tasks claim the slots that are free or will free next.
     fn claim(&mut self) -> Result<(), Error> {
         let claims = dispatch::claim(&self.state, Timestamp::now());
@@ -534,7 +569,12 @@ impl<S: Store + 'static> Mission<S> {
             return Ok(());
         }
         let delay = std::time::Duration::from_millis(self.state.plan.launch_delay_ms);
-        for t in dispatch::startable(&self.state, Timestamp::now()) {
+        let startable = dispatch::startable(&self.state, Timestamp::now());
+        if budget::exhausted(&self.state, &startable).is_some() {
+            // The next decision pauses for the person.
+            return Ok(());
+        }
+        for t in startable {
             if self.claims.get(&t).is_none_or(|&seq| seq > self.durable) {
                 continue;
             }

@@ -34,6 +34,7 @@ pub(super) fn event_type(event: &Event) -> &'static str {
         Event::TaskBlocked { .. } => "task_blocked",
         Event::PhaseGateFinished { .. } => "phase_gate_finished",
         Event::DispatchPaused { .. } => "dispatch_paused",
+        Event::BudgetChanged { .. } => "budget_changed",
         Event::DispatchResumed => "dispatch_resumed",
         Event::EscalationRaised { .. } => "escalation_raised",
         Event::RunInterrupted { .. } => "run_interrupted",
@@ -159,7 +160,9 @@ pub(super) fn project(
             )?
             .execute(params![mission, task, attempt - 1])?;
         }
-        Event::AttemptProgress { .. } | Event::ExecutorPaused { .. } => {}
+        Event::AttemptProgress { .. }
+        | Event::ExecutorPaused { .. }
+        | Event::BudgetChanged { .. } => {}
         Event::AttemptUsage {
             task,
             attempt,
