@@ -15,19 +15,45 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use techlead_core::state::Usage;
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 /// At most `requests` requests in any `window`, shared by every attempt of
-/// one executor. A request takes the first slot that keeps the limit and
-/// waits for it: slots are handed out in order, and none early.
+/// one executor. A request holds a slot from before it is sent until its
+/// response headers arrive, and the slot is then counted as used at that
+/// moment (after the server saw the request) for a whole window. So the
+/// server never sees more than `requests` in a window, whatever the
+/// network delays: no request is sent early.
 #[derive(Debug, Clone)]
 pub struct Limiter {
     requests: usize,
     window: Duration,
-    /// The send times of the last `requests` slots (some may be ahead).
-    slots: Arc<Mutex<VecDeque<Instant>>>,
+    state: Arc<(Mutex<Slots>, Notify)>,
+}
+
+#[derive(Debug, Default)]
+struct Slots {
+    /// Requests sent (or about to be) whose response has not started.
+    in_flight: usize,
+    /// When the recent requests' responses started.
+    done: VecDeque<Instant>,
+}
+
+/// A request's slot; dropping it marks the request as answered.
+#[derive(Debug)]
+pub struct Slot {
+    state: Arc<(Mutex<Slots>, Notify)>,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let (slots, notify) = &*self.state;
+        let mut slots = slots.lock().unwrap_or_else(|e| e.into_inner());
+        slots.in_flight -= 1;
+        slots.done.push_back(Instant::now());
+        notify.notify_waiters();
+    }
 }
 
 impl Limiter {
@@ -35,7 +61,7 @@ impl Limiter {
         Limiter {
             requests: requests.max(1) as usize,
             window,
-            slots: Arc::new(Mutex::new(VecDeque::new())),
+            state: Arc::new((Mutex::new(Slots::default()), Notify::new())),
         }
     }
 
@@ -44,21 +70,59 @@ impl Limiter {
         (self.requests, self.window)
     }
 
-    /// Reserves the next slot and returns when it may be used.
-    pub fn reserve(&self) -> Instant {
+    /// Takes a slot now, or says when to look again (`None`: when a
+    /// request in flight is answered).
+    fn try_take(&self) -> Result<Slot, Option<Instant>> {
         let now = Instant::now();
-        let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
-        let at = if slots.len() >= self.requests {
-            let oldest = slots[slots.len() - self.requests];
-            now.max(oldest + self.window)
-        } else {
-            now
-        };
-        slots.push_back(at);
-        while slots.len() > self.requests {
-            slots.pop_front();
+        let mut slots = self.state.0.lock().unwrap_or_else(|e| e.into_inner());
+        while slots
+            .done
+            .front()
+            .is_some_and(|&t| now.duration_since(t) >= self.window)
+        {
+            slots.done.pop_front();
         }
-        at
+        if slots.in_flight + slots.done.len() < self.requests {
+            slots.in_flight += 1;
+            return Ok(Slot {
+                state: self.state.clone(),
+            });
+        }
+        Err(slots.done.front().map(|&t| t + self.window))
+    }
+
+    /// Waits for a slot.
+    pub async fn acquire(&self) -> Slot {
+        loop {
+            let notified = self.state.1.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            match self.try_take() {
+                Ok(slot) => return slot,
+                Err(Some(at)) => {
+                    tokio::select! {
+                        _ = tokio::time::sleep_until(at) => {}
+                        _ = notified => {}
+                    }
+                }
+                Err(None) => notified.await,
+            }
+        }
+    }
+
+    /// Whether a slot is free now.
+    pub fn is_free(&self) -> bool {
+        match self.try_take() {
+            Ok(slot) => {
+                // Give it back without counting it as used.
+                let mut slots = slot.state.0.lock().unwrap_or_else(|e| e.into_inner());
+                slots.in_flight -= 1;
+                drop(slots);
+                std::mem::forget(slot);
+                true
+            }
+            Err(_) => false,
+        }
     }
 }
 
@@ -382,14 +446,12 @@ pub async fn run<P: Protocol>(
     let model = spec.model.clone().unwrap_or_else(|| common.model.clone());
 
     // Wait for a request slot; the attempt's timeout starts once it has one.
+    let mut slot = None;
     if let Some(limiter) = &common.limiter {
-        let at = limiter.reserve();
-        if at > Instant::now() {
+        if !limiter.is_free() {
             let (requests, window) = limiter.rate();
-            let wait = at - Instant::now();
             let message = format!(
-                "waiting {:.1} s for a request slot ({requests} per {:.0} s)",
-                wait.as_secs_f64(),
+                "waiting for a request slot ({requests} per {:.0} s)",
                 window.as_secs_f64()
             );
             log.note(&message);
@@ -397,18 +459,18 @@ pub async fn run<P: Protocol>(
                 percent: None,
                 message,
             });
-            tokio::select! {
-                _ = cancel.cancelled() => {
-                    log.note("cancelled while waiting for a request slot");
-                    return Outcome::Cancelled;
-                }
-                _ = tokio::time::sleep_until(at) => {}
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => {
+                log.note("cancelled while waiting for a request slot");
+                return Outcome::Cancelled;
             }
+            taken = limiter.acquire() => slot = Some(taken),
         }
     }
 
     let deadline = Instant::now() + spec.timeout;
-    let attempt = attempt(&common, &mut protocol, &spec, &model, &events, &log);
+    let attempt = attempt(&common, &mut protocol, &spec, &model, &events, &log, slot);
     let outcome = tokio::select! {
         _ = cancel.cancelled() => {
             log.note("cancelled");
@@ -435,9 +497,13 @@ async fn attempt<P: Protocol>(
     model: &str,
     events: &mpsc::UnboundedSender<ExecEvent>,
     log: &Log,
+    slot: Option<Slot>,
 ) -> Outcome {
     log.note(&format!("POST {} model {model} (stream)", common.url));
-    let response = match protocol.request(&common.client, spec, model).send().await {
+    let sent = protocol.request(&common.client, spec, model).send().await;
+    // The server has seen the request (or never will): the slot is used.
+    drop(slot);
+    let response = match sent {
         Ok(response) => response,
         Err(error) => {
             let message = format!("cannot reach {}: {}", common.url, error_chain(&error));
@@ -716,10 +782,25 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn the_limiter_never_hands_out_a_slot_early() {
+    async fn the_limiter_counts_a_window_from_each_answer() {
         let limiter = Limiter::new(2, Duration::from_secs(10));
         let start = Instant::now();
-        let slots: Vec<_> = (0..5).map(|_| limiter.reserve() - start).collect();
-        assert_eq!(slots, [0, 0, 10, 10, 20].map(Duration::from_secs).to_vec());
+        let first = limiter.acquire().await;
+        let second = limiter.acquire().await;
+        assert!(!limiter.is_free());
+        // Both in flight: the third waits for an answer, then a window.
+        let third = tokio::spawn({
+            let limiter = limiter.clone();
+            async move {
+                let slot = limiter.acquire().await;
+                (Instant::now() - start, slot)
+            }
+        });
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        drop(first);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        drop(second);
+        let (waited, _slot) = third.await.unwrap();
+        assert_eq!(waited, Duration::from_secs(13));
     }
 }
