@@ -237,10 +237,8 @@ impl Protocol for Messages {
                 }
                 step.usage = self.read_usage(&message["usage"]);
             }
-            "content_block_delta" => {
-                if data["delta"]["type"] == "text_delta" {
-                    step.text = data["delta"]["text"].as_str().unwrap_or("").to_owned();
-                }
+            "content_block_delta" if data["delta"]["type"] == "text_delta" => {
+                step.text = data["delta"]["text"].as_str().unwrap_or("").to_owned();
             }
             "message_delta" => {
                 if let Some(reason) = data["delta"]["stop_reason"].as_str() {
