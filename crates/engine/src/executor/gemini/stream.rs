@@ -38,6 +38,8 @@ pub(crate) struct Stream {
     last_text: Option<String>,
     /// The previous event was assistant text.
     in_text: bool,
+    /// The current text's first line was reported already.
+    text_reported: bool,
     result: Option<Value>,
     usage: Option<Value>,
     /// The message of the last `error` event.
@@ -91,10 +93,13 @@ impl Stream {
     /// Reports the assistant text written so far, if any.
     fn end_text(&mut self, events: &mut Vec<ExecEvent>) {
         self.in_text = false;
+        let reported = std::mem::take(&mut self.text_reported);
         let said = std::mem::take(&mut self.text);
         let said = said.trim();
         if !said.is_empty() {
-            events.push(progress(short(first_line(said), PROGRESS_MAX)));
+            if !reported {
+                events.push(progress(short(first_line(said), PROGRESS_MAX)));
+            }
             self.last_text = Some(said.to_owned());
         }
     }
@@ -127,6 +132,14 @@ impl Stream {
                 self.text.push_str(content);
                 if !delta {
                     self.end_text(events);
+                } else if !self.text_reported
+                    && let Some((line, _)) = self.text.trim_start().split_once('\n')
+                    && !line.trim().is_empty()
+                {
+                    // The first line is whole: report it without waiting
+                    // for the message to end.
+                    events.push(progress(short(line.trim(), PROGRESS_MAX)));
+                    self.text_reported = true;
                 }
                 Fed::Used
             }
@@ -355,6 +368,24 @@ mod tests {
             stream.conclude("gemini", &exit(0), &mut Vec::new()),
             Outcome::Succeeded {
                 summary: Some("Wrote a.md.".into())
+            }
+        );
+    }
+
+    #[test]
+    fn a_first_line_is_reported_as_soon_as_it_is_whole() {
+        let (mut stream, events) = feed(&[
+            r#"{"type":"message","role":"assistant","content":"Plan:","delta":true}"#,
+            r#"{"type":"message","role":"assistant","content":" edit.\nThen","delta":true}"#,
+        ]);
+        assert_eq!(messages(&events), ["Plan: edit."]);
+        let mut more = Vec::new();
+        stream.feed(r#"{"type":"result","status":"success"}"#, &mut more);
+        assert_eq!(messages(&more), Vec::<&str>::new());
+        assert_eq!(
+            stream.conclude("gemini", &exit(0), &mut Vec::new()),
+            Outcome::Succeeded {
+                summary: Some("Plan: edit.\nThen".into())
             }
         );
     }
