@@ -11,10 +11,12 @@ use techlead_core::fingerprint;
 use techlead_core::state::{
     Budget, EventRecord, MissionPlan, MissionState, MissionStatus, Resolve, Tally,
 };
+use techlead_engine::executor::anthropic::AnthropicExecutor;
 use techlead_engine::executor::claude_code::ClaudeCodeExecutor;
 use techlead_engine::executor::codex::CodexExecutor;
 use techlead_engine::executor::command::CommandExecutor;
 use techlead_engine::executor::gemini::GeminiExecutor;
+use techlead_engine::executor::openai::OpenAiExecutor;
 use techlead_engine::executor::simulate::{SimulateConfig, SimulateExecutor};
 use techlead_engine::mission::{Mission, Observer, Settings};
 use techlead_store::Store;
@@ -123,6 +125,8 @@ fn drive(
             Arc::new(CommandExecutor::new()),
             Arc::new(ClaudeCodeExecutor::new()),
             Arc::new(CodexExecutor::new()),
+            Arc::new(AnthropicExecutor::new()),
+            Arc::new(OpenAiExecutor::new()),
             Arc::new(GeminiExecutor::new()),
             Arc::new(SimulateExecutor::new(
                 SimulateConfig::from_env().map_err(CliError::Simulate)?,
