@@ -56,3 +56,46 @@ fn the_prompt_carries_the_task_its_checks_and_the_handoff() {
         .expect_code(2)
         .expect_stderr(&["has no task `APII`", "did you mean `API`?"]);
 }
+
+/// A task naming an agent the library lacks runs on the general-purpose
+/// agent, and its prompt says whom it stands in for, with the closest
+/// specialists' instructions.
+#[test]
+fn a_stand_in_is_briefed_with_the_closest_specialists() {
+    let dir = tempfile::tempdir().unwrap();
+    let agents = dir.path().join("agents");
+    std::fs::create_dir(&agents).unwrap();
+    std::fs::write(
+        agents.join("database-architect.md"),
+        "---\nname: database-architect\ndescription: Designs database schemas, indexes and migrations.\n---\nYou design relational schemas. Normalise first; index for the queries.\n",
+    )
+    .unwrap();
+    let db = dir.path().join("state").join("techlead.db");
+    let name = support::unique_name("stand-in");
+    support::write_mission(
+        dir.path(),
+        &format!(
+            "mission:\n  name: {name}\n  objective: Store bookings.\n  agents: [agents]\n  defaults: {{executor: command}}\n\
+             tasks:\n\
+             \x20 - {{id: SCHEMA, title: Design the database schema and its migrations, agent: schema-wizard, command: [\"true\"]}}\n"
+        ),
+    );
+    let db = db.to_str().unwrap();
+    support::run_to_end(dir.path(), &["run", "mission.yaml", "--db", db]).expect_code(0);
+    let out = support::run_to_end(
+        dir.path(),
+        &["prompt", &format!("{name}-1"), "SCHEMA", "--db", db],
+    );
+    out.expect_code(0);
+    for part in [
+        "## Standing in for `schema-wizard`",
+        "### database-architect",
+        "Normalise first; index for the queries.",
+    ] {
+        assert!(
+            out.stdout.contains(part),
+            "{part:?} missing from:\n{}",
+            out.stdout
+        );
+    }
+}

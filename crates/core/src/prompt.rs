@@ -18,6 +18,7 @@ pub fn render(state: &MissionState, t: usize) -> String {
     if !task.description.is_empty() {
         let _ = writeln!(out, "{}\n", task.description.trim());
     }
+    stand_in(&mut out, state, t);
     list(&mut out, "## Done means", &task.acceptance);
     list(&mut out, "## Checks your work must pass", &task.gates);
     if !plan.objective.is_empty() {
@@ -36,6 +37,40 @@ pub fn render(state: &MissionState, t: usize) -> String {
          produce, `::blocked <reason>` if you cannot go on, and `::summary <text>` at the end."
     );
     out
+}
+
+/// Longest part of a specialist's instructions quoted for a stand-in.
+const SPECIALIST_QUOTE: usize = 2_000;
+
+/// For a task whose agent the library lacks: who the agent stands in for,
+/// and how the closest specialists work.
+fn stand_in(out: &mut String, state: &MissionState, t: usize) {
+    let Some(stand_in) = &state.plan.tasks[t].stands_in_for else {
+        return;
+    };
+    let _ = writeln!(
+        out,
+        "## Standing in for `{}`\n\nThe mission asked for the `{}` agent, which this agent \
+         library does not have; you do its work.",
+        stand_in.requested, stand_in.requested
+    );
+    if stand_in.context_from.is_empty() {
+        out.push('\n');
+        return;
+    }
+    let _ = writeln!(out, "The closest specialists work like this:\n");
+    for name in &stand_in.context_from {
+        let Some(agent) = state.plan.agent(name) else {
+            continue;
+        };
+        let text = agent.prompt.trim();
+        let mut end = text.len().min(SPECIALIST_QUOTE);
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        let more = if end < text.len() { "\n[...]" } else { "" };
+        let _ = writeln!(out, "### {name}\n\n{}{more}\n", &text[..end]);
+    }
 }
 
 fn list(out: &mut String, heading: &str, items: &[String]) {

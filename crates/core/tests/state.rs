@@ -43,6 +43,7 @@ fn task(id: &str, depends_on: &[&str], phase: Option<usize>) -> TaskPlan {
         acceptance: Vec::new(),
         gates: Vec::new(),
         budget: Default::default(),
+        stands_in_for: None,
     }
 }
 

@@ -102,6 +102,7 @@ fn task(id: &str, depends_on: &[&str], script: &str) -> TaskPlan {
         acceptance: Vec::new(),
         gates: Vec::new(),
         budget: Default::default(),
+        stands_in_for: None,
     }
 }
 

@@ -486,6 +486,7 @@ mod tests {
                 acceptance: Vec::new(),
                 gates: Vec::new(),
                 budget: Default::default(),
+                stands_in_for: None,
             }],
             agents: Vec::new(),
             budget: Default::default(),

@@ -50,6 +50,7 @@ fn plan(name: &str, tasks: &[(&str, &[&str])]) -> MissionPlan {
                 acceptance: Vec::new(),
                 gates: Vec::new(),
                 budget: Default::default(),
+                stands_in_for: None,
             })
             .collect(),
         agents: Vec::new(),

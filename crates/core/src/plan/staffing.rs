@@ -68,14 +68,25 @@ pub fn staff(
 
 /// Only the agent of each task (index = task), as [`staff`] chooses it:
 /// what a run needs, without the candidates and reasons a plan shows.
+/// Each task's agent, and for a task whose named agent is missing, that
+/// name and the specialists whose context the stand-in gets.
 pub fn agents(
     mission: &Mission,
     graph: &Graph,
     library: &Library,
     context: &AssignContext,
-) -> Vec<String> {
+) -> Vec<(String, Option<(String, Vec<String>)>)> {
     let ranker = Ranker::new(library.agents());
-    staff_keeping(mission, graph, library, &ranker, context, 0, |s| s.agent)
+    staff_keeping(mission, graph, library, &ranker, context, 0, |s| {
+        let stand_in = match s.choice {
+            Choice::Fallback {
+                requested,
+                context_from,
+            } => Some((requested, context_from)),
+            _ => None,
+        };
+        (s.agent, stand_in)
+    })
 }
 
 /// Staffs every task and keeps what `keep` takes of each choice, with

@@ -14,5 +14,5 @@ mod status;
 
 pub use event::{AttemptOutcome, EscalationKind, Event, EventRecord, NextStep, Report, Usage};
 pub use fold::{AttemptState, MissionState, StateError, Tally, TaskState};
-pub use plan::{AgentPlan, Budget, MissionPlan, PhasePlan, PlanError, Resolve, TaskPlan};
+pub use plan::{AgentPlan, Budget, MissionPlan, PhasePlan, PlanError, Resolve, StandIn, TaskPlan};
 pub use status::{IllegalTransition, MissionStatus, TaskStatus};

@@ -96,6 +96,19 @@ pub struct TaskPlan {
     /// Spend limits for this task over all its attempts.
     #[serde(default, skip_serializing_if = "Budget::is_unlimited")]
     pub budget: Budget,
+    /// The agent the mission named when the library lacks it: `agent` is
+    /// then the general-purpose agent, briefed with these specialists'
+    /// instructions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stands_in_for: Option<StandIn>,
+}
+
+/// A missing specialist, and the closest ones whose context the stand-in
+/// gets.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StandIn {
+    pub requested: String,
+    pub context_from: Vec<String>,
 }
 
 /// Spend limits: US dollars, tokens (input and output together), or both.
@@ -212,7 +225,7 @@ impl MissionPlan {
             .into_iter()
             .zip(agents)
             .zip(remaining)
-            .map(|((task, agent), remaining_hours)| {
+            .map(|((task, (agent, stand_in)), remaining_hours)| {
                 let retries = task.effective_retries(&defaults);
                 let timeout = task.timeout.unwrap_or(defaults.timeout);
                 let agent_file = input.library.get(&agent);
@@ -241,6 +254,10 @@ impl MissionPlan {
                     remaining_hours,
                     acceptance: task.acceptance,
                     budget: Budget::of(task.budget),
+                    stands_in_for: stand_in.map(|(requested, context_from)| StandIn {
+                        requested,
+                        context_from,
+                    }),
                     gates: task
                         .gates
                         .into_iter()
@@ -305,9 +322,11 @@ impl MissionPlan {
 /// The agents `tasks` name, each once, in first-use order.
 fn agent_plans(tasks: &[TaskPlan], library: &crate::agents::Library) -> Vec<AgentPlan> {
     let mut plans: Vec<AgentPlan> = Vec::new();
-    let names = tasks
-        .iter()
-        .flat_map(|t| std::iter::once(&t.agent).chain(t.backup.as_ref()));
+    let names = tasks.iter().flat_map(|t| {
+        std::iter::once(&t.agent)
+            .chain(t.backup.as_ref())
+            .chain(t.stands_in_for.iter().flat_map(|s| &s.context_from))
+    });
     for name in names {
         if plans.iter().any(|p| &p.name == name) {
             continue;
