@@ -37,6 +37,21 @@ pub fn status(args: &StatusArgs) -> Result<Outcome, CliError> {
         state.count(TaskStatus::Blocked),
         state.runs
     );
+    let now = jiff::Timestamp::now();
+    for (executor, _) in &state.paused_executors {
+        if let Some(until) = state.executor_paused_until(executor, now) {
+            let waiting = (0..state.tasks.len())
+                .filter(|&t| {
+                    state.plan.tasks[t].executor == *executor
+                        && !state.tasks[t].status.is_terminal()
+                })
+                .count();
+            println!(
+                "{executor} is paused by a rate limit until {}: {waiting} task(s) wait, none fails",
+                until.strftime("%H:%M:%S UTC")
+            );
+        }
+    }
     println!();
     print!("{}", tasks_table(&state));
     Ok(Outcome::Success)
@@ -104,6 +119,10 @@ fn status_json(id: &str, state: &MissionState) -> serde_json::Value {
         "status": state.status,
         "runs": state.runs,
         "last_seq": state.last_seq,
+        "paused_executors": state.paused_executors.iter().map(|(executor, until)| json!({
+            "executor": executor,
+            "until": until,
+        })).collect::<Vec<_>>(),
         "tasks": state.tasks.iter().zip(&state.plan.tasks).map(|(task, plan)| json!({
             "id": plan.id,
             "status": task.status,
