@@ -344,6 +344,7 @@ async fn twenty_tasks_under_a_rate_limit_finish_without_a_failed_attempt() {
             remaining_hours: 0.0,
             acceptance: Vec::new(),
             gates: Vec::new(),
+            budget: Default::default(),
         })
         .collect();
     let plan = MissionPlan {
@@ -361,6 +362,7 @@ async fn twenty_tasks_under_a_rate_limit_finish_without_a_failed_attempt() {
         phases: Vec::new(),
         tasks,
         agents: Vec::new(),
+        budget: Default::default(),
     };
     let id = store()
         .create_mission(&plan, jiff::Timestamp::now())
