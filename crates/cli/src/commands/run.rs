@@ -27,7 +27,13 @@ pub fn run(args: &RunArgs) -> Result<Outcome, CliError> {
     let (mut store, path) = database::open(&args.database)?;
     let at = jiff::Timestamp::now();
     let id = store.create_mission(&resolved, at)?;
-    drive(store, &path, &id, Start::Created(resolved, at), args.json)
+    drive(
+        store,
+        &path,
+        &id,
+        Start::Created(Box::new(resolved), at),
+        args.json,
+    )
 }
 
 /// Validates and plans the mission file into the plan a run records. Each
@@ -68,7 +74,7 @@ pub fn resume(args: &ResumeArgs) -> Result<Outcome, CliError> {
 /// How `drive` takes the mission over.
 enum Start {
     /// This process has just recorded it with this plan at this time.
-    Created(MissionPlan, jiff::Timestamp),
+    Created(Box<MissionPlan>, jiff::Timestamp),
     /// From the record, with a new budget if the person gave one.
     Resumed { budget: Option<Budget> },
 }
@@ -143,7 +149,7 @@ fn drive(
     let status = runtime.block_on(async {
         let mission = match start {
             Start::Created(plan, at) => {
-                Mission::open_created(store, id, plan, at, settings, observer)?
+                Mission::open_created(store, id, *plan, at, settings, observer)?
             }
             Start::Resumed { budget } => {
                 let mut mission = Mission::open(store, id, settings, observer)?;

@@ -75,14 +75,17 @@ pub fn agents(
     graph: &Graph,
     library: &Library,
     context: &AssignContext,
-) -> Vec<(String, Option<(String, Vec<String>)>)> {
+) -> Vec<(String, Option<crate::state::StandIn>)> {
     let ranker = Ranker::new(library.agents());
     staff_keeping(mission, graph, library, &ranker, context, 0, |s| {
         let stand_in = match s.choice {
             Choice::Fallback {
                 requested,
                 context_from,
-            } => Some((requested, context_from)),
+            } => Some(crate::state::StandIn {
+                requested,
+                context_from,
+            }),
             _ => None,
         };
         (s.agent, stand_in)

@@ -254,10 +254,7 @@ impl MissionPlan {
                     remaining_hours,
                     acceptance: task.acceptance,
                     budget: Budget::of(task.budget),
-                    stands_in_for: stand_in.map(|(requested, context_from)| StandIn {
-                        requested,
-                        context_from,
-                    }),
+                    stands_in_for: stand_in,
                     gates: task
                         .gates
                         .into_iter()
