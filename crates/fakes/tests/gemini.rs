@@ -311,7 +311,7 @@ async fn exit_codes_say_how_it_failed() {
         assert_eq!(
             outcome,
             Outcome::Failed {
-                exit_code: Some(i32::from(code)),
+                exit_code: Some(code),
                 signal: None,
                 message: format!("Gemini CLI {words}")
             }
