@@ -345,6 +345,7 @@ async fn twenty_tasks_under_a_rate_limit_finish_without_a_failed_attempt() {
             acceptance: Vec::new(),
             gates: Vec::new(),
             budget: Default::default(),
+            stands_in_for: None,
         })
         .collect();
     let plan = MissionPlan {
