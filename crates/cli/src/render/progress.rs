@@ -274,11 +274,17 @@ pub fn describe(record: &EventRecord, tally: &Tally, state: &MissionState) -> Op
         },
         Event::AttemptFinished {
             task,
+            attempt,
             outcome,
             duration_ms,
             next,
-            ..
-        } => finished(task, outcome, *duration_ms, next),
+        } => {
+            let line = finished(task, outcome, *duration_ms, next);
+            match spent(state, task, *attempt) {
+                Some(spent) => format!("{line} · {spent}"),
+                None => line,
+            }
+        }
         Event::TaskBlocked { task, by } => format!("⊘ {task} blocked by {by}"),
         Event::AttemptUsage { .. } => return None,
         Event::ExecutorPaused {
@@ -323,13 +329,37 @@ pub fn describe(record: &EventRecord, tally: &Tally, state: &MissionState) -> Op
             )
         }
         Event::RunInterrupted { reason } => format!("■ run interrupted: {reason}"),
-        Event::MissionFinished { status } => format!(
-            "mission {status}: {} of {} tasks succeeded, {} failed, {} blocked",
-            tally.count(TaskStatus::Succeeded),
-            tally.total(),
-            tally.count(TaskStatus::Failed),
-            tally.count(TaskStatus::Blocked)
-        ),
+        Event::MissionFinished { status } => {
+            let spent = techlead_core::budget::mission_spent(state);
+            let spent = if spent.tokens > 0 || spent.usd > 0.0 {
+                format!(" · {} tokens, ${:.4} spent", spent.tokens, spent.usd)
+            } else {
+                String::new()
+            };
+            format!(
+                "mission {status}: {} of {} tasks succeeded, {} failed, {} blocked{spent}",
+                tally.count(TaskStatus::Succeeded),
+                tally.total(),
+                tally.count(TaskStatus::Failed),
+                tally.count(TaskStatus::Blocked)
+            )
+        }
+    })
+}
+
+/// What attempt `attempt` of `task` reported using, as a person reads it.
+fn spent(state: &MissionState, task: &str, attempt: u32) -> Option<String> {
+    let t = state.task_index(task)?;
+    let usage = state.tasks[t]
+        .attempts
+        .get((attempt as usize).checked_sub(1)?)?
+        .usage
+        .as_ref()?;
+    let tokens = usage.input_tokens + usage.output_tokens;
+    Some(if usage.cost_usd > 0.0 {
+        format!("{tokens} tokens, ${:.4}", usage.cost_usd)
+    } else {
+        format!("{tokens} tokens")
     })
 }
 
