@@ -40,15 +40,20 @@ impl ClaudeCodeExecutor {
     /// Names the `claude` program; `claude` on PATH when unset.
     pub const PROGRAM_VARIABLE: &'static str = "TECHLEAD_CLAUDE";
 
-    /// The program comes from `TECHLEAD_CLAUDE`, else `claude` on PATH.
+    /// The program comes from `TECHLEAD_CLAUDE`, else `claude` on PATH; the
+    /// permission mode from `TECHLEAD_CLAUDE_PERMISSION_MODE` and the turn
+    /// limit from `TECHLEAD_CLAUDE_MAX_TURNS` when set (a value that is not
+    /// a whole number is ignored).
     pub fn new() -> ClaudeCodeExecutor {
         let program = std::env::var_os(Self::PROGRAM_VARIABLE)
             .filter(|program| !program.is_empty())
             .unwrap_or_else(|| "claude".into());
+        let setting = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
         ClaudeCodeExecutor {
             program,
-            max_turns: None,
-            permission_mode: Self::DEFAULT_PERMISSION_MODE.to_owned(),
+            max_turns: setting("TECHLEAD_CLAUDE_MAX_TURNS").and_then(|v| v.trim().parse().ok()),
+            permission_mode: setting("TECHLEAD_CLAUDE_PERMISSION_MODE")
+                .unwrap_or_else(|| Self::DEFAULT_PERMISSION_MODE.to_owned()),
             grace: Self::DEFAULT_GRACE,
             drain: Self::DEFAULT_DRAIN,
         }
