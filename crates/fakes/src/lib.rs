@@ -81,6 +81,9 @@ pub enum Scenario {
     InvalidJson,
     /// 200, some text, and the connection ends before the stream does.
     Truncated,
+    /// OpenAI: 200, and the model calls a tool (no tools were offered) with
+    /// arguments that are not valid JSON, `finish_reason: tool_calls`.
+    ToolCallBadArguments,
 }
 
 /// One request as received.
@@ -310,6 +313,7 @@ async fn handle(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -
         Scenario::MidStreamError => stream(wire, &model, &Reply::default(), Some(Break::Error)),
         Scenario::InvalidJson => stream(wire, &model, &Reply::default(), Some(Break::InvalidJson)),
         Scenario::Truncated => stream(wire, &model, &Reply::default(), Some(Break::Truncated)),
+        Scenario::ToolCallBadArguments => tool_call_stream(&model),
         Scenario::Slow { delay } => stream(wire, &model, &Reply::default(), None)
             .into_iter()
             .enumerate()
@@ -426,6 +430,30 @@ fn stream(
             out.push((Duration::ZERO, "data: [DONE]\n\n".into()));
         }
     }
+    out
+}
+
+/// A Chat Completions stream in which the model calls `write_file` with
+/// arguments cut off mid-object, split over chunks as servers send them.
+fn tool_call_stream(model: &str) -> Vec<(Duration, String)> {
+    let chunk = |delta: Value, finish: Value| json!({"id":"chatcmpl-fake","object":"chat.completion.chunk","created":1766000000,"model":model,"choices":[{"index":0,"delta":delta,"logprobs":null,"finish_reason":finish}],"usage":null});
+    let parts = [
+        chunk(json!({"role":"assistant","content":null}), Value::Null),
+        chunk(
+            json!({"tool_calls":[{"index":0,"id":"call_fake","type":"function","function":{"name":"write_file","arguments":""}}]}),
+            Value::Null,
+        ),
+        chunk(
+            json!({"tool_calls":[{"index":0,"function":{"arguments":"{\"path\": \"a.txt\", \"content\": "}}]}),
+            Value::Null,
+        ),
+        chunk(json!({}), json!("tool_calls")),
+    ];
+    let mut out: Vec<(Duration, String)> = parts
+        .iter()
+        .map(|part| (Duration::ZERO, sse(Wire::OpenAi, "", part)))
+        .collect();
+    out.push((Duration::ZERO, "data: [DONE]\n\n".into()));
     out
 }
 

@@ -241,6 +241,10 @@ async fn other_refusals_and_broken_streams_fail() {
         ),
         (Scenario::InvalidJson, "not valid JSON"),
         (Scenario::Truncated, "truncated"),
+        (
+            Scenario::ToolCallBadArguments,
+            "called the tool `write_file`, but this executor offers no tools; its arguments are not valid JSON",
+        ),
     ] {
         let (outcome, _, _) = run_one(&fake, scenario.clone()).await;
         let Outcome::Failed { message, .. } = &outcome else {

@@ -151,6 +151,7 @@ impl Executor for OpenAiExecutor {
             usage: Usage::default(),
             finish_reason: None,
             refusal: String::new(),
+            tool_calls: Vec::new(),
         };
         Box::pin(api::run(common, protocol, spec, events, cancel))
     }
@@ -163,6 +164,9 @@ struct Chat {
     usage: Usage,
     finish_reason: Option<String>,
     refusal: String,
+    /// Tool calls the model made anyway (none are offered): name and the
+    /// arguments as streamed.
+    tool_calls: Vec<(String, String)>,
 }
 
 impl Protocol for Chat {
@@ -245,6 +249,24 @@ impl Protocol for Chat {
             if let Some(reason) = choice["finish_reason"].as_str() {
                 self.finish_reason = Some(reason.to_owned());
             }
+            for call in choice["delta"]["tool_calls"]
+                .as_array()
+                .into_iter()
+                .flatten()
+            {
+                let index = call["index"].as_u64().unwrap_or(0) as usize;
+                if self.tool_calls.len() <= index {
+                    self.tool_calls
+                        .resize(index + 1, (String::new(), String::new()));
+                }
+                let function = &call["function"];
+                if let Some(name) = function["name"].as_str() {
+                    self.tool_calls[index].0.push_str(name);
+                }
+                if let Some(arguments) = function["arguments"].as_str() {
+                    self.tool_calls[index].1.push_str(arguments);
+                }
+            }
         }
         let usage = &chunk["usage"];
         if usage.is_object() {
@@ -269,8 +291,24 @@ impl Protocol for Chat {
     }
 
     fn verdict(&self) -> Result<(), String> {
+        if let Some((name, arguments)) = self.tool_calls.first() {
+            let invalid = if serde_json::from_str::<Value>(arguments).is_err() {
+                format!(
+                    "; its arguments are not valid JSON: {}",
+                    api::excerpt(arguments, 120)
+                )
+            } else {
+                String::new()
+            };
+            return Err(format!(
+                "the model called the tool `{name}`, but this executor offers no tools{invalid}"
+            ));
+        }
         match self.finish_reason.as_deref() {
             Some("content_filter") => Err("the answer was stopped by the content filter".into()),
+            Some("tool_calls") => {
+                Err("the model stopped to call a tool; this executor offers none".into())
+            }
             _ if !self.refusal.is_empty() => Err(format!("the model refused: {}", self.refusal)),
             _ => Ok(()),
         }
