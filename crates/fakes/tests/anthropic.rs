@@ -3,35 +3,15 @@
 //! request-rate limit. (The 20-task mission under a rate limit is in
 //! openai.rs; the limiter is the same code.)
 
-use std::path::Path;
+mod support;
+
 use std::time::Duration;
+use support::{API_GUARD, api_spec, last_usage, run_api_scenario, run_attempt};
 use techlead_engine::executor::anthropic::AnthropicExecutor;
 use techlead_engine::executor::{AttemptSpec, ExecEvent, Executor, Outcome};
 use techlead_fakes::{FakeAnthropic, Reply, Scenario};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-
-fn spec(dir: &Path) -> AttemptSpec {
-    AttemptSpec {
-        mission_id: "m1".into(),
-        task_id: "PLAN".into(),
-        task_title: "Plan the work".into(),
-        attempt: 1,
-        agent: "planner".into(),
-        command: None,
-        prompt: "Write a plan for the refactor.".into(),
-        workdir: dir.to_path_buf(),
-        attempt_dir: dir.join("attempt-1"),
-        timeout: Duration::from_secs(30),
-        env: Vec::new(),
-        agent_prompt: "You are a careful planner.".into(),
-        model: None,
-        tools: None,
-        resume_session: None,
-        budget_usd: None,
-        estimate_hours: None,
-    }
-}
 
 fn executor(fake: &FakeAnthropic) -> AnthropicExecutor {
     AnthropicExecutor::new()
@@ -46,37 +26,14 @@ async fn run_with(
     spec: AttemptSpec,
     cancel: CancellationToken,
 ) -> (Outcome, Vec<ExecEvent>) {
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let outcome = tokio::time::timeout(Duration::from_secs(30), executor.run(spec, tx, cancel))
-        .await
-        .expect("the attempt ends");
-    let mut events = Vec::new();
-    while let Ok(event) = rx.try_recv() {
-        events.push(event);
-    }
-    (outcome, events)
+    run_attempt(executor, spec, cancel, API_GUARD).await
 }
 
 async fn run_one(
     fake: &FakeAnthropic,
     scenario: Scenario,
 ) -> (Outcome, Vec<ExecEvent>, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    fake.push(scenario);
-    let (outcome, events) =
-        run_with(&executor(fake), spec(dir.path()), CancellationToken::new()).await;
-    (outcome, events, dir)
-}
-
-fn last_usage(events: &[ExecEvent]) -> techlead_core::state::Usage {
-    events
-        .iter()
-        .rev()
-        .find_map(|e| match e {
-            ExecEvent::Usage(usage) => Some(usage.clone()),
-            _ => None,
-        })
-        .expect("a usage report")
+    run_api_scenario(fake, &executor(fake), scenario).await
 }
 
 #[tokio::test]
@@ -156,7 +113,7 @@ async fn a_success_reports_the_answer_usage_and_cost_and_sends_the_right_request
 async fn the_agent_model_wins_and_an_empty_agent_prompt_sends_no_system() {
     let fake = FakeAnthropic::anthropic().await;
     let dir = tempfile::tempdir().unwrap();
-    let mut spec = spec(dir.path());
+    let mut spec = api_spec(dir.path());
     spec.model = Some("claude-future-9".into());
     spec.agent_prompt = String::new();
     let (outcome, events) = run_with(&executor(&fake), spec, CancellationToken::new()).await;
@@ -173,7 +130,7 @@ async fn a_missing_key_is_refused_by_the_api_and_needs_the_person() {
     let fake = FakeAnthropic::anthropic().await;
     let dir = tempfile::tempdir().unwrap();
     let executor = executor(&fake).with_api_key(None);
-    let (outcome, _) = run_with(&executor, spec(dir.path()), CancellationToken::new()).await;
+    let (outcome, _) = run_with(&executor, api_spec(dir.path()), CancellationToken::new()).await;
     let Outcome::NeedsPerson { message } = outcome else {
         panic!("{outcome:?}")
     };
@@ -266,7 +223,7 @@ async fn an_unreachable_server_fails() {
     let executor = AnthropicExecutor::new()
         .with_base_url(url)
         .with_rate_limit(None);
-    let (outcome, _) = run_with(&executor, spec(dir.path()), CancellationToken::new()).await;
+    let (outcome, _) = run_with(&executor, api_spec(dir.path()), CancellationToken::new()).await;
     let Outcome::Failed { message, .. } = outcome else {
         panic!("{outcome:?}")
     };
@@ -280,7 +237,7 @@ async fn a_slow_stream_times_out_or_is_cancelled_at_once() {
     fake.push(Scenario::Slow {
         delay: Duration::from_secs(60),
     });
-    let mut timed = spec(dir.path());
+    let mut timed = api_spec(dir.path());
     timed.timeout = Duration::from_millis(300);
     let (outcome, _) = run_with(&executor(&fake), timed, CancellationToken::new()).await;
     assert_eq!(outcome, Outcome::TimedOut);
@@ -291,7 +248,7 @@ async fn a_slow_stream_times_out_or_is_cancelled_at_once() {
     let cancel = CancellationToken::new();
     let (tx, _rx) = mpsc::unbounded_channel();
     let executor = executor(&fake);
-    let attempt = tokio::spawn(executor.run(spec(dir.path()), tx, cancel.clone()));
+    let attempt = tokio::spawn(executor.run(api_spec(dir.path()), tx, cancel.clone()));
     // Cancel once the request has reached the server.
     while fake.requests().len() < 2 {
         tokio::task::yield_now().await;
@@ -313,7 +270,7 @@ async fn the_executor_keeps_to_its_request_rate() {
     let runs: Vec<_> = (0..5)
         .map(|_| {
             let (tx, _rx) = mpsc::unbounded_channel();
-            executor.run(spec(dir.path()), tx, CancellationToken::new())
+            executor.run(api_spec(dir.path()), tx, CancellationToken::new())
         })
         .collect();
     let outcomes = futures_util::future::join_all(runs).await;

@@ -4,90 +4,18 @@
 //! the fake to be mid-run waits for an event, and a fake that must hold on
 //! waits for a file the test creates.
 
-use serde_json::{Value, json};
+mod support;
+
+use serde_json::json;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
+use support::{HANG_GUARD, Scratch, assert_group_gone, flag, last_usage, progress, run_attempt};
 use techlead_engine::executor::claude_code::ClaudeCodeExecutor;
 use techlead_engine::executor::{AttemptSpec, ExecEvent, Executor, Outcome};
 use tokio::sync::mpsc;
-use tokio::time::{Instant, timeout};
+use tokio::time::timeout;
 use tokio_util::sync::CancellationToken;
-
-const HANG_GUARD: Duration = Duration::from_secs(20);
-
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new() -> Scratch {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let path = std::env::temp_dir().join(format!("techlead-claude-{}-{n}", std::process::id()));
-        let _ = fs::remove_dir_all(&path);
-        fs::create_dir_all(path.join("work")).expect("scratch directory");
-        Scratch(path)
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-
-    /// A spec that plays `steps` (no scenario: the fake's default).
-    fn spec(&self, steps: Option<Value>) -> AttemptSpec {
-        let mut env = vec![(
-            "FAKE_CLAUDE_ARGV_LOG".to_owned(),
-            self.path("argv.jsonl").display().to_string(),
-        )];
-        if let Some(steps) = steps {
-            let scenario = if steps.is_array() {
-                json!({ "steps": steps })
-            } else {
-                steps
-            };
-            let path = self.path("scenario.json");
-            fs::write(&path, scenario.to_string()).unwrap();
-            env.push(("FAKE_CLAUDE_SCENARIO".into(), path.display().to_string()));
-        }
-        AttemptSpec {
-            mission_id: "m-1".into(),
-            task_id: "T1".into(),
-            task_title: "Wire the API".into(),
-            attempt: 1,
-            agent: "backend-dev".into(),
-            command: None,
-            prompt: "Build the thing.\n".into(),
-            workdir: self.path("work"),
-            attempt_dir: self.path("attempts/T1/1"),
-            timeout: Duration::from_secs(60),
-            env,
-            agent_prompt: String::new(),
-            model: None,
-            tools: None,
-            resume_session: None,
-            budget_usd: None,
-            estimate_hours: None,
-        }
-    }
-
-    /// The argv of every call of the fake.
-    fn argvs(&self) -> Vec<Vec<String>> {
-        fs::read_to_string(self.path("argv.jsonl"))
-            .unwrap_or_default()
-            .lines()
-            .map(|line| {
-                let call: Value = serde_json::from_str(line).unwrap();
-                serde_json::from_value(call["argv"].clone()).unwrap()
-            })
-            .collect()
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
 
 fn executor() -> ClaudeCodeExecutor {
     ClaudeCodeExecutor::new()
@@ -97,39 +25,16 @@ fn executor() -> ClaudeCodeExecutor {
 }
 
 async fn run_with(executor: ClaudeCodeExecutor, spec: AttemptSpec) -> (Outcome, Vec<ExecEvent>) {
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let outcome = timeout(HANG_GUARD, executor.run(spec, tx, CancellationToken::new()))
-        .await
-        .expect("the attempt hung");
-    let mut events = Vec::new();
-    while let Ok(event) = rx.try_recv() {
-        events.push(event);
-    }
-    (outcome, events)
+    run_attempt(&executor, spec, CancellationToken::new(), HANG_GUARD).await
 }
 
 async fn run(spec: AttemptSpec) -> (Outcome, Vec<ExecEvent>) {
     run_with(executor(), spec).await
 }
 
-fn flag<'a>(argv: &'a [String], name: &str) -> Option<&'a str> {
-    let at = argv.iter().position(|arg| arg == name)?;
-    argv.get(at + 1).map(String::as_str)
-}
-
-fn progress(events: &[ExecEvent]) -> Vec<&str> {
-    events
-        .iter()
-        .filter_map(|event| match event {
-            ExecEvent::Progress { message, .. } => Some(message.as_str()),
-            _ => None,
-        })
-        .collect()
-}
-
 #[tokio::test]
 async fn success_reports_session_progress_usage_and_cost() {
-    let scratch = Scratch::new();
+    let scratch = Scratch::new("claude");
     let spec = scratch.spec(None);
     let (outcome, events) = run(spec.clone()).await;
     assert_eq!(
@@ -154,13 +59,7 @@ async fn success_reports_session_progress_usage_and_cost() {
             "Wrote out/T1.md."
         ]
     );
-    let Some(ExecEvent::Usage(usage)) = events
-        .iter()
-        .rev()
-        .find(|e| matches!(e, ExecEvent::Usage(_)))
-    else {
-        panic!("no usage: {events:?}");
-    };
+    let usage = last_usage(&events);
     assert_eq!(usage.turns, 3);
     assert_eq!(usage.tool_uses, 1);
     assert_eq!(usage.input_tokens, 300);
@@ -200,7 +99,7 @@ async fn success_reports_session_progress_usage_and_cost() {
 
 #[tokio::test]
 async fn agent_settings_become_flags() {
-    let scratch = Scratch::new();
+    let scratch = Scratch::new("claude");
     let mut spec = scratch.spec(None);
     spec.agent_prompt = "You are a careful backend developer.".into();
     spec.model = Some("opus".into());
@@ -236,7 +135,7 @@ async fn agent_settings_become_flags() {
 
 #[tokio::test]
 async fn is_error_401_needs_a_person() {
-    let scratch = Scratch::new();
+    let scratch = Scratch::new("claude");
     let spec = scratch.spec(Some(json!([
         {"step": "api_error", "status": 401, "text": "Invalid API key · Please run /login"}
     ])));
@@ -251,7 +150,7 @@ async fn is_error_401_needs_a_person() {
 
 #[tokio::test]
 async fn is_error_429_with_a_reset_time_is_rate_limited() {
-    let scratch = Scratch::new();
+    let scratch = Scratch::new("claude");
     let text = "You've hit your session limit · resets 4:50pm (Europe/London)";
     let spec = scratch.spec(Some(json!([
         {"step": "text", "text": "Starting."},
@@ -276,7 +175,7 @@ async fn is_error_429_with_a_reset_time_is_rate_limited() {
 
 #[tokio::test]
 async fn is_error_529_is_rate_limited() {
-    let scratch = Scratch::new();
+    let scratch = Scratch::new("claude");
     let spec = scratch.spec(Some(json!([
         {"step": "api_retry", "error_status": 529, "error": "overloaded"},
         {"step": "api_error", "status": 529, "text": "API Error: Repeated 529 Overloaded errors"}
@@ -294,7 +193,7 @@ async fn is_error_529_is_rate_limited() {
 
 #[tokio::test]
 async fn a_rejected_rate_limit_event_gives_the_reset() {
-    let scratch = Scratch::new();
+    let scratch = Scratch::new("claude");
     let spec = scratch.spec(Some(json!([
         {"step": "rate_limit", "status": "rejected", "resets_at": 4102444800_i64},
         {"step": "api_error", "status": null, "text": "Claude usage limit reached."}
@@ -311,7 +210,7 @@ async fn a_rejected_rate_limit_event_gives_the_reset() {
 
 #[tokio::test]
 async fn error_max_turns_fails() {
-    let scratch = Scratch::new();
+    let scratch = Scratch::new("claude");
     let spec = scratch.spec(Some(json!([
         {"step": "text", "text": "one"},
         {"step": "text", "text": "two"},
@@ -337,7 +236,7 @@ async fn error_max_turns_fails() {
 async fn the_fakes_refusal_without_verbose_is_a_failure_with_its_message() {
     // We always pass --verbose (checked above); here the fake is run through
     // a wrapper that drops it, to see the refusal mapped.
-    let scratch = Scratch::new();
+    let scratch = Scratch::new("claude");
     let wrapper = scratch.path("no-verbose.sh");
     fs::write(
         &wrapper,
@@ -375,7 +274,7 @@ fn wrapper_command(path: &Path) -> PathBuf {
 
 #[tokio::test]
 async fn unknown_lines_are_ignored() {
-    let scratch = Scratch::new();
+    let scratch = Scratch::new("claude");
     let spec = scratch.spec(Some(json!([
         {"step": "line", "text": "{\"type\":\"brand_new_thing\",\"x\":1}"},
         {"step": "line", "text": "{\"type\":\"system\",\"subtype\":\"hook_started\"}"},
@@ -399,7 +298,7 @@ async fn unknown_lines_are_ignored() {
 
 #[tokio::test]
 async fn a_slow_stream_reports_progress_before_the_end() {
-    let scratch = Scratch::new();
+    let scratch = Scratch::new("claude");
     let gate = scratch.path("go");
     let spec = scratch.spec(Some(json!([
         {"step": "text", "text": "first step done"},
@@ -430,47 +329,10 @@ async fn a_slow_stream_reports_progress_before_the_end() {
     );
 }
 
-/// Live processes of group `pgid` (zombies count as gone).
-fn live_members(pgid: i32) -> Vec<i32> {
-    let mut live = Vec::new();
-    for entry in fs::read_dir("/proc").expect("/proc").flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<i32>().ok())
-        else {
-            continue;
-        };
-        let Ok(stat) = fs::read_to_string(entry.path().join("stat")) else {
-            continue;
-        };
-        let Some(after) = stat.rfind(')').map(|at| &stat[at + 2..]) else {
-            continue;
-        };
-        let fields: Vec<&str> = after.split_whitespace().collect();
-        if fields.len() > 2 && fields[2] == pgid.to_string() && fields[0] != "Z" {
-            live.push(pid);
-        }
-    }
-    live
-}
-
-async fn assert_group_gone(pgid: i32) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let live = live_members(pgid);
-        if live.is_empty() {
-            return;
-        }
-        assert!(Instant::now() < deadline, "group {pgid} still has {live:?}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 /// Starts an attempt that spawns a background sleeper, waits until the
 /// fake is mid-run, cancels it, and returns the outcome and the group.
 async fn cancel_mid_run(sigterm: &str, grace: Duration) -> (Outcome, i32, Duration) {
-    let scratch = Scratch::new();
+    let scratch = Scratch::new("claude");
     let spec = scratch.spec(Some(json!({
         "sigterm": sigterm,
         "steps": [
@@ -480,25 +342,7 @@ async fn cancel_mid_run(sigterm: &str, grace: Duration) -> (Outcome, i32, Durati
             {"step": "result"}
         ]
     })));
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let cancel = CancellationToken::new();
-    let attempt = tokio::spawn(executor().with_grace(grace).run(spec, tx, cancel.clone()));
-    let pid = match rx.recv().await {
-        Some(ExecEvent::Started { pid: Some(pid) }) => pid as i32,
-        other => panic!("expected Started, got {other:?}"),
-    };
-    loop {
-        match timeout(HANG_GUARD, rx.recv()).await.expect("no progress") {
-            Some(ExecEvent::Progress { .. }) => break,
-            Some(_) => continue,
-            None => panic!("ended early"),
-        }
-    }
-    assert!(live_members(pid).len() >= 2, "{:?}", live_members(pid));
-    let at = Instant::now();
-    cancel.cancel();
-    let outcome = timeout(HANG_GUARD, attempt).await.expect("hung").unwrap();
-    (outcome, pid, at.elapsed())
+    support::cancel_mid_run(&executor().with_grace(grace), spec).await
 }
 
 #[tokio::test]
@@ -521,7 +365,7 @@ async fn cancel_kills_a_fake_that_ignores_sigterm_after_the_grace() {
 
 #[tokio::test]
 async fn timeout_stops_the_attempt() {
-    let scratch = Scratch::new();
+    let scratch = Scratch::new("claude");
     let mut spec = scratch.spec(Some(
         json!([{"step": "sleep", "ms": 30000}, {"step": "result"}]),
     ));
@@ -532,7 +376,7 @@ async fn timeout_stops_the_attempt() {
 
 #[tokio::test]
 async fn exit_without_a_result_fails_with_the_last_stderr_line() {
-    let scratch = Scratch::new();
+    let scratch = Scratch::new("claude");
     let spec = scratch.spec(Some(json!([
         {"step": "text", "text": "working"},
         {"step": "stderr", "text": "something broke"},
@@ -554,7 +398,7 @@ async fn exit_without_a_result_fails_with_the_last_stderr_line() {
 
 #[tokio::test]
 async fn a_missing_program_fails_clearly() {
-    let scratch = Scratch::new();
+    let scratch = Scratch::new("claude");
     let spec = scratch.spec(None);
     let (outcome, _) = run_with(executor().with_program("/nonexistent/claude"), spec).await;
     let Outcome::Failed { message, .. } = outcome else {

@@ -2,9 +2,11 @@
 //! scenario's outcome and reports, the request it sends, and a mission of
 //! 20 tasks under a request-rate limit on the real mission actor.
 
-use std::path::Path;
+mod support;
+
 use std::sync::Arc;
 use std::time::Duration;
+use support::{API_GUARD, api_spec, last_usage, run_api_scenario, run_attempt};
 use techlead_core::Priority;
 use techlead_core::state::{
     AttemptOutcome, Event, MissionPlan, MissionState, MissionStatus, TaskPlan, TaskStatus,
@@ -17,28 +19,6 @@ use techlead_store::Store;
 use techlead_store::sqlite::SqliteStore;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-
-fn spec(dir: &Path) -> AttemptSpec {
-    AttemptSpec {
-        mission_id: "m1".into(),
-        task_id: "PLAN".into(),
-        task_title: "Plan the work".into(),
-        attempt: 1,
-        agent: "planner".into(),
-        command: None,
-        prompt: "Write a plan for the refactor.".into(),
-        workdir: dir.to_path_buf(),
-        attempt_dir: dir.join("attempt-1"),
-        timeout: Duration::from_secs(30),
-        env: Vec::new(),
-        agent_prompt: "You are a careful planner.".into(),
-        model: None,
-        tools: None,
-        resume_session: None,
-        budget_usd: None,
-        estimate_hours: None,
-    }
-}
 
 fn executor(fake: &FakeOpenAi) -> OpenAiExecutor {
     OpenAiExecutor::new()
@@ -53,37 +33,14 @@ async fn run_with(
     spec: AttemptSpec,
     cancel: CancellationToken,
 ) -> (Outcome, Vec<ExecEvent>) {
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let outcome = tokio::time::timeout(Duration::from_secs(30), executor.run(spec, tx, cancel))
-        .await
-        .expect("the attempt ends");
-    let mut events = Vec::new();
-    while let Ok(event) = rx.try_recv() {
-        events.push(event);
-    }
-    (outcome, events)
+    run_attempt(executor, spec, cancel, API_GUARD).await
 }
 
 async fn run_one(
     fake: &FakeOpenAi,
     scenario: Scenario,
 ) -> (Outcome, Vec<ExecEvent>, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    fake.push(scenario);
-    let (outcome, events) =
-        run_with(&executor(fake), spec(dir.path()), CancellationToken::new()).await;
-    (outcome, events, dir)
-}
-
-fn last_usage(events: &[ExecEvent]) -> techlead_core::state::Usage {
-    events
-        .iter()
-        .rev()
-        .find_map(|e| match e {
-            ExecEvent::Usage(usage) => Some(usage.clone()),
-            _ => None,
-        })
-        .expect("a usage report")
+    run_api_scenario(fake, &executor(fake), scenario).await
 }
 
 #[tokio::test]
@@ -163,7 +120,7 @@ async fn a_success_reports_the_answer_usage_and_cost_and_sends_the_right_request
 async fn the_agent_model_wins_and_no_key_means_no_authorization_header() {
     let fake = FakeOpenAi::openai().await;
     let dir = tempfile::tempdir().unwrap();
-    let mut spec = spec(dir.path());
+    let mut spec = api_spec(dir.path());
     spec.model = Some("llama3.2".into());
     spec.agent_prompt = String::new();
     let executor = executor(&fake).with_api_key(None);
@@ -263,7 +220,7 @@ async fn an_unreachable_server_fails() {
     let executor = OpenAiExecutor::new()
         .with_base_url(url)
         .with_rate_limit(None);
-    let (outcome, _) = run_with(&executor, spec(dir.path()), CancellationToken::new()).await;
+    let (outcome, _) = run_with(&executor, api_spec(dir.path()), CancellationToken::new()).await;
     let Outcome::Failed { message, .. } = outcome else {
         panic!("{outcome:?}")
     };
@@ -277,7 +234,7 @@ async fn a_slow_stream_times_out_or_is_cancelled_at_once() {
     fake.push(Scenario::Slow {
         delay: Duration::from_secs(60),
     });
-    let mut timed = spec(dir.path());
+    let mut timed = api_spec(dir.path());
     timed.timeout = Duration::from_millis(300);
     let (outcome, _) = run_with(&executor(&fake), timed, CancellationToken::new()).await;
     assert_eq!(outcome, Outcome::TimedOut);
@@ -288,7 +245,7 @@ async fn a_slow_stream_times_out_or_is_cancelled_at_once() {
     let cancel = CancellationToken::new();
     let (tx, _rx) = mpsc::unbounded_channel();
     let executor = executor(&fake);
-    let attempt = tokio::spawn(executor.run(spec(dir.path()), tx, cancel.clone()));
+    let attempt = tokio::spawn(executor.run(api_spec(dir.path()), tx, cancel.clone()));
     // Cancel once the request has reached the server.
     while fake.requests().len() < 2 {
         tokio::task::yield_now().await;
@@ -310,7 +267,7 @@ async fn the_executor_keeps_to_its_request_rate() {
     let runs: Vec<_> = (0..5)
         .map(|_| {
             let (tx, _rx) = mpsc::unbounded_channel();
-            executor.run(spec(dir.path()), tx, CancellationToken::new())
+            executor.run(api_spec(dir.path()), tx, CancellationToken::new())
         })
         .collect();
     let outcomes = futures_util::future::join_all(runs).await;
