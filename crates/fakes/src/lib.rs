@@ -9,6 +9,8 @@
 //! `retry-after` to any request beyond `n` in the last `window`, like the
 //! providers' RPM limits, with a window a test can afford.
 
+pub mod cli;
+
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::State;

@@ -45,7 +45,10 @@ use serde_json::{Value, json};
 use std::io::{Read, Write};
 use std::path::Path;
 use std::process::ExitCode;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
+use techlead_fakes::cli::{self, Fake, OnSigterm};
+
+const FAKE: Fake = Fake::new("claude");
 
 const VERBOSE_REFUSAL: &str =
     "Error: When using --print, --output-format=stream-json requires --verbose";
@@ -70,14 +73,6 @@ struct Scenario {
 
 fn yes() -> bool {
     true
-}
-
-#[derive(Debug, Default, Deserialize, PartialEq)]
-#[serde(rename_all = "snake_case")]
-enum OnSigterm {
-    #[default]
-    Exit,
-    Ignore,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -282,20 +277,20 @@ fn main() -> ExitCode {
     let args = match parse_args(&argv) {
         Ok(args) => args,
         Err(message) => {
-            record(&argv, "");
+            FAKE.record(&argv, "");
             eprintln!("{message}");
             return ExitCode::from(1);
         }
     };
     if args.print && args.output_format.as_deref() == Some("stream-json") && !args.verbose {
-        record(&argv, "");
+        FAKE.record(&argv, "");
         eprintln!("{VERBOSE_REFUSAL}");
         return ExitCode::from(1);
     }
     let mut stdin = String::new();
     // A terminal or a closed stdin is just no prompt there.
     let _ = std::io::stdin().read_to_string(&mut stdin);
-    record(&argv, &stdin);
+    FAKE.record(&argv, &stdin);
     let prompt = match (&args.prompt, stdin.is_empty()) {
         (Some(arg), false) => format!("{stdin}\n\n{arg}"),
         (Some(arg), true) => arg.clone(),
@@ -315,75 +310,24 @@ fn main() -> ExitCode {
         eprintln!("No conversation found with session ID: unknown-session");
         return ExitCode::from(1);
     }
-    let scenario = match std::env::var_os("FAKE_CLAUDE_SCENARIO") {
-        Some(path) => {
-            let text = match std::fs::read_to_string(&path) {
-                Ok(text) => text,
-                Err(error) => {
-                    eprintln!("fake claude: cannot read the scenario {path:?}: {error}");
-                    return ExitCode::from(2);
-                }
+    let scenario = match FAKE.scenario() {
+        Ok(scenario) => scenario.unwrap_or_else(default_scenario),
+        Err(bad) => {
+            let problem = if bad.unreadable {
+                "cannot read the scenario"
+            } else {
+                "bad scenario"
             };
-            match serde_json::from_str::<Scenario>(&text) {
-                Ok(scenario) => scenario,
-                Err(error) => {
-                    eprintln!("fake claude: bad scenario {path:?}: {error}");
-                    return ExitCode::from(2);
-                }
-            }
+            eprintln!("fake claude: {problem} {:?}: {}", bad.path, bad.error);
+            return ExitCode::from(2);
         }
-        None => default_scenario(),
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime");
-    let code = runtime.block_on(play(args, prompt, scenario));
-    ExitCode::from(code)
-}
-
-/// Appends this call to `FAKE_CLAUDE_ARGV_LOG`.
-fn record(argv: &[String], stdin: &str) {
-    let Some(path) = std::env::var_os("FAKE_CLAUDE_ARGV_LOG") else {
-        return;
-    };
-    let cwd = std::env::current_dir()
-        .map(|dir| dir.display().to_string())
-        .unwrap_or_default();
-    let line = json!({"argv": argv, "cwd": cwd, "stdin": stdin}).to_string();
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path);
-    if let Ok(mut file) = file {
-        let _ = writeln!(file, "{line}");
-    }
+    FAKE.run(scenario.sigterm, || play(args, prompt, scenario))
 }
 
 async fn play(args: Args, prompt: String, scenario: Scenario) -> u8 {
-    let mut sigterm = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-    {
-        Ok(signal) => signal,
-        Err(error) => {
-            eprintln!("fake claude: cannot handle SIGTERM: {error}");
-            return 2;
-        }
-    };
-    let ignore = scenario.sigterm == OnSigterm::Ignore;
     let mut player = Player::new(args, prompt);
-    let run = player.run(scenario);
-    tokio::pin!(run);
-    loop {
-        tokio::select! {
-            code = &mut run => return code,
-            _ = sigterm.recv() => {
-                if !ignore {
-                    // The turn in progress is left unfinished: no result.
-                    return 143;
-                }
-            }
-        }
-    }
+    player.run(scenario).await
 }
 
 struct Player {
@@ -400,7 +344,7 @@ struct Player {
 
 impl Player {
     fn new(args: Args, prompt: String) -> Player {
-        let session = args.resume.clone().unwrap_or_else(new_uuid);
+        let session = args.resume.clone().unwrap_or_else(cli::new_uuid);
         let model = match args.model.as_deref() {
             None | Some("sonnet") => MODEL.to_owned(),
             Some("opus") => "claude-opus-5".to_owned(),
@@ -512,7 +456,7 @@ impl Player {
 
     fn assistant(&mut self, content: Value, stop_reason: Value) {
         let id = self.id("msg");
-        let uuid = new_uuid();
+        let uuid = cli::new_uuid();
         let line = json!({
             "type": "assistant",
             "message": {
@@ -568,7 +512,7 @@ impl Player {
             },
             "modelUsage": model_usage,
             "permission_denials": [],
-            "uuid": new_uuid(),
+            "uuid": cli::new_uuid(),
         });
         if let (Some(result), Some(extra)) = (result.as_object_mut(), extra.as_object()) {
             for (key, value) in extra {
@@ -585,7 +529,7 @@ impl Player {
                 .unwrap_or_default();
             let init = json!({
                 "type": "system", "subtype": "init",
-                "session_id": self.session, "uuid": new_uuid(),
+                "session_id": self.session, "uuid": cli::new_uuid(),
                 "cwd": cwd, "model": self.model,
                 "permissionMode": self.args.permission_mode.as_deref().unwrap_or("default"),
                 "tools": ["Agent", "Bash", "Edit", "Glob", "Grep", "Read", "Write"],
@@ -636,17 +580,13 @@ impl Player {
                     ]},
                     "parent_tool_use_id": null,
                     "session_id": self.session,
-                    "uuid": new_uuid(),
+                    "uuid": cli::new_uuid(),
                     "tool_use_result": {"type": "text", "content": output},
                 });
                 self.emit(line);
             }
-            Step::Sleep { ms } => tokio::time::sleep(Duration::from_millis(ms)).await,
-            Step::WaitFile { path } => {
-                while !Path::new(&path).exists() {
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                }
-            }
+            Step::Sleep { ms } => cli::sleep_ms(ms).await,
+            Step::WaitFile { path } => cli::wait_file(&path).await,
             Step::WriteFile { path, content } => {
                 let path = self.fill(&path);
                 let content = content.unwrap_or_else(|| self.prompt.clone());
@@ -657,18 +597,7 @@ impl Player {
                     eprintln!("fake claude: cannot write {path}: {error}");
                 }
             }
-            Step::Spawn { argv } => {
-                let (program, rest) = argv.split_first()?;
-                let spawned = std::process::Command::new(program)
-                    .args(rest)
-                    .stdin(std::process::Stdio::null())
-                    .stdout(std::process::Stdio::null())
-                    .stderr(std::process::Stdio::null())
-                    .spawn();
-                if let Err(error) = spawned {
-                    eprintln!("fake claude: cannot spawn {program}: {error}");
-                }
-            }
+            Step::Spawn { argv } => FAKE.spawn(&argv)?,
             Step::RateLimit {
                 status,
                 resets_at,
@@ -683,7 +612,7 @@ impl Player {
                     info["errorCode"] = json!(code);
                 }
                 let line = json!({"type": "rate_limit_event", "rate_limit_info": info,
-                                  "session_id": self.session, "uuid": new_uuid()});
+                                  "session_id": self.session, "uuid": cli::new_uuid()});
                 self.emit(line);
             }
             Step::ApiRetry {
@@ -696,15 +625,11 @@ impl Player {
                     "attempt": attempt.unwrap_or(1), "max_retries": 10,
                     "retry_delay_ms": 500, "error_status": error_status,
                     "error": error.unwrap_or_else(|| "overloaded".to_owned()),
-                    "session_id": self.session, "uuid": new_uuid(),
+                    "session_id": self.session, "uuid": cli::new_uuid(),
                 });
                 self.emit(line);
             }
-            Step::Line { text } => {
-                let mut out = std::io::stdout().lock();
-                let _ = writeln!(out, "{text}");
-                let _ = out.flush();
-            }
+            Step::Line { text } => cli::print_line(&text),
             Step::Stderr { text } => eprintln!("{text}"),
             Step::Result { text } => {
                 let text = self.fill(&text.unwrap_or_else(|| "Done.".to_owned()));
@@ -745,7 +670,7 @@ impl Player {
                     },
                     "parent_tool_use_id": null,
                     "session_id": self.session,
-                    "uuid": new_uuid(),
+                    "uuid": cli::new_uuid(),
                     "error": error,
                     "is_api_error_message": true,
                 });
@@ -790,30 +715,4 @@ impl Player {
         }
         None
     }
-}
-
-/// A random-enough UUID (version 4 layout) without a dependency.
-fn new_uuid() -> String {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    let count = u128::from(COUNTER.fetch_add(1, Ordering::Relaxed));
-    let pid = u128::from(std::process::id());
-    let mut x = nanos ^ (pid << 64) ^ (count << 96) ^ 0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c834;
-    // splitmix-style scrambling so that nearby inputs look unrelated.
-    x ^= x >> 31;
-    x = x.wrapping_mul(0xbf58_476d_1ce4_e5b9_94d0_49bb_1331_11eb);
-    x ^= x >> 29;
-    let hex = format!("{x:032x}");
-    format!(
-        "{}-{}-4{}-a{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[13..16],
-        &hex[17..20],
-        &hex[20..32]
-    )
 }

@@ -54,7 +54,10 @@ use serde_json::{Value, json};
 use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
+use techlead_fakes::cli::{self, Fake, OnSigterm};
+
+const FAKE: Fake = Fake::new("codex");
 
 /// What each message or command costs, in tokens.
 const STEP_INPUT: u64 = 1000;
@@ -69,14 +72,6 @@ struct Scenario {
     #[serde(default)]
     shape: Shape,
     steps: Vec<Step>,
-}
-
-#[derive(Debug, Default, Deserialize, PartialEq)]
-#[serde(rename_all = "snake_case")]
-enum OnSigterm {
-    #[default]
-    Exit,
-    Ignore,
 }
 
 #[derive(Debug, Default, Deserialize, PartialEq, Clone, Copy)]
@@ -276,7 +271,7 @@ fn main() -> ExitCode {
     let args = match parse_args(&argv) {
         Ok(args) => args,
         Err(message) => {
-            record(&argv, "");
+            FAKE.record(&argv, "");
             eprintln!("{message}");
             return ExitCode::from(2);
         }
@@ -286,7 +281,7 @@ fn main() -> ExitCode {
     if stdin_piped {
         let _ = std::io::stdin().read_to_string(&mut stdin);
     }
-    record(&argv, &stdin);
+    FAKE.record(&argv, &stdin);
     let prompt = match args.prompt.as_deref() {
         None | Some("-") => stdin,
         Some(arg) if stdin.trim().is_empty() => arg.to_owned(),
@@ -312,28 +307,14 @@ fn main() -> ExitCode {
         eprintln!("Error: No saved session found with ID unknown-thread");
         return ExitCode::from(1);
     }
-    let scenario = match std::env::var_os("FAKE_CODEX_SCENARIO") {
-        Some(path) => {
-            let parsed = std::fs::read_to_string(&path)
-                .map_err(|error| error.to_string())
-                .and_then(|text| {
-                    serde_json::from_str::<Scenario>(&text).map_err(|error| error.to_string())
-                });
-            match parsed {
-                Ok(scenario) => scenario,
-                Err(error) => {
-                    eprintln!("fake codex: bad scenario {path:?}: {error}");
-                    return ExitCode::from(2);
-                }
-            }
+    let scenario = match FAKE.scenario() {
+        Ok(scenario) => scenario.unwrap_or_else(default_scenario),
+        Err(bad) => {
+            eprintln!("fake codex: bad scenario {:?}: {}", bad.path, bad.error);
+            return ExitCode::from(2);
         }
-        None => default_scenario(),
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime");
-    ExitCode::from(runtime.block_on(play(args, prompt, scenario)))
+    FAKE.run(scenario.sigterm, || play(args, prompt, scenario))
 }
 
 fn in_git_repo() -> bool {
@@ -350,34 +331,7 @@ fn in_git_repo() -> bool {
     }
 }
 
-/// Appends this call to `FAKE_CODEX_ARGV_LOG`.
-fn record(argv: &[String], stdin: &str) {
-    let Some(path) = std::env::var_os("FAKE_CODEX_ARGV_LOG") else {
-        return;
-    };
-    let cwd = std::env::current_dir()
-        .map(|dir| dir.display().to_string())
-        .unwrap_or_default();
-    let line = json!({"argv": argv, "cwd": cwd, "stdin": stdin}).to_string();
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path);
-    if let Ok(mut file) = file {
-        let _ = writeln!(file, "{line}");
-    }
-}
-
 async fn play(args: Args, prompt: String, scenario: Scenario) -> u8 {
-    let mut sigterm = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-    {
-        Ok(signal) => signal,
-        Err(error) => {
-            eprintln!("fake codex: cannot handle SIGTERM: {error}");
-            return 2;
-        }
-    };
-    let ignore = scenario.sigterm == OnSigterm::Ignore;
     let mut player = Player {
         thread: args.resume.clone().unwrap_or_else(new_uuid_v7),
         // A resumed thread's usage continues from the earlier run's.
@@ -393,18 +347,7 @@ async fn play(args: Args, prompt: String, scenario: Scenario) -> u8 {
         todo_started: false,
         last_message: None,
     };
-    let run = player.run(scenario.steps);
-    tokio::pin!(run);
-    loop {
-        tokio::select! {
-            code = &mut run => return code,
-            _ = sigterm.recv() => {
-                if !ignore {
-                    return 143;
-                }
-            }
-        }
-    }
+    player.run(scenario.steps).await
 }
 
 struct Player {
@@ -572,30 +515,11 @@ impl Player {
                 return Some(code.unwrap_or(1));
             }
             Step::Exit { code } => return Some(code),
-            Step::Line { text } => {
-                let mut out = std::io::stdout().lock();
-                let _ = writeln!(out, "{text}");
-                let _ = out.flush();
-            }
+            Step::Line { text } => cli::print_line(&text),
             Step::Stderr { text } => eprintln!("{text}"),
-            Step::Sleep { ms } => tokio::time::sleep(Duration::from_millis(ms)).await,
-            Step::WaitFile { path } => {
-                while !Path::new(&path).exists() {
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                }
-            }
-            Step::Spawn { argv } => {
-                let (program, rest) = argv.split_first()?;
-                let spawned = std::process::Command::new(program)
-                    .args(rest)
-                    .stdin(std::process::Stdio::null())
-                    .stdout(std::process::Stdio::null())
-                    .stderr(std::process::Stdio::null())
-                    .spawn();
-                if let Err(error) = spawned {
-                    eprintln!("fake codex: cannot spawn {program}: {error}");
-                }
-            }
+            Step::Sleep { ms } => cli::sleep_ms(ms).await,
+            Step::WaitFile { path } => cli::wait_file(&path).await,
+            Step::Spawn { argv } => FAKE.spawn(&argv)?,
         }
         None
     }

@@ -45,7 +45,10 @@ use serde_json::{Value, json};
 use std::io::{IsTerminal, Read, Write};
 use std::path::Path;
 use std::process::ExitCode;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use techlead_fakes::cli::{self, Fake, OnSigterm};
+
+const FAKE: Fake = Fake::new("gemini");
 
 const MODEL: &str = "gemini-2.5-pro";
 /// What each text or tool step costs, in tokens.
@@ -59,14 +62,6 @@ struct Scenario {
     #[serde(default)]
     sigterm: OnSigterm,
     steps: Vec<Step>,
-}
-
-#[derive(Debug, Default, Deserialize, PartialEq)]
-#[serde(rename_all = "snake_case")]
-enum OnSigterm {
-    #[default]
-    Exit,
-    Ignore,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -231,7 +226,7 @@ fn main() -> ExitCode {
     let args = match parse_args(&argv) {
         Ok(args) => args,
         Err(message) => {
-            record(&argv, "");
+            FAKE.record(&argv, "");
             eprintln!("{message}");
             return ExitCode::from(1);
         }
@@ -240,7 +235,7 @@ fn main() -> ExitCode {
     if !std::io::stdin().is_terminal() {
         let _ = std::io::stdin().read_to_string(&mut stdin);
     }
-    record(&argv, &stdin);
+    FAKE.record(&argv, &stdin);
     // stdin comes before -p.
     let prompt = match args.prompt.as_deref() {
         Some(arg) if !stdin.trim().is_empty() && !arg.is_empty() => format!("{stdin}\n\n{arg}"),
@@ -257,58 +252,17 @@ fn main() -> ExitCode {
         eprintln!("Error resuming session: No previous session found for this project.");
         return ExitCode::from(42);
     }
-    let scenario = match std::env::var_os("FAKE_GEMINI_SCENARIO") {
-        Some(path) => {
-            let parsed = std::fs::read_to_string(&path)
-                .map_err(|error| error.to_string())
-                .and_then(|text| {
-                    serde_json::from_str::<Scenario>(&text).map_err(|error| error.to_string())
-                });
-            match parsed {
-                Ok(scenario) => scenario,
-                Err(error) => {
-                    eprintln!("fake gemini: bad scenario {path:?}: {error}");
-                    return ExitCode::from(2);
-                }
-            }
+    let scenario = match FAKE.scenario() {
+        Ok(scenario) => scenario.unwrap_or_else(default_scenario),
+        Err(bad) => {
+            eprintln!("fake gemini: bad scenario {:?}: {}", bad.path, bad.error);
+            return ExitCode::from(2);
         }
-        None => default_scenario(),
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime");
-    ExitCode::from(runtime.block_on(play(args, prompt, scenario)))
-}
-
-/// Appends this call to `FAKE_GEMINI_ARGV_LOG`.
-fn record(argv: &[String], stdin: &str) {
-    let Some(path) = std::env::var_os("FAKE_GEMINI_ARGV_LOG") else {
-        return;
-    };
-    let cwd = std::env::current_dir()
-        .map(|dir| dir.display().to_string())
-        .unwrap_or_default();
-    let line = json!({"argv": argv, "cwd": cwd, "stdin": stdin}).to_string();
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path);
-    if let Ok(mut file) = file {
-        let _ = writeln!(file, "{line}");
-    }
+    FAKE.run(scenario.sigterm, || play(args, prompt, scenario))
 }
 
 async fn play(args: Args, prompt: String, scenario: Scenario) -> u8 {
-    let mut sigterm = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-    {
-        Ok(signal) => signal,
-        Err(error) => {
-            eprintln!("fake gemini: cannot handle SIGTERM: {error}");
-            return 2;
-        }
-    };
-    let ignore = scenario.sigterm == OnSigterm::Ignore;
     let model = match args.model.as_deref() {
         None | Some("auto" | "pro") => MODEL.to_owned(),
         Some("flash") => "gemini-2.5-flash".to_owned(),
@@ -316,7 +270,7 @@ async fn play(args: Args, prompt: String, scenario: Scenario) -> u8 {
         Some(other) => other.to_owned(),
     };
     let mut player = Player {
-        session: args.resume.clone().unwrap_or_else(new_uuid),
+        session: args.resume.clone().unwrap_or_else(cli::new_uuid),
         args,
         prompt,
         model,
@@ -326,18 +280,7 @@ async fn play(args: Args, prompt: String, scenario: Scenario) -> u8 {
         next_tool: 0,
         response: String::new(),
     };
-    let run = player.run(scenario.steps);
-    tokio::pin!(run);
-    loop {
-        tokio::select! {
-            code = &mut run => return code,
-            _ = sigterm.recv() => {
-                if !ignore {
-                    return 143;
-                }
-            }
-        }
-    }
+    player.run(scenario.steps).await
 }
 
 struct Player {
@@ -580,30 +523,11 @@ impl Player {
                 return Some(code);
             }
             Step::Exit { code } => return Some(code),
-            Step::Line { text } => {
-                let mut out = std::io::stdout().lock();
-                let _ = writeln!(out, "{text}");
-                let _ = out.flush();
-            }
+            Step::Line { text } => cli::print_line(&text),
             Step::Stderr { text } => eprintln!("{text}"),
-            Step::Sleep { ms } => tokio::time::sleep(Duration::from_millis(ms)).await,
-            Step::WaitFile { path } => {
-                while !Path::new(&path).exists() {
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                }
-            }
-            Step::Spawn { argv } => {
-                let (program, rest) = argv.split_first()?;
-                let spawned = std::process::Command::new(program)
-                    .args(rest)
-                    .stdin(std::process::Stdio::null())
-                    .stdout(std::process::Stdio::null())
-                    .stderr(std::process::Stdio::null())
-                    .spawn();
-                if let Err(error) = spawned {
-                    eprintln!("fake gemini: cannot spawn {program}: {error}");
-                }
-            }
+            Step::Sleep { ms } => cli::sleep_ms(ms).await,
+            Step::WaitFile { path } => cli::wait_file(&path).await,
+            Step::Spawn { argv } => FAKE.spawn(&argv)?,
         }
         None
     }
@@ -632,30 +556,5 @@ fn timestamp() -> String {
         rest % 3600 / 60,
         rest % 60,
         since.subsec_millis()
-    )
-}
-
-/// A random-enough UUID (version 4 layout) without a dependency.
-fn new_uuid() -> String {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    let count = u128::from(COUNTER.fetch_add(1, Ordering::Relaxed));
-    let pid = u128::from(std::process::id());
-    let mut x = nanos ^ (pid << 64) ^ (count << 96) ^ 0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c834;
-    x ^= x >> 31;
-    x = x.wrapping_mul(0xbf58_476d_1ce4_e5b9_94d0_49bb_1331_11eb);
-    x ^= x >> 29;
-    let hex = format!("{x:032x}");
-    format!(
-        "{}-{}-4{}-a{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[13..16],
-        &hex[17..20],
-        &hex[20..32]
     )
 }
