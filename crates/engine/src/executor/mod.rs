@@ -9,6 +9,7 @@ pub mod codex;
 pub mod command;
 pub mod gemini;
 pub mod openai;
+mod refusal;
 pub mod simulate;
 mod supervise;
 

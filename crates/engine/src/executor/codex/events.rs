@@ -15,9 +15,8 @@
 //! success, with the last agent message as the summary; else the failure
 //! is read from the last `error` event or the last stderr line.
 
-use crate::executor::supervise::{
-    Exit, Fed, Parser, first_line, has_code, how_it_ended, progress, short,
-};
+use crate::executor::refusal::{Quota, Refusals, Signs};
+use crate::executor::supervise::{Exit, Fed, Parser, first_line, how_it_ended, progress, short};
 use crate::executor::{ExecEvent, Outcome};
 use serde_json::Value;
 use std::collections::HashSet;
@@ -264,11 +263,13 @@ impl Parser for Events {
 
     fn conclude(&mut self, program: &str, exit: &Exit, _: &mut Vec<ExecEvent>) -> Outcome {
         if let Some(message) = self.failed.clone() {
-            return classify(message.clone()).unwrap_or_else(|| Outcome::Failed {
-                exit_code: exit.code,
-                signal: exit.signal,
-                message: format!("Codex turn failed: {message}"),
-            });
+            return REFUSALS
+                .classify(message.clone())
+                .unwrap_or_else(|| Outcome::Failed {
+                    exit_code: exit.code,
+                    signal: exit.signal,
+                    message: format!("Codex turn failed: {message}"),
+                });
         }
         if exit.code == Some(0) && self.completed {
             let summary = self
@@ -281,11 +282,13 @@ impl Parser for Events {
         if exit.code != Some(0)
             && let Some(message) = self.last_error.clone()
         {
-            return classify(message.clone()).unwrap_or_else(|| Outcome::Failed {
-                exit_code: exit.code,
-                signal: exit.signal,
-                message: format!("`{program}` {how} after the error: {message}"),
-            });
+            return REFUSALS
+                .classify(message.clone())
+                .unwrap_or_else(|| Outcome::Failed {
+                    exit_code: exit.code,
+                    signal: exit.signal,
+                    message: format!("`{program}` {how} after the error: {message}"),
+                });
         }
         let what = if exit.code == Some(0) {
             "without completing a turn"
@@ -305,33 +308,25 @@ impl Parser for Events {
     }
 }
 
-/// An error text that is not the task's fault: credentials or quota (a
-/// person must act) or a rate or usage limit (later). `None`: an ordinary
-/// failure.
-pub(crate) fn classify(message: String) -> Option<Outcome> {
-    let lower = message.to_lowercase();
-    let person = has_code(&lower, "401")
-        || has_code(&lower, "403")
-        || [
+/// Error texts that are not the task's fault: credentials or quota (a
+/// person must act) or a rate or usage limit (later).
+const REFUSALS: Refusals = Refusals {
+    needs_person: Signs {
+        codes: &["401", "403"],
+        words: &[
             "unauthorized",
             "forbidden",
             "api key",
             "not logged in",
             "login",
             "authentication",
-            "insufficient_quota",
-            "quota",
             "billing",
             "credit",
-        ]
-        .iter()
-        .any(|needle| lower.contains(needle));
-    if person {
-        return Some(Outcome::NeedsPerson { message });
-    }
-    let limited = has_code(&lower, "429")
-        || has_code(&lower, "529")
-        || [
+        ],
+    },
+    limited: Signs {
+        codes: &["429", "529"],
+        words: &[
             "rate limit",
             "rate_limit",
             "ratelimit",
@@ -339,14 +334,11 @@ pub(crate) fn classify(message: String) -> Option<Outcome> {
             "usage limit",
             "usage_limit",
             "overloaded",
-        ]
-        .iter()
-        .any(|needle| lower.contains(needle));
-    limited.then_some(Outcome::RateLimited {
-        until: None,
-        message,
-    })
-}
+        ],
+    },
+    // OpenAI's `insufficient_quota` is a 429 but means money.
+    quota: Quota::NeedsPerson,
+};
 
 #[cfg(test)]
 mod tests {

@@ -13,9 +13,8 @@
 //! and error texts that name a rate limit or quota make it `RateLimited`,
 //! ones that name credentials or billing `NeedsPerson`.
 
-use crate::executor::supervise::{
-    Exit, Fed, Parser, first_line, has_code, how_it_ended, progress, short,
-};
+use crate::executor::refusal::{Quota, Refusals, Signs};
+use crate::executor::supervise::{Exit, Fed, Parser, first_line, how_it_ended, progress, short};
 use crate::executor::{ExecEvent, Outcome};
 use serde_json::Value;
 use techlead_core::state::Usage;
@@ -232,7 +231,7 @@ impl Parser for Stream {
             }
             _ => {}
         }
-        if let Some(outcome) = said.clone().and_then(classify) {
+        if let Some(outcome) = said.clone().and_then(|said| REFUSALS.classify(said)) {
             return outcome;
         }
         match exit.code {
@@ -258,15 +257,14 @@ impl Parser for Stream {
     }
 }
 
-/// An error text that is not the task's fault. Gemini's quota errors
+/// Error texts that are not the task's fault. Gemini's quota errors
 /// (HTTP 429, `RESOURCE_EXHAUSTED`, "Quota exceeded for quota metric ...
 /// per minute") pass, so they are rate limits; credentials, billing and
 /// credits need the person.
-pub(crate) fn classify(message: String) -> Option<Outcome> {
-    let lower = message.to_lowercase();
-    let person = has_code(&lower, "401")
-        || has_code(&lower, "403")
-        || [
+const REFUSALS: Refusals = Refusals {
+    needs_person: Signs {
+        codes: &["401", "403"],
+        words: &[
             "api key not valid",
             "api_key_invalid",
             "invalid api key",
@@ -277,30 +275,22 @@ pub(crate) fn classify(message: String) -> Option<Outcome> {
             "login",
             "billing",
             "credit",
-        ]
-        .iter()
-        .any(|needle| lower.contains(needle));
-    if person {
-        return Some(Outcome::NeedsPerson { message });
-    }
-    let limited = has_code(&lower, "429")
-        || [
+        ],
+    },
+    limited: Signs {
+        codes: &["429"],
+        words: &[
             "resource_exhausted",
             "resource exhausted",
-            "quota",
             "rate limit",
             "ratelimit",
             "rate_limit",
             "too many requests",
             "usage limit",
-        ]
-        .iter()
-        .any(|needle| lower.contains(needle));
-    limited.then_some(Outcome::RateLimited {
-        until: None,
-        message,
-    })
-}
+        ],
+    },
+    quota: Quota::RateLimited,
+};
 
 #[cfg(test)]
 mod tests {
