@@ -19,15 +19,18 @@ impl Spent {
     }
 }
 
-/// What the whole mission has spent.
+/// What the whole mission has spent (the fold keeps the sums).
 pub fn mission_spent(state: &MissionState) -> Spent {
-    (0..state.tasks.len()).fold(Spent::default(), |total, t| {
-        let task = task_spent(state, t);
-        Spent {
-            usd: total.usd + task.usd,
-            tokens: total.tokens + task.tokens,
-        }
-    })
+    Spent {
+        usd: state.spent_usd,
+        tokens: state.spent_tokens,
+    }
+}
+
+/// Whether any budget applies to the mission or one of its tasks, so that
+/// missions without one pay nothing for the checks.
+pub fn any(state: &MissionState) -> bool {
+    !state.budget.is_unlimited() || state.plan.tasks.iter().any(|t| !t.budget.is_unlimited())
 }
 
 /// What task `t` has spent over all its attempts.
@@ -46,14 +49,8 @@ pub fn task_spent(state: &MissionState, t: usize) -> Spent {
 
 /// Why dispatch must stop, if a budget is used up: the mission's, or that
 /// of a task that is ready to run again.
-/// Costs nothing when no budget is set: spend is summed only where a
-/// limit applies.
 pub fn exhausted(state: &MissionState, ready: &[usize]) -> Option<String> {
-    let spent = if state.budget.is_unlimited() {
-        Spent::default()
-    } else {
-        mission_spent(state)
-    };
+    let spent = mission_spent(state);
     if spent.reaches(&state.budget) {
         return Some(format!(
             "the mission's budget is spent: {} of {}",

@@ -1728,6 +1728,16 @@ fn plausible(state: &MissionState, now: i64, flavor: u8) -> Vec<Event> {
         let attempt = state.tasks[t].attempts.len() as u32;
         let (outcome, next) = ending(state, t, flavor, now);
         events.push(finish(id, attempt, outcome, next));
+        events.push(Event::AttemptUsage {
+            task: id.clone(),
+            attempt,
+            usage: techlead_core::state::Usage {
+                input_tokens: u64::from(flavor) * 10,
+                output_tokens: u64::from(flavor % 7),
+                cost_usd: f64::from(flavor) / 1000.0,
+                ..Default::default()
+            },
+        });
         if flavor & 8 != 0 {
             events.push(progress(id, attempt, Some(flavor % 101), "working"));
             events.push(report(id, attempt, Report::Artifact(format!("{id}.out"))));
@@ -1874,6 +1884,15 @@ fn check_invariants(s: &MissionState) -> Result<(), TestCaseError> {
             s.status
         );
     }
+    // The fold's spend sums are the attempts' last reports, summed.
+    let tokens: u64 = s
+        .tasks
+        .iter()
+        .flat_map(|t| &t.attempts)
+        .filter_map(|a| a.usage.as_ref())
+        .map(|u| u.input_tokens + u.output_tokens)
+        .sum();
+    prop_assert_eq!(s.spent_tokens, tokens);
     if s.status == MissionStatus::Created {
         prop_assert!(
             s.tasks.iter().all(|t| t.attempts.is_empty()),

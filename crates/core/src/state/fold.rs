@@ -140,6 +140,10 @@ pub struct MissionState {
     pub paused_executors: Vec<(String, Timestamp)>,
     /// The mission's spend limits: the plan's, or the person's since.
     pub budget: super::plan::Budget,
+    /// What every attempt reported spending, summed: US dollars, and
+    /// tokens in and out.
+    pub spent_usd: f64,
+    pub spent_tokens: u64,
     #[serde(skip)]
     index: HashMap<String, usize>,
     #[serde(skip)]
@@ -217,6 +221,8 @@ impl MissionState {
             failed_at_last_pause: 0,
             paused_executors: Vec::new(),
             budget,
+            spent_usd: 0.0,
+            spent_tokens: 0,
         })
     }
 
@@ -298,7 +304,14 @@ impl MissionState {
             } => {
                 let i = self.current(task, *attempt, &[TaskStatus::Running])?;
                 if let Some(current) = self.tasks[i].attempts.last_mut() {
-                    current.usage = Some(usage.clone());
+                    // Reports are running totals: the new one replaces the
+                    // last in the mission's sums.
+                    if let Some(before) = current.usage.replace(usage.clone()) {
+                        self.spent_usd -= before.cost_usd;
+                        self.spent_tokens -= before.input_tokens + before.output_tokens;
+                    }
+                    self.spent_usd += usage.cost_usd;
+                    self.spent_tokens += usage.input_tokens + usage.output_tokens;
                 }
                 Ok(())
             }

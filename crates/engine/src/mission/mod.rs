@@ -140,6 +140,9 @@ pub struct Mission<S: Store + 'static> {
     inputs: Inputs,
     last_launch: Option<Instant>,
     interrupting: bool,
+    /// Whether any budget applies (checked once: most missions have none,
+    /// and they skip the budget checks on every turn).
+    budgeted: bool,
     orphans_killed: u32,
     _lock: techlead_store::MissionLock,
 }
@@ -208,6 +211,7 @@ impl<S: Store + 'static> Mission<S> {
         }
         check_executors(&state, &settings)?;
         let orphans = crate::orphans::reap(&crate::orphans::scope(&settings.data_dir, id));
+        let budgeted = budget::any(&state);
         let mut mission = Mission {
             store: Some(store),
             committing: None,
@@ -226,6 +230,7 @@ impl<S: Store + 'static> Mission<S> {
             inputs: Inputs::new(),
             last_launch: None,
             interrupting: false,
+            budgeted,
             orphans_killed: 0,
             _lock: lock,
         };
@@ -460,7 +465,11 @@ impl<S: Store + 'static> Mission<S> {
             self.pause()?;
             return self.withdraw_claims();
         }
-        if let Some(reason) = budget::exhausted(&self.state, &self.next_to_run()) {
+        if let Some(reason) = self
+            .budgeted
+            .then(|| budget::exhausted(&self.state, &self.next_to_run()))
+            .flatten()
+        {
             self.pause_for_budget(reason)?;
             return self.withdraw_claims();
         }
@@ -537,6 +546,7 @@ impl<S: Store + 'static> Mission<S> {
     /// recorded before the run goes on.
     pub fn set_budget(&mut self, budget: techlead_core::state::Budget) -> Result<(), Error> {
         self.stage(Event::BudgetChanged { budget })?;
+        self.budgeted = budget::any(&self.state);
         self.commit_here()
     }
 
@@ -570,7 +580,7 @@ impl<S: Store + 'static> Mission<S> {
         }
         let delay = std::time::Duration::from_millis(self.state.plan.launch_delay_ms);
         let startable = dispatch::startable(&self.state, Timestamp::now());
-        if budget::exhausted(&self.state, &startable).is_some() {
+        if self.budgeted && budget::exhausted(&self.state, &startable).is_some() {
             // The next decision pauses for the person.
             return Ok(());
         }
