@@ -45,9 +45,7 @@ impl ClaudeCodeExecutor {
     /// limit from `TECHLEAD_CLAUDE_MAX_TURNS` when set (a value that is not
     /// a whole number is ignored).
     pub fn new() -> ClaudeCodeExecutor {
-        let program = std::env::var_os(Self::PROGRAM_VARIABLE)
-            .filter(|program| !program.is_empty())
-            .unwrap_or_else(|| "claude".into());
+        let program = super::supervise::program_from(Self::PROGRAM_VARIABLE, "claude");
         let setting = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
         ClaudeCodeExecutor {
             program,

@@ -40,9 +40,7 @@ impl CodexExecutor {
 
     /// The program comes from `TECHLEAD_CODEX`, else `codex` on PATH.
     pub fn new() -> CodexExecutor {
-        let program = std::env::var_os(Self::PROGRAM_VARIABLE)
-            .filter(|program| !program.is_empty())
-            .unwrap_or_else(|| "codex".into());
+        let program = super::supervise::program_from(Self::PROGRAM_VARIABLE, "codex");
         CodexExecutor {
             program,
             sandbox: Self::DEFAULT_SANDBOX.to_owned(),

@@ -45,9 +45,7 @@ impl GeminiExecutor {
 
     /// The program comes from `TECHLEAD_GEMINI`, else `gemini` on PATH.
     pub fn new() -> GeminiExecutor {
-        let program = std::env::var_os(Self::PROGRAM_VARIABLE)
-            .filter(|program| !program.is_empty())
-            .unwrap_or_else(|| "gemini".into());
+        let program = super::supervise::program_from(Self::PROGRAM_VARIABLE, "gemini");
         GeminiExecutor {
             program,
             approval_mode: Self::DEFAULT_APPROVAL_MODE.to_owned(),

@@ -543,6 +543,14 @@ pub(crate) fn with_instructions(agent_prompt: &str, prompt: &str) -> String {
     }
 }
 
+/// The agent program to run: the one named in `variable` when set and not
+/// empty, else `default` looked up on PATH.
+pub(crate) fn program_from(variable: &str, default: &str) -> OsString {
+    std::env::var_os(variable)
+        .filter(|program| !program.is_empty())
+        .unwrap_or_else(|| default.into())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
