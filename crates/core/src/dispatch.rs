@@ -34,6 +34,9 @@ pub struct Claims {
 /// never waits behind claims made before it was ready.
 pub fn claim(state: &MissionState, now: Timestamp) -> Claims {
     let mut claims = Claims::default();
+    if wip_full(state) {
+        return claims;
+    }
     // Claims as they will be, most urgent first.
     let mut kept: Vec<usize> = state.queued().collect();
     let mut usage = Usage::of(state, kept.iter().copied(), CLAIMS_PER_SLOT);
@@ -65,6 +68,15 @@ pub fn claim(state: &MissionState, now: Timestamp) -> Claims {
         }
     }
     claims
+}
+
+/// Whether as many tasks wait for their gates or their merge as the
+/// mission allows: new work waits until one is through, so that finished
+/// work does not pile up faster than it is checked and merged.
+pub fn wip_full(state: &MissionState) -> bool {
+    state.plan.repository.as_ref().is_some_and(|r| {
+        state.count(crate::state::TaskStatus::Checking) >= r.wip_limit.max(1) as usize
+    })
 }
 
 fn insert_by_urgency(state: &MissionState, kept: &mut Vec<usize>, t: usize) {

@@ -20,7 +20,10 @@ pub fn render(state: &MissionState, t: usize) -> String {
     }
     stand_in(&mut out, state, t);
     list(&mut out, "## Done means", &task.acceptance);
-    list(&mut out, "## Checks your work must pass", &task.gates);
+    let checks: Vec<String> = task.gates.iter().map(|g| g.describe()).collect();
+    list(&mut out, "## Checks your work must pass", &checks);
+    rejection(&mut out, state, t);
+    conflict(&mut out, state, t);
     if !plan.objective.is_empty() {
         let _ = writeln!(
             out,
@@ -107,5 +110,100 @@ fn handoff(out: &mut String, state: &MissionState, t: usize) {
         }
         list(out, "Decisions:", &done.decisions);
         list(out, "Artifacts:", &done.artifacts);
+        changed_files(out, &done.changed_files);
+        let missing = crate::state::missing_artifacts(plan, done);
+        if !missing.is_empty() {
+            let _ = writeln!(
+                out,
+                "Missing: {} promised {}, which its work does not have.\n",
+                plan.id,
+                missing.join(", ")
+            );
+        }
     }
+}
+
+/// Most changed files listed in a handoff; the rest are counted.
+const CHANGED_FILES_SHOWN: usize = 30;
+
+fn changed_files(out: &mut String, files: &[String]) {
+    if files.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "Changed files:\n");
+    for file in files.iter().take(CHANGED_FILES_SHOWN) {
+        let _ = writeln!(out, "- {file}");
+    }
+    if files.len() > CHANGED_FILES_SHOWN {
+        let _ = writeln!(out, "- and {} more", files.len() - CHANGED_FILES_SHOWN);
+    }
+    out.push('\n');
+}
+
+/// Why the last attempt's work was sent back: the gate that rejected it
+/// and what it said. The worktree still holds that work.
+fn rejection(out: &mut String, state: &MissionState, t: usize) {
+    let task = &state.tasks[t];
+    let Some(last) = task.attempts.iter().rev().find(|a| a.outcome.is_some()) else {
+        return;
+    };
+    let Some(gate) = &last.rejected_by else {
+        return;
+    };
+    let Some(check) = task
+        .checks
+        .iter()
+        .rev()
+        .find(|c| c.attempt == last.number && !c.passed)
+    else {
+        return;
+    };
+    let _ = writeln!(
+        out,
+        "## The last attempt did not pass `{gate}`\n\nAttempt {} of this task finished, but \
+         `{gate}` rejected its work. The work is still in your working directory: fix what \
+         the gate found, then finish as before.\n",
+        last.number
+    );
+    if !check.reasons.is_empty() {
+        let _ = writeln!(out, "```\n{}\n```\n", check.reasons.join("\n").trim());
+    }
+}
+
+/// A merge conflict to resolve: the files, and the work on the other side.
+fn conflict(out: &mut String, state: &MissionState, t: usize) {
+    let Some(files) = &state.tasks[t].conflict else {
+        return;
+    };
+    let _ = writeln!(
+        out,
+        "## Resolve a merge conflict first\n\nThe integration branch changed since this \
+         task's work began. Your working directory holds the merge of it, with conflict \
+         markers in the files below. Resolve every conflict so that both sides' intent \
+         survives, remove the markers, make the checks pass, and finish; do not start the \
+         merge again.\n"
+    );
+    for file in files {
+        let _ = writeln!(out, "- {file}");
+    }
+    out.push('\n');
+    let others: Vec<usize> = (0..state.tasks.len())
+        .filter(|&o| o != t && state.tasks[o].merged.is_some())
+        .filter(|&o| {
+            state.tasks[o]
+                .changed_files
+                .iter()
+                .any(|f| files.contains(f))
+        })
+        .collect();
+    if others.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "The other side's work:\n");
+    for o in others {
+        let (plan, done) = (&state.plan.tasks[o], &state.tasks[o]);
+        let summary = done.summary.as_deref().unwrap_or("(no summary)");
+        let _ = writeln!(out, "- {} ({}): {}", plan.id, done.agent, summary.trim());
+    }
+    out.push('\n');
 }

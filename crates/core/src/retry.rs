@@ -19,13 +19,24 @@ pub fn next_step(
     now: Timestamp,
 ) -> NextStep {
     match outcome {
-        AttemptOutcome::Succeeded { .. } => return NextStep::Done,
+        AttemptOutcome::Succeeded { .. } if state.needs_check(task) => NextStep::Check,
+        AttemptOutcome::Succeeded { .. } => NextStep::Done,
         AttemptOutcome::Cancelled
         | AttemptOutcome::Interrupted
         | AttemptOutcome::RateLimited { .. }
-        | AttemptOutcome::NeedsPerson { .. } => return NextStep::Requeue,
-        AttemptOutcome::Failed { .. } | AttemptOutcome::TimedOut => {}
+        | AttemptOutcome::NeedsPerson { .. } => NextStep::Requeue,
+        AttemptOutcome::Failed { .. } | AttemptOutcome::TimedOut => retry_or_fail(state, task, now),
     }
+}
+
+/// The next step after a gate rejected the work of task `task`'s last
+/// attempt: it counts as a failure of that attempt, so the same retries,
+/// delays and backup apply; the next attempt gets the gate's output.
+pub fn after_rejection(state: &MissionState, task: usize, now: Timestamp) -> NextStep {
+    retry_or_fail(state, task, now)
+}
+
+fn retry_or_fail(state: &MissionState, task: usize, now: Timestamp) -> NextStep {
     let plan = &state.plan.tasks[task];
     let current = state.tasks[task].agent.as_str();
     let failures = state.tasks[task].failures_on(current) + 1;

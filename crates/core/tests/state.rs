@@ -9,8 +9,9 @@ use jiff::Timestamp;
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 use techlead_core::state::{
-    AttemptOutcome, EscalationKind, Event, EventRecord, MissionPlan, MissionState, MissionStatus,
-    NextStep, PhasePlan, PlanError, Report, StateError, TaskPlan, TaskState, TaskStatus,
+    AttemptOutcome, EscalationKind, Event, EventRecord, GatePlan, MergeStrategy, MissionPlan,
+    MissionState, MissionStatus, NextStep, PhasePlan, PlanError, Report, RepositoryPlan,
+    StateError, TaskPlan, TaskState, TaskStatus,
 };
 use techlead_core::{Priority, dispatch};
 
@@ -44,6 +45,26 @@ fn task(id: &str, depends_on: &[&str], phase: Option<usize>) -> TaskPlan {
         gates: Vec::new(),
         budget: Default::default(),
         stands_in_for: None,
+        artifacts: Vec::new(),
+    }
+}
+
+fn command_gate(run: &str) -> GatePlan {
+    GatePlan::Command {
+        name: run.to_string(),
+        run: run.to_string(),
+        timeout_ms: 60_000,
+    }
+}
+
+fn repository(wip_limit: u32) -> RepositoryPlan {
+    RepositoryPlan {
+        path: "/repo".to_string(),
+        base: "base".to_string(),
+        branch: Some("main".to_string()),
+        merge: MergeStrategy::Merge,
+        resolver: None,
+        wip_limit,
     }
 }
 
@@ -71,6 +92,8 @@ fn plan(phases: Vec<PhasePlan>, tasks: Vec<TaskPlan>) -> MissionPlan {
         tasks,
         agents: Vec::new(),
         budget: Default::default(),
+        repository: None,
+        done_when: Vec::new(),
     }
 }
 
@@ -1435,53 +1458,65 @@ fn arb_plan(ordered: bool) -> impl Strategy<Value = MissionPlan> {
                 prop::collection::vec(task, tasks),
                 0.0f64..=1.0,
                 prop::collection::vec(0u64..60_000, 0..=3),
+                (any::<bool>(), 0usize..=GATES.len(), 1u32..=2),
             )
         })
-        .prop_map(move |(gates, specs, threshold, backoff_ms)| {
-            let phases: Vec<PhasePlan> = gates
-                .iter()
-                .enumerate()
-                .map(|(p, &n)| phase(&format!("p{p}"), &GATES[..n]))
-                .collect();
-            // `phases.len()` stands for "no phase".
-            let mut in_phase: Vec<usize> = specs.iter().map(|s| s.1).collect();
-            if ordered {
-                let mut sorted: Vec<usize> = in_phase
+        .prop_map(
+            move |(gates, specs, threshold, backoff_ms, (repo, task_gates, wip))| {
+                let phases: Vec<PhasePlan> = gates
                     .iter()
-                    .copied()
-                    .filter(|&p| p < phases.len())
+                    .enumerate()
+                    .map(|(p, &n)| phase(&format!("p{p}"), &GATES[..n]))
                     .collect();
-                sorted.sort_unstable();
-                let mut sorted = sorted.into_iter();
-                for p in in_phase.iter_mut().filter(|p| **p < phases.len()) {
-                    *p = sorted.next().unwrap();
-                }
-            }
-            let tasks = specs
-                .iter()
-                .enumerate()
-                .map(|(i, &(mask, _, retries, backup, estimate))| {
-                    let deps: Vec<&str> = (0..i)
-                        .filter(|j| mask & (1 << j) != 0)
-                        .map(|j| IDS[j])
+                // `phases.len()` stands for "no phase".
+                let mut in_phase: Vec<usize> = specs.iter().map(|s| s.1).collect();
+                if ordered {
+                    let mut sorted: Vec<usize> = in_phase
+                        .iter()
+                        .copied()
+                        .filter(|&p| p < phases.len())
                         .collect();
-                    let mut t = task(
-                        IDS[i],
-                        &deps,
-                        (in_phase[i] < phases.len()).then_some(in_phase[i]),
-                    );
-                    t.retries = retries;
-                    t.backup = backup.then(|| "backup".to_string());
-                    t.estimate_hours = estimate;
-                    t.remaining_hours = estimate.unwrap_or(0.0);
-                    t
-                })
-                .collect();
-            let mut plan = plan(phases, tasks);
-            plan.failure_threshold = threshold;
-            plan.backoff_ms = backoff_ms;
-            plan
-        })
+                    sorted.sort_unstable();
+                    let mut sorted = sorted.into_iter();
+                    for p in in_phase.iter_mut().filter(|p| **p < phases.len()) {
+                        *p = sorted.next().unwrap();
+                    }
+                }
+                let tasks = specs
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &(mask, _, retries, backup, estimate))| {
+                        let deps: Vec<&str> = (0..i)
+                            .filter(|j| mask & (1 << j) != 0)
+                            .map(|j| IDS[j])
+                            .collect();
+                        let mut t = task(
+                            IDS[i],
+                            &deps,
+                            (in_phase[i] < phases.len()).then_some(in_phase[i]),
+                        );
+                        t.retries = retries;
+                        t.backup = backup.then(|| "backup".to_string());
+                        t.estimate_hours = estimate;
+                        t.remaining_hours = estimate.unwrap_or(0.0);
+                        if mask & 0x80 != 0 {
+                            t.gates = GATES[..task_gates]
+                                .iter()
+                                .map(|g| command_gate(g))
+                                .collect();
+                        }
+                        t
+                    })
+                    .collect();
+                let mut plan = plan(phases, tasks);
+                plan.failure_threshold = threshold;
+                plan.backoff_ms = backoff_ms;
+                if repo {
+                    plan.repository = Some(repository(wip));
+                }
+                plan
+            },
+        )
 }
 
 fn arb_text() -> impl Strategy<Value = String> {
@@ -1519,6 +1554,7 @@ fn arb_outcome() -> impl Strategy<Value = AttemptOutcome> {
 fn arb_next() -> impl Strategy<Value = NextStep> {
     prop_oneof![
         Just(NextStep::Done),
+        Just(NextStep::Check),
         (arb_agent(), -5i64..200).prop_map(|(agent, at)| NextStep::Retry { agent, at: ts(at) }),
         Just(NextStep::Fail),
         Just(NextStep::Requeue),
@@ -1598,6 +1634,38 @@ fn arb_event() -> impl Strategy<Value = Event> {
                 exit_code,
                 log,
             }),
+        2 => (arb_name(), attempt(), arb_text()).prop_map(|(task, attempt, commit)| {
+            Event::WorkSaved {
+                task,
+                attempt,
+                commit,
+                files: vec!["a.rs".to_string()],
+            }
+        }),
+        3 => (
+            arb_name(),
+            attempt(),
+            prop::sample::select(GATES.to_vec()),
+            any::<bool>(),
+            prop::option::of(arb_next()),
+        )
+            .prop_map(|(task, attempt, gate, passed, next)| Event::TaskGateFinished {
+                task,
+                attempt,
+                gate: gate.to_string(),
+                passed,
+                exit_code: None,
+                reasons: Vec::new(),
+                log: "gate.log".to_string(),
+                next,
+            }),
+        2 => (arb_name(), prop::option::of(arb_text()))
+            .prop_map(|(task, merge)| Event::TaskAccepted { task, merge }),
+        1 => (arb_name(), arb_next()).prop_map(|(task, next)| Event::MergeConflicted {
+            task,
+            files: vec!["a.rs".to_string()],
+            next,
+        }),
         1 => arb_text().prop_map(|reason| Event::DispatchPaused { reason }),
         1 => Just(Event::DispatchResumed),
         1 => (any::<u32>(), arb_text(), prop::collection::vec(arb_name(), 0..3)).prop_map(
@@ -1643,17 +1711,27 @@ fn ending(state: &MissionState, t: usize, flavor: u8, now: i64) -> (AttemptOutco
     let outcome = match flavor % 8 {
         0..=3 => {
             let summary = (flavor & 1 == 0).then(|| format!("did {}", state.plan.tasks[t].id));
-            return (AttemptOutcome::Succeeded { summary }, NextStep::Done);
+            let next = if state.needs_check(t) {
+                NextStep::Check
+            } else {
+                NextStep::Done
+            };
+            return (AttemptOutcome::Succeeded { summary }, next);
         }
         4 => failed(),
         5 => AttemptOutcome::TimedOut,
         6 => return (AttemptOutcome::Interrupted, NextStep::Requeue),
         _ => return (AttemptOutcome::Cancelled, NextStep::Requeue),
     };
+    (outcome, retry_or_fail(state, t, flavor, now))
+}
+
+/// What a plausible engine does after a failure or a rejection.
+fn retry_or_fail(state: &MissionState, t: usize, flavor: u8, now: i64) -> NextStep {
     let plan = &state.plan.tasks[t];
     let task = &state.tasks[t];
     let at = ts(now + i64::from(flavor % 4));
-    let next = if task.failures_on(&task.agent) < plan.retries {
+    if task.failures_on(&task.agent) < plan.retries {
         NextStep::Retry {
             agent: task.agent.clone(),
             at,
@@ -1666,8 +1744,7 @@ fn ending(state: &MissionState, t: usize, flavor: u8, now: i64) -> (AttemptOutco
             },
             _ => NextStep::Fail,
         }
-    };
-    (outcome, next)
+    }
 }
 
 /// The events an engine driving this mission could record at `now`.
@@ -1738,10 +1815,21 @@ fn plausible(state: &MissionState, now: i64, flavor: u8) -> Vec<Event> {
                 ..Default::default()
             },
         });
+        if state.plan.repository.is_some() && flavor & 16 != 0 {
+            events.push(Event::WorkSaved {
+                task: id.clone(),
+                attempt,
+                commit: format!("c{attempt}"),
+                files: vec![format!("{id}.rs")],
+            });
+        }
         if flavor & 8 != 0 {
             events.push(progress(id, attempt, Some(flavor % 101), "working"));
             events.push(report(id, attempt, Report::Artifact(format!("{id}.out"))));
         }
+    }
+    for t in state.checking() {
+        events.extend(check_step(state, t, flavor, now));
     }
     for (t, by) in state.newly_blocked() {
         events.push(blocked(&state.plan.tasks[t].id, &by));
@@ -1762,6 +1850,46 @@ fn plausible(state: &MissionState, now: i64, flavor: u8) -> Vec<Event> {
         events.push(mission_finished(state.final_status()));
     }
     events
+}
+
+/// The next thing that happens to a task being checked: its next gate's
+/// verdict, or its acceptance (merge) or a merge conflict.
+fn check_step(state: &MissionState, t: usize, flavor: u8, now: i64) -> Vec<Event> {
+    let id = state.plan.tasks[t].id.clone();
+    let attempt = state.tasks[t].attempts.len() as u32;
+    if let Some((_, gate)) = state.next_gate(t) {
+        let passed = flavor % 3 != 0;
+        return vec![Event::TaskGateFinished {
+            task: id,
+            attempt,
+            gate: gate.name(),
+            passed,
+            exit_code: Some(i32::from(!passed)),
+            reasons: Vec::new(),
+            log: "gate.log".to_string(),
+            next: (!passed).then(|| retry_or_fail(state, t, flavor, now)),
+        }];
+    }
+    let repo = state.plan.repository.is_some();
+    if repo && flavor % 5 == 0 {
+        let next = if state.tasks[t].conflicts == 0 {
+            NextStep::Retry {
+                agent: "coder".to_string(),
+                at: ts(now),
+            }
+        } else {
+            NextStep::Fail
+        };
+        return vec![Event::MergeConflicted {
+            task: id,
+            files: vec!["shared.rs".to_string()],
+            next,
+        }];
+    }
+    vec![Event::TaskAccepted {
+        task: id,
+        merge: repo.then(|| format!("m{attempt}")),
+    }]
 }
 
 fn json_round_trip(record: &EventRecord) -> Result<(), TestCaseError> {
@@ -1851,8 +1979,14 @@ fn check_invariants(s: &MissionState) -> Result<(), TestCaseError> {
                 prop_assert_eq!(&task.agent, &current.unwrap().agent);
             }
             T::Retrying => {
+                let rejected = task
+                    .attempts
+                    .last()
+                    .is_some_and(|a| a.rejected_by.is_some());
                 prop_assert!(
-                    last.is_some_and(AttemptOutcome::is_failure),
+                    last.is_some_and(AttemptOutcome::is_failure)
+                        || rejected
+                        || task.conflict.is_some(),
                     "{}: retrying after {:?}",
                     id,
                     last
@@ -1865,8 +1999,19 @@ fn check_invariants(s: &MissionState) -> Result<(), TestCaseError> {
                 id,
                 last
             ),
+            T::Checking => prop_assert!(
+                matches!(last, Some(AttemptOutcome::Succeeded { .. })) && s.needs_check(t),
+                "{}: checking after {:?}",
+                id,
+                last
+            ),
             T::Failed => prop_assert!(
-                last.is_some_and(AttemptOutcome::is_failure),
+                last.is_some_and(AttemptOutcome::is_failure)
+                    || task
+                        .attempts
+                        .last()
+                        .is_some_and(|a| a.rejected_by.is_some())
+                    || task.conflicts > 0,
                 "{}: failed after {:?}",
                 id,
                 last
@@ -2036,10 +2181,19 @@ fn check_transition(
         } else {
             prop_assert!(a.attempts.len() >= b.attempts.len());
         }
-        let kept = b
+        let mut kept = b
             .attempts
             .len()
             .saturating_sub(usize::from(b.current_attempt().is_some()));
+        // A gate's rejection marks the finished attempt it judged, once.
+        if matches!(event, Event::TaskGateFinished { passed: false, .. })
+            && b.status == TaskStatus::Checking
+            && a.status != TaskStatus::Checking
+        {
+            let (judged, after) = (b.attempts.last().unwrap(), a.attempts.last().unwrap());
+            prop_assert!(judged.rejected_by.is_none() && after.rejected_by.is_some());
+            kept = kept.saturating_sub(1);
+        }
         prop_assert_eq!(&a.attempts[..kept], &b.attempts[..kept]);
     }
     prop_assert!(moved <= 1, "one event moved {} tasks", moved);

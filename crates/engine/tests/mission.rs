@@ -56,6 +56,8 @@ impl Fixture {
             tasks,
             agents: Vec::new(),
             budget: Default::default(),
+            repository: None,
+            done_when: Vec::new(),
         }
     }
 
@@ -103,6 +105,7 @@ fn task(id: &str, depends_on: &[&str], script: &str) -> TaskPlan {
         gates: Vec::new(),
         budget: Default::default(),
         stands_in_for: None,
+        artifacts: Vec::new(),
     }
 }
 

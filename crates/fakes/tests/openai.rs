@@ -307,6 +307,7 @@ async fn twenty_tasks_under_a_rate_limit_finish_without_a_failed_attempt() {
             gates: Vec::new(),
             budget: Default::default(),
             stands_in_for: None,
+            artifacts: Vec::new(),
         })
         .collect();
     let plan = MissionPlan {
@@ -325,6 +326,8 @@ async fn twenty_tasks_under_a_rate_limit_finish_without_a_failed_attempt() {
         tasks,
         agents: Vec::new(),
         budget: Default::default(),
+        repository: None,
+        done_when: Vec::new(),
     };
     let id = store()
         .create_mission(&plan, jiff::Timestamp::now())

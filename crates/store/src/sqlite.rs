@@ -487,9 +487,12 @@ mod tests {
                 gates: Vec::new(),
                 budget: Default::default(),
                 stands_in_for: None,
+                artifacts: Vec::new(),
             }],
             agents: Vec::new(),
             budget: Default::default(),
+            repository: None,
+            done_when: Vec::new(),
         }
     }
 

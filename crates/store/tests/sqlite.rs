@@ -51,10 +51,13 @@ fn plan(name: &str, tasks: &[(&str, &[&str])]) -> MissionPlan {
                 gates: Vec::new(),
                 budget: Default::default(),
                 stands_in_for: None,
+                artifacts: Vec::new(),
             })
             .collect(),
         agents: Vec::new(),
         budget: Default::default(),
+        repository: None,
+        done_when: Vec::new(),
     }
 }
 

@@ -53,6 +53,7 @@ fn resolve(args: &RunArgs) -> Result<MissionPlan, CliError> {
             .to_string(),
         source_hash,
         workdir: workdir.display().to_string(),
+        repository: None,
     };
     Ok(MissionPlan::resolve(valid.mission, resolve)
         .expect("validation rejects cycles before planning"))

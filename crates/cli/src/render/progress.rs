@@ -286,6 +286,50 @@ pub fn describe(record: &EventRecord, tally: &Tally, state: &MissionState) -> Op
             }
         }
         Event::TaskBlocked { task, by } => format!("⊘ {task} blocked by {by}"),
+        Event::WorkSaved {
+            task,
+            commit,
+            files,
+            ..
+        } => format!(
+            "⎘ {task} work saved as {} ({} file{} changed)",
+            short(commit),
+            files.len(),
+            if files.len() == 1 { "" } else { "s" }
+        ),
+        Event::TaskGateFinished {
+            task,
+            gate,
+            passed: true,
+            ..
+        } => format!("✓ {task} passed `{gate}`"),
+        Event::TaskGateFinished {
+            task,
+            gate,
+            reasons,
+            next,
+            ..
+        } => {
+            let why = reasons
+                .last()
+                .map(|r| format!(": {}", r.trim()))
+                .unwrap_or_default();
+            let then = next.as_ref().map(then).unwrap_or_default();
+            format!("✗ {task} did not pass `{gate}`{why}{then}")
+        }
+        Event::TaskAccepted {
+            task,
+            merge: Some(commit),
+        } => format!("✓ {task} succeeded and merged as {}", short(commit)),
+        Event::TaskAccepted { task, merge: None } => format!("✓ {task} succeeded"),
+        Event::MergeConflicted { task, files, next } => format!(
+            "✗ {task} conflicts with the integration branch in {}{}",
+            files.join(", "),
+            match next {
+                NextStep::Retry { agent, .. } => format!("; {agent} resolves it"),
+                _ => "; you decide".to_string(),
+            }
+        ),
         Event::AttemptUsage { .. } => return None,
         Event::ExecutorPaused {
             executor,
@@ -378,6 +422,9 @@ fn agent_of(state: &MissionState, task: &str, attempt: u32) -> String {
 fn finished(task: &str, outcome: &AttemptOutcome, duration_ms: u64, next: &NextStep) -> String {
     let took = seconds(duration_ms);
     let what = match outcome {
+        AttemptOutcome::Succeeded { .. } if *next == NextStep::Check => {
+            return format!("● {task} finished its work in {took}; checking it");
+        }
         AttemptOutcome::Succeeded {
             summary: Some(summary),
         } => return format!("✓ {task} succeeded in {took}: {summary}"),
@@ -405,7 +452,12 @@ fn finished(task: &str, outcome: &AttemptOutcome, duration_ms: u64, next: &NextS
         AttemptOutcome::RateLimited { message, .. } => format!("hit a rate limit: {message}"),
         AttemptOutcome::NeedsPerson { message } => format!("needs you: {message}"),
     };
-    let then = match next {
+    format!("✗ {task} {what} after {took}{}", then(next))
+}
+
+/// What happens to a task next, as the end of a line.
+fn then(next: &NextStep) -> String {
+    match next {
         NextStep::Retry { agent, at } => {
             let wait = at
                 .duration_since(jiff::Timestamp::now())
@@ -415,9 +467,13 @@ fn finished(task: &str, outcome: &AttemptOutcome, duration_ms: u64, next: &NextS
         }
         NextStep::Fail => "; no retries left".to_string(),
         NextStep::Requeue => "; it will run again".to_string(),
-        NextStep::Done => String::new(),
-    };
-    format!("✗ {task} {what} after {took}{then}")
+        NextStep::Done | NextStep::Check => String::new(),
+    }
+}
+
+/// A commit as people quote it.
+fn short(commit: &str) -> &str {
+    &commit[..commit.len().min(10)]
 }
 
 pub fn seconds(ms: u64) -> String {

@@ -12,6 +12,8 @@ pub struct Key {
 /// The shape of a key's value.
 pub enum Kind {
     Text,
+    /// `true` or `false`.
+    Bool,
     /// Text, or a list of texts.
     TextOrList,
     TextList,
@@ -155,6 +157,11 @@ pub const DEFAULTS: &[Key] = &[
         "concurrency",
         Kind::Limits,
         "Attempts running at once per executor, e.g. {claude-code: 2}.",
+    ),
+    key(
+        "serialize_overlaps",
+        Kind::Bool,
+        "Run tasks whose `paths` overlap one after another instead of at the same time: the later task waits for the earlier (default false).",
     ),
 ];
 

@@ -80,6 +80,9 @@ pub struct Defaults {
     pub launch_delay: SignedDuration,
     /// Per-executor concurrency limits.
     pub concurrency: Vec<(String, u32)>,
+    /// Tasks whose declared `paths` overlap run one after another
+    /// (`plan::overlap::serialising_edges`).
+    pub serialize_overlaps: bool,
 }
 
 impl Default for Defaults {
@@ -93,6 +96,7 @@ impl Default for Defaults {
             failure_threshold: 0.5,
             launch_delay: SignedDuration::ZERO,
             concurrency: Vec::new(),
+            serialize_overlaps: false,
         }
     }
 }

@@ -263,6 +263,12 @@ impl<'s> Reader<'s> {
         if let Some(node) = fields.get("concurrency") {
             defaults.concurrency = self.limits(node, "concurrency");
         }
+        if let Some(b) = fields
+            .get("serialize_overlaps")
+            .and_then(|n| self.boolean(n, "serialize_overlaps"))
+        {
+            defaults.serialize_overlaps = b;
+        }
         if let Some(f) = fields
             .get("failure_threshold")
             .and_then(|n| self.fraction(n, "failure_threshold"))
@@ -619,6 +625,14 @@ impl<'s> Reader<'s> {
             return None;
         }
         Some(argv)
+    }
+
+    fn boolean(&mut self, node: &Node, what: &str) -> Option<bool> {
+        let Value::Bool(value) = node.value else {
+            self.expected(node, what, "`true` or `false`");
+            return None;
+        };
+        Some(value)
     }
 
     fn integer(&mut self, node: &Node, what: &str, minimum: i64) -> Option<i64> {

@@ -64,6 +64,7 @@ fn kind(kind: &Kind) -> Value {
     let duration = json!({ "type": "string", "pattern": DURATION_PATTERN });
     match kind {
         Kind::Text => json!({ "type": ["string", "number", "boolean"] }),
+        Kind::Bool => json!({ "type": "boolean" }),
         Kind::TextOrList => json!({ "oneOf": [{ "type": "string" }, text_list] }),
         Kind::TextList => text_list,
         Kind::Integer { minimum } => json!({ "type": "integer", "minimum": minimum }),

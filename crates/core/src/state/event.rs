@@ -71,6 +71,51 @@ pub enum Event {
         duration_ms: u64,
         next: NextStep,
     },
+    /// What the attempt left in the task's worktree, committed to the task's
+    /// branch before anything else happens to it (missions with a
+    /// repository). `files`: what the branch changed since it forked from
+    /// the integration branch.
+    WorkSaved {
+        task: String,
+        attempt: u32,
+        commit: String,
+        files: Vec<String>,
+    },
+    /// A task's gate judged the work of its last attempt. Gates run in
+    /// order; a failed one ends the check, and `next` says what happens to
+    /// the task then (another attempt with the gate's output, or failure).
+    TaskGateFinished {
+        task: String,
+        attempt: u32,
+        gate: String,
+        passed: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        exit_code: Option<i32>,
+        /// Why a reviewer asked for changes, or what a command printed
+        /// last.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        reasons: Vec<String>,
+        /// The gate's output file, relative to the data directory.
+        log: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        next: Option<NextStep>,
+    },
+    /// The task's work passed every gate and, in a mission with a
+    /// repository, joined the integration branch as `merge` (`None`: no
+    /// repository, or the work changed nothing). The task has succeeded.
+    TaskAccepted {
+        task: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        merge: Option<String>,
+    },
+    /// The task's branch conflicts with the integration branch in `files`:
+    /// an agent resolves it in the task's worktree (`Retry`), or the task
+    /// fails and the person is asked (`Fail`).
+    MergeConflicted {
+        task: String,
+        files: Vec<String>,
+        next: NextStep,
+    },
     /// What an attempt has used so far (running totals; the latest wins).
     AttemptUsage {
         task: String,
@@ -211,6 +256,8 @@ impl AttemptOutcome {
 pub enum NextStep {
     /// The task succeeded.
     Done,
+    /// The attempt succeeded; the task's gates check it, then it merges.
+    Check,
     /// Another attempt, on `agent`, not before `at`.
     Retry { agent: String, at: Timestamp },
     /// No retries left: the task failed.
@@ -228,4 +275,8 @@ pub enum EscalationKind {
     NeedsPerson,
     /// The mission's or a task's budget is spent.
     Budget,
+    /// A task's gates kept rejecting its work.
+    Gate,
+    /// A task's work conflicts with the integration branch.
+    Conflict,
 }

@@ -55,6 +55,16 @@ pub enum StateError {
     GateDecided { phase: usize, gate: String },
     #[error("task `{0}` is not ready: its dependencies or its phase are not done")]
     NotReady(String),
+    #[error("task `{0}` is not waiting for its gates or its merge")]
+    NotChecking(String),
+    #[error("task `{task}`: the next gate is `{expected}`, not `{got}`")]
+    WrongGate {
+        task: String,
+        expected: String,
+        got: String,
+    },
+    #[error("task `{0}`: the mission has no repository to save or merge work in")]
+    NoRepository(String),
     #[error("invalid plan: {0}")]
     Plan(#[from] super::plan::PlanError),
 }
@@ -78,6 +88,8 @@ pub struct AttemptState {
     pub usage: Option<Usage>,
     /// The agent's session, if it named one.
     pub session: Option<String>,
+    /// The gate that rejected the attempt's work: it counts as a failure.
+    pub rejected_by: Option<String>,
 }
 
 /// One task as of the last event.
@@ -94,6 +106,29 @@ pub struct TaskState {
     pub artifacts: Vec<String>,
     pub decisions: Vec<String>,
     pub blockers: Vec<String>,
+    /// The task branch's last saved commit (missions with a repository).
+    pub commit: Option<String>,
+    /// What the task branch changed since it forked.
+    pub changed_files: Vec<String>,
+    /// Every gate verdict, oldest first.
+    pub checks: Vec<CheckResult>,
+    /// The merge commit on the integration branch, once the task's work
+    /// joined it.
+    pub merged: Option<String>,
+    /// The files of a merge conflict the next attempt resolves.
+    pub conflict: Option<Vec<String>>,
+    /// Merge conflicts so far.
+    pub conflicts: u32,
+}
+
+/// A task gate's verdict on one attempt's work.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CheckResult {
+    pub attempt: u32,
+    pub gate: String,
+    pub passed: bool,
+    pub reasons: Vec<String>,
+    pub log: String,
 }
 
 impl TaskState {
@@ -106,7 +141,9 @@ impl TaskState {
         self.attempts
             .iter()
             .filter(|a| {
-                a.agent == agent && a.outcome.as_ref().is_some_and(AttemptOutcome::is_failure)
+                a.agent == agent
+                    && (a.rejected_by.is_some()
+                        || a.outcome.as_ref().is_some_and(AttemptOutcome::is_failure))
             })
             .count() as u32
     }
@@ -147,7 +184,7 @@ pub struct MissionState {
     #[serde(skip)]
     index: HashMap<String, usize>,
     #[serde(skip)]
-    derived: Index,
+    pub(super) derived: Index,
 }
 
 impl MissionState {
@@ -196,6 +233,12 @@ impl MissionState {
                 artifacts: Vec::new(),
                 decisions: Vec::new(),
                 blockers: Vec::new(),
+                commit: None,
+                changed_files: Vec::new(),
+                checks: Vec::new(),
+                merged: None,
+                conflict: None,
+                conflicts: 0,
             })
             .collect();
         let index: HashMap<String, usize> = plan
@@ -329,6 +372,34 @@ impl MissionState {
                 duration_ms,
                 next,
             } => self.finish_attempt(task, *attempt, outcome, *duration_ms, next, at),
+            Event::WorkSaved {
+                task,
+                attempt,
+                commit,
+                files,
+            } => self.work_saved(task, *attempt, commit, files),
+            Event::TaskGateFinished {
+                task,
+                attempt,
+                gate,
+                passed,
+                reasons,
+                log,
+                next,
+                ..
+            } => self.task_gate_finished(
+                task,
+                *attempt,
+                super::check::Verdict {
+                    gate,
+                    passed: *passed,
+                    reasons,
+                    log,
+                },
+                next.as_ref(),
+            ),
+            Event::TaskAccepted { task, merge } => self.accepted(task, merge.as_deref()),
+            Event::MergeConflicted { task, files, next } => self.conflicted(task, files, next),
             Event::TaskBlocked { task, by } => self.block(task, by),
             Event::PhaseGateFinished {
                 phase,
@@ -366,12 +437,12 @@ impl MissionState {
         self.status.after(action).map_err(StateError::Mission)
     }
 
-    fn task(&self, id: &str) -> Result<usize, StateError> {
+    pub(super) fn task(&self, id: &str) -> Result<usize, StateError> {
         self.task_index(id)
             .ok_or_else(|| StateError::UnknownTask(id.to_string()))
     }
 
-    fn task_after(&self, i: usize, action: TaskMove) -> Result<TaskStatus, StateError> {
+    pub(super) fn task_after(&self, i: usize, action: TaskMove) -> Result<TaskStatus, StateError> {
         self.tasks[i]
             .status
             .after(action)
@@ -428,6 +499,7 @@ impl MissionState {
             duration_ms: None,
             usage: None,
             session: None,
+            rejected_by: None,
         });
         Ok(())
     }
@@ -458,12 +530,9 @@ impl MissionState {
     /// is back where it was (pending, or retrying after a failure).
     fn withdraw_attempt(&mut self, task: &str, attempt: u32) -> Result<(), StateError> {
         let i = self.current(task, attempt, &[TaskStatus::Queued])?;
-        let attempts = &self.tasks[i].attempts;
-        let after_failure = attempts.len() >= 2
-            && attempts[attempts.len() - 2]
-                .outcome
-                .as_ref()
-                .is_some_and(AttemptOutcome::is_failure);
+        // A claim keeps the retry time of the task it came from: it goes
+        // back to waiting for that retry, or to pending.
+        let after_failure = self.tasks[i].retry_at.is_some();
         let action = if after_failure {
             TaskMove::Retry
         } else {
@@ -477,7 +546,7 @@ impl MissionState {
 
     /// Task `task`, if its current attempt is `attempt` and its status one
     /// of `statuses`.
-    fn current(
+    pub(super) fn current(
         &self,
         task: &str,
         attempt: u32,
@@ -506,7 +575,12 @@ impl MissionState {
     ) -> Result<(), StateError> {
         let i = self.current(task, attempt, &[TaskStatus::Queued, TaskStatus::Running])?;
         let action = match (outcome, next) {
-            (AttemptOutcome::Succeeded { .. }, NextStep::Done) => TaskMove::Succeed,
+            (AttemptOutcome::Succeeded { .. }, NextStep::Done) if !self.needs_check(i) => {
+                TaskMove::Succeed
+            }
+            (AttemptOutcome::Succeeded { .. }, NextStep::Check) if self.needs_check(i) => {
+                TaskMove::Check
+            }
             (o, NextStep::Retry { .. }) if o.is_failure() => TaskMove::Retry,
             (o, NextStep::Fail) if o.is_failure() => TaskMove::Fail,
             (
@@ -533,6 +607,9 @@ impl MissionState {
             state.summary = Some(summary.clone());
         }
         state.retry_at = None;
+        if action == TaskMove::Check {
+            state.conflict = None;
+        }
         if let NextStep::Retry { agent, at } = next {
             state.agent = agent.clone();
             state.retry_at = Some(*at);
@@ -635,7 +712,7 @@ impl MissionState {
     }
 
     /// Moves task `i` to `to` and keeps the indexes in step.
-    fn set_status(&mut self, i: usize, to: TaskStatus) {
+    pub(super) fn set_status(&mut self, i: usize, to: TaskStatus) {
         let from = self.tasks[i].status;
         self.tasks[i].status = to;
         let (tasks, plan, gates) = (&self.tasks, &self.plan, &self.gates);

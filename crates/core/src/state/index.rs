@@ -30,6 +30,8 @@ pub(super) struct Index {
     pub queued: BTreeSet<Key>,
     pub retrying: BTreeSet<usize>,
     pub running: BTreeSet<usize>,
+    /// Tasks whose work waits for its gates or its merge.
+    pub checking: BTreeSet<usize>,
     /// Pending tasks that can never start.
     pub blockable: BTreeSet<usize>,
 }
@@ -81,6 +83,7 @@ impl Index {
             queued: BTreeSet::new(),
             retrying: BTreeSet::new(),
             running: BTreeSet::new(),
+            checking: BTreeSet::new(),
             blockable: BTreeSet::new(),
         };
         index.open_phases = index.count_open_phases(|p| plan.phases[p].gates.is_empty());
@@ -149,6 +152,7 @@ impl Index {
         for (status, set) in [
             (TaskStatus::Retrying, &mut self.retrying),
             (TaskStatus::Running, &mut self.running),
+            (TaskStatus::Checking, &mut self.checking),
         ] {
             if from == status {
                 set.remove(&t);
@@ -161,7 +165,10 @@ impl Index {
             TaskStatus::Pending => self.enqueue_if_ready(t, plan, to),
             TaskStatus::Succeeded => self.succeeded(t, plan, status_of, gates_passed),
             TaskStatus::Failed | TaskStatus::Blocked => self.dead(t, plan, status_of),
-            TaskStatus::Queued | TaskStatus::Running | TaskStatus::Retrying => {}
+            TaskStatus::Queued
+            | TaskStatus::Running
+            | TaskStatus::Retrying
+            | TaskStatus::Checking => {}
         }
     }
 

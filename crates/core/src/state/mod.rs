@@ -6,13 +6,18 @@
 //! rejects the event and changes nothing. Task and mission statuses are
 //! enums with explicit transition functions in `status`.
 
+mod check;
 mod event;
 mod fold;
 mod index;
 mod plan;
 mod status;
 
+pub use check::missing_artifacts;
 pub use event::{AttemptOutcome, EscalationKind, Event, EventRecord, NextStep, Report, Usage};
-pub use fold::{AttemptState, MissionState, StateError, Tally, TaskState};
-pub use plan::{AgentPlan, Budget, MissionPlan, PhasePlan, PlanError, Resolve, StandIn, TaskPlan};
+pub use fold::{AttemptState, CheckResult, MissionState, StateError, Tally, TaskState};
+pub use plan::{
+    AgentPlan, Budget, Checkout, GatePlan, MergeStrategy, MissionPlan, PhasePlan, PlanError,
+    RepositoryPlan, Resolve, StandIn, TaskPlan,
+};
 pub use status::{IllegalTransition, MissionStatus, TaskStatus};

@@ -39,6 +39,88 @@ pub struct MissionPlan {
     /// when the mission was recorded, so that resume runs the same agents.
     #[serde(default)]
     pub agents: Vec<AgentPlan>,
+    /// The git repository the tasks change, when the mission names one:
+    /// each task then works in its own worktree, and its work merges into
+    /// the mission's integration branch (docs/workspaces.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository: Option<RepositoryPlan>,
+    /// The mission's definition of done, as the mission file lists it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub done_when: Vec<String>,
+}
+
+/// Where a mission's work goes, settled when it is recorded so that every
+/// run merges onto the same base.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RepositoryPlan {
+    /// The repository's top level.
+    pub path: String,
+    /// The commit the integration branch starts from.
+    pub base: String,
+    /// The person's branch when the mission was recorded: what `techlead
+    /// land` moves by default. `None` on a detached HEAD.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
+    #[serde(default)]
+    pub merge: MergeStrategy,
+    /// The agent that resolves a merge conflict; `None`: the person does
+    /// (an escalation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolver: Option<String>,
+    /// At most this many tasks wait for their gates or their merge before
+    /// new work starts.
+    pub wip_limit: u32,
+}
+
+/// How a task's branch joins the integration branch.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MergeStrategy {
+    /// A merge commit naming mission, task and agent.
+    #[default]
+    Merge,
+    /// The task's commits replayed onto the integration branch.
+    Rebase,
+}
+
+/// A check a task's work must pass before it counts as done.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum GatePlan {
+    /// A shell command the person wrote; passes on exit code 0.
+    Command {
+        name: String,
+        run: String,
+        timeout_ms: u64,
+    },
+    /// An agent reads the change and approves it or asks for changes.
+    Review {
+        agent: String,
+        executor: String,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        instructions: String,
+        timeout_ms: u64,
+    },
+}
+
+impl GatePlan {
+    /// The gate's name in events, logs and tables.
+    pub fn name(&self) -> String {
+        match self {
+            GatePlan::Command { name, .. } => name.clone(),
+            GatePlan::Review { agent, .. } => format!("review by {agent}"),
+        }
+    }
+
+    /// What the gate asks, for the agent's prompt.
+    pub fn describe(&self) -> String {
+        match self {
+            GatePlan::Command { run, .. } => format!("`{run}` passes"),
+            GatePlan::Review { agent, .. } => {
+                format!("{agent} reviews the change and approves it")
+            }
+        }
+    }
 }
 
 /// What an agent executor needs from an agent file.
@@ -90,9 +172,14 @@ pub struct TaskPlan {
     /// What "done" means, as the mission file lists it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub acceptance: Vec<String>,
-    /// The checks the work must pass: commands, and reviews by an agent.
+    /// The checks the work must pass, in order: commands, and reviews by
+    /// an agent.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub gates: Vec<String>,
+    pub gates: Vec<GatePlan>,
+    /// Files the task promised to produce; its handoff is flagged when one
+    /// is missing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub artifacts: Vec<String>,
     /// Spend limits for this task over all its attempts.
     #[serde(default, skip_serializing_if = "Budget::is_unlimited")]
     pub budget: Budget,
@@ -188,6 +275,16 @@ pub struct Resolve<'a> {
     pub source: String,
     pub source_hash: String,
     pub workdir: String,
+    /// The repository as found on disk (its top level, HEAD and branch),
+    /// when the mission names one.
+    pub repository: Option<Checkout>,
+}
+
+/// The person's checkout when the mission is recorded.
+pub struct Checkout {
+    pub path: String,
+    pub head: String,
+    pub branch: Option<String>,
 }
 
 impl MissionPlan {
@@ -219,6 +316,7 @@ impl MissionPlan {
             phases,
             tasks,
             budget,
+            done_when,
             ..
         } = mission;
         let mut tasks: Vec<TaskPlan> = tasks
@@ -258,13 +356,9 @@ impl MissionPlan {
                     gates: task
                         .gates
                         .into_iter()
-                        .map(|gate| match gate {
-                            crate::spec::Gate::Command { run, .. } => format!("`{run}` passes"),
-                            crate::spec::Gate::Review { agent, .. } => {
-                                format!("{agent} reviews the change and approves it")
-                            }
-                        })
+                        .map(|gate| gate_plan(gate, &defaults, input.library))
                         .collect(),
+                    artifacts: task.artifacts,
                 }
             })
             .collect();
@@ -276,7 +370,6 @@ impl MissionPlan {
             source: input.source,
             source_hash: input.source_hash,
             workdir: input.workdir,
-            max_parallel: defaults.max_parallel,
             failure_threshold: defaults.failure_threshold,
             backoff_ms: defaults
                 .backoff
@@ -307,12 +400,53 @@ impl MissionPlan {
                 .collect(),
             budget: Budget::of(budget),
             agents: agent_plans(&tasks, input.library),
+            repository: input.repository.map(|checkout| RepositoryPlan {
+                path: checkout.path,
+                base: checkout.head,
+                branch: checkout.branch,
+                merge: MergeStrategy::default(),
+                resolver: None,
+                wip_limit: defaults.max_parallel,
+            }),
+            max_parallel: defaults.max_parallel,
+            done_when,
             tasks,
         })
     }
 
     pub fn agent(&self, name: &str) -> Option<&AgentPlan> {
         self.agents.iter().find(|a| a.name == name)
+    }
+}
+
+/// How long a review may take when the gate sets no timeout.
+const REVIEW_TIMEOUT_MS: u64 = 30 * 60 * 1000;
+/// How long a gate command may take when the gate sets no timeout.
+const COMMAND_GATE_TIMEOUT_MS: u64 = 60 * 60 * 1000;
+
+fn gate_plan(
+    gate: crate::spec::Gate,
+    defaults: &crate::spec::Defaults,
+    library: &crate::agents::Library,
+) -> GatePlan {
+    match gate {
+        crate::spec::Gate::Command { name, run, timeout } => GatePlan::Command {
+            name: name.unwrap_or_else(|| run.clone()),
+            run,
+            timeout_ms: timeout.map_or(COMMAND_GATE_TIMEOUT_MS, |t| t.as_millis().max(1) as u64),
+        },
+        crate::spec::Gate::Review {
+            agent,
+            instructions,
+        } => GatePlan::Review {
+            executor: library
+                .get(&agent)
+                .and_then(|a| a.executor.clone())
+                .unwrap_or_else(|| defaults.executor.clone()),
+            agent,
+            instructions,
+            timeout_ms: REVIEW_TIMEOUT_MS,
+        },
     }
 }
 
@@ -323,6 +457,10 @@ fn agent_plans(tasks: &[TaskPlan], library: &crate::agents::Library) -> Vec<Agen
         std::iter::once(&t.agent)
             .chain(t.backup.as_ref())
             .chain(t.stands_in_for.iter().flat_map(|s| &s.context_from))
+            .chain(t.gates.iter().filter_map(|g| match g {
+                GatePlan::Review { agent, .. } => Some(agent),
+                GatePlan::Command { .. } => None,
+            }))
     });
     for name in names {
         if plans.iter().any(|p| &p.name == name) {

@@ -17,6 +17,9 @@ pub enum TaskStatus {
     Running,
     /// An attempt failed; the next one starts after a delay.
     Retrying,
+    /// The last attempt succeeded; its gates check the work, then it
+    /// merges into the integration branch.
+    Checking,
     Succeeded,
     /// Retries (and the backup agent) are exhausted.
     Failed,
@@ -31,6 +34,8 @@ pub enum TaskMove {
     /// Claim the next slot.
     Queue,
     Start,
+    /// The attempt succeeded; gates or a merge come next.
+    Check,
     Succeed,
     Retry,
     Fail,
@@ -49,11 +54,12 @@ pub struct IllegalTransition {
 }
 
 impl TaskStatus {
-    pub const ALL: [TaskStatus; 7] = [
+    pub const ALL: [TaskStatus; 8] = [
         TaskStatus::Pending,
         TaskStatus::Queued,
         TaskStatus::Running,
         TaskStatus::Retrying,
+        TaskStatus::Checking,
         TaskStatus::Succeeded,
         TaskStatus::Failed,
         TaskStatus::Blocked,
@@ -72,6 +78,7 @@ impl TaskStatus {
             TaskStatus::Queued => "queued",
             TaskStatus::Running => "running",
             TaskStatus::Retrying => "retrying",
+            TaskStatus::Checking => "checking",
             TaskStatus::Succeeded => "succeeded",
             TaskStatus::Failed => "failed",
             TaskStatus::Blocked => "blocked",
@@ -85,10 +92,12 @@ impl TaskStatus {
         let next = match (self, action) {
             (S::Pending | S::Retrying, M::Queue) => S::Queued,
             (S::Queued, M::Start) => S::Running,
-            (S::Running, M::Succeed) => S::Succeeded,
-            // A claimed attempt whose process could not start.
-            (S::Queued | S::Running, M::Retry) => S::Retrying,
-            (S::Queued | S::Running, M::Fail) => S::Failed,
+            (S::Running, M::Check) => S::Checking,
+            (S::Running | S::Checking, M::Succeed) => S::Succeeded,
+            // A claimed attempt whose process could not start; a gate that
+            // rejected the work; a merge conflict an agent resolves.
+            (S::Queued | S::Running | S::Checking, M::Retry) => S::Retrying,
+            (S::Queued | S::Running | S::Checking, M::Fail) => S::Failed,
             (S::Queued | S::Running, M::Requeue) => S::Pending,
             (S::Pending | S::Retrying, M::Block) => S::Blocked,
             _ => {
@@ -194,6 +203,7 @@ mod tests {
             for action in [
                 TaskMove::Queue,
                 TaskMove::Start,
+                TaskMove::Check,
                 TaskMove::Succeed,
                 TaskMove::Retry,
                 TaskMove::Fail,
@@ -228,5 +238,23 @@ mod tests {
         );
         assert!(MissionStatus::Succeeded.after(MissionMove::Run).is_err());
         assert!(MissionStatus::Failed.after(MissionMove::Run).is_err());
+    }
+
+    #[test]
+    fn checked_work_succeeds_goes_back_or_fails_but_never_restarts_in_place() {
+        let checking = TaskStatus::Running.after(TaskMove::Check).unwrap();
+        assert_eq!(checking, TaskStatus::Checking);
+        assert_eq!(checking.after(TaskMove::Succeed), Ok(TaskStatus::Succeeded));
+        assert_eq!(checking.after(TaskMove::Retry), Ok(TaskStatus::Retrying));
+        assert_eq!(checking.after(TaskMove::Fail), Ok(TaskStatus::Failed));
+        for action in [
+            TaskMove::Queue,
+            TaskMove::Start,
+            TaskMove::Check,
+            TaskMove::Block,
+        ] {
+            assert!(checking.after(action).is_err(), "{action:?}");
+        }
+        assert!(TaskStatus::Queued.after(TaskMove::Check).is_err());
     }
 }

@@ -32,6 +32,10 @@ pub(super) fn event_type(event: &Event) -> &'static str {
         Event::AttemptUsage { .. } => "attempt_usage",
         Event::ExecutorPaused { .. } => "executor_paused",
         Event::TaskBlocked { .. } => "task_blocked",
+        Event::WorkSaved { .. } => "work_saved",
+        Event::TaskGateFinished { .. } => "task_gate_finished",
+        Event::TaskAccepted { .. } => "task_accepted",
+        Event::MergeConflicted { .. } => "merge_conflicted",
         Event::PhaseGateFinished { .. } => "phase_gate_finished",
         Event::DispatchPaused { .. } => "dispatch_paused",
         Event::BudgetChanged { .. } => "budget_changed",
@@ -52,6 +56,10 @@ pub(super) fn event_task(event: &Event) -> Option<&str> {
         | Event::AttemptReported { task, .. }
         | Event::AttemptFinished { task, .. }
         | Event::AttemptUsage { task, .. }
+        | Event::WorkSaved { task, .. }
+        | Event::TaskGateFinished { task, .. }
+        | Event::TaskAccepted { task, .. }
+        | Event::MergeConflicted { task, .. }
         | Event::TaskBlocked { task, .. } => Some(task),
         _ => None,
     }
@@ -78,6 +86,35 @@ fn outcome_kind(outcome: &AttemptOutcome) -> &'static str {
         AttemptOutcome::RateLimited { .. } => "rate_limited",
         AttemptOutcome::NeedsPerson { .. } => "needs_person",
     }
+}
+
+/// A task's status (and agent) after an attempt or a check.
+fn project_next(
+    tx: &Transaction<'_>,
+    mission: &str,
+    task: &str,
+    next: &NextStep,
+    change: &mut MissionChange,
+) -> rusqlite::Result<()> {
+    let (status, agent) = match next {
+        NextStep::Done => {
+            change.succeeded += 1;
+            ("succeeded", None)
+        }
+        NextStep::Check => ("checking", None),
+        NextStep::Retry { agent, .. } => ("retrying", Some(agent.as_str())),
+        NextStep::Fail => {
+            change.failed += 1;
+            ("failed", None)
+        }
+        NextStep::Requeue => ("pending", None),
+    };
+    tx.prepare_cached(
+        "UPDATE tasks SET status = ?3, agent = COALESCE(?4, agent)
+         WHERE mission = ?1 AND id = ?2",
+    )?
+    .execute(params![mission, task, status, agent])?;
+    Ok(())
 }
 
 /// The tasks of a new mission, each `pending`.
@@ -162,7 +199,9 @@ pub(super) fn project(
         }
         Event::AttemptProgress { .. }
         | Event::ExecutorPaused { .. }
-        | Event::BudgetChanged { .. } => {}
+        | Event::BudgetChanged { .. }
+        | Event::WorkSaved { .. }
+        | Event::TaskGateFinished { next: None, .. } => {}
         Event::AttemptUsage {
             task,
             attempt,
@@ -224,29 +263,25 @@ pub(super) fn project(
                 message,
                 *duration_ms as i64,
             ])?;
-            let (status, agent) = match next {
-                NextStep::Done => {
-                    change.succeeded += 1;
-                    ("succeeded", None)
-                }
-                NextStep::Retry { agent, .. } => ("retrying", Some(agent.as_str())),
-                NextStep::Fail => {
-                    change.failed += 1;
-                    ("failed", None)
-                }
-                NextStep::Requeue => ("pending", None),
-            };
-            tx.prepare_cached(
-                "UPDATE tasks SET status = ?3, agent = COALESCE(?4, agent)
-                 WHERE mission = ?1 AND id = ?2",
-            )?
-            .execute(params![mission, task, status, agent])?;
+            project_next(tx, mission, task, next, change)?;
             if let AttemptOutcome::Succeeded {
                 summary: Some(summary),
             } = outcome
             {
                 set_summary(tx, mission, task, summary)?;
             }
+        }
+        Event::TaskGateFinished {
+            task,
+            next: Some(next),
+            ..
+        }
+        | Event::MergeConflicted { task, next, .. } => {
+            project_next(tx, mission, task, next, change)?;
+        }
+        Event::TaskAccepted { task, .. } => {
+            change.succeeded += 1;
+            set_status(tx, mission, task, "succeeded")?;
         }
         Event::TaskBlocked { task, by } => {
             tx.prepare_cached(
