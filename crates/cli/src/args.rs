@@ -57,6 +57,11 @@ pub enum Command {
         after_help = "Examples:\n  techlead cost\n  techlead cost team-booking-platform --by agent\n  techlead cost incident-1 --json"
     )]
     Cost(CostArgs),
+    /// List the decisions a mission's agents reported, in order, with task and agent.
+    #[command(
+        after_help = "Examples:\n  techlead decisions team-booking-platform\n  techlead decisions team-booking-platform --task API-001\n  techlead decisions incident-1 --json | jq -r '.[].text'"
+    )]
+    Decisions(DecisionsArgs),
     /// Print exactly the prompt a task's next attempt gets, handoff included.
     #[command(
         after_help = "Examples:\n  techlead prompt quickstart API\n  techlead prompt team-booking-platform-2 REQ-004 > prompt.md"
@@ -270,6 +275,20 @@ pub enum CostBy {
     Task,
     Agent,
     Model,
+}
+
+#[derive(Debug, Args)]
+pub struct DecisionsArgs {
+    /// The mission's ID or name.
+    pub mission: String,
+    /// Only the decisions of this task.
+    #[arg(long, value_name = "ID")]
+    pub task: Option<String>,
+    #[command(flatten)]
+    pub database: Database,
+    /// Print a JSON array of {at, task, attempt, agent, text}.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

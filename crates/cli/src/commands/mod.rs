@@ -3,6 +3,7 @@
 mod agents;
 mod assign;
 mod cost;
+mod decisions;
 mod fmt;
 mod logs;
 mod plan;
@@ -22,6 +23,7 @@ pub fn run(cli: Cli) -> Result<Outcome, CliError> {
         Command::Status(args) => status::status(&args),
         Command::Logs(args) => logs::run(&args),
         Command::Cost(args) => cost::run(&args),
+        Command::Decisions(args) => decisions::run(&args),
         Command::Prompt(args) => prompt::run(&args),
         Command::Missions(args) => status::missions(&args),
         Command::Validate(args) => validate::run(&args),
