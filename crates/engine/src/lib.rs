@@ -2,6 +2,8 @@
 //! and the mission actor that drives a mission durably.
 
 pub mod executor;
+pub mod git;
 pub mod library;
 pub mod mission;
 pub mod orphans;
+pub mod workspace;
