@@ -3,6 +3,7 @@
 
 use super::assign::{AssignContext, Candidate, Ranker};
 use super::graph::{Cycle, Graph};
+use super::overlap;
 use super::risk::{Risk, RiskInput, assess};
 use super::schedule::{Limits, Schedule, Segment, simulate};
 use super::staffing::{Choice, Replay, Staffing, staff, staff_keeping};
@@ -103,12 +104,12 @@ pub struct SchedulePlan {
 /// is consumed: its tasks' texts move into the steps rather than being
 /// copied, so a big mission is not held twice.
 pub fn blueprint(
-    mission: Mission,
+    mut mission: Mission,
     library: &Library,
     context: &AssignContext,
     now: Timestamp,
 ) -> Result<Blueprint, Cycle> {
-    let graph = Graph::new(&mission)?;
+    let graph = graph(&mut mission)?;
     let staffing = staff(&mission, &graph, library, context);
     let choices = staffing
         .iter()
@@ -143,12 +144,12 @@ pub struct LazyBlueprint<'a> {
 
 /// As [`blueprint`], to serialise.
 pub fn lazy_blueprint<'a>(
-    mission: Mission,
+    mut mission: Mission,
     library: &'a Library,
     context: &AssignContext,
     now: Timestamp,
 ) -> Result<LazyBlueprint<'a>, Cycle> {
-    let graph = Graph::new(&mission)?;
+    let graph = graph(&mut mission)?;
     let ranker = Ranker::new(library.agents());
     let choices = staff_keeping(&mission, &graph, library, &ranker, context, 0, |s| {
         (s.agent, matches!(s.choice, Choice::Fallback { .. }))
@@ -208,6 +209,18 @@ impl Serialize for LazySteps<'_, '_> {
         }
         steps.end()
     }
+}
+
+/// The mission's graph, with the dependencies that serialise overlapping
+/// tasks when the mission asks for it (`defaults.serialize_overlaps`): they
+/// join the tasks' `depends_on`, so the steps show them as the run records
+/// them.
+fn graph(mission: &mut Mission) -> Result<Graph, Cycle> {
+    let graph = Graph::new(mission)?;
+    if overlap::serialise(mission, &graph) {
+        return Graph::new(mission);
+    }
+    Ok(graph)
 }
 
 /// Everything of a blueprint but its steps.

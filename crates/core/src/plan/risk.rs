@@ -8,6 +8,7 @@
 //! never reads the clock. Hours are wall-clock hours (agents do not sleep).
 
 use super::graph::{DEFAULT_ESTIMATE_HOURS, Graph};
+use super::overlap::{Overlap, overlaps_summary};
 use super::schedule::Schedule;
 use crate::priority::Priority;
 use crate::spec::Mission;
@@ -19,6 +20,10 @@ use std::fmt;
 /// The default for [`RiskInput::long_chain`]: chains of more tasks than
 /// this are a serial risk.
 pub const DEFAULT_LONG_CHAIN: usize = 5;
+
+/// Pairs of overlapping tasks reported one by one, declared and guessed
+/// each; the rest are counted in one more risk.
+pub const SHOWN_OVERLAPS: usize = 10;
 
 /// How bad a risk is. Ordered: `Critical` is the greatest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -73,6 +78,12 @@ pub enum RiskKind {
     /// than [`RiskInput::long_chain`]. **Medium**; **High** beyond twice
     /// the threshold.
     LongChain,
+    /// Two tasks that may run at the same time may edit the same files
+    /// (see `plan::overlap`): their agents' changes would conflict.
+    /// **Medium** when both declare the paths in `paths:`; **Low** when
+    /// they are guessed from titles, descriptions and artifacts. Past
+    /// [`SHOWN_OVERLAPS`] pairs of each, one more risk counts the rest.
+    ParallelEdits,
     /// Tasks name an agent the library does not have, so they run on
     /// general-purpose. **High** when one of them is on the critical path;
     /// **Medium** otherwise.
@@ -94,6 +105,7 @@ impl RiskKind {
             RiskKind::OverAllocation => "over-allocation",
             RiskKind::SinglePointOfFailure => "single-point-of-failure",
             RiskKind::LongChain => "long-chain",
+            RiskKind::ParallelEdits => "parallel-edits",
             RiskKind::UnknownAgent => "unknown-agent",
             RiskKind::NoEstimate => "no-estimate",
             RiskKind::NoGates => "no-gates",
@@ -205,6 +217,7 @@ pub fn assess(input: &RiskInput<'_>) -> Vec<Risk> {
     risks.extend(over_allocation(input));
     risks.extend(single_points_of_failure(input));
     risks.extend(long_chain(input));
+    risks.extend(parallel_edits(input));
     risks.extend(unknown_agents(input));
     risks.extend(no_estimate(input));
     risks.extend(no_gates(input));
@@ -409,6 +422,80 @@ fn long_chain(input: &RiskInput<'_>) -> Option<Risk> {
         tasks: ids,
         agent: None,
     })
+}
+
+fn parallel_edits(input: &RiskInput<'_>) -> Vec<Risk> {
+    let found = overlaps_summary(input.mission, input.graph, SHOWN_OVERLAPS);
+    let mut risks: Vec<Risk> = found
+        .shown
+        .iter()
+        .map(|overlap| parallel_edit(input, overlap))
+        .collect();
+    let rest = found.total - found.shown.len();
+    if rest > 0 {
+        let shown_declared = found.shown.iter().filter(|o| o.declared).count();
+        let ids = input.ids(&found.tasks);
+        risks.push(Risk {
+            kind: RiskKind::ParallelEdits,
+            level: if found.declared > shown_declared {
+                Level::Medium
+            } else {
+                Level::Low
+            },
+            message: format!(
+                "{rest} more {} of tasks may edit the same files at the same time ({} overlap in all: {})",
+                if rest == 1 { "pair" } else { "pairs" },
+                count(ids.len(), "task"),
+                list(&ids)
+            ),
+            mitigation: "Order the tasks that share files with `depends_on`, or declare their `paths:` and set `mission.defaults.serialize_overlaps: true`.".to_string(),
+            tasks: ids,
+            agent: None,
+        });
+    }
+    risks
+}
+
+fn parallel_edit(input: &RiskInput<'_>, overlap: &Overlap) -> Risk {
+    const SHOWN: usize = 5;
+    let (a, b) = (input.id(overlap.a), input.id(overlap.b));
+    let mut paths = overlap
+        .paths
+        .iter()
+        .take(SHOWN)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if overlap.paths.len() > SHOWN {
+        paths.push_str(&format!(" and {} more", overlap.paths.len() - SHOWN));
+    }
+    let (level, message, mitigation) = if overlap.declared {
+        (
+            Level::Medium,
+            format!("{a} and {b} may edit the same files at the same time: {paths}"),
+            format!(
+                "Add `depends_on: [{a}]` to {b}, or set `mission.defaults.serialize_overlaps: true` to run tasks whose `paths:` overlap one after another."
+            ),
+        )
+    } else {
+        (
+            Level::Low,
+            format!(
+                "{a} and {b} may edit the same files at the same time: {paths} (guessed from their titles, descriptions and artifacts)"
+            ),
+            format!(
+                "If they do, add `depends_on: [{a}]` to {b}, or list the files in both tasks' `paths:` and set `mission.defaults.serialize_overlaps: true`."
+            ),
+        )
+    };
+    Risk {
+        kind: RiskKind::ParallelEdits,
+        level,
+        tasks: vec![a, b],
+        agent: None,
+        message,
+        mitigation,
+    }
 }
 
 fn unknown_agents(input: &RiskInput<'_>) -> Vec<Risk> {
@@ -773,6 +860,84 @@ mod tests {
                 }
             ),
             []
+        );
+    }
+
+    #[test]
+    fn parallel_edits() {
+        let mut m = safe(mission(&[
+            ("a", &[], 1.0),
+            ("b", &[], 1.0),
+            ("c", &["a"], 1.0),
+            ("d", &[], 1.0),
+        ]));
+        m.tasks[0].paths = vec!["api/".to_string()];
+        m.tasks[1].paths = vec!["api/users.rs".to_string()];
+        m.tasks[2].paths = vec!["api/".to_string()];
+        m.tasks[3].description = "Regenerate api/openapi.yaml".to_string();
+        let risks = assess_with(&m, Extra::default());
+        assert_eq!(
+            kinds(&risks),
+            [
+                (RiskKind::ParallelEdits, Level::Medium),
+                (RiskKind::ParallelEdits, Level::Medium),
+                (RiskKind::ParallelEdits, Level::Low),
+                (RiskKind::ParallelEdits, Level::Low),
+            ]
+        );
+        assert_eq!(risks[0].tasks, ["a", "b"]);
+        assert_eq!(
+            risks[0].message,
+            "a and b may edit the same files at the same time: api/users.rs"
+        );
+        assert!(
+            risks[0].mitigation.contains(
+                "Add `depends_on: [a]` to b, or set `mission.defaults.serialize_overlaps: true`"
+            ),
+            "{}",
+            risks[0].mitigation
+        );
+        // c waits for a, so it overlaps only with b and d; b and d share
+        // nothing.
+        assert_eq!(risks[1].tasks, ["b", "c"]);
+        assert_eq!(risks[2].tasks, ["a", "d"]);
+        assert!(risks[2].message.contains("api/openapi.yaml (guessed"));
+        assert!(
+            risks[2]
+                .mitigation
+                .starts_with("If they do, add `depends_on: [a]` to d")
+        );
+        assert_eq!(risks[3].tasks, ["c", "d"]);
+    }
+
+    #[test]
+    fn many_parallel_edits_are_counted_in_one_more_risk() {
+        let names: Vec<String> = (0..8).map(|i| format!("t{i}")).collect();
+        let tasks: Vec<(&str, &[&str], f64)> =
+            names.iter().map(|n| (n.as_str(), &[][..], 1.0)).collect();
+        let mut m = safe(mission(&tasks));
+        for task in &mut m.tasks {
+            task.paths = vec!["src/".to_string()];
+        }
+        // 8 tasks, 28 pairs: 10 shown, 18 counted.
+        let risks = assess_with(&m, Extra::default());
+        assert_eq!(risks.len(), 11);
+        assert!(risks.iter().all(|r| r.kind == RiskKind::ParallelEdits));
+        let rest = risks.iter().find(|r| r.tasks.len() == 8).unwrap();
+        assert_eq!(rest.level, Level::Medium);
+        assert!(
+            rest.message
+                .starts_with("18 more pairs of tasks may edit the same files"),
+            "{}",
+            rest.message
+        );
+        m.defaults.serialize_overlaps = true;
+        let g = Graph::new(&m).unwrap();
+        crate::plan::overlap::serialise(&mut m, &g);
+        // One after another now: a long chain, but no parallel edits.
+        assert_eq!(
+            kinds(&assess_with(&m, Extra::default())),
+            [(RiskKind::LongChain, Level::Medium)]
         );
     }
 
