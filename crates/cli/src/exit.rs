@@ -72,6 +72,8 @@ pub enum CliError {
         wanted: u32,
         attempts: usize,
     },
+    #[error("the repository {} has no commit yet", path.display())]
+    NoCommit { path: PathBuf },
     #[error("cannot start the async runtime")]
     Runtime(#[source] std::io::Error),
     #[error("the simulate executor's settings are wrong: {0}")]
@@ -89,6 +91,9 @@ impl CliError {
     pub fn hint(&self) -> Option<String> {
         match self {
             CliError::Read { .. } => Some("check the path and its permissions".into()),
+            CliError::NoCommit { .. } => Some(
+                "techlead branches its work off your last commit: commit something first (`git commit --allow-empty -m start` will do)".into(),
+            ),
             CliError::Write { .. } => {
                 Some("check free space and permissions; the original file is unchanged".into())
             }

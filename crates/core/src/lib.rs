@@ -14,6 +14,7 @@ pub mod plan;
 pub mod priority;
 pub mod prompt;
 pub mod retry;
+pub mod review;
 pub mod spec;
 pub mod state;
 mod yaml;

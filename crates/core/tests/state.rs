@@ -64,6 +64,7 @@ fn repository(wip_limit: u32) -> RepositoryPlan {
         branch: Some("main".to_string()),
         merge: MergeStrategy::Merge,
         resolver: None,
+        escalate_conflicts: false,
         wip_limit,
     }
 }

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use techlead_core::fingerprint;
 use techlead_core::state::{
-    Budget, EventRecord, MissionPlan, MissionState, MissionStatus, Resolve, Tally,
+    Budget, Checkout, EventRecord, MissionPlan, MissionState, MissionStatus, Resolve, Tally,
 };
 use techlead_engine::executor::anthropic::AnthropicExecutor;
 use techlead_engine::executor::claude_code::ClaudeCodeExecutor;
@@ -44,6 +44,10 @@ fn resolve(args: &RunArgs) -> Result<MissionPlan, CliError> {
     let source_hash = fingerprint::of_file(valid.file.text.as_bytes());
     drop(valid.file);
     let workdir = workdir(&args.mission, valid.mission.repository.as_deref());
+    let repository = match valid.mission.repository {
+        Some(_) => Some(checkout(&workdir)?),
+        None => None,
+    };
     let resolve = Resolve {
         library: &valid.library,
         // Absolute, so that `resume` from any directory checks the same file.
@@ -53,7 +57,7 @@ fn resolve(args: &RunArgs) -> Result<MissionPlan, CliError> {
             .to_string(),
         source_hash,
         workdir: workdir.display().to_string(),
-        repository: None,
+        repository,
     };
     Ok(MissionPlan::resolve(valid.mission, resolve)
         .expect("validation rejects cycles before planning"))
@@ -110,6 +114,28 @@ fn workdir(mission: &Path, repository: Option<&str>) -> std::path::PathBuf {
         None => base.to_path_buf(),
     };
     std::fs::canonicalize(&dir).unwrap_or(dir)
+}
+
+/// The person's checkout of the mission's repository, as the integration
+/// branch will start from it.
+fn checkout(workdir: &Path) -> Result<Checkout, CliError> {
+    use techlead_engine::git::Git;
+    use techlead_engine::mission::Error;
+    let git = Git::open(workdir).map_err(|e| CliError::Engine(Error::Git(e)))?;
+    let head = git
+        .head_commit()
+        .map_err(|e| CliError::Engine(Error::Git(e)))?
+        .ok_or_else(|| CliError::NoCommit {
+            path: git.repo().to_path_buf(),
+        })?;
+    let branch = git
+        .current_branch()
+        .map_err(|e| CliError::Engine(Error::Git(e)))?;
+    Ok(Checkout {
+        path: git.repo().display().to_string(),
+        head,
+        branch,
+    })
 }
 
 /// Runs mission `id`.

@@ -63,10 +63,13 @@ pub struct RepositoryPlan {
     pub branch: Option<String>,
     #[serde(default)]
     pub merge: MergeStrategy,
-    /// The agent that resolves a merge conflict; `None`: the person does
-    /// (an escalation).
+    /// The agent that resolves a merge conflict; `None`: the task's own
+    /// agent, which knows its change best.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolver: Option<String>,
+    /// Whether conflicts go straight to the person instead of an agent.
+    #[serde(default)]
+    pub escalate_conflicts: bool,
     /// At most this many tasks wait for their gates or their merge before
     /// new work starts.
     pub wip_limit: u32,
@@ -406,6 +409,7 @@ impl MissionPlan {
                 branch: checkout.branch,
                 merge: MergeStrategy::default(),
                 resolver: None,
+                escalate_conflicts: false,
                 wip_limit: defaults.max_parallel,
             }),
             max_parallel: defaults.max_parallel,

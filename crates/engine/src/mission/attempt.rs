@@ -2,7 +2,7 @@
 //! forwards its reports and its end to the mission actor in order.
 
 use super::{Input, Mission, report_of};
-use crate::executor::{AttemptSpec, ExecEvent};
+use crate::executor::{AttemptSpec, ExecEvent, Outcome};
 use std::path::PathBuf;
 use std::task::Poll;
 use std::time::{Duration, Instant};
@@ -54,8 +54,34 @@ pub fn spawn<S: Store>(mission: &Mission<S>, task: usize, cancel: CancellationTo
         estimate_hours: plan.estimate_hours,
     };
     let inputs = mission.inputs.sender();
+    let workspaces = mission.workspaces.clone();
+    let resolve_conflict = state.tasks[task].conflict.is_some();
+    let agent = spec.agent.clone();
     tokio::spawn(async move {
         let started = Instant::now();
+        let mut spec = spec;
+        if let Some(workspaces) = &workspaces {
+            let prepared =
+                super::work::prepare(workspaces.clone(), spec.task_id.clone(), resolve_conflict)
+                    .await;
+            match prepared {
+                Ok(path) => spec.workdir = path,
+                Err(message) => {
+                    let _ = inputs.send(Input::Finished {
+                        task,
+                        attempt,
+                        outcome: crate::executor::Outcome::Failed {
+                            exit_code: None,
+                            signal: None,
+                            message: format!("its worktree could not be prepared: {message}"),
+                        },
+                        duration_ms: started.elapsed().as_millis() as u64,
+                    });
+                    return;
+                }
+            }
+        }
+        let task_id = spec.task_id.clone();
         let (events, mut received) = mpsc::unbounded_channel();
         let mut run = executor.run(spec, events, cancel);
         // Reports are forwarded in order, right after the poll of the
@@ -77,6 +103,18 @@ pub fn spawn<S: Store>(mission: &Mission<S>, task: usize, cancel: CancellationTo
             outcome
         })
         .await;
+        let outcome = match workspaces {
+            Some(workspaces) => {
+                save(
+                    &inputs,
+                    workspaces,
+                    (task, &task_id, attempt, &agent),
+                    outcome,
+                )
+                .await
+            }
+            None => outcome,
+        };
         let duration_ms = started.elapsed().as_millis() as u64;
         let _ = inputs.send(Input::Finished {
             task,
@@ -85,6 +123,54 @@ pub fn spawn<S: Store>(mission: &Mission<S>, task: usize, cancel: CancellationTo
             duration_ms,
         });
     });
+}
+
+/// Saves what the attempt left in its worktree and reports it, before its
+/// end. Work that cannot be saved, or a conflict left unresolved, fails an
+/// attempt that would otherwise have succeeded.
+async fn save(
+    inputs: &mpsc::UnboundedSender<Input>,
+    workspaces: std::sync::Arc<crate::workspace::Workspaces>,
+    (t, task, attempt, agent): (usize, &str, u32, &str),
+    outcome: Outcome,
+) -> Outcome {
+    let word = super::work::outcome_word(&outcome);
+    let saved = super::work::save(
+        workspaces,
+        task.to_string(),
+        attempt,
+        agent.to_string(),
+        word,
+    )
+    .await;
+    let failure = match saved {
+        Ok(saved) => {
+            let unresolved = saved.unresolved.clone();
+            let _ = inputs.send(Input::Saved {
+                task: t,
+                attempt,
+                commit: saved.commit,
+                files: saved.files,
+            });
+            (!unresolved.is_empty()).then(|| {
+                format!(
+                    "conflict markers are still in {}: the merge conflict is not resolved",
+                    unresolved.join(", ")
+                )
+            })
+        }
+        Err(message) => Some(format!(
+            "its work could not be saved to the task branch: {message}"
+        )),
+    };
+    match (outcome, failure) {
+        (Outcome::Succeeded { .. }, Some(message)) => Outcome::Failed {
+            exit_code: None,
+            signal: None,
+            message,
+        },
+        (outcome, _) => outcome,
+    }
 }
 
 /// The session of the attempt before this one, when it ran on the same

@@ -1,5 +1,6 @@
 //! Phase gates: shell commands the person wrote in the mission file, run
-//! between phases. They run through the command executor (`sh -c`), so
+//! between phases (in a mission with a repository, on a checkout of the
+//! integration branch, where the phase's work was merged). They run through the command executor (`sh -c`), so
 //! they get the same process-group handling, timeout and capped log as
 //! attempts.
 
@@ -52,7 +53,25 @@ pub fn spawn<S: Store>(mission: &Mission<S>, phase: usize, gate: String) {
     let inputs = mission.inputs.sender();
     let cancel = mission.inputs.gate_token();
     let grace = mission.settings.gate_grace;
+    let workspaces = mission.workspaces.clone();
     tokio::spawn(async move {
+        let mut spec = spec;
+        if let Some(workspaces) = workspaces {
+            // Phase gates check the phase's merged work.
+            match super::work::blocking(move || workspaces.integration_checkout()).await {
+                Ok(path) => spec.workdir = path,
+                Err(message) => {
+                    let _ = inputs.send(Input::GateFinished {
+                        phase,
+                        gate,
+                        passed: false,
+                        exit_code: None,
+                        log: format!("(the integration checkout failed: {message})"),
+                    });
+                    return;
+                }
+            }
+        }
         let (events, _received) = mpsc::unbounded_channel();
         let outcome = CommandExecutor::new()
             .with_grace(grace)

@@ -38,6 +38,25 @@ pub enum Input {
         outcome: Outcome,
         duration_ms: u64,
     },
+    /// What an attempt left in its worktree was committed to its branch.
+    Saved {
+        task: usize,
+        attempt: u32,
+        commit: String,
+        files: Vec<String>,
+    },
+    /// A task gate's verdict; `None` when it was stopped by an interrupt
+    /// (it runs again on resume).
+    CheckFinished {
+        task: usize,
+        attempt: u32,
+        verdict: Option<super::check::GateVerdict>,
+    },
+    /// The merge of a task's branch into the integration branch.
+    Merged {
+        task: usize,
+        result: Result<crate::workspace::MergeResult, String>,
+    },
     GateFinished {
         phase: usize,
         gate: String,

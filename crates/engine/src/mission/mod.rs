@@ -18,8 +18,10 @@
 //! (docs/running.md, "Claims").
 
 mod attempt;
+mod check;
 mod gate;
 mod input;
+mod work;
 
 pub use input::Input;
 
@@ -58,6 +60,12 @@ pub enum Error {
     Killed,
     #[error("the thread writing to the database stopped: {0}")]
     Writer(String),
+    #[error(transparent)]
+    Workspace(#[from] crate::workspace::Error),
+    #[error(transparent)]
+    Git(#[from] crate::git::Error),
+    #[error("task `{task}` could not be merged: {message}")]
+    Merge { task: String, message: String },
 }
 
 impl Error {
@@ -69,6 +77,9 @@ impl Error {
             Error::NoExecutor { .. } => Some("set `executor: command` with a `command:` on these tasks, or pick an executor this build has (docs/executors.md)".into()),
             Error::Killed => Some("`techlead resume` continues; attempts that were running start again".into()),
             Error::Writer(_) => Some("`techlead resume` continues from the last commit; report this with the output above".into()),
+            Error::Workspace(error) => error.hint(),
+            Error::Git(error) => error.hint(),
+            Error::Merge { .. } => Some("fix what git says above, then `techlead resume`: a merge that already happened is found, not repeated".into()),
         }
     }
 }
@@ -137,6 +148,13 @@ pub struct Mission<S: Store + 'static> {
     to_gate: Vec<(usize, String)>,
     running: HashMap<usize, Running>,
     gates_running: HashSet<(usize, String)>,
+    /// The task worktrees and integration branch, for a mission with a
+    /// repository.
+    workspaces: Option<Arc<crate::workspace::Workspaces>>,
+    /// Tasks whose gate or merge is in flight.
+    checks: HashSet<usize>,
+    /// Whether a merge is in flight: merges go one at a time.
+    merging: bool,
     inputs: Inputs,
     last_launch: Option<Instant>,
     interrupting: bool,
@@ -210,6 +228,7 @@ impl<S: Store + 'static> Mission<S> {
             return Err(Error::Finished(id.to_string()));
         }
         check_executors(&state, &settings)?;
+        let workspaces = open_workspaces(&state, &settings, id)?;
         let orphans = crate::orphans::reap(&crate::orphans::scope(&settings.data_dir, id));
         let budgeted = budget::any(&state);
         let mut mission = Mission {
@@ -227,6 +246,9 @@ impl<S: Store + 'static> Mission<S> {
             to_gate: Vec::new(),
             running: HashMap::new(),
             gates_running: HashSet::new(),
+            workspaces,
+            checks: HashSet::new(),
+            merging: false,
             inputs: Inputs::new(),
             last_launch: None,
             interrupting: false,
@@ -265,6 +287,7 @@ impl<S: Store + 'static> Mission<S> {
             .filter_map(|t| self.state.tasks[t].current_attempt().map(|a| (t, a.number)))
             .collect();
         for (t, attempt) in cut_off {
+            self.save_cut_off(t, attempt)?;
             // A claim may have been spawned before its start was recorded.
             self.stage(Event::AttemptFinished {
                 task: self.state.plan.tasks[t].id.clone(),
@@ -281,6 +304,36 @@ impl<S: Store + 'static> Mission<S> {
         })?;
         self.orphans_killed = orphans_killed;
         self.commit_here()
+    }
+
+    /// Saves what an attempt cut off by a crash left in its worktree,
+    /// before it is recorded as interrupted: the next attempt continues on
+    /// it, and nothing the agent wrote is lost.
+    fn save_cut_off(&mut self, t: usize, attempt: u32) -> Result<(), Error> {
+        let Some(workspaces) = self.workspaces.clone() else {
+            return Ok(());
+        };
+        let task = self.state.plan.tasks[t].id.clone();
+        if !work::has_worktree(&workspaces, &task) {
+            return Ok(());
+        }
+        let agent = self.state.tasks[t].agent.clone();
+        let saved = work::save_now(&workspaces, &task, attempt, &agent, "interrupted")?;
+        self.stage(Event::WorkSaved {
+            task,
+            attempt,
+            commit: saved.commit,
+            files: saved.files,
+        })
+    }
+
+    /// An executor this build has, by name.
+    pub(crate) fn executor(&self, name: &str) -> Option<Arc<dyn Executor>> {
+        self.settings
+            .executors
+            .iter()
+            .find(|e| e.name() == name)
+            .cloned()
     }
 
     /// Drives the mission until it finishes, pauses for the person, or is
@@ -478,6 +531,7 @@ impl<S: Store + 'static> Mission<S> {
                 self.to_gate.push((phase, gate));
             }
         }
+        self.check()?;
         self.start_claims()?;
         self.claim()?;
         if self.state.is_settled() && self.idle() {
@@ -487,9 +541,41 @@ impl<S: Store + 'static> Mission<S> {
         Ok(())
     }
 
-    /// Nothing of this run is still going: no attempt, no gate.
+    /// Nothing of this run is still going: no attempt, no gate, no merge.
     fn idle(&self) -> bool {
-        self.running.is_empty() && self.gates_running.is_empty()
+        self.running.is_empty() && self.gates_running.is_empty() && self.checks.is_empty()
+    }
+
+    /// Tasks being checked take their next step: the next gate, or, once
+    /// every gate passed, the merge (one at a time) or, without a
+    /// repository, acceptance.
+    fn check(&mut self) -> Result<(), Error> {
+        let waiting: Vec<usize> = self
+            .state
+            .checking()
+            .filter(|t| !self.checks.contains(t))
+            .collect();
+        for t in waiting {
+            if let Some((index, gate)) = self.state.next_gate(t) {
+                let gate = gate.clone();
+                self.checks.insert(t);
+                check::spawn_gate(self, t, index, gate);
+                continue;
+            }
+            match self.workspaces.clone() {
+                None => {
+                    let task = self.state.plan.tasks[t].id.clone();
+                    self.stage(Event::TaskAccepted { task, merge: None })?;
+                }
+                Some(workspaces) if !self.merging => {
+                    self.merging = true;
+                    self.checks.insert(t);
+                    check::spawn_merge(self, t, workspaces);
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(())
     }
 
     fn pause(&mut self) -> Result<(), Error> {
@@ -748,6 +834,37 @@ impl<S: Store + 'static> Mission<S> {
                 self.launch();
                 Ok(())
             }
+            Input::Saved {
+                task,
+                attempt,
+                commit,
+                files,
+            } => {
+                let task = self.state.plan.tasks[task].id.clone();
+                self.stage(Event::WorkSaved {
+                    task,
+                    attempt,
+                    commit,
+                    files,
+                })
+            }
+            Input::CheckFinished {
+                task,
+                attempt,
+                verdict,
+            } => {
+                self.checks.remove(&task);
+                match verdict {
+                    Some(verdict) => self.gate_verdict(task, attempt, verdict),
+                    // Stopped by the interrupt: it runs again on resume.
+                    None => Ok(()),
+                }
+            }
+            Input::Merged { task, result } => {
+                self.checks.remove(&task);
+                self.merging = false;
+                self.merged(task, result)
+            }
             Input::GateFinished {
                 phase,
                 gate,
@@ -814,6 +931,139 @@ impl<S: Store + 'static> Mission<S> {
         }
     }
 
+    /// Records a gate's verdict; a rejection sends the task back to its
+    /// agent (a retry) or, with none left, fails it and tells the person.
+    fn gate_verdict(
+        &mut self,
+        t: usize,
+        attempt: u32,
+        verdict: check::GateVerdict,
+    ) -> Result<(), Error> {
+        let next =
+            (!verdict.passed).then(|| retry::after_rejection(&self.state, t, Timestamp::now()));
+        let task = self.state.plan.tasks[t].id.clone();
+        let failed = next == Some(NextStep::Fail);
+        let gate = verdict.gate.clone();
+        self.stage(Event::TaskGateFinished {
+            task: task.clone(),
+            attempt,
+            gate: verdict.gate,
+            passed: verdict.passed,
+            exit_code: verdict.exit_code,
+            reasons: verdict.reasons,
+            log: verdict.log,
+            next,
+        })?;
+        if failed {
+            self.stage(Event::EscalationRaised {
+                id: self.state.escalations + 1,
+                kind: EscalationKind::Gate,
+                message: format!(
+                    "{task} did not pass `{gate}` after its retries; its work is on branch {}",
+                    self.task_branch(&task)
+                ),
+                tasks: vec![task],
+                options: ["retry", "skip", "reassign", "abort"]
+                    .map(String::from)
+                    .to_vec(),
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Records a merge: accepted, or a conflict that the resolving agent
+    /// takes on once, after which the person decides.
+    fn merged(
+        &mut self,
+        t: usize,
+        result: Result<crate::workspace::MergeResult, String>,
+    ) -> Result<(), Error> {
+        use crate::workspace::MergeResult;
+        let task = self.state.plan.tasks[t].id.clone();
+        let merge = match result {
+            Err(message) => return Err(Error::Merge { task, message }),
+            Ok(MergeResult::Merged { commit } | MergeResult::AlreadyMerged { commit }) => commit,
+            Ok(MergeResult::Conflict { files }) => return self.conflicted(t, files),
+        };
+        self.stage(Event::TaskAccepted {
+            task: task.clone(),
+            merge: Some(merge),
+        })?;
+        self.clean_up(task);
+        Ok(())
+    }
+
+    fn conflicted(&mut self, t: usize, files: Vec<String>) -> Result<(), Error> {
+        let task = self.state.plan.tasks[t].id.clone();
+        let repository = self
+            .state
+            .plan
+            .repository
+            .as_ref()
+            .expect("merges need a repository");
+        let resolver =
+            (self.state.tasks[t].conflicts == 0 && !repository.escalate_conflicts).then(|| {
+                repository
+                    .resolver
+                    .clone()
+                    .unwrap_or_else(|| self.state.tasks[t].agent.clone())
+            });
+        let next = match resolver {
+            Some(agent) => NextStep::Retry {
+                agent,
+                at: Timestamp::now(),
+            },
+            None => NextStep::Fail,
+        };
+        let escalate = next == NextStep::Fail;
+        self.stage(Event::MergeConflicted {
+            task: task.clone(),
+            files: files.clone(),
+            next,
+        })?;
+        if escalate {
+            self.stage(Event::EscalationRaised {
+                id: self.state.escalations + 1,
+                kind: EscalationKind::Conflict,
+                message: format!(
+                    "{task}'s work conflicts with the integration branch {} in {}; it is on branch {}",
+                    self.integration_branch(),
+                    files.join(", "),
+                    self.task_branch(&task)
+                ),
+                tasks: vec![task],
+                options: ["resolve by hand", "retry", "skip", "abort"]
+                    .map(String::from)
+                    .to_vec(),
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Removes a merged task's worktree (its branch stays, for history).
+    /// Failing to is not worth stopping for: `techlead gc` lists it.
+    fn clean_up(&self, task: String) {
+        let Some(workspaces) = self.workspaces.clone() else {
+            return;
+        };
+        tokio::task::spawn_blocking(move || {
+            use crate::workspace::{Abandon, Branch};
+            let _ = workspaces.remove(&task, Branch::Keep, Abandon::No);
+        });
+    }
+
+    fn task_branch(&self, task: &str) -> String {
+        self.workspaces
+            .as_ref()
+            .map_or_else(String::new, |w| w.task_branch(task))
+    }
+
+    fn integration_branch(&self) -> String {
+        self.workspaces
+            .as_ref()
+            .map_or_else(String::new, |w| w.integration_branch())
+    }
+
     fn interrupt(&mut self) -> Result<(), Error> {
         if self.interrupting {
             // A second interrupt: no more grace.
@@ -831,6 +1081,23 @@ impl<S: Store + 'static> Mission<S> {
         self.inputs.cancel_gates();
         Ok(())
     }
+}
+
+/// The mission's worktrees, when it has a repository: the integration
+/// branch is created at the recorded base the first time.
+fn open_workspaces(
+    state: &MissionState,
+    settings: &Settings,
+    id: &str,
+) -> Result<Option<Arc<crate::workspace::Workspaces>>, Error> {
+    let Some(repository) = &state.plan.repository else {
+        return Ok(None);
+    };
+    let git = crate::git::Git::open(std::path::Path::new(&repository.path))?;
+    crate::workspace::ignore_data_dir(&settings.data_dir)?;
+    let workspaces = crate::workspace::Workspaces::new(git, &settings.data_dir, id);
+    workspaces.ensure_integration(&repository.base)?;
+    Ok(Some(Arc::new(workspaces)))
 }
 
 fn check_executors(state: &MissionState, settings: &Settings) -> Result<(), Error> {

@@ -1,0 +1,100 @@
+//! A task's worktree around its attempts (missions with a repository):
+//! prepared before the agent starts, and whatever the agent left saved to
+//! the task branch when it stops, before anything else happens to it
+//! (docs/workspaces.md).
+
+use crate::executor::Outcome;
+use crate::workspace::Workspaces;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// What an attempt's saved work is, for the `work_saved` event.
+pub struct SavedWork {
+    pub commit: String,
+    pub files: Vec<String>,
+    /// Files of a resolved conflict that still hold conflict markers.
+    pub unresolved: Vec<String>,
+}
+
+/// The task's worktree, created or reused; with `resolve_conflict`, the
+/// merge of the integration branch is begun in it, markers and all, for
+/// the agent to finish.
+pub async fn prepare(
+    workspaces: Arc<Workspaces>,
+    task: String,
+    resolve_conflict: bool,
+) -> Result<PathBuf, String> {
+    blocking(move || {
+        let path = workspaces.prepare(&task)?;
+        if resolve_conflict {
+            workspaces.begin_conflict_merge(&task)?;
+        }
+        Ok(path)
+    })
+    .await
+}
+
+/// Commits what attempt `attempt` left in the worktree of `task`.
+pub async fn save(
+    workspaces: Arc<Workspaces>,
+    task: String,
+    attempt: u32,
+    agent: String,
+    outcome: &'static str,
+) -> Result<SavedWork, String> {
+    blocking(move || save_now(&workspaces, &task, attempt, &agent, outcome)).await
+}
+
+/// [`save`], on this thread (taking a mission over after a crash).
+pub fn save_now(
+    workspaces: &Workspaces,
+    task: &str,
+    attempt: u32,
+    agent: &str,
+    outcome: &str,
+) -> Result<SavedWork, crate::workspace::Error> {
+    let message = format!(
+        "techlead: {task} attempt {attempt} ({outcome}) by {agent}\n\n\
+         Techlead-Mission: {}\nTechlead-Task: {task}\nTechlead-Attempt: {attempt}\n",
+        workspaces.mission()
+    );
+    let saved = workspaces.save(task, &message)?;
+    let files = workspaces.changed_files(task)?;
+    Ok(SavedWork {
+        commit: saved.commit,
+        files,
+        unresolved: saved.unresolved,
+    })
+}
+
+/// Whether task `task` has a worktree to save.
+pub fn has_worktree(workspaces: &Workspaces, task: &str) -> bool {
+    workspaces.task_path(task).is_dir()
+}
+
+/// How an outcome reads in a commit message.
+pub fn outcome_word(outcome: &Outcome) -> &'static str {
+    match outcome {
+        Outcome::Succeeded { .. } => "succeeded",
+        Outcome::Failed { .. } => "failed",
+        Outcome::TimedOut => "timed out",
+        Outcome::Cancelled => "cancelled",
+        Outcome::RateLimited { .. } => "rate limited",
+        Outcome::NeedsPerson { .. } => "needs the person",
+    }
+}
+
+/// Runs git work on the blocking pool; its error as the text a person
+/// reads in the attempt's outcome.
+pub(crate) async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, crate::workspace::Error> + Send + 'static,
+) -> Result<T, String> {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(error)) => Err(match error.hint() {
+            Some(hint) => format!("{error} ({hint})"),
+            None => error.to_string(),
+        }),
+        Err(error) => Err(format!("the git work stopped: {error}")),
+    }
+}
