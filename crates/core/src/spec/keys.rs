@@ -88,6 +88,21 @@ pub const MISSION: &[Key] = &[
         "Path of the git repository the agents work on, relative to this file.",
     ),
     key(
+        "merge",
+        Kind::Text,
+        "How a task's work joins the integration branch: `merge` (a merge commit, the default) or `rebase` (its commits replayed).",
+    ),
+    key(
+        "on_conflict",
+        Kind::Text,
+        "Who resolves a merge conflict: `agent` (the task's own agent, the default), an agent's name, or `escalate` (you).",
+    ),
+    key(
+        "wip_limit",
+        Kind::Integer { minimum: 1 },
+        "At most this many tasks wait for their gates or merge before new work starts (default: max_parallel).",
+    ),
+    key(
         "agents",
         Kind::TextOrList,
         "Agent directories, relative to this file; replaces .claude/agents discovery.",

@@ -37,6 +37,15 @@ pub struct Mission {
     /// relative to the mission file).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub repository: Option<String>,
+    /// How task work joins the integration branch: `merge` or `rebase`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub merge: Option<String>,
+    /// Who resolves merge conflicts: `agent`, an agent's name, `escalate`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub on_conflict: Option<String>,
+    /// Tasks that may wait for gates or merge before new work starts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wip_limit: Option<u32>,
     /// Agent directories, as written (relative to the mission file).
     pub agents: Vec<String>,
     pub defaults: Defaults,

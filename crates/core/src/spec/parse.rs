@@ -127,6 +127,9 @@ impl<'s> Reader<'s> {
             deadline: None,
             budget: None,
             repository: None,
+            merge: None,
+            on_conflict: None,
+            wip_limit: None,
             agents: Vec::new(),
             defaults: Defaults::default(),
             phases: Vec::new(),
@@ -191,6 +194,25 @@ impl<'s> Reader<'s> {
             .to_string();
         mission.project_type = text(self, "project_type");
         mission.repository = text(self, "repository");
+        mission.merge = fields.get("merge").and_then(|n| {
+            let value = self.text(n, "merge")?;
+            if matches!(value.as_str(), "merge" | "rebase") {
+                return Some(value);
+            }
+            self.error(
+                n.span(),
+                "spec::bad-value",
+                format!("`merge` is `merge` or `rebase`, not `{value}`"),
+            )
+            .hint =
+                Some("`merge` makes a merge commit per task; `rebase` replays its commits".into());
+            None
+        });
+        mission.on_conflict = text(self, "on_conflict");
+        mission.wip_limit = fields
+            .get("wip_limit")
+            .and_then(|n| self.integer(n, "wip_limit", 1))
+            .map(|n| u32::try_from(n).unwrap_or(u32::MAX));
         mission.deadline = fields.get("deadline").and_then(|n| self.deadline(n));
         mission.agents = fields
             .get("agents")

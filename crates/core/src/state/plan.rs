@@ -100,6 +100,9 @@ pub enum GatePlan {
     Review {
         agent: String,
         executor: String,
+        /// The reviewer's program, when its executor is `command`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        command: Option<Vec<String>>,
         #[serde(default, skip_serializing_if = "String::is_empty")]
         instructions: String,
         timeout_ms: u64,
@@ -320,6 +323,9 @@ impl MissionPlan {
             tasks,
             budget,
             done_when,
+            merge,
+            on_conflict,
+            wip_limit,
             ..
         } = mission;
         let mut tasks: Vec<TaskPlan> = tasks
@@ -402,15 +408,20 @@ impl MissionPlan {
                 })
                 .collect(),
             budget: Budget::of(budget),
-            agents: agent_plans(&tasks, input.library),
+            agents: agent_plans(&tasks, on_conflict.as_deref(), input.library),
             repository: input.repository.map(|checkout| RepositoryPlan {
                 path: checkout.path,
                 base: checkout.head,
                 branch: checkout.branch,
-                merge: MergeStrategy::default(),
-                resolver: None,
-                escalate_conflicts: false,
-                wip_limit: defaults.max_parallel,
+                merge: match merge.as_deref() {
+                    Some("rebase") => MergeStrategy::Rebase,
+                    _ => MergeStrategy::Merge,
+                },
+                resolver: on_conflict
+                    .clone()
+                    .filter(|who| !matches!(who.as_str(), "agent" | "escalate")),
+                escalate_conflicts: on_conflict.as_deref() == Some("escalate"),
+                wip_limit: wip_limit.unwrap_or(defaults.max_parallel),
             }),
             max_parallel: defaults.max_parallel,
             done_when,
@@ -447,6 +458,7 @@ fn gate_plan(
                 .get(&agent)
                 .and_then(|a| a.executor.clone())
                 .unwrap_or_else(|| defaults.executor.clone()),
+            command: library.get(&agent).and_then(|a| a.command.clone()),
             agent,
             instructions,
             timeout_ms: REVIEW_TIMEOUT_MS,
@@ -455,7 +467,11 @@ fn gate_plan(
 }
 
 /// The agents `tasks` name, each once, in first-use order.
-fn agent_plans(tasks: &[TaskPlan], library: &crate::agents::Library) -> Vec<AgentPlan> {
+fn agent_plans(
+    tasks: &[TaskPlan],
+    resolver: Option<&str>,
+    library: &crate::agents::Library,
+) -> Vec<AgentPlan> {
     let mut plans: Vec<AgentPlan> = Vec::new();
     let names = tasks.iter().flat_map(|t| {
         std::iter::once(&t.agent)
@@ -466,6 +482,8 @@ fn agent_plans(tasks: &[TaskPlan], library: &crate::agents::Library) -> Vec<Agen
                 GatePlan::Command { .. } => None,
             }))
     });
+    let resolver = resolver.map(str::to_string);
+    let names = names.chain(resolver.as_ref());
     for name in names {
         if plans.iter().any(|p| &p.name == name) {
             continue;

@@ -86,6 +86,7 @@ pub fn spawn_gate<S: Store>(mission: &Mission<S>, t: usize, index: usize, gate: 
         GatePlan::Review {
             agent,
             executor,
+            command,
             instructions,
             timeout_ms,
         } => {
@@ -104,6 +105,7 @@ pub fn spawn_gate<S: Store>(mission: &Mission<S>, t: usize, index: usize, gate: 
             spec.model = plan.and_then(|a| a.model.clone());
             spec.tools = plan.and_then(|a| a.tools.clone());
             spec.agent = agent;
+            spec.command = command;
             spec.timeout = Duration::from_millis(timeout_ms);
             let ask = review::question(state, t, &instructions);
             Run::Review(executor, ask, mission.workspaces.clone())

@@ -819,6 +819,7 @@ impl<S: Store + 'static> Mission<S> {
                 self.running.remove(&task);
                 let outcome = attempt_outcome(outcome);
                 let next = retry::next_step(&self.state, task, &outcome, Timestamp::now());
+                let next_is_fail = next == NextStep::Fail;
                 let t = task;
                 let task = self.state.plan.tasks[t].id.clone();
                 self.stage(Event::AttemptFinished {
@@ -828,6 +829,9 @@ impl<S: Store + 'static> Mission<S> {
                     duration_ms,
                     next,
                 })?;
+                if next_is_fail && let Some(files) = self.state.tasks[t].conflict.clone() {
+                    self.escalate_conflict(task.clone(), &files)?;
+                }
                 self.after_refusal(t, task, &outcome)?;
                 // The freed slot refills now, before anything else is decided.
                 self.start_claims()?;
@@ -1022,22 +1026,27 @@ impl<S: Store + 'static> Mission<S> {
             next,
         })?;
         if escalate {
-            self.stage(Event::EscalationRaised {
-                id: self.state.escalations + 1,
-                kind: EscalationKind::Conflict,
-                message: format!(
-                    "{task}'s work conflicts with the integration branch {} in {}; it is on branch {}",
-                    self.integration_branch(),
-                    files.join(", "),
-                    self.task_branch(&task)
-                ),
-                tasks: vec![task],
-                options: ["resolve by hand", "retry", "skip", "abort"]
-                    .map(String::from)
-                    .to_vec(),
-            })?;
+            self.escalate_conflict(task, &files)?;
         }
         Ok(())
+    }
+
+    /// Asks the person to settle a merge conflict no agent resolved.
+    fn escalate_conflict(&mut self, task: String, files: &[String]) -> Result<(), Error> {
+        self.stage(Event::EscalationRaised {
+            id: self.state.escalations + 1,
+            kind: EscalationKind::Conflict,
+            message: format!(
+                "{task}'s work conflicts with the integration branch {} in {}; it is on branch {}",
+                self.integration_branch(),
+                files.join(", "),
+                self.task_branch(&task)
+            ),
+            tasks: vec![task],
+            options: ["resolve by hand", "retry", "skip", "abort"]
+                .map(String::from)
+                .to_vec(),
+        })
     }
 
     /// Removes a merged task's worktree (its branch stays, for history).

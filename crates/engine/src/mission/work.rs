@@ -53,9 +53,11 @@ pub fn save_now(
     agent: &str,
     outcome: &str,
 ) -> Result<SavedWork, crate::workspace::Error> {
+    // Not the trailers of integration commits (`Techlead-Task`, ...),
+    // which mark work as merged.
     let message = format!(
         "techlead: {task} attempt {attempt} ({outcome}) by {agent}\n\n\
-         Techlead-Mission: {}\nTechlead-Task: {task}\nTechlead-Attempt: {attempt}\n",
+         Techlead-Attempt: {}/{task}/{attempt}\n",
         workspaces.mission()
     );
     let saved = workspaces.save(task, &message)?;
