@@ -14,7 +14,7 @@ fn the_prompt_carries_the_task_its_checks_and_the_handoff() {
             "mission:\n  name: {name}\n  objective: Ship the booking API.\n  defaults: {{executor: command}}\n\
              tasks:\n\
              \x20 - id: SCHEMA\n    title: Design the schema\n    command: [sh, -c, \"echo '::decision Postgres, not MySQL'; echo '::artifact db/schema.sql'; echo '::summary Three tables.'\"]\n\
-             \x20 - id: API\n    title: Build the API\n    description: REST endpoints for bookings.\n    depends_on: [SCHEMA]\n    acceptance: [Every endpoint has a test]\n    gates: [{{run: cargo test}}]\n    command: [\"true\"]\n"
+             \x20 - id: API\n    title: Build the API\n    description: REST endpoints for bookings.\n    depends_on: [SCHEMA]\n    acceptance: [Every endpoint has a test]\n    gates: [{{run: test -n ok}}]\n    command: [\"true\"]\n"
         ),
     );
     let db = db.to_str().unwrap();
@@ -29,7 +29,7 @@ fn the_prompt_carries_the_task_its_checks_and_the_handoff() {
         "# Task API: Build the API",
         "REST endpoints for bookings.",
         "## Done means\n\n- Every endpoint has a test",
-        "## Checks your work must pass\n\n- `cargo test` passes",
+        "## Checks your work must pass\n\n- `test -n ok` passes",
         "## Mission: ",
         "Ship the booking API.",
         "### SCHEMA: Design the schema",

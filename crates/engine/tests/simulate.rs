@@ -460,6 +460,7 @@ async fn rehearse_the_example(seed: u64) -> (MissionStatus, Vec<(String, u32, St
             source: "mission.yaml".into(),
             source_hash: "0".into(),
             workdir: dir.path().display().to_string(),
+            repository: None,
         },
     )
     .unwrap();

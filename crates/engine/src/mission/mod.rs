@@ -962,10 +962,13 @@ impl<S: Store + 'static> Mission<S> {
             self.stage(Event::EscalationRaised {
                 id: self.state.escalations + 1,
                 kind: EscalationKind::Gate,
-                message: format!(
-                    "{task} did not pass `{gate}` after its retries; its work is on branch {}",
-                    self.task_branch(&task)
-                ),
+                message: match self.workspaces.is_some() {
+                    true => format!(
+                        "{task} did not pass `{gate}` after its retries; its work is on branch {}",
+                        self.task_branch(&task)
+                    ),
+                    false => format!("{task} did not pass `{gate}` after its retries"),
+                },
                 tasks: vec![task],
                 options: ["retry", "skip", "reassign", "abort"]
                     .map(String::from)
