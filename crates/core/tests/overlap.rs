@@ -194,7 +194,7 @@ fn big(n: usize, serialize: bool) -> Mission {
         format!("mission:\n  name: big\n  defaults: {{serialize_overlaps: {serialize}}}\ntasks:\n");
     for i in 0..n {
         let group = i / 10;
-        let paths = if i % 10 == 0 {
+        let paths = if i.is_multiple_of(10) {
             format!("[svc{group}/]")
         } else {
             format!("[svc{group}/file{i}.rs]")

@@ -614,8 +614,8 @@ struct Holder {
 }
 
 /// Paths → tasks. Keys are the paths without a trailing `/`, sorted, so
-/// that the paths under a key are the keys right after it that start with
-/// it and a `/`. The whole repository is the empty key, first.
+/// that the paths under a key `k` are one run of keys (from `k/` to `k0`).
+/// The whole repository is the empty key, first.
 struct Index {
     keys: Vec<String>,
     /// Per key: shown with a trailing `/` (a directory).
@@ -850,7 +850,10 @@ impl Order {
     /// tasks. The slices are as wide as a fixed memory budget allows.
     fn each_slice(&self, graph: &Graph, columns: &[usize], mut each: impl FnMut(&Slice<'_>)) {
         /// Bytes the bitsets of one slice may take.
-        const BUDGET: usize = 16 << 20;
+        const BUDGET: usize = 4 << 20;
+        if columns.is_empty() {
+            return;
+        }
         let nodes = graph.node_count().max(1);
         let words = (BUDGET / 8 / nodes).clamp(1, columns.len().div_ceil(64).max(1));
         let width = words * 64;
