@@ -1,0 +1,3 @@
+//! Text statistics: counts of words, lines and characters.
+
+pub mod count;
