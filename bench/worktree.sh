@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Task worktrees on a repository of 10,000 small files (a few directories
 # deep, one commit): how long the workspace operations take
-# (crates/engine/examples/worktree_bench.rs), a plain `git worktree add` for
-# comparison, and that a worktree shares the repository's object store
+# (crates/engine/examples/worktree_bench.rs, with a plain `git worktree add`
+# after each new worktree for comparison), and that a worktree shares the repository's object store
 # instead of copying it (`du -s .git/objects` before and after, the
 # worktree's `.git` is a small file).
 # Usage: bench/worktree.sh [runs]   (default 10 tasks)
@@ -32,7 +32,7 @@ awk -v n="$files" -v root="$repo" 'BEGIN {
 }'
 git -C "$repo" init -q --initial-branch=main
 git -C "$repo" add .
-git -C "$repo" commit -q -m "10,000 files"
+git -C "$repo" -c gc.auto=0 commit -q -m "10,000 files"
 git -C "$repo" gc -q
 objects_before=$(du -sk "$repo/.git/objects" | cut -f1)
 echo "repository: $(git -C "$repo" ls-files | wc -l) files, .git/objects ${objects_before} KiB (packed), git $(command git --version | cut -d' ' -f3)"
@@ -43,28 +43,12 @@ echo "## techlead workspaces ($runs tasks, in process)"
 "$bin" "$repo" "$repo/.techlead" "$runs"
 
 echo
-echo "## plain git, for comparison ($runs runs, from exec to exit)"
-times=()
-for i in $(seq "$runs"); do
-  start=$(date +%s%N)
-  git -C "$repo" worktree add -q -b "plain-$i" "$work/plain-$i" main
-  end=$(date +%s%N)
-  times+=("$(( (end - start) / 100000 ))")
-done
-printf '%s\n' "${times[@]}" | sort -n | awk '{ t[NR] = $1 / 10 } END {
-  printf "git worktree add          min %.1f ms, median %.1f ms, max %.1f ms\n", t[1], t[int((NR + 1) / 2)], t[NR] }'
-start=$(date +%s%N)
-cp -r "$repo/.git" "$work/copy.git"
-end=$(date +%s%N)
-echo "cp -r .git (what a clone-per-task would copy at least): $(( (end - start) / 1000000 )) ms"
-
-echo
 echo "## disk"
 # One worktree left in place to look at.
 git -C "$repo" worktree add -q -b techlead/bench-1/kept "$repo/.techlead/worktrees/bench-1/kept" main
 wt=$repo/.techlead/worktrees/bench-1/kept
 objects_after=$(du -sk "$repo/.git/objects" | cut -f1)
-echo ".git/objects before: ${objects_before} KiB, after $runs tasks merged and ${runs} plain worktrees: ${objects_after} KiB"
+echo ".git/objects before: ${objects_before} KiB, after $runs tasks merged and $runs plain worktrees: ${objects_after} KiB"
 echo "a worktree's .git: $(stat -c '%F, %s bytes' "$wt/.git"): $(cat "$wt/.git")"
 echo "a worktree's admin directory: $(du -sk "$repo/.git/worktrees/kept" | cut -f1) KiB (its index: $(stat -c %s "$repo/.git/worktrees/kept/index") bytes)"
 echo "a worktree's checked-out files: $(du -sk --exclude=.git "$wt" | cut -f1) KiB"

@@ -4,9 +4,11 @@
 //! Usage: worktree_bench <repository> <data dir> [runs]
 //!
 //! Prints, in milliseconds (min / median / max over `runs` tasks): a fresh
-//! `prepare` (new branch and worktree: the checkout), `prepare` of an
-//! existing worktree, `save` with one changed file and with nothing
-//! changed, `merge` of that one-file change, `diff`, and `remove`.
+//! `prepare` (new branch and worktree: the checkout) and, after each, a
+//! plain `git worktree add` of the same commit for reference; `prepare` of
+//! an existing worktree, `save` with one changed file and with nothing
+//! changed, `changed_files`, `diff`, `merge` of that one-file change, and
+//! `remove`. The plain worktrees are left in `<data dir>/plain`.
 
 use std::path::Path;
 use std::time::Instant;
@@ -26,8 +28,9 @@ fn main() {
     let workspaces = Workspaces::new(git, Path::new(&args[2]), "bench-1");
     workspaces.ensure_integration("HEAD").expect("integration");
 
-    let mut times: [(&str, Vec<f64>); 8] = [
+    let mut times: [(&str, Vec<f64>); 9] = [
         ("prepare (new worktree)", Vec::new()),
+        ("git worktree add (plain)", Vec::new()),
         ("prepare (existing)", Vec::new()),
         ("save (1 file changed)", Vec::new()),
         ("save (nothing changed)", Vec::new()),
@@ -41,28 +44,46 @@ fn main() {
         f();
         times[index].1.push(start.elapsed().as_secs_f64() * 1000.0);
     };
-    for run in 0..runs {
-        let task = format!("task-{run}");
-        let mut path = None;
+    // Creating first, removing last: right after many files are deleted,
+    // ext4 allocates inodes slowly for a while, which would be charged to
+    // the next checkout.
+    let tasks: Vec<String> = (0..runs).map(|run| format!("task-{run}")).collect();
+    let plain = Path::new(&args[2]).join("plain");
+    for (run, task) in tasks.iter().enumerate() {
         time(0, &mut || {
-            path = Some(workspaces.prepare(&task).expect("prepare"))
+            workspaces.prepare(task).expect("prepare");
+        });
+        // The same checkout by hand, as a reference, under the same load.
+        time(1, &mut || {
+            let status = std::process::Command::new("git")
+                .arg("-C")
+                .arg(&args[1])
+                .args(["worktree", "add", "--quiet", "-b", &format!("plain-{run}")])
+                .arg(plain.join(run.to_string()))
+                .arg("HEAD")
+                .status()
+                .expect("git");
+            assert!(status.success());
+        });
+    }
+    for (run, task) in tasks.iter().enumerate() {
+        let mut path = None;
+        time(2, &mut || {
+            path = Some(workspaces.prepare(task).expect("prepare again"))
         });
         let path = path.unwrap();
-        time(1, &mut || {
-            workspaces.prepare(&task).expect("prepare again");
-        });
         std::fs::write(path.join(format!("bench-{run}.txt")), "work\n").expect("write");
-        time(2, &mut || {
-            assert!(workspaces.save(&task, "Work").expect("save").committed);
-        });
         time(3, &mut || {
-            assert!(!workspaces.save(&task, "Nothing").expect("save").committed);
+            assert!(workspaces.save(task, "Work").expect("save").committed);
         });
         time(4, &mut || {
-            workspaces.changed_files(&task).expect("changed files");
+            assert!(!workspaces.save(task, "Nothing").expect("save").committed);
         });
         time(5, &mut || {
-            workspaces.diff(&task, 64 * 1024).expect("diff");
+            workspaces.changed_files(task).expect("changed files");
+        });
+        time(6, &mut || {
+            workspaces.diff(task, 64 * 1024).expect("diff");
         });
         let request = MergeRequest {
             task: task.clone(),
@@ -70,12 +91,14 @@ fn main() {
             agent: "bench".into(),
             strategy: Strategy::Merge,
         };
-        time(6, &mut || {
+        time(7, &mut || {
             workspaces.merge(&request).expect("merge");
         });
-        time(7, &mut || {
+    }
+    for task in &tasks {
+        time(8, &mut || {
             workspaces
-                .remove(&task, Branch::Delete, Abandon::No)
+                .remove(task, Branch::Delete, Abandon::No)
                 .expect("remove");
         });
     }

@@ -53,6 +53,12 @@ pub enum Error {
     NoBranch { task: String, branch: String },
     #[error("task `{task}` has no worktree at `{}`", path.display())]
     NoWorktree { task: String, path: PathBuf },
+    #[error("the worktree of task `{task}` is at {head}, which does not build on `{branch}`")]
+    OffBranch {
+        task: String,
+        branch: String,
+        head: String,
+    },
     #[error("`{}` is in the way: a directory git does not know as a worktree", path.display())]
     Orphaned { path: PathBuf },
     #[error(
@@ -122,6 +128,9 @@ impl Error {
             Error::NoIntegration { .. } => "the mission's integration branch is made when the mission starts; it was deleted since: `techlead resume` makes it again from the base".into(),
             Error::NoBranch { .. } => "the task has not started yet, or its branch was deleted".into(),
             Error::NoWorktree { .. } => "prepare the task's worktree first".into(),
+            Error::OffBranch { branch, .. } => format!(
+                "something in the worktree switched away from `{branch}` (a checkout or reset); `git reflog` in the worktree shows where the work went"
+            ),
             Error::Orphaned { path } => format!(
                 "look at what is in `{}`, move anything worth keeping, then delete it (or `techlead gc`)",
                 path.display()
@@ -502,8 +511,14 @@ impl Workspaces {
     /// untracked files; not ignored ones) to the task branch as techlead,
     /// skipping hooks and signing. A merge in progress is concluded as a
     /// merge commit. Nothing to commit is not an error.
+    ///
+    /// An agent that switched the worktree to a branch of its own, or to a
+    /// detached HEAD, built on the task branch is followed: the task branch
+    /// is moved to where it went and the worktree put back on it (without
+    /// touching its files). Anywhere else is an error.
     pub fn save(&self, task: &str, message: &str) -> Result<Saved> {
         let path = self.existing_worktree(task)?;
+        self.back_on_branch(task, &path)?;
         let merging = merge_in_progress(&self.git, &path)?;
         let conflicted = if merging {
             conflicted_files(&self.git, &path)?
@@ -555,6 +570,47 @@ impl Workspaces {
             committed,
             unresolved,
         })
+    }
+
+    /// Puts the worktree at `path` back on the task branch when it left it
+    /// for commits built on it.
+    fn back_on_branch(&self, task: &str, path: &Path) -> Result<()> {
+        let branch = self.task_branch(task);
+        let reference = format!("refs/heads/{branch}");
+        let symbolic = self
+            .git
+            .at(path)
+            .args(["symbolic-ref", "--quiet", "HEAD"])
+            .output(&[0, 1])?;
+        if symbolic.code == 0 && symbolic.stdout.trim() == reference {
+            return Ok(());
+        }
+        let head = self
+            .git
+            .at(path)
+            .args(["rev-parse", "--verify", "HEAD"])
+            .run()?
+            .trim()
+            .to_string();
+        let tip = self.task_tip(task)?;
+        if !self.git.is_ancestor(&tip, &head)? {
+            return Err(Error::OffBranch {
+                task: task.to_string(),
+                branch,
+                head,
+            });
+        }
+        let message = format!("techlead: task {task} continued on another branch");
+        self.git
+            .cmd()
+            .identity(Identity::techlead())
+            .args(["update-ref", "-m", &message, &reference, &head, &tip])
+            .run()?;
+        self.git
+            .at(path)
+            .args(["symbolic-ref", "-m", &message, "HEAD", &reference])
+            .run()?;
+        Ok(())
     }
 
     /// A detached worktree at the integration tip, for phase gates and

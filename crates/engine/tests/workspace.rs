@@ -31,17 +31,13 @@ impl Repo {
         let home = temp.path().join("home");
         fs::create_dir(&home).unwrap();
         let wrapper = temp.path().join("git");
-        fs::write(
+        executable(
             &wrapper,
-            format!(
+            &format!(
                 "#!/bin/sh\nHOME='{}' GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1 exec git \"$@\"\n",
                 home.display()
             ),
-        )
-        .unwrap();
-        let mut permissions = fs::metadata(&wrapper).unwrap().permissions();
-        std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
-        fs::set_permissions(&wrapper, permissions).unwrap();
+        );
         let path = temp.path().join("project");
         fs::create_dir(&path).unwrap();
         let repo = Repo {
@@ -157,6 +153,26 @@ impl Repo {
         walk(&self.path, &self.path, &mut snapshot);
         snapshot
     }
+}
+
+/// Writes an executable script from a child process: a file this process
+/// had open for writing could be inherited by a child another test thread
+/// is forking, and executing it would then fail with "text file busy".
+fn executable(path: &Path, text: &str) {
+    use std::io::Write;
+    let mut child = Command::new("sh")
+        .args(["-c", "cat > \"$1\" && chmod 755 \"$1\"", "sh"])
+        .arg(path)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    assert!(child.wait().unwrap().success());
 }
 
 fn write(dir: &Path, file: &str, text: &str) {
@@ -400,9 +416,7 @@ fn save_commits_everything_but_ignored_files_and_says_when_there_was_nothing() {
     // A pre-commit hook that would refuse everything must not stop it.
     let hooks = repo.path.join(".git/hooks");
     fs::create_dir_all(&hooks).unwrap();
-    write(&hooks, "pre-commit", "#!/bin/sh\nexit 1\n");
-    let mode = std::os::unix::fs::PermissionsExt::from_mode(0o755);
-    fs::set_permissions(hooks.join("pre-commit"), mode).unwrap();
+    executable(&hooks.join("pre-commit"), "#!/bin/sh\nexit 1\n");
 
     let saved = workspaces
         .save("api", "Agent's work\n\n# not a comment")
@@ -425,6 +439,42 @@ fn save_commits_everything_but_ignored_files_and_says_when_there_was_nothing() {
         workspaces.changed_files("api").unwrap(),
         ["README.md", "new/dir/file.txt", "src/lib.rs"]
     );
+}
+
+#[test]
+fn save_follows_an_agent_that_switched_to_a_branch_of_its_own() {
+    let repo = Repo::new();
+    let workspaces = repo.workspaces();
+    let path = workspaces.prepare("api").unwrap();
+    repo.git_in(&path, &["switch", "--quiet", "-c", "agent-side"]);
+    write(&path, "one.txt", "committed by the agent\n");
+    repo.git_in(&path, &["add", "one.txt"]);
+    repo.git_in(&path, &["commit", "--quiet", "-m", "Agent's own commit"]);
+    repo.git_in(&path, &["switch", "--quiet", "--detach"]);
+    write(&path, "two.txt", "left uncommitted\n");
+    let saved = workspaces.save("api", "Save").unwrap();
+    assert!(saved.committed);
+    let branch = workspaces.task_branch("api");
+    assert_eq!(repo.rev(&branch), saved.commit);
+    assert_eq!(
+        repo.git_in(&path, &["symbolic-ref", "--short", "HEAD"])
+            .trim(),
+        branch
+    );
+    assert_eq!(
+        repo.git(&["log", "--format=%s", &format!("main..{branch}")]),
+        "Save\nAgent's own commit\n"
+    );
+    assert_eq!(repo.git_in(&path, &["status", "--porcelain"]), "");
+
+    // Somewhere that does not build on the task's work is refused.
+    repo.git_in(&path, &["switch", "--quiet", "--detach", "main"]);
+    let error = workspaces.save("api", "Save").unwrap_err();
+    assert!(
+        matches!(error, workspace::Error::OffBranch { .. }),
+        "{error}"
+    );
+    assert_eq!(repo.rev(&branch), saved.commit);
 }
 
 #[test]
@@ -987,9 +1037,7 @@ fn opening_outside_a_repository_says_so() {
 fn an_old_git_is_refused_with_its_version_and_what_to_do() {
     let temp = tempfile::tempdir().unwrap();
     let fake = temp.path().join("git");
-    fs::write(&fake, "#!/bin/sh\necho 'git version 2.37.1'\n").unwrap();
-    let mode = std::os::unix::fs::PermissionsExt::from_mode(0o755);
-    fs::set_permissions(&fake, mode).unwrap();
+    executable(&fake, "#!/bin/sh\necho 'git version 2.37.1'\n");
     let error = Git::open_with(&fake, temp.path()).unwrap_err();
     assert!(
         matches!(&error, git::Error::TooOld { found } if found == "2.37.1"),
