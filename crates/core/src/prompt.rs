@@ -33,6 +33,7 @@ pub fn render(state: &MissionState, t: usize) -> String {
         );
     }
     handoff(&mut out, state, t);
+    missing_needs(&mut out, state, t);
     let _ = writeln!(
         out,
         "## Reporting\n\nPrint `::progress <percent> <what you are doing>` as you work, \
@@ -121,6 +122,21 @@ fn handoff(out: &mut String, state: &MissionState, t: usize) {
             );
         }
     }
+}
+
+/// What the task said it needs and the work it builds on lacks.
+fn missing_needs(out: &mut String, state: &MissionState, t: usize) {
+    let missing = crate::state::missing_needs(state, t);
+    if missing.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "## Missing from the handoff\n\nThis task needs {}, which the work it builds on does \
+         not have. Look for it; if you cannot go on without it, say `::blocked <what is \
+         missing>`.\n",
+        missing.join(", ")
+    );
 }
 
 /// Most changed files listed in a handoff; the rest are counted.

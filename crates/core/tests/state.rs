@@ -46,6 +46,7 @@ fn task(id: &str, depends_on: &[&str], phase: Option<usize>) -> TaskPlan {
         budget: Default::default(),
         stands_in_for: None,
         artifacts: Vec::new(),
+        needs: Vec::new(),
     }
 }
 
@@ -229,7 +230,9 @@ impl Mission {
         let record = EventRecord {
             seq: 1,
             at: ts(0),
-            event: Event::MissionCreated { plan },
+            event: Event::MissionCreated {
+                plan: Box::new(plan),
+            },
         };
         let state = MissionState::created(&record).expect("the plan is valid");
         Mission {
@@ -862,7 +865,9 @@ fn the_log_must_start_with_mission_created_at_seq_1() {
     let record = EventRecord {
         seq: 2,
         at: ts(0),
-        event: Event::MissionCreated { plan: two_tasks() },
+        event: Event::MissionCreated {
+            plan: Box::new(two_tasks()),
+        },
     };
     assert_eq!(
         MissionState::created(&record),
@@ -876,7 +881,9 @@ fn an_invalid_plan_is_rejected() {
         MissionState::created(&EventRecord {
             seq: 1,
             at: ts(0),
-            event: Event::MissionCreated { plan },
+            event: Event::MissionCreated {
+                plan: Box::new(plan),
+            },
         })
     };
     let duplicate = plan(Vec::new(), vec![task("a", &[], None), task("a", &[], None)]);
@@ -928,12 +935,16 @@ fn events_out_of_sequence_are_rejected() {
 fn a_second_mission_created_is_rejected() {
     let mut m = Mission::new(two_tasks());
     assert_eq!(
-        m.rejects(Event::MissionCreated { plan: two_tasks() }),
+        m.rejects(Event::MissionCreated {
+            plan: Box::new(two_tasks())
+        }),
         StateError::CreatedTwice
     );
     m.ok(run(1));
     assert_eq!(
-        m.rejects(Event::MissionCreated { plan: two_tasks() }),
+        m.rejects(Event::MissionCreated {
+            plan: Box::new(two_tasks())
+        }),
         StateError::CreatedTwice
     );
 }
@@ -1513,7 +1524,7 @@ fn arb_plan(ordered: bool) -> impl Strategy<Value = MissionPlan> {
                 plan.failure_threshold = threshold;
                 plan.backoff_ms = backoff_ms;
                 if repo {
-                    plan.repository = Some(repository(wip));
+                    plan.repository = Some(Box::new(repository(wip)));
                 }
                 plan
             },
@@ -1587,7 +1598,7 @@ fn arb_status() -> impl Strategy<Value = MissionStatus> {
 fn arb_event() -> impl Strategy<Value = Event> {
     let attempt = || 0u32..=4;
     prop_oneof![
-        1 => arb_plan(false).prop_map(|plan| Event::MissionCreated { plan }),
+        1 => arb_plan(false).prop_map(|plan| Event::MissionCreated { plan: Box::new(plan) }),
         2 => (0u32..=4, any::<u32>(), arb_text())
             .prop_map(|(run, pid, host)| run_started(run, pid, &host)),
         4 => (arb_name(), attempt(), arb_agent(), arb_text()).prop_map(
@@ -1859,7 +1870,7 @@ fn check_step(state: &MissionState, t: usize, flavor: u8, now: i64) -> Vec<Event
     let id = state.plan.tasks[t].id.clone();
     let attempt = state.tasks[t].attempts.len() as u32;
     if let Some((_, gate)) = state.next_gate(t) {
-        let passed = flavor % 3 != 0;
+        let passed = !flavor.is_multiple_of(3);
         return vec![Event::TaskGateFinished {
             task: id,
             attempt,
@@ -1872,7 +1883,7 @@ fn check_step(state: &MissionState, t: usize, flavor: u8, now: i64) -> Vec<Event
         }];
     }
     let repo = state.plan.repository.is_some();
-    if repo && flavor % 5 == 0 {
+    if repo && flavor.is_multiple_of(5) {
         let next = if state.tasks[t].conflicts == 0 {
             NextStep::Retry {
                 agent: "coder".to_string(),
@@ -2225,7 +2236,9 @@ fn check_log(
     let first = EventRecord {
         seq: 1,
         at: ts(0),
-        event: Event::MissionCreated { plan },
+        event: Event::MissionCreated {
+            plan: Box::new(plan),
+        },
     };
     json_round_trip(&first)?;
     let mut state =
@@ -2526,4 +2539,232 @@ fn a_more_urgent_task_takes_the_place_of_a_waiting_claim() {
     // A claim is never given up for a less urgent task.
     let claims = dispatch::claim(&m.state, ts(m.clock));
     assert_eq!(claims, dispatch::Claims::default());
+}
+
+fn gate_verdict(
+    task: &str,
+    attempt: u32,
+    gate: &str,
+    passed: bool,
+    next: Option<NextStep>,
+) -> Event {
+    Event::TaskGateFinished {
+        task: task.to_string(),
+        attempt,
+        gate: gate.to_string(),
+        passed,
+        exit_code: Some(i32::from(!passed)),
+        reasons: vec!["said why".to_string()],
+        log: "gate.log".to_string(),
+        next,
+    }
+}
+
+/// Two independent tasks with gates, in a mission with a repository.
+fn gated(wip_limit: u32) -> MissionPlan {
+    let mut a = task("a", &[], None);
+    a.gates = GATES.iter().map(|g| command_gate(g)).collect();
+    a.retries = 1;
+    let mut b = task("b", &[], None);
+    b.needs = vec!["api/openapi.yaml".to_string()];
+    let mut c = task("c", &["a"], None);
+    c.needs = vec!["api/".to_string(), "docs/guide.md".to_string()];
+    let mut plan = plan(Vec::new(), vec![a, b, c]);
+    plan.repository = Some(Box::new(repository(wip_limit)));
+    plan
+}
+
+#[test]
+fn gates_run_in_order_then_the_merge_finishes_the_task() {
+    let mut m = Mission::new(gated(2));
+    m.ok(run(1)).ok(start("a", 1));
+    // Work is saved before the attempt ends; success leads to checking.
+    m.ok(Event::WorkSaved {
+        task: "a".into(),
+        attempt: 1,
+        commit: "c1".into(),
+        files: vec!["api/openapi.yaml".into()],
+    });
+    assert_eq!(
+        m.rejects(finish("a", 1, succeeded(), NextStep::Done)),
+        StateError::InconsistentNext {
+            task: "a".into(),
+            outcome: "Succeeded { summary: None }".into(),
+            next: "Done".into()
+        }
+    );
+    m.ok(finish("a", 1, succeeded(), NextStep::Check));
+    assert_eq!(m.state.tasks[0].status, TaskStatus::Checking);
+    assert_eq!(m.state.next_gate(0).map(|(i, _)| i), Some(0));
+    // Out of order, or accepted before its gates: rejected.
+    assert!(matches!(
+        m.rejects(gate_verdict("a", 1, "make lint", true, None)),
+        StateError::WrongGate { .. }
+    ));
+    assert!(matches!(
+        m.rejects(Event::TaskAccepted {
+            task: "a".into(),
+            merge: Some("m".into())
+        }),
+        StateError::NotChecking(_)
+    ));
+    m.ok(gate_verdict("a", 1, "make test", true, None));
+    m.ok(gate_verdict("a", 1, "make lint", true, None));
+    assert!(m.state.accept_due(0));
+    m.ok(Event::TaskAccepted {
+        task: "a".into(),
+        merge: Some("m1".into()),
+    });
+    assert_eq!(m.state.tasks[0].status, TaskStatus::Succeeded);
+    assert_eq!(m.state.tasks[0].merged.as_deref(), Some("m1"));
+    // Its dependent is ready only now, and is told what it lacks.
+    assert!(m.state.ready(ts(100)).contains(&2));
+    assert_eq!(
+        techlead_core::state::missing_needs(&m.state, 2),
+        ["docs/guide.md"]
+    );
+}
+
+#[test]
+fn a_rejected_attempt_counts_as_a_failure_and_the_next_one_is_told_why() {
+    let mut m = Mission::new(gated(2));
+    m.ok(run(1)).ok(start("a", 1));
+    m.ok(finish("a", 1, succeeded(), NextStep::Check));
+    let next = techlead_core::retry::after_rejection(&m.state, 0, ts(10));
+    assert!(matches!(next, NextStep::Retry { .. }), "{next:?}");
+    assert!(matches!(
+        m.rejects(gate_verdict("a", 1, "make test", false, None)),
+        StateError::InconsistentNext { .. }
+    ));
+    m.ok(gate_verdict("a", 1, "make test", false, Some(next)));
+    assert_eq!(m.state.tasks[0].status, TaskStatus::Retrying);
+    assert_eq!(m.state.tasks[0].failures_on("coder"), 1);
+    m.wait(60).ok(start("a", 2));
+    let prompt = techlead_core::prompt::render(&m.state, 0);
+    assert!(prompt.contains("did not pass `make test`"), "{prompt}");
+    assert!(prompt.contains("said why"), "{prompt}");
+    m.ok(finish("a", 2, succeeded(), NextStep::Check));
+    // The second attempt's work is judged afresh, from the first gate.
+    assert_eq!(m.state.next_gate(0).map(|(i, _)| i), Some(0));
+    // No retries left: the next rejection fails the task.
+    assert_eq!(
+        techlead_core::retry::after_rejection(&m.state, 0, ts(100)),
+        NextStep::Fail
+    );
+    m.ok(gate_verdict(
+        "a",
+        2,
+        "make test",
+        false,
+        Some(NextStep::Fail),
+    ));
+    assert_eq!(m.state.tasks[0].status, TaskStatus::Failed);
+}
+
+#[test]
+fn a_conflict_goes_back_to_an_agent_once_with_its_files() {
+    let mut m = Mission::new(gated(2));
+    m.ok(run(1)).ok(start("b", 1));
+    m.ok(finish("b", 1, succeeded(), NextStep::Check));
+    m.ok(Event::MergeConflicted {
+        task: "b".into(),
+        files: vec!["shared.rs".into()],
+        next: NextStep::Retry {
+            agent: "resolver".into(),
+            at: ts(3),
+        },
+    });
+    let b = &m.state.tasks[1];
+    assert_eq!((b.status, b.conflicts), (TaskStatus::Retrying, 1));
+    assert_eq!(b.agent, "resolver");
+    m.ok(start_on("b", 2, "resolver"));
+    let prompt = techlead_core::prompt::render(&m.state, 1);
+    assert!(
+        prompt.contains("Resolve a merge conflict first"),
+        "{prompt}"
+    );
+    assert!(prompt.contains("- shared.rs"), "{prompt}");
+    m.ok(finish("b", 2, succeeded(), NextStep::Check));
+    assert_eq!(m.state.tasks[1].conflict, None);
+    m.ok(Event::MergeConflicted {
+        task: "b".into(),
+        files: vec!["shared.rs".into()],
+        next: NextStep::Fail,
+    });
+    assert_eq!(m.state.tasks[1].status, TaskStatus::Failed);
+}
+
+#[test]
+fn a_mission_without_a_repository_records_no_merge() {
+    let mut plan = gated(2);
+    plan.repository = None;
+    let mut m = Mission::new(plan);
+    m.ok(run(1)).ok(start("b", 1));
+    // b has no gates and nothing to merge: done at once.
+    assert!(matches!(
+        m.rejects(finish("b", 1, succeeded(), NextStep::Check)),
+        StateError::InconsistentNext { .. }
+    ));
+    assert!(matches!(
+        m.rejects(Event::WorkSaved {
+            task: "b".into(),
+            attempt: 1,
+            commit: "c".into(),
+            files: Vec::new()
+        }),
+        StateError::NoRepository(_)
+    ));
+    m.ok(finish("b", 1, succeeded(), NextStep::Done));
+    m.ok(start("a", 1))
+        .ok(finish("a", 1, succeeded(), NextStep::Check));
+    m.ok(gate_verdict("a", 1, "make test", true, None));
+    m.ok(gate_verdict("a", 1, "make lint", true, None));
+    assert!(matches!(
+        m.rejects(Event::TaskAccepted {
+            task: "a".into(),
+            merge: Some("m".into())
+        }),
+        StateError::NoRepository(_)
+    ));
+    m.ok(Event::TaskAccepted {
+        task: "a".into(),
+        merge: None,
+    });
+    assert_eq!(m.state.tasks[0].status, TaskStatus::Succeeded);
+}
+
+#[test]
+fn new_work_waits_while_the_wip_limit_of_checked_tasks_is_reached() {
+    let mut m = Mission::new(gated(1));
+    m.ok(run(1)).ok(start("a", 1));
+    assert!(!dispatch::wip_full(&m.state));
+    m.ok(finish("a", 1, succeeded(), NextStep::Check));
+    assert!(dispatch::wip_full(&m.state));
+    assert_eq!(dispatch::claim(&m.state, ts(100)), Default::default());
+    m.ok(gate_verdict("a", 1, "make test", true, None));
+    m.ok(gate_verdict("a", 1, "make lint", true, None));
+    m.ok(Event::TaskAccepted {
+        task: "a".into(),
+        merge: Some("m".into()),
+    });
+    assert!(!dispatch::wip_full(&m.state));
+    assert_eq!(dispatch::claim(&m.state, ts(100)).claim, [1, 2]);
+}
+
+#[test]
+fn a_handoff_that_lacks_what_a_task_needs_is_flagged() {
+    let mut m = Mission::new(gated(2));
+    m.ok(run(1));
+    assert_eq!(
+        techlead_core::state::missing_needs(&m.state, 1),
+        ["api/openapi.yaml"]
+    );
+    m.ok(Event::HandoffIncomplete {
+        task: "b".into(),
+        missing: vec!["api/openapi.yaml".into()],
+    });
+    assert_eq!(m.state.tasks[1].missing_inputs, ["api/openapi.yaml"]);
+    let prompt = techlead_core::prompt::render(&m.state, 1);
+    assert!(prompt.contains("## Missing from the handoff"), "{prompt}");
+    assert!(prompt.contains("needs api/openapi.yaml"), "{prompt}");
 }

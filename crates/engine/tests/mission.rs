@@ -106,6 +106,7 @@ fn task(id: &str, depends_on: &[&str], script: &str) -> TaskPlan {
         budget: Default::default(),
         stands_in_for: None,
         artifacts: Vec::new(),
+        needs: Vec::new(),
     }
 }
 

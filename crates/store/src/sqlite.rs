@@ -488,6 +488,7 @@ mod tests {
                 budget: Default::default(),
                 stands_in_for: None,
                 artifacts: Vec::new(),
+                needs: Vec::new(),
             }],
             agents: Vec::new(),
             budget: Default::default(),

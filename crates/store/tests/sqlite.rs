@@ -52,6 +52,7 @@ fn plan(name: &str, tasks: &[(&str, &[&str])]) -> MissionPlan {
                 budget: Default::default(),
                 stands_in_for: None,
                 artifacts: Vec::new(),
+                needs: Vec::new(),
             })
             .collect(),
         agents: Vec::new(),
@@ -252,7 +253,9 @@ fn a_mission_is_created_appended_to_and_read_back() {
         vec![EventRecord {
             seq: 1,
             at: at(0),
-            event: Event::MissionCreated { plan: abc() },
+            event: Event::MissionCreated {
+                plan: Box::new(abc()),
+            },
         }]
     );
 

@@ -303,6 +303,10 @@ pub fn describe(record: &EventRecord, tally: &Tally, state: &MissionState) -> Op
             passed: true,
             ..
         } => format!("✓ {task} passed `{gate}`"),
+        Event::HandoffIncomplete { task, missing } => format!(
+            "! {task} needs {}, which the work it builds on does not have",
+            missing.join(", ")
+        ),
         Event::TaskGateFinished {
             task,
             gate,

@@ -637,6 +637,7 @@ pub(crate) mod fixture {
             gates: Vec::new(),
             acceptance: Vec::new(),
             artifacts: Vec::new(),
+            needs: Vec::new(),
             paths: Vec::new(),
             budget: None,
             phase: None,

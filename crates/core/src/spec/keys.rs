@@ -264,6 +264,11 @@ pub const TASK: &[Key] = &[
         "Files or outputs the task must produce.",
     ),
     key(
+        "needs",
+        Kind::TextList,
+        "Files or outputs this task needs from its dependencies; flagged when their handoffs lack one.",
+    ),
+    key(
         "paths",
         Kind::TextList,
         "Paths the task expects to change, used to warn about parallel edits.",

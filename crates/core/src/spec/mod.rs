@@ -154,6 +154,8 @@ pub struct Task {
     pub gates: Vec<Gate>,
     pub acceptance: Vec<String>,
     pub artifacts: Vec<String>,
+    /// What the task needs from its dependencies' work.
+    pub needs: Vec<String>,
     /// Paths the task expects to touch, for conflict warnings.
     pub paths: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -441,6 +441,7 @@ impl<'s> Reader<'s> {
                 .unwrap_or_default(),
             acceptance: list(self, "acceptance"),
             artifacts: list(self, "artifacts"),
+            needs: list(self, "needs"),
             paths: list(self, "paths"),
             budget: fields.get("budget").and_then(|n| self.budget(n)),
             phase,

@@ -188,19 +188,46 @@ impl MissionState {
     }
 }
 
+/// What task `t` declared it needs (`needs:`) that none of its
+/// dependencies' work has: neither reported as an artifact nor among the
+/// files their branches changed.
+pub fn missing_needs(state: &MissionState, t: usize) -> Vec<String> {
+    let plan = &state.plan.tasks[t];
+    plan.needs
+        .iter()
+        .filter(|need| {
+            !plan.depends_on.iter().any(|d| {
+                state
+                    .task_index(d)
+                    .is_some_and(|d| has(&state.tasks[d], need))
+            })
+        })
+        .cloned()
+        .collect()
+}
+
+/// Whether a task's work has `path`: reported, or changed (a directory
+/// covers what is under it).
+fn has(state: &super::fold::TaskState, path: &str) -> bool {
+    let path = path.trim_end_matches('/');
+    state
+        .artifacts
+        .iter()
+        .chain(&state.changed_files)
+        .any(|have| {
+            let have = have.trim_end_matches('/');
+            have == path
+                || have.starts_with(&format!("{path}/"))
+                || path.starts_with(&format!("{have}/"))
+        })
+}
+
 /// The declared artifacts a task's work does not have: neither reported
 /// (`::artifact`) nor among the files its branch changed.
 pub fn missing_artifacts<'a>(plan: &'a TaskPlan, state: &super::fold::TaskState) -> Vec<&'a str> {
     plan.artifacts
         .iter()
-        .filter(|a| {
-            let a = a.trim_end_matches('/');
-            !state
-                .artifacts
-                .iter()
-                .chain(&state.changed_files)
-                .any(|have| have.trim_end_matches('/') == a || have.starts_with(&format!("{a}/")))
-        })
+        .filter(|a| !has(state, a))
         .map(String::as_str)
         .collect()
 }

@@ -20,7 +20,8 @@ pub struct EventRecord {
 pub enum Event {
     /// The mission's plan, recorded once, first.
     MissionCreated {
-        plan: MissionPlan,
+        // Boxed: the plan is many times the size of any other event.
+        plan: Box<MissionPlan>,
     },
     /// A `run` or `resume` took over the mission.
     RunStarted {
@@ -129,6 +130,12 @@ pub enum Event {
         executor: String,
         until: Timestamp,
         reason: String,
+    },
+    /// A task is about to start without something it said it needs: no
+    /// dependency's work has it (neither reported nor changed).
+    HandoffIncomplete {
+        task: String,
+        missing: Vec<String>,
     },
     /// A pending task can never start: a dependency failed or is blocked.
     TaskBlocked {

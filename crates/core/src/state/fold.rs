@@ -119,6 +119,9 @@ pub struct TaskState {
     pub conflict: Option<Vec<String>>,
     /// Merge conflicts so far.
     pub conflicts: u32,
+    /// What the task needs that its dependencies' work lacked when it
+    /// first started.
+    pub missing_inputs: Vec<String>,
 }
 
 /// A task gate's verdict on one attempt's work.
@@ -212,7 +215,7 @@ impl MissionState {
                 got: record.seq,
             });
         }
-        MissionState::new(plan.clone(), record.at)
+        MissionState::new(MissionPlan::clone(plan), record.at)
     }
 
     /// The state right after `MissionCreated { plan }` at `at`, taking the
@@ -239,6 +242,7 @@ impl MissionState {
                 merged: None,
                 conflict: None,
                 conflicts: 0,
+                missing_inputs: Vec::new(),
             })
             .collect();
         let index: HashMap<String, usize> = plan
@@ -400,6 +404,20 @@ impl MissionState {
             ),
             Event::TaskAccepted { task, merge } => self.accepted(task, merge.as_deref()),
             Event::MergeConflicted { task, files, next } => self.conflicted(task, files, next),
+            Event::HandoffIncomplete { task, missing } => {
+                let i = self.task(task)?;
+                if self.tasks[i].status.is_terminal() {
+                    return Err(StateError::Task {
+                        task: task.clone(),
+                        source: IllegalTransition {
+                            from: self.tasks[i].status.to_string(),
+                            action: "flag its handoff".to_string(),
+                        },
+                    });
+                }
+                self.tasks[i].missing_inputs = missing.clone();
+                Ok(())
+            }
             Event::TaskBlocked { task, by } => self.block(task, by),
             Event::PhaseGateFinished {
                 phase,

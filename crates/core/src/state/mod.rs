@@ -13,7 +13,7 @@ mod index;
 mod plan;
 mod status;
 
-pub use check::missing_artifacts;
+pub use check::{missing_artifacts, missing_needs};
 pub use event::{AttemptOutcome, EscalationKind, Event, EventRecord, NextStep, Report, Usage};
 pub use fold::{AttemptState, CheckResult, MissionState, StateError, Tally, TaskState};
 pub use plan::{

@@ -43,7 +43,7 @@ pub struct MissionPlan {
     /// each task then works in its own worktree, and its work merges into
     /// the mission's integration branch (docs/workspaces.md).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repository: Option<RepositoryPlan>,
+    pub repository: Option<Box<RepositoryPlan>>,
     /// The mission's definition of done, as the mission file lists it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub done_when: Vec<String>,
@@ -186,6 +186,10 @@ pub struct TaskPlan {
     /// is missing.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub artifacts: Vec<String>,
+    /// What the task needs from its dependencies' work; flagged when no
+    /// dependency's handoff has it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub needs: Vec<String>,
     /// Spend limits for this task over all its attempts.
     #[serde(default, skip_serializing_if = "Budget::is_unlimited")]
     pub budget: Budget,
@@ -304,7 +308,13 @@ impl MissionPlan {
         mission: crate::spec::Mission,
         input: Resolve<'_>,
     ) -> Result<MissionPlan, crate::plan::graph::Cycle> {
-        let graph = crate::plan::graph::Graph::new(&mission)?;
+        let mut mission = mission;
+        let mut graph = crate::plan::graph::Graph::new(&mission)?;
+        // Declared overlaps become dependencies when the mission asks; the
+        // graph is rebuilt so that staffing and priorities see them.
+        if crate::plan::overlap::serialise(&mut mission, &graph) {
+            graph = crate::plan::graph::Graph::new(&mission)?;
+        }
         let agents = crate::plan::staffing::agents(
             &mission,
             &graph,
@@ -368,6 +378,7 @@ impl MissionPlan {
                         .map(|gate| gate_plan(gate, &defaults, input.library))
                         .collect(),
                     artifacts: task.artifacts,
+                    needs: task.needs,
                 }
             })
             .collect();
@@ -409,19 +420,21 @@ impl MissionPlan {
                 .collect(),
             budget: Budget::of(budget),
             agents: agent_plans(&tasks, on_conflict.as_deref(), input.library),
-            repository: input.repository.map(|checkout| RepositoryPlan {
-                path: checkout.path,
-                base: checkout.head,
-                branch: checkout.branch,
-                merge: match merge.as_deref() {
-                    Some("rebase") => MergeStrategy::Rebase,
-                    _ => MergeStrategy::Merge,
-                },
-                resolver: on_conflict
-                    .clone()
-                    .filter(|who| !matches!(who.as_str(), "agent" | "escalate")),
-                escalate_conflicts: on_conflict.as_deref() == Some("escalate"),
-                wip_limit: wip_limit.unwrap_or(defaults.max_parallel),
+            repository: input.repository.map(|checkout| {
+                Box::new(RepositoryPlan {
+                    path: checkout.path,
+                    base: checkout.head,
+                    branch: checkout.branch,
+                    merge: match merge.as_deref() {
+                        Some("rebase") => MergeStrategy::Rebase,
+                        _ => MergeStrategy::Merge,
+                    },
+                    resolver: on_conflict
+                        .clone()
+                        .filter(|who| !matches!(who.as_str(), "agent" | "escalate")),
+                    escalate_conflicts: on_conflict.as_deref() == Some("escalate"),
+                    wip_limit: wip_limit.unwrap_or(defaults.max_parallel),
+                })
             }),
             max_parallel: defaults.max_parallel,
             done_when,

@@ -643,8 +643,15 @@ impl<S: Store + 'static> Mission<S> {
             self.withdraw(t)?;
         }
         for t in claims.claim {
-            let task = &self.state.plan.tasks[t];
             let attempt = self.state.tasks[t].attempts.len() as u32 + 1;
+            if attempt == 1 && !self.state.plan.tasks[t].needs.is_empty() {
+                let missing = techlead_core::state::missing_needs(&self.state, t);
+                if !missing.is_empty() {
+                    let task = self.state.plan.tasks[t].id.clone();
+                    self.stage(Event::HandoffIncomplete { task, missing })?;
+                }
+            }
+            let task = &self.state.plan.tasks[t];
             let event = Event::AttemptQueued {
                 task: task.id.clone(),
                 attempt,

@@ -33,6 +33,7 @@ pub(super) fn event_type(event: &Event) -> &'static str {
         Event::ExecutorPaused { .. } => "executor_paused",
         Event::TaskBlocked { .. } => "task_blocked",
         Event::WorkSaved { .. } => "work_saved",
+        Event::HandoffIncomplete { .. } => "handoff_incomplete",
         Event::TaskGateFinished { .. } => "task_gate_finished",
         Event::TaskAccepted { .. } => "task_accepted",
         Event::MergeConflicted { .. } => "merge_conflicted",
@@ -57,6 +58,7 @@ pub(super) fn event_task(event: &Event) -> Option<&str> {
         | Event::AttemptFinished { task, .. }
         | Event::AttemptUsage { task, .. }
         | Event::WorkSaved { task, .. }
+        | Event::HandoffIncomplete { task, .. }
         | Event::TaskGateFinished { task, .. }
         | Event::TaskAccepted { task, .. }
         | Event::MergeConflicted { task, .. }
@@ -201,6 +203,7 @@ pub(super) fn project(
         | Event::ExecutorPaused { .. }
         | Event::BudgetChanged { .. }
         | Event::WorkSaved { .. }
+        | Event::HandoffIncomplete { .. }
         | Event::TaskGateFinished { next: None, .. } => {}
         Event::AttemptUsage {
             task,
