@@ -112,6 +112,15 @@ fn handoff(out: &mut String, state: &MissionState, t: usize) {
         list(out, "Decisions:", &done.decisions);
         list(out, "Artifacts:", &done.artifacts);
         changed_files(out, &done.changed_files);
+        let passed: Vec<&str> = done
+            .checks
+            .iter()
+            .filter(|c| c.passed && done.attempts.last().is_some_and(|a| a.number == c.attempt))
+            .map(|c| c.gate.as_str())
+            .collect();
+        if !passed.is_empty() {
+            let _ = writeln!(out, "Checks passed: {}.\n", passed.join(", "));
+        }
         let missing = crate::state::missing_artifacts(plan, done);
         if !missing.is_empty() {
             let _ = writeln!(

@@ -2617,8 +2617,19 @@ fn gates_run_in_order_then_the_merge_finishes_the_task() {
     });
     assert_eq!(m.state.tasks[0].status, TaskStatus::Succeeded);
     assert_eq!(m.state.tasks[0].merged.as_deref(), Some("m1"));
-    // Its dependent is ready only now, and is told what it lacks.
+    // Its dependent is ready only now, with the handoff, and is told what
+    // it lacks.
     assert!(m.state.ready(ts(100)).contains(&2));
+    let prompt = techlead_core::prompt::render(&m.state, 2);
+    assert!(
+        prompt.contains("Changed files:\n\n- api/openapi.yaml"),
+        "{prompt}"
+    );
+    assert!(
+        prompt.contains("Checks passed: make test, make lint."),
+        "{prompt}"
+    );
+    assert!(prompt.contains("needs docs/guide.md"), "{prompt}");
     assert_eq!(
         techlead_core::state::missing_needs(&m.state, 2),
         ["docs/guide.md"]
