@@ -15,6 +15,8 @@ Examples:
   techlead agents --agents ~/agent-library
   techlead assign \"Add OAuth2 login with refresh tokens\"
   techlead schema > mission.schema.json
+  techlead land quickstart
+  techlead gc --yes
 
 Exit codes: 0 success, 1 a mission failed or a check found something (fmt --check),
 2 invalid input, 3 a mission paused for your decision, 130 interrupted.
@@ -67,6 +69,16 @@ pub enum Command {
         after_help = "Examples:\n  techlead prompt quickstart API\n  techlead prompt team-booking-platform-2 REQ-004 > prompt.md"
     )]
     Prompt(PromptArgs),
+    /// Bring a mission's result (its integration branch) to your branch, by fast-forward.
+    #[command(
+        after_help = "Examples:\n  techlead land team-booking-platform                 # onto the branch it started from\n  techlead land team-booking-platform --into develop\n  techlead land team-booking-platform --as-branch booking   # a new branch, for a pull request\n  techlead land incident-1 --force                    # a paused or failed mission: what is merged so far\n\nExit codes: 0 landed (or already there), 1 refused (see the hint: not finished, uncommitted\nchanges, not a fast-forward), 2 invalid input."
+    )]
+    Land(LandArgs),
+    /// List the worktrees and branches missions left behind; remove what is safe with --yes.
+    #[command(
+        after_help = "Examples:\n  techlead gc                           # only lists, and says what --yes would do\n  techlead gc --yes                     # removes merged work; never unmerged or uncommitted work\n  techlead gc --mission incident-1 --json\n  techlead gc --abandon incident-1/API-002 --yes   # give up a task's work\n\nExit codes: 0 done (kept leftovers are listed with what to do), 1 a removal failed, 2 invalid input."
+    )]
+    Gc(GcArgs),
     /// List the missions in the database.
     Missions(MissionsArgs),
     /// Check a mission file and report every problem with file:line:col.
@@ -312,6 +324,46 @@ pub struct MissionsArgs {
     #[command(flatten)]
     pub database: Database,
     /// Print the list as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LandArgs {
+    /// The mission's ID, or its name for the newest mission of that name.
+    pub mission: String,
+    /// Fast-forward this branch instead of the one the mission started from.
+    #[arg(long, value_name = "BRANCH", conflicts_with = "as_branch")]
+    pub into: Option<String>,
+    /// Create a new branch at the mission's result instead (for a pull request).
+    #[arg(long, value_name = "NAME")]
+    pub as_branch: Option<String>,
+    /// Land a mission that did not succeed (paused, interrupted, failed):
+    /// only the work merged so far.
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub database: Database,
+    /// Print what moved as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct GcArgs {
+    /// Only this mission (ID or name; default: every mission in the database).
+    #[arg(long, value_name = "ID")]
+    pub mission: Option<String>,
+    /// Remove what is safe to remove (without it, gc only lists).
+    #[arg(long)]
+    pub yes: bool,
+    /// Give up the work of MISSION/TASK: remove its worktree and branch
+    /// whatever they hold (with --yes). Repeatable.
+    #[arg(long, value_name = "MISSION/TASK", conflicts_with = "mission")]
+    pub abandon: Vec<String>,
+    #[command(flatten)]
+    pub database: Database,
+    /// Print the leftovers and what was done as JSON.
     #[arg(long)]
     pub json: bool,
 }

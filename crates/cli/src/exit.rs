@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use techlead_core::state::MissionStatus;
 
 /// How a command ended without an error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,12 +79,56 @@ pub enum CliError {
     Runtime(#[source] std::io::Error),
     #[error("the simulate executor's settings are wrong: {0}")]
     Simulate(String),
+    #[error(
+        "mission `{mission}` has no repository: its tasks did not work on git branches, so there is nothing to land"
+    )]
+    NoRepository { mission: String },
+    #[error("mission `{mission}` {}: its integration branch holds the work of {merged} of {tasks} tasks", match .status {
+        MissionStatus::Failed => "finished with failed or blocked tasks".to_string(),
+        status => format!("has not finished (it is {status})"),
+    })]
+    Unfinished {
+        mission: String,
+        status: MissionStatus,
+        merged: usize,
+        tasks: usize,
+    },
+    #[error(
+        "mission `{mission}` started on a detached HEAD, so it has no branch to land onto by default"
+    )]
+    NoTarget { mission: String },
+    #[error(transparent)]
+    Workspace(#[from] techlead_engine::workspace::Error),
+    #[error("`{given}` is not MISSION/TASK with a mission of this database")]
+    BadAbandon { given: String },
+    #[error("mission `{mission}` left nothing named `{name}` behind")]
+    NoSuchLeftover {
+        mission: String,
+        name: String,
+        hint: String,
+    },
+    #[error(
+        "task `{task}` of mission `{mission}` is {status} and the mission is not finished: `techlead resume` still needs its work"
+    )]
+    StillNeeded {
+        mission: String,
+        task: String,
+        status: &'static str,
+    },
 }
 
 impl CliError {
     pub fn exit_code(&self) -> u8 {
+        use techlead_engine::workspace::Error as Workspace;
         match self {
             CliError::Engine(techlead_engine::mission::Error::Killed) => 130,
+            // Refusals: the command ran and what it found needs the person.
+            CliError::NoRepository { .. }
+            | CliError::Unfinished { .. }
+            | CliError::NoTarget { .. }
+            | CliError::StillNeeded { .. } => 1,
+            CliError::Workspace(Workspace::Git(_) | Workspace::Io { .. }) => 2,
+            CliError::Workspace(_) => 1,
             _ => 2,
         }
     }
@@ -122,6 +167,52 @@ impl CliError {
             CliError::Simulate(_) => Some(
                 "fix or unset the TECHLEAD_SIMULATE_* variable named above (docs/executors.md, `simulate`)".into(),
             ),
+            CliError::NoRepository { mission } => Some(format!(
+                "only missions whose file names `repository:` work on branches; this one's work is in its task directories (`techlead status {mission}`)"
+            )),
+            CliError::Unfinished {
+                mission, status, ..
+            } => Some(match status {
+                MissionStatus::Failed => format!(
+                    "`techlead status {mission}` shows what failed; `techlead land {mission} --force` lands the work that did merge"
+                ),
+                _ => format!(
+                    "`techlead resume {mission}` finishes it; `techlead land {mission} --force` lands what is merged so far"
+                ),
+            }),
+            CliError::NoTarget { mission } => Some(format!(
+                "name the branch: `techlead land {mission} --into BRANCH`, or create one with `--as-branch NAME`"
+            )),
+            CliError::Workspace(error) => workspace_hint(error),
+            CliError::BadAbandon { .. } => Some(
+                "`techlead gc` lists every leftover with the MISSION/TASK to pass".into(),
+            ),
+            CliError::NoSuchLeftover { hint, .. } => Some(hint.clone()),
+            CliError::StillNeeded { mission, .. } => Some(format!(
+                "finish the mission first (`techlead resume {mission}`, or answer its escalation), then abandon what is left"
+            )),
         }
+    }
+}
+
+/// The engine's hint, in the words of `techlead land` where the engine's
+/// speaks of landing in general.
+fn workspace_hint(error: &techlead_engine::workspace::Error) -> Option<String> {
+    use techlead_engine::workspace::Error;
+    match error {
+        Error::NotFastForward {
+            target,
+            integration,
+        } => Some(format!(
+            "`{target}` has moved on since the mission started; merge the mission yourself: `git switch {target} && git merge {integration}`, or land it as a new branch for a pull request (`--as-branch NAME`)"
+        )),
+        Error::NoSuchBranch { .. } => Some(
+            "land `--into` a branch that exists (`git branch` lists them), or create one with `--as-branch NAME`".into(),
+        ),
+        Error::TargetDirty { worktree, .. } => Some(format!(
+            "commit or stash the changes in `{}`, then land again; or land as a new branch (`--as-branch NAME`)",
+            worktree.display()
+        )),
+        error => error.hint(),
     }
 }

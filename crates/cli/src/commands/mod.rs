@@ -5,6 +5,8 @@ mod assign;
 mod cost;
 mod decisions;
 mod fmt;
+mod gc;
+mod land;
 mod logs;
 mod plan;
 mod prompt;
@@ -25,6 +27,8 @@ pub fn run(cli: Cli) -> Result<Outcome, CliError> {
         Command::Cost(args) => cost::run(&args),
         Command::Decisions(args) => decisions::run(&args),
         Command::Prompt(args) => prompt::run(&args),
+        Command::Land(args) => land::run(&args),
+        Command::Gc(args) => gc::run(&args),
         Command::Missions(args) => status::missions(&args),
         Command::Validate(args) => validate::run(&args),
         Command::Plan(args) => plan::run(&args),
