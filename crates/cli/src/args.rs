@@ -71,12 +71,12 @@ pub enum Command {
     Prompt(PromptArgs),
     /// Bring a mission's result (its integration branch) to your branch, by fast-forward.
     #[command(
-        after_help = "Examples:\n  techlead land team-booking-platform                 # onto the branch it started from\n  techlead land team-booking-platform --into develop\n  techlead land team-booking-platform --as-branch booking   # a new branch, for a pull request\n  techlead land incident-1 --force                    # a paused or failed mission: what is merged so far\n\nExit codes: 0 landed (or already there), 1 refused (see the hint: not finished, uncommitted\nchanges, not a fast-forward), 2 invalid input."
+        after_help = "Examples:\n  techlead land team-booking-platform                 # onto the branch it started from\n  techlead land team-booking-platform --into develop\n  techlead land team-booking-platform --as-branch booking   # a new branch, for a pull request\n  techlead land incident-1 --force                    # did not succeed: land what merged\n\nExit codes: 0 landed (or already there), 1 refused (see the hint: not finished, uncommitted\nchanges, not a fast-forward), 2 invalid input or a run holds the mission."
     )]
     Land(LandArgs),
     /// List the worktrees and branches missions left behind; remove what is safe with --yes.
     #[command(
-        after_help = "Examples:\n  techlead gc                           # only lists, and says what --yes would do\n  techlead gc --yes                     # removes merged work; never unmerged or uncommitted work\n  techlead gc --mission incident-1 --json\n  techlead gc --abandon incident-1/API-002 --yes   # give up a task's work\n\nExit codes: 0 done (kept leftovers are listed with what to do), 1 a removal failed, 2 invalid input."
+        after_help = "Examples:\n  techlead gc                           # only lists, and says what --yes would do\n  techlead gc --yes                     # removes merged work; never unmerged or uncommitted work\n  techlead gc --mission incident-1 --json\n  techlead gc --abandon incident-1/API-002 --yes   # give up a task's work\n\nExit codes: 0 done (kept leftovers are listed with what to do), 1 a removal failed, 2 invalid input.\nA mission being run is skipped."
     )]
     Gc(GcArgs),
     /// List the missions in the database.
