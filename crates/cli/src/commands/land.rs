@@ -40,9 +40,7 @@ pub fn run(args: &LandArgs) -> Result<Outcome, CliError> {
         if !args.force {
             return Err(refusal);
         }
-        if !args.json {
-            eprintln!("warning: {refusal}; landing it as it is (--force)");
-        }
+        eprintln!("warning: {refusal}; landing it as it is (--force)");
     }
     let git = Git::open(Path::new(&repository.path)).map_err(workspace::Error::from)?;
     let workspaces = Workspaces::new(git, &data_dir(&path), &row.id);
