@@ -464,6 +464,10 @@ fn gc_never_removes_uncommitted_work_and_abandoning_an_unknown_leftover_is_an_er
         .join(&mission)
         .join("F");
     std::fs::write(f.join("notes.txt"), "unsaved\n").unwrap();
+    // A directory made by hand where worktrees live.
+    let stray = f.parent().unwrap().join("by hand");
+    std::fs::create_dir_all(&stray).unwrap();
+    std::fs::write(stray.join("keep.txt"), "mine\n").unwrap();
 
     let swept = techlead(dir.path(), &["gc", "--yes", "--json"]);
     swept.expect_code(0);
@@ -483,6 +487,27 @@ fn gc_never_removes_uncommitted_work_and_abandoning_an_unknown_leftover_is_an_er
         std::fs::read_to_string(f.join("notes.txt")).unwrap(),
         "unsaved\n"
     );
+
+    let orphan = leftover(&json, &mission, "by hand").unwrap();
+    assert_eq!(orphan["state"], "orphaned");
+    assert_eq!(orphan["action"], "keep");
+    assert!(stray.join("keep.txt").exists());
+    let given_up = techlead(
+        dir.path(),
+        &[
+            "gc",
+            "--abandon",
+            &format!("{mission}/by hand"),
+            "--yes",
+            "--json",
+        ],
+    );
+    given_up.expect_code(0);
+    assert_eq!(
+        leftover(&given_up.json(), &mission, "by hand").unwrap()["removed"],
+        true
+    );
+    assert!(!stray.exists());
 
     let unknown = techlead(
         dir.path(),

@@ -316,20 +316,50 @@ fn decide(state: &MissionState, mission: &str, leftover: Leftover) -> Item {
 
 /// Removes what `item.action` says, recording how it went.
 fn carry_out(workspaces: &Workspaces, item: &mut Item) {
-    let name = &item.leftover.name;
-    let result = match (&item.leftover.state, item.action) {
+    let leftover = &item.leftover;
+    let name = &leftover.name;
+    let result = match (&leftover.state, item.action) {
         (_, Action::Keep) => return,
         (State::Integration, _) => workspaces.remove_integration_checkout(),
         (_, Action::Remove) => workspaces.remove(name, Branch::Delete, Abandon::No),
         (_, Action::RemoveWorktree) => workspaces.remove(name, Branch::Keep, Abandon::No),
+        // `remove` finds a directory by the task's name made valid
+        // (`ref_component`), which a directory made by hand need not be:
+        // an orphaned one is deleted where it is.
+        (State::Orphaned, Action::Abandon) => {
+            remove_dir(leftover.path.as_deref()).and_then(|()| match leftover.branch {
+                Some(_) => workspaces.remove(name, Branch::Delete, Abandon::Yes),
+                None => Ok(()),
+            })
+        }
         (_, Action::Abandon) => workspaces.remove(name, Branch::Delete, Abandon::Yes),
     };
+    // Checked, not trusted: a leftover reported removed is gone.
+    let still_there = leftover.path.as_ref().is_some_and(|path| path.exists());
     match result {
+        Ok(()) if still_there => {
+            item.error = Some(format!(
+                "{} is still there",
+                display(leftover.path.as_deref())
+            ));
+        }
         Ok(()) => item.removed = true,
         Err(error) => {
             let hint = error.hint().map(|h| format!(" ({h})")).unwrap_or_default();
             item.error = Some(format!("{error}{hint}"));
         }
+    }
+}
+
+/// Deletes a directory git does not know, with everything in it.
+fn remove_dir(path: Option<&Path>) -> Result<(), workspace::Error> {
+    let Some(path) = path else { return Ok(()) };
+    match std::fs::remove_dir_all(path) {
+        Err(error) if error.kind() != std::io::ErrorKind::NotFound => Err(workspace::Error::Io {
+            path: path.to_path_buf(),
+            source: error,
+        }),
+        _ => Ok(()),
     }
 }
 
