@@ -215,6 +215,7 @@ impl Bars {
         self.overall.set_position(tally.finished() as u64);
         let mut parts = vec![format!("{} running", tally.count(TaskStatus::Running))];
         for (status, word) in [
+            (TaskStatus::Checking, "checking"),
             (TaskStatus::Retrying, "retrying"),
             (TaskStatus::Failed, "failed"),
             (TaskStatus::Blocked, "blocked"),
@@ -354,6 +355,25 @@ pub fn describe(record: &EventRecord, tally: &Tally, state: &MissionState) -> Op
             phase + 1,
             state.plan.phases[*phase].name
         ),
+        Event::DoneChecked {
+            item,
+            passed,
+            exit_code,
+            ..
+        } => {
+            let done = &state.plan.done_when[*item];
+            let run = done.run.as_deref().unwrap_or_default();
+            match (passed, exit_code) {
+                (true, _) => format!("✓ done: {} (`{run}` passed)", done.text),
+                (false, Some(code)) => {
+                    format!(
+                        "✗ not done: {} (`{run}` exited with code {code})",
+                        done.text
+                    )
+                }
+                (false, None) => format!("✗ not done: {} (`{run}` did not finish)", done.text),
+            }
+        }
         Event::DispatchPaused { reason } => format!("⏸ dispatch paused: {reason}"),
         Event::BudgetChanged { budget } => format!(
             "$ budget set: {}",
@@ -385,14 +405,37 @@ pub fn describe(record: &EventRecord, tally: &Tally, state: &MissionState) -> Op
                 String::new()
             };
             format!(
-                "mission {status}: {} of {} tasks succeeded, {} failed, {} blocked{spent}",
+                "mission {status}: {} of {} tasks succeeded, {} failed, {} blocked{}{spent}",
                 tally.count(TaskStatus::Succeeded),
                 tally.total(),
                 tally.count(TaskStatus::Failed),
-                tally.count(TaskStatus::Blocked)
+                tally.count(TaskStatus::Blocked),
+                done_checks(state)
             )
         }
     })
+}
+
+/// How the definition of done's checks went, for the mission's last line:
+/// ` · definition of done: 1 of 2 checks passed`, or nothing without checks.
+fn done_checks(state: &MissionState) -> String {
+    let checks = state
+        .plan
+        .done_when
+        .iter()
+        .filter(|d| d.run.is_some())
+        .count();
+    if checks == 0 {
+        return String::new();
+    }
+    if state.done.iter().all(Option::is_none) {
+        return " · definition of done not checked".to_string();
+    }
+    let passed = state.done.iter().flatten().filter(|r| r.passed).count();
+    format!(
+        " · definition of done: {passed} of {checks} check{} passed",
+        if checks == 1 { "" } else { "s" }
+    )
 }
 
 /// What attempt `attempt` of `task` reported using, as a person reads it.

@@ -310,7 +310,7 @@ fn summary(mission: &Mission, library: &Library, now: Timestamp) -> Summary {
         phases: mission.phases.len(),
         agents: library.len(),
         max_parallel: mission.defaults.max_parallel,
-        definition_of_done: mission.done_when.clone(),
+        definition_of_done: mission.done_when.iter().map(|d| d.text.clone()).collect(),
     }
 }
 

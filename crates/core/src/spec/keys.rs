@@ -39,6 +39,9 @@ pub enum Kind {
     Limits,
     Object(&'static [Key]),
     Gates,
+    /// The definition of done: a list whose items are texts (statements the
+    /// person confirms) or mappings of [`DONE`] (checks techlead runs).
+    DoneList,
     List(&'static [Key]),
 }
 
@@ -114,8 +117,8 @@ pub const MISSION: &[Key] = &[
     ),
     key(
         "definition_of_done",
-        Kind::TextList,
-        "Statements that must hold for the mission to be done.",
+        Kind::DoneList,
+        "What must hold for the mission to be done: statements you confirm, or `{item, run}` checks techlead runs once every task succeeded.",
     ),
 ];
 
@@ -297,6 +300,19 @@ pub const GATE: &[Key] = &[
         "instructions",
         Kind::Text,
         "What the reviewing agent must check.",
+    ),
+];
+
+pub const DONE: &[Key] = &[
+    key(
+        "item",
+        Kind::Text,
+        "The statement, as the report shows it (required).",
+    ),
+    key(
+        "run",
+        Kind::Text,
+        "Shell command techlead runs once every task succeeded (on the integration branch, in a mission with a repository); the item is met on exit code 0.",
     ),
 ];
 

@@ -53,13 +53,23 @@ pub struct Mission {
     /// Every task, in file order, phases' tasks included.
     pub tasks: Vec<Task>,
     /// Things that must hold for the mission to count as done.
-    pub done_when: Vec<String>,
+    pub done_when: Vec<DoneItem>,
 }
 
 impl Mission {
     pub fn task(&self, id: &str) -> Option<&Task> {
         self.tasks.iter().find(|t| t.id == id)
     }
+}
+
+/// One item of the mission's definition of done.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DoneItem {
+    /// The statement, as written.
+    pub text: String,
+    /// The shell command that checks it; `None`: the person confirms it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run: Option<String>,
 }
 
 /// Spend limits. Either or both may be set.

@@ -3,7 +3,7 @@
 //! all.
 
 use super::keys::{self, Key};
-use super::{Budget, CompactSpan, Defaults, Gate, Mission, Phase, Task, TaskSpans};
+use super::{Budget, CompactSpan, Defaults, DoneItem, Gate, Mission, Phase, Task, TaskSpans};
 use crate::diagnostic::{Diagnostic, SourceSpan, nearest};
 use crate::priority::Priority;
 use crate::yaml::{self, Node, Value};
@@ -220,7 +220,7 @@ impl<'s> Reader<'s> {
             .unwrap_or_default();
         mission.done_when = fields
             .get("definition_of_done")
-            .map(|n| self.text_list(n, "definition_of_done"))
+            .map(|n| self.done_list(n))
             .unwrap_or_default();
         if let Some(node) = fields.get("budget") {
             mission.budget = self.budget(node);
@@ -508,6 +508,57 @@ impl<'s> Reader<'s> {
                 None
             }
         }
+    }
+
+    /// The definition of done: each item a statement the person confirms,
+    /// or `{item, run}`, a statement techlead checks with a command.
+    fn done_list(&mut self, node: &Node) -> Vec<DoneItem> {
+        self.list(node, "definition_of_done")
+            .into_iter()
+            .filter_map(|item| self.done_item(item))
+            .collect()
+    }
+
+    fn done_item(&mut self, node: &Node) -> Option<DoneItem> {
+        if !matches!(node.value, Value::Map(_)) {
+            let text = self.text(node, "definition_of_done")?;
+            return Some(DoneItem {
+                text: trimmed(text),
+                run: None,
+            });
+        }
+        let fields = self.fields(node, keys::DONE, "a definition_of_done item")?;
+        let text = fields.get("item").and_then(|n| self.text(n, "item"));
+        let run = fields.get("run").and_then(|n| self.text(n, "run"));
+        let Some(text) = text.map(trimmed).filter(|t| !t.is_empty()) else {
+            self.error(
+                fields.span,
+                "spec::bad-done",
+                "a definition_of_done item needs `item`: the statement it checks".into(),
+            )
+            .hint = Some(
+                "write `- {item: Tests pass, run: cargo test}`; a plain string is a statement you confirm"
+                    .into(),
+            );
+            return None;
+        };
+        let run = match run.map(trimmed) {
+            Some(run) if run.is_empty() => {
+                let span = fields.get("run").map_or(fields.span, Node::span);
+                self.error(
+                    span,
+                    "spec::bad-done",
+                    format!("the check of `{text}` has an empty `run`"),
+                )
+                .hint = Some(
+                    "write the shell command that passes when the item holds, or leave `run` out for the person to confirm it"
+                        .into(),
+                );
+                return None;
+            }
+            run => run,
+        };
+        Some(DoneItem { text, run })
     }
 
     /// Checks a mapping's keys against `table`, reporting unknown ones with

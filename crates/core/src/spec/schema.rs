@@ -93,6 +93,11 @@ fn kind(kind: &Kind) -> Value {
             let one = json!({ "oneOf": [{ "type": "string" }, gate] });
             json!({ "oneOf": [one.clone(), { "type": "array", "items": one }] })
         }
+        Kind::DoneList => {
+            let mut check = object(keys::DONE);
+            check["required"] = json!(["item"]);
+            json!({ "type": "array", "items": { "oneOf": [{ "type": "string" }, check] } })
+        }
         Kind::List(keys) => json!({ "type": "array", "items": object(keys) }),
     }
 }

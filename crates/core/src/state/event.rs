@@ -151,6 +151,18 @@ pub enum Event {
         /// The gate's output file, relative to the data directory.
         log: String,
     },
+    /// A check of the definition of done ran (item `item` of the plan's
+    /// `done_when`, 0-based), once every task and phase gate succeeded.
+    /// Each check is decided once; the mission succeeds only if every
+    /// check passed.
+    DoneChecked {
+        item: usize,
+        passed: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        exit_code: Option<i32>,
+        /// The check's output file, relative to the data directory.
+        log: String,
+    },
     DispatchPaused {
         reason: String,
     },
@@ -286,4 +298,7 @@ pub enum EscalationKind {
     Gate,
     /// A task's work conflicts with the integration branch.
     Conflict,
+    /// A check of the mission's definition of done failed: the work is all
+    /// in, but the mission is not done.
+    DefinitionOfDone,
 }

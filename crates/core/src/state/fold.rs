@@ -53,6 +53,12 @@ pub enum StateError {
     UnknownGate { phase: usize, gate: String },
     #[error("the gate `{gate}` of phase {phase} was already decided")]
     GateDecided { phase: usize, gate: String },
+    #[error("the definition of done has no check at item {0}")]
+    UnknownDoneCheck(usize),
+    #[error("the definition-of-done check {0} runs before every task and phase gate succeeded")]
+    DoneTooEarly(usize),
+    #[error("the definition-of-done check {0} was already decided")]
+    DoneDecided(usize),
     #[error("task `{0}` is not ready: its dependencies or its phase are not done")]
     NotReady(String),
     #[error("task `{0}` is not waiting for its gates or its merge")]
@@ -169,6 +175,9 @@ pub struct MissionState {
     pub tasks: Vec<TaskState>,
     /// Per phase, the gate results so far.
     pub gates: Vec<Vec<GateResult>>,
+    /// Per item of the definition of done, its check's verdict once it ran
+    /// (always `None` for the statements the person confirms).
+    pub done: Vec<Option<super::done::DoneResult>>,
     pub runs: u32,
     pub last_seq: u64,
     pub last_event_at: Timestamp,
@@ -257,6 +266,7 @@ impl MissionState {
             index,
             derived,
             gates: vec![Vec::new(); plan.phases.len()],
+            done: vec![None; plan.done_when.len()],
             plan,
             status: MissionStatus::Created,
             created_at: at,
@@ -426,6 +436,12 @@ impl MissionState {
                 log,
                 ..
             } => self.gate_finished(*phase, gate, *passed, log),
+            Event::DoneChecked {
+                item,
+                passed,
+                exit_code,
+                log,
+            } => self.done_checked(*item, *passed, *exit_code, log),
             Event::DispatchPaused { .. } => {
                 self.status = self.mission_after(MissionMove::Pause)?;
                 self.failed_at_last_pause = self.count(TaskStatus::Failed);
@@ -754,16 +770,23 @@ impl MissionState {
         if !self.gates_due().is_empty() {
             return Err(cannot("a phase gate is still due"));
         }
+        if self.done_due().is_some() {
+            return Err(cannot("a check of the definition of done is still due"));
+        }
         let action = match status {
             MissionStatus::Succeeded => {
                 if !self.all_succeeded() {
-                    return Err(cannot("not every task and gate succeeded"));
+                    return Err(cannot(
+                        "not every task, gate and definition-of-done check succeeded",
+                    ));
                 }
                 MissionMove::Succeed
             }
             MissionStatus::Failed => {
                 if self.all_succeeded() {
-                    return Err(cannot("every task and gate succeeded"));
+                    return Err(cannot(
+                        "every task, gate and definition-of-done check succeeded",
+                    ));
                 }
                 MissionMove::Fail
             }
@@ -774,6 +797,12 @@ impl MissionState {
     }
 
     fn all_succeeded(&self) -> bool {
+        self.work_succeeded() && self.done_met()
+    }
+
+    /// Whether every task and every phase gate succeeded: the work is all
+    /// in, and the definition of done's checks may run.
+    pub fn work_succeeded(&self) -> bool {
         self.derived.count(TaskStatus::Succeeded) == self.tasks.len()
             && (0..self.plan.phases.len()).all(|p| self.phase_gates_passed(p))
     }
@@ -922,13 +951,13 @@ impl MissionState {
         }
     }
 
-    /// Whether nothing more can happen: every task finished and every due
-    /// gate has run (or can no longer run).
+    /// Whether nothing more can happen: every task finished, and every due
+    /// gate and definition-of-done check has run (or can no longer run).
     pub fn is_settled(&self) -> bool {
         let finished = self.count(TaskStatus::Succeeded)
             + self.count(TaskStatus::Failed)
             + self.count(TaskStatus::Blocked);
-        finished == self.tasks.len() && self.gates_due().is_empty()
+        finished == self.tasks.len() && self.gates_due().is_empty() && self.done_due().is_none()
     }
 
     /// The status a settled mission finishes with.

@@ -7,6 +7,7 @@
 //! enums with explicit transition functions in `status`.
 
 mod check;
+mod done;
 mod event;
 mod fold;
 mod index;
@@ -14,10 +15,11 @@ mod plan;
 mod status;
 
 pub use check::{missing_artifacts, missing_needs};
+pub use done::{DoneResult, DoneState};
 pub use event::{AttemptOutcome, EscalationKind, Event, EventRecord, NextStep, Report, Usage};
 pub use fold::{AttemptState, CheckResult, MissionState, StateError, Tally, TaskState};
 pub use plan::{
-    AgentPlan, Budget, Checkout, GatePlan, MergeStrategy, MissionPlan, PhasePlan, PlanError,
-    RepositoryPlan, Resolve, StandIn, TaskPlan,
+    AgentPlan, Budget, Checkout, DoneItem, GatePlan, MergeStrategy, MissionPlan, PhasePlan,
+    PlanError, RepositoryPlan, Resolve, StandIn, TaskPlan,
 };
 pub use status::{IllegalTransition, MissionStatus, TaskStatus};

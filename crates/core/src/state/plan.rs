@@ -44,9 +44,62 @@ pub struct MissionPlan {
     /// the mission's integration branch (docs/workspaces.md).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository: Option<Box<RepositoryPlan>>,
-    /// The mission's definition of done, as the mission file lists it.
+    /// The mission's definition of done, as the mission file lists it:
+    /// statements the person confirms, and checks techlead runs once every
+    /// task succeeded.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub done_when: Vec<String>,
+    pub done_when: Vec<DoneItem>,
+}
+
+/// One item of the definition of done.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(from = "DoneRecord")]
+pub struct DoneItem {
+    pub text: String,
+    /// The shell command that checks the item (exit code 0: met); `None`:
+    /// the person confirms it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<String>,
+}
+
+impl DoneItem {
+    /// A statement the person confirms.
+    pub fn statement(text: impl Into<String>) -> DoneItem {
+        DoneItem {
+            text: text.into(),
+            run: None,
+        }
+    }
+
+    /// A statement techlead checks with `run`.
+    pub fn check(text: impl Into<String>, run: impl Into<String>) -> DoneItem {
+        DoneItem {
+            text: text.into(),
+            run: Some(run.into()),
+        }
+    }
+}
+
+/// A definition-of-done item as records hold it: missions recorded before
+/// items could be checked list plain texts.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum DoneRecord {
+    Text(String),
+    Item {
+        text: String,
+        #[serde(default)]
+        run: Option<String>,
+    },
+}
+
+impl From<DoneRecord> for DoneItem {
+    fn from(record: DoneRecord) -> DoneItem {
+        match record {
+            DoneRecord::Text(text) => DoneItem { text, run: None },
+            DoneRecord::Item { text, run } => DoneItem { text, run },
+        }
+    }
 }
 
 /// Where a mission's work goes, settled when it is recorded so that every
@@ -437,7 +490,13 @@ impl MissionPlan {
                 })
             }),
             max_parallel: defaults.max_parallel,
-            done_when,
+            done_when: done_when
+                .into_iter()
+                .map(|d| DoneItem {
+                    text: d.text,
+                    run: d.run,
+                })
+                .collect(),
             tasks,
         })
     }

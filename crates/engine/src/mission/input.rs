@@ -64,6 +64,12 @@ pub enum Input {
         exit_code: Option<i32>,
         log: String,
     },
+    /// A definition-of-done check's verdict; `None` when it was stopped by
+    /// an interrupt (it runs again on resume).
+    DoneChecked {
+        item: usize,
+        verdict: Option<super::done::DoneVerdict>,
+    },
     /// Ctrl-C, SIGTERM, or an [`Interrupter`].
     Interrupt,
 }

@@ -19,6 +19,7 @@
 
 mod attempt;
 mod check;
+mod done;
 mod gate;
 mod input;
 mod work;
@@ -155,6 +156,8 @@ pub struct Mission<S: Store + 'static> {
     checks: HashSet<usize>,
     /// Whether a merge is in flight: merges go one at a time.
     merging: bool,
+    /// The definition-of-done check in flight (they run one at a time).
+    done_running: Option<usize>,
     inputs: Inputs,
     last_launch: Option<Instant>,
     interrupting: bool,
@@ -249,6 +252,7 @@ impl<S: Store + 'static> Mission<S> {
             workspaces,
             checks: HashSet::new(),
             merging: false,
+            done_running: None,
             inputs: Inputs::new(),
             last_launch: None,
             interrupting: false,
@@ -532,6 +536,12 @@ impl<S: Store + 'static> Mission<S> {
             }
         }
         self.check()?;
+        if self.done_running.is_none()
+            && let Some(item) = self.state.done_due()
+        {
+            self.done_running = Some(item);
+            done::spawn(self, item);
+        }
         self.start_claims()?;
         self.claim()?;
         if self.state.is_settled() && self.idle() {
@@ -541,9 +551,13 @@ impl<S: Store + 'static> Mission<S> {
         Ok(())
     }
 
-    /// Nothing of this run is still going: no attempt, no gate, no merge.
+    /// Nothing of this run is still going: no attempt, no gate, no merge,
+    /// no check of the definition of done.
     fn idle(&self) -> bool {
-        self.running.is_empty() && self.gates_running.is_empty() && self.checks.is_empty()
+        self.running.is_empty()
+            && self.gates_running.is_empty()
+            && self.checks.is_empty()
+            && self.done_running.is_none()
     }
 
     /// Tasks being checked take their next step: the next gate, or, once
@@ -896,8 +910,59 @@ impl<S: Store + 'static> Mission<S> {
                     log,
                 })
             }
+            Input::DoneChecked { item, verdict } => {
+                self.done_running = None;
+                match verdict {
+                    Some(verdict) => self.done_checked(item, verdict),
+                    // Stopped by the interrupt: it runs again on resume.
+                    None => Ok(()),
+                }
+            }
             Input::Interrupt => self.interrupt(),
         }
+    }
+
+    /// Records a definition-of-done check's verdict; a failed check makes
+    /// the mission fail once the others have run, and the person is told
+    /// which item is not met.
+    fn done_checked(&mut self, item: usize, verdict: done::DoneVerdict) -> Result<(), Error> {
+        let passed = verdict.passed;
+        self.stage(Event::DoneChecked {
+            item,
+            passed,
+            exit_code: verdict.exit_code,
+            log: verdict.log.clone(),
+        })?;
+        if passed {
+            return Ok(());
+        }
+        let done = &self.state.plan.done_when[item];
+        let run = done.run.as_deref().unwrap_or_default();
+        let how = match verdict.exit_code {
+            Some(code) => format!("`{run}` exited with code {code}"),
+            None => format!("`{run}` did not finish"),
+        };
+        let why = verdict
+            .reason
+            .map(|reason| format!(": {reason}"))
+            .unwrap_or_default();
+        let on = match self.workspaces.is_some() {
+            true => format!(" on {}", self.integration_branch()),
+            false => String::new(),
+        };
+        let message = format!(
+            "the definition of done is not met: \"{}\" ({how}{on}{why}); its output is in {}",
+            done.text, verdict.log
+        );
+        self.stage(Event::EscalationRaised {
+            id: self.state.escalations + 1,
+            kind: EscalationKind::DefinitionOfDone,
+            message,
+            tasks: Vec::new(),
+            options: ["fix it by hand", "land it anyway (--force)", "abort"]
+                .map(String::from)
+                .to_vec(),
+        })
     }
 
     /// A rate limit pauses the attempt's executor (every task on it waits,

@@ -38,6 +38,7 @@ pub(super) fn event_type(event: &Event) -> &'static str {
         Event::TaskAccepted { .. } => "task_accepted",
         Event::MergeConflicted { .. } => "merge_conflicted",
         Event::PhaseGateFinished { .. } => "phase_gate_finished",
+        Event::DoneChecked { .. } => "done_checked",
         Event::DispatchPaused { .. } => "dispatch_paused",
         Event::BudgetChanged { .. } => "budget_changed",
         Event::DispatchResumed => "dispatch_resumed",
@@ -204,6 +205,9 @@ pub(super) fn project(
         | Event::BudgetChanged { .. }
         | Event::WorkSaved { .. }
         | Event::HandoffIncomplete { .. }
+        // The definition of done's checks are read from the log (`techlead
+        // status` folds it); no table needs them.
+        | Event::DoneChecked { .. }
         | Event::TaskGateFinished { next: None, .. } => {}
         Event::AttemptUsage {
             task,
@@ -420,6 +424,12 @@ mod tests {
                 gate: "g".into(),
                 passed: true,
                 exit_code: None,
+                log: "l".into(),
+            },
+            Event::DoneChecked {
+                item: 0,
+                passed: false,
+                exit_code: Some(1),
                 log: "l".into(),
             },
             Event::DispatchPaused { reason: "r".into() },

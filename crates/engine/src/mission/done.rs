@@ -1,0 +1,176 @@
+//! The definition of done's checks: the shell commands the mission file
+//! gives as `{item, run}`, run once every task and phase gate succeeded,
+//! one at a time in list order (in a mission with a repository, on a
+//! checkout of the integration branch, which holds the mission's whole
+//! work). They run through the command executor (`sh -c`) like phase
+//! gates: process group, timeout, capped log under
+//! `runs/<mission>/done/item-<n>/`.
+
+use super::{Input, Mission};
+use crate::executor::command::CommandExecutor;
+use crate::executor::{AttemptSpec, Executor, Outcome};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use techlead_store::Store;
+use tokio::sync::mpsc;
+
+/// Checks that hang are stopped after this long.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(60 * 60);
+
+/// A check's verdict as the actor records it.
+#[derive(Debug)]
+pub struct DoneVerdict {
+    pub passed: bool,
+    pub exit_code: Option<i32>,
+    /// The check's output file, relative to the data directory.
+    pub log: String,
+    /// Why it failed, for the escalation: what the command printed last,
+    /// or why it could not run.
+    pub reason: Option<String>,
+}
+
+/// Runs the check of item `item` of the definition of done.
+pub fn spawn<S: Store>(mission: &Mission<S>, item: usize) {
+    let plan = &mission.state.plan;
+    let run = plan.done_when[item]
+        .run
+        .clone()
+        .expect("only items with a command are checked");
+    let relative = format!("runs/{}/done/item-{}", mission.id, item + 1);
+    let spec = AttemptSpec {
+        mission_id: mission.id.clone(),
+        task_id: format!("done-{}", item + 1),
+        task_title: plan.done_when[item].text.clone(),
+        attempt: 1,
+        agent: "done".to_string(),
+        command: Some(vec!["sh".to_string(), "-c".to_string(), run]),
+        prompt: String::new(),
+        workdir: PathBuf::from(&plan.workdir),
+        attempt_dir: mission.settings.data_dir.join(&relative),
+        timeout: CHECK_TIMEOUT,
+        env: vec![(
+            crate::orphans::VARIABLE.to_string(),
+            crate::orphans::scope(&mission.settings.data_dir, &mission.id),
+        )],
+        agent_prompt: String::new(),
+        model: None,
+        tools: None,
+        resume_session: None,
+        budget_usd: None,
+        estimate_hours: None,
+    };
+    let log = format!("{relative}/output.log");
+    let log_path = mission.settings.data_dir.join(&log);
+    let inputs = mission.inputs.sender();
+    let cancel = mission.inputs.gate_token();
+    let grace = mission.settings.gate_grace;
+    let workspaces = mission.workspaces.clone();
+    tokio::spawn(async move {
+        let mut spec = spec;
+        if let Some(workspaces) = workspaces {
+            // The mission's whole work, merged.
+            match super::work::blocking(move || workspaces.integration_checkout()).await {
+                Ok(path) => spec.workdir = path,
+                Err(message) => {
+                    let verdict = DoneVerdict {
+                        passed: false,
+                        exit_code: None,
+                        log,
+                        reason: Some(format!("the integration checkout failed: {message}")),
+                    };
+                    let _ = inputs.send(Input::DoneChecked {
+                        item,
+                        verdict: Some(verdict),
+                    });
+                    return;
+                }
+            }
+        }
+        let (events, _ignored) = mpsc::unbounded_channel();
+        let outcome = CommandExecutor::new()
+            .with_grace(grace)
+            .run(spec, events, cancel)
+            .await;
+        let verdict = verdict(outcome, log, &log_path);
+        let _ = inputs.send(Input::DoneChecked { item, verdict });
+    });
+}
+
+/// The verdict on a check's run; `None` when the run was stopped by an
+/// interrupt (no verdict: it runs again on resume).
+fn verdict(outcome: Outcome, log: String, log_path: &Path) -> Option<DoneVerdict> {
+    let (passed, exit_code, why) = match outcome {
+        Outcome::Succeeded { .. } => (true, Some(0), None),
+        Outcome::Cancelled => return None,
+        Outcome::Failed { exit_code, .. } => (false, exit_code, None),
+        Outcome::TimedOut => (
+            false,
+            None,
+            Some(format!("it timed out after {}", humantime(CHECK_TIMEOUT))),
+        ),
+        Outcome::RateLimited { message, .. } | Outcome::NeedsPerson { message } => {
+            (false, None, Some(message))
+        }
+    };
+    let reason = match (passed, why) {
+        (true, _) => None,
+        (false, Some(why)) => Some(why),
+        (false, None) => last_line(log_path),
+    };
+    Some(DoneVerdict {
+        passed,
+        exit_code,
+        log,
+        reason,
+    })
+}
+
+/// The last line with text in a file, if it can be read.
+fn last_line(path: &Path) -> Option<String> {
+    let text = std::fs::read(path).ok()?;
+    String::from_utf8_lossy(&text)
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .map(String::from)
+}
+
+fn humantime(d: Duration) -> String {
+    match d.as_secs() {
+        s if s % 3600 == 0 => format!("{}h", s / 3600),
+        s if s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_check_gives_its_last_line_as_the_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("output.log");
+        std::fs::write(&path, "compiling\n3 tests failed\n\n").unwrap();
+        let failed = Outcome::Failed {
+            exit_code: Some(1),
+            signal: None,
+            message: "`sh` exited with code 1".into(),
+        };
+        let verdict = verdict(failed, "runs/m/done/item-1/output.log".into(), &path).unwrap();
+        assert!(!verdict.passed);
+        assert_eq!(verdict.exit_code, Some(1));
+        assert_eq!(verdict.reason.as_deref(), Some("3 tests failed"));
+
+        let passed = verdict_of(Outcome::Succeeded { summary: None }, &path);
+        assert!(passed.passed && passed.reason.is_none());
+        assert!(super::verdict(Outcome::Cancelled, String::new(), &path).is_none());
+        let timed_out = verdict_of(Outcome::TimedOut, &path);
+        assert_eq!(timed_out.reason.as_deref(), Some("it timed out after 1h"));
+    }
+
+    fn verdict_of(outcome: Outcome, path: &Path) -> DoneVerdict {
+        verdict(outcome, String::new(), path).unwrap()
+    }
+}
