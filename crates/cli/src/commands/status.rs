@@ -7,36 +7,30 @@ use crate::exit::{CliError, Outcome};
 use crate::render::progress::seconds;
 use crate::render::{self, table};
 use serde_json::json;
-use techlead_core::state::{MissionState, TaskStatus};
+use std::path::Path;
+use techlead_core::state::{
+    AttemptOutcome, CheckResult, DoneState, GatePlan, MissionState, MissionStatus, TaskStatus,
+};
+use techlead_engine::workspace::integration_branch;
 use techlead_store::Store;
 
 pub fn status(args: &StatusArgs) -> Result<Outcome, CliError> {
     let (store, path) = database::open_existing(&args.database)?;
     let row = database::mission(&store, &path, args.mission.as_deref())?;
     let state = database::state(&store, &row.id)?;
+    let data_dir = database::data_dir(&path);
     if args.json {
         println!(
             "{}",
-            serde_json::to_string_pretty(&status_json(&row.id, &state))
+            serde_json::to_string_pretty(&status_json(&row.id, &state, &data_dir))
                 .expect("JSON values serialise")
         );
         return Ok(Outcome::Success);
     }
-    let queued = match state.count(TaskStatus::Queued) {
-        0 => String::new(),
-        n => format!(", {n} queued"),
-    };
-    println!(
-        "{} · {} · {} of {} tasks succeeded, {} running{queued}, {} failed, {} blocked · run {}",
-        row.id,
-        state.status,
-        state.count(TaskStatus::Succeeded),
-        state.tasks.len(),
-        state.count(TaskStatus::Running),
-        state.count(TaskStatus::Failed),
-        state.count(TaskStatus::Blocked),
-        state.runs
-    );
+    println!("{}", summary(&row.id, &state));
+    if let Some(line) = integration_line(&row.id, &state) {
+        println!("{line}");
+    }
     let now = jiff::Timestamp::now();
     for (executor, _) in &state.paused_executors {
         if let Some(until) = state.executor_paused_until(executor, now) {
@@ -54,25 +48,86 @@ pub fn status(args: &StatusArgs) -> Result<Outcome, CliError> {
     }
     println!();
     print!("{}", tasks_table(&state));
+    if !state.plan.done_when.is_empty() {
+        println!();
+        print!("{}", done_section(&state, &data_dir));
+    }
     Ok(Outcome::Success)
 }
 
+/// Whether the mission's tasks pass through `checking`: they have gates,
+/// or their work merges into the integration branch.
+fn has_checks(state: &MissionState) -> bool {
+    state.plan.repository.is_some() || state.plan.tasks.iter().any(|t| !t.gates.is_empty())
+}
+
+/// `demo-1 · running · 1 of 3 tasks succeeded, 1 running, 1 checking, ...`
+fn summary(id: &str, state: &MissionState) -> String {
+    let queued = match state.count(TaskStatus::Queued) {
+        0 => String::new(),
+        n => format!(", {n} queued"),
+    };
+    let checking = match state.count(TaskStatus::Checking) {
+        0 if !has_checks(state) => String::new(),
+        n => format!(", {n} checking"),
+    };
+    format!(
+        "{id} · {} · {} of {} tasks succeeded, {} running{queued}{checking}, {} failed, {} blocked · run {}",
+        state.status,
+        state.count(TaskStatus::Succeeded),
+        state.tasks.len(),
+        state.count(TaskStatus::Running),
+        state.count(TaskStatus::Failed),
+        state.count(TaskStatus::Blocked),
+        state.runs
+    )
+}
+
+/// For a mission with a repository: where its work is, and how it reaches
+/// the person's branch.
+fn integration_line(id: &str, state: &MissionState) -> Option<String> {
+    let repository = state.plan.repository.as_ref()?;
+    let merged = state.tasks.iter().filter(|t| t.merged.is_some()).count();
+    let land = match &repository.branch {
+        Some(branch) if state.status == MissionStatus::Succeeded => {
+            format!("`techlead land {id}` brings it to {branch}")
+        }
+        Some(branch) => format!(
+            "`techlead land {id}` brings it to {branch} once the mission succeeds (`--force`: as it is now)"
+        ),
+        None => format!(
+            "`techlead land {id} --into BRANCH` brings it to a branch of yours (the mission started on a detached HEAD)"
+        ),
+    };
+    Some(format!(
+        "integration branch {} ({merged} of {} tasks merged) · {land}",
+        integration_branch(id),
+        state.tasks.len()
+    ))
+}
+
 fn tasks_table(state: &MissionState) -> String {
-    let columns = [
+    let gated = state.plan.tasks.iter().any(|t| !t.gates.is_empty());
+    let merging = state.plan.repository.is_some();
+    let mut columns = vec![
         table::column("TASK", false),
         table::column("STATUS", false),
         table::column("AGENT", false),
         table::column("ATTEMPTS", false),
         table::column("TIME", false),
-        table::column("NOTE", true),
     ];
-    let rows: Vec<Vec<String>> = state
-        .tasks
-        .iter()
-        .zip(&state.plan.tasks)
-        .map(|(task, plan)| {
+    if gated {
+        columns.push(table::column("GATES", true));
+    }
+    if merging {
+        columns.push(table::column("MERGE", false));
+    }
+    columns.push(table::column("NOTE", true));
+    let rows: Vec<Vec<String>> = (0..state.tasks.len())
+        .map(|t| {
+            let (task, plan) = (&state.tasks[t], &state.plan.tasks[t]);
             let time: u64 = task.attempts.iter().filter_map(|a| a.duration_ms).sum();
-            vec![
+            let mut row = vec![
                 plan.id.clone(),
                 task.status.to_string(),
                 task.agent.clone(),
@@ -82,57 +137,297 @@ fn tasks_table(state: &MissionState) -> String {
                 } else {
                     seconds(time)
                 },
-                note(task),
-            ]
+            ];
+            if gated {
+                row.push(gates_cell(state, t));
+            }
+            if merging {
+                row.push(task.merged.as_deref().map_or("—", short).to_string());
+            }
+            row.push(note(state, t));
+            row
         })
         .collect();
     table::render(&columns, &rows, render::width())
 }
 
-fn note(task: &techlead_core::state::TaskState) -> String {
-    match task.status {
-        TaskStatus::Blocked => format!("blocked by {}", task.blocked_by.as_deref().unwrap_or("?")),
-        TaskStatus::Running => task
-            .progress
-            .as_ref()
-            .map(|(p, m)| p.map_or(m.clone(), |p| format!("{p}% {m}")))
-            .unwrap_or_default(),
-        TaskStatus::Queued => "claimed a slot; starts when one frees".to_string(),
-        TaskStatus::Retrying => task
-            .retry_at
-            .map(|at| format!("next attempt at {}", at.strftime("%H:%M:%S")))
-            .unwrap_or_default(),
-        TaskStatus::Failed => task
-            .attempts
-            .last()
-            .and_then(|a| a.outcome.as_ref())
-            .map(|o| format!("{o:?}"))
-            .unwrap_or_default(),
-        _ => task.summary.clone().unwrap_or_default(),
+/// The last gate verdict on a task's work, as its table cell.
+fn gates_cell(state: &MissionState, t: usize) -> String {
+    let gates = &state.plan.tasks[t].gates;
+    if gates.is_empty() {
+        return "—".to_string();
+    }
+    match last_check(state, t) {
+        None => String::new(),
+        Some(LastCheck {
+            gate,
+            passed: true,
+            passed_of_last,
+            ..
+        }) if passed_of_last == gates.len() => match gates.len() {
+            1 => format!("✓ {gate}"),
+            n => format!("✓ all {n} passed"),
+        },
+        Some(LastCheck {
+            gate,
+            passed: true,
+            passed_of_last,
+            ..
+        }) => format!("✓ {gate} ({passed_of_last} of {})", gates.len()),
+        Some(LastCheck {
+            gate,
+            passed: false,
+            reason,
+            ..
+        }) => match reason {
+            Some(reason) => format!("✗ {gate}: {reason}"),
+            None => format!("✗ {gate}"),
+        },
     }
 }
 
-fn status_json(id: &str, state: &MissionState) -> serde_json::Value {
+/// A task's last gate verdict, with what people read of it.
+struct LastCheck<'s> {
+    attempt: u32,
+    gate: &'s str,
+    passed: bool,
+    /// Why it rejected the work, in one line.
+    reason: Option<String>,
+    /// How many gates passed on the attempt it judged.
+    passed_of_last: usize,
+}
+
+fn last_check(state: &MissionState, t: usize) -> Option<LastCheck<'_>> {
+    let task = &state.tasks[t];
+    let last = task.checks.last()?;
+    let passed_of_last = task
+        .checks
+        .iter()
+        .filter(|c| c.attempt == last.attempt && c.passed)
+        .count();
+    Some(LastCheck {
+        attempt: last.attempt,
+        gate: &last.gate,
+        passed: last.passed,
+        reason: (!last.passed)
+            .then(|| rejection_reason(state, t, last))
+            .flatten(),
+        passed_of_last,
+    })
+}
+
+/// The one line that says why a gate rejected the work: a reviewer's first
+/// reason; for a command, the executor's account (its exit code and last
+/// line of output), which comes last.
+fn rejection_reason(state: &MissionState, t: usize, check: &CheckResult) -> Option<String> {
+    let review = state.plan.tasks[t]
+        .gates
+        .iter()
+        .any(|g| matches!(g, GatePlan::Review { .. }) && g.name() == check.gate);
+    let reasons = check
+        .reasons
+        .iter()
+        .map(|r| r.trim())
+        .filter(|r| !r.is_empty());
+    let reason = if review {
+        reasons.clone().next()
+    } else {
+        reasons.clone().last()
+    };
+    reason.map(|r| command_failure(&one_line(r)))
+}
+
+/// The command executor's account of a failed gate, shortened for a table
+/// cell: "`sh` exited with code 3: nope" reads "exit 3: nope".
+fn command_failure(reason: &str) -> String {
+    let Some(rest) = reason.strip_prefix("`sh` exited with code ") else {
+        return reason.to_string();
+    };
+    match rest.split_once(": ") {
+        Some((code, last)) => format!("exit {code}: {last}"),
+        None => format!("exit {rest}"),
+    }
+}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn note(state: &MissionState, t: usize) -> String {
+    let task = &state.tasks[t];
+    let note = match task.status {
+        TaskStatus::Blocked => format!("blocked by {}", task.blocked_by.as_deref().unwrap_or("?")),
+        TaskStatus::Running => match (&task.conflict, &task.progress) {
+            (_, Some((p, m))) => p.map_or(m.clone(), |p| format!("{p}% {m}")),
+            (Some(files), None) => format!("resolving a conflict in {}", files.join(", ")),
+            (None, None) => String::new(),
+        },
+        TaskStatus::Queued => "claimed a slot; starts when one frees".to_string(),
+        TaskStatus::Retrying => {
+            let when = task
+                .retry_at
+                .map(|at| format!("next attempt at {}", at.strftime("%H:%M:%S")))
+                .unwrap_or_default();
+            match &task.conflict {
+                Some(files) => format!("{when}, to resolve a conflict in {}", files.join(", ")),
+                None => when,
+            }
+        }
+        TaskStatus::Checking => match state.next_gate(t) {
+            Some((i, gate)) => format!(
+                "gate {} of {}: {}",
+                i + 1,
+                state.plan.tasks[t].gates.len(),
+                gate.name()
+            ),
+            None if state.plan.repository.is_some() => {
+                "merging into the integration branch".to_string()
+            }
+            None => String::new(),
+        },
+        TaskStatus::Failed => failure(state, t),
+        TaskStatus::Pending | TaskStatus::Succeeded => task.summary.clone().unwrap_or_default(),
+    };
+    match task.missing_inputs.as_slice() {
+        [] => note,
+        missing if note.is_empty() => format!("! lacks {}", missing.join(", ")),
+        missing => format!("! lacks {} · {note}", missing.join(", ")),
+    }
+}
+
+/// Why a task failed, in a few words.
+fn failure(state: &MissionState, t: usize) -> String {
+    let task = &state.tasks[t];
+    let Some(last) = task.attempts.last() else {
+        return String::new();
+    };
+    if last.rejected_by.is_some() {
+        return "its gate rejected the work; no retries left".to_string();
+    }
+    match &last.outcome {
+        Some(AttemptOutcome::Succeeded { .. }) if task.conflicts > 0 => {
+            "its work conflicts with the integration branch; you decide".to_string()
+        }
+        Some(AttemptOutcome::Failed {
+            exit_code,
+            signal,
+            message,
+        }) => match (message.trim(), exit_code, signal) {
+            ("", Some(code), _) => format!("exit code {code}"),
+            ("", None, Some(signal)) => format!("killed by signal {signal}"),
+            (message, ..) => one_line(message),
+        },
+        Some(AttemptOutcome::TimedOut) => "timed out".to_string(),
+        Some(other) => format!("{other:?}"),
+        None => String::new(),
+    }
+}
+
+/// The definition of done as a checklist.
+fn done_section(state: &MissionState, data_dir: &Path) -> String {
+    let mut out = String::from("Definition of done\n");
+    for (i, item) in state.plan.done_when.iter().enumerate() {
+        let done = state.done_state(i);
+        // A finished mission will not check it any more.
+        let word = match done {
+            DoneState::NotChecked if state.status.is_finished() => "not checked",
+            done => done.as_str(),
+        };
+        let mark = match done {
+            DoneState::Met => "✓",
+            DoneState::NotMet => "✗",
+            DoneState::ToConfirm => "·",
+            DoneState::NotChecked => "…",
+        };
+        let how = match (&item.run, &state.done[i]) {
+            (None, _) => String::new(),
+            (Some(run), None) => format!(" (`{run}`)"),
+            (Some(run), Some(result)) if result.passed => format!(" (`{run}` passed)"),
+            (Some(run), Some(result)) => {
+                let ended = match result.exit_code {
+                    Some(code) => format!("exited with code {code}"),
+                    None => "did not finish".to_string(),
+                };
+                format!(
+                    " (`{run}` {ended}; output: {})",
+                    data_dir.join(&result.log).display()
+                )
+            }
+        };
+        out.push_str(&format!("  {mark} {:<15} {}{how}\n", word, item.text));
+    }
+    out
+}
+
+/// A commit as people quote it.
+fn short(commit: &str) -> &str {
+    &commit[..commit.len().min(10)]
+}
+
+fn status_json(id: &str, state: &MissionState, data_dir: &Path) -> serde_json::Value {
+    let counts: serde_json::Map<String, serde_json::Value> = TaskStatus::ALL
+        .iter()
+        .map(|&s| (s.as_str().to_string(), json!(state.count(s))))
+        .collect();
     json!({
         "id": id,
         "name": state.plan.name,
         "status": state.status,
         "runs": state.runs,
         "last_seq": state.last_seq,
+        "counts": counts,
+        "repository": state.plan.repository.as_ref().map(|r| json!({
+            "path": r.path,
+            "base": r.base,
+            "branch": r.branch,
+            "integration_branch": integration_branch(id),
+            "merged": state.tasks.iter().filter(|t| t.merged.is_some()).count(),
+            "land": match &r.branch {
+                Some(_) => format!("techlead land {id}"),
+                None => format!("techlead land {id} --into BRANCH"),
+            },
+        })),
         "paused_executors": state.paused_executors.iter().map(|(executor, until)| json!({
             "executor": executor,
             "until": until,
         })).collect::<Vec<_>>(),
-        "tasks": state.tasks.iter().zip(&state.plan.tasks).map(|(task, plan)| json!({
-            "id": plan.id,
-            "status": task.status,
-            "agent": task.agent,
-            "attempts": task.attempts,
-            "blocked_by": task.blocked_by,
-            "summary": task.summary,
-            "artifacts": task.artifacts,
-            "decisions": task.decisions,
-        })).collect::<Vec<_>>(),
+        "tasks": (0..state.tasks.len()).map(|t| {
+            let (task, plan) = (&state.tasks[t], &state.plan.tasks[t]);
+            json!({
+                "id": plan.id,
+                "status": task.status,
+                "agent": task.agent,
+                "attempts": task.attempts,
+                "blocked_by": task.blocked_by,
+                "summary": task.summary,
+                "artifacts": task.artifacts,
+                "decisions": task.decisions,
+                "gates": plan.gates.iter().map(GatePlan::name).collect::<Vec<_>>(),
+                "checks": task.checks,
+                "last_check": last_check(state, t).map(|c| json!({
+                    "attempt": c.attempt,
+                    "gate": c.gate,
+                    "passed": c.passed,
+                    "reason": c.reason,
+                })),
+                "next_gate": state.next_gate(t).map(|(_, g)| g.name()),
+                "commit": task.commit,
+                "changed_files": task.changed_files,
+                "merged": task.merged,
+                "conflict": task.conflict,
+                "missing_inputs": task.missing_inputs,
+            })
+        }).collect::<Vec<_>>(),
+        "definition_of_done": state.plan.done_when.iter().enumerate().map(|(i, item)| {
+            let result = state.done[i].as_ref();
+            json!({
+                "item": item.text,
+                "run": item.run,
+                "state": state.done_state(i),
+                "exit_code": result.and_then(|r| r.exit_code),
+                "log": result.map(|r| data_dir.join(&r.log)),
+            })
+        }).collect::<Vec<_>>(),
     })
 }
 
