@@ -9,9 +9,9 @@ use jiff::Timestamp;
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 use techlead_core::state::{
-    AttemptOutcome, EscalationKind, Event, EventRecord, GatePlan, MergeStrategy, MissionPlan,
-    MissionState, MissionStatus, NextStep, PhasePlan, PlanError, Report, RepositoryPlan,
-    StateError, TaskPlan, TaskState, TaskStatus,
+    AttemptOutcome, DoneItem, DoneState, EscalationKind, Event, EventRecord, GatePlan,
+    MergeStrategy, MissionPlan, MissionState, MissionStatus, NextStep, PhasePlan, PlanError,
+    Report, RepositoryPlan, StateError, TaskPlan, TaskState, TaskStatus,
 };
 use techlead_core::{Priority, dispatch};
 
@@ -215,6 +215,15 @@ fn blocked(task: &str, by: &str) -> Event {
 
 fn mission_finished(status: MissionStatus) -> Event {
     Event::MissionFinished { status }
+}
+
+fn done_checked(item: usize, passed: bool) -> Event {
+    Event::DoneChecked {
+        item,
+        passed,
+        exit_code: Some(if passed { 0 } else { 1 }),
+        log: format!("runs/demo-1/done/item-{}/output.log", item + 1),
+    }
 }
 
 /// A mission being driven event by event, with its log.
@@ -1470,11 +1479,16 @@ fn arb_plan(ordered: bool) -> impl Strategy<Value = MissionPlan> {
                 prop::collection::vec(task, tasks),
                 0.0f64..=1.0,
                 prop::collection::vec(0u64..60_000, 0..=3),
-                (any::<bool>(), 0usize..=GATES.len(), 1u32..=2),
+                (
+                    any::<bool>(),
+                    0usize..=GATES.len(),
+                    1u32..=2,
+                    prop::collection::vec(any::<bool>(), 0..=3),
+                ),
             )
         })
         .prop_map(
-            move |(gates, specs, threshold, backoff_ms, (repo, task_gates, wip))| {
+            move |(gates, specs, threshold, backoff_ms, (repo, task_gates, wip, done))| {
                 let phases: Vec<PhasePlan> = gates
                     .iter()
                     .enumerate()
@@ -1526,6 +1540,15 @@ fn arb_plan(ordered: bool) -> impl Strategy<Value = MissionPlan> {
                 if repo {
                     plan.repository = Some(Box::new(repository(wip)));
                 }
+                // `true`: a check techlead runs; `false`: a statement.
+                plan.done_when = done
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &checked)| match checked {
+                        true => DoneItem::check(format!("item {i}"), format!("check {i}")),
+                        false => DoneItem::statement(format!("item {i}")),
+                    })
+                    .collect();
                 plan
             },
         )
@@ -1678,6 +1701,14 @@ fn arb_event() -> impl Strategy<Value = Event> {
             files: vec!["a.rs".to_string()],
             next,
         }),
+        2 => (0usize..=3, any::<bool>(), any::<Option<i32>>(), arb_text()).prop_map(
+            |(item, passed, exit_code, log)| Event::DoneChecked {
+                item,
+                passed,
+                exit_code,
+                log,
+            }
+        ),
         1 => arb_text().prop_map(|reason| Event::DispatchPaused { reason }),
         1 => Just(Event::DispatchResumed),
         1 => (any::<u32>(), arb_text(), prop::collection::vec(arb_name(), 0..3)).prop_map(
@@ -1848,6 +1879,9 @@ fn plausible(state: &MissionState, now: i64, flavor: u8) -> Vec<Event> {
     }
     for (p, g) in state.gates_due() {
         events.push(gate(p, &g, flavor & 48 != 0));
+    }
+    if let Some(item) = state.done_due() {
+        events.push(done_checked(item, flavor & 96 != 0));
     }
     if state.failure_rate() > state.plan.failure_threshold && flavor % 4 == 1 {
         events.push(Event::EscalationRaised {
@@ -2065,6 +2099,24 @@ fn check_invariants(s: &MissionState) -> Result<(), TestCaseError> {
     if s.status == MissionStatus::Succeeded {
         prop_assert!(s.tasks.iter().all(|t| t.status == T::Succeeded));
         prop_assert!((0..s.plan.phases.len()).all(|p| s.phase_gates_passed(p)));
+        prop_assert!(
+            (0..s.done.len())
+                .all(|i| matches!(s.done_state(i), DoneState::Met | DoneState::ToConfirm)),
+            "succeeded with the definition of done unmet"
+        );
+    }
+    // A definition-of-done check ran only on a command, and only once the
+    // work was all in (which nothing undoes).
+    prop_assert_eq!(s.done.len(), s.plan.done_when.len());
+    for (i, result) in s.done.iter().enumerate() {
+        if result.is_some() {
+            prop_assert!(s.plan.done_when[i].run.is_some(), "item {} has no check", i);
+            prop_assert!(s.work_succeeded(), "item {} checked early", i);
+        }
+    }
+    if let Some(item) = s.done_due() {
+        prop_assert!(s.work_succeeded() && s.done[item].is_none());
+        prop_assert!(!s.is_settled());
     }
     // A gate ran only once its phase's tasks all succeeded.
     for (p, results) in s.gates.iter().enumerate() {
@@ -2219,6 +2271,24 @@ fn check_transition(
             "gate results rewritten"
         );
     }
+    for (i, (b, a)) in before.done.iter().zip(&after.done).enumerate() {
+        if b.is_some() {
+            prop_assert_eq!(b, a, "definition-of-done check {} decided again", i);
+        }
+    }
+    let checked = before
+        .done
+        .iter()
+        .zip(&after.done)
+        .filter(|(b, a)| b != a)
+        .count();
+    prop_assert_eq!(
+        checked,
+        usize::from(matches!(event, Event::DoneChecked { .. })),
+        "{:?} changed {} checks",
+        event,
+        checked
+    );
     let escalated = u32::from(matches!(event, Event::EscalationRaised { .. }));
     prop_assert_eq!(after.escalations, before.escalations + escalated);
     prop_assert_eq!(&after.plan, &before.plan);
@@ -2375,6 +2445,35 @@ proptest! {
         prop_assert!(state.status.is_finished(), "not finished: {:?}", state.status);
         prop_assert!(state.is_settled());
         prop_assert_eq!(state.final_status(), state.status);
+    }
+
+    /// The same engine, with definition-of-done verdicts for any item
+    /// arriving at random (early, twice, for a statement): each is
+    /// rejected or legal, and the mission still ends as its checks say.
+    #[test]
+    fn stray_definition_of_done_verdicts_are_rejected_or_legal(
+        plan in arb_plan(true),
+        seed in any::<u64>(),
+    ) {
+        let mut rng = seed;
+        let steps: Vec<(Step, i64)> = (0..500)
+            .map(|_| {
+                let r = splitmix64(&mut rng);
+                let step = if r % 5 == 0 {
+                    Step::Any(done_checked((r >> 8) as usize % 4, r & 0x100 != 0))
+                } else {
+                    Step::Plausible {
+                        pick: (r >> 16) as usize,
+                        flavor: r as u8,
+                    }
+                };
+                (step, 1 + (r >> 8) as i64 % 6)
+            })
+            .collect();
+        let state = check_log(plan, &steps, true)?;
+        if state.status.is_finished() {
+            prop_assert_eq!(state.final_status(), state.status);
+        }
     }
 }
 
@@ -2778,4 +2877,179 @@ fn a_handoff_that_lacks_what_a_task_needs_is_flagged() {
     let prompt = techlead_core::prompt::render(&m.state, 1);
     assert!(prompt.contains("## Missing from the handoff"), "{prompt}");
     assert!(prompt.contains("needs api/openapi.yaml"), "{prompt}");
+}
+
+// ---------------------------------------------------------------------------
+// The definition of done: statements the person confirms, and checks that
+// run once the work is all in and decide whether the mission succeeded.
+
+/// Phase `build` (gate `make test`) holds a; b <- a has no phase. The
+/// definition of done: a statement, then two checks.
+fn done_plan() -> MissionPlan {
+    let mut plan = plan(
+        vec![phase("build", &["make test"])],
+        vec![task("a", &[], Some(0)), task("b", &["a"], None)],
+    );
+    plan.done_when = vec![
+        DoneItem::statement("The docs are reviewed"),
+        DoneItem::check("The tests pass", "cargo test"),
+        DoneItem::check("The build is reproducible", "make verify"),
+    ];
+    plan
+}
+
+/// Runs `done_plan` until its work is all in.
+fn work_done() -> Mission {
+    let mut m = Mission::new(done_plan());
+    m.ok(run(1)).ok(start("a", 1)).ok(done("a", 1));
+    m.ok(gate(0, "make test", true));
+    m.ok(start("b", 1)).ok(done("b", 1));
+    m
+}
+
+#[test]
+fn definition_of_done_checks_wait_for_every_task_and_gate() {
+    let mut m = Mission::new(done_plan());
+    m.ok(run(1)).ok(start("a", 1));
+    assert_eq!(m.state.done_due(), None);
+    assert_eq!(
+        m.rejects(done_checked(1, true)),
+        StateError::DoneTooEarly(1)
+    );
+    m.ok(done("a", 1));
+    // Every task succeeded in the phase, but its gate has not passed.
+    assert_eq!(
+        m.rejects(done_checked(1, true)),
+        StateError::DoneTooEarly(1)
+    );
+    m.ok(gate(0, "make test", true)).ok(start("b", 1));
+    assert_eq!(
+        m.rejects(done_checked(1, true)),
+        StateError::DoneTooEarly(1)
+    );
+    m.ok(done("b", 1));
+    assert!(m.state.work_succeeded());
+    // The checks are due now, in order; the mission cannot finish first.
+    assert_eq!(m.state.done_due(), Some(1));
+    assert!(!m.state.is_settled());
+    assert!(matches!(
+        m.rejects(mission_finished(MissionStatus::Succeeded)),
+        StateError::CannotFinish { .. }
+    ));
+    m.assert_replays();
+}
+
+#[test]
+fn a_statement_is_never_checked_and_a_check_is_decided_once() {
+    let mut m = work_done();
+    assert_eq!(
+        m.rejects(done_checked(0, true)),
+        StateError::UnknownDoneCheck(0)
+    );
+    assert_eq!(
+        m.rejects(done_checked(3, true)),
+        StateError::UnknownDoneCheck(3)
+    );
+    m.ok(done_checked(1, true));
+    assert_eq!(
+        m.rejects(done_checked(1, false)),
+        StateError::DoneDecided(1)
+    );
+    assert_eq!(m.state.done_due(), Some(2));
+    assert_eq!(m.state.done_state(0), DoneState::ToConfirm);
+    assert_eq!(m.state.done_state(1), DoneState::Met);
+    assert_eq!(m.state.done_state(2), DoneState::NotChecked);
+    m.assert_replays();
+}
+
+#[test]
+fn the_mission_succeeds_only_when_every_check_passed() {
+    let mut m = work_done();
+    m.ok(done_checked(1, true)).ok(done_checked(2, true));
+    assert!(m.state.is_settled());
+    assert_eq!(m.state.final_status(), MissionStatus::Succeeded);
+    assert!(matches!(
+        m.rejects(mission_finished(MissionStatus::Failed)),
+        StateError::CannotFinish { .. }
+    ));
+    m.ok(mission_finished(MissionStatus::Succeeded));
+    // A finished mission takes no more verdicts.
+    assert_mission_error(&m.rejects(done_checked(2, false)));
+    m.assert_replays();
+}
+
+#[test]
+fn a_failed_check_fails_the_mission_after_the_others_ran() {
+    let mut m = work_done();
+    m.ok(done_checked(1, false));
+    assert_eq!(m.state.done_state(1), DoneState::NotMet);
+    // The rest still run, so that the report is whole.
+    assert_eq!(m.state.done_due(), Some(2));
+    assert!(!m.state.is_settled());
+    m.ok(done_checked(2, true));
+    assert!(m.state.is_settled());
+    assert_eq!(m.state.final_status(), MissionStatus::Failed);
+    assert!(matches!(
+        m.rejects(mission_finished(MissionStatus::Succeeded)),
+        StateError::CannotFinish { .. }
+    ));
+    m.ok(Event::EscalationRaised {
+        id: 1,
+        kind: EscalationKind::DefinitionOfDone,
+        message: "the definition of done is not met: \"The tests pass\"".into(),
+        tasks: Vec::new(),
+        options: vec!["fix it by hand".into()],
+    });
+    m.ok(mission_finished(MissionStatus::Failed));
+    m.assert_replays();
+}
+
+#[test]
+fn a_mission_whose_work_failed_checks_nothing() {
+    let mut m = Mission::new(done_plan());
+    m.ok(run(1)).ok(start("a", 1)).ok(done("a", 1));
+    m.ok(gate(0, "make test", false));
+    m.ok(start("b", 1))
+        .ok(finish("b", 1, failed(), NextStep::Fail));
+    assert_eq!(m.state.done_due(), None);
+    assert!(m.state.is_settled());
+    assert_eq!(m.state.final_status(), MissionStatus::Failed);
+    assert_eq!(
+        m.rejects(done_checked(1, true)),
+        StateError::DoneTooEarly(1)
+    );
+    m.ok(mission_finished(MissionStatus::Failed));
+    assert_eq!(m.state.done_state(1), DoneState::NotChecked);
+}
+
+#[test]
+fn a_definition_of_done_recorded_as_plain_texts_still_loads() {
+    // Missions recorded before items could be checked list strings.
+    let mut json = serde_json::to_value(plan(Vec::new(), vec![task("a", &[], None)])).unwrap();
+    json["done_when"] = serde_json::json!(["The docs are reviewed", "It ships"]);
+    let old: MissionPlan = serde_json::from_value(json).unwrap();
+    assert_eq!(
+        old.done_when,
+        [
+            DoneItem::statement("The docs are reviewed"),
+            DoneItem::statement("It ships")
+        ]
+    );
+    let mut m = Mission::new(old);
+    m.ok(run(1)).ok(start("a", 1)).ok(done("a", 1));
+    assert!(m.state.is_settled());
+    assert_eq!(m.state.final_status(), MissionStatus::Succeeded);
+    // New records keep the command, and read back the same.
+    let new = done_plan();
+    let back: MissionPlan = serde_json::from_str(&serde_json::to_string(&new).unwrap()).unwrap();
+    assert_eq!(back, new);
+    let record = serde_json::to_value(&new.done_when).unwrap();
+    assert_eq!(
+        record[1],
+        serde_json::json!({"text": "The tests pass", "run": "cargo test"})
+    );
+    assert_eq!(
+        record[0],
+        serde_json::json!({"text": "The docs are reviewed"})
+    );
 }

@@ -934,3 +934,66 @@ fn assign_ids(tasks: &mut [Task]) {
         task.id = id;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `code line:column: message` of every diagnostic.
+    fn problems(source: &str) -> Vec<String> {
+        parse(source)
+            .diagnostics
+            .iter()
+            .map(|d| {
+                let span = d.span.expect("a place");
+                format!("{} {}:{}: {}", d.code, span.line, span.column, d.message)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn definition_of_done_items_are_statements_or_checks() {
+        let source = "mission:\n  name: m\n  definition_of_done:\n    - The docs are reviewed\n    - item: The tests pass\n      run: cargo test --workspace\n    - {item: '  Spaced  ', run: '  make  '}\n    - {item: Only a statement}\ntasks: [{title: t}]\n";
+        let parsed = parse(source);
+        assert_eq!(parsed.diagnostics, []);
+        let done = parsed.mission.unwrap().done_when;
+        let item = |text: &str, run: Option<&str>| DoneItem {
+            text: text.into(),
+            run: run.map(String::from),
+        };
+        assert_eq!(
+            done,
+            [
+                item("The docs are reviewed", None),
+                item("The tests pass", Some("cargo test --workspace")),
+                item("Spaced", Some("make")),
+                item("Only a statement", None),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_definition_of_done_check_needs_its_item_and_a_command() {
+        let source = "mission:\n  name: m\n  definition_of_done:\n    - run: cargo test\n    - {item: Lint, run: ''}\n    - {item: Bench, runs: ./bench}\n    - [nested]\n    - ok\ntasks: [{title: t}]\n";
+        assert_eq!(
+            problems(source),
+            [
+                "spec::bad-done 4:7: a definition_of_done item needs `item`: the statement it checks",
+                "spec::bad-done 5:25: the check of `Lint` has an empty `run`",
+                "spec::unknown-key 6:21: unknown key `runs` in a definition_of_done item",
+                "spec::type 7:7: `definition_of_done` must be text, found a list",
+            ]
+        );
+        let parsed = parse(source);
+        let hint = parsed.diagnostics[2].hint.as_deref();
+        assert_eq!(hint, Some("did you mean `run`?"));
+        // What could be read is kept.
+        let done = parsed.mission.unwrap().done_when;
+        assert_eq!(done.len(), 2);
+        assert_eq!(
+            (done[0].text.as_str(), done[0].run.as_deref()),
+            ("Bench", None)
+        );
+        assert_eq!(done[1].text, "ok");
+    }
+}

@@ -170,6 +170,23 @@ mod tests {
     }
 
     #[test]
+    fn the_definition_of_done_is_statements_or_checks() {
+        let good = "mission:\n  name: x\n  definition_of_done:\n    - Reviewed\n    - {item: Tests, run: cargo test}\ntasks: [{title: t}]\n";
+        assert_eq!(schema_errors(good), Vec::<String>::new());
+        assert!(!crate::spec::parse(good).has_errors());
+        for bad in [
+            "mission:\n  name: x\n  definition_of_done: [{run: cargo test}]\ntasks: [{title: t}]\n",
+            "mission:\n  name: x\n  definition_of_done: [{item: a, runs: b}]\ntasks: [{title: t}]\n",
+        ] {
+            assert!(!schema_errors(bad).is_empty(), "schema accepted: {bad}");
+            assert!(
+                crate::spec::parse(bad).has_errors(),
+                "parser accepted: {bad}"
+            );
+        }
+    }
+
+    #[test]
     fn every_task_key_is_in_the_schema() {
         let schema = json_schema();
         let task = &schema["properties"]["tasks"]["items"]["properties"];
