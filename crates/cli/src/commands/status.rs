@@ -84,7 +84,7 @@ fn summary(id: &str, state: &MissionState) -> String {
 }
 
 /// For a mission with a repository: where its work is, and how it reaches
-/// the person's branch.
+/// the person's branch (two lines).
 fn integration_line(id: &str, state: &MissionState) -> Option<String> {
     let repository = state.plan.repository.as_ref()?;
     let merged = state.tasks.iter().filter(|t| t.merged.is_some()).count();
@@ -100,7 +100,7 @@ fn integration_line(id: &str, state: &MissionState) -> Option<String> {
         ),
     };
     Some(format!(
-        "integration branch {} ({merged} of {} tasks merged) · {land}",
+        "integration branch {}: {merged} of {} tasks merged\n{land}",
         integration_branch(id),
         state.tasks.len()
     ))
