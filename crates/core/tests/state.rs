@@ -2459,7 +2459,7 @@ proptest! {
         let steps: Vec<(Step, i64)> = (0..500)
             .map(|_| {
                 let r = splitmix64(&mut rng);
-                let step = if r % 5 == 0 {
+                let step = if r.is_multiple_of(5) {
                     Step::Any(done_checked((r >> 8) as usize % 4, r & 0x100 != 0))
                 } else {
                     Step::Plausible {

@@ -224,15 +224,15 @@ fn rejection_reason(state: &MissionState, t: usize, check: &CheckResult) -> Opti
         .gates
         .iter()
         .any(|g| matches!(g, GatePlan::Review { .. }) && g.name() == check.gate);
-    let reasons = check
+    let mut reasons = check
         .reasons
         .iter()
         .map(|r| r.trim())
         .filter(|r| !r.is_empty());
     let reason = if review {
-        reasons.clone().next()
+        reasons.next()
     } else {
-        reasons.clone().last()
+        reasons.next_back()
     };
     reason.map(|r| command_failure(&one_line(r)))
 }
