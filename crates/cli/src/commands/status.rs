@@ -28,8 +28,8 @@ pub fn status(args: &StatusArgs) -> Result<Outcome, CliError> {
         return Ok(Outcome::Success);
     }
     println!("{}", summary(&row.id, &state));
-    if let Some(line) = integration_line(&row.id, &state) {
-        println!("{line}");
+    if let Some(lines) = integration_lines(&row.id, &state) {
+        println!("{lines}");
     }
     let now = jiff::Timestamp::now();
     for (executor, _) in &state.paused_executors {
@@ -85,7 +85,7 @@ fn summary(id: &str, state: &MissionState) -> String {
 
 /// For a mission with a repository: where its work is, and how it reaches
 /// the person's branch (two lines).
-fn integration_line(id: &str, state: &MissionState) -> Option<String> {
+fn integration_lines(id: &str, state: &MissionState) -> Option<String> {
     let repository = state.plan.repository.as_ref()?;
     let merged = state.tasks.iter().filter(|t| t.merged.is_some()).count();
     let land = match &repository.branch {
