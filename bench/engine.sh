@@ -5,7 +5,7 @@
 # alternating, median of several runs. See the "Engine" section of
 # bench/README.md for the targets and the figures.
 #
-# Usage: bench/engine.sh [full|quick|profile]
+# Usage: bench/engine.sh [full|quick|profile|cpu]
 #   full    (default) chain, wide, layered, diamond at N = 1,000 and 10,000,
 #           P = 2; `sleep 0.01` wide N = 10,000 P = 8; N = 100 end to end.
 #           About 10 minutes on 2 cores.
@@ -17,6 +17,12 @@
 #           system-wide perf profile (both cores, idle included) by thread,
 #           activity and function, against make's, for wide N = 1,000 and
 #           layered N = 10,000 at P = 2. About 2 minutes.
+#   cpu     CPU time per task of techlead's own process (all its threads,
+#           not the programs it runs) against make's, wide and layered
+#           N = 1,000 and layered N = 10,000, P = 2; repeatable on a busy
+#           machine, where wall time is not. Needs a C compiler (a preloaded
+#           library reads getrusage at exit). BASE=<another techlead binary>
+#           measures it too, alternating, for a before/after. About 2 minutes.
 # Environment: RUNS (repetitions for N <= 1,000; default 5), RUNS_BIG (for
 # N = 10,000; default 3), RUNS_E2E (N = 100; default 21), BENCH_DIR (where
 # the databases and attempt directories go; default a temporary directory
@@ -24,7 +30,7 @@
 # KEEP=1 keeps that directory.
 #
 # Every state change is durable (synchronous=FULL, group commit of
-# docs/running.md "Claims"); its attempt directory holds prompt.md.
+# docs/running.md "Claims"); each attempt writes its prompt file.
 # Nothing is deleted until the end: ext4 makes inode allocation slow for
 # ~30 s after many deletions, which would charge one run for the last.
 set -euo pipefail
@@ -33,8 +39,8 @@ mode=${1:-full}
 case $mode in
   full) runs=${RUNS:-5}; runs_big=${RUNS_BIG:-3}; sizes="1000 10000"; sleep_n=10000 ;;
   quick) runs=${RUNS:-3}; runs_big=${RUNS_BIG:-1}; sizes="1000"; sleep_n=1000 ;;
-  profile) ;;
-  *) echo "usage: bench/engine.sh [full|quick|profile]" >&2; exit 2 ;;
+  profile | cpu) ;;
+  *) echo "usage: bench/engine.sh [full|quick|profile|cpu]" >&2; exit 2 ;;
 esac
 runs_e2e=${RUNS_E2E:-21}
 command -v make > /dev/null || { echo "bench/engine.sh needs GNU make" >&2; exit 2; }
@@ -46,7 +52,7 @@ mkdir -p "$work"
 if [ "${KEEP:-0}" != 1 ]; then trap 'rm -rf "$work"' EXIT; fi
 # A copy, so that a build elsewhere in the tree cannot swap it mid-run.
 bin=$work/techlead
-cp target/release/techlead "$bin"
+cp "${CARGO_TARGET_DIR:-target}/release/techlead" "$bin"
 if [ "$(stat -f -c %T "$work")" = tmpfs ]; then
   echo "warning: $work is on tmpfs, where fsync costs nothing; set BENCH_DIR to a disk" >&2
 fi
@@ -223,6 +229,78 @@ profile_case() { # shape n p
   perf report -i "$dir/perf.data" --no-children --stdio --dso techlead \
     --sort sym -g none 2> /dev/null | grep '%' | head -12 || true
 }
+# CPU per task: a library preloaded into techlead (and make) writes the
+# process's own CPU time (getrusage RUSAGE_SELF: every thread, the SQLite
+# writer included) and its reaped children's (RUSAGE_CHILDREN: the spawned
+# programs) at exit, and takes itself out of the environment first, so the
+# children run without it.
+cpu_case() { # shape n reps
+  local shape=$1 n=$2 reps=$3 dir=$work/cpu-$1-$2 k name
+  mkdir -p "$dir"
+  generate yaml "$shape" "$n" 2 true > "$dir/mission.yaml"
+  generate make "$shape" "$n" 2 true > "$dir/Makefile"
+  for k in $(seq "$reps"); do
+    RUSAGE_OUT=$dir/make.txt LD_PRELOAD=$work/rusage.so make -r -s -j2 -C "$dir" > /dev/null
+    for name in techlead ${base:+base}; do
+      RUSAGE_OUT=$dir/$name.txt LD_PRELOAD=$work/rusage.so \
+        "$work/$name" run "$dir/mission.yaml" --db "$dir/$name-$k/db" --json \
+        > /dev/null 2> "$dir/stderr" \
+        || { echo "$name failed on $shape N=$n:"; cat "$dir/stderr"; exit 1; } >&2
+    done
+  done
+  for name in make ${base:+base} techlead; do
+    awk -v n="$n" -v who="$name" -v shape="$shape" '
+      function median(a, m,   i, j, x) {
+        for (i = 1; i <= m; i++) for (j = i; j > 1 && a[j - 1] > a[j]; j--) { x = a[j]; a[j] = a[j - 1]; a[j - 1] = x }
+        return a[int((m + 1) / 2)]
+      }
+      { own[NR] = ($1 + $2) / n; user[NR] = $1 / n; sys[NR] = $2 / n; kids[NR] = ($3 + $4) / n }
+      END {
+        printf "| %s | %d | %s | %.0f | %.0f | %.0f | %.0f |\n", shape, n, who,
+          median(own, NR), median(user, NR), median(sys, NR), median(kids, NR)
+      }' "$dir/$name.txt"
+  done
+}
+if [ "$mode" = cpu ]; then
+  command -v cc > /dev/null || { echo "cpu needs a C compiler (cc)" >&2; exit 2; }
+  base=${BASE:-}
+  if [ -n "$base" ]; then cp "$base" "$work/base"; fi
+  cat > "$work/rusage.c" << 'CEOF'
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+static char out[4096];
+__attribute__((constructor)) static void start(void) {
+  const char *path = getenv("RUSAGE_OUT");
+  if (path) snprintf(out, sizeof out, "%s", path);
+  unsetenv("RUSAGE_OUT");
+  unsetenv("LD_PRELOAD");
+}
+__attribute__((destructor)) static void stop(void) {
+  struct rusage self, children;
+  FILE *file;
+  if (!out[0] || !(file = fopen(out, "a"))) return;
+  getrusage(RUSAGE_SELF, &self);
+  getrusage(RUSAGE_CHILDREN, &children);
+  fprintf(file, "%ld %ld %ld %ld\n",
+          self.ru_utime.tv_sec * 1000000L + self.ru_utime.tv_usec,
+          self.ru_stime.tv_sec * 1000000L + self.ru_stime.tv_usec,
+          children.ru_utime.tv_sec * 1000000L + children.ru_utime.tv_usec,
+          children.ru_stime.tv_sec * 1000000L + children.ru_stime.tv_usec);
+  fclose(file);
+}
+CEOF
+  cc -O2 -shared -fPIC -o "$work/rusage.so" "$work/rusage.c"
+  echo "CPU per task in µs, medians of ${RUNS:-7} runs (${RUNS_BIG:-2} at N = 10,000), P = 2;" \
+    "own: the process and all its threads; children: the programs it ran"
+  echo "| shape | N | who | own | user | sys | children |"
+  echo "| --- | --- | --- | --- | --- | --- | --- |"
+  cpu_case wide 1000 "${RUNS:-7}"
+  cpu_case layered 1000 "${RUNS:-7}"
+  cpu_case layered 10000 "${RUNS_BIG:-2}"
+  echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+  exit 0
+fi
 if [ "$mode" = profile ]; then
   command -v perf > /dev/null && command -v strace > /dev/null \
     || { echo "profile needs perf and strace" >&2; exit 2; }
