@@ -143,7 +143,7 @@ fn checks_run_after_the_work_and_a_failed_one_fails_the_mission() {
             "  ✓ met             The report exists (`test -f report.txt` passed)".to_string(),
             format!(
                 "  ✗ not met         The report says ok (`{check}` exited with code 3; output: \
-                 <DIR>/.techlead/runs/{id}/done/item-3/output.log)"
+                 <DIR>/.techlead/runs/{id}/done/item-3.output.log)"
             ),
         ]
     );

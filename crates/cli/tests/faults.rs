@@ -84,12 +84,17 @@ impl Fixture {
     }
 
     /// The directory of an attempt, from the attempt's recorded `dir`.
-    fn attempt_dir(&self, status: &serde_json::Value, task: &str, number: usize) -> PathBuf {
+    /// One of an attempt's files: `<its recorded stem>.<name>`.
+    fn attempt_file(
+        &self,
+        status: &serde_json::Value,
+        task: &str,
+        number: usize,
+        name: &str,
+    ) -> PathBuf {
         let attempt = &support::task(status, task)["attempts"][number - 1];
-        self.db
-            .parent()
-            .unwrap()
-            .join(attempt["dir"].as_str().unwrap())
+        let stem = attempt["dir"].as_str().unwrap();
+        self.db.parent().unwrap().join(format!("{stem}.{name}"))
     }
 }
 
@@ -368,7 +373,7 @@ fn command_ignoring_sigterm_is_killed_after_its_timeout() {
     assert_eq!(task["status"], "failed");
     assert_eq!(support::outcomes(task), [Some("timed_out".to_string())]);
     let log =
-        std::fs::read_to_string(fx.attempt_dir(&status, "STUBBORN", 1).join("output.log")).unwrap();
+        std::fs::read_to_string(fx.attempt_file(&status, "STUBBORN", 1, "output.log")).unwrap();
     assert!(log.contains("ran past its timeout"), "{log}");
     assert!(log.contains("sent SIGKILL"), "{log}");
     assert!(support::processes_of(&fx.id()).is_empty());
@@ -426,15 +431,17 @@ fn huge_output_is_capped_and_the_run_succeeds() {
         support::outcomes(support::task(&status, "CHATTY")),
         [Some("succeeded".to_string())]
     );
-    let dir = fx.attempt_dir(&status, "CHATTY", 1);
+    let newest = fx.attempt_file(&status, "CHATTY", 1, "output.log");
     let mut total = 0;
     let mut logs = Vec::new();
-    for entry in std::fs::read_dir(&dir).unwrap() {
+    for entry in std::fs::read_dir(newest.parent().unwrap()).unwrap() {
         let entry = entry.unwrap();
         let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with("output.log") {
+        if let Some(name) = name.strip_prefix("CHATTY.1.")
+            && name.starts_with("output.log")
+        {
             total += entry.metadata().unwrap().len();
-            logs.push(name);
+            logs.push(name.to_owned());
         }
     }
     logs.sort();
@@ -445,7 +452,7 @@ fn huge_output_is_capped_and_the_run_succeeds() {
     );
     assert!(total > 2 * CAP, "only {total} bytes kept");
     // The newest output is what is kept.
-    let log = std::fs::read(dir.join("output.log")).unwrap();
+    let log = std::fs::read(newest).unwrap();
     let tail = String::from_utf8_lossy(&log[log.len().saturating_sub(4096)..]).into_owned();
     assert!(tail.contains("the end"), "{tail}");
 }
@@ -597,7 +604,7 @@ fn second_ctrl_c_kills_a_child_ignoring_sigterm_at_once_and_resume_finishes() {
         .db
         .parent()
         .unwrap()
-        .join(format!("runs/{id}/STUBBORN/1/output.log"));
+        .join(format!("runs/{id}/STUBBORN.1.output.log"));
     support::wait_until("the attempt to be cancelled", || {
         std::fs::read_to_string(&log).is_ok_and(|l| l.contains("cancelled"))
     });

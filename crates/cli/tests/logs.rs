@@ -31,12 +31,13 @@ fn an_attempt_that_printed_nothing_has_no_log_and_shows_as_empty() {
 
     let status = support::status(dir.path(), Path::new(&db), &id);
     let attempt = &support::task(&status, "QUIET")["attempts"][0];
-    let attempt_dir = Path::new(&db)
+    let stem = Path::new(&db)
         .parent()
         .unwrap()
         .join(attempt["dir"].as_str().unwrap());
-    assert!(attempt_dir.join("prompt.md").exists());
-    assert!(!attempt_dir.join("output.log").exists());
+    let file = |name: &str| format!("{}.{name}", stem.display());
+    assert!(Path::new(&file("prompt.md")).exists());
+    assert!(!Path::new(&file("output.log")).exists());
 
     for follow in [false, true] {
         let mut args = vec!["logs", &id, "QUIET", "--db", &db];

@@ -45,7 +45,7 @@ fn the_prompt_carries_the_task_its_checks_and_the_handoff() {
     let api = support::task(&status, "API");
     let attempt_dir = api["attempts"][0]["dir"].as_str().unwrap();
     let data = std::path::Path::new(db).parent().unwrap();
-    let written = std::fs::read_to_string(data.join(attempt_dir).join("prompt.md")).unwrap();
+    let written = std::fs::read_to_string(data.join(format!("{attempt_dir}.prompt.md"))).unwrap();
     assert_eq!(written, prompt);
 
     let wrong = support::run_to_end(

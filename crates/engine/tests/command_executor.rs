@@ -36,8 +36,9 @@ impl Scratch {
         self.0.join("work")
     }
 
+    /// The stem of the attempt's files.
     fn attempt_dir(&self) -> PathBuf {
-        self.0.join("attempts").join("t1").join("1")
+        self.0.join("attempts").join("t1.1")
     }
 }
 
@@ -323,33 +324,45 @@ async fn a_first_attempt_makes_every_missing_directory() {
     let scratch = Scratch::new();
     let mut spec = spec(&scratch, &sh("echo ran"));
     spec.attempt = 1;
-    spec.attempt_dir = scratch.0.join("runs").join("m-42").join("t1").join("1");
+    spec.attempt_dir = scratch.0.join("runs").join("m-42").join("t1.1");
     let result = run(spec.clone()).await;
     assert_eq!(result.outcome, Outcome::Succeeded { summary: None });
     assert_eq!(log(&spec), "ran\n");
-    // A later attempt beside it, in the task directory made above.
+    // A later attempt beside it, in the directory made above.
     spec.attempt = 2;
-    spec.attempt_dir = scratch.0.join("runs").join("m-42").join("t1").join("2");
+    spec.attempt_dir = scratch.0.join("runs").join("m-42").join("t1.2");
     let result = run(spec.clone()).await;
     assert_eq!(result.outcome, Outcome::Succeeded { summary: None });
     assert_eq!(log(&spec), "ran\n");
+    // One file per attempt that printed nothing more than a line: the
+    // prompt and the log, side by side, and no directory of its own.
+    let mut files: Vec<String> = fs::read_dir(scratch.0.join("runs").join("m-42"))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(
+        files,
+        [
+            "t1.1.output.log",
+            "t1.1.prompt.md",
+            "t1.2.output.log",
+            "t1.2.prompt.md"
+        ]
+    );
 }
 
 #[tokio::test]
-async fn an_attempt_directory_that_is_a_file_is_a_clear_failure() {
+async fn a_directory_for_the_files_that_is_a_file_is_a_clear_failure() {
     let scratch = Scratch::new();
-    for attempt in [1, 2] {
-        let mut spec = spec(&scratch, &["true"]);
-        spec.attempt = attempt;
-        fs::create_dir_all(spec.attempt_dir.parent().unwrap()).unwrap();
-        fs::write(&spec.attempt_dir, "not a directory").unwrap();
-        match run(spec.clone()).await.outcome {
-            Outcome::Failed { message, .. } => assert!(
-                message.contains("cannot create the attempt directory"),
-                "{message}"
-            ),
-            other => panic!("expected a failure, got {other:?}"),
-        }
+    let spec = spec(&scratch, &["true"]);
+    fs::write(spec.files_dir(), "not a directory").unwrap();
+    match run(spec.clone()).await.outcome {
+        Outcome::Failed { message, .. } => assert!(
+            message.contains("cannot write the prompt file"),
+            "{message}"
+        ),
+        other => panic!("expected a failure, got {other:?}"),
     }
 }
 
@@ -647,7 +660,7 @@ async fn gigabytes_of_output_use_bounded_disk() {
             summary: Some("done".into())
         }
     );
-    let files: Vec<PathBuf> = fs::read_dir(&spec.attempt_dir)
+    let files: Vec<PathBuf> = fs::read_dir(spec.files_dir())
         .unwrap()
         .flatten()
         .map(|entry| entry.path())
@@ -655,7 +668,7 @@ async fn gigabytes_of_output_use_bounded_disk() {
             path.file_name()
                 .unwrap()
                 .to_string_lossy()
-                .starts_with("output.log")
+                .starts_with("t1.1.output.log")
         })
         .collect();
     assert_eq!(files.len(), 3, "{files:?}");
@@ -784,30 +797,18 @@ async fn a_malformed_result_file_is_a_warning_in_the_log() {
 }
 
 #[tokio::test]
-async fn a_stale_result_file_from_before_the_attempt_is_ignored() {
+async fn a_stale_result_file_from_an_earlier_run_of_the_attempt_is_ignored() {
+    // The same attempt run again (a gate, or a claim withdrawn and made
+    // again) finds the prompt file and the result file of its last run.
     let scratch = Scratch::new();
     let spec = spec(&scratch, &["true"]);
-    fs::create_dir_all(&spec.attempt_dir).unwrap();
+    fs::create_dir_all(spec.files_dir()).unwrap();
+    fs::write(spec.prompt_path(), "an older, longer prompt than this one").unwrap();
     fs::write(spec.result_path(), r#"{"status": "failure"}"#).unwrap();
     let result = run(spec.clone()).await;
     assert_eq!(result.outcome, Outcome::Succeeded { summary: None });
     assert!(!Path::new(&spec.result_path()).exists());
-}
-
-#[tokio::test]
-async fn a_stale_result_file_is_ignored_whichever_the_attempt_number() {
-    // The first attempt of a task makes its directories in another order
-    // than a later one; a re-used directory is cleaned up either way.
-    for attempt in [1, 2] {
-        let scratch = Scratch::new();
-        let mut spec = spec(&scratch, &["true"]);
-        spec.attempt = attempt;
-        fs::create_dir_all(&spec.attempt_dir).unwrap();
-        fs::write(spec.result_path(), r#"{"status": "failure"}"#).unwrap();
-        let result = run(spec.clone()).await;
-        assert_eq!(result.outcome, Outcome::Succeeded { summary: None });
-        assert!(!spec.result_path().exists());
-    }
+    assert_eq!(fs::read_to_string(spec.prompt_path()).unwrap(), spec.prompt);
 }
 
 #[tokio::test]
@@ -821,7 +822,7 @@ async fn many_attempts_in_parallel_each_get_their_own_outcome() {
             &sh("echo \"::summary $TECHLEAD_ATTEMPT\"; exit $((TECHLEAD_ATTEMPT % 2))"),
         );
         spec.attempt = i;
-        spec.attempt_dir = scratch.0.join(format!("attempts/t1/{i}"));
+        spec.attempt_dir = scratch.0.join(format!("attempts/t1.{i}"));
         let (tx, _rx) = mpsc::unbounded_channel();
         attempts.push(tokio::spawn(executor.run(
             spec,

@@ -201,19 +201,19 @@ async fn a_success_reports_everything_as_simulation() {
     );
 
     // One log line per report and one for the end, each marked; nothing
-    // but the log in the attempt directory.
-    let log = fs::read_to_string(attempt_dir.join("output.log")).unwrap();
+    // but the log among the attempt's files.
+    let log = fs::read_to_string(format!("{}.output.log", attempt_dir.display())).unwrap();
     let lines: Vec<&str> = log.lines().collect();
     assert_eq!(lines.len(), ran.events.len() + 1, "{log}");
     assert!(
         lines.iter().all(|line| line.starts_with("SIMULATION")),
         "{log}"
     );
-    let files: Vec<_> = fs::read_dir(&attempt_dir)
+    let files: Vec<_> = fs::read_dir(attempt_dir.parent().unwrap())
         .unwrap()
         .map(|entry| entry.unwrap().file_name())
         .collect();
-    assert_eq!(files, ["output.log"]);
+    assert_eq!(files, ["1.output.log"]);
 }
 
 #[tokio::test(start_paused = true)]
@@ -508,7 +508,7 @@ async fn rehearse_the_example(seed: u64) -> (MissionStatus, Vec<(String, u32, St
     for (task, attempt, _) in &attempts {
         let log = dir
             .path()
-            .join(format!("runs/{id}/{task}/{attempt}/output.log"));
+            .join(format!("runs/{id}/{task}.{attempt}.output.log"));
         let log = fs::read_to_string(&log).unwrap();
         assert!(
             log.lines().all(|line| line.starts_with("SIMULATION")),

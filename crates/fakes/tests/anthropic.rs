@@ -65,7 +65,7 @@ async fn a_success_reports_the_answer_usage_and_cost_and_sends_the_right_request
             .any(|e| matches!(e, ExecEvent::Progress { .. }))
     );
     assert!(events.contains(&ExecEvent::Summary(summary.clone())));
-    let answer = dir.path().join("attempt-1/answer.md");
+    let answer = dir.path().join("attempt-1.answer.md");
     assert!(events.contains(&ExecEvent::Artifact(answer.display().to_string())));
     assert_eq!(std::fs::read_to_string(&answer).unwrap(), reply.text);
 
@@ -99,9 +99,9 @@ async fn a_success_reports_the_answer_usage_and_cost_and_sends_the_right_request
         "Write a plan for the refactor."
     );
 
-    let prompt = std::fs::read_to_string(dir.path().join("attempt-1/prompt.md")).unwrap();
+    let prompt = std::fs::read_to_string(dir.path().join("attempt-1.prompt.md")).unwrap();
     assert!(prompt.contains("Write a plan for the refactor."));
-    let log = std::fs::read_to_string(dir.path().join("attempt-1/output.log")).unwrap();
+    let log = std::fs::read_to_string(dir.path().join("attempt-1.output.log")).unwrap();
     assert!(log.contains("HTTP 200, request id req_"), "{log}");
     assert!(
         log.contains("usage: 1000 input, 2000 output, 500 cache read, 100 cache write"),

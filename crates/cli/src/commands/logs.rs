@@ -4,7 +4,7 @@ use crate::args::LogsArgs;
 use crate::database;
 use crate::exit::{CliError, Outcome};
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub fn run(args: &LogsArgs) -> Result<Outcome, CliError> {
@@ -23,7 +23,7 @@ pub fn run(args: &LogsArgs) -> Result<Outcome, CliError> {
             wanted,
             attempts: attempts.len(),
         })?;
-    let log = data_dir.join(&attempt.dir).join("output.log");
+    let log = log_path(&data_dir.join(&attempt.dir));
     let attempt_index = (wanted - 1) as usize;
     let mut ended = attempt.outcome.is_some();
     let mut printed = print_from(&log, None)?;
@@ -52,6 +52,17 @@ pub fn run(args: &LogsArgs) -> Result<Outcome, CliError> {
     Ok(Outcome::Success)
 }
 
+/// An attempt's log: `<stem>.output.log`, or `output.log` inside the
+/// directory that attempts recorded by an older techlead had.
+fn log_path(stem: &Path) -> PathBuf {
+    if stem.is_dir() {
+        return stem.join("output.log");
+    }
+    let mut path = stem.as_os_str().to_owned();
+    path.push(".output.log");
+    PathBuf::from(path)
+}
+
 /// Prints the log from byte `offset` (`None`: nothing printed yet); returns
 /// the new end, or `None` while there is no log. An attempt gets its log on
 /// its first byte of output, so a missing log is empty output, not an error.
@@ -78,4 +89,22 @@ fn print_from(log: &Path, offset: Option<u64>) -> Result<Option<u64>, CliError> 
     let _ = out.write_all(&bytes);
     let _ = out.flush();
     Ok(Some(offset + bytes.len() as u64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_log_is_beside_its_stem_or_in_an_older_attempt_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let stem = dir.path().join("runs").join("m-1").join("T1.2");
+        assert_eq!(
+            log_path(&stem),
+            dir.path().join("runs").join("m-1").join("T1.2.output.log")
+        );
+        let old = dir.path().join("runs").join("m-1").join("T1").join("2");
+        std::fs::create_dir_all(&old).unwrap();
+        assert_eq!(log_path(&old), old.join("output.log"));
+    }
 }

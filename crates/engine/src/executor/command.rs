@@ -34,8 +34,8 @@ use lines::{LineBuffer, Piece};
 use log::RotatingLog;
 use process::{Launch, ProcessGroup};
 use std::ffi::OsStr;
-use std::fs::{self, File};
-use std::io;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::pin::Pin;
@@ -335,25 +335,36 @@ async fn run(
     outcome
 }
 
-/// Creates the attempt directory, writes the prompt file, removes a stale
-/// result file so that only this attempt's result counts, and opens the
-/// prompt file read-only for the child's stdin.
+/// Writes the prompt file, removes a stale result file so that only this
+/// attempt's result counts, and opens the prompt file read-only for the
+/// child's stdin.
+///
+/// The prompt file is created with `O_EXCL`: when that works the attempt's
+/// files are new and there is nothing stale to remove, so the usual attempt
+/// costs one `open` to write its prompt and one to read it. The mission's
+/// directory is made only when the first attempt finds it missing.
 fn prepare(spec: &AttemptSpec) -> Result<File, String> {
-    let created = make_dir(&spec.attempt_dir, spec.attempt <= 1).map_err(|error| {
-        format!(
-            "cannot create the attempt directory `{}`: {error}",
-            spec.attempt_dir.display()
-        )
-    })?;
     let prompt_path = spec.prompt_path();
-    fs::write(&prompt_path, &spec.prompt).map_err(|error| {
+    let cannot_write = |error: io::Error| {
         format!(
             "cannot write the prompt file `{}`: {error}",
             prompt_path.display()
         )
-    })?;
-    // A directory made just now is empty: nothing stale to remove.
-    if !created {
+    };
+    let mut file = match create_new(&prompt_path) {
+        Err(error) if error.kind() == io::ErrorKind::NotFound => {
+            spec.create_files_dir().map_err(|error| {
+                format!(
+                    "cannot create the directory for the attempt's files `{}`: {error}",
+                    spec.files_dir().display()
+                )
+            })?;
+            create_new(&prompt_path)
+        }
+        other => other,
+    };
+    if matches!(&file, Err(error) if error.kind() == io::ErrorKind::AlreadyExists) {
+        // This attempt ran before (a gate run again): its old result goes.
         match fs::remove_file(spec.result_path()) {
             Ok(()) => {}
             Err(error) if error.kind() == io::ErrorKind::NotFound => {}
@@ -364,7 +375,10 @@ fn prepare(spec: &AttemptSpec) -> Result<File, String> {
                 ));
             }
         }
+        file = File::create(&prompt_path);
     }
+    file.and_then(|mut file| file.write_all(spec.prompt.as_bytes()))
+        .map_err(cannot_write)?;
     File::open(&prompt_path).map_err(|error| {
         format!(
             "cannot open the prompt file `{}` for the program's stdin: {error}",
@@ -373,49 +387,9 @@ fn prepare(spec: &AttemptSpec) -> Result<File, String> {
     })
 }
 
-/// Makes `dir`; true when it was made now, false when it was there already.
-/// One `mkdir` when the parent exists; with `parent_is_new` (a task's first
-/// attempt, whose task directory does not exist yet) the parent is made
-/// first rather than after a failed try, so that the usual case costs two.
-fn make_dir(dir: &Path, parent_is_new: bool) -> io::Result<bool> {
-    let parent = dir.parent().filter(|parent| !parent.as_os_str().is_empty());
-    if parent_is_new && let Some(parent) = parent {
-        make_all(parent)?;
-    }
-    match fs::create_dir(dir) {
-        Ok(()) => return Ok(true),
-        Err(error) if error.kind() == io::ErrorKind::NotFound && !parent_is_new => {
-            if let Some(parent) = parent {
-                make_all(parent)?;
-            }
-        }
-        Err(error) => return existing(dir, error),
-    }
-    fs::create_dir(dir)
-        .map(|()| true)
-        .or_else(|error| existing(dir, error))
-}
-
-/// `Ok(false)` when `error` is "already exists" and `dir` is a directory;
-/// otherwise the error.
-fn existing(dir: &Path, error: io::Error) -> io::Result<bool> {
-    if error.kind() == io::ErrorKind::AlreadyExists && dir.is_dir() {
-        Ok(false)
-    } else {
-        Err(error)
-    }
-}
-
-/// Makes `dir` and whatever parents it lacks; fine when it exists. A plain
-/// `mkdir` first: `create_dir_all` would try `dir` a second time after its
-/// parents.
-fn make_all(dir: &Path) -> io::Result<()> {
-    match fs::create_dir(dir) {
-        Ok(()) => Ok(()),
-        Err(error) if error.kind() == io::ErrorKind::AlreadyExists => Ok(()),
-        Err(error) if error.kind() == io::ErrorKind::NotFound => fs::create_dir_all(dir),
-        Err(error) => Err(error),
-    }
+/// Creates `path` for writing; fails when it exists.
+fn create_new(path: &Path) -> io::Result<File> {
+    OpenOptions::new().write(true).create_new(true).open(path)
 }
 
 /// The outcome of a child that exited by itself: its exit status, read

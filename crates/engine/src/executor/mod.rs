@@ -14,7 +14,7 @@ pub mod simulate;
 mod supervise;
 
 use std::future::Future;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -35,7 +35,12 @@ pub struct AttemptSpec {
     pub prompt: String,
     /// Where the attempt runs.
     pub workdir: PathBuf,
-    /// Directory for this attempt's files: the prompt, the log, the result.
+    /// Where this attempt's files go, as a path stem (not a directory):
+    /// they are `<attempt_dir>.prompt.md`, `<attempt_dir>.output.log` and
+    /// `<attempt_dir>.result.json` ([`AttemptSpec::attempt_file`]), side by
+    /// side with the other attempts' in the stem's parent directory
+    /// (`runs/<mission>/<task>.<attempt>` for a task: one file per attempt
+    /// rather than two directories and a file, see docs/executors.md).
     pub attempt_dir: PathBuf,
     pub timeout: Duration,
     /// Extra environment variables for the child.
@@ -60,16 +65,38 @@ pub struct AttemptSpec {
 }
 
 impl AttemptSpec {
+    /// One of this attempt's files: `<attempt_dir>.<name>`.
+    pub fn attempt_file(&self, name: &str) -> PathBuf {
+        let mut path = self.attempt_dir.clone().into_os_string();
+        path.push(".");
+        path.push(name);
+        PathBuf::from(path)
+    }
+
     pub fn log_path(&self) -> PathBuf {
-        self.attempt_dir.join("output.log")
+        self.attempt_file("output.log")
     }
 
     pub fn prompt_path(&self) -> PathBuf {
-        self.attempt_dir.join("prompt.md")
+        self.attempt_file("prompt.md")
     }
 
     pub fn result_path(&self) -> PathBuf {
-        self.attempt_dir.join("result.json")
+        self.attempt_file("result.json")
+    }
+
+    /// The directory the attempt's files go in, shared with the mission's
+    /// other attempts (empty for a bare stem: the current directory).
+    pub fn files_dir(&self) -> &Path {
+        self.attempt_dir.parent().unwrap_or(Path::new(""))
+    }
+
+    /// Makes [`AttemptSpec::files_dir`] and its parents when missing.
+    pub fn create_files_dir(&self) -> std::io::Result<()> {
+        match self.files_dir() {
+            dir if dir.as_os_str().is_empty() => Ok(()),
+            dir => std::fs::create_dir_all(dir),
+        }
     }
 }
 

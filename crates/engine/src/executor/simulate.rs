@@ -18,7 +18,7 @@
 
 use super::{AttemptSpec, ExecEvent, Executor, Outcome, OutcomeFuture};
 use std::collections::HashMap;
-use std::fs::{self, File};
+use std::fs::File;
 use std::io::{self, Write};
 use std::sync::Arc;
 use std::time::Duration;
@@ -310,8 +310,8 @@ async fn run(
         Ok(out) => out,
         Err(error) => {
             return failed(format!(
-                "{MARK}: cannot create the attempt directory `{}`: {error}",
-                spec.attempt_dir.display()
+                "{MARK}: cannot create the directory for the attempt's files `{}`: {error}",
+                spec.files_dir().display()
             ));
         }
     };
@@ -483,11 +483,11 @@ struct Reports {
 }
 
 impl Reports {
-    /// Makes the attempt directory and a fresh `output.log` in it. Only a
+    /// Makes the directory of the attempt's files and a fresh log. Only a
     /// directory that cannot be made is an error; a log that cannot be
     /// opened is reported at the end.
     fn open(spec: &AttemptSpec, events: mpsc::UnboundedSender<ExecEvent>) -> io::Result<Reports> {
-        fs::create_dir_all(&spec.attempt_dir)?;
+        spec.create_files_dir()?;
         let log_path = spec.log_path();
         let (log, log_error) = match File::create(&log_path) {
             Ok(file) => (Some(file), None),

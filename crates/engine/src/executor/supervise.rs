@@ -304,13 +304,13 @@ fn arm(alarm: std::pin::Pin<&mut tokio::time::Sleep>, after: Duration) -> bool {
     }
 }
 
-/// Makes the attempt directory, writes the prompt file and opens it for
-/// the child's stdin.
+/// Makes the directory of the attempt's files, writes the prompt file and
+/// opens it for the child's stdin.
 fn prepare(spec: &AttemptSpec) -> Result<File, String> {
-    fs::create_dir_all(&spec.attempt_dir).map_err(|error| {
+    spec.create_files_dir().map_err(|error| {
         format!(
-            "cannot create the attempt directory `{}`: {error}",
-            spec.attempt_dir.display()
+            "cannot create the directory for the attempt's files `{}`: {error}",
+            spec.files_dir().display()
         )
     })?;
     let prompt_path = spec.prompt_path();

@@ -11,9 +11,9 @@ use techlead_store::Store;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-/// An attempt's directory, relative to the data directory.
+/// The stem of an attempt's files, relative to the data directory.
 pub fn relative_dir(mission: &str, task: &str, attempt: u32) -> String {
-    format!("runs/{mission}/{task}/{attempt}")
+    format!("runs/{mission}/{task}.{attempt}")
 }
 
 pub fn spawn<S: Store>(mission: &Mission<S>, task: usize, cancel: CancellationToken) {

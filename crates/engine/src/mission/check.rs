@@ -41,7 +41,7 @@ pub fn spawn_gate<S: Store>(mission: &Mission<S>, t: usize, index: usize, gate: 
     let task = &state.plan.tasks[t];
     let attempt = state.tasks[t].attempts.len() as u32;
     let relative = format!(
-        "{}/gate-{}",
+        "{}.gate-{}",
         super::attempt::relative_dir(&mission.id, &task.id, attempt),
         index + 1
     );
@@ -71,7 +71,7 @@ pub fn spawn_gate<S: Store>(mission: &Mission<S>, t: usize, index: usize, gate: 
         budget_usd: None,
         estimate_hours: None,
     };
-    let log = format!("{relative}/output.log");
+    let log = format!("{relative}.output.log");
     let name = gate.name();
     let run = match gate {
         GatePlan::Command {

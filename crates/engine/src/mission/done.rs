@@ -3,8 +3,8 @@
 //! one at a time in list order (in a mission with a repository, on a
 //! checkout of the integration branch, which holds the mission's whole
 //! work). They run through the command executor (`sh -c`) like phase
-//! gates: process group, timeout, capped log under
-//! `runs/<mission>/done/item-<n>/`.
+//! gates: process group, timeout, capped log in
+//! `runs/<mission>/done/item-<n>.output.log`.
 
 use super::{Input, Mission};
 use crate::executor::command::CommandExecutor;
@@ -59,7 +59,7 @@ pub fn spawn<S: Store>(mission: &Mission<S>, item: usize) {
         budget_usd: None,
         estimate_hours: None,
     };
-    let log = format!("{relative}/output.log");
+    let log = format!("{relative}.output.log");
     let log_path = mission.settings.data_dir.join(&log);
     let inputs = mission.inputs.sender();
     let cancel = mission.inputs.gate_token();

@@ -49,7 +49,7 @@ pub fn spawn<S: Store>(mission: &Mission<S>, phase: usize, gate: String) {
         budget_usd: None,
         estimate_hours: None,
     };
-    let log = format!("{relative}/output.log");
+    let log = format!("{relative}.output.log");
     let inputs = mission.inputs.sender();
     let cancel = mission.inputs.gate_token();
     let grace = mission.settings.gate_grace;

@@ -76,7 +76,7 @@ impl Scratch {
             command: None,
             prompt: "Build the thing.\n".into(),
             workdir: self.path("work"),
-            attempt_dir: self.path("attempts/T1/1"),
+            attempt_dir: self.path("attempts/T1.1"),
             timeout: Duration::from_secs(60),
             env,
             agent_prompt: String::new(),

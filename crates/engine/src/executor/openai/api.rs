@@ -350,13 +350,13 @@ impl Log {
     }
 }
 
-/// Makes the attempt directory and writes `prompt.md` (the system prompt,
-/// if any, then the user prompt).
+/// Makes the directory of the attempt's files and writes its prompt file
+/// (the system prompt, if any, then the user prompt).
 pub fn prepare(spec: &AttemptSpec) -> Result<Log, String> {
-    fs::create_dir_all(&spec.attempt_dir).map_err(|error| {
+    spec.create_files_dir().map_err(|error| {
         format!(
-            "cannot create the attempt directory `{}`: {error}",
-            spec.attempt_dir.display()
+            "cannot create the directory for the attempt's files `{}`: {error}",
+            spec.files_dir().display()
         )
     })?;
     let mut prompt = String::new();
@@ -618,7 +618,7 @@ async fn attempt<P: Protocol>(
             answer.len()
         ));
     }
-    let answer_path = spec.attempt_dir.join("answer.md");
+    let answer_path = spec.attempt_file("answer.md");
     if let Err(error) = fs::write(&answer_path, &answer) {
         return failed(format!("cannot write `{}`: {error}", answer_path.display()));
     }
