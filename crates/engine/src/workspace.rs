@@ -31,6 +31,10 @@ use std::io;
 use std::path::{Path, PathBuf};
 use techlead_core::fingerprint::fnv1a;
 
+/// Taken by every `git worktree` command of this process (see
+/// `Workspaces::worktree_admin`).
+static WORKTREE_ADMIN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// The name of the integration checkout's directory; task directories never
 /// start with `_` ([`ref_component`]).
 const INTEGRATION_DIR: &str = "_integration";
@@ -400,11 +404,7 @@ impl Workspaces {
 
     /// Every worktree of the repository.
     pub(crate) fn worktrees(&self) -> Result<Vec<Worktree>> {
-        let output = self
-            .git
-            .cmd()
-            .args(["worktree", "list", "--porcelain", "-z"])
-            .run()?;
+        let output = self.worktree_admin(&["list", "--porcelain", "-z"])?;
         let mut worktrees = Vec::new();
         let mut current: Option<Worktree> = None;
         for field in output.split('\0') {
@@ -431,6 +431,50 @@ impl Workspaces {
         }
         worktrees.extend(current);
         Ok(worktrees)
+    }
+
+    /// `git worktree <args>`, one at a time in this process, and again
+    /// (a few times) when another process made it fail: these commands read
+    /// every worktree's administrative files and die on one that another
+    /// `worktree add` is half way through writing (`failed to read
+    /// .git/worktrees/<name>/commondir`), and `prune` could take such a
+    /// half-made entry for a stale one.
+    fn worktree_admin<S: AsRef<std::ffi::OsStr>>(&self, args: &[S]) -> Result<String> {
+        let _turn = WORKTREE_ADMIN
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut tries = 0;
+        loop {
+            match self.git.cmd().arg("worktree").args(args).run() {
+                Err(git::Error::Failed { stderr, .. })
+                    if tries < 5
+                        && stderr.contains("failed to read")
+                        && stderr.contains("worktrees") =>
+                {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(10 << tries));
+                }
+                result => return Ok(result?),
+            }
+        }
+    }
+
+    /// Drops git's worktree at `path` (its directory, if any, with it) and
+    /// any entries whose directory is gone. The branch stays.
+    fn drop_worktree(&self, path: &Path) -> Result<()> {
+        let removed = self.worktree_admin(&[
+            "remove".as_ref(),
+            "--force".as_ref(),
+            "--force".as_ref(),
+            path.as_os_str(),
+        ]);
+        // A directory already gone makes `remove` fail; prune drops it.
+        match removed {
+            Err(error) if path.exists() => return Err(error),
+            _ => {}
+        }
+        self.worktree_admin(&["prune"])?;
+        Ok(())
     }
 
     /// The registered worktree at `path`, if any.
@@ -473,12 +517,7 @@ impl Workspaces {
             // half way through its checkout (whose files would look
             // deleted): drop the entry and check the branch out again.
             // Nothing committed is lost; the branch stays.
-            self.git
-                .cmd()
-                .args(["worktree", "remove", "--force", "--force"])
-                .arg(&path)
-                .output(&[0, 128])?;
-            self.git.cmd().args(["worktree", "prune"]).run()?;
+            self.drop_worktree(&path)?;
         }
         if path.exists() {
             let empty = fs::read_dir(&path)
@@ -490,19 +529,24 @@ impl Workspaces {
             }
             fs::remove_dir(&path).map_err(io_error(&path))?;
         }
-        let add = self.git.cmd().identity(Identity::techlead());
         if self.git.resolve(&reference)?.is_some() {
-            add.args(["worktree", "add", "--quiet"])
-                .arg(&path)
-                .arg(&branch)
-                .run()?;
+            self.worktree_admin(&[
+                "add".as_ref(),
+                "--quiet".as_ref(),
+                path.as_os_str(),
+                branch.as_ref(),
+            ])?;
         } else {
             let tip = self.integration_tip()?;
-            add.args(["worktree", "add", "--quiet", "--no-track", "-b"])
-                .arg(&branch)
-                .arg(&path)
-                .arg(&tip)
-                .run()?;
+            self.worktree_admin(&[
+                "add".as_ref(),
+                "--quiet".as_ref(),
+                "--no-track".as_ref(),
+                "-b".as_ref(),
+                branch.as_ref(),
+                path.as_os_str(),
+                tip.as_ref(),
+            ])?;
         }
         Ok(path)
     }
@@ -628,23 +672,19 @@ impl Workspaces {
             return Ok(path);
         }
         if registered.is_some() {
-            self.git
-                .cmd()
-                .args(["worktree", "remove", "--force", "--force"])
-                .arg(&path)
-                .output(&[0, 128])?;
-            self.git.cmd().args(["worktree", "prune"]).run()?;
+            self.drop_worktree(&path)?;
         }
         // Only ever a copy of the integration branch: nothing to keep.
         if path.exists() {
             fs::remove_dir_all(&path).map_err(io_error(&path))?;
         }
-        self.git
-            .cmd()
-            .args(["worktree", "add", "--quiet", "--detach"])
-            .arg(&path)
-            .arg(&tip)
-            .run()?;
+        self.worktree_admin(&[
+            "add".as_ref(),
+            "--quiet".as_ref(),
+            "--detach".as_ref(),
+            path.as_os_str(),
+            tip.as_ref(),
+        ])?;
         Ok(path)
     }
 
@@ -652,12 +692,7 @@ impl Workspaces {
     pub fn remove_integration_checkout(&self) -> Result<()> {
         let path = self.real_root().join(INTEGRATION_DIR);
         if self.worktree_at(&path)?.is_some() {
-            self.git
-                .cmd()
-                .args(["worktree", "remove", "--force", "--force"])
-                .arg(&path)
-                .output(&[0, 128])?;
-            self.git.cmd().args(["worktree", "prune"]).run()?;
+            self.drop_worktree(&path)?;
         }
         if path.exists() {
             fs::remove_dir_all(&path).map_err(io_error(&path))?;
@@ -701,12 +736,7 @@ impl Workspaces {
             }
         }
         if registered.is_some() {
-            self.git
-                .cmd()
-                .args(["worktree", "remove", "--force", "--force"])
-                .arg(&path)
-                .output(&[0, 128])?;
-            self.git.cmd().args(["worktree", "prune"]).run()?;
+            self.drop_worktree(&path)?;
         }
         if path.exists() {
             fs::remove_dir_all(&path).map_err(io_error(&path))?;

@@ -271,6 +271,37 @@ fn two_parallel_tasks_merge_cleanly_and_the_integration_tree_has_both() {
 }
 
 #[test]
+fn many_tasks_prepare_save_and_merge_at_once() {
+    let repo = Repo::new();
+    let workspaces = repo.workspaces();
+    let tasks: Vec<String> = (0..8).map(|i| format!("task-{i}")).collect();
+    std::thread::scope(|scope| {
+        for task in &tasks {
+            let workspaces = &workspaces;
+            scope.spawn(move || {
+                let path = workspaces.prepare(task).unwrap();
+                write(&path, &format!("{task}.txt"), task);
+                workspaces.save(task, task).unwrap();
+                // Merges race for the integration branch; each one lands.
+                merged(workspaces.merge(&request(task, Strategy::Merge)).unwrap());
+                workspaces
+                    .remove(task, Branch::Delete, Abandon::No)
+                    .unwrap();
+            });
+        }
+    });
+    let integration = workspace::integration_branch(MISSION);
+    for task in &tasks {
+        assert_eq!(repo.show(&integration, &format!("{task}.txt")), *task);
+    }
+    assert_eq!(
+        repo.git(&["rev-list", "--count", "--merges", &integration]),
+        "8\n"
+    );
+    assert_eq!(workspaces.leftovers().unwrap(), []);
+}
+
+#[test]
 fn tasks_editing_the_same_lines_conflict_and_leave_the_integration_branch_alone() {
     let repo = Repo::new();
     let workspaces = repo.workspaces();

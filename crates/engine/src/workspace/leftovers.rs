@@ -41,7 +41,7 @@ impl Workspaces {
     /// state, sorted by name. First drops git's entries for worktrees whose
     /// directory is gone (`git worktree prune`; their branches stay).
     pub fn leftovers(&self) -> Result<Vec<Leftover>> {
-        self.git.cmd().args(["worktree", "prune"]).run()?;
+        self.worktree_admin(&["prune"])?;
         let root = self.real_root();
         let worktrees = self.worktrees()?;
         let prefix = format!("refs/heads/techlead/{}/", ref_component(&self.mission));

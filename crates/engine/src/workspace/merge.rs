@@ -80,7 +80,11 @@ enum Tree {
     Conflict(Vec<String>),
 }
 
-/// How often `merge` starts over when the integration branch moves under it.
+/// Taken by every `merge` of this process.
+static MERGES: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// How often `merge` starts over when another process moved the
+/// integration branch under it.
 const ATTEMPTS: usize = 5;
 
 impl Workspaces {
@@ -224,6 +228,12 @@ impl Workspaces {
                 worktree: worktree.path,
             });
         }
+        // Merges of this process take turns: they would only make each
+        // other start over. Other processes are caught by the
+        // compare-and-swap below.
+        let _turn = MERGES
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         for _ in 0..ATTEMPTS {
             let old = self.integration_tip()?;
             let tip = self.task_tip(&request.task)?;
