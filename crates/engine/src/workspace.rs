@@ -742,11 +742,21 @@ impl Workspaces {
             fs::remove_dir_all(&path).map_err(io_error(&path))?;
         }
         if let (Branch::Delete, Some(tip)) = (branch, tip) {
+            let reference = format!("refs/heads/{branch_name}");
+            // Someone (the person, say) has it checked out elsewhere.
+            if let Some(worktree) = self
+                .worktrees()?
+                .into_iter()
+                .find(|worktree| worktree.branch.as_deref() == Some(&reference))
+            {
+                return Err(Error::CheckedOut {
+                    branch: branch_name,
+                    worktree: worktree.path,
+                });
+            }
             self.git
                 .cmd()
-                .args(["update-ref", "-d"])
-                .arg(format!("refs/heads/{branch_name}"))
-                .arg(tip)
+                .args(["update-ref", "-d", &reference, &tip])
                 .run()?;
         }
         Ok(())

@@ -675,6 +675,24 @@ fn remove_refuses_unmerged_work_and_uncommitted_changes() {
         ""
     );
 
+    // A branch the person checked out is not deleted under them.
+    let path = workspaces.prepare("theirs").unwrap();
+    workspaces
+        .remove("theirs", Branch::Keep, Abandon::No)
+        .unwrap();
+    assert!(!path.exists());
+    let branch = workspaces.task_branch("theirs");
+    repo.git(&["switch", "--quiet", &branch]);
+    let error = workspaces
+        .remove("theirs", Branch::Delete, Abandon::Yes)
+        .unwrap_err();
+    assert!(
+        matches!(error, workspace::Error::CheckedOut { .. }),
+        "{error}"
+    );
+    repo.git(&["rev-parse", "--verify", &branch]);
+    repo.git(&["switch", "--quiet", "main"]);
+
     // Abandoning throws unmerged work away on purpose.
     let path = workspaces.prepare("doomed").unwrap();
     write(&path, "x.txt", "x\n");
