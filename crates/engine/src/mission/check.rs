@@ -9,9 +9,9 @@
 
 use super::{Input, Mission};
 use crate::executor::command::CommandExecutor;
-use crate::executor::{AttemptSpec, Executor, Outcome};
+use crate::executor::{Executor, Outcome};
 use crate::workspace::{MergeRequest, Strategy, Workspaces};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use techlead_core::review;
@@ -45,39 +45,18 @@ pub fn spawn_gate<S: Store>(mission: &Mission<S>, t: usize, index: usize, gate: 
         super::attempt::relative_dir(&mission.id, &task.id, attempt),
         index + 1
     );
-    let workdir = match &mission.workspaces {
-        Some(workspaces) => workspaces.task_path(&task.id),
-        None => PathBuf::from(&state.plan.workdir),
-    };
-    let mut spec = AttemptSpec {
-        mission_id: mission.id.clone(),
-        task_id: task.id.clone(),
-        task_title: task.title.clone(),
-        attempt,
-        agent: "gate".to_string(),
-        command: None,
-        prompt: String::new(),
-        workdir,
-        attempt_dir: mission.settings.data_dir.join(&relative),
-        timeout: Duration::ZERO,
-        env: vec![(
-            crate::orphans::VARIABLE.to_string(),
-            crate::orphans::scope(&mission.settings.data_dir, &mission.id),
-        )],
-        agent_prompt: String::new(),
-        model: None,
-        tools: None,
-        resume_session: None,
-        budget_usd: None,
-        estimate_hours: None,
-    };
+    let who = (task.id.clone(), task.title.clone(), attempt);
+    let mut spec = super::gate::check_spec(mission, who, &relative);
+    if let Some(workspaces) = &mission.workspaces {
+        spec.workdir = workspaces.task_path(&task.id);
+    }
     let log = format!("{relative}.output.log");
     let name = gate.name();
     let run = match gate {
         GatePlan::Command {
             run, timeout_ms, ..
         } => {
-            spec.command = Some(vec!["sh".to_string(), "-c".to_string(), run]);
+            spec.command = Some(super::gate::shell(&run));
             spec.timeout = Duration::from_millis(timeout_ms);
             let executor: Arc<dyn Executor> =
                 Arc::new(CommandExecutor::new().with_grace(mission.settings.gate_grace));

@@ -8,8 +8,8 @@
 
 use super::{Input, Mission};
 use crate::executor::command::CommandExecutor;
-use crate::executor::{AttemptSpec, Executor, Outcome};
-use std::path::{Path, PathBuf};
+use crate::executor::{Executor, Outcome};
+use std::path::Path;
 use std::time::Duration;
 use techlead_store::Store;
 use tokio::sync::mpsc;
@@ -37,28 +37,15 @@ pub fn spawn<S: Store>(mission: &Mission<S>, item: usize) {
         .clone()
         .expect("only items with a command are checked");
     let relative = format!("runs/{}/done/item-{}", mission.id, item + 1);
-    let spec = AttemptSpec {
-        mission_id: mission.id.clone(),
-        task_id: format!("done-{}", item + 1),
-        task_title: plan.done_when[item].text.clone(),
-        attempt: 1,
-        agent: "done".to_string(),
-        command: Some(vec!["sh".to_string(), "-c".to_string(), run]),
-        prompt: String::new(),
-        workdir: PathBuf::from(&plan.workdir),
-        attempt_dir: mission.settings.data_dir.join(&relative),
-        timeout: CHECK_TIMEOUT,
-        env: vec![(
-            crate::orphans::VARIABLE.to_string(),
-            crate::orphans::scope(&mission.settings.data_dir, &mission.id),
-        )],
-        agent_prompt: String::new(),
-        model: None,
-        tools: None,
-        resume_session: None,
-        budget_usd: None,
-        estimate_hours: None,
-    };
+    let who = (
+        format!("done-{}", item + 1),
+        plan.done_when[item].text.clone(),
+        1,
+    );
+    let mut spec = super::gate::check_spec(mission, who, &relative);
+    spec.agent = "done".to_string();
+    spec.command = Some(super::gate::shell(&run));
+    spec.timeout = CHECK_TIMEOUT;
     let log = format!("{relative}.output.log");
     let log_path = mission.settings.data_dir.join(&log);
     let inputs = mission.inputs.sender();

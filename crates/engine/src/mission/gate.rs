@@ -15,6 +15,43 @@ use tokio::sync::mpsc;
 /// Gates that hang are stopped after this long.
 const GATE_TIMEOUT: Duration = Duration::from_secs(60 * 60);
 
+/// What a check runs as before its command is set: the mission's workdir,
+/// its files named `<relative>.*` under the data directory, and the mark
+/// that lets a later run find it if techlead dies (`orphans`).
+pub(super) fn check_spec<S: Store>(
+    mission: &Mission<S>,
+    (task_id, task_title, attempt): (String, String, u32),
+    relative: &str,
+) -> AttemptSpec {
+    AttemptSpec {
+        mission_id: mission.id.clone(),
+        task_id,
+        task_title,
+        attempt,
+        agent: "gate".to_string(),
+        command: None,
+        prompt: String::new(),
+        workdir: PathBuf::from(&mission.state.plan.workdir),
+        attempt_dir: mission.settings.data_dir.join(relative),
+        timeout: GATE_TIMEOUT,
+        env: vec![(
+            crate::orphans::VARIABLE.to_string(),
+            crate::orphans::scope(&mission.settings.data_dir, &mission.id),
+        )],
+        agent_prompt: String::new(),
+        model: None,
+        tools: None,
+        resume_session: None,
+        budget_usd: None,
+        estimate_hours: None,
+    }
+}
+
+/// A command the person wrote, run by the shell.
+pub(super) fn shell(command: &str) -> Vec<String> {
+    vec!["sh".to_string(), "-c".to_string(), command.to_string()]
+}
+
 pub fn spawn<S: Store>(mission: &Mission<S>, phase: usize, gate: String) {
     let index = mission.state.plan.phases[phase]
         .gates
@@ -27,28 +64,14 @@ pub fn spawn<S: Store>(mission: &Mission<S>, phase: usize, gate: String) {
         phase + 1,
         index + 1
     );
-    let spec = AttemptSpec {
-        mission_id: mission.id.clone(),
-        task_id: format!("phase-{}", phase + 1),
-        task_title: format!("gate of phase {}", mission.state.plan.phases[phase].name),
-        attempt: 1,
-        agent: "gate".to_string(),
-        command: Some(vec!["sh".to_string(), "-c".to_string(), gate.clone()]),
-        prompt: String::new(),
-        workdir: PathBuf::from(&mission.state.plan.workdir),
-        attempt_dir: mission.settings.data_dir.join(&relative),
-        timeout: GATE_TIMEOUT,
-        env: vec![(
-            crate::orphans::VARIABLE.to_string(),
-            crate::orphans::scope(&mission.settings.data_dir, &mission.id),
-        )],
-        agent_prompt: String::new(),
-        model: None,
-        tools: None,
-        resume_session: None,
-        budget_usd: None,
-        estimate_hours: None,
-    };
+    let title = format!("gate of phase {}", mission.state.plan.phases[phase].name);
+    let mut spec = check_spec(
+        mission,
+        (format!("phase-{}", phase + 1), title, 1),
+        &relative,
+    );
+    spec.command = Some(shell(&gate));
+    spec.timeout = GATE_TIMEOUT;
     let log = format!("{relative}.output.log");
     let inputs = mission.inputs.sender();
     let cancel = mission.inputs.gate_token();
