@@ -9,7 +9,7 @@ mod support;
 
 use rustix::process::{Pid, Signal};
 use std::path::Path;
-use std::process::Command;
+use support::git::{git, mission_in_repository};
 
 fn events_of(lines: &str) -> Vec<serde_json::Value> {
     lines
@@ -157,50 +157,20 @@ fn checks_run_after_the_work_and_a_failed_one_fails_the_mission() {
     ]);
 }
 
-/// Runs git in `dir`, with no global configuration, and returns stdout.
-fn git(dir: &Path, args: &[&str]) -> String {
-    let output = Command::new("git")
-        .current_dir(dir)
-        .env("HOME", dir)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .args([
-            "-c",
-            "user.name=person",
-            "-c",
-            "user.email=person@example.com",
-        ])
-        .args(args)
-        .output()
-        .expect("git runs");
-    assert!(
-        output.status.success(),
-        "git {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
 #[test]
 fn with_a_repository_checks_see_the_merged_work_and_status_shows_how_it_lands() {
-    let dir = tempfile::tempdir().unwrap();
-    let name = support::unique_name("done-repo");
-    git(dir.path(), &["init", "-q", "-b", "main"]);
-    std::fs::write(dir.path().join("a.txt"), "a\n").unwrap();
-    support::write_mission(
-        dir.path(),
-        &format!(
-            "mission:\n  name: {name}\n  repository: .\n  defaults: {{executor: command}}\n\
-             \x20 definition_of_done:\n\
-             \x20   - {{item: Both changes are in, run: 'grep -q A a.txt && test -f b.txt'}}\n\
-             \x20   - A person tried it\n\
-             tasks:\n\
-             \x20 - {{id: A, title: change a, command: [sh, -c, 'echo A >> a.txt'], gates: ['grep -q A a.txt']}}\n\
-             \x20 - {{id: B, title: add b, command: [sh, -c, 'echo B > b.txt'], needs: [docs/b.md]}}\n\
-             \x20 - {{id: BROKEN, title: never merged, command: [sh, -c, 'exit 5'], retries: 0}}\n"
-        ),
+    let (dir, name) = mission_in_repository(
+        "done-repo",
+        &[("a.txt", "a\n")],
+        "  defaults: {executor: command}\n\
+         \x20 definition_of_done:\n\
+         \x20   - {item: Both changes are in, run: 'grep -q A a.txt && test -f b.txt'}\n\
+         \x20   - A person tried it\n\
+         tasks:\n\
+         \x20 - {id: A, title: change a, command: [sh, -c, 'echo A >> a.txt'], gates: ['grep -q A a.txt']}\n\
+         \x20 - {id: B, title: add b, command: [sh, -c, 'echo B > b.txt'], needs: [docs/b.md]}\n\
+         \x20 - {id: BROKEN, title: never merged, command: [sh, -c, 'exit 5'], retries: 0}\n",
     );
-    git(dir.path(), &["add", "-A"]);
-    git(dir.path(), &["commit", "-q", "-m", "start"]);
     let out = support::run_to_end(dir.path(), &["run", "mission.yaml", "--json"]);
     // BROKEN failed: the work is not all in, so nothing is checked.
     out.expect_code(1);

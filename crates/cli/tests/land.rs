@@ -7,53 +7,7 @@ mod support;
 
 use serde_json::Value;
 use std::path::Path;
-use std::process::Command;
-
-/// Runs git in `dir`, with no global configuration, and returns stdout.
-fn git(dir: &Path, args: &[&str]) -> String {
-    let output = Command::new("git")
-        .current_dir(dir)
-        .env("HOME", dir)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .args([
-            "-c",
-            "user.name=person",
-            "-c",
-            "user.email=person@example.com",
-        ])
-        .args(args)
-        .output()
-        .expect("git runs");
-    assert!(
-        output.status.success(),
-        "git {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-/// A repository on `main` with `files` committed, and the mission file
-/// (committed too, so that the person's tree is clean).
-fn repository(dir: &Path, files: &[(&str, &str)], mission: &str) {
-    git(dir, &["init", "-q", "-b", "main"]);
-    for (path, text) in files {
-        let path = dir.join(path);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    }
-    support::write_mission(dir, mission);
-    git(dir, &["add", "-A"]);
-    git(dir, &["commit", "-q", "-m", "start"]);
-}
-
-/// What the person sees: HEAD, the branch, and `git status`.
-fn person_view(dir: &Path) -> (String, String, String) {
-    (
-        git(dir, &["rev-parse", "HEAD"]),
-        git(dir, &["branch", "--show-current"]),
-        git(dir, &["status", "--porcelain", "--untracked-files=all"]),
-    )
-}
+use support::git::{git, integration, mission_in_repository, person_view, repository};
 
 fn tip(dir: &Path, rev: &str) -> String {
     git(dir, &["rev-parse", rev]).trim().to_string()
@@ -98,12 +52,13 @@ fn ran(dir: &Path, prefix: &str, failing: bool, code: i32) -> String {
     format!("{name}-1")
 }
 
-fn integration(mission: &str) -> String {
-    format!("techlead/{mission}/_integration")
-}
-
 fn short(commit: &str) -> &str {
     &commit[..7]
+}
+
+/// The contents of `file` in the person's checkout.
+fn read(dir: &Path, file: &str) -> String {
+    std::fs::read_to_string(dir.join(file)).unwrap()
 }
 
 #[test]
@@ -129,9 +84,8 @@ fn land_fast_forwards_the_checked_out_branch_and_the_persons_files_hold_the_work
     assert_eq!(head.trim(), result);
     assert_eq!(branch.trim(), "main");
     assert_eq!(status, "", "the checkout is clean and up to date");
-    let read = |file: &str| std::fs::read_to_string(dir.path().join(file)).unwrap();
-    assert_eq!(read("a.txt"), "a\nA\n");
-    assert_eq!(read("b.txt"), "b\nB\n");
+    assert_eq!(read(dir.path(), "a.txt"), "a\nA\n");
+    assert_eq!(read(dir.path(), "b.txt"), "b\nB\n");
 
     // Asked again: nothing to do, said so.
     let again = techlead(dir.path(), &["land", &mission, "--json"]);
@@ -174,10 +128,7 @@ fn land_moves_a_branch_that_is_not_checked_out_without_touching_the_checkout() {
     assert_eq!(person_view(dir.path()), view, "the checkout did not move");
     assert_eq!(git(dir.path(), &["show", "main:a.txt"]), "a\nA\n");
     git(dir.path(), &["switch", "-q", "main"]);
-    assert_eq!(
-        std::fs::read_to_string(dir.path().join("b.txt")).unwrap(),
-        "b\nB\n"
-    );
+    assert_eq!(read(dir.path(), "b.txt"), "b\nB\n");
 }
 
 #[test]
@@ -198,10 +149,7 @@ fn land_refuses_a_checkout_with_uncommitted_changes_and_changes_nothing() {
 
     assert_eq!(out.stdout, "");
     assert_eq!(person_view(dir.path()), before);
-    assert_eq!(
-        std::fs::read_to_string(dir.path().join("a.txt")).unwrap(),
-        "mine\n"
-    );
+    assert_eq!(read(dir.path(), "a.txt"), "mine\n");
 }
 
 #[test]
@@ -527,17 +475,13 @@ fn gc_never_removes_uncommitted_work_and_abandoning_an_unknown_leftover_is_an_er
 
 #[test]
 fn gc_and_land_leave_a_running_mission_alone() {
-    let dir = tempfile::tempdir().unwrap();
-    let name = support::unique_name("gc-live");
     // The task waits for the test's go-ahead, so the run holds its lock.
-    repository(
-        dir.path(),
+    let (dir, name) = mission_in_repository(
+        "gc-live",
         &[("a.txt", "a\n")],
-        &format!(
-            "mission:\n  name: {name}\n  repository: .\n  defaults: {{executor: command}}\n\
-             tasks:\n\
-             \x20 - {{id: W, title: wait, command: [sh, -c, 'touch ../../../started; while [ ! -e ../../../go ]; do sleep 0.02; done; echo W >> a.txt']}}\n"
-        ),
+        "  defaults: {executor: command}\n\
+         tasks:\n\
+         \x20 - {id: W, title: wait, command: [sh, -c, 'touch ../../../started; while [ ! -e ../../../go ]; do sleep 0.02; done; echo W >> a.txt']}\n",
     );
     let mission = format!("{name}-1");
     let running = support::Running::start(dir.path(), &["run", "mission.yaml", "--json"]);
@@ -566,8 +510,5 @@ fn gc_and_land_leave_a_running_mission_alone() {
     let (code, lines, _) = running.finish();
     assert_eq!(code, 0, "{lines:#?}");
     techlead(dir.path(), &["land", &mission]).expect_code(0);
-    assert_eq!(
-        std::fs::read_to_string(dir.path().join("a.txt")).unwrap(),
-        "a\nW\n"
-    );
+    assert_eq!(read(dir.path(), "a.txt"), "a\nW\n");
 }

@@ -6,56 +6,11 @@
 mod support;
 
 use std::path::Path;
-use std::process::Command;
+use support::git::{git, mission_in_repository, person_view};
 
-/// Runs git in `dir`, with no global configuration, and returns stdout.
-fn git(dir: &Path, args: &[&str]) -> String {
-    let output = Command::new("git")
-        .current_dir(dir)
-        .env("HOME", dir)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .args([
-            "-c",
-            "user.name=person",
-            "-c",
-            "user.email=person@example.com",
-        ])
-        .args(args)
-        .output()
-        .expect("git runs");
-    assert!(
-        output.status.success(),
-        "git {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-/// A repository on `main` with `files` committed, and the mission file
-/// (committed too, so that the person's tree is clean).
-fn repository(dir: &Path, files: &[(&str, &str)], mission: &str) {
-    git(dir, &["init", "-q", "-b", "main"]);
-    for (path, text) in files {
-        let path = dir.join(path);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    }
-    support::write_mission(dir, mission);
-    git(dir, &["add", "-A"]);
-    git(dir, &["commit", "-q", "-m", "start"]);
-}
-
-/// What the person sees: HEAD, the branch, and `git status`.
-fn person_view(dir: &Path) -> (String, String, String) {
-    (
-        git(dir, &["rev-parse", "HEAD"]),
-        git(dir, &["branch", "--show-current"]),
-        git(dir, &["status", "--porcelain", "--untracked-files=all"]),
-    )
-}
-
+/// The integration branch of the first run of the mission named `mission`.
 fn integration(mission: &str) -> String {
-    format!("techlead/{mission}-1/_integration")
+    support::git::integration(&format!("{mission}-1"))
 }
 
 fn show(dir: &Path, mission: &str, file: &str) -> String {
@@ -94,18 +49,14 @@ fn events_of<'a>(out: &'a support::Output, kind: &'a str) -> Vec<serde_json::Val
 
 #[test]
 fn parallel_tasks_on_different_files_merge_cleanly_and_the_person_is_untouched() {
-    let dir = tempfile::tempdir().unwrap();
-    let name = support::unique_name("ws-clean");
-    repository(
-        dir.path(),
+    let (dir, name) = mission_in_repository(
+        "ws-clean",
         &[("a.txt", "a\n"), ("b.txt", "b\n")],
-        &format!(
-            "mission:\n  name: {name}\n  repository: .\n  defaults: {{executor: command, max_parallel: 2}}\n\
-             tasks:\n\
-             \x20 - {{id: A, title: change a, command: [sh, -c, 'echo A >> a.txt'], gates: ['grep -q A a.txt']}}\n\
-             \x20 - {{id: B, title: change b, command: [sh, -c, 'echo B >> b.txt; echo new > new.txt']}}\n\
-             \x20 - {{id: C, title: join, depends_on: [A, B], command: [sh, -c, 'cat a.txt b.txt > c.txt']}}\n"
-        ),
+        "  defaults: {executor: command, max_parallel: 2}\n\
+         tasks:\n\
+         \x20 - {id: A, title: change a, command: [sh, -c, 'echo A >> a.txt'], gates: ['grep -q A a.txt']}\n\
+         \x20 - {id: B, title: change b, command: [sh, -c, 'echo B >> b.txt; echo new > new.txt']}\n\
+         \x20 - {id: C, title: join, depends_on: [A, B], command: [sh, -c, 'cat a.txt b.txt > c.txt']}\n",
     );
     let before = person_view(dir.path());
 
@@ -135,19 +86,15 @@ fn parallel_tasks_on_different_files_merge_cleanly_and_the_person_is_untouched()
 
 #[test]
 fn tasks_editing_the_same_lines_conflict_and_the_person_is_asked() {
-    let dir = tempfile::tempdir().unwrap();
-    let name = support::unique_name("ws-conflict");
-    repository(
-        dir.path(),
+    let (dir, name) = mission_in_repository(
+        "ws-conflict",
         &[("shared.txt", "one\n")],
-        &format!(
-            "mission:\n  name: {name}\n  repository: .\n  on_conflict: escalate\n\
-             \x20 defaults: {{executor: command, max_parallel: 2}}\n\
-             tasks:\n\
-             \x20 - {{id: LEFT, title: left, command: [sh, -c, 'echo left > shared.txt']}}\n\
-             \x20 - {{id: RIGHT, title: right, command: [sh, -c, 'echo right > shared.txt']}}\n\
-             \x20 - {{id: AFTER, title: after, depends_on: [LEFT, RIGHT], command: ['true']}}\n"
-        ),
+        "  on_conflict: escalate\n\
+         \x20 defaults: {executor: command, max_parallel: 2}\n\
+         tasks:\n\
+         \x20 - {id: LEFT, title: left, command: [sh, -c, 'echo left > shared.txt']}\n\
+         \x20 - {id: RIGHT, title: right, command: [sh, -c, 'echo right > shared.txt']}\n\
+         \x20 - {id: AFTER, title: after, depends_on: [LEFT, RIGHT], command: ['true']}\n",
     );
     let before = person_view(dir.path());
 
@@ -189,18 +136,15 @@ fn tasks_editing_the_same_lines_conflict_and_the_person_is_asked() {
 
 #[test]
 fn the_task_agent_resolves_a_conflict_and_its_work_passes_the_gates_again() {
-    let dir = tempfile::tempdir().unwrap();
-    let name = support::unique_name("ws-resolve");
     // RIGHT waits for LEFT's merge to be certain to conflict; on its
     // second attempt it finds the conflict markers and keeps both lines.
     let right = "if grep -q '<<<<<<<' shared.txt; then printf 'left\\nright\\n' > shared.txt; \
                  else while [ ! -e ../../../left-merged ]; do sleep 0.05; done; echo right > shared.txt; fi";
-    repository(
-        dir.path(),
+    let (dir, name) = mission_in_repository(
+        "ws-resolve",
         &[("shared.txt", "one\n")],
         &format!(
-            "mission:\n  name: {name}\n  repository: .\n\
-             \x20 defaults: {{executor: command, max_parallel: 2}}\n\
+            "  defaults: {{executor: command, max_parallel: 2}}\n\
              tasks:\n\
              \x20 - {{id: LEFT, title: left, command: [sh, -c, 'echo left > shared.txt']}}\n\
              \x20 - id: RIGHT\n    title: right\n    command: [sh, -c, {right:?}]\n    gates: ['grep -q right shared.txt']\n"
@@ -237,16 +181,14 @@ fn the_task_agent_resolves_a_conflict_and_its_work_passes_the_gates_again() {
 
 #[test]
 fn a_gate_that_fails_twice_sends_the_work_back_with_its_output_then_passes() {
-    let dir = tempfile::tempdir().unwrap();
-    let name = support::unique_name("ws-gate");
     // The gate fails on its first two runs, saying why.
     let gate = "n=$(cat ../../../gate-runs 2>/dev/null || echo 0); n=$((n+1)); echo $n > ../../../gate-runs; \
                 if [ $n -lt 3 ]; then echo \"test_parse failed on run $n\"; exit 1; fi";
-    repository(
-        dir.path(),
+    let (dir, name) = mission_in_repository(
+        "ws-gate",
         &[("lib.txt", "v0\n")],
         &format!(
-            "mission:\n  name: {name}\n  repository: .\n  defaults: {{executor: command, backoff: [10ms]}}\n\
+            "  defaults: {{executor: command, backoff: [10ms]}}\n\
              tasks:\n\
              \x20 - id: FIX\n    title: fix the parser\n    retries: 2\n\
              \x20   command: [sh, -c, 'cat > ../../../prompt-$TECHLEAD_ATTEMPT.md; echo \"v$TECHLEAD_ATTEMPT\" >> lib.txt']\n\
@@ -276,16 +218,12 @@ fn a_gate_that_fails_twice_sends_the_work_back_with_its_output_then_passes() {
 
 #[test]
 fn a_gate_that_keeps_failing_fails_the_task_and_tells_the_person() {
-    let dir = tempfile::tempdir().unwrap();
-    let name = support::unique_name("ws-gate-fail");
-    repository(
-        dir.path(),
+    let (dir, name) = mission_in_repository(
+        "ws-gate-fail",
         &[("lib.txt", "v0\n")],
-        &format!(
-            "mission:\n  name: {name}\n  repository: .\n  defaults: {{executor: command, backoff: [10ms]}}\n\
-             tasks:\n\
-             \x20 - {{id: FIX, title: fix, retries: 1, command: [sh, -c, 'echo x >> lib.txt'], gates: ['echo never; false']}}\n"
-        ),
+        "  defaults: {executor: command, backoff: [10ms]}\n\
+         tasks:\n\
+         \x20 - {id: FIX, title: fix, retries: 1, command: [sh, -c, 'echo x >> lib.txt'], gates: ['echo never; false']}\n",
     );
     let out = run(dir.path());
     out.expect_code(1);
@@ -306,8 +244,6 @@ fn a_gate_that_keeps_failing_fails_the_task_and_tells_the_person() {
 
 #[test]
 fn a_review_gate_asks_a_reviewer_agent_which_requests_changes_then_approves() {
-    let dir = tempfile::tempdir().unwrap();
-    let name = support::unique_name("ws-review");
     // The reviewer reads its prompt (with the diff) on stdin and answers
     // in the structured form: changes first, then approval.
     let reviewer = "---\nname: reviewer\ndescription: Reviews diffs.\nexecutor: command\n\
@@ -320,15 +256,15 @@ fn a_review_gate_asks_a_reviewer_agent_which_requests_changes_then_approves() {
                   fi\n";
     let coder = "cat > ../../../prompt-in; if grep -q 'handle empty input' ../../../prompt-in; \
                  then echo 'handle empty input' >> lib.txt; else echo feature >> lib.txt; fi";
-    repository(
-        dir.path(),
+    let (dir, name) = mission_in_repository(
+        "ws-review",
         &[
             ("lib.txt", "v0\n"),
             (".techlead/review.sh", review),
             ("agents/reviewer.md", reviewer),
         ],
         &format!(
-            "mission:\n  name: {name}\n  repository: .\n  agents: [agents]\n\
+            "  agents: [agents]\n\
              \x20 defaults: {{executor: command, backoff: [10ms]}}\n\
              tasks:\n\
              \x20 - id: FEAT\n    title: add the feature\n    agent: reviewer\n    retries: 1\n\
@@ -368,8 +304,6 @@ fn a_review_gate_asks_a_reviewer_agent_which_requests_changes_then_approves() {
 /// the merge happened but was not recorded), then resumes. Either way the
 /// task's work is merged exactly once and its attempt never runs again.
 fn crash_during_merge(stage: &str) {
-    let dir = tempfile::tempdir().unwrap();
-    let name = support::unique_name("ws-crash");
     let refuse = if stage == "prepared" {
         "exit 1"
     } else {
@@ -382,14 +316,12 @@ fn crash_during_merge(stage: &str) {
          touch \"$MARK\"\n\
          kill -9 \"$(cut -d' ' -f4 /proc/$PPID/stat)\"\n{refuse}\n"
     );
-    repository(
-        dir.path(),
+    let (dir, name) = mission_in_repository(
+        "ws-crash",
         &[("a.txt", "a\n")],
-        &format!(
-            "mission:\n  name: {name}\n  repository: .\n  defaults: {{executor: command}}\n\
-             tasks:\n\
-             \x20 - {{id: ONCE, title: once, command: [sh, -c, 'echo run >> ../../../runs-of-once; echo x >> a.txt'], gates: ['true']}}\n"
-        ),
+        "  defaults: {executor: command}\n\
+         tasks:\n\
+         \x20 - {id: ONCE, title: once, command: [sh, -c, 'echo run >> ../../../runs-of-once; echo x >> a.txt'], gates: ['true']}\n",
     );
     let hooks = dir.path().join(".git/hooks");
     std::fs::write(hooks.join("reference-transaction"), hook).unwrap();

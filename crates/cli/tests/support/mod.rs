@@ -9,6 +9,9 @@
 
 #![allow(dead_code)] // each test binary uses its own part of this module
 
+// Only the binaries that test missions with a `repository:` use it.
+pub mod git;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
