@@ -257,6 +257,73 @@ async fn the_child_sees_its_environment_and_workdir() {
 }
 
 #[tokio::test]
+async fn the_inherited_environment_passes_and_the_spec_overrides_it() {
+    // The test's own environment, as techlead's: HOME is inherited, PATH is
+    // changed by the task and used to find the program, and a variable
+    // given twice takes its last value.
+    let scratch = Scratch::new();
+    let bin = scratch.0.join("bin");
+    fs::create_dir_all(&bin).unwrap();
+    let tool = bin.join("only-here");
+    fs::write(
+        &tool,
+        "#!/bin/sh\necho \"tool ran, home=$HOME, twice=$TWICE\"\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(&tool, fs::Permissions::from_mode(0o755)).unwrap();
+    let mut spec = spec(&scratch, &["only-here"]);
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    spec.env = vec![
+        ("PATH".into(), path),
+        ("TWICE".into(), "first".into()),
+        ("TWICE".into(), "second".into()),
+    ];
+    let result = run(spec.clone()).await;
+    assert_eq!(result.outcome, Outcome::Succeeded { summary: None });
+    let home = std::env::var("HOME").unwrap_or_default();
+    assert_eq!(log(&spec), format!("tool ran, home={home}, twice=second\n"));
+
+    // Without the task's PATH the same program is not found.
+    let mut spec = spec.clone();
+    spec.env.clear();
+    spec.attempt_dir = scratch.0.join("attempts").join("t1.2");
+    match run(spec).await.outcome {
+        Outcome::Failed { message, .. } => assert!(
+            message.contains("cannot start `only-here`") && message.contains("PATH"),
+            "{message}"
+        ),
+        other => panic!("expected a failure, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn the_child_gets_sigpipe_at_its_default_and_no_blocked_signals() {
+    // Rust ignores SIGPIPE; a child must not inherit that, or `yes | head`
+    // would end with a write error instead of quietly.
+    let scratch = Scratch::new();
+    let spec = spec(
+        &scratch,
+        &sh("yes | head -n 1; grep -E '^(SigIgn|SigBlk)' /proc/self/status"),
+    );
+    let result = run(spec.clone()).await;
+    assert_eq!(result.outcome, Outcome::Succeeded { summary: None });
+    let log = log(&spec);
+    assert!(log.starts_with("y\n"), "{log}");
+    assert!(!log.contains("Broken pipe"), "{log}");
+    let mask = |name: &str| {
+        let line = log.lines().find(|l| l.starts_with(name)).unwrap();
+        u64::from_str_radix(line.split_whitespace().nth(1).unwrap(), 16).unwrap()
+    };
+    assert_eq!(mask("SigBlk:"), 0, "{log}");
+    assert_eq!(
+        mask("SigIgn:") & (1 << (13 - 1)),
+        0,
+        "SIGPIPE ignored: {log}"
+    );
+}
+
+#[tokio::test]
 async fn the_prompt_is_on_stdin_and_in_the_file() {
     let scratch = Scratch::new();
     let spec = spec(&scratch, &["cat"]);
@@ -604,6 +671,12 @@ async fn dropping_the_attempt_kills_its_group_at_once() {
     attempt.abort();
     assert!(attempt.await.unwrap_err().is_cancelled());
     assert_group_gone(pid).await;
+    // And the child is reaped, not left a zombie.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Path::new(&format!("/proc/{pid}")).exists() {
+        assert!(Instant::now() < deadline, "process {pid} was never reaped");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 #[tokio::test]

@@ -18,7 +18,8 @@
 //!  SIGKILL the group (harmless if empty), read the result file → Outcome
 //! ```
 //!
-//! Parts: `process` (spawning, the process group, signals), `lines` (output
+//! Parts: `process` (spawning, the process group, signals), `spawn` (the
+//! `posix_spawn` call, the workspace's only `unsafe`), `lines` (output
 //! split into lines with bounded memory), `protocol` (`::progress` and the
 //! other report lines), `log` (the capped, rotated log), `result` (the
 //! result file).
@@ -28,6 +29,7 @@ mod log;
 mod process;
 mod protocol;
 mod result;
+mod spawn;
 
 use super::{AttemptSpec, ExecEvent, Executor, Outcome, OutcomeFuture};
 use lines::{LineBuffer, Piece};

@@ -5,13 +5,22 @@
 //! together: SIGTERM to the group, a grace period, then SIGKILL (DESIGN
 //! decision 11).
 
-use rustix::process::{Pid, Signal, kill_process_group};
-use std::ffi::OsStr;
+use super::spawn::{self, Spawn};
+use rustix::pipe::{PipeFlags, pipe_with};
+use rustix::process::{
+    Pid, PidfdFlags, Signal, WaitOptions, kill_process_group, pidfd_open, waitpid,
+};
+use std::ffi::{CString, OsStr, OsString, c_char};
 use std::fs::File;
 use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use tokio::process::{Child, Command};
+use std::process::ExitStatus;
+use std::sync::OnceLock;
+use tokio::io::unix::AsyncFd;
+use tokio::net::unix::pipe;
 
 /// What to run: the program, its arguments, where, with which extra
 /// environment, reading what on stdin.
@@ -27,26 +36,16 @@ pub(crate) struct Launch<'a> {
 /// Spawns the child, stdout and stderr piped, as the leader of a new process
 /// group. The error is a sentence for the person.
 ///
-/// The environment is given as changes to the inherited one, and the
-/// working directory is not checked beforehand: both are the cheapest way
-/// through std's `Command` (see `docs/executors.md`, "Cost per attempt").
-/// When the spawn fails, the working directory is looked at to say which
-/// of the two was wrong.
+/// The working directory is not checked beforehand: when the spawn fails,
+/// it is looked at to say which of it and the program was wrong. The
+/// environment is the inherited one, read once (techlead never changes its
+/// own), with `env` on top: see `docs/executors.md`, "Cost per attempt".
 pub(crate) fn spawn(launch: Launch<'_>) -> Result<(Child, ProcessGroup), String> {
-    let (program, args) = launch
+    let program = launch
         .argv
-        .split_first()
+        .first()
         .ok_or_else(|| "the command is empty".to_owned())?;
-    let mut command = Command::new(resolve(program, launch.workdir));
-    command
-        .args(args)
-        .current_dir(launch.workdir)
-        .envs(launch.env.iter().copied())
-        .stdin(Stdio::from(launch.stdin))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0);
-    let child = command.spawn().map_err(|error| {
+    start(&launch).map_err(|error| {
         if let Some(problem) = workdir_problem(launch.workdir) {
             return format!("cannot start `{program}`: {problem}");
         }
@@ -56,12 +55,232 @@ pub(crate) fn spawn(launch: Launch<'_>) -> Result<(Child, ProcessGroup), String>
             _ => "",
         };
         format!("cannot start `{program}`: {}{hint}", describe(&error))
+    })
+}
+
+fn start(launch: &Launch<'_>) -> io::Result<(Child, ProcessGroup)> {
+    let env = Environment::new(launch.env)?;
+    let (program, search) = executable(&launch.argv[0], launch.workdir, env.path())?;
+    let args = launch
+        .argv
+        .iter()
+        .map(|arg| c_string(arg.as_bytes()))
+        .collect::<io::Result<Vec<CString>>>()?;
+    let argv = null_terminated(args.iter().map(|arg| arg.as_ptr()));
+    let envp = env.pointers();
+    let workdir = c_string(launch.workdir.as_os_str().as_bytes())?;
+    let (stdout, stdout_child) = output_pipe()?;
+    let (stderr, stderr_child) = output_pipe()?;
+    let pid = spawn::spawn(&Spawn {
+        program: &program,
+        search,
+        argv: &argv,
+        envp: &envp,
+        workdir: &workdir,
+        stdin: launch.stdin.as_fd(),
+        stdout: stdout_child.as_fd(),
+        stderr: stderr_child.as_fd(),
     })?;
-    let pgid = child
-        .id()
-        .and_then(|pid| i32::try_from(pid).ok())
-        .and_then(Pid::from_raw);
-    Ok((child, ProcessGroup { pgid }))
+    // The child holds its own copies of the write ends now.
+    drop((stdout_child, stderr_child));
+    let group = ProcessGroup { pgid: Some(pid) };
+    let exit = match pidfd_open(pid, PidfdFlags::empty())
+        .map_err(io::Error::from)
+        .and_then(spawn::watch)
+    {
+        Ok(exit) => exit,
+        Err(error) => {
+            // Without a way to wait for it, the child cannot be supervised.
+            group.kill();
+            let _ = waitpid(Some(pid), WaitOptions::empty());
+            return Err(error);
+        }
+    };
+    let child = Child {
+        pid,
+        exit: Some(exit),
+        stdout: Some(pipe::Receiver::from_owned_fd_unchecked(stdout)?),
+        stderr: Some(pipe::Receiver::from_owned_fd_unchecked(stderr)?),
+    };
+    Ok((child, group))
+}
+
+/// A pipe for the child's output: the read end, non-blocking, for us; the
+/// write end, blocking, for the child. Both close on exec (`dup2` gives the
+/// child a copy that does not).
+fn output_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    let (read, write) = pipe_with(PipeFlags::CLOEXEC)?;
+    rustix::io::ioctl_fionbio(&read, true)?;
+    Ok((read, write))
+}
+
+/// A started child: its output pipes and its exit.
+pub(crate) struct Child {
+    pid: Pid,
+    /// The process's pidfd, readable once it has exited; `None` once
+    /// reaped.
+    exit: Option<AsyncFd<OwnedFd>>,
+    pub stdout: Option<pipe::Receiver>,
+    pub stderr: Option<pipe::Receiver>,
+}
+
+impl Child {
+    pub(crate) fn id(&self) -> Option<u32> {
+        u32::try_from(self.pid.as_raw_nonzero().get()).ok()
+    }
+
+    /// Waits for the child to exit and reaps it.
+    pub(crate) async fn wait(&mut self) -> io::Result<ExitStatus> {
+        loop {
+            let Some(exit) = &self.exit else {
+                return Err(io::Error::other("the process was waited for already"));
+            };
+            let mut ready = exit.readable().await?;
+            match waitpid(Some(self.pid), WaitOptions::NOHANG)? {
+                Some((_, status)) => {
+                    drop(ready);
+                    self.exit = None;
+                    return Ok(ExitStatus::from_raw(status.as_raw()));
+                }
+                None => ready.clear_ready(),
+            }
+        }
+    }
+}
+
+impl Drop for Child {
+    /// A child dropped before its exit (the attempt abandoned half way; its
+    /// group is killed with it) is reaped when it ends, so that it does not
+    /// stay a zombie.
+    fn drop(&mut self) {
+        let Some(exit) = self.exit.take() else {
+            return;
+        };
+        if let Ok(Some(_)) | Err(_) = waitpid(Some(self.pid), WaitOptions::NOHANG) {
+            return;
+        }
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let pid = self.pid;
+            runtime.spawn(async move {
+                let _ = exit.readable().await;
+                let _ = waitpid(Some(pid), WaitOptions::NOHANG);
+            });
+        }
+    }
+}
+
+/// The environment of a child: the inherited variables, less those set
+/// again, then those set (later ones winning).
+struct Environment {
+    set: Vec<(OsString, CString)>,
+}
+
+impl Environment {
+    fn new(env: &[(&str, &OsStr)]) -> io::Result<Environment> {
+        let mut set: Vec<(OsString, CString)> = Vec::with_capacity(env.len());
+        for &(key, value) in env {
+            let mut entry = Vec::with_capacity(key.len() + 1 + value.len());
+            entry.extend_from_slice(key.as_bytes());
+            entry.push(b'=');
+            entry.extend_from_slice(value.as_bytes());
+            let entry = c_string(&entry)?;
+            match set.iter_mut().find(|(k, _)| k == key) {
+                Some(old) => old.1 = entry,
+                None => set.push((OsString::from(key), entry)),
+            }
+        }
+        Ok(Environment { set })
+    }
+
+    /// `PATH` as the child will see it, when set here.
+    fn path(&self) -> Option<&OsStr> {
+        self.set
+            .iter()
+            .find(|(k, _)| k == "PATH")
+            .map(|(_, entry)| OsStr::from_bytes(&entry.as_bytes()["PATH=".len()..]))
+    }
+
+    /// `envp`: pointers into the inherited environment and into `self`.
+    fn pointers(&self) -> Vec<*const c_char> {
+        let kept = inherited()
+            .iter()
+            .filter(|(key, _)| !self.set.iter().any(|(k, _)| k == key))
+            .map(|(_, entry)| entry.as_ptr());
+        null_terminated(kept.chain(self.set.iter().map(|(_, entry)| entry.as_ptr())))
+    }
+}
+
+/// techlead's own environment as "KEY=value" strings, read at the first
+/// spawn: techlead never changes it (`set_var` is `unsafe`, which the rest
+/// of the workspace forbids), so this is what std would read each time.
+fn inherited() -> &'static [(OsString, CString)] {
+    static INHERITED: OnceLock<Vec<(OsString, CString)>> = OnceLock::new();
+    INHERITED.get_or_init(|| {
+        std::env::vars_os()
+            .filter_map(|(key, value)| {
+                let mut entry = key.clone().into_vec();
+                entry.push(b'=');
+                entry.extend_from_slice(value.as_bytes());
+                CString::new(entry).ok().map(|entry| (key, entry))
+            })
+            .collect()
+    })
+}
+
+fn null_terminated(pointers: impl Iterator<Item = *const c_char>) -> Vec<*const c_char> {
+    let mut all: Vec<*const c_char> = pointers.collect();
+    all.push(std::ptr::null());
+    all
+}
+
+fn c_string(bytes: &[u8]) -> io::Result<CString> {
+    CString::new(bytes).map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "an argument or variable contains a NUL byte",
+        )
+    })
+}
+
+/// The program to give `posix_spawn`, and whether to look it up on
+/// techlead's `PATH` (`posix_spawnp`). A relative path with a slash is a
+/// file in the working directory, made absolute here because the child
+/// changes directory before it runs it; a bare name is looked up on the
+/// `PATH` the child will have, when the task sets one.
+fn executable(program: &str, workdir: &Path, path: Option<&OsStr>) -> io::Result<(CString, bool)> {
+    let resolved = resolve(program, workdir);
+    if program.contains('/') {
+        let absolute = if resolved.is_relative() {
+            std::env::current_dir()?.join(resolved)
+        } else {
+            resolved
+        };
+        return Ok((c_string(absolute.as_os_str().as_bytes())?, false));
+    }
+    match path {
+        None => Ok((c_string(program.as_bytes())?, true)),
+        Some(path) => {
+            let found = search(program, path, workdir)
+                .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))?;
+            Ok((c_string(found.as_os_str().as_bytes())?, false))
+        }
+    }
+}
+
+/// `program` in the first directory of `path` that has it as an executable
+/// file; relative directories are the working directory's.
+fn search(program: &str, path: &OsStr, workdir: &Path) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    path.as_bytes()
+        .split(|&b| b == b':')
+        .map(|dir| {
+            let dir = Path::new(OsStr::from_bytes(if dir.is_empty() { b"." } else { dir }));
+            workdir.join(dir).join(program)
+        })
+        .find(|candidate| {
+            std::fs::metadata(candidate)
+                .is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
+        })
 }
 
 /// What is wrong with the working directory, if anything.
