@@ -3,7 +3,6 @@
 //! status). Each event updates them in the transaction that appends it, so
 //! they never disagree with the log; the log stays the truth.
 
-use super::timestamp;
 use rusqlite::{Transaction, params};
 use techlead_core::state::{
     AttemptOutcome, Event, EventRecord, MissionPlan, MissionStatus, NextStep, Report,
@@ -146,19 +145,20 @@ pub(super) fn project_created(
 }
 
 /// Applies one stored event to the projections.
+/// `at` is the record's time as stored.
 pub(super) fn project(
     tx: &Transaction<'_>,
     mission: &str,
     record: &EventRecord,
+    at: &str,
     change: &mut MissionChange,
 ) -> rusqlite::Result<()> {
-    let at = timestamp(record.at);
     match &record.event {
         Event::MissionCreated { plan } => project_created(tx, mission, plan)?,
         Event::RunStarted { .. } | Event::DispatchResumed => {
             change.status = Some(MissionStatus::Running);
             if matches!(record.event, Event::DispatchResumed) {
-                resolve_escalations(tx, mission, &at)?;
+                resolve_escalations(tx, mission, at)?;
             }
         }
         Event::AttemptQueued {
@@ -341,7 +341,7 @@ pub(super) fn project(
         Event::RunInterrupted { .. } => change.status = Some(MissionStatus::Interrupted),
         Event::MissionFinished { status } => {
             change.status = Some(*status);
-            resolve_escalations(tx, mission, &at)?;
+            resolve_escalations(tx, mission, at)?;
         }
     }
     Ok(())
