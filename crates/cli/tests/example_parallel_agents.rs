@@ -211,6 +211,15 @@ fn three_agents_change_a_real_crate_in_parallel_and_the_merged_tests_pass() {
 
     let status = support::status(&repo, &data.join("techlead.db"), "parallel-agents-1");
     assert_eq!(status["status"], "succeeded", "{status:#}");
+    // The definition of done: the check ran on the merged work and passed;
+    // the statement waits for the person.
+    let done: Vec<&str> = status["definition_of_done"]
+        .as_array()
+        .expect("a checklist")
+        .iter()
+        .map(|item| item["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(done, ["met", "to_confirm"], "{status:#}");
 
     // The integration branch holds all three changes (and the changelog),
     // each merged once.
