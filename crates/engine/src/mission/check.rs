@@ -7,14 +7,17 @@
 //! log). A review gate runs the reviewing agent on its own executor with
 //! the task's diff and reads its verdict (`core::review`).
 
-use super::{Input, Mission};
+use super::{Error, Input, Mission};
 use crate::executor::command::CommandExecutor;
 use crate::executor::{Executor, Outcome};
 use crate::workspace::{MergeRequest, Strategy, Workspaces};
+use jiff::Timestamp;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
+use techlead_core::retry;
 use techlead_core::review;
+use techlead_core::state::{EscalationKind, Event, NextStep};
 use techlead_core::state::{GatePlan, MergeStrategy};
 use techlead_store::Store;
 use tokio::sync::mpsc;
@@ -254,4 +257,185 @@ pub fn spawn_merge<S: Store>(mission: &Mission<S>, t: usize, workspaces: Arc<Wor
         let result = super::work::blocking(move || workspaces.merge(&request)).await;
         let _ = inputs.send(Input::Merged { task: t, result });
     });
+}
+
+/// The actor's side: what happens to tasks being checked, and to the
+/// verdicts and merges that come back.
+impl<S: Store + 'static> Mission<S> {
+    /// Tasks being checked take their next step: the next gate, or, once
+    /// every gate passed, the merge (one at a time) or, without a
+    /// repository, acceptance.
+    pub(super) fn check(&mut self) -> Result<(), Error> {
+        let waiting: Vec<usize> = self
+            .state
+            .checking()
+            .filter(|t| !self.checks.contains(t))
+            .collect();
+        for t in waiting {
+            if let Some((index, gate)) = self.state.next_gate(t) {
+                let gate = gate.clone();
+                self.checks.insert(t);
+                spawn_gate(self, t, index, gate);
+                continue;
+            }
+            match self.workspaces.clone() {
+                None => {
+                    let task = self.state.plan.tasks[t].id.clone();
+                    self.stage(Event::TaskAccepted { task, merge: None })?;
+                }
+                Some(workspaces) if !self.merging => {
+                    self.merging = true;
+                    self.checks.insert(t);
+                    spawn_merge(self, t, workspaces);
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Records a gate's verdict; a rejection sends the task back to its
+    /// agent (a retry) or, with none left, fails it and tells the person.
+    pub(super) fn gate_verdict(
+        &mut self,
+        t: usize,
+        attempt: u32,
+        verdict: GateVerdict,
+    ) -> Result<(), Error> {
+        let next =
+            (!verdict.passed).then(|| retry::after_rejection(&self.state, t, Timestamp::now()));
+        let task = self.state.plan.tasks[t].id.clone();
+        let failed = next == Some(NextStep::Fail);
+        let gate = verdict.gate.clone();
+        self.stage(Event::TaskGateFinished {
+            task: task.clone(),
+            attempt,
+            gate: verdict.gate,
+            passed: verdict.passed,
+            exit_code: verdict.exit_code,
+            reasons: verdict.reasons,
+            log: verdict.log,
+            next,
+        })?;
+        if failed {
+            self.stage(Event::EscalationRaised {
+                id: self.state.escalations + 1,
+                kind: EscalationKind::Gate,
+                message: match self.workspaces.is_some() {
+                    true => format!(
+                        "{task} did not pass `{gate}` after its retries; its work is on branch {}",
+                        self.task_branch(&task)
+                    ),
+                    false => format!("{task} did not pass `{gate}` after its retries"),
+                },
+                tasks: vec![task],
+                options: ["retry", "skip", "reassign", "abort"]
+                    .map(String::from)
+                    .to_vec(),
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Records a merge: accepted, or a conflict that the resolving agent
+    /// takes on once, after which the person decides.
+    pub(super) fn merged(
+        &mut self,
+        t: usize,
+        result: Result<crate::workspace::MergeResult, String>,
+    ) -> Result<(), Error> {
+        use crate::workspace::MergeResult;
+        let task = self.state.plan.tasks[t].id.clone();
+        let merge = match result {
+            Err(message) => return Err(Error::Merge { task, message }),
+            Ok(MergeResult::Merged { commit } | MergeResult::AlreadyMerged { commit }) => commit,
+            Ok(MergeResult::Conflict { files }) => return self.conflicted(t, files),
+        };
+        self.stage(Event::TaskAccepted {
+            task: task.clone(),
+            merge: Some(merge),
+        })?;
+        self.clean_up(task);
+        Ok(())
+    }
+
+    pub(super) fn conflicted(&mut self, t: usize, files: Vec<String>) -> Result<(), Error> {
+        let task = self.state.plan.tasks[t].id.clone();
+        let repository = self
+            .state
+            .plan
+            .repository
+            .as_ref()
+            .expect("merges need a repository");
+        let resolver =
+            (self.state.tasks[t].conflicts == 0 && !repository.escalate_conflicts).then(|| {
+                repository
+                    .resolver
+                    .clone()
+                    .unwrap_or_else(|| self.state.tasks[t].agent.clone())
+            });
+        let next = match resolver {
+            Some(agent) => NextStep::Retry {
+                agent,
+                at: Timestamp::now(),
+            },
+            None => NextStep::Fail,
+        };
+        let escalate = next == NextStep::Fail;
+        self.stage(Event::MergeConflicted {
+            task: task.clone(),
+            files: files.clone(),
+            next,
+        })?;
+        if escalate {
+            self.escalate_conflict(task, &files)?;
+        }
+        Ok(())
+    }
+
+    /// Asks the person to settle a merge conflict no agent resolved.
+    pub(super) fn escalate_conflict(
+        &mut self,
+        task: String,
+        files: &[String],
+    ) -> Result<(), Error> {
+        self.stage(Event::EscalationRaised {
+            id: self.state.escalations + 1,
+            kind: EscalationKind::Conflict,
+            message: format!(
+                "{task}'s work conflicts with the integration branch {} in {}; it is on branch {}",
+                self.integration_branch(),
+                files.join(", "),
+                self.task_branch(&task)
+            ),
+            tasks: vec![task],
+            options: ["resolve by hand", "retry", "skip", "abort"]
+                .map(String::from)
+                .to_vec(),
+        })
+    }
+
+    /// Removes a merged task's worktree (its branch stays, for history).
+    /// Failing to is not worth stopping for: `techlead gc` lists it.
+    pub(super) fn clean_up(&self, task: String) {
+        let Some(workspaces) = self.workspaces.clone() else {
+            return;
+        };
+        tokio::task::spawn_blocking(move || {
+            use crate::workspace::{Abandon, Branch};
+            let _ = workspaces.remove(&task, Branch::Keep, Abandon::No);
+        });
+    }
+
+    pub(super) fn task_branch(&self, task: &str) -> String {
+        self.workspaces
+            .as_ref()
+            .map_or_else(String::new, |w| w.task_branch(task))
+    }
+
+    pub(super) fn integration_branch(&self) -> String {
+        self.workspaces
+            .as_ref()
+            .map_or_else(String::new, |w| w.integration_branch())
+    }
 }

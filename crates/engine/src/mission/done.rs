@@ -6,11 +6,12 @@
 //! gates: process group, timeout, capped log in
 //! `runs/<mission>/done/item-<n>.output.log`.
 
-use super::{Input, Mission};
+use super::{Error, Input, Mission};
 use crate::executor::command::CommandExecutor;
 use crate::executor::{Executor, Outcome};
 use std::path::Path;
 use std::time::Duration;
+use techlead_core::state::{EscalationKind, Event};
 use techlead_store::Store;
 use tokio::sync::mpsc;
 
@@ -128,6 +129,51 @@ fn humantime(d: Duration) -> String {
         s if s % 3600 == 0 => format!("{}h", s / 3600),
         s if s % 60 == 0 => format!("{}m", s / 60),
         s => format!("{s}s"),
+    }
+}
+
+impl<S: Store + 'static> Mission<S> {
+    /// Records a definition-of-done check's verdict; a failed check makes
+    /// the mission fail once the others have run, and the person is told
+    /// which item is not met.
+    pub(super) fn done_checked(&mut self, item: usize, verdict: DoneVerdict) -> Result<(), Error> {
+        let passed = verdict.passed;
+        self.stage(Event::DoneChecked {
+            item,
+            passed,
+            exit_code: verdict.exit_code,
+            log: verdict.log.clone(),
+        })?;
+        if passed {
+            return Ok(());
+        }
+        let done = &self.state.plan.done_when[item];
+        let run = done.run.as_deref().unwrap_or_default();
+        let how = match verdict.exit_code {
+            Some(code) => format!("`{run}` exited with code {code}"),
+            None => format!("`{run}` did not finish"),
+        };
+        let why = verdict
+            .reason
+            .map(|reason| format!(": {reason}"))
+            .unwrap_or_default();
+        let on = match self.workspaces.is_some() {
+            true => format!(" on {}", self.integration_branch()),
+            false => String::new(),
+        };
+        let message = format!(
+            "the definition of done is not met: \"{}\" ({how}{on}{why}); its output is in {}",
+            done.text, verdict.log
+        );
+        self.stage(Event::EscalationRaised {
+            id: self.state.escalations + 1,
+            kind: EscalationKind::DefinitionOfDone,
+            message,
+            tasks: Vec::new(),
+            options: ["fix it by hand", "land it anyway (--force)", "abort"]
+                .map(String::from)
+                .to_vec(),
+        })
     }
 }
 

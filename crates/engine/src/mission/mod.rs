@@ -310,27 +310,6 @@ impl<S: Store + 'static> Mission<S> {
         self.commit_here()
     }
 
-    /// Saves what an attempt cut off by a crash left in its worktree,
-    /// before it is recorded as interrupted: the next attempt continues on
-    /// it, and nothing the agent wrote is lost.
-    fn save_cut_off(&mut self, t: usize, attempt: u32) -> Result<(), Error> {
-        let Some(workspaces) = self.workspaces.clone() else {
-            return Ok(());
-        };
-        let task = self.state.plan.tasks[t].id.clone();
-        if !work::has_worktree(&workspaces, &task) {
-            return Ok(());
-        }
-        let agent = self.state.tasks[t].agent.clone();
-        let saved = work::save_now(&workspaces, &task, attempt, &agent, "interrupted")?;
-        self.stage(Event::WorkSaved {
-            task,
-            attempt,
-            commit: saved.commit,
-            files: saved.files,
-        })
-    }
-
     /// An executor this build has, by name.
     pub(crate) fn executor(&self, name: &str) -> Option<Arc<dyn Executor>> {
         self.settings
@@ -558,38 +537,6 @@ impl<S: Store + 'static> Mission<S> {
             && self.gates_running.is_empty()
             && self.checks.is_empty()
             && self.done_running.is_none()
-    }
-
-    /// Tasks being checked take their next step: the next gate, or, once
-    /// every gate passed, the merge (one at a time) or, without a
-    /// repository, acceptance.
-    fn check(&mut self) -> Result<(), Error> {
-        let waiting: Vec<usize> = self
-            .state
-            .checking()
-            .filter(|t| !self.checks.contains(t))
-            .collect();
-        for t in waiting {
-            if let Some((index, gate)) = self.state.next_gate(t) {
-                let gate = gate.clone();
-                self.checks.insert(t);
-                check::spawn_gate(self, t, index, gate);
-                continue;
-            }
-            match self.workspaces.clone() {
-                None => {
-                    let task = self.state.plan.tasks[t].id.clone();
-                    self.stage(Event::TaskAccepted { task, merge: None })?;
-                }
-                Some(workspaces) if !self.merging => {
-                    self.merging = true;
-                    self.checks.insert(t);
-                    check::spawn_merge(self, t, workspaces);
-                }
-                Some(_) => {}
-            }
-        }
-        Ok(())
     }
 
     fn pause(&mut self) -> Result<(), Error> {
@@ -922,49 +869,6 @@ impl<S: Store + 'static> Mission<S> {
         }
     }
 
-    /// Records a definition-of-done check's verdict; a failed check makes
-    /// the mission fail once the others have run, and the person is told
-    /// which item is not met.
-    fn done_checked(&mut self, item: usize, verdict: done::DoneVerdict) -> Result<(), Error> {
-        let passed = verdict.passed;
-        self.stage(Event::DoneChecked {
-            item,
-            passed,
-            exit_code: verdict.exit_code,
-            log: verdict.log.clone(),
-        })?;
-        if passed {
-            return Ok(());
-        }
-        let done = &self.state.plan.done_when[item];
-        let run = done.run.as_deref().unwrap_or_default();
-        let how = match verdict.exit_code {
-            Some(code) => format!("`{run}` exited with code {code}"),
-            None => format!("`{run}` did not finish"),
-        };
-        let why = verdict
-            .reason
-            .map(|reason| format!(": {reason}"))
-            .unwrap_or_default();
-        let on = match self.workspaces.is_some() {
-            true => format!(" on {}", self.integration_branch()),
-            false => String::new(),
-        };
-        let message = format!(
-            "the definition of done is not met: \"{}\" ({how}{on}{why}); its output is in {}",
-            done.text, verdict.log
-        );
-        self.stage(Event::EscalationRaised {
-            id: self.state.escalations + 1,
-            kind: EscalationKind::DefinitionOfDone,
-            message,
-            tasks: Vec::new(),
-            options: ["fix it by hand", "land it anyway (--force)", "abort"]
-                .map(String::from)
-                .to_vec(),
-        })
-    }
-
     /// A rate limit pauses the attempt's executor (every task on it waits,
     /// none fails); an attempt that needs the person pauses dispatch with
     /// an escalation.
@@ -1005,147 +909,6 @@ impl<S: Store + 'static> Mission<S> {
             }
             _ => Ok(()),
         }
-    }
-
-    /// Records a gate's verdict; a rejection sends the task back to its
-    /// agent (a retry) or, with none left, fails it and tells the person.
-    fn gate_verdict(
-        &mut self,
-        t: usize,
-        attempt: u32,
-        verdict: check::GateVerdict,
-    ) -> Result<(), Error> {
-        let next =
-            (!verdict.passed).then(|| retry::after_rejection(&self.state, t, Timestamp::now()));
-        let task = self.state.plan.tasks[t].id.clone();
-        let failed = next == Some(NextStep::Fail);
-        let gate = verdict.gate.clone();
-        self.stage(Event::TaskGateFinished {
-            task: task.clone(),
-            attempt,
-            gate: verdict.gate,
-            passed: verdict.passed,
-            exit_code: verdict.exit_code,
-            reasons: verdict.reasons,
-            log: verdict.log,
-            next,
-        })?;
-        if failed {
-            self.stage(Event::EscalationRaised {
-                id: self.state.escalations + 1,
-                kind: EscalationKind::Gate,
-                message: match self.workspaces.is_some() {
-                    true => format!(
-                        "{task} did not pass `{gate}` after its retries; its work is on branch {}",
-                        self.task_branch(&task)
-                    ),
-                    false => format!("{task} did not pass `{gate}` after its retries"),
-                },
-                tasks: vec![task],
-                options: ["retry", "skip", "reassign", "abort"]
-                    .map(String::from)
-                    .to_vec(),
-            })?;
-        }
-        Ok(())
-    }
-
-    /// Records a merge: accepted, or a conflict that the resolving agent
-    /// takes on once, after which the person decides.
-    fn merged(
-        &mut self,
-        t: usize,
-        result: Result<crate::workspace::MergeResult, String>,
-    ) -> Result<(), Error> {
-        use crate::workspace::MergeResult;
-        let task = self.state.plan.tasks[t].id.clone();
-        let merge = match result {
-            Err(message) => return Err(Error::Merge { task, message }),
-            Ok(MergeResult::Merged { commit } | MergeResult::AlreadyMerged { commit }) => commit,
-            Ok(MergeResult::Conflict { files }) => return self.conflicted(t, files),
-        };
-        self.stage(Event::TaskAccepted {
-            task: task.clone(),
-            merge: Some(merge),
-        })?;
-        self.clean_up(task);
-        Ok(())
-    }
-
-    fn conflicted(&mut self, t: usize, files: Vec<String>) -> Result<(), Error> {
-        let task = self.state.plan.tasks[t].id.clone();
-        let repository = self
-            .state
-            .plan
-            .repository
-            .as_ref()
-            .expect("merges need a repository");
-        let resolver =
-            (self.state.tasks[t].conflicts == 0 && !repository.escalate_conflicts).then(|| {
-                repository
-                    .resolver
-                    .clone()
-                    .unwrap_or_else(|| self.state.tasks[t].agent.clone())
-            });
-        let next = match resolver {
-            Some(agent) => NextStep::Retry {
-                agent,
-                at: Timestamp::now(),
-            },
-            None => NextStep::Fail,
-        };
-        let escalate = next == NextStep::Fail;
-        self.stage(Event::MergeConflicted {
-            task: task.clone(),
-            files: files.clone(),
-            next,
-        })?;
-        if escalate {
-            self.escalate_conflict(task, &files)?;
-        }
-        Ok(())
-    }
-
-    /// Asks the person to settle a merge conflict no agent resolved.
-    fn escalate_conflict(&mut self, task: String, files: &[String]) -> Result<(), Error> {
-        self.stage(Event::EscalationRaised {
-            id: self.state.escalations + 1,
-            kind: EscalationKind::Conflict,
-            message: format!(
-                "{task}'s work conflicts with the integration branch {} in {}; it is on branch {}",
-                self.integration_branch(),
-                files.join(", "),
-                self.task_branch(&task)
-            ),
-            tasks: vec![task],
-            options: ["resolve by hand", "retry", "skip", "abort"]
-                .map(String::from)
-                .to_vec(),
-        })
-    }
-
-    /// Removes a merged task's worktree (its branch stays, for history).
-    /// Failing to is not worth stopping for: `techlead gc` lists it.
-    fn clean_up(&self, task: String) {
-        let Some(workspaces) = self.workspaces.clone() else {
-            return;
-        };
-        tokio::task::spawn_blocking(move || {
-            use crate::workspace::{Abandon, Branch};
-            let _ = workspaces.remove(&task, Branch::Keep, Abandon::No);
-        });
-    }
-
-    fn task_branch(&self, task: &str) -> String {
-        self.workspaces
-            .as_ref()
-            .map_or_else(String::new, |w| w.task_branch(task))
-    }
-
-    fn integration_branch(&self) -> String {
-        self.workspaces
-            .as_ref()
-            .map_or_else(String::new, |w| w.integration_branch())
     }
 
     fn interrupt(&mut self) -> Result<(), Error> {

@@ -3,10 +3,12 @@
 //! the task branch when it stops, before anything else happens to it
 //! (docs/workspaces.md).
 
+use super::Error;
 use crate::executor::Outcome;
 use crate::workspace::Workspaces;
 use std::path::PathBuf;
 use std::sync::Arc;
+use techlead_core::state::Event;
 
 /// What an attempt's saved work is, for the `work_saved` event.
 pub struct SavedWork {
@@ -98,5 +100,28 @@ pub(crate) async fn blocking<T: Send + 'static>(
             None => error.to_string(),
         }),
         Err(error) => Err(format!("the git work stopped: {error}")),
+    }
+}
+
+impl<S: techlead_store::Store + 'static> super::Mission<S> {
+    /// Saves what an attempt cut off by a crash left in its worktree,
+    /// before it is recorded as interrupted: the next attempt continues on
+    /// it, and nothing the agent wrote is lost.
+    pub(super) fn save_cut_off(&mut self, t: usize, attempt: u32) -> Result<(), Error> {
+        let Some(workspaces) = self.workspaces.clone() else {
+            return Ok(());
+        };
+        let task = self.state.plan.tasks[t].id.clone();
+        if !has_worktree(&workspaces, &task) {
+            return Ok(());
+        }
+        let agent = self.state.tasks[t].agent.clone();
+        let saved = save_now(&workspaces, &task, attempt, &agent, "interrupted")?;
+        self.stage(Event::WorkSaved {
+            task,
+            attempt,
+            commit: saved.commit,
+            files: saved.files,
+        })
     }
 }
