@@ -21,6 +21,7 @@ use std::process::ExitStatus;
 use std::sync::OnceLock;
 use tokio::io::unix::AsyncFd;
 use tokio::net::unix::pipe;
+use tokio::signal::unix::{self as signals, SignalKind};
 
 /// What to run: the program, its arguments, where, with which extra
 /// environment, reading what on stdin.
@@ -84,10 +85,7 @@ fn start(launch: &Launch<'_>) -> io::Result<(Child, ProcessGroup)> {
     // The child holds its own copies of the write ends now.
     drop((stdout_child, stderr_child));
     let group = ProcessGroup { pgid: Some(pid) };
-    let exit = match pidfd_open(pid, PidfdFlags::empty())
-        .map_err(io::Error::from)
-        .and_then(spawn::watch)
-    {
+    let exit = match Exit::watch(pid) {
         Ok(exit) => exit,
         Err(error) => {
             // Without a way to wait for it, the child cannot be supervised.
@@ -117,11 +115,54 @@ fn output_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
 /// A started child: its output pipes and its exit.
 pub(crate) struct Child {
     pid: Pid,
-    /// The process's pidfd, readable once it has exited; `None` once
-    /// reaped.
-    exit: Option<AsyncFd<OwnedFd>>,
+    /// How its exit is noticed; `None` once reaped.
+    exit: Option<Exit>,
     pub stdout: Option<pipe::Receiver>,
     pub stderr: Option<pipe::Receiver>,
+}
+
+/// What says that a child may have exited.
+enum Exit {
+    /// Its pidfd, readable once it has exited (Linux 5.3).
+    Pidfd(AsyncFd<OwnedFd>),
+    /// Every SIGCHLD, where there is no `pidfd_open` (older kernels,
+    /// sandboxes, valgrind): as tokio's own process handling does then.
+    Signal(signals::Signal),
+}
+
+impl Exit {
+    fn watch(pid: Pid) -> io::Result<Exit> {
+        match pidfd_open(pid, PidfdFlags::empty())
+            .map_err(io::Error::from)
+            .and_then(spawn::watch)
+        {
+            Ok(pidfd) => Ok(Exit::Pidfd(pidfd)),
+            Err(_) => signals::signal(SignalKind::child()).map(Exit::Signal),
+        }
+    }
+
+    /// Reaps `pid` once it has exited.
+    async fn reap(&mut self, pid: Pid) -> io::Result<ExitStatus> {
+        loop {
+            match self {
+                Exit::Pidfd(pidfd) => {
+                    let mut ready = pidfd.readable().await?;
+                    if let Some((_, status)) = waitpid(Some(pid), WaitOptions::NOHANG)? {
+                        return Ok(ExitStatus::from_raw(status.as_raw()));
+                    }
+                    ready.clear_ready();
+                }
+                Exit::Signal(sigchld) => {
+                    // A SIGCHLD before the listener existed is not seen:
+                    // look first.
+                    if let Some((_, status)) = waitpid(Some(pid), WaitOptions::NOHANG)? {
+                        return Ok(ExitStatus::from_raw(status.as_raw()));
+                    }
+                    sigchld.recv().await;
+                }
+            }
+        }
+    }
 }
 
 impl Child {
@@ -131,20 +172,12 @@ impl Child {
 
     /// Waits for the child to exit and reaps it.
     pub(crate) async fn wait(&mut self) -> io::Result<ExitStatus> {
-        loop {
-            let Some(exit) = &self.exit else {
-                return Err(io::Error::other("the process was waited for already"));
-            };
-            let mut ready = exit.readable().await?;
-            match waitpid(Some(self.pid), WaitOptions::NOHANG)? {
-                Some((_, status)) => {
-                    drop(ready);
-                    self.exit = None;
-                    return Ok(ExitStatus::from_raw(status.as_raw()));
-                }
-                None => ready.clear_ready(),
-            }
-        }
+        let Some(exit) = &mut self.exit else {
+            return Err(io::Error::other("the process was waited for already"));
+        };
+        let status = exit.reap(self.pid).await?;
+        self.exit = None;
+        Ok(status)
     }
 }
 
@@ -153,7 +186,7 @@ impl Drop for Child {
     /// group is killed with it) is reaped when it ends, so that it does not
     /// stay a zombie.
     fn drop(&mut self) {
-        let Some(exit) = self.exit.take() else {
+        let Some(mut exit) = self.exit.take() else {
             return;
         };
         if let Ok(Some(_)) | Err(_) = waitpid(Some(self.pid), WaitOptions::NOHANG) {
@@ -162,8 +195,7 @@ impl Drop for Child {
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             let pid = self.pid;
             runtime.spawn(async move {
-                let _ = exit.readable().await;
-                let _ = waitpid(Some(pid), WaitOptions::NOHANG);
+                let _ = exit.reap(pid).await;
             });
         }
     }
@@ -394,6 +426,29 @@ mod tests {
         );
         assert_eq!(resolve("claude", workdir), Path::new("claude"));
         assert_eq!(resolve("/usr/bin/env", workdir), Path::new("/usr/bin/env"));
+    }
+
+    /// Where there is no pidfd, the exit is noticed by SIGCHLD: a child
+    /// that has exited already, and one that exits later.
+    #[tokio::test]
+    async fn without_a_pidfd_sigchld_tells_of_the_exit() {
+        let workdir = std::env::temp_dir();
+        for script in ["exit 3", "sleep 0.2; exit 3"] {
+            let argv = ["sh".to_string(), "-c".to_string(), script.to_string()];
+            let launch = Launch {
+                argv: &argv,
+                workdir: &workdir,
+                env: &[],
+                stdin: File::open("/dev/null").unwrap(),
+            };
+            let (mut child, _group) = spawn(launch).unwrap();
+            if script == "exit 3" {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            child.exit = Some(Exit::Signal(signals::signal(SignalKind::child()).unwrap()));
+            let status = child.wait().await.unwrap();
+            assert_eq!(status.code(), Some(3), "{script}");
+        }
     }
 
     #[test]
