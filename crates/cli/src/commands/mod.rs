@@ -12,8 +12,10 @@ mod plan;
 mod prompt;
 mod run;
 mod schema;
+mod serve;
 mod status;
 mod validate;
+mod watch;
 
 use crate::args::{Cli, Command};
 use crate::exit::{CliError, Outcome};
@@ -23,12 +25,14 @@ pub fn run(cli: Cli) -> Result<Outcome, CliError> {
         Command::Run(args) => run::run(&args),
         Command::Resume(args) => run::resume(&args),
         Command::Status(args) => status::status(&args),
+        Command::Watch(args) => watch::run(&args),
         Command::Logs(args) => logs::run(&args),
         Command::Cost(args) => cost::run(&args),
         Command::Decisions(args) => decisions::run(&args),
         Command::Prompt(args) => prompt::run(&args),
         Command::Land(args) => land::run(&args),
         Command::Gc(args) => gc::run(&args),
+        Command::Serve(args) => serve::run(&args),
         Command::Missions(args) => status::missions(&args),
         Command::Validate(args) => validate::run(&args),
         Command::Plan(args) => plan::run(&args),

@@ -29,6 +29,19 @@ impl View {
         }
     }
 
+    /// The same views for a mission read back from its record (`watch`):
+    /// plain lines are timed by when each event was recorded, from the
+    /// mission's creation, rather than by when they are shown.
+    pub fn replaying(json: bool, mission: &str, state: &MissionState) -> View {
+        match View::choose(json, mission, state) {
+            View::Lines(_) => View::Lines(Lines {
+                clock: Clock::Recorded(state.created_at),
+                out: String::new(),
+            }),
+            view => view,
+        }
+    }
+
     /// Shows one committed event; `tally` counts the tasks as of that
     /// event, `state` gives the plan.
     pub fn observe(&mut self, record: &EventRecord, tally: &Tally, state: &MissionState) {
@@ -36,7 +49,7 @@ impl View {
             View::Bars(bars) => bars.observe(record, tally, state),
             View::Lines(lines) => {
                 if let Some(line) = describe(record, tally, state) {
-                    lines.print(&line);
+                    lines.print(&line, record);
                 }
             }
             View::Json(json) => json.print(record),
@@ -98,20 +111,33 @@ impl Json {
 
 /// Plain lines with the time since the run began.
 pub struct Lines {
-    started: Instant,
+    clock: Clock,
     out: String,
+}
+
+/// What a line's time counts from.
+enum Clock {
+    /// The moment the view began: events are shown as they happen.
+    Started(Instant),
+    /// This moment of the record: each event's recorded time counts.
+    Recorded(jiff::Timestamp),
 }
 
 impl Lines {
     pub fn new() -> Self {
         Lines {
-            started: Instant::now(),
+            clock: Clock::Started(Instant::now()),
             out: String::new(),
         }
     }
 
-    fn print(&mut self, line: &str) {
-        let elapsed = self.started.elapsed();
+    fn print(&mut self, line: &str, record: &EventRecord) {
+        let elapsed = match self.clock {
+            Clock::Started(started) => started.elapsed(),
+            Clock::Recorded(origin) => {
+                Duration::try_from(record.at.duration_since(origin)).unwrap_or_default()
+            }
+        };
         self.out.push_str(&format!("[{}] {line}\n", clock(elapsed)));
     }
 
@@ -280,7 +306,7 @@ pub fn describe(record: &EventRecord, tally: &Tally, state: &MissionState) -> Op
             duration_ms,
             next,
         } => {
-            let line = finished(task, outcome, *duration_ms, next);
+            let line = finished(task, outcome, *duration_ms, next, record.at);
             match spent(state, task, *attempt) {
                 Some(spent) => format!("{line} · {spent}"),
                 None => line,
@@ -319,7 +345,10 @@ pub fn describe(record: &EventRecord, tally: &Tally, state: &MissionState) -> Op
                 .last()
                 .map(|r| format!(": {}", r.trim()))
                 .unwrap_or_default();
-            let then = next.as_ref().map(then).unwrap_or_default();
+            let then = next
+                .as_ref()
+                .map(|next| then(next, record.at))
+                .unwrap_or_default();
             format!("✗ {task} did not pass `{gate}`{why}{then}")
         }
         Event::TaskAccepted {
@@ -466,7 +495,13 @@ fn agent_of(state: &MissionState, task: &str, attempt: u32) -> String {
         .map_or_else(|| "?".to_string(), |a| a.agent.clone())
 }
 
-fn finished(task: &str, outcome: &AttemptOutcome, duration_ms: u64, next: &NextStep) -> String {
+fn finished(
+    task: &str,
+    outcome: &AttemptOutcome,
+    duration_ms: u64,
+    next: &NextStep,
+    at: jiff::Timestamp,
+) -> String {
     let took = seconds(duration_ms);
     let what = match outcome {
         AttemptOutcome::Succeeded { .. } if *next == NextStep::Check => {
@@ -499,17 +534,16 @@ fn finished(task: &str, outcome: &AttemptOutcome, duration_ms: u64, next: &NextS
         AttemptOutcome::RateLimited { message, .. } => format!("hit a rate limit: {message}"),
         AttemptOutcome::NeedsPerson { message } => format!("needs you: {message}"),
     };
-    format!("✗ {task} {what} after {took}{}", then(next))
+    format!("✗ {task} {what} after {took}{}", then(next, at))
 }
 
-/// What happens to a task next, as the end of a line.
-fn then(next: &NextStep) -> String {
+/// What happens to a task next, as the end of a line; a retry's delay
+/// counts from `now`, the event's time (a record read back later says
+/// what it said then).
+fn then(next: &NextStep, now: jiff::Timestamp) -> String {
     match next {
         NextStep::Retry { agent, at } => {
-            let wait = at
-                .duration_since(jiff::Timestamp::now())
-                .as_secs_f64()
-                .max(0.0);
+            let wait = at.duration_since(now).as_secs_f64().max(0.0);
             format!("; retrying on {agent} in {wait:.0}s")
         }
         NextStep::Fail => "; no retries left".to_string(),
