@@ -1,10 +1,13 @@
 //! Showing a run as it happens: progress bars on a terminal, one plain
 //! line per event when piped, NDJSON with `--json`. Every view is fed the
-//! same committed events.
+//! same committed events. The rows under the bars are in `rows`.
+
+mod rows;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use std::collections::HashMap;
+use rows::Panel;
 use std::io::{IsTerminal, Write};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use techlead_core::state::{
     AttemptOutcome, Event, EventRecord, MissionState, NextStep, Report, Tally, TaskStatus,
@@ -23,7 +26,7 @@ impl View {
         if json {
             View::Json(Json::new(mission))
         } else if std::io::stderr().is_terminal() {
-            View::Bars(Bars::new(state))
+            View::Bars(Bars::new(mission, state))
         } else {
             View::Lines(Lines::new())
         }
@@ -38,6 +41,10 @@ impl View {
                 clock: Clock::Recorded(state.created_at),
                 out: String::new(),
             }),
+            View::Bars(mut bars) => {
+                bars.replaying = true;
+                View::Bars(bars)
+            }
             view => view,
         }
     }
@@ -157,15 +164,24 @@ fn clock(elapsed: Duration) -> String {
     )
 }
 
-/// A bar for the mission and one line per running attempt.
+/// A bar for the mission and, under it, the rows of `rows`: a row per
+/// agent at work, then what waits. Event lines scroll above them.
 pub struct Bars {
     multi: MultiProgress,
     overall: ProgressBar,
-    attempts: HashMap<String, ProgressBar>,
+    /// Draws the panel's rows at every tick, so that elapsed times move.
+    rows: ProgressBar,
+    panel: Arc<Mutex<Panel>>,
+    mission: String,
+    /// The last escalation's message while it is open.
+    escalation: Option<String>,
+    /// Events are read back from the record (`watch`): elapsed time counts
+    /// from the run's start as recorded.
+    replaying: bool,
 }
 
 impl Bars {
-    fn new(state: &MissionState) -> Self {
+    fn new(mission: &str, state: &MissionState) -> Self {
         let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(10));
         let overall = multi.add(ProgressBar::new(state.tasks.len() as u64));
         overall.set_style(
@@ -175,10 +191,38 @@ impl Bars {
         );
         overall.set_prefix(state.plan.name.clone());
         overall.enable_steady_tick(Duration::from_millis(200));
+        let panel = Arc::new(Mutex::new(Panel::default()));
+        let rows = multi.add(ProgressBar::new(0));
+        let shown = panel.clone();
+        let colour = std::env::var_os("NO_COLOR").is_none();
+        rows.set_style(
+            ProgressStyle::with_template("{rows}")
+                .expect("a valid template")
+                .with_key(
+                    "rows",
+                    move |_: &indicatif::ProgressState, out: &mut dyn std::fmt::Write| {
+                        let panel = shown.lock().unwrap_or_else(|e| e.into_inner());
+                        let rows = panel.rows(jiff::Timestamp::now(), stderr_width());
+                        let lines: Vec<String> = rows
+                            .into_iter()
+                            .map(|row| match row.alert && colour {
+                                true => format!("\x1b[1;33m{}\x1b[0m", row.text),
+                                false => row.text,
+                            })
+                            .collect();
+                        let _ = out.write_str(&lines.join("\n"));
+                    },
+                ),
+        );
+        rows.enable_steady_tick(Duration::from_millis(200));
         let bars = Bars {
             multi,
             overall,
-            attempts: HashMap::new(),
+            rows,
+            panel,
+            mission: mission.to_string(),
+            escalation: None,
+            replaying: false,
         };
         bars.update_overall(&state.tally());
         bars
@@ -186,61 +230,43 @@ impl Bars {
 
     fn observe(&mut self, record: &EventRecord, tally: &Tally, state: &MissionState) {
         match &record.event {
-            Event::AttemptStarted { task, attempt } => {
-                let agent = agent_of(state, task, *attempt);
-                let bar = self.multi.add(ProgressBar::new(100));
-                bar.set_style(
-                    ProgressStyle::with_template(
-                        "  {prefix:<14.cyan} [{bar:20.cyan/dim}] {pos:>3}% {wide_msg} {elapsed:>4}",
-                    )
-                    .expect("a valid template")
-                    .progress_chars("█▉▊▋▌▍▎▏ "),
-                );
-                let retry = if *attempt > 1 {
-                    format!(" (attempt {attempt})")
-                } else {
-                    String::new()
-                };
-                bar.set_prefix(task.clone());
-                bar.set_message(format!("{agent}{retry}"));
-                bar.enable_steady_tick(Duration::from_millis(200));
-                self.attempts.insert(task.clone(), bar);
-            }
-            Event::AttemptProgress {
-                task,
-                percent,
-                message,
-                ..
-            } => {
-                if let Some(bar) = self.attempts.get(task) {
-                    if let Some(percent) = percent {
-                        bar.set_position(u64::from(*percent));
-                    }
-                    bar.set_message(message.clone());
-                }
-            }
-            Event::AttemptFinished { task, .. } => {
-                if let Some(bar) = self.attempts.remove(task) {
-                    bar.finish_and_clear();
-                    self.multi.remove(&bar);
-                }
-                if let Some(line) = describe(record, tally, state) {
-                    let _ = self.multi.println(line);
-                }
-            }
-            _ => {
-                if let Some(line) = describe(record, tally, state) {
-                    let _ = self.multi.println(line);
-                }
-            }
+            Event::EscalationRaised { message, .. } => self.escalation = Some(message.clone()),
+            Event::DispatchResumed | Event::RunStarted { .. } => self.escalation = None,
+            _ => {}
         }
+        if let Event::RunStarted { .. } = &record.event
+            && self.replaying
+        {
+            let since = jiff::Timestamp::now().duration_since(record.at);
+            self.overall
+                .set_elapsed(Duration::try_from(since).unwrap_or_default());
+        }
+        // The bars first: a line printed redraws them as last drawn (the
+        // steady tick catches up within 200 ms when the draw rate did not
+        // allow a draw now).
         self.update_overall(tally);
+        *self.panel.lock().unwrap_or_else(|e| e.into_inner()) = Panel::of(
+            &self.mission,
+            state,
+            self.escalation.as_deref(),
+            jiff::Timestamp::now(),
+        );
+        self.rows.tick();
+        // Starts and progress show in the rows, not as lines of their own.
+        if !matches!(
+            record.event,
+            Event::AttemptStarted { .. } | Event::AttemptProgress { .. }
+        ) && let Some(line) = describe(record, tally, state)
+        {
+            let _ = self.multi.println(line);
+        }
     }
 
     fn update_overall(&self, tally: &Tally) {
         self.overall.set_position(tally.finished() as u64);
         let mut parts = vec![format!("{} running", tally.count(TaskStatus::Running))];
         for (status, word) in [
+            (TaskStatus::Queued, "queued"),
             (TaskStatus::Checking, "checking"),
             (TaskStatus::Retrying, "retrying"),
             (TaskStatus::Failed, "failed"),
@@ -255,12 +281,16 @@ impl Bars {
     }
 
     fn finish(&mut self) {
-        for bar in self.attempts.values() {
-            bar.finish_and_clear();
-        }
+        self.rows.finish_and_clear();
         self.overall.finish_and_clear();
         let _ = self.multi.clear();
     }
+}
+
+/// The terminal's width on stderr, where the bars are drawn.
+fn stderr_width() -> usize {
+    terminal_size::terminal_size_of(std::io::stderr())
+        .map_or(80, |(terminal_size::Width(w), _)| usize::from(w))
 }
 
 /// One line about an event a person cares about, or `None`.
