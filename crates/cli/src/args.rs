@@ -85,6 +85,11 @@ pub enum Command {
         after_help = "Examples:\n  techlead gc                           # only lists, and says what --yes would do\n  techlead gc --yes                     # removes merged work; never unmerged or uncommitted work\n  techlead gc --mission incident-1 --json\n  techlead gc --abandon incident-1/API-002 --yes   # give up a task's work\n\nExit codes: 0 done (kept leftovers are listed with what to do), 1 a removal failed, 2 invalid input.\nA mission being run is skipped."
     )]
     Gc(GcArgs),
+    /// Serve the missions' record as a JSON API and a live event feed (local, token-protected).
+    #[command(
+        after_help = "Listens on 127.0.0.1:7420 unless --bind says otherwise. Every request but GET /api/health\nneeds `Authorization: Bearer <token>`; the token is made on the first start, printed, and kept\nin server.token beside the database (mode 0600). Reads only: it never changes a mission.\nCtrl-C stops it. docs/server.md lists the endpoints.\n\nExamples:\n  techlead serve\n  techlead serve --db ~/work/.techlead/techlead.db --bind 127.0.0.1:8080\n  curl -H \"Authorization: Bearer $(cat .techlead/server.token)\" http://127.0.0.1:7420/api/missions\n  curl -N -H \"Authorization: Bearer $(cat .techlead/server.token)\" \\\n    http://127.0.0.1:7420/api/missions/quickstart/stream"
+    )]
+    Serve(ServeArgs),
     /// List the missions in the database.
     Missions(MissionsArgs),
     /// Check a mission file and report every problem with file:line:col.
@@ -273,6 +278,20 @@ pub struct WatchArgs {
     /// Print every event as NDJSON on stdout, from the first, as `run --json` does.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub database: Database,
+    /// The address to listen on. Anything but a loopback address exposes
+    /// the record (prompts, code) to the network, behind the token only.
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:7420")]
+    pub bind: std::net::SocketAddr,
+    /// The token file (default: server.token beside the database). Made
+    /// with a new token if missing; refused if others may read it.
+    #[arg(long, value_name = "PATH")]
+    pub token_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -12,6 +12,7 @@ mod plan;
 mod prompt;
 mod run;
 mod schema;
+mod serve;
 mod status;
 mod validate;
 mod watch;
@@ -31,6 +32,7 @@ pub fn run(cli: Cli) -> Result<Outcome, CliError> {
         Command::Prompt(args) => prompt::run(&args),
         Command::Land(args) => land::run(&args),
         Command::Gc(args) => gc::run(&args),
+        Command::Serve(args) => serve::run(&args),
         Command::Missions(args) => status::missions(&args),
         Command::Validate(args) => validate::run(&args),
         Command::Plan(args) => plan::run(&args),

@@ -1,0 +1,422 @@
+//! The read endpoints: what the store holds, as JSON. Every answer about
+//! one mission is folded from its event log (`MissionState::replay`), the
+//! way `techlead status` reads it, so the server and the CLI never
+//! disagree; lists of missions and agents come from the store's
+//! projections.
+
+use crate::Shared;
+use crate::db;
+use crate::error::ApiError;
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::Arc;
+use techlead_core::state::{Event, EventRecord, GatePlan, MissionState, TaskStatus, Usage};
+use techlead_store::Store;
+
+type Answer = Result<Json<Value>, ApiError>;
+
+/// Events one `GET /events` returns unless `limit` says fewer.
+const DEFAULT_LIMIT: usize = 1000;
+/// The most it returns at once.
+const MAX_LIMIT: usize = 10_000;
+
+pub async fn health() -> Json<Value> {
+    Json(json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))
+}
+
+pub async fn not_found() -> ApiError {
+    ApiError::not_found(
+        "no such endpoint",
+        "GET /api/openapi.json describes the endpoints",
+    )
+}
+
+pub async fn missions(State(shared): State<Arc<Shared>>) -> Answer {
+    let rows = shared.db.read(|store| Ok(store.missions()?)).await?;
+    Ok(Json(json!(rows)))
+}
+
+pub async fn mission(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Answer {
+    shared
+        .db
+        .read(move |store| {
+            let row = db::mission(store, &id)?;
+            let events = store.events(&row.id, 0)?;
+            let state = fold(&row.id, &events)?;
+            let escalations = escalations_of(&events);
+            let open = escalations
+                .iter()
+                .filter(|e| e["resolved_at"].is_null())
+                .count();
+            Ok(Json(json!({
+                "id": row.id,
+                "name": state.plan.name,
+                "objective": state.plan.objective,
+                "source": state.plan.source,
+                "status": state.status,
+                "runs": state.runs,
+                "created_at": state.created_at,
+                "updated_at": state.last_event_at,
+                "last_seq": state.last_seq,
+                "tasks": state.tasks.len(),
+                "counts": counts(&state),
+                "plan": plan_summary(&state),
+                "spend": {
+                    "cost_usd": state.spent_usd,
+                    "tokens": state.spent_tokens,
+                    "budget": state.plan.budget,
+                },
+                "escalations": { "raised": escalations.len(), "open": open },
+                "paused_executors": state.paused_executors.iter().map(|(executor, until)| json!({
+                    "executor": executor,
+                    "until": until,
+                })).collect::<Vec<_>>(),
+            })))
+        })
+        .await
+}
+
+pub async fn tasks(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Answer {
+    shared
+        .db
+        .read(move |store| {
+            let row = db::mission(store, &id)?;
+            let state = db::state(store, &row.id)?;
+            let tasks: Vec<Value> = (0..state.tasks.len())
+                .map(|t| task_summary(&state, t))
+                .collect();
+            Ok(Json(json!(tasks)))
+        })
+        .await
+}
+
+pub async fn task(
+    State(shared): State<Arc<Shared>>,
+    Path((id, task)): Path<(String, String)>,
+) -> Answer {
+    shared
+        .db
+        .read(move |store| {
+            let row = db::mission(store, &id)?;
+            let state = db::state(store, &row.id)?;
+            let Some(t) = state.task_index(&task) else {
+                let ids = state.plan.tasks.iter().map(|t| t.id.as_str());
+                let hint = match techlead_core::diagnostic::nearest(&task, ids) {
+                    Some(near) => format!("did you mean `{near}`?"),
+                    None => format!("GET /api/missions/{}/tasks lists its tasks", row.id),
+                };
+                return Err(ApiError::not_found(
+                    format!("mission `{}` has no task `{task}`", row.id),
+                    hint,
+                ));
+            };
+            let (state_of, plan) = (&state.tasks[t], &state.plan.tasks[t]);
+            let mut answer = task_summary(&state, t);
+            let fields = answer.as_object_mut().expect("a task summary is an object");
+            for (key, value) in [
+                ("description", json!(plan.description)),
+                ("acceptance", json!(plan.acceptance)),
+                ("backup", json!(plan.backup)),
+                ("timeout_ms", json!(plan.timeout_ms)),
+                ("retries", json!(plan.retries)),
+                (
+                    "gates",
+                    json!(plan.gates.iter().map(GatePlan::name).collect::<Vec<_>>()),
+                ),
+                ("attempts", json!(state_of.attempts)),
+                ("retry_at", json!(state_of.retry_at)),
+                ("artifacts", json!(state_of.artifacts)),
+                ("decisions", json!(state_of.decisions)),
+                ("blockers", json!(state_of.blockers)),
+                ("checks", json!(state_of.checks)),
+                ("commit", json!(state_of.commit)),
+                ("changed_files", json!(state_of.changed_files)),
+                ("merged", json!(state_of.merged)),
+                ("conflict", json!(state_of.conflict)),
+                ("missing_inputs", json!(state_of.missing_inputs)),
+            ] {
+                fields.insert(key.to_string(), value);
+            }
+            Ok(Json(answer))
+        })
+        .await
+}
+
+pub async fn events(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Answer {
+    let after = number(&query, "after")?.unwrap_or(0);
+    let limit = match number(&query, "limit")? {
+        None => DEFAULT_LIMIT,
+        Some(0) => {
+            return Err(ApiError::bad_request(
+                "limit must be at least 1",
+                format!("pass a limit from 1 to {MAX_LIMIT}"),
+            ));
+        }
+        Some(n) => (n as usize).min(MAX_LIMIT),
+    };
+    shared
+        .db
+        .read(move |store| {
+            let row = db::mission(store, &id)?;
+            let mut records = store.events(&row.id, after)?;
+            let more = records.len() > limit;
+            records.truncate(limit);
+            let events: Vec<Value> = records.iter().map(|r| record_json(&row.id, r)).collect();
+            Ok(Json(json!({
+                "mission": row.id,
+                "events": events,
+                "more": more,
+                "last_seq": row.last_seq,
+            })))
+        })
+        .await
+}
+
+pub async fn escalations(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Answer {
+    shared
+        .db
+        .read(move |store| {
+            let row = db::mission(store, &id)?;
+            let events = store.events(&row.id, 0)?;
+            Ok(Json(json!(escalations_of(&events))))
+        })
+        .await
+}
+
+pub async fn costs(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Answer {
+    shared
+        .db
+        .read(move |store| {
+            let row = db::mission(store, &id)?;
+            let state = db::state(store, &row.id)?;
+            let mut total = Spend::named("total");
+            for attempt in state.tasks.iter().flat_map(|t| &t.attempts) {
+                total.add(attempt.usage.as_ref());
+            }
+            Ok(Json(json!({
+                "mission": row.id,
+                "total": total.json(),
+                "budget": state.plan.budget,
+                "by_task": spend_by(&state, By::Task),
+                "by_agent": spend_by(&state, By::Agent),
+                "by_model": spend_by(&state, By::Model),
+            })))
+        })
+        .await
+}
+
+pub async fn agents(State(shared): State<Arc<Shared>>) -> Answer {
+    let rows = shared.db.read(|store| Ok(store.agent_records()?)).await?;
+    Ok(Json(json!(rows)))
+}
+
+/// An event as `techlead run --json` prints it: the record with the
+/// mission's ID first.
+pub fn record_json(mission: &str, record: &EventRecord) -> Value {
+    let mut fields = serde_json::Map::new();
+    fields.insert("mission".into(), json!(mission));
+    if let Value::Object(record) = json!(record) {
+        fields.extend(record);
+    }
+    Value::Object(fields)
+}
+
+fn fold(id: &str, events: &[EventRecord]) -> Result<MissionState, ApiError> {
+    MissionState::replay(events)
+        .map_err(|e| ApiError::internal(format!("the record of mission `{id}` does not fold: {e}")))
+}
+
+/// A query parameter that must be a whole number, if given.
+fn number(query: &HashMap<String, String>, name: &str) -> Result<Option<u64>, ApiError> {
+    query
+        .get(name)
+        .map(|v| {
+            v.parse().map_err(|_| {
+                ApiError::bad_request(
+                    format!("`{name}` must be a whole number, not `{v}`"),
+                    format!("e.g. ?{name}=10"),
+                )
+            })
+        })
+        .transpose()
+}
+
+fn counts(state: &MissionState) -> Value {
+    let counts: serde_json::Map<String, Value> = TaskStatus::ALL
+        .iter()
+        .map(|&s| (s.as_str().to_string(), json!(state.count(s))))
+        .collect();
+    Value::Object(counts)
+}
+
+fn plan_summary(state: &MissionState) -> Value {
+    let plan = &state.plan;
+    json!({
+        "max_parallel": plan.max_parallel,
+        "failure_threshold": plan.failure_threshold,
+        "phases": plan.phases.iter().map(|p| json!({ "name": p.name, "gates": p.gates })).collect::<Vec<_>>(),
+        "agents": plan.agents.iter().map(|a| a.name.as_str()).collect::<Vec<_>>(),
+        "tasks": plan.tasks.iter().map(|t| json!({
+            "id": t.id,
+            "title": t.title,
+            "agent": t.agent,
+            "executor": t.executor,
+            "priority": t.priority,
+            "depends_on": t.depends_on,
+            "phase": t.phase.map(|p| plan.phases.get(p).map_or("", |p| p.name.as_str())),
+        })).collect::<Vec<_>>(),
+        "repository": plan.repository,
+        "definition_of_done": plan.done_when.iter().enumerate().map(|(i, item)| json!({
+            "item": item.text,
+            "run": item.run,
+            "state": state.done_state(i),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// What the tasks list shows of a task.
+fn task_summary(state: &MissionState, t: usize) -> Value {
+    let (task, plan) = (&state.tasks[t], &state.plan.tasks[t]);
+    let time_ms: u64 = task.attempts.iter().filter_map(|a| a.duration_ms).sum();
+    let cost_usd: f64 = task
+        .attempts
+        .iter()
+        .filter_map(|a| a.usage.as_ref())
+        .map(|u| u.cost_usd)
+        .sum();
+    json!({
+        "id": plan.id,
+        "title": plan.title,
+        "status": task.status,
+        "agent": task.agent,
+        "executor": plan.executor,
+        "priority": plan.priority,
+        "phase": plan.phase.and_then(|p| state.plan.phases.get(p)).map(|p| p.name.as_str()),
+        "depends_on": plan.depends_on,
+        "attempt_count": task.attempts.len(),
+        "time_ms": time_ms,
+        "cost_usd": cost_usd,
+        "blocked_by": task.blocked_by,
+        "progress": task.progress.as_ref().map(|(percent, message)| json!({
+            "percent": percent,
+            "message": message,
+        })),
+        "summary": task.summary,
+    })
+}
+
+/// Every escalation the log raised, with when it was resolved (dispatch
+/// resumed, or the mission finished), as the store's projection has it.
+fn escalations_of(events: &[EventRecord]) -> Vec<Value> {
+    let mut escalations: Vec<Value> = Vec::new();
+    for record in events {
+        match &record.event {
+            Event::EscalationRaised {
+                id,
+                kind,
+                message,
+                tasks,
+                options,
+            } => escalations.push(json!({
+                "id": id,
+                "kind": kind,
+                "message": message,
+                "tasks": tasks,
+                "options": options,
+                "raised_at": record.at,
+                "raised_seq": record.seq,
+                "resolved_at": null,
+            })),
+            Event::DispatchResumed | Event::MissionFinished { .. } => {
+                for open in escalations
+                    .iter_mut()
+                    .filter(|e| e["resolved_at"].is_null())
+                {
+                    open["resolved_at"] = json!(record.at);
+                }
+            }
+            _ => {}
+        }
+    }
+    escalations
+}
+
+/// What a task, agent or model's attempts used (as `techlead cost`).
+struct Spend {
+    name: String,
+    attempts: u32,
+    usage: Usage,
+}
+
+impl Spend {
+    fn named(name: &str) -> Spend {
+        Spend {
+            name: name.to_string(),
+            attempts: 0,
+            usage: Usage::default(),
+        }
+    }
+
+    fn add(&mut self, usage: Option<&Usage>) {
+        self.attempts += 1;
+        let Some(usage) = usage else { return };
+        self.usage.input_tokens += usage.input_tokens;
+        self.usage.output_tokens += usage.output_tokens;
+        self.usage.cache_read_tokens += usage.cache_read_tokens;
+        self.usage.cache_write_tokens += usage.cache_write_tokens;
+        self.usage.cost_usd += usage.cost_usd;
+    }
+
+    fn json(&self) -> Value {
+        json!({
+            "name": self.name,
+            "attempts": self.attempts,
+            "input_tokens": self.usage.input_tokens,
+            "output_tokens": self.usage.output_tokens,
+            "cache_read_tokens": self.usage.cache_read_tokens,
+            "cache_write_tokens": self.usage.cache_write_tokens,
+            "cost_usd": self.usage.cost_usd,
+        })
+    }
+}
+
+#[derive(Clone, Copy)]
+enum By {
+    Task,
+    Agent,
+    Model,
+}
+
+/// Rows grouped `by`, most expensive first (ties in plan order).
+fn spend_by(state: &MissionState, by: By) -> Vec<Value> {
+    let mut rows: Vec<Spend> = Vec::new();
+    for (task, plan) in state.tasks.iter().zip(&state.plan.tasks) {
+        for attempt in &task.attempts {
+            let name = match by {
+                By::Task => plan.id.as_str(),
+                By::Agent => attempt.agent.as_str(),
+                By::Model => attempt
+                    .usage
+                    .as_ref()
+                    .and_then(|u| u.model.as_deref())
+                    .unwrap_or("(not reported)"),
+            };
+            let at = match rows.iter().position(|r| r.name == name) {
+                Some(at) => at,
+                None => {
+                    rows.push(Spend::named(name));
+                    rows.len() - 1
+                }
+            };
+            rows[at].add(attempt.usage.as_ref());
+        }
+    }
+    rows.sort_by(|a, b| b.usage.cost_usd.total_cmp(&a.usage.cost_usd));
+    rows.iter().map(Spend::json).collect()
+}

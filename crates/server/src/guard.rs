@@ -1,0 +1,168 @@
+//! What every request must show before it is answered: a `Host` naming
+//! this server (a loopback name or address, or the address it was bound
+//! to, with its port: DNS rebinding), no `Origin` but the server's own
+//! (cross-site requests from a page the person has open), and the bearer
+//! token (everything but `GET /api/health`; the record holds prompts and
+//! code), compared in constant time.
+
+use crate::Shared;
+use crate::error::ApiError;
+use crate::token::Token;
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use subtle::ConstantTimeEq;
+
+pub struct Guard {
+    addr: SocketAddr,
+    token: Token,
+}
+
+impl Guard {
+    pub fn new(addr: SocketAddr, token: Token) -> Guard {
+        Guard { addr, token }
+    }
+
+    /// Whether `host` (a `Host` header or an origin's authority) names
+    /// this server.
+    fn is_own_host(&self, host: &str) -> bool {
+        let Some((name, port)) = split_port(host) else {
+            return false;
+        };
+        if port != self.addr.port() {
+            return false;
+        }
+        let name = name.trim_start_matches('[').trim_end_matches(']');
+        if name.eq_ignore_ascii_case("localhost") {
+            return true;
+        }
+        match name.parse::<IpAddr>() {
+            Ok(ip) => {
+                ip.is_loopback() || (!self.addr.ip().is_unspecified() && ip == self.addr.ip())
+            }
+            Err(_) => false,
+        }
+    }
+
+    fn check(&self, request: &Request) -> Result<(), ApiError> {
+        let headers = request.headers();
+        let host = headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("");
+        if !self.is_own_host(host) {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                format!("the Host `{host}` is not this server"),
+                format!(
+                    "use http://127.0.0.1:{} or http://localhost:{}",
+                    self.addr.port(),
+                    self.addr.port()
+                ),
+            ));
+        }
+        if let Some(origin) = headers.get(header::ORIGIN) {
+            let origin = origin.to_str().unwrap_or("");
+            let own = origin
+                .strip_prefix("http://")
+                .is_some_and(|authority| self.is_own_host(authority));
+            if !own {
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    format!("requests from `{origin}` are not allowed"),
+                    "only pages served by this server may call it; scripts send no Origin",
+                ));
+            }
+        }
+        if request.uri().path() == "/api/health" {
+            return Ok(());
+        }
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|h| h.to_str().ok())
+            .and_then(|h| h.strip_prefix("Bearer "))
+            .map(str::trim);
+        let hint = "send `Authorization: Bearer <token>`; `techlead serve` prints the token and keeps it in server.token beside the database";
+        match given {
+            None => Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "this request needs the server's token",
+                hint,
+            )),
+            Some(given) if bool::from(given.as_bytes().ct_eq(self.token.as_str().as_bytes())) => {
+                Ok(())
+            }
+            Some(_) => Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "the token is not this server's",
+                hint,
+            )),
+        }
+    }
+}
+
+/// `name:port` (with `[v6]:port`) into its two parts.
+fn split_port(host: &str) -> Option<(&str, u16)> {
+    let (name, port) = host.rsplit_once(':')?;
+    if name.contains(':') && !name.ends_with(']') {
+        return None;
+    }
+    Some((name, port.parse().ok()?))
+}
+
+pub async fn check(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
+    match shared.guard.check(&request) {
+        Ok(()) => next.run(request).await,
+        Err(e) => {
+            let mut response = e.into_response();
+            if response.status() == StatusCode::UNAUTHORIZED {
+                response.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    header::HeaderValue::from_static("Bearer"),
+                );
+            }
+            response
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn guard(addr: &str) -> Guard {
+        Guard::new(addr.parse().unwrap(), Token("0".repeat(64)))
+    }
+
+    #[test]
+    fn hosts() {
+        let g = guard("127.0.0.1:7420");
+        for own in [
+            "127.0.0.1:7420",
+            "localhost:7420",
+            "LOCALHOST:7420",
+            "[::1]:7420",
+            "127.0.0.2:7420",
+        ] {
+            assert!(g.is_own_host(own), "{own}");
+        }
+        for foreign in [
+            "evil.example:7420",
+            "127.0.0.1:80",
+            "127.0.0.1",
+            "localhost",
+            "",
+            "10.0.0.1:7420",
+            "localhost.evil.example:7420",
+            "::1:7420",
+        ] {
+            assert!(!g.is_own_host(foreign), "{foreign}");
+        }
+        let g = guard("192.168.1.5:7420");
+        assert!(g.is_own_host("192.168.1.5:7420"));
+        assert!(!guard("0.0.0.0:7420").is_own_host("192.168.1.5:7420"));
+    }
+}

@@ -1,0 +1,170 @@
+//! The local server (`techlead serve`): the missions' record as a JSON API
+//! and each mission's events as a live, resumable Server-Sent Events feed.
+//!
+//! It reads the store only (SQLite in WAL mode, so a `techlead run` writing
+//! the same file is never blocked); it never writes mission state. Safe by
+//! default (DESIGN decision 13): loopback unless told otherwise, a bearer
+//! token on every request but the health check, and `Host`/`Origin`
+//! checks against DNS rebinding and cross-site requests (`guard`).
+//! docs/server.md describes the endpoints.
+
+mod api;
+mod db;
+mod error;
+mod feed;
+mod guard;
+pub mod openapi;
+pub mod token;
+
+pub use error::Error;
+
+use axum::Router;
+use axum::routing::get;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// The port `techlead serve` binds unless told otherwise.
+pub const DEFAULT_PORT: u16 = 7420;
+
+/// What `techlead serve` was asked for.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The techlead database.
+    pub db: PathBuf,
+    /// Where to listen (default `127.0.0.1:7420`).
+    pub bind: SocketAddr,
+    /// The token file (default `<data dir>/server.token`).
+    pub token_file: PathBuf,
+    /// How often a live feed looks for new events.
+    pub poll: Duration,
+}
+
+impl Config {
+    /// Loopback on the default port, the token beside the database.
+    pub fn new(db: PathBuf) -> Config {
+        let token_file = token::default_path(&db);
+        Config {
+            db,
+            bind: SocketAddr::from(([127, 0, 0, 1], DEFAULT_PORT)),
+            token_file,
+            poll: Duration::from_millis(100),
+        }
+    }
+}
+
+/// What every handler shares.
+pub(crate) struct Shared {
+    pub db: db::Db,
+    pub guard: guard::Guard,
+    pub poll: Duration,
+    /// Becomes `true` when the server stops: live feeds end.
+    pub stopping: watch::Receiver<bool>,
+}
+
+/// A bound server, not yet serving.
+pub struct Server {
+    listener: tokio::net::TcpListener,
+    addr: SocketAddr,
+    token: token::Token,
+    router: Router,
+    stop: watch::Sender<bool>,
+}
+
+impl Server {
+    /// Opens the database (refusing a file that is not techlead's), loads
+    /// or creates the token, and binds the address.
+    pub async fn bind(config: Config) -> Result<Server, Error> {
+        let token = token::load_or_create(&config.token_file)?;
+        let db = db::Db::open(config.db.clone()).await?;
+        let listener = tokio::net::TcpListener::bind(config.bind)
+            .await
+            .map_err(|source| Error::Bind {
+                addr: config.bind,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| Error::Bind {
+            addr: config.bind,
+            source,
+        })?;
+        let (stop, stopping) = watch::channel(false);
+        let shared = Arc::new(Shared {
+            db,
+            guard: guard::Guard::new(addr, token.clone()),
+            poll: config.poll,
+            stopping,
+        });
+        Ok(Server {
+            listener,
+            addr,
+            token,
+            router: router(shared),
+            stop,
+        })
+    }
+
+    /// The address it listens on (the real port when asked for port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The bearer token every request but the health check needs.
+    pub fn token(&self) -> &str {
+        self.token.as_str()
+    }
+
+    /// Serves until `shutdown` completes, then ends the live feeds and
+    /// waits for the open requests to finish.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), Error> {
+        let stop = self.stop;
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                let _ = stop.send(true);
+            })
+            .await
+            .map_err(Error::Serve)
+    }
+}
+
+/// Every path the server answers, as the OpenAPI document names them.
+pub const ROUTES: &[&str] = &[
+    "/api/health",
+    "/api/openapi.json",
+    "/api/missions",
+    "/api/missions/{id}",
+    "/api/missions/{id}/tasks",
+    "/api/missions/{id}/tasks/{task}",
+    "/api/missions/{id}/events",
+    "/api/missions/{id}/stream",
+    "/api/missions/{id}/escalations",
+    "/api/missions/{id}/costs",
+    "/api/agents",
+];
+
+fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/api/health", get(api::health))
+        .route("/api/openapi.json", get(openapi::serve))
+        .route("/api/missions", get(api::missions))
+        .route("/api/missions/{id}", get(api::mission))
+        .route("/api/missions/{id}/tasks", get(api::tasks))
+        .route("/api/missions/{id}/tasks/{task}", get(api::task))
+        .route("/api/missions/{id}/events", get(api::events))
+        .route("/api/missions/{id}/stream", get(feed::stream))
+        .route("/api/missions/{id}/escalations", get(api::escalations))
+        .route("/api/missions/{id}/costs", get(api::costs))
+        .route("/api/agents", get(api::agents))
+        .fallback(api::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            shared.clone(),
+            guard::check,
+        ))
+        .with_state(shared)
+}
