@@ -212,3 +212,30 @@ fn watch_ends_with_the_run_when_it_is_interrupted() {
     );
     assert_eq!(sequence(&lines)[1..], sequence(&run_lines)[..]);
 }
+
+#[test]
+fn watch_says_so_when_the_run_dies_without_recording_an_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("techlead.db");
+    let db = db.to_str().unwrap();
+    waiting_mission(dir.path(), "watch-killed", 0);
+    let (run, id) = start_run(dir.path(), db);
+    let mut watch = Running::start(dir.path(), &["watch", &id, "--json", "--db", db]);
+    watch.wait_for(is_started("A"));
+
+    let (killed, _) = run.kill();
+    assert_eq!(killed, 137);
+    // The record still says running; no process holds the mission.
+    let (code, lines, stderr) = watch.finish();
+    assert_eq!(code, 130, "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "mission {id} is not being run (its last run stopped without recording an end): `techlead resume {id}` continues it"
+        )),
+        "{stderr}"
+    );
+    let kinds: Vec<String> = sequence(&lines).into_iter().map(|(_, k)| k).collect();
+    assert_eq!(kinds.last().map(String::as_str), Some("attempt_started"));
+    // The attempt the dead run left behind ends once it may.
+    std::fs::write(dir.path().join("go-A"), "").unwrap();
+}
