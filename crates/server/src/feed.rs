@@ -81,11 +81,14 @@ async fn follow(
         let read = shared
             .db
             .read(move |store| {
-                let records = store.events(&id, after)?;
-                // Read after the events: if it says finished, the events
-                // read already hold the last one.
-                let finished = records.is_empty() && db::mission(store, &id)?.status.is_finished();
-                Ok((records, finished))
+                // The mission's row first: the events read after it hold
+                // at least those up to its `last_seq`, so a finished row
+                // with nothing more to read means the last event was sent.
+                let row = db::mission(store, &id)?;
+                if row.last_seq <= after {
+                    return Ok((Vec::new(), row.status.is_finished()));
+                }
+                Ok((store.events(&id, after)?, false))
             })
             .await;
         let (records, finished) = match read {
