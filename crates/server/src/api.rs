@@ -33,6 +33,14 @@ pub async fn not_found() -> ApiError {
     )
 }
 
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        "this endpoint only reads (GET)",
+        "GET /api/openapi.json describes the endpoints",
+    )
+}
+
 pub async fn missions(State(shared): State<Arc<Shared>>) -> Answer {
     let rows = shared.db.read(|store| Ok(store.missions()?)).await?;
     Ok(Json(json!(rows)))
@@ -44,7 +52,7 @@ pub async fn mission(State(shared): State<Arc<Shared>>, Path(id): Path<String>) 
         .read(move |store| {
             let row = db::mission(store, &id)?;
             let events = store.events(&row.id, 0)?;
-            let state = fold(&row.id, &events)?;
+            let state = db::fold(&row.id, &events)?;
             let escalations = escalations_of(&events);
             let open = escalations
                 .iter()
@@ -225,11 +233,6 @@ pub fn record_json(mission: &str, record: &EventRecord) -> Value {
         fields.extend(record);
     }
     Value::Object(fields)
-}
-
-fn fold(id: &str, events: &[EventRecord]) -> Result<MissionState, ApiError> {
-    MissionState::replay(events)
-        .map_err(|e| ApiError::internal(format!("the record of mission `{id}` does not fold: {e}")))
 }
 
 /// A query parameter that must be a whole number, if given.

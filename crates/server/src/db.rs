@@ -6,7 +6,7 @@
 use crate::error::ApiError;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use techlead_core::state::MissionState;
+use techlead_core::state::{EventRecord, MissionState};
 use techlead_store::sqlite::SqliteStore;
 use techlead_store::{MissionRow, Store};
 
@@ -71,7 +71,11 @@ pub fn mission(store: &SqliteStore, id_or_name: &str) -> Result<MissionRow, ApiE
 
 /// The mission's state, folded from its whole record.
 pub fn state(store: &SqliteStore, id: &str) -> Result<MissionState, ApiError> {
-    let events = store.events(id, 0)?;
-    MissionState::replay(&events)
+    fold(id, &store.events(id, 0)?)
+}
+
+/// The state `events` (a mission's whole log) fold into.
+pub fn fold(id: &str, events: &[EventRecord]) -> Result<MissionState, ApiError> {
+    MissionState::replay(events)
         .map_err(|e| ApiError::internal(format!("the record of mission `{id}` does not fold: {e}")))
 }

@@ -78,8 +78,10 @@ impl Server {
     /// Opens the database (refusing a file that is not techlead's), loads
     /// or creates the token, and binds the address.
     pub async fn bind(config: Config) -> Result<Server, Error> {
-        let token = token::load_or_create(&config.token_file)?;
+        // The database first: a file that is not techlead's leaves no
+        // token behind.
         let db = db::Db::open(config.db.clone()).await?;
+        let token = token::load_or_create(&config.token_file)?;
         let listener = tokio::net::TcpListener::bind(config.bind)
             .await
             .map_err(|source| Error::Bind {
@@ -162,6 +164,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/api/missions/{id}/costs", get(api::costs))
         .route("/api/agents", get(api::agents))
         .fallback(api::not_found)
+        .method_not_allowed_fallback(api::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
             shared.clone(),
             guard::check,

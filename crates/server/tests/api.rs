@@ -172,6 +172,20 @@ async fn unknown_missions_tasks_and_bad_queries_are_json_errors() {
     let (status, body) = served.json("/api/nothing-here").await;
     assert_eq!(status, 404);
     assert!(body["hint"].is_string());
+    // It only reads.
+    let response = within(
+        "a POST",
+        served
+            .client
+            .post(format!("{}/api/missions", served.base))
+            .bearer_auth(&served.token)
+            .send(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.status().as_u16(), 405);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], json!("this endpoint only reads (GET)"));
     // A mission nobody ran yet: created only.
     let (status, mission) = served.json(&format!("/api/missions/{id}")).await;
     assert_eq!(status, 200);
@@ -375,4 +389,25 @@ async fn the_token_file_is_private_and_kept_across_restarts() {
         "{refused:?}"
     );
     assert!(refused.hint().unwrap().contains("chmod 600"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_file_that_is_not_a_techlead_database_is_refused_and_no_token_made() {
+    let f = Fixture::new();
+    std::fs::write(f.db(), "not a database, but someone's notes\n").unwrap();
+    let mut config = techlead_server::Config::new(f.db());
+    config.bind = "127.0.0.1:0".parse().unwrap();
+    let refused = techlead_server::Server::bind(config).await.err().unwrap();
+    assert!(
+        matches!(
+            refused,
+            techlead_server::Error::Store(techlead_store::Error::Foreign { .. })
+        ),
+        "{refused:?}"
+    );
+    assert!(!f.path("server.token").exists());
+    assert_eq!(
+        std::fs::read_to_string(f.db()).unwrap(),
+        "not a database, but someone's notes\n"
+    );
 }
