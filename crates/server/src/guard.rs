@@ -83,8 +83,7 @@ impl Guard {
         let given = headers
             .get(header::AUTHORIZATION)
             .and_then(|h| h.to_str().ok())
-            .and_then(|h| h.strip_prefix("Bearer "))
-            .map(str::trim);
+            .and_then(bearer);
         let hint = "send `Authorization: Bearer <token>`; `techlead serve` prints the token and keeps it in server.token beside the database";
         match given {
             None => Err(ApiError::new(
@@ -102,6 +101,13 @@ impl Guard {
             )),
         }
     }
+}
+
+/// The credentials of an `Authorization: Bearer <token>` header (the
+/// scheme's case does not matter, RFC 9110).
+fn bearer(header: &str) -> Option<&str> {
+    let (scheme, token) = header.trim().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
 /// `name:port` (with `[v6]:port`) into its two parts.
@@ -135,6 +141,15 @@ mod tests {
 
     fn guard(addr: &str) -> Guard {
         Guard::new(addr.parse().unwrap(), Token("0".repeat(64)))
+    }
+
+    #[test]
+    fn bearer_credentials() {
+        assert_eq!(bearer("Bearer abc"), Some("abc"));
+        assert_eq!(bearer("bearer  abc "), Some("abc"));
+        assert_eq!(bearer("Basic abc"), None);
+        assert_eq!(bearer("Bearer"), None);
+        assert_eq!(bearer("abc"), None);
     }
 
     #[test]
