@@ -1,8 +1,8 @@
 //! The read endpoints: what the store holds, as JSON. Every answer about
-//! one mission is folded from its event log (`MissionState::replay`), the
-//! way `techlead status` reads it, so the server and the CLI never
-//! disagree; lists of missions and agents come from the store's
-//! projections.
+//! one mission is folded from its event log (`MissionState`, kept between
+//! requests and brought up to date: `db::Folded`), the way `techlead
+//! status` reads it, so the server and the CLI never disagree; lists of
+//! missions and agents come from the store's projections.
 
 use crate::Shared;
 use crate::db;
@@ -12,7 +12,7 @@ use axum::extract::{Path, Query, State};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
-use techlead_core::state::{Event, EventRecord, GatePlan, MissionState, TaskStatus, Usage};
+use techlead_core::state::{EventRecord, GatePlan, MissionState, TaskStatus, Usage};
 use techlead_store::Store;
 
 type Answer = Result<Json<Value>, ApiError>;
@@ -47,13 +47,12 @@ pub async fn missions(State(shared): State<Arc<Shared>>) -> Answer {
 }
 
 pub async fn mission(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Answer {
+    let cached = shared.db.clone();
     shared
         .db
         .read(move |store| {
             let row = db::mission(store, &id)?;
-            let events = store.events(&row.id, 0)?;
-            let state = db::fold(&row.id, &events)?;
-            let escalations = escalations_of(&events);
+            let db::Folded { state, escalations } = cached.folded(store, &row.id)?;
             let open = escalations
                 .iter()
                 .filter(|e| e["resolved_at"].is_null())
@@ -87,11 +86,12 @@ pub async fn mission(State(shared): State<Arc<Shared>>, Path(id): Path<String>) 
 }
 
 pub async fn tasks(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Answer {
+    let cached = shared.db.clone();
     shared
         .db
         .read(move |store| {
             let row = db::mission(store, &id)?;
-            let state = db::state(store, &row.id)?;
+            let state = cached.folded(store, &row.id)?.state;
             let tasks: Vec<Value> = (0..state.tasks.len())
                 .map(|t| task_summary(&state, t))
                 .collect();
@@ -104,11 +104,12 @@ pub async fn task(
     State(shared): State<Arc<Shared>>,
     Path((id, task)): Path<(String, String)>,
 ) -> Answer {
+    let cached = shared.db.clone();
     shared
         .db
         .read(move |store| {
             let row = db::mission(store, &id)?;
-            let state = db::state(store, &row.id)?;
+            let state = cached.folded(store, &row.id)?.state;
             let Some(t) = state.task_index(&task) else {
                 let ids = state.plan.tasks.iter().map(|t| t.id.as_str());
                 let hint = match techlead_core::diagnostic::nearest(&task, ids) {
@@ -187,22 +188,23 @@ pub async fn events(
 }
 
 pub async fn escalations(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Answer {
+    let cached = shared.db.clone();
     shared
         .db
         .read(move |store| {
             let row = db::mission(store, &id)?;
-            let events = store.events(&row.id, 0)?;
-            Ok(Json(json!(escalations_of(&events))))
+            Ok(Json(json!(cached.folded(store, &row.id)?.escalations)))
         })
         .await
 }
 
 pub async fn costs(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Answer {
+    let cached = shared.db.clone();
     shared
         .db
         .read(move |store| {
             let row = db::mission(store, &id)?;
-            let state = db::state(store, &row.id)?;
+            let state = cached.folded(store, &row.id)?.state;
             let mut total = Spend::named("total");
             for attempt in state.tasks.iter().flat_map(|t| &t.attempts) {
                 total.add(attempt.usage.as_ref());
@@ -312,42 +314,6 @@ fn task_summary(state: &MissionState, t: usize) -> Value {
         })),
         "summary": task.summary,
     })
-}
-
-/// Every escalation the log raised, with when it was resolved (dispatch
-/// resumed, or the mission finished), as the store's projection has it.
-fn escalations_of(events: &[EventRecord]) -> Vec<Value> {
-    let mut escalations: Vec<Value> = Vec::new();
-    for record in events {
-        match &record.event {
-            Event::EscalationRaised {
-                id,
-                kind,
-                message,
-                tasks,
-                options,
-            } => escalations.push(json!({
-                "id": id,
-                "kind": kind,
-                "message": message,
-                "tasks": tasks,
-                "options": options,
-                "raised_at": record.at,
-                "raised_seq": record.seq,
-                "resolved_at": null,
-            })),
-            Event::DispatchResumed | Event::MissionFinished { .. } => {
-                for open in escalations
-                    .iter_mut()
-                    .filter(|e| e["resolved_at"].is_null())
-                {
-                    open["resolved_at"] = json!(record.at);
-                }
-            }
-            _ => {}
-        }
-    }
-    escalations
 }
 
 /// What a task, agent or model's attempts used (as `techlead cost`).

@@ -1,12 +1,17 @@
 //! The store, for async handlers: rusqlite is synchronous, so every read
 //! runs on tokio's blocking pool, on a connection taken from a small pool
 //! of open ones (opening a store checks its schema; a connection is kept
-//! for the next request rather than reopened).
+//! for the next request rather than reopened). Each mission's folded state
+//! is kept between requests and brought up to date with the events
+//! appended since, so a dashboard asking every second does not replay the
+//! whole log each time.
 
 use crate::error::ApiError;
+use serde_json::{Value, json};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use techlead_core::state::{EventRecord, MissionState};
+use techlead_core::state::{Event, EventRecord, MissionState};
 use techlead_store::sqlite::SqliteStore;
 use techlead_store::{MissionRow, Store};
 
@@ -17,6 +22,34 @@ const KEEP: usize = 8;
 pub struct Db {
     path: Arc<PathBuf>,
     idle: Arc<Mutex<Vec<SqliteStore>>>,
+    folded: Arc<Mutex<HashMap<String, Folded>>>,
+}
+
+/// What a mission's log folds into, as of its `state.last_seq`.
+#[derive(Clone)]
+pub struct Folded {
+    pub state: MissionState,
+    /// Every escalation raised, with when it was resolved.
+    pub escalations: Vec<Value>,
+}
+
+impl Folded {
+    fn of(id: &str, events: &[EventRecord]) -> Result<Folded, ApiError> {
+        let state = fold(id, events)?;
+        let mut escalations = Vec::new();
+        for record in events {
+            note_escalation(&mut escalations, record);
+        }
+        Ok(Folded { state, escalations })
+    }
+
+    fn apply(&mut self, id: &str, record: &EventRecord) -> Result<(), ApiError> {
+        self.state.apply(record).map_err(|e| {
+            ApiError::internal(format!("the record of mission `{id}` does not fold: {e}"))
+        })?;
+        note_escalation(&mut self.escalations, record);
+        Ok(())
+    }
 }
 
 impl Db {
@@ -32,6 +65,7 @@ impl Db {
         Ok(Db {
             path: Arc::new(path),
             idle: Arc::new(Mutex::new(vec![opened])),
+            folded: Arc::default(),
         })
     }
 
@@ -59,6 +93,26 @@ impl Db {
     }
 }
 
+impl Db {
+    /// Mission `id` folded up to its last event: the kept state and the
+    /// events since, or the whole log the first time.
+    pub fn folded(&self, store: &SqliteStore, id: &str) -> Result<Folded, ApiError> {
+        let kept = self.folded.lock().expect("never poisoned").remove(id);
+        let mut folded = match kept {
+            Some(folded) => folded,
+            None => Folded::of(id, &store.events(id, 0)?)?,
+        };
+        for record in store.events(id, folded.state.last_seq)? {
+            folded.apply(id, &record)?;
+        }
+        self.folded
+            .lock()
+            .expect("never poisoned")
+            .insert(id.to_string(), folded.clone());
+        Ok(folded)
+    }
+}
+
 /// The mission with that ID, or the newest with that name; 404 otherwise.
 pub fn mission(store: &SqliteStore, id_or_name: &str) -> Result<MissionRow, ApiError> {
     store.find_mission(id_or_name)?.ok_or_else(|| {
@@ -69,13 +123,41 @@ pub fn mission(store: &SqliteStore, id_or_name: &str) -> Result<MissionRow, ApiE
     })
 }
 
-/// The mission's state, folded from its whole record.
-pub fn state(store: &SqliteStore, id: &str) -> Result<MissionState, ApiError> {
-    fold(id, &store.events(id, 0)?)
-}
-
 /// The state `events` (a mission's whole log) fold into.
-pub fn fold(id: &str, events: &[EventRecord]) -> Result<MissionState, ApiError> {
+fn fold(id: &str, events: &[EventRecord]) -> Result<MissionState, ApiError> {
     MissionState::replay(events)
         .map_err(|e| ApiError::internal(format!("the record of mission `{id}` does not fold: {e}")))
+}
+
+/// Adds what `record` says of escalations: a new one, or the open ones
+/// resolved (dispatch resumed, or the mission finished), as the store's
+/// projection has it.
+fn note_escalation(escalations: &mut Vec<Value>, record: &EventRecord) {
+    match &record.event {
+        Event::EscalationRaised {
+            id,
+            kind,
+            message,
+            tasks,
+            options,
+        } => escalations.push(json!({
+            "id": id,
+            "kind": kind,
+            "message": message,
+            "tasks": tasks,
+            "options": options,
+            "raised_at": record.at,
+            "raised_seq": record.seq,
+            "resolved_at": null,
+        })),
+        Event::DispatchResumed | Event::MissionFinished { .. } => {
+            for open in escalations
+                .iter_mut()
+                .filter(|e| e["resolved_at"].is_null())
+            {
+                open["resolved_at"] = json!(record.at);
+            }
+        }
+        _ => {}
+    }
 }

@@ -140,6 +140,11 @@ async fn a_reconnecting_client_receives_every_event_exactly_once() {
     let mut feed = Feed::open(&served, &id, None, "").await;
     received.extend(feed.until(started("G1")).await);
     drop(feed); // mid-mission
+    // The server keeps the mission's folded state from here on.
+    let (_, early) = served.json(&format!("/api/missions/{id}")).await;
+    assert_eq!(early["status"], json!("running"));
+    let (_, early_tasks) = served.json(&format!("/api/missions/{id}/tasks")).await;
+    assert_eq!(early_tasks[0]["status"], json!("running"));
 
     std::fs::write(f.path("go1"), "").unwrap();
     // Events appended while no client listens.
@@ -195,6 +200,20 @@ async fn a_reconnecting_client_receives_every_event_exactly_once() {
         answer.extend(json!(record).as_object().unwrap().clone());
         assert_eq!(frame.data, Value::Object(answer));
         assert_eq!(json!(frame.event), frame.data["event"]["type"]);
+    }
+
+    // The kept state caught up with everything appended since.
+    let state = techlead_core::state::MissionState::replay(&log).unwrap();
+    let (_, mission) = served.json(&format!("/api/missions/{id}")).await;
+    assert_eq!(mission["status"], json!("succeeded"));
+    assert_eq!(mission["last_seq"], json!(state.last_seq));
+    assert_eq!(mission["counts"]["succeeded"], json!(3));
+    for (t, task) in ["G1", "G2", "G3"].iter().enumerate() {
+        let (_, answer) = served
+            .json(&format!("/api/missions/{id}/tasks/{task}"))
+            .await;
+        assert_eq!(answer["status"], json!("succeeded"));
+        assert_eq!(answer["attempts"], json!(state.tasks[t].attempts));
     }
 
     // A finished mission: the whole log, then the end; after the last
