@@ -55,24 +55,19 @@ pub fn spawn<S: Store>(mission: &Mission<S>, item: usize) {
     let workspaces = mission.workspaces.clone();
     tokio::spawn(async move {
         let mut spec = spec;
-        if let Some(workspaces) = workspaces {
-            // The mission's whole work, merged.
-            match super::work::blocking(move || workspaces.integration_checkout()).await {
-                Ok(path) => spec.workdir = path,
-                Err(message) => {
-                    let verdict = DoneVerdict {
-                        passed: false,
-                        exit_code: None,
-                        log,
-                        reason: Some(format!("the integration checkout failed: {message}")),
-                    };
-                    let _ = inputs.send(Input::DoneChecked {
-                        item,
-                        verdict: Some(verdict),
-                    });
-                    return;
-                }
-            }
+        // The mission's whole work, merged.
+        if let Err(message) = super::gate::on_merged_work(&mut spec, workspaces).await {
+            let verdict = DoneVerdict {
+                passed: false,
+                exit_code: None,
+                log,
+                reason: Some(format!("the integration checkout failed: {message}")),
+            };
+            let _ = inputs.send(Input::DoneChecked {
+                item,
+                verdict: Some(verdict),
+            });
+            return;
         }
         let (events, _ignored) = mpsc::unbounded_channel();
         let outcome = CommandExecutor::new()

@@ -47,6 +47,18 @@ pub(super) fn check_spec<S: Store>(
     }
 }
 
+/// Points a check at a checkout of the integration branch, in a mission
+/// with a repository: the merged work is what it checks.
+pub(super) async fn on_merged_work(
+    spec: &mut AttemptSpec,
+    workspaces: Option<std::sync::Arc<crate::workspace::Workspaces>>,
+) -> Result<(), String> {
+    if let Some(workspaces) = workspaces {
+        spec.workdir = super::work::blocking(move || workspaces.integration_checkout()).await?;
+    }
+    Ok(())
+}
+
 /// A command the person wrote, run by the shell.
 pub(super) fn shell(command: &str) -> Vec<String> {
     vec!["sh".to_string(), "-c".to_string(), command.to_string()]
@@ -79,21 +91,16 @@ pub fn spawn<S: Store>(mission: &Mission<S>, phase: usize, gate: String) {
     let workspaces = mission.workspaces.clone();
     tokio::spawn(async move {
         let mut spec = spec;
-        if let Some(workspaces) = workspaces {
-            // Phase gates check the phase's merged work.
-            match super::work::blocking(move || workspaces.integration_checkout()).await {
-                Ok(path) => spec.workdir = path,
-                Err(message) => {
-                    let _ = inputs.send(Input::GateFinished {
-                        phase,
-                        gate,
-                        passed: false,
-                        exit_code: None,
-                        log: format!("(the integration checkout failed: {message})"),
-                    });
-                    return;
-                }
-            }
+        // Phase gates check the phase's merged work.
+        if let Err(message) = on_merged_work(&mut spec, workspaces).await {
+            let _ = inputs.send(Input::GateFinished {
+                phase,
+                gate,
+                passed: false,
+                exit_code: None,
+                log: format!("(the integration checkout failed: {message})"),
+            });
+            return;
         }
         let (events, _received) = mpsc::unbounded_channel();
         let outcome = CommandExecutor::new()
