@@ -16,6 +16,7 @@ pub mod prompt;
 pub mod retry;
 pub mod review;
 pub mod spec;
+pub mod spend;
 pub mod state;
 mod yaml;
 

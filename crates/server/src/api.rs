@@ -12,7 +12,8 @@ use axum::extract::{Path, Query, State};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
-use techlead_core::state::{EventRecord, GatePlan, MissionState, TaskStatus, Usage};
+use techlead_core::spend::{self, By};
+use techlead_core::state::{EventRecord, GatePlan, MissionState, TaskStatus};
 use techlead_store::Store;
 
 type Answer = Result<Json<Value>, ApiError>;
@@ -205,13 +206,10 @@ pub async fn costs(State(shared): State<Arc<Shared>>, Path(id): Path<String>) ->
         .read(move |store| {
             let row = db::mission(store, &id)?;
             let state = cached.folded(store, &row.id)?.state;
-            let mut total = Spend::named("total");
-            for attempt in state.tasks.iter().flat_map(|t| &t.attempts) {
-                total.add(attempt.usage.as_ref());
-            }
+            let total = spend::total(&state);
             Ok(Json(json!({
                 "mission": row.id,
-                "total": total.json(),
+                "total": total,
                 "budget": state.plan.budget,
                 "by_task": spend_by(&state, By::Task),
                 "by_agent": spend_by(&state, By::Agent),
@@ -316,76 +314,10 @@ fn task_summary(state: &MissionState, t: usize) -> Value {
     })
 }
 
-/// What a task, agent or model's attempts used (as `techlead cost`).
-struct Spend {
-    name: String,
-    attempts: u32,
-    usage: Usage,
-}
-
-impl Spend {
-    fn named(name: &str) -> Spend {
-        Spend {
-            name: name.to_string(),
-            attempts: 0,
-            usage: Usage::default(),
-        }
-    }
-
-    fn add(&mut self, usage: Option<&Usage>) {
-        self.attempts += 1;
-        let Some(usage) = usage else { return };
-        self.usage.input_tokens += usage.input_tokens;
-        self.usage.output_tokens += usage.output_tokens;
-        self.usage.cache_read_tokens += usage.cache_read_tokens;
-        self.usage.cache_write_tokens += usage.cache_write_tokens;
-        self.usage.cost_usd += usage.cost_usd;
-    }
-
-    fn json(&self) -> Value {
-        json!({
-            "name": self.name,
-            "attempts": self.attempts,
-            "input_tokens": self.usage.input_tokens,
-            "output_tokens": self.usage.output_tokens,
-            "cache_read_tokens": self.usage.cache_read_tokens,
-            "cache_write_tokens": self.usage.cache_write_tokens,
-            "cost_usd": self.usage.cost_usd,
-        })
-    }
-}
-
-#[derive(Clone, Copy)]
-enum By {
-    Task,
-    Agent,
-    Model,
-}
-
-/// Rows grouped `by`, most expensive first (ties in plan order).
+/// Spend rows grouped `by`, as JSON.
 fn spend_by(state: &MissionState, by: By) -> Vec<Value> {
-    let mut rows: Vec<Spend> = Vec::new();
-    for (task, plan) in state.tasks.iter().zip(&state.plan.tasks) {
-        for attempt in &task.attempts {
-            let name = match by {
-                By::Task => plan.id.as_str(),
-                By::Agent => attempt.agent.as_str(),
-                By::Model => attempt
-                    .usage
-                    .as_ref()
-                    .and_then(|u| u.model.as_deref())
-                    .unwrap_or("(not reported)"),
-            };
-            let at = match rows.iter().position(|r| r.name == name) {
-                Some(at) => at,
-                None => {
-                    rows.push(Spend::named(name));
-                    rows.len() - 1
-                }
-            };
-            rows[at].add(attempt.usage.as_ref());
-        }
-    }
-    rows.sort_by(|a, b| b.usage.cost_usd.total_cmp(&a.usage.cost_usd));
-    rows.iter().map(Spend::json).collect()
+    spend::grouped(state, by)
+        .iter()
+        .map(|row| json!(row))
+        .collect()
 }

@@ -6,43 +6,8 @@ use crate::args::{CostArgs, CostBy};
 use crate::database;
 use crate::exit::{CliError, Outcome};
 use crate::render::{self, table};
-use techlead_core::state::{MissionState, Usage};
-
-/// One row: a task, agent or model and what its attempts used.
-#[derive(Debug, Default, Clone)]
-struct Spend {
-    name: String,
-    attempts: u32,
-    input_tokens: u64,
-    output_tokens: u64,
-    cache_read_tokens: u64,
-    cache_write_tokens: u64,
-    cost_usd: f64,
-}
-
-impl Spend {
-    fn json(&self) -> serde_json::Value {
-        serde_json::json!({
-            "name": self.name,
-            "attempts": self.attempts,
-            "input_tokens": self.input_tokens,
-            "output_tokens": self.output_tokens,
-            "cache_read_tokens": self.cache_read_tokens,
-            "cache_write_tokens": self.cache_write_tokens,
-            "cost_usd": self.cost_usd,
-        })
-    }
-
-    fn add(&mut self, usage: Option<&Usage>) {
-        self.attempts += 1;
-        let Some(usage) = usage else { return };
-        self.input_tokens += usage.input_tokens;
-        self.output_tokens += usage.output_tokens;
-        self.cache_read_tokens += usage.cache_read_tokens;
-        self.cache_write_tokens += usage.cache_write_tokens;
-        self.cost_usd += usage.cost_usd;
-    }
-}
+use techlead_core::spend::{self, By, Spend};
+use techlead_core::state::MissionState;
 
 pub fn run(args: &CostArgs) -> Result<Outcome, CliError> {
     let (store, path) = database::open_existing(&args.database)?;
@@ -51,7 +16,7 @@ pub fn run(args: &CostArgs) -> Result<Outcome, CliError> {
     if args.json {
         let json = serde_json::json!({
             "mission": row.id,
-            "total": total(&state).json(),
+            "total": json(&spend::total(&state)),
             "by_task": rows_json(&state, CostBy::Task),
             "by_agent": rows_json(&state, CostBy::Agent),
             "by_model": rows_json(&state, CostBy::Model),
@@ -62,7 +27,7 @@ pub fn run(args: &CostArgs) -> Result<Outcome, CliError> {
         );
         return Ok(Outcome::Success);
     }
-    let total = total(&state);
+    let total = spend::total(&state);
     println!(
         "{} · {} spent over {} attempts · {} tokens in, {} out, {} read from cache",
         row.id,
@@ -78,49 +43,20 @@ pub fn run(args: &CostArgs) -> Result<Outcome, CliError> {
 }
 
 fn rows_json(state: &MissionState, by: CostBy) -> Vec<serde_json::Value> {
-    spend_by(state, by).iter().map(Spend::json).collect()
+    spend_by(state, by).iter().map(json).collect()
 }
 
-fn total(state: &MissionState) -> Spend {
-    let mut total = Spend {
-        name: "total".to_string(),
-        ..Spend::default()
-    };
-    for attempt in state.tasks.iter().flat_map(|t| &t.attempts) {
-        total.add(attempt.usage.as_ref());
-    }
-    total
+fn json(spend: &Spend) -> serde_json::Value {
+    serde_json::to_value(spend).expect("a spend row serialises")
 }
 
-/// Rows grouped by `by`, most expensive first (ties in plan order).
 fn spend_by(state: &MissionState, by: CostBy) -> Vec<Spend> {
-    let mut rows: Vec<Spend> = Vec::new();
-    for (task, plan) in state.tasks.iter().zip(&state.plan.tasks) {
-        for attempt in &task.attempts {
-            let name = match by {
-                CostBy::Task => plan.id.clone(),
-                CostBy::Agent => attempt.agent.clone(),
-                CostBy::Model => attempt
-                    .usage
-                    .as_ref()
-                    .and_then(|u| u.model.clone())
-                    .unwrap_or_else(|| "(not reported)".to_string()),
-            };
-            let at = match rows.iter().position(|r| r.name == name) {
-                Some(at) => at,
-                None => {
-                    rows.push(Spend {
-                        name,
-                        ..Spend::default()
-                    });
-                    rows.len() - 1
-                }
-            };
-            rows[at].add(attempt.usage.as_ref());
-        }
-    }
-    rows.sort_by(|a, b| b.cost_usd.total_cmp(&a.cost_usd));
-    rows
+    let by = match by {
+        CostBy::Task => By::Task,
+        CostBy::Agent => By::Agent,
+        CostBy::Model => By::Model,
+    };
+    spend::grouped(state, by)
 }
 
 fn spend_table(rows: &[Spend], by: CostBy) -> String {
