@@ -17,7 +17,7 @@ pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Migration `n` (1-based) takes a database from version `n - 1` to `n`.
 /// Append only: a released migration never changes.
-const MIGRATIONS: &[&str] = &[V1, V2];
+const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// Version 1: the event log and its projections.
 const V1: &str = "
@@ -131,6 +131,46 @@ CREATE TABLE escalations (
 /// over 200,000 attempts).
 const V2: &str = "
 DROP INDEX attempts_by_agent;
+";
+
+/// Version 3: what other processes ask of a running mission, and what
+/// techlead told the outside world.
+///
+/// `decisions` is the person's inbox to a mission: `techlead decide` and
+/// the server write a row; only the mission's one writer reads it and
+/// turns it into events (`applied_seq`), or refuses it (`refused`), so the
+/// event log keeps a single writer.
+///
+/// `webhook_deliveries` records every try to deliver a mission's event to
+/// a webhook, so that a delivery is never lost nor repeated after it
+/// succeeded, across crashes and resumes.
+const V3: &str = "
+CREATE TABLE decisions (
+    mission      TEXT NOT NULL REFERENCES missions (id),
+    id           INTEGER NOT NULL,          -- 1-based within the mission
+    escalation   INTEGER NOT NULL,
+    action       TEXT NOT NULL,             -- retry, skip, reassign, abort, ...
+    argument     TEXT,                      -- the agent of a reassign
+    note         TEXT,
+    decided_by   TEXT NOT NULL,
+    decided_at   TEXT NOT NULL,
+    applied_seq  INTEGER,                   -- the event that carried it out
+    refused      TEXT,                      -- why it could not be
+    PRIMARY KEY (mission, id)
+) STRICT;
+
+CREATE TABLE webhook_deliveries (
+    mission      TEXT NOT NULL REFERENCES missions (id),
+    hook         TEXT NOT NULL,             -- the webhook's name in the plan
+    seq          INTEGER NOT NULL,          -- the event delivered
+    try          INTEGER NOT NULL,          -- 1-based
+    at           TEXT NOT NULL,
+    status       INTEGER,                   -- the HTTP status, if any came
+    error        TEXT,                      -- why the try failed
+    duration_ms  INTEGER NOT NULL,
+    delivered    INTEGER NOT NULL,          -- 1 when the receiver took it
+    PRIMARY KEY (mission, hook, seq, try)
+) STRICT;
 ";
 
 /// The first bytes of every SQLite database file.
@@ -287,7 +327,7 @@ mod tests {
         let version: i64 = conn
             .pragma_query_value(None, "user_version", |row| row.get(0))
             .unwrap();
-        assert_eq!(version, 2);
+        assert_eq!(version, SCHEMA_VERSION);
         let indexes: i64 = conn
             .query_row(
                 "SELECT COUNT(*) FROM sqlite_schema WHERE name = 'attempts_by_agent'",
