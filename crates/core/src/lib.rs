@@ -18,6 +18,7 @@ pub mod review;
 pub mod spec;
 pub mod spend;
 pub mod state;
+pub mod webhook;
 mod yaml;
 
 pub use diagnostic::{Diagnostic, Severity, SourceSpan};

@@ -96,6 +96,7 @@ fn plan(phases: Vec<PhasePlan>, tasks: Vec<TaskPlan>) -> MissionPlan {
         budget: Default::default(),
         repository: None,
         done_when: Vec::new(),
+        webhooks: Vec::new(),
     }
 }
 

@@ -58,6 +58,7 @@ impl Fixture {
             budget: Default::default(),
             repository: None,
             done_when: Vec::new(),
+            webhooks: Vec::new(),
         }
     }
 

@@ -60,6 +60,7 @@ fn plan(tasks: usize) -> MissionPlan {
         budget: Default::default(),
         repository: None,
         done_when: Vec::new(),
+        webhooks: Vec::new(),
     }
 }
 

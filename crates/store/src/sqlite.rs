@@ -584,6 +584,7 @@ mod tests {
             budget: Default::default(),
             repository: None,
             done_when: Vec::new(),
+            webhooks: Vec::new(),
         }
     }
 

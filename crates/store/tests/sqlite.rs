@@ -59,6 +59,7 @@ fn plan(name: &str, tasks: &[(&str, &[&str])]) -> MissionPlan {
         budget: Default::default(),
         repository: None,
         done_when: Vec::new(),
+        webhooks: Vec::new(),
     }
 }
 

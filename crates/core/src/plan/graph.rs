@@ -670,6 +670,7 @@ pub(crate) mod fixture {
                 })
                 .collect(),
             done_when: Vec::new(),
+            webhooks: Vec::new(),
         }
     }
 

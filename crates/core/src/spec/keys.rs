@@ -43,6 +43,8 @@ pub enum Kind {
     /// person confirms) or mappings of [`DONE`] (checks techlead runs).
     DoneList,
     List(&'static [Key]),
+    /// One of these words, or a list of them.
+    Words(&'static [&'static str]),
 }
 
 const fn key(name: &'static str, kind: Kind, doc: &'static str) -> Key {
@@ -61,6 +63,11 @@ pub const TOP: &[Key] = &[
         "Ordered groups of tasks; a phase's gates must pass before the next phase starts.",
     ),
     key("tasks", Kind::List(TASK), "Tasks outside any phase."),
+    key(
+        "webhooks",
+        Kind::List(WEBHOOK),
+        "HTTP endpoints told when an escalation is raised, a gate fails or the mission finishes; each delivery is signed and retried.",
+    ),
 ];
 
 pub const MISSION: &[Key] = &[
@@ -315,6 +322,32 @@ pub const DONE: &[Key] = &[
         "Shell command techlead runs once every task succeeded (on the integration branch, in a mission with a repository); the item is met on exit code 0.",
     ),
 ];
+
+pub const WEBHOOK: &[Key] = &[
+    key(
+        "name",
+        Kind::Text,
+        "Unique name of the webhook, in delivery IDs and reports (default: the URL's host).",
+    ),
+    key(
+        "url",
+        Kind::Text,
+        "The http or https URL each event is POSTed to (required).",
+    ),
+    key(
+        "events",
+        Kind::Words(HOOK_EVENTS),
+        "What to send: escalation_raised, gate_failed, mission_finished (default: all three).",
+    ),
+    key(
+        "secret_env",
+        Kind::Text,
+        "Name of the environment variable holding the HMAC secret that signs each delivery (required; never the secret itself).",
+    ),
+];
+
+/// The values of a webhook's `events`.
+pub const HOOK_EVENTS: &[&str] = &["escalation_raised", "gate_failed", "mission_finished"];
 
 pub fn names(keys: &[Key]) -> impl Iterator<Item = &'static str> + '_ {
     keys.iter().map(|k| k.name)

@@ -54,6 +54,9 @@ pub struct Mission {
     pub tasks: Vec<Task>,
     /// Things that must hold for the mission to count as done.
     pub done_when: Vec<DoneItem>,
+    /// Endpoints told about escalations, failed gates and the end.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub webhooks: Vec<crate::webhook::Webhook>,
 }
 
 impl Mission {

@@ -11,6 +11,8 @@ use jiff::civil::Date;
 use jiff::{SignedDuration, Span, SpanRelativeTo, Timestamp};
 use std::collections::HashSet;
 
+mod webhooks;
+
 /// The result of parsing: the mission when the file was readable enough to
 /// build one, and every diagnostic found on the way.
 #[derive(Debug)]
@@ -135,6 +137,7 @@ impl<'s> Reader<'s> {
             phases: Vec::new(),
             tasks: Vec::with_capacity(self.task_entries(&top)),
             done_when: Vec::new(),
+            webhooks: Vec::new(),
         };
         match top.get("mission") {
             Some(node) => self.mission_block(node, &mut mission),
@@ -159,6 +162,9 @@ impl<'s> Reader<'s> {
                     mission.tasks.push(task);
                 }
             }
+        }
+        if let Some(node) = top.get("webhooks") {
+            mission.webhooks = self.webhooks(node);
         }
         if mission.tasks.is_empty() && !self.diagnostics.iter().any(Diagnostic::is_error) {
             self.error(

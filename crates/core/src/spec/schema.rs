@@ -31,6 +31,7 @@ pub fn json_schema() -> Value {
         .insert("required".into(), json!(["name"]));
     required_in_items(&mut root["properties"]["tasks"], &["title"]);
     required_in_items(&mut root["properties"]["phases"], &["name"]);
+    required_in_items(&mut root["properties"]["webhooks"], &["url", "secret_env"]);
     required_in_items(
         &mut root["properties"]["phases"]["items"]["properties"]["tasks"],
         &["title"],
@@ -99,6 +100,10 @@ fn kind(kind: &Kind) -> Value {
             json!({ "type": "array", "items": { "oneOf": [{ "type": "string" }, check] } })
         }
         Kind::List(keys) => json!({ "type": "array", "items": object(keys) }),
+        Kind::Words(words) => {
+            let one = json!({ "enum": words });
+            json!({ "oneOf": [one.clone(), { "type": "array", "items": one, "minItems": 1 }] })
+        }
     }
 }
 
@@ -184,6 +189,27 @@ mod tests {
                 "parser accepted: {bad}"
             );
         }
+    }
+
+    #[test]
+    fn webhooks_need_a_url_and_a_secret_variable_and_known_events() {
+        let good = "mission: {name: x}\ntasks: [{title: t}]\nwebhooks:\n  - {url: 'https://ci.example.com/h', secret_env: S, events: [gate_failed]}\n  - {name: all, url: 'http://127.0.0.1:9/', secret_env: S, events: mission_finished}\n";
+        assert_eq!(schema_errors(good), Vec::<String>::new());
+        assert!(!crate::spec::parse(good).has_errors());
+        for bad in [
+            "mission: {name: x}\ntasks: [{title: t}]\nwebhooks: [{url: 'https://c.example/'}]\n",
+            "mission: {name: x}\ntasks: [{title: t}]\nwebhooks: [{secret_env: S}]\n",
+            "mission: {name: x}\ntasks: [{title: t}]\nwebhooks: [{url: 'https://c.example/', secret_env: S, events: [gate_passed]}]\n",
+            "mission: {name: x}\ntasks: [{title: t}]\nwebhooks: [{url: 'https://c.example/', secret_env: S, secret: x}]\n",
+        ] {
+            assert!(!schema_errors(bad).is_empty(), "schema accepted: {bad}");
+            assert!(
+                crate::spec::parse(bad).has_errors(),
+                "parser accepted: {bad}"
+            );
+        }
+        let words: Vec<&str> = crate::webhook::HookEvent::ALL.map(|e| e.as_str()).to_vec();
+        assert_eq!(keys::HOOK_EVENTS, words);
     }
 
     #[test]

@@ -49,6 +49,11 @@ pub struct MissionPlan {
     /// task succeeded.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub done_when: Vec<DoneItem>,
+    /// The webhooks told about escalations, failed gates and the end, so
+    /// that a resumed run tells the same ones. Only the name of each
+    /// secret's environment variable is recorded, never the secret.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub webhooks: Vec<crate::webhook::Webhook>,
 }
 
 /// One item of the definition of done.
@@ -389,6 +394,7 @@ impl MissionPlan {
             merge,
             on_conflict,
             wip_limit,
+            webhooks,
             ..
         } = mission;
         let mut tasks: Vec<TaskPlan> = tasks
@@ -497,6 +503,7 @@ impl MissionPlan {
                     run: d.run,
                 })
                 .collect(),
+            webhooks,
             tasks,
         })
     }

@@ -73,6 +73,7 @@ impl Fixture {
             budget: Default::default(),
             repository: None,
             done_when: Vec::new(),
+            webhooks: Vec::new(),
         }
     }
 
