@@ -6,4 +6,5 @@ pub mod git;
 pub mod library;
 pub mod mission;
 pub mod orphans;
+pub mod webhook;
 pub mod workspace;

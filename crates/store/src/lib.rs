@@ -12,6 +12,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 use std::path::PathBuf;
 use techlead_core::state::{Event, EventRecord, MissionPlan, MissionStatus};
+pub use techlead_core::webhook::DeliveryTry;
 
 /// A mission as listed by `techlead missions`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -153,6 +154,15 @@ pub trait Store: Send {
     /// Takes the single-writer lock of `mission`, held until the guard is
     /// dropped or the process dies.
     fn lock(&self, mission: &str) -> Result<MissionLock>;
+
+    /// Records one try to deliver an event of `mission` to a webhook,
+    /// durable when this returns (written by the mission's one writer
+    /// process, from its delivery task).
+    fn record_delivery(&mut self, mission: &str, attempt: &DeliveryTry) -> Result<()>;
+
+    /// Every recorded webhook delivery try of `mission`, by webhook, event
+    /// and try.
+    fn deliveries(&self, mission: &str) -> Result<Vec<DeliveryTry>>;
 }
 
 /// Proof that this process is the mission's one writer.

@@ -14,6 +14,7 @@
 mod lock;
 mod projection;
 mod schema;
+mod webhooks;
 
 pub use lock::{lock_dir, lock_path};
 pub use schema::{APPLICATION_ID, SCHEMA_VERSION};
@@ -374,6 +375,17 @@ impl Store for SqliteStore {
             return Err(Error::NoSuchMission(mission.to_string()));
         }
         lock::acquire(&self.path, mission)
+    }
+
+    fn record_delivery(&mut self, mission: &str, attempt: &crate::DeliveryTry) -> Result<()> {
+        if !self.mission_exists(mission)? {
+            return Err(Error::NoSuchMission(mission.to_string()));
+        }
+        webhooks::record(&self.conn, mission, attempt).map_err(self.sql())
+    }
+
+    fn deliveries(&self, mission: &str) -> Result<Vec<crate::DeliveryTry>> {
+        webhooks::list(&self.conn, mission).map_err(self.sql())
     }
 }
 
