@@ -53,7 +53,9 @@ pub async fn mission(State(shared): State<Arc<Shared>>, Path(id): Path<String>) 
         .db
         .read(move |store| {
             let row = db::mission(store, &id)?;
-            let db::Folded { state, escalations } = cached.folded(store, &row.id)?;
+            let db::Folded {
+                state, escalations, ..
+            } = cached.folded(store, &row.id)?;
             let open = escalations
                 .iter()
                 .filter(|e| e["resolved_at"].is_null())

@@ -31,16 +31,24 @@ pub struct Folded {
     pub state: MissionState,
     /// Every escalation raised, with when it was resolved.
     pub escalations: Vec<Value>,
+    /// What `/metrics` counts that the state does not keep.
+    pub tally: crate::metrics::Tally,
 }
 
 impl Folded {
     fn of(id: &str, events: &[EventRecord]) -> Result<Folded, ApiError> {
         let state = fold(id, events)?;
         let mut escalations = Vec::new();
+        let mut tally = crate::metrics::Tally::default();
         for record in events {
             note_escalation(&mut escalations, record);
+            tally.note(record);
         }
-        Ok(Folded { state, escalations })
+        Ok(Folded {
+            state,
+            escalations,
+            tally,
+        })
     }
 
     fn apply(&mut self, id: &str, record: &EventRecord) -> Result<(), ApiError> {
@@ -48,6 +56,7 @@ impl Folded {
             ApiError::internal(format!("the record of mission `{id}` does not fold: {e}"))
         })?;
         note_escalation(&mut self.escalations, record);
+        self.tally.note(record);
         Ok(())
     }
 }

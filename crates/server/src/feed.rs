@@ -4,24 +4,22 @@
 //! received (`Last-Event-ID`, which browsers send on their own when they
 //! reconnect, or `?after=SEQ`); since the log is append-only and gapless,
 //! sending every event with a seq above that, in order, loses and repeats
-//! none. The feed looks for new events every `Config::poll` (WAL readers
-//! see each commit whole) and ends after the mission's `mission_finished`.
+//! none. The events come from the mission's shared tail (`tail`), and the
+//! feed ends after the mission's `mission_finished`.
 
 use crate::Shared;
-use crate::api::record_json;
 use crate::db;
 use crate::error::ApiError;
+use crate::tail::{Follow, Next};
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
-use techlead_core::state::Event;
-use techlead_store::Store;
-use tokio::sync::mpsc;
 
 /// How often an idle feed sends a comment, so that proxies and clients
 /// keep the connection.
@@ -43,93 +41,51 @@ pub async fn stream(
                 )
             })?
         }
-        None => match query.get("after") {
-            Some(v) => v.parse::<u64>().map_err(|_| {
-                ApiError::bad_request(
-                    format!("`after` must be a whole number, not `{v}`"),
-                    "e.g. ?after=10",
-                )
-            })?,
-            None => 0,
-        },
+        None => after(&query)?,
     };
     let row = shared.db.read(move |store| db::mission(store, &id)).await?;
-    let (send, receive) = mpsc::channel(256);
-    tokio::spawn(follow(shared, row.id, after, send));
-    let events = futures_util::stream::unfold(receive, |mut receive| async move {
-        receive
-            .recv()
-            .await
-            .map(|event| (Ok::<_, Infallible>(event), receive))
+    let follow = shared.tails.follow(row.id, after);
+    // A batch of SSE events per step; `None` once the feed is over.
+    let batches = futures_util::stream::unfold(Some(follow), |follow| async move {
+        let mut follow: Follow = follow?;
+        match follow.next().await {
+            Ok(Next::Items(items)) => {
+                let events: Vec<_> = items
+                    .iter()
+                    .map(|item| {
+                        Ok::<_, Infallible>(
+                            SseEvent::default()
+                                .id(item.seq.to_string())
+                                .event(&item.kind)
+                                .data(item.json.as_str()),
+                        )
+                    })
+                    .collect();
+                Some((events, Some(follow)))
+            }
+            Ok(Next::End | Next::Stopping) => None,
+            Err(e) => {
+                let data = serde_json::json!({ "error": e.error, "hint": e.hint }).to_string();
+                let error = SseEvent::default().event("error").data(data);
+                Some((vec![Ok(error)], None))
+            }
+        }
     });
+    let events = batches.flat_map(futures_util::stream::iter);
     Ok(Sse::new(events)
         .keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
         .into_response())
 }
 
-/// Sends the mission's events after `after` until its `mission_finished`,
-/// the client leaves (the channel closes) or the server stops.
-async fn follow(
-    shared: Arc<Shared>,
-    mission: String,
-    mut after: u64,
-    send: mpsc::Sender<SseEvent>,
-) {
-    let mut stopping = shared.stopping.clone();
-    loop {
-        let id = mission.clone();
-        let read = shared
-            .db
-            .read(move |store| {
-                // The mission's row first: the events read after it hold
-                // at least those up to its `last_seq`, so a finished row
-                // with nothing more to read means the last event was sent.
-                let row = db::mission(store, &id)?;
-                if row.last_seq <= after {
-                    return Ok((Vec::new(), row.status.is_finished()));
-                }
-                Ok((store.events(&id, after)?, false))
-            })
-            .await;
-        let (records, finished) = match read {
-            Ok(read) => read,
-            Err(e) => {
-                let data = serde_json::json!({ "error": e.error, "hint": e.hint }).to_string();
-                let _ = send
-                    .send(SseEvent::default().event("error").data(data))
-                    .await;
-                return;
-            }
-        };
-        if finished {
-            return;
-        }
-        for record in &records {
-            let data = record_json(&mission, record);
-            let kind = data["event"]["type"]
-                .as_str()
-                .unwrap_or("event")
-                .to_string();
-            let event = SseEvent::default()
-                .id(record.seq.to_string())
-                .event(kind)
-                .data(data.to_string());
-            if send.send(event).await.is_err() {
-                return;
-            }
-            after = record.seq;
-            if matches!(record.event, Event::MissionFinished { .. }) {
-                return;
-            }
-        }
-        if records.is_empty() {
-            tokio::select! {
-                _ = tokio::time::sleep(shared.poll) => {}
-                _ = send.closed() => return,
-                _ = stopping.wait_for(|stop| *stop) => return,
-            }
-        } else if *stopping.borrow() {
-            return;
-        }
+/// `?after=SEQ`, 0 when not given.
+pub fn after(query: &HashMap<String, String>) -> Result<u64, ApiError> {
+    match query.get("after") {
+        Some(v) => v.parse::<u64>().map_err(|_| {
+            ApiError::bad_request(
+                format!("`after` must be a whole number, not `{v}`"),
+                "e.g. ?after=10",
+            )
+        }),
+        None => Ok(0),
     }
 }

@@ -9,12 +9,16 @@
 //! docs/server.md describes the endpoints.
 
 mod api;
+mod commits;
 mod db;
 mod error;
 mod feed;
 mod guard;
+mod metrics;
 pub mod openapi;
+mod tail;
 pub mod token;
+mod ws;
 
 pub use error::Error;
 
@@ -39,8 +43,13 @@ pub struct Config {
     pub bind: SocketAddr,
     /// The token file (default `<data dir>/server.token`).
     pub token_file: PathBuf,
-    /// How often a live feed looks for new events.
+    /// How often the live feeds' watcher asks the database whether
+    /// anything committed (`PRAGMA data_version`), while a feed is open.
     pub poll: Duration,
+    /// Events each followed mission's shared tail keeps for clients still
+    /// sending earlier ones; a client further behind reads the rest from
+    /// the database.
+    pub feed_buffer: usize,
 }
 
 impl Config {
@@ -51,7 +60,8 @@ impl Config {
             db,
             bind: SocketAddr::from(([127, 0, 0, 1], DEFAULT_PORT)),
             token_file,
-            poll: Duration::from_millis(100),
+            poll: Duration::from_millis(5),
+            feed_buffer: 4096,
         }
     }
 }
@@ -60,9 +70,11 @@ impl Config {
 pub(crate) struct Shared {
     pub db: db::Db,
     pub guard: guard::Guard,
-    pub poll: Duration,
-    /// Becomes `true` when the server stops: live feeds end.
-    pub stopping: watch::Receiver<bool>,
+    /// Each followed mission's shared tail, for the SSE and WebSocket
+    /// feeds.
+    pub tails: Arc<tail::Tails>,
+    /// Each mission's figures for `/metrics`, kept between scrapes.
+    pub metrics: Arc<metrics::Kept>,
 }
 
 /// A bound server, not yet serving.
@@ -93,11 +105,13 @@ impl Server {
             source,
         })?;
         let (stop, stopping) = watch::channel(false);
+        let commits = commits::Commits::watch(&config.db, config.poll)?;
+        let tails = tail::Tails::new(db.clone(), commits, stopping, config.feed_buffer);
         let shared = Arc::new(Shared {
             db,
             guard: guard::Guard::new(addr, token.clone()),
-            poll: config.poll,
-            stopping,
+            tails,
+            metrics: Arc::default(),
         });
         Ok(Server {
             listener,
@@ -145,9 +159,11 @@ pub const ROUTES: &[&str] = &[
     "/api/missions/{id}/tasks/{task}",
     "/api/missions/{id}/events",
     "/api/missions/{id}/stream",
+    "/api/missions/{id}/ws",
     "/api/missions/{id}/escalations",
     "/api/missions/{id}/costs",
     "/api/agents",
+    "/metrics",
 ];
 
 fn router(shared: Arc<Shared>) -> Router {
@@ -160,9 +176,11 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/api/missions/{id}/tasks/{task}", get(api::task))
         .route("/api/missions/{id}/events", get(api::events))
         .route("/api/missions/{id}/stream", get(feed::stream))
+        .route("/api/missions/{id}/ws", get(ws::stream))
         .route("/api/missions/{id}/escalations", get(api::escalations))
         .route("/api/missions/{id}/costs", get(api::costs))
         .route("/api/agents", get(api::agents))
+        .route("/metrics", get(metrics::serve))
         .fallback(api::not_found)
         .method_not_allowed_fallback(api::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(

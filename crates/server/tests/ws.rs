@@ -1,0 +1,485 @@
+//! The WebSocket feed over a real socket while the real engine (or the
+//! real store, for a burst) appends to the mission: reconnects resume
+//! without loss or repeat, the feed closes with why, and the guard's
+//! checks hold for the handshake. A burst reaches many WebSocket and SSE
+//! clients at once, each complete and in order.
+
+mod support;
+
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::Duration;
+use support::{Fixture, Served, task, within};
+use techlead_core::state::{AttemptOutcome, Event, MissionStatus, NextStep};
+use techlead_store::Store;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// A handshake request for `path` with the token, to add headers to.
+fn request(
+    served: &Served,
+    path: &str,
+) -> tokio_tungstenite::tungstenite::handshake::client::Request {
+    let mut request = format!("ws://127.0.0.1:{}{path}", served.port)
+        .into_client_request()
+        .unwrap();
+    request.headers_mut().insert(
+        "authorization",
+        format!("Bearer {}", served.token).parse().unwrap(),
+    );
+    request
+}
+
+async fn connect(served: &Served, mission: &str, after: Option<u64>) -> Socket {
+    let query = after.map(|seq| format!("?after={seq}")).unwrap_or_default();
+    let path = format!("/api/missions/{mission}/ws{query}");
+    let (socket, response) = within(
+        "the handshake",
+        tokio_tungstenite::connect_async(request(served, &path)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.status().as_u16(), 101);
+    socket
+}
+
+/// What a socket brought: each event's JSON, then how it closed.
+#[derive(Debug)]
+enum Frame {
+    Event(Value),
+    Closed(Option<CloseFrame>),
+}
+
+async fn next(socket: &mut Socket) -> Frame {
+    loop {
+        let message = within("the next frame", socket.next())
+            .await
+            .expect("the server closes with a close frame before the end")
+            .unwrap();
+        match message {
+            Message::Text(text) => return Frame::Event(serde_json::from_str(&text).unwrap()),
+            Message::Close(frame) => return Frame::Closed(frame),
+            Message::Ping(_) | Message::Pong(_) => {}
+            other => panic!("unexpected frame {other:?}"),
+        }
+    }
+}
+
+fn seq(event: &Value) -> u64 {
+    event["seq"].as_u64().unwrap()
+}
+
+/// Events up to and including the first that `stop` accepts.
+async fn until(socket: &mut Socket, stop: impl Fn(&Value) -> bool) -> Vec<Value> {
+    let mut events = Vec::new();
+    loop {
+        match next(socket).await {
+            Frame::Event(event) => {
+                let done = stop(&event);
+                events.push(event);
+                if done {
+                    return events;
+                }
+            }
+            Frame::Closed(frame) => panic!("closed early: {frame:?}"),
+        }
+    }
+}
+
+/// Every event to the end, and the close frame's code and reason.
+async fn to_the_end(socket: &mut Socket) -> (Vec<Value>, (u16, String)) {
+    let mut events = Vec::new();
+    loop {
+        match next(socket).await {
+            Frame::Event(event) => events.push(event),
+            Frame::Closed(frame) => {
+                let frame = frame.expect("the close frame says why");
+                return (events, (u16::from(frame.code), frame.reason.to_string()));
+            }
+        }
+    }
+}
+
+fn started(task: &'static str) -> impl Fn(&Value) -> bool {
+    move |e| e["event"]["type"] == "attempt_started" && e["event"]["task"] == json!(task)
+}
+
+/// The record as `techlead run --json` prints it.
+fn printed(mission: &str, record: &techlead_core::state::EventRecord) -> Value {
+    let mut answer = serde_json::Map::new();
+    answer.insert("mission".into(), json!(mission));
+    answer.extend(json!(record).as_object().unwrap().clone());
+    Value::Object(answer)
+}
+
+/// Waits until the mission's log holds an event `matches` accepts.
+async fn logged(f: &Fixture, id: &str, matches: impl Fn(&Event) -> bool) {
+    within("an event in the log", async {
+        loop {
+            let log = f.store().events(id, 0).unwrap();
+            if log.iter().any(|r| matches(&r.event)) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reconnecting_websocket_client_receives_every_event_exactly_once() {
+    let f = Arc::new(Fixture::new());
+    // Each task waits for a file the test creates, so the mission is
+    // appended to while the client comes and goes.
+    let gated = |n: u32| {
+        format!("while [ ! -e go{n} ]; do sleep 0.01; done; echo '::progress 50 past gate {n}'")
+    };
+    let id = f.create(&f.plan(vec![
+        task("G1", &[], &gated(1)),
+        task("G2", &["G1"], &gated(2)),
+        task("G3", &["G2"], &gated(3)),
+    ]));
+    let served = Served::start(&f.db()).await;
+    let run = tokio::spawn({
+        let (f, id) = (f.clone(), id.clone());
+        async move { f.run(&id).await }
+    });
+
+    let mut received = Vec::new();
+    let mut socket = connect(&served, &id, None).await;
+    received.extend(until(&mut socket, started("G1")).await);
+    drop(socket); // mid-mission, without a close handshake
+
+    std::fs::write(f.path("go1"), "").unwrap();
+    // Events appended while no client listens.
+    let g2 = |e: &Event| matches!(e, Event::AttemptStarted { task, .. } if task == "G2");
+    logged(&f, &id, g2).await;
+    let last = seq(received.last().unwrap());
+    let mut socket = connect(&served, &id, Some(last)).await;
+    let again = until(&mut socket, started("G2")).await;
+    assert_eq!(seq(&again[0]), last + 1, "resumes right after the last seq");
+    received.extend(again);
+    socket.close(None).await.unwrap(); // this time with a close handshake
+
+    std::fs::write(f.path("go2"), "").unwrap();
+    let last = seq(received.last().unwrap());
+    let mut socket = connect(&served, &id, Some(last)).await;
+    std::fs::write(f.path("go3"), "").unwrap();
+    let (rest, close) = to_the_end(&mut socket).await;
+    received.extend(rest);
+    assert_eq!(
+        within("the run", run).await.unwrap(),
+        MissionStatus::Succeeded
+    );
+    assert_eq!(close, (1000, "mission finished".to_string()));
+    assert_eq!(
+        received.last().unwrap()["event"]["type"],
+        "mission_finished",
+        "the feed ends after it"
+    );
+
+    let log = f.store().events(&id, 0).unwrap();
+    let seqs: Vec<u64> = received.iter().map(seq).collect();
+    let expected: Vec<u64> = (1..=log.last().unwrap().seq).collect();
+    assert_eq!(seqs, expected, "every event once, in order");
+    for (event, record) in received.iter().zip(&log) {
+        assert_eq!(*event, printed(&id, record), "as the SSE data carries it");
+    }
+
+    // A finished mission: the whole log, then the close; after the last
+    // event, the close at once.
+    let mut socket = connect(&served, &id, None).await;
+    let (replayed, close) = to_the_end(&mut socket).await;
+    assert_eq!(replayed.len(), log.len());
+    assert_eq!(close.0, 1000);
+    let mut socket = connect(&served, &id, Some(log.len() as u64)).await;
+    let (none, close) = to_the_end(&mut socket).await;
+    assert!(none.is_empty());
+    assert_eq!(close.0, 1000);
+    served.stop().await;
+}
+
+/// A refused handshake's status and JSON error.
+async fn refused(
+    request: tokio_tungstenite::tungstenite::handshake::client::Request,
+) -> (u16, Value) {
+    match within("the handshake", tokio_tungstenite::connect_async(request)).await {
+        Err(WsError::Http(response)) => {
+            let body = response.body().clone().unwrap_or_default();
+            (
+                response.status().as_u16(),
+                serde_json::from_slice(&body).unwrap(),
+            )
+        }
+        Ok((_, response)) => panic!("accepted: {response:?}"),
+        Err(e) => panic!("failed otherwise: {e}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_handshake_needs_the_token_the_servers_host_and_its_own_origin() {
+    let f = Fixture::new();
+    let id = f.create(&f.plan(vec![task("T", &[], "true")]));
+    let served = Served::start(&f.db()).await;
+    let path = format!("/api/missions/{id}/ws");
+
+    let mut anonymous = request(&served, &path);
+    anonymous.headers_mut().remove("authorization");
+    let (status, body) = refused(anonymous).await;
+    assert_eq!(status, 401);
+    assert!(body["hint"].as_str().unwrap().contains("Bearer"));
+
+    let mut wrong = request(&served, &path);
+    wrong.headers_mut().insert(
+        "authorization",
+        format!("Bearer {}", "0".repeat(64)).parse().unwrap(),
+    );
+    assert_eq!(refused(wrong).await.0, 401);
+
+    // DNS rebinding: a foreign name resolving to loopback.
+    let mut rebound = request(&served, &path);
+    rebound.headers_mut().insert(
+        "host",
+        format!("evil.example:{}", served.port).parse().unwrap(),
+    );
+    assert_eq!(refused(rebound).await.0, 403);
+
+    // A page on another site opening a socket (browsers send Origin).
+    let mut foreign = request(&served, &path);
+    foreign
+        .headers_mut()
+        .insert("origin", "http://evil.example".parse().unwrap());
+    assert_eq!(refused(foreign).await.0, 403);
+
+    // The server's own origin is let in.
+    let mut own = request(&served, &path);
+    own.headers_mut().insert(
+        "origin",
+        format!("http://localhost:{}", served.port).parse().unwrap(),
+    );
+    let (mut socket, _) = within("the handshake", tokio_tungstenite::connect_async(own))
+        .await
+        .unwrap();
+    match next(&mut socket).await {
+        Frame::Event(event) => assert_eq!(event["event"]["type"], "mission_created"),
+        other => panic!("{other:?}"),
+    }
+    served.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_requests_are_json_errors_and_stopping_closes_the_socket() {
+    let f = Fixture::new();
+    // Created, never run: the feed would wait for ever.
+    let id = f.create(&f.plan(vec![task("T", &[], "true")]));
+    let served = Served::start(&f.db()).await;
+    let (status, body) = refused(request(&served, "/api/missions/nope/ws")).await;
+    assert_eq!(status, 404);
+    assert!(body["hint"].is_string());
+    let (status, _) = refused(request(&served, &format!("/api/missions/{id}/ws?after=x"))).await;
+    assert_eq!(status, 400);
+    // A plain GET is told to use a WebSocket.
+    let (status, body) = served.json(&format!("/api/missions/{id}/ws")).await;
+    assert_eq!(status, 426);
+    assert!(body["hint"].as_str().unwrap().contains("/stream"));
+
+    let mut socket = connect(&served, &id, None).await;
+    match next(&mut socket).await {
+        Frame::Event(event) => assert_eq!(seq(&event), 1),
+        other => panic!("{other:?}"),
+    }
+    served.stop().await;
+    let (rest, close) = to_the_end(&mut socket).await;
+    assert!(rest.is_empty());
+    assert_eq!(close, (1001, "server stopping".to_string()));
+}
+
+/// Appends `n` progress events to a running attempt through the store, in
+/// batches of growing size (1, 2, 3, ... events per commit), then finishes
+/// the mission; returns the last seq.
+fn burst(f: &Fixture, id: &str, n: usize) -> u64 {
+    let mut store = f.store();
+    let now = jiff::Timestamp::now;
+    let mut after = store.events(id, 0).unwrap().last().unwrap().seq;
+    let mut append = |events: Vec<Event>| {
+        let records = store
+            .append(id, after, events.into_iter().map(|e| (now(), e)).collect())
+            .unwrap();
+        after = records.last().unwrap().seq;
+    };
+    let run = Event::RunStarted {
+        run: 1,
+        pid: std::process::id(),
+        host: "test".into(),
+    };
+    let queued = Event::AttemptQueued {
+        task: "T".into(),
+        attempt: 1,
+        agent: "agent-t".into(),
+        executor: "command".into(),
+        dir: "attempts/T/1".into(),
+    };
+    let started = Event::AttemptStarted {
+        task: "T".into(),
+        attempt: 1,
+    };
+    append(vec![run, queued, started]);
+    let (mut sent, mut size) = (0, 1);
+    while sent < n {
+        let batch = size.min(n - sent);
+        append(
+            (sent..sent + batch)
+                .map(|i| Event::AttemptProgress {
+                    task: "T".into(),
+                    attempt: 1,
+                    percent: Some((i * 100 / n) as u8),
+                    message: format!("step {i}"),
+                })
+                .collect(),
+        );
+        sent += batch;
+        size += 1;
+    }
+    append(vec![
+        Event::AttemptFinished {
+            task: "T".into(),
+            attempt: 1,
+            outcome: AttemptOutcome::Succeeded { summary: None },
+            duration_ms: 5,
+            next: NextStep::Done,
+        },
+        Event::MissionFinished {
+            status: MissionStatus::Succeeded,
+        },
+    ]);
+    after
+}
+
+/// An SSE client's seqs until the server ends the feed.
+async fn sse_seqs(served: &Served, mission: &str) -> Vec<u64> {
+    let path = format!("/api/missions/{mission}/stream");
+    let mut response = within("the feed", served.get(&path).send()).await.unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let (mut buffer, mut seqs) = (String::new(), Vec::new());
+    while let Some(chunk) = within("the feed's bytes", response.chunk()).await.unwrap() {
+        buffer.push_str(std::str::from_utf8(&chunk).unwrap());
+        while let Some(end) = buffer.find("\n\n") {
+            let block: String = buffer.drain(..end + 2).collect();
+            if let Some(id) = block.lines().find_map(|l| l.strip_prefix("id: ")) {
+                seqs.push(id.parse().unwrap());
+            }
+        }
+    }
+    seqs
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_burst_of_a_thousand_events_reaches_every_client_complete_and_in_order() {
+    let f = Arc::new(Fixture::new());
+    let id = f.create(&f.plan(vec![task("T", &[], "true")]));
+    let served = Arc::new(Served::start(&f.db()).await);
+    // Clients that joined before the burst: each has had event 1, so each
+    // follows the shared tail when the burst starts.
+    let mut sockets = Vec::new();
+    for _ in 0..6 {
+        let mut socket = connect(&served, &id, None).await;
+        assert!(matches!(next(&mut socket).await, Frame::Event(e) if seq(&e) == 1));
+        sockets.push(socket);
+    }
+    let mut clients = tokio::task::JoinSet::new();
+    for mut socket in sockets {
+        clients.spawn(async move {
+            let (events, close) = to_the_end(&mut socket).await;
+            assert_eq!(close.0, 1000);
+            let mut seqs = vec![1];
+            seqs.extend(events.iter().map(seq));
+            seqs
+        });
+    }
+    for _ in 0..3 {
+        let (served, id) = (served.clone(), id.clone());
+        clients.spawn(async move { sse_seqs(&served, &id).await });
+    }
+    let writer = tokio::task::spawn_blocking({
+        let (f, id) = (f.clone(), id.clone());
+        move || burst(&f, &id, 1000)
+    });
+    // Clients that join during the burst catch up from the database, then
+    // follow: the race between the two is what they test.
+    for after in [0, 2, 500] {
+        let (served, id) = (served.clone(), id.clone());
+        clients.spawn(async move {
+            let mut socket = connect(&served, &id, Some(after)).await;
+            let (events, close) = to_the_end(&mut socket).await;
+            assert_eq!(close.0, 1000);
+            let mut seqs: Vec<u64> = (1..=after).collect();
+            seqs.extend(events.iter().map(seq));
+            seqs
+        });
+    }
+    let last = within("the writer", writer).await.unwrap();
+    assert_eq!(last, 1 + 3 + 1000 + 2);
+    let expected: Vec<u64> = (1..=last).collect();
+    let mut ended = 0;
+    while let Some(seqs) = within("the clients", clients.join_next()).await {
+        assert_eq!(seqs.unwrap(), expected, "every event once, in order");
+        ended += 1;
+    }
+    assert_eq!(ended, 12);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn clients_that_fall_behind_the_shared_tail_read_the_rest_from_the_database() {
+    let f = Arc::new(Fixture::new());
+    let id = f.create(&f.plan(vec![task("T", &[], "true")]));
+    // A tail that keeps 4 events: a commit of more leaves its followers
+    // behind the broadcast.
+    let mut config = techlead_server::Config::new(f.db());
+    config.bind = "127.0.0.1:0".parse().unwrap();
+    config.poll = Duration::from_millis(1);
+    config.feed_buffer = 4;
+    let served = Arc::new(Served::with(config).await);
+    let mut clients = tokio::task::JoinSet::new();
+    for _ in 0..3 {
+        let mut socket = connect(&served, &id, None).await;
+        assert!(matches!(next(&mut socket).await, Frame::Event(e) if seq(&e) == 1));
+        clients.spawn(async move {
+            let (events, _) = to_the_end(&mut socket).await;
+            let mut seqs = vec![1];
+            seqs.extend(events.iter().map(seq));
+            seqs
+        });
+    }
+    {
+        let (served, id) = (served.clone(), id.clone());
+        clients.spawn(async move { sse_seqs(&served, &id).await });
+    }
+    let writer = tokio::task::spawn_blocking({
+        let (f, id) = (f.clone(), id.clone());
+        move || burst(&f, &id, 1000)
+    });
+    let last = within("the writer", writer).await.unwrap();
+    let expected: Vec<u64> = (1..=last).collect();
+    while let Some(seqs) = within("the clients", clients.join_next()).await {
+        assert_eq!(seqs.unwrap(), expected, "every event once, in order");
+    }
+    let metrics = within("a scrape", served.get("/metrics").send())
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let fallbacks: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("techlead_feed_fallbacks_total "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(fallbacks > 0, "the clients fell behind: {metrics}");
+}
