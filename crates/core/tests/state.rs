@@ -9,7 +9,7 @@ use jiff::Timestamp;
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 use techlead_core::state::{
-    AttemptOutcome, DoneItem, DoneState, EscalationKind, Event, EventRecord, GatePlan,
+    AttemptOutcome, Decision, DoneItem, DoneState, EscalationKind, Event, EventRecord, GatePlan,
     MergeStrategy, MissionPlan, MissionState, MissionStatus, NextStep, PhasePlan, PlanError,
     Report, RepositoryPlan, StateError, TaskPlan, TaskState, TaskStatus,
 };
@@ -1808,6 +1808,7 @@ fn plausible(state: &MissionState, now: i64, flavor: u8) -> Vec<Event> {
                 events.push(run(state.runs + 1));
             }
         }
+        MissionStatus::Running if state.aborting => {}
         MissionStatus::Running => {
             for t in state.ready(ts(now)) {
                 let task = &state.tasks[t];
@@ -1827,7 +1828,9 @@ fn plausible(state: &MissionState, now: i64, flavor: u8) -> Vec<Event> {
                 events.push(run(state.runs + 1));
             }
         }
-        MissionStatus::Succeeded | MissionStatus::Failed => unreachable!(),
+        MissionStatus::Succeeded | MissionStatus::Failed | MissionStatus::Aborted => {
+            unreachable!()
+        }
     }
     for t in state.queued() {
         let id = &state.plan.tasks[t].id;
@@ -1885,15 +1888,53 @@ fn plausible(state: &MissionState, now: i64, flavor: u8) -> Vec<Event> {
         events.push(done_checked(item, flavor & 96 != 0));
     }
     if state.failure_rate() > state.plan.failure_threshold && flavor % 4 == 1 {
+        let failed = (0..state.tasks.len())
+            .filter(|&t| state.tasks[t].status == TaskStatus::Failed)
+            .map(|t| state.plan.tasks[t].id.clone())
+            .collect();
         events.push(Event::EscalationRaised {
             id: state.escalations + 1,
             kind: EscalationKind::FailureRate,
             message: "failure rate over the threshold".to_string(),
-            tasks: Vec::new(),
+            tasks: failed,
             options: vec!["retry".to_string(), "abort".to_string()],
         });
     }
-    if status == MissionStatus::Running && state.is_settled() {
+    if let Some(open) = state.open_escalations.first()
+        && flavor % 5 == 2
+    {
+        let decision = match flavor % 7 {
+            0 => Decision::Abort,
+            1 | 2 => Decision::Skip,
+            3 if !state.plan.agents.is_empty() => Decision::Reassign {
+                agent: state.plan.agents[0].name.clone(),
+            },
+            _ => Decision::Retry,
+        };
+        if state.refusal(open.id, &decision).is_none() {
+            let effects = state.decision_effects(open.id, &decision);
+            events.push(Event::EscalationResolved {
+                id: open.id,
+                decision,
+                by: "person".to_string(),
+                note: None,
+                request: None,
+            });
+            events.extend(effects);
+        }
+    }
+    for t in state.newly_unblocked() {
+        events.push(Event::TaskReopened {
+            task: state.plan.tasks[t].id.clone(),
+            agent: None,
+        });
+    }
+    let busy = state.queued().next().is_some()
+        || state.running().next().is_some()
+        || state.count(TaskStatus::Checking) > 0;
+    if status == MissionStatus::Running && state.aborting && !busy {
+        events.push(mission_finished(MissionStatus::Aborted));
+    } else if status == MissionStatus::Running && state.is_settled() {
         events.push(mission_finished(state.final_status()));
     }
     events
@@ -2016,7 +2057,7 @@ fn check_invariants(s: &MissionState) -> Result<(), TestCaseError> {
                 matches!(
                     last,
                     None | Some(AttemptOutcome::Cancelled | AttemptOutcome::Interrupted)
-                ),
+                ) || task.fresh_from as usize == task.attempts.len(),
                 "{}: pending after {:?}",
                 id,
                 last
@@ -2063,7 +2104,7 @@ fn check_invariants(s: &MissionState) -> Result<(), TestCaseError> {
                 id,
                 last
             ),
-            T::Blocked => {}
+            T::Blocked | T::Skipped => {}
         }
     }
     if any_running {
@@ -2091,14 +2132,22 @@ fn check_invariants(s: &MissionState) -> Result<(), TestCaseError> {
             "an attempt before any run"
         );
     }
-    if s.status.is_finished() {
+    if s.status == MissionStatus::Aborted {
+        // Aborted: what had not started never will; nothing still runs.
+        prop_assert!(
+            s.tasks
+                .iter()
+                .all(|t| !matches!(t.status, T::Queued | T::Running | T::Checking)),
+            "an aborted mission still runs tasks"
+        );
+    } else if s.status.is_finished() {
         prop_assert!(
             s.tasks.iter().all(|t| t.status.is_terminal()),
             "a finished mission has unfinished tasks"
         );
     }
     if s.status == MissionStatus::Succeeded {
-        prop_assert!(s.tasks.iter().all(|t| t.status == T::Succeeded));
+        prop_assert!(s.tasks.iter().all(|t| t.status.lets_dependents_start()));
         prop_assert!((0..s.plan.phases.len()).all(|p| s.phase_gates_passed(p)));
         prop_assert!(
             (0..s.done.len())
@@ -2123,7 +2172,7 @@ fn check_invariants(s: &MissionState) -> Result<(), TestCaseError> {
     for (p, results) in s.gates.iter().enumerate() {
         if !results.is_empty() {
             prop_assert!(
-                phase_members(s, p).all(|t| s.tasks[t].status == T::Succeeded),
+                phase_members(s, p).all(|t| s.tasks[t].status.lets_dependents_start()),
                 "gate of phase {} ran early",
                 p
             );
@@ -2159,9 +2208,8 @@ fn check_should_invariants(s: &MissionState, now: i64) -> Result<(), TestCaseErr
         // dependencies succeeded and its phase open.
         if !task.attempts.is_empty() {
             for d in dep_indices(s, t) {
-                prop_assert_eq!(
-                    s.tasks[d].status,
-                    T::Succeeded,
+                prop_assert!(
+                    s.tasks[d].status.lets_dependents_start(),
                     "{} started before its dependency {}",
                     id,
                     s.plan.tasks[d].id
@@ -2170,7 +2218,7 @@ fn check_should_invariants(s: &MissionState, now: i64) -> Result<(), TestCaseErr
             if let Some(phase) = s.plan.tasks[t].phase {
                 for p in 0..phase {
                     prop_assert!(
-                        phase_members(s, p).all(|m| s.tasks[m].status == T::Succeeded)
+                        phase_members(s, p).all(|m| s.tasks[m].status.lets_dependents_start())
                             && s.phase_gates_passed(p),
                         "{} started before phase {} passed",
                         id,
@@ -2189,12 +2237,23 @@ fn check_should_invariants(s: &MissionState, now: i64) -> Result<(), TestCaseErr
             let by_phase = s.plan.tasks[t].phase.is_some_and(|phase| {
                 (0..phase).any(|p| by == format!("phase:{}", s.plan.phases[p].name) && dead(p))
             });
-            prop_assert!(by_dependency || by_phase, "{} is blocked by `{}`", id, by);
+            // Until the writer records it, a task whose blocker a
+            // decision reopened is blocked by nothing.
+            // Or its blocker was reopened and another one holds it.
+            let freed = s.newly_unblocked().contains(&t)
+                || dep_indices(s, t).any(|d| matches!(s.tasks[d].status, T::Failed | T::Blocked))
+                || s.plan.tasks[t].phase.is_some_and(|phase| (0..phase).any(dead));
+            prop_assert!(
+                by_dependency || by_phase || freed,
+                "{} is blocked by `{}`",
+                id,
+                by
+            );
         }
     }
     // A finished mission has nothing left to do, and its status is the
     // final status.
-    if s.status.is_finished() {
+    if s.status.is_finished() && s.status != MissionStatus::Aborted {
         prop_assert!(s.is_settled(), "finished while {:?} is due", s.gates_due());
         prop_assert_eq!(s.final_status(), s.status);
     }
@@ -2230,8 +2289,20 @@ fn check_transition(
 ) -> Result<(), TestCaseError> {
     let mut moved = 0;
     for (t, (b, a)) in before.tasks.iter().zip(&after.tasks).enumerate() {
-        if b.status.is_terminal() {
+        // Only the person's decision moves a finished task: reopened or
+        // skipped, once, and nothing else about it changes.
+        let decided = match event {
+            Event::TaskReopened { task, .. } | Event::TaskSkipped { task } => {
+                task == &before.plan.tasks[t].id
+            }
+            _ => false,
+        };
+        if b.status.is_terminal() && !decided {
             prop_assert_eq!(b, a, "finished task {} changed", &before.plan.tasks[t].id);
+        }
+        if decided {
+            prop_assert!(matches!(b.status, TaskStatus::Failed | TaskStatus::Blocked));
+            prop_assert_eq!(&a.attempts, &b.attempts);
         }
         if b.status != a.status {
             moved += 1;
@@ -2444,7 +2515,7 @@ proptest! {
             .collect();
         let state = check_log(plan, &steps, true)?;
         prop_assert!(state.status.is_finished(), "not finished: {:?}", state.status);
-        prop_assert!(state.is_settled());
+        prop_assert!(state.is_settled() || state.status == MissionStatus::Aborted);
         prop_assert_eq!(state.final_status(), state.status);
     }
 

@@ -11,7 +11,7 @@ pub mod sqlite;
 use jiff::Timestamp;
 use serde::Serialize;
 use std::path::PathBuf;
-use techlead_core::state::{Event, EventRecord, MissionPlan, MissionStatus};
+use techlead_core::state::{Decision, Event, EventRecord, MissionPlan, MissionStatus};
 pub use techlead_core::webhook::DeliveryTry;
 
 /// A mission as listed by `techlead missions`.
@@ -39,6 +39,33 @@ pub struct AgentRecordRow {
     pub successes: u32,
     pub failures: u32,
     pub total_ms: u64,
+}
+
+/// The person's decision on an escalation, for the mission's writer to
+/// carry out.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DecisionRequest {
+    pub escalation: u32,
+    pub decision: Decision,
+    pub note: Option<String>,
+    /// Who decided: `cli:<user>@<host>`, `api`, ...
+    pub by: String,
+}
+
+/// A decision in a mission's inbox, and what became of it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DecisionRow {
+    pub id: u32,
+    pub escalation: u32,
+    /// `Err(action)`: an action this build does not know.
+    pub decision: std::result::Result<Decision, String>,
+    pub note: Option<String>,
+    pub by: String,
+    pub decided_at: Timestamp,
+    /// The event that carried it out.
+    pub applied_seq: Option<u64>,
+    /// Why the mission's writer refused it.
+    pub refused: Option<String>,
 }
 
 /// Why a store operation failed. Every variant says what to do next
@@ -154,6 +181,21 @@ pub trait Store: Send {
     /// Takes the single-writer lock of `mission`, held until the guard is
     /// dropped or the process dies.
     fn lock(&self, mission: &str) -> Result<MissionLock>;
+
+    /// Puts the person's decision on an escalation of `mission` in its
+    /// inbox, durable when this returns, for the mission's writer to carry
+    /// out or refuse (at once if a run holds the mission, else at the next
+    /// `resume`); returns its number.
+    fn request_decision(
+        &mut self,
+        mission: &str,
+        request: &DecisionRequest,
+        at: Timestamp,
+    ) -> Result<u32>;
+
+    /// The decisions in `mission`'s inbox, oldest first; with `pending`,
+    /// only those its writer has not carried out or refused yet.
+    fn decisions(&self, mission: &str, pending: bool) -> Result<Vec<DecisionRow>>;
 
     /// Records one try to deliver an event of `mission` to a webhook,
     /// durable when this returns (written by the mission's one writer

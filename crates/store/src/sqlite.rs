@@ -11,6 +11,7 @@
 //!
 //! docs/store.md describes the schema, the pragmas and every error.
 
+mod inbox;
 mod lock;
 mod projection;
 mod schema;
@@ -377,6 +378,29 @@ impl Store for SqliteStore {
         lock::acquire(&self.path, mission)
     }
 
+    fn request_decision(
+        &mut self,
+        mission: &str,
+        request: &crate::DecisionRequest,
+        at: Timestamp,
+    ) -> Result<u32> {
+        if !self.mission_exists(mission)? {
+            return Err(Error::NoSuchMission(mission.to_string()));
+        }
+        let path = self.path.clone();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql(&path))?;
+        let id = inbox::insert(&tx, mission, request, at).map_err(sql(&path))?;
+        tx.commit().map_err(sql(&path))?;
+        Ok(id)
+    }
+
+    fn decisions(&self, mission: &str, pending: bool) -> Result<Vec<crate::DecisionRow>> {
+        inbox::list(&self.conn, mission, pending).map_err(self.sql())
+    }
+
     fn record_delivery(&mut self, mission: &str, attempt: &crate::DeliveryTry) -> Result<()> {
         if !self.mission_exists(mission)? {
             return Err(Error::NoSuchMission(mission.to_string()));
@@ -465,6 +489,7 @@ fn parse_status(text: &str) -> Option<MissionStatus> {
         MissionStatus::Interrupted,
         MissionStatus::Succeeded,
         MissionStatus::Failed,
+        MissionStatus::Aborted,
     ]
     .into_iter()
     .find(|s| s.as_str() == text)

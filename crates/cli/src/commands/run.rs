@@ -5,6 +5,7 @@ use crate::database;
 use crate::exit::{CliError, Outcome};
 use crate::inputs;
 use crate::render::progress::View;
+use super::webhooks;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use techlead_core::fingerprint;
@@ -19,11 +20,13 @@ use techlead_engine::executor::gemini::GeminiExecutor;
 use techlead_engine::executor::openai::OpenAiExecutor;
 use techlead_engine::executor::simulate::{SimulateConfig, SimulateExecutor};
 use techlead_engine::mission::{Mission, Observer, Settings};
+use techlead_engine::webhook::Webhooks;
 use techlead_store::Store;
 use techlead_store::sqlite::SqliteStore;
 
 pub fn run(args: &RunArgs) -> Result<Outcome, CliError> {
     let resolved = resolve(args)?;
+    let hooks = webhooks::prepare(&resolved.webhooks)?;
     let (mut store, path) = database::open(&args.database)?;
     let at = jiff::Timestamp::now();
     let id = store.create_mission(&resolved, at)?;
@@ -33,6 +36,7 @@ pub fn run(args: &RunArgs) -> Result<Outcome, CliError> {
         &id,
         Start::Created(Box::new(resolved), at),
         args.json,
+        hooks,
     )
 }
 
@@ -66,14 +70,29 @@ fn resolve(args: &RunArgs) -> Result<MissionPlan, CliError> {
 pub fn resume(args: &ResumeArgs) -> Result<Outcome, CliError> {
     let (store, path) = database::open_existing(&args.database)?;
     let row = database::mission(&store, &path, Some(&args.mission))?;
-    if !args.ignore_changes {
-        check_unchanged(&store, &row.id)?;
+    let plan = recorded_plan(&store, &row.id)?;
+    if !args.ignore_changes
+        && let Some(plan) = &plan
+    {
+        check_unchanged(plan, &row.id)?;
     }
+    // A finished mission is refused below, secret or not.
+    let hooks = match plan.filter(|_| !row.status.is_finished()) {
+        Some(plan) => webhooks::prepare(&plan.webhooks)?,
+        None => None,
+    };
     let budget = (args.budget_usd.is_some() || args.budget_tokens.is_some()).then_some(Budget {
         usd: args.budget_usd,
         tokens: args.budget_tokens,
     });
-    drive(store, &path, &row.id, Start::Resumed { budget }, args.json)
+    drive(
+        store,
+        &path,
+        &row.id,
+        Start::Resumed { budget },
+        args.json,
+        hooks,
+    )
 }
 
 /// How `drive` takes the mission over.
@@ -84,17 +103,22 @@ enum Start {
     Resumed { budget: Option<Budget> },
 }
 
+/// The plan recorded as the mission's first event.
+fn recorded_plan(store: &SqliteStore, id: &str) -> Result<Option<MissionPlan>, CliError> {
+    let first = store.events(id, 0)?.into_iter().next();
+    Ok(match first.map(|r| r.event) {
+        Some(techlead_core::state::Event::MissionCreated { plan }) => Some(*plan),
+        _ => None,
+    })
+}
+
 /// Refuses to resume when the mission file was edited since the run began:
 /// the person may expect the edits to take effect, and they would not.
-fn check_unchanged(store: &SqliteStore, id: &str) -> Result<(), CliError> {
-    let first = store.events(id, 0)?.into_iter().next();
-    let Some(techlead_core::state::Event::MissionCreated { plan }) = first.map(|r| r.event) else {
-        return Ok(());
-    };
+fn check_unchanged(plan: &MissionPlan, id: &str) -> Result<(), CliError> {
     match std::fs::read(&plan.source) {
         Ok(bytes) if fingerprint::of_file(&bytes) != plan.source_hash => {
             Err(CliError::MissionChanged {
-                path: plan.source,
+                path: plan.source.clone(),
                 mission: id.to_string(),
             })
         }
@@ -145,6 +169,7 @@ fn drive(
     id: &str,
     start: Start,
     json: bool,
+    mut hooks: Option<Webhooks>,
 ) -> Result<Outcome, CliError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -168,11 +193,17 @@ fn drive(
         gate_grace: std::time::Duration::from_secs(5),
     };
     let view: Arc<Mutex<Option<View>>> = Arc::new(Mutex::new(None));
-    let observer = Box::new(Shown {
+    let observer: Box<dyn Observer> = Box::new(Shown {
         view: view.clone(),
         json,
         mission: id.to_string(),
     });
+    // Webhooks see what the view sees: durable events only.
+    let observer = match &hooks {
+        Some(hooks) => hooks.observe(observer),
+        None => observer,
+    };
+    let mut hooks_said = None;
     let status = runtime.block_on(async {
         let mission = match start {
             Start::Created(plan, at) => {
@@ -186,22 +217,34 @@ fn drive(
                 mission
             }
         };
+        if let Some(hooks) = hooks.as_mut() {
+            webhooks::start(hooks, path, id, &mission.state().plan.name)?;
+        }
         if mission.orphans_killed() > 0 {
             eprintln!(
                 "killed {} process(es) left running by the previous run of {id}",
                 mission.orphans_killed()
             );
         }
-        mission.run().await
+        let status = mission.run().await;
+        if let Some(hooks) = hooks.take() {
+            // Stopped by the person: no waiting; what is owed goes at resume.
+            let stopping = !matches!(status, Ok(s) if s != MissionStatus::Interrupted);
+            hooks_said = webhooks::finish(hooks, id, stopping).await;
+        }
+        Ok::<_, CliError>(status?)
     });
     if let Some(view) = view.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
         view.finish();
+    }
+    if let Some(line) = hooks_said {
+        eprintln!("{line}");
     }
     let status = status?;
     eprintln!("{}", closing_line(id, status));
     Ok(match status {
         MissionStatus::Succeeded => Outcome::Success,
-        MissionStatus::Failed => Outcome::Attention,
+        MissionStatus::Failed | MissionStatus::Aborted => Outcome::Attention,
         MissionStatus::Paused => Outcome::Paused,
         _ => Outcome::Interrupted,
     })
@@ -236,8 +279,9 @@ fn closing_line(id: &str, status: MissionStatus) -> String {
             "mission {id} finished with failures: `techlead status {id}` shows them, `techlead logs {id} TASK` their output"
         ),
         MissionStatus::Paused => format!(
-            "mission {id} paused for your decision: `techlead status {id}`, then `techlead resume {id}` to go on"
+            "mission {id} paused for your decision: `techlead escalations {id}`, then `techlead decide {id} N ACTION` and `techlead resume {id}`"
         ),
+        MissionStatus::Aborted => format!("mission {id} was aborted by your decision"),
         _ => format!("mission {id} interrupted: `techlead resume {id}` continues it"),
     }
 }

@@ -46,6 +46,9 @@ pub fn status(args: &StatusArgs) -> Result<Outcome, CliError> {
             );
         }
     }
+    for line in super::webhooks::failing(&store, &row.id, &state.plan)? {
+        println!("{line}");
+    }
     println!();
     print!("{}", tasks_table(&state));
     if !state.plan.done_when.is_empty() {
@@ -257,6 +260,7 @@ fn note(state: &MissionState, t: usize) -> String {
     let task = &state.tasks[t];
     let note = match task.status {
         TaskStatus::Blocked => format!("blocked by {}", task.blocked_by.as_deref().unwrap_or("?")),
+        TaskStatus::Skipped => "skipped by your decision".to_string(),
         TaskStatus::Running => match (&task.conflict, &task.progress) {
             (_, Some((p, m))) => p.map_or(m.clone(), |p| format!("{p}% {m}")),
             (Some(files), None) => format!("resolving a conflict in {}", files.join(", ")),

@@ -156,8 +156,12 @@ impl Watcher {
             MissionStatus::Paused => (
                 Outcome::Paused,
                 format!(
-                    "mission {id} paused for your decision: `techlead status {id}`, then `techlead resume {id}` to go on"
+                    "mission {id} paused for your decision: `techlead escalations {id}`, then `techlead decide {id} N ACTION` and `techlead resume {id}`"
                 ),
+            ),
+            MissionStatus::Aborted => (
+                Outcome::Attention,
+                format!("mission {id} was aborted by your decision"),
             ),
             MissionStatus::Interrupted => (
                 Outcome::Interrupted,

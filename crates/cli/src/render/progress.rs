@@ -451,10 +451,23 @@ pub fn describe(record: &EventRecord, tally: &Tally, state: &MissionState) -> Op
             ..
         } => {
             format!(
-                "? escalation #{id}: {message} (options: {})",
+                "? escalation #{id}: {message} (decide: {})",
                 options.join(", ")
             )
         }
+        Event::EscalationResolved {
+            id, decision, by, ..
+        } => format!("✓ escalation #{id} decided: {decision} (by {by})"),
+        Event::TaskReopened { task, agent } => match agent {
+            Some(agent) => format!("↻ {task} waits again, on {agent}"),
+            None => format!("↻ {task} waits again"),
+        },
+        Event::TaskSkipped { task } => format!("» {task} skipped: its dependents go on"),
+        Event::DecisionRefused {
+            request,
+            escalation,
+            reason,
+        } => format!("✗ decision {request} on escalation #{escalation} refused: {reason}"),
         Event::RunInterrupted { reason } => format!("■ run interrupted: {reason}"),
         Event::MissionFinished { status } => {
             let spent = techlead_core::budget::mission_spent(state);

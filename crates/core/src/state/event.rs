@@ -178,6 +178,38 @@ pub enum Event {
         tasks: Vec<String>,
         options: Vec<String>,
     },
+    /// The person decided what to do about escalation `id` (`techlead
+    /// decide`, the dashboard or the API). `request`: the row of the
+    /// mission's decision inbox it came from.
+    EscalationResolved {
+        id: u32,
+        decision: Decision,
+        by: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        request: Option<u32>,
+    },
+    /// A failed or blocked task waits again, with fresh retries, on
+    /// `agent` if given: the person's decision, or the end of what blocked
+    /// it.
+    TaskReopened {
+        task: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        agent: Option<String>,
+    },
+    /// The person's decision lets the mission go on without a failed or
+    /// blocked task: its dependents start as if it had succeeded.
+    TaskSkipped {
+        task: String,
+    },
+    /// A decision from the inbox that could not be carried out (the
+    /// escalation was already resolved, the agent is unknown, ...).
+    DecisionRefused {
+        request: u32,
+        escalation: u32,
+        reason: String,
+    },
     /// The person stopped the run (Ctrl-C, SIGTERM).
     RunInterrupted {
         reason: String,
@@ -286,10 +318,71 @@ pub enum NextStep {
     Requeue,
 }
 
+/// What the person decided about an escalation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Decision {
+    /// Another round for the escalation's tasks, with fresh retries (and
+    /// go on: dispatch resumes, a failed mission runs again).
+    Retry,
+    /// Go on without the escalation's failed tasks: their dependents start.
+    Skip,
+    /// Another round for the escalation's tasks, on another agent.
+    Reassign { agent: String },
+    /// Stop the mission for good.
+    Abort,
+}
+
+impl Decision {
+    /// The action's name, as `techlead decide` and the API take it.
+    pub fn action(&self) -> &'static str {
+        match self {
+            Decision::Retry => "retry",
+            Decision::Skip => "skip",
+            Decision::Reassign { .. } => "reassign",
+            Decision::Abort => "abort",
+        }
+    }
+
+    /// A decision from its action's name and, for `reassign`, the agent.
+    pub fn parse(action: &str, agent: Option<&str>) -> Result<Decision, String> {
+        let decision = match (action, agent) {
+            ("retry", None) => Decision::Retry,
+            ("skip", None) => Decision::Skip,
+            ("abort", None) => Decision::Abort,
+            ("reassign", Some(agent)) if !agent.trim().is_empty() => Decision::Reassign {
+                agent: agent.trim().to_string(),
+            },
+            ("reassign", _) => return Err("`reassign` needs the agent to reassign to".into()),
+            ("retry" | "skip" | "abort", Some(_)) => {
+                return Err(format!("`{action}` takes no agent; only `reassign` does"));
+            }
+            _ => {
+                return Err(format!(
+                    "unknown action `{action}`: use retry, skip, reassign <agent> or abort"
+                ));
+            }
+        };
+        Ok(decision)
+    }
+}
+
+impl std::fmt::Display for Decision {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Decision::Reassign { agent } => write!(f, "reassign to {agent}"),
+            other => f.write_str(other.action()),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum EscalationKind {
     FailureRate,
+    /// A task failed on every attempt its retries and backup agent
+    /// allowed; its dependents are blocked.
+    RetriesExhausted,
     /// An executor needs the person: credentials, quota, billing.
     NeedsPerson,
     /// The mission's or a task's budget is spent.

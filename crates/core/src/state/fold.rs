@@ -45,6 +45,10 @@ pub enum StateError {
     NotBlocking { task: String, by: String },
     #[error("run {got} follows run {last}")]
     WrongRun { last: u32, got: u32 },
+    #[error("task `{0}` cannot wait again: what blocked it still does")]
+    StillBlocked(String),
+    #[error("escalation {id}: {reason}")]
+    Decision { id: u32, reason: String },
     #[error("the mission cannot finish as {status}: {why}")]
     CannotFinish { status: MissionStatus, why: String },
     #[error("the gate of phase {0} runs before its tasks succeeded")]
@@ -128,6 +132,9 @@ pub struct TaskState {
     /// What the task needs that its dependencies' work lacked when it
     /// first started.
     pub missing_inputs: Vec<String>,
+    /// Attempts up to this number do not count against the task's
+    /// retries: the person asked for another round after them.
+    pub fresh_from: u32,
 }
 
 /// A task gate's verdict on one attempt's work.
@@ -151,6 +158,7 @@ impl TaskState {
             .iter()
             .filter(|a| {
                 a.agent == agent
+                    && a.number > self.fresh_from
                     && (a.rejected_by.is_some()
                         || a.outcome.as_ref().is_some_and(AttemptOutcome::is_failure))
             })
@@ -182,6 +190,11 @@ pub struct MissionState {
     pub last_seq: u64,
     pub last_event_at: Timestamp,
     pub escalations: u32,
+    /// Escalations the person has not decided yet, oldest first.
+    pub open_escalations: Vec<super::escalation::OpenEscalation>,
+    /// The person decided to abort: nothing more starts, what runs is
+    /// stopped, and the mission finishes as aborted.
+    pub aborting: bool,
     /// Failed tasks when dispatch last paused, so that resuming does not
     /// pause again until another task fails.
     pub failed_at_last_pause: usize,
@@ -252,6 +265,7 @@ impl MissionState {
                 conflict: None,
                 conflicts: 0,
                 missing_inputs: Vec::new(),
+                fresh_from: 0,
             })
             .collect();
         let index: HashMap<String, usize> = plan
@@ -275,6 +289,8 @@ impl MissionState {
             last_seq: 1,
             last_event_at: at,
             escalations: 0,
+            open_escalations: Vec::new(),
+            aborting: false,
             failed_at_last_pause: 0,
             paused_executors: Vec::new(),
             budget,
@@ -455,10 +471,18 @@ impl MissionState {
                 self.status = self.mission_after(MissionMove::Unpause)?;
                 Ok(())
             }
-            Event::EscalationRaised { .. } => {
-                self.escalations += 1;
-                Ok(())
-            }
+            Event::EscalationRaised {
+                id,
+                kind,
+                tasks,
+                options,
+                ..
+            } => self.raise(*id, *kind, tasks, options),
+            Event::EscalationResolved { id, decision, .. } => self.resolve(*id, decision),
+            Event::TaskReopened { task, agent } => self.reopen(task, agent.as_deref()),
+            Event::TaskSkipped { task } => self.skip(task),
+            // The log keeps what was asked; nothing changes.
+            Event::DecisionRefused { .. } => Ok(()),
             Event::RunInterrupted { .. } => {
                 self.status = self.mission_after(MissionMove::Interrupt)?;
                 Ok(())
@@ -496,9 +520,13 @@ impl MissionState {
         at: Timestamp,
     ) -> Result<(), StateError> {
         let i = self.task(task)?;
-        if self.status != MissionStatus::Running {
+        if self.status != MissionStatus::Running || self.aborting {
             return Err(StateError::Mission(IllegalTransition {
-                from: self.status.to_string(),
+                from: if self.aborting {
+                    "aborting".to_string()
+                } else {
+                    self.status.to_string()
+                },
                 action: "claim a slot".to_string(),
             }));
         }
@@ -761,6 +789,9 @@ impl MissionState {
             status,
             why: why.to_string(),
         };
+        if status == MissionStatus::Aborted {
+            return self.finish_aborted();
+        }
         if let Some(t) = self.tasks.iter().position(|t| !t.status.is_terminal()) {
             return Err(cannot(&format!(
                 "task `{}` is {}",
@@ -796,6 +827,30 @@ impl MissionState {
         Ok(())
     }
 
+    /// The person aborted: the mission ends once nothing of it runs.
+    fn finish_aborted(&mut self) -> Result<(), StateError> {
+        let cannot = |why: String| StateError::CannotFinish {
+            status: MissionStatus::Aborted,
+            why,
+        };
+        if !self.aborting {
+            return Err(cannot("nobody decided to abort it".into()));
+        }
+        let busy = [
+            TaskStatus::Queued,
+            TaskStatus::Running,
+            TaskStatus::Checking,
+        ];
+        if let Some(t) = self.tasks.iter().position(|t| busy.contains(&t.status)) {
+            return Err(cannot(format!(
+                "task `{}` is still {}",
+                self.plan.tasks[t].id, self.tasks[t].status
+            )));
+        }
+        self.status = self.mission_after(MissionMove::Abort)?;
+        Ok(())
+    }
+
     fn all_succeeded(&self) -> bool {
         self.work_succeeded() && self.done_met()
     }
@@ -803,7 +858,8 @@ impl MissionState {
     /// Whether every task and every phase gate succeeded: the work is all
     /// in, and the definition of done's checks may run.
     pub fn work_succeeded(&self) -> bool {
-        self.derived.count(TaskStatus::Succeeded) == self.tasks.len()
+        self.derived.count(TaskStatus::Succeeded) + self.derived.count(TaskStatus::Skipped)
+            == self.tasks.len()
             && (0..self.plan.phases.len()).all(|p| self.phase_gates_passed(p))
     }
 
@@ -880,7 +936,7 @@ impl MissionState {
             .collect()
     }
 
-    fn block_reason(&self, t: usize) -> Option<String> {
+    pub(super) fn block_reason(&self, t: usize) -> Option<String> {
         let plan = &self.plan.tasks[t];
         let dependency = plan.depends_on.iter().find(|d| {
             self.task_index(d).is_some_and(|d| {
@@ -955,6 +1011,7 @@ impl MissionState {
     /// gate and definition-of-done check has run (or can no longer run).
     pub fn is_settled(&self) -> bool {
         let finished = self.count(TaskStatus::Succeeded)
+            + self.count(TaskStatus::Skipped)
             + self.count(TaskStatus::Failed)
             + self.count(TaskStatus::Blocked);
         finished == self.tasks.len() && self.gates_due().is_empty() && self.done_due().is_none()
@@ -962,7 +1019,9 @@ impl MissionState {
 
     /// The status a settled mission finishes with.
     pub fn final_status(&self) -> MissionStatus {
-        if self.all_succeeded() {
+        if self.aborting {
+            MissionStatus::Aborted
+        } else if self.all_succeeded() {
             MissionStatus::Succeeded
         } else {
             MissionStatus::Failed

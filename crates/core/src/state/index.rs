@@ -163,7 +163,10 @@ impl Index {
         }
         match to {
             TaskStatus::Pending => self.enqueue_if_ready(t, plan, to),
-            TaskStatus::Succeeded => self.succeeded(t, plan, status_of, gates_passed),
+            // Dependents of a skipped task start as if it had succeeded.
+            TaskStatus::Succeeded | TaskStatus::Skipped => {
+                self.succeeded(t, plan, status_of, gates_passed)
+            }
             TaskStatus::Failed | TaskStatus::Blocked => self.dead(t, plan, status_of),
             TaskStatus::Queued
             | TaskStatus::Running

@@ -8,6 +8,7 @@
 
 mod check;
 mod done;
+mod escalation;
 mod event;
 mod fold;
 mod index;
@@ -16,7 +17,10 @@ mod status;
 
 pub use check::{missing_artifacts, missing_needs};
 pub use done::{DoneResult, DoneState};
-pub use event::{AttemptOutcome, EscalationKind, Event, EventRecord, NextStep, Report, Usage};
+pub use escalation::OpenEscalation;
+pub use event::{
+    AttemptOutcome, Decision, EscalationKind, Event, EventRecord, NextStep, Report, Usage,
+};
 pub use fold::{AttemptState, CheckResult, MissionState, StateError, Tally, TaskState};
 pub use plan::{
     AgentPlan, Budget, Checkout, DoneItem, GatePlan, MergeStrategy, MissionPlan, PhasePlan,

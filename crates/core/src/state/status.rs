@@ -25,6 +25,9 @@ pub enum TaskStatus {
     Failed,
     /// A dependency failed or was blocked, so this task cannot start.
     Blocked,
+    /// The person chose to go on without it: its dependents start as if
+    /// it had succeeded.
+    Skipped,
 }
 
 /// What moves a task.
@@ -43,6 +46,11 @@ pub enum TaskMove {
     /// claim given back).
     Requeue,
     Block,
+    /// The person asked for another round: a failed or blocked task waits
+    /// again.
+    Reopen,
+    /// The person chose to go on without a failed or blocked task.
+    Skip,
 }
 
 /// A move that is not allowed from a status.
@@ -54,7 +62,7 @@ pub struct IllegalTransition {
 }
 
 impl TaskStatus {
-    pub const ALL: [TaskStatus; 8] = [
+    pub const ALL: [TaskStatus; 9] = [
         TaskStatus::Pending,
         TaskStatus::Queued,
         TaskStatus::Running,
@@ -63,13 +71,20 @@ impl TaskStatus {
         TaskStatus::Succeeded,
         TaskStatus::Failed,
         TaskStatus::Blocked,
+        TaskStatus::Skipped,
     ];
 
     pub fn is_terminal(self) -> bool {
         matches!(
             self,
-            TaskStatus::Succeeded | TaskStatus::Failed | TaskStatus::Blocked
+            TaskStatus::Succeeded | TaskStatus::Failed | TaskStatus::Blocked | TaskStatus::Skipped
         )
+    }
+
+    /// Whether its dependents may start: it succeeded, or the person chose
+    /// to go on without it.
+    pub fn lets_dependents_start(self) -> bool {
+        matches!(self, TaskStatus::Succeeded | TaskStatus::Skipped)
     }
 
     pub fn as_str(self) -> &'static str {
@@ -82,6 +97,7 @@ impl TaskStatus {
             TaskStatus::Succeeded => "succeeded",
             TaskStatus::Failed => "failed",
             TaskStatus::Blocked => "blocked",
+            TaskStatus::Skipped => "skipped",
         }
     }
 
@@ -100,6 +116,8 @@ impl TaskStatus {
             (S::Queued | S::Running | S::Checking, M::Fail) => S::Failed,
             (S::Queued | S::Running, M::Requeue) => S::Pending,
             (S::Pending | S::Retrying, M::Block) => S::Blocked,
+            (S::Failed | S::Blocked, M::Reopen) => S::Pending,
+            (S::Failed | S::Blocked, M::Skip) => S::Skipped,
             _ => {
                 return Err(IllegalTransition {
                     from: self.to_string(),
@@ -131,6 +149,8 @@ pub enum MissionStatus {
     Succeeded,
     /// Finished with failed or blocked tasks.
     Failed,
+    /// Stopped for good by the person's decision.
+    Aborted,
 }
 
 /// What moves a mission.
@@ -144,11 +164,19 @@ pub enum MissionMove {
     Interrupt,
     Succeed,
     Fail,
+    /// The person's decision gives a failed mission another round: it
+    /// waits for a run, paused until one takes it over.
+    Reopen,
+    /// The person stopped the mission for good.
+    Abort,
 }
 
 impl MissionStatus {
     pub fn is_finished(self) -> bool {
-        matches!(self, MissionStatus::Succeeded | MissionStatus::Failed)
+        matches!(
+            self,
+            MissionStatus::Succeeded | MissionStatus::Failed | MissionStatus::Aborted
+        )
     }
 
     pub fn as_str(self) -> &'static str {
@@ -159,6 +187,7 @@ impl MissionStatus {
             MissionStatus::Interrupted => "interrupted",
             MissionStatus::Succeeded => "succeeded",
             MissionStatus::Failed => "failed",
+            MissionStatus::Aborted => "aborted",
         }
     }
 
@@ -172,6 +201,8 @@ impl MissionStatus {
             (S::Running | S::Paused, M::Interrupt) => S::Interrupted,
             (S::Running, M::Succeed) => S::Succeeded,
             (S::Running | S::Paused, M::Fail) => S::Failed,
+            (S::Failed, M::Reopen) => S::Paused,
+            (S::Created | S::Running | S::Paused | S::Interrupted, M::Abort) => S::Aborted,
             _ => {
                 return Err(IllegalTransition {
                     from: self.to_string(),

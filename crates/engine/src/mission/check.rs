@@ -409,7 +409,8 @@ impl<S: Store + 'static> Mission<S> {
                 self.task_branch(&task)
             ),
             tasks: vec![task],
-            options: ["resolve by hand", "retry", "skip", "abort"]
+            // Resolving it by hand on the branch, then `retry`, merges it.
+            options: ["retry", "reassign", "skip", "abort"]
                 .map(String::from)
                 .to_vec(),
         })

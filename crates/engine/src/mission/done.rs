@@ -165,9 +165,9 @@ impl<S: Store + 'static> Mission<S> {
             kind: EscalationKind::DefinitionOfDone,
             message,
             tasks: Vec::new(),
-            options: ["fix it by hand", "land it anyway (--force)", "abort"]
-                .map(String::from)
-                .to_vec(),
+            // Fixed by hand, `retry` runs the check again; `techlead land
+            // --force` lands the work as it is.
+            options: ["retry", "abort"].map(String::from).to_vec(),
         })
     }
 }

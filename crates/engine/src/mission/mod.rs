@@ -19,11 +19,13 @@
 
 mod attempt;
 mod check;
+mod decision;
 mod done;
 mod gate;
 mod input;
 mod work;
 
+pub use decision::INBOX_POLL;
 pub use input::Input;
 
 use crate::executor::{Executor, Outcome};
@@ -161,6 +163,14 @@ pub struct Mission<S: Store + 'static> {
     inputs: Inputs,
     last_launch: Option<Instant>,
     interrupting: bool,
+    /// When the inbox of decisions was last read.
+    inbox_read: Option<Instant>,
+    /// Inbox rows this run has carried out or refused (their events may
+    /// not be committed yet).
+    decisions_taken: HashSet<u32>,
+    /// Whether to wait for the person's decision instead of stopping when
+    /// the mission pauses for one, or would end failed with one open.
+    awaits_decisions: bool,
     /// Whether any budget applies (checked once: most missions have none,
     /// and they skip the budget checks on every turn).
     budgeted: bool,
@@ -256,6 +266,9 @@ impl<S: Store + 'static> Mission<S> {
             inputs: Inputs::new(),
             last_launch: None,
             interrupting: false,
+            inbox_read: None,
+            decisions_taken: HashSet::new(),
+            awaits_decisions: false,
             budgeted,
             orphans_killed: 0,
             _lock: lock,
@@ -276,6 +289,13 @@ impl<S: Store + 'static> Mission<S> {
     /// over (see `orphans`).
     pub fn orphans_killed(&self) -> u32 {
         self.orphans_killed
+    }
+
+    /// Waits for the person's decision (from `techlead decide`, the
+    /// dashboard or the API) when the mission pauses for one or would end
+    /// failed with one open, instead of stopping there.
+    pub fn await_decisions(&mut self, yes: bool) {
+        self.awaits_decisions = yes;
     }
 
     /// A handle that interrupts the run like Ctrl-C.
@@ -300,6 +320,13 @@ impl<S: Store + 'static> Mission<S> {
                 duration_ms: 0,
                 next: NextStep::Requeue,
             })?;
+        }
+        // Decisions made while no run held the mission, first: one may
+        // give a failed mission another round.
+        self.take_decisions(true)?;
+        if self.state.status.is_finished() {
+            self.commit_here()?;
+            return Err(Error::Finished(self.id.clone()));
         }
         self.stage(Event::RunStarted {
             run: self.state.runs + 1,
@@ -478,6 +505,7 @@ impl<S: Store + 'static> Mission<S> {
     }
 
     fn decide(&mut self) -> Result<(), Error> {
+        self.take_decisions(false)?;
         loop {
             let blocked = self.state.newly_blocked();
             if blocked.is_empty() {
@@ -488,11 +516,15 @@ impl<S: Store + 'static> Mission<S> {
                 self.stage(Event::TaskBlocked { task, by })?;
             }
         }
-        if self.interrupting || self.state.status != MissionStatus::Running {
+        if self.interrupting || self.state.aborting || self.state.status != MissionStatus::Running {
             self.withdraw_claims()?;
             if self.interrupting && self.idle() && self.state.status != MissionStatus::Interrupted {
                 self.stage(Event::RunInterrupted {
                     reason: "interrupted by the person (Ctrl-C or SIGTERM)".into(),
+                })?;
+            } else if self.state.aborting && self.idle() && !self.state.status.is_finished() {
+                self.stage(Event::MissionFinished {
+                    status: MissionStatus::Aborted,
                 })?;
             }
             return Ok(());
@@ -525,7 +557,11 @@ impl<S: Store + 'static> Mission<S> {
         self.claim()?;
         if self.state.is_settled() && self.idle() {
             let status = self.state.final_status();
-            self.stage(Event::MissionFinished { status })?;
+            let decidable =
+                status == MissionStatus::Failed && !self.state.open_escalations.is_empty();
+            if !(decidable && self.awaits_decisions) {
+                self.stage(Event::MissionFinished { status })?;
+            }
         }
         Ok(())
     }
@@ -585,7 +621,8 @@ impl<S: Store + 'static> Mission<S> {
             kind: EscalationKind::Budget,
             message: reason,
             tasks: Vec::new(),
-            options: ["raise the budget", "abort"].map(String::from).to_vec(),
+            // Raise it with `techlead resume --budget`, or here, then retry.
+            options: ["retry", "abort"].map(String::from).to_vec(),
         })
     }
 
@@ -702,7 +739,11 @@ impl<S: Store + 'static> Mission<S> {
         if !self.idle() {
             return None;
         }
-        matches!(status, MissionStatus::Interrupted | MissionStatus::Paused).then_some(status)
+        match status {
+            MissionStatus::Paused if self.awaits_decisions && !self.interrupting => None,
+            MissionStatus::Interrupted | MissionStatus::Paused => Some(status),
+            _ => None,
+        }
     }
 
     /// When to wake up without input: the next retry, the end of an
@@ -715,6 +756,9 @@ impl<S: Store + 'static> Mission<S> {
             .chain(dispatch::next_executor_resume(&self.state, now))
             .min()
             .map(|at| instant_at(at, now));
+        if let Some(at) = self.next_inbox_read() {
+            wake = Some(wake.map_or(at, |w| w.min(at)));
+        }
         if let Some(since) = self.staged_since
             && self.committing.is_none()
         {
@@ -797,8 +841,11 @@ impl<S: Store + 'static> Mission<S> {
                     duration_ms,
                     next,
                 })?;
-                if next_is_fail && let Some(files) = self.state.tasks[t].conflict.clone() {
-                    self.escalate_conflict(task.clone(), &files)?;
+                if next_is_fail {
+                    match self.state.tasks[t].conflict.clone() {
+                        Some(files) => self.escalate_conflict(task.clone(), &files)?,
+                        None => self.escalate_failure(t, &outcome)?,
+                    }
                 }
                 self.after_refusal(t, task, &outcome)?;
                 // The freed slot refills now, before anything else is decided.
@@ -904,11 +951,50 @@ impl<S: Store + 'static> Mission<S> {
                     kind: EscalationKind::NeedsPerson,
                     message,
                     tasks: vec![task],
-                    options: ["resume", "abort"].map(String::from).to_vec(),
+                    options: ["retry", "abort"].map(String::from).to_vec(),
                 })
             }
             _ => Ok(()),
         }
+    }
+
+    /// Asks the person about a task that failed for good: another round,
+    /// another agent, going on without it, or stopping.
+    fn escalate_failure(&mut self, t: usize, outcome: &AttemptOutcome) -> Result<(), Error> {
+        let task = self.state.plan.tasks[t].id.clone();
+        let attempts = self.state.tasks[t].attempts.len();
+        let why = match outcome {
+            AttemptOutcome::Failed { message, .. } => message.clone(),
+            AttemptOutcome::TimedOut => "timed out".to_string(),
+            _ => "failed".to_string(),
+        };
+        let blocked = self
+            .state
+            .plan
+            .tasks
+            .iter()
+            .filter(|p| p.depends_on.contains(&task))
+            .count();
+        let mut message = format!(
+            "{task} failed after {attempts} attempt{}: {why}",
+            plural(attempts)
+        );
+        if blocked > 0 {
+            message.push_str(&format!(
+                "; {blocked} dependent task{} wait{} for it",
+                plural(blocked),
+                if blocked == 1 { "s" } else { "" }
+            ));
+        }
+        self.stage(Event::EscalationRaised {
+            id: self.state.escalations + 1,
+            kind: EscalationKind::RetriesExhausted,
+            message,
+            tasks: vec![task],
+            options: ["retry", "reassign", "skip", "abort"]
+                .map(String::from)
+                .to_vec(),
+        })
     }
 
     fn interrupt(&mut self) -> Result<(), Error> {
@@ -1017,4 +1103,8 @@ pub(crate) fn report_of(event: &crate::executor::ExecEvent) -> Option<Report> {
         E::Session(id) => Report::Session(id.clone()),
         E::Started { .. } | E::Progress { .. } | E::Usage(_) => return None,
     })
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
 }

@@ -42,6 +42,10 @@ pub(super) fn event_type(event: &Event) -> &'static str {
         Event::BudgetChanged { .. } => "budget_changed",
         Event::DispatchResumed => "dispatch_resumed",
         Event::EscalationRaised { .. } => "escalation_raised",
+        Event::EscalationResolved { .. } => "escalation_resolved",
+        Event::TaskReopened { .. } => "task_reopened",
+        Event::TaskSkipped { .. } => "task_skipped",
+        Event::DecisionRefused { .. } => "decision_refused",
         Event::RunInterrupted { .. } => "run_interrupted",
         Event::MissionFinished { .. } => "mission_finished",
     }
@@ -62,7 +66,9 @@ pub(super) fn event_task(event: &Event) -> Option<&str> {
         | Event::TaskGateFinished { task, .. }
         | Event::TaskAccepted { task, .. }
         | Event::MergeConflicted { task, .. }
-        | Event::TaskBlocked { task, .. } => Some(task),
+        | Event::TaskBlocked { task, .. }
+        | Event::TaskReopened { task, .. }
+        | Event::TaskSkipped { task } => Some(task),
         _ => None,
     }
 }
@@ -338,10 +344,51 @@ pub(super) fn project(
             )?
             .execute(params![mission, id, kind, message, tasks, options, at])?;
         }
+        Event::EscalationResolved {
+            id,
+            decision,
+            by,
+            request,
+            ..
+        } => {
+            tx.prepare_cached(
+                "UPDATE escalations SET resolved_at = ?3, resolution = ?4, resolved_by = ?5
+                 WHERE mission = ?1 AND id = ?2",
+            )?
+            .execute(params![mission, id, at, decision.to_string(), by])?;
+            if let Some(request) = request {
+                super::inbox::applied(tx, mission, *request, record.seq)?;
+            }
+            if let Some(status) = status_after_decision(tx, mission, change, decision)? {
+                change.status = Some(status);
+            }
+        }
+        Event::DecisionRefused {
+            request, reason, ..
+        } => super::inbox::refused(tx, mission, *request, reason)?,
+        Event::TaskReopened { task, agent } => {
+            uncount_failure(tx, mission, task, change)?;
+            tx.prepare_cached(
+                "UPDATE tasks SET status = 'pending', blocked_by = NULL, agent = COALESCE(?3, agent)
+                 WHERE mission = ?1 AND id = ?2",
+            )?
+            .execute(params![mission, task, agent])?;
+        }
+        Event::TaskSkipped { task } => {
+            uncount_failure(tx, mission, task, change)?;
+            tx.prepare_cached(
+                "UPDATE tasks SET status = 'skipped', blocked_by = NULL WHERE mission = ?1 AND id = ?2",
+            )?
+            .execute(params![mission, task])?;
+        }
         Event::RunInterrupted { .. } => change.status = Some(MissionStatus::Interrupted),
         Event::MissionFinished { status } => {
             change.status = Some(*status);
-            resolve_escalations(tx, mission, at)?;
+            // A failed mission's escalations stay open: deciding one gives
+            // the mission another round.
+            if *status != MissionStatus::Failed {
+                resolve_escalations(tx, mission, at)?;
+            }
         }
     }
     Ok(())
@@ -360,6 +407,51 @@ fn set_summary(
 
 /// The person answered (dispatch resumed) or the mission ended: open
 /// escalations are settled.
+/// A decision lets a paused mission go on, gives a failed one another
+/// round (paused until a run takes it), and leaves the rest as they are.
+fn status_after_decision(
+    tx: &Transaction<'_>,
+    mission: &str,
+    change: &MissionChange,
+    decision: &techlead_core::state::Decision,
+) -> rusqlite::Result<Option<MissionStatus>> {
+    if *decision == techlead_core::state::Decision::Abort {
+        return Ok(None);
+    }
+    let current = match change.status {
+        Some(status) => status.as_str().to_string(),
+        None => tx.query_row(
+            "SELECT status FROM missions WHERE id = ?1",
+            [mission],
+            |row| row.get::<_, String>(0),
+        )?,
+    };
+    Ok(match current.as_str() {
+        "paused" => Some(MissionStatus::Running),
+        "failed" => Some(MissionStatus::Paused),
+        _ => None,
+    })
+}
+
+/// A failed task that waits again, or is skipped, no longer counts as
+/// failed on the mission's row.
+fn uncount_failure(
+    tx: &Transaction<'_>,
+    mission: &str,
+    task: &str,
+    change: &mut MissionChange,
+) -> rusqlite::Result<()> {
+    let status: String = tx.query_row(
+        "SELECT status FROM tasks WHERE mission = ?1 AND id = ?2",
+        params![mission, task],
+        |row| row.get(0),
+    )?;
+    if status == "failed" {
+        change.failed -= 1;
+    }
+    Ok(())
+}
+
 fn resolve_escalations(tx: &Transaction<'_>, mission: &str, at: &str) -> rusqlite::Result<()> {
     tx.prepare_cached(
         "UPDATE escalations SET resolved_at = ?2 WHERE mission = ?1 AND resolved_at IS NULL",

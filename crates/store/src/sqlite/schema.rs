@@ -159,6 +159,9 @@ CREATE TABLE decisions (
     PRIMARY KEY (mission, id)
 ) STRICT;
 
+ALTER TABLE escalations ADD COLUMN resolution TEXT;   -- the decision, as said
+ALTER TABLE escalations ADD COLUMN resolved_by TEXT;
+
 CREATE TABLE webhook_deliveries (
     mission      TEXT NOT NULL REFERENCES missions (id),
     hook         TEXT NOT NULL,             -- the webhook's name in the plan

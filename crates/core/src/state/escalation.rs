@@ -1,0 +1,206 @@
+//! Escalations in the fold: which are open, and what the person's decision
+//! does to the mission. A decision is an event like any other, so a replay
+//! reaches the same state, and the mission goes on from it without a
+//! restart (the running writer applies it) or at the next `resume`.
+//!
+//! The writer records a decision as `EscalationResolved`, followed by one
+//! event per task it moves (`TaskReopened`, `TaskSkipped`), the same way
+//! it records each task that becomes blocked: whoever reads the log sees
+//! every task's status change as its own event.
+
+use super::event::{Decision, EscalationKind, Event};
+use super::fold::{MissionState, StateError};
+use super::status::{MissionMove, MissionStatus, TaskMove, TaskStatus};
+use serde::Serialize;
+
+/// An escalation the person has not decided yet.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OpenEscalation {
+    pub id: u32,
+    pub kind: EscalationKind,
+    pub tasks: Vec<String>,
+    pub options: Vec<String>,
+}
+
+impl MissionState {
+    pub(super) fn raise(
+        &mut self,
+        id: u32,
+        kind: EscalationKind,
+        tasks: &[String],
+        options: &[String],
+    ) -> Result<(), StateError> {
+        if let Some(t) = tasks.iter().find(|t| self.task_index(t).is_none()) {
+            return Err(StateError::UnknownTask(t.clone()));
+        }
+        self.escalations += 1;
+        self.open_escalations.push(OpenEscalation {
+            id,
+            kind,
+            tasks: tasks.to_vec(),
+            options: options.to_vec(),
+        });
+        Ok(())
+    }
+
+    pub fn open_escalation(&self, id: u32) -> Option<&OpenEscalation> {
+        self.open_escalations.iter().find(|e| e.id == id)
+    }
+
+    /// Why `decision` cannot be carried out on escalation `id` now, if it
+    /// cannot: said to the person as is.
+    pub fn refusal(&self, id: u32, decision: &Decision) -> Option<String> {
+        let Some(escalation) = self.open_escalation(id) else {
+            return Some(if id >= 1 && id <= self.escalations {
+                format!("escalation {id} was already decided")
+            } else {
+                format!("the mission has no escalation {id}")
+            });
+        };
+        if self.aborting {
+            return Some("the mission is being aborted".into());
+        }
+        if matches!(
+            self.status,
+            MissionStatus::Succeeded | MissionStatus::Aborted
+        ) || (self.status == MissionStatus::Failed && *decision == Decision::Abort)
+        {
+            return Some(format!("the mission already finished as {}", self.status));
+        }
+        match decision {
+            Decision::Skip if self.stuck(escalation).next().is_none() => Some(format!(
+                "escalation {id} names no failed or blocked task to skip; retry or abort"
+            )),
+            Decision::Reassign { .. } if escalation.tasks.is_empty() => Some(format!(
+                "escalation {id} names no task to reassign; retry or abort"
+            )),
+            Decision::Reassign { agent } if !self.plan.agents.iter().any(|a| &a.name == agent) => {
+                let known: Vec<&str> = self.plan.agents.iter().map(|a| a.name.as_str()).collect();
+                Some(format!(
+                    "`{agent}` is not one of the mission's agents ({})",
+                    known.join(", ")
+                ))
+            }
+            _ => None,
+        }
+    }
+
+    /// The escalation's tasks that failed or are blocked.
+    fn stuck<'a>(&'a self, escalation: &'a OpenEscalation) -> impl Iterator<Item = usize> + 'a {
+        escalation
+            .tasks
+            .iter()
+            .filter_map(|t| self.task_index(t))
+            .filter(|&t| {
+                matches!(
+                    self.tasks[t].status,
+                    TaskStatus::Failed | TaskStatus::Blocked
+                )
+            })
+    }
+
+    /// The task events that follow the decision on escalation `id`: its
+    /// failed and blocked tasks reopen or are skipped. Asked before the
+    /// decision is applied.
+    pub fn decision_effects(&self, id: u32, decision: &Decision) -> Vec<Event> {
+        let Some(escalation) = self.open_escalation(id) else {
+            return Vec::new();
+        };
+        self.stuck(escalation)
+            .filter_map(|t| {
+                let task = self.plan.tasks[t].id.clone();
+                match decision {
+                    Decision::Retry => Some(Event::TaskReopened { task, agent: None }),
+                    Decision::Reassign { agent } => Some(Event::TaskReopened {
+                        task,
+                        agent: Some(agent.clone()),
+                    }),
+                    Decision::Skip => Some(Event::TaskSkipped { task }),
+                    Decision::Abort => None,
+                }
+            })
+            .collect()
+    }
+
+    /// Blocked tasks that nothing blocks any more: a decision reopened or
+    /// skipped what blocked them. Unblocking one may free its dependents,
+    /// so the writer asks again until none is left.
+    pub fn newly_unblocked(&self) -> Vec<usize> {
+        if self.count(TaskStatus::Blocked) == 0 {
+            return Vec::new();
+        }
+        (0..self.tasks.len())
+            .filter(|&t| self.tasks[t].status == TaskStatus::Blocked)
+            .filter(|&t| self.block_reason(t).is_none())
+            .collect()
+    }
+
+    pub(super) fn resolve(&mut self, id: u32, decision: &Decision) -> Result<(), StateError> {
+        if let Some(reason) = self.refusal(id, decision) {
+            return Err(StateError::Decision { id, reason });
+        }
+        let at = self
+            .open_escalations
+            .iter()
+            .position(|e| e.id == id)
+            .expect("refusal checked it is open");
+        let escalation = self.open_escalations.remove(at);
+        if *decision == Decision::Abort {
+            self.aborting = true;
+            return Ok(());
+        }
+        if escalation.kind == EscalationKind::DefinitionOfDone && *decision == Decision::Retry {
+            // The person fixed what the check found: it runs again.
+            for result in &mut self.done {
+                if result.as_ref().is_some_and(|r| !r.passed) {
+                    *result = None;
+                }
+            }
+        }
+        self.status = match self.status {
+            MissionStatus::Paused => self.status.after(MissionMove::Unpause),
+            MissionStatus::Failed => self.status.after(MissionMove::Reopen),
+            other => Ok(other),
+        }
+        .map_err(StateError::Mission)?;
+        Ok(())
+    }
+
+    /// Task `task` waits again, with fresh retries, on `agent` if given.
+    pub(super) fn reopen(&mut self, task: &str, agent: Option<&str>) -> Result<(), StateError> {
+        let t = self.task(task)?;
+        let was = self.tasks[t].status;
+        if was == TaskStatus::Blocked && self.block_reason(t).is_some() {
+            return Err(StateError::StillBlocked(task.to_string()));
+        }
+        let status = self.task_after(t, TaskMove::Reopen)?;
+        self.reopened(t, was);
+        let state = &mut self.tasks[t];
+        state.fresh_from = state.attempts.len() as u32;
+        state.blocked_by = None;
+        state.retry_at = None;
+        if let Some(agent) = agent {
+            state.agent = agent.to_string();
+        }
+        self.set_status(t, status);
+        Ok(())
+    }
+
+    pub(super) fn skip(&mut self, task: &str) -> Result<(), StateError> {
+        let t = self.task(task)?;
+        let was = self.tasks[t].status;
+        let status = self.task_after(t, TaskMove::Skip)?;
+        self.reopened(t, was);
+        self.tasks[t].blocked_by = None;
+        self.set_status(t, status);
+        Ok(())
+    }
+
+    /// A failed task leaves the count the failure rate is measured
+    /// against, so that the person's "go on" does not pause again at once.
+    fn reopened(&mut self, _t: usize, was: TaskStatus) {
+        if was == TaskStatus::Failed {
+            self.failed_at_last_pause = self.failed_at_last_pause.saturating_sub(1);
+        }
+    }
+}

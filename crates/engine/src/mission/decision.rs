@@ -1,0 +1,118 @@
+//! The person's decisions, carried out by the mission's one writer. Other
+//! processes (`techlead decide`, the server) put them in the store's inbox;
+//! the writer reads it while an escalation is open (every
+//! [`INBOX_POLL`]), and at take-over, and turns each into events:
+//! `EscalationResolved` and the task moves it causes, or `DecisionRefused`
+//! with the reason. A decision whose events were lost to a crash is still
+//! pending in the inbox, and is carried out again at resume.
+
+use super::{Error, Mission};
+use std::time::{Duration, Instant};
+use techlead_core::state::{Decision, Event};
+use techlead_store::{DecisionRow, Store};
+
+/// How often a running mission with an open escalation looks for the
+/// person's decision: soon enough that a click in the dashboard shows its
+/// effect at once, rare enough to cost nothing.
+pub const INBOX_POLL: Duration = Duration::from_millis(200);
+
+impl<S: Store + 'static> Mission<S> {
+    /// Carries out the decisions waiting in the inbox, when one may be
+    /// there and the store is not away committing.
+    pub(super) fn take_decisions(&mut self, now: bool) -> Result<(), Error> {
+        if !now
+            && (self.state.open_escalations.is_empty()
+                || self.inbox_read.is_some_and(|at| at.elapsed() < INBOX_POLL))
+        {
+            return Ok(());
+        }
+        let Some(store) = self.store.as_ref() else {
+            return Ok(());
+        };
+        self.inbox_read = Some(Instant::now());
+        let pending = store.decisions(&self.id, true)?;
+        for row in pending {
+            // Staged already, its commit still to come.
+            if self.decisions_taken.insert(row.id) {
+                self.carry_out(row)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// When to look at the inbox next, while an escalation is open.
+    pub(super) fn next_inbox_read(&self) -> Option<Instant> {
+        if self.state.open_escalations.is_empty() {
+            return None;
+        }
+        Some(
+            self.inbox_read
+                .map_or_else(Instant::now, |at| at + INBOX_POLL),
+        )
+    }
+
+    fn carry_out(&mut self, row: DecisionRow) -> Result<(), Error> {
+        let decision = match row.decision {
+            Ok(decision) => decision,
+            Err(action) => {
+                return self.refuse(
+                    &row.id,
+                    row.escalation,
+                    format!("unknown action `{action}`"),
+                );
+            }
+        };
+        if let Some(reason) = self.state.refusal(row.escalation, &decision) {
+            return self.refuse(&row.id, row.escalation, reason);
+        }
+        let effects = self.state.decision_effects(row.escalation, &decision);
+        let abort = decision == Decision::Abort;
+        self.stage(Event::EscalationResolved {
+            id: row.escalation,
+            decision,
+            by: row.by,
+            note: row.note,
+            request: Some(row.id),
+        })?;
+        for event in effects {
+            self.stage(event)?;
+        }
+        self.unblock_freed()?;
+        if abort {
+            self.stop_everything();
+        }
+        Ok(())
+    }
+
+    fn refuse(&mut self, request: &u32, escalation: u32, reason: String) -> Result<(), Error> {
+        self.stage(Event::DecisionRefused {
+            request: *request,
+            escalation,
+            reason,
+        })
+    }
+
+    /// Blocked tasks whose blockers a decision reopened or skipped wait
+    /// again, and so on down the graph.
+    fn unblock_freed(&mut self) -> Result<(), Error> {
+        loop {
+            let freed = self.state.newly_unblocked();
+            if freed.is_empty() {
+                return Ok(());
+            }
+            for t in freed {
+                let task = self.state.plan.tasks[t].id.clone();
+                self.stage(Event::TaskReopened { task, agent: None })?;
+            }
+        }
+    }
+
+    /// The person aborted: every attempt and gate is stopped the way
+    /// Ctrl-C stops them; the mission finishes once they have.
+    fn stop_everything(&mut self) {
+        for running in self.running.values() {
+            running.cancel.cancel();
+        }
+        self.inputs.cancel_gates();
+    }
+}
