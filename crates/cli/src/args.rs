@@ -70,6 +70,11 @@ pub enum Command {
         after_help = "Examples:\n  techlead decisions team-booking-platform\n  techlead decisions team-booking-platform --task API-001\n  techlead decisions incident-1 --json | jq -r '.[].text'"
     )]
     Decisions(DecisionsArgs),
+    /// List what a mission told its webhooks: each delivery, its state and its tries.
+    #[command(
+        after_help = "A delivery is one event (escalation_raised, gate_failed, mission_finished) for one webhook:\npending, retrying, delivered, refused (a 4xx: not retried) or gave up (every try failed).\nTries left are made again by `techlead resume`. docs/running.md, \"Webhooks\".\n\nExamples:\n  techlead webhooks team-booking-platform\n  techlead webhooks incident-1 --json | jq '.[] | select(.state != \"delivered\")'"
+    )]
+    Webhooks(WebhooksArgs),
     /// Print exactly the prompt a task's next attempt gets, handoff included.
     #[command(
         after_help = "Examples:\n  techlead prompt quickstart API\n  techlead prompt team-booking-platform-2 REQ-004 > prompt.md"
@@ -335,6 +340,17 @@ pub struct DecisionsArgs {
     #[command(flatten)]
     pub database: Database,
     /// Print a JSON array of {at, task, attempt, agent, text}.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct WebhooksArgs {
+    /// The mission's ID or name.
+    pub mission: String,
+    #[command(flatten)]
+    pub database: Database,
+    /// Print a JSON array of deliveries, each with its tries.
     #[arg(long)]
     pub json: bool,
 }

@@ -57,6 +57,8 @@ pub enum CliError {
     Store(#[from] techlead_store::Error),
     #[error(transparent)]
     Engine(#[from] techlead_engine::mission::Error),
+    #[error(transparent)]
+    Webhook(#[from] techlead_engine::webhook::Error),
     #[error("{path} changed since mission `{mission}` started")]
     MissionChanged { path: String, mission: String },
     #[error("no missions in {}", path.display())]
@@ -153,6 +155,7 @@ impl CliError {
             ),
             CliError::Store(error) => error.hint().map(String::from),
             CliError::Engine(error) => error.hint(),
+            CliError::Webhook(error) => error.hint(),
             CliError::MissionChanged { .. } => Some(
                 "`techlead run` the edited file for a new mission, or `techlead resume --ignore-changes` to finish the recorded plan".into(),
             ),

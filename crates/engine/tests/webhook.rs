@@ -151,15 +151,7 @@ impl Fixture {
     /// up to `wait` to finish.
     async fn run(&self, id: &str, options: Options, wait: Duration) -> (MissionStatus, Ending) {
         let plan = self.plan_of(id);
-        let hooks = Webhooks::start(
-            self.store(),
-            id,
-            &plan.name,
-            plan.webhooks.clone(),
-            given(&plan.webhooks),
-            options,
-        )
-        .unwrap();
+        let mut hooks = Webhooks::new(plan.webhooks.clone(), given(&plan.webhooks), options);
         let shown = hooks.observe(observer(|_, _, _| {}));
         let settings = Settings {
             data_dir: self.dir.path().to_path_buf(),
@@ -169,6 +161,7 @@ impl Fixture {
             gate_grace: Duration::from_millis(200),
         };
         let mission = Mission::open(self.store(), id, settings, shown).unwrap();
+        hooks.start(self.store(), id, &plan.name).unwrap();
         let status = tokio::time::timeout(Duration::from_secs(60), mission.run())
             .await
             .expect("the run ends")
@@ -448,15 +441,8 @@ async fn the_next_run_sends_what_is_owed_and_never_what_was_delivered() {
     hooks[0].url = fixed_url;
     let always_up = Receiver::start(|_| (200, None)).await;
     hooks[1].url = always_up.1;
-    let again = Webhooks::start(
-        f.store(),
-        &id,
-        &plan.name,
-        hooks.clone(),
-        given(&hooks),
-        Fixture::options(10),
-    )
-    .unwrap();
+    let mut again = Webhooks::new(hooks.clone(), given(&hooks), Fixture::options(10));
+    again.start(f.store(), &id, &plan.name).unwrap();
     let ending = again.finish(Duration::from_secs(20)).await;
     assert_eq!(ending.delivered, 1, "{ending:?}");
     let sent = fixed.received();
@@ -475,15 +461,8 @@ async fn the_next_run_sends_what_is_owed_and_never_what_was_delivered() {
     );
 
     // And a third start owes nothing.
-    let third = Webhooks::start(
-        f.store(),
-        &id,
-        &plan.name,
-        hooks.clone(),
-        given(&hooks),
-        Fixture::options(10),
-    )
-    .unwrap();
+    let mut third = Webhooks::new(hooks.clone(), given(&hooks), Fixture::options(10));
+    third.start(f.store(), &id, &plan.name).unwrap();
     let ending = third.finish(Duration::from_secs(5)).await;
     assert_eq!((ending.delivered, ending.undelivered.len()), (0, 0));
     assert_eq!(fixed.received().len(), 1);

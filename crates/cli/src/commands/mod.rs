@@ -16,6 +16,7 @@ mod serve;
 mod status;
 mod validate;
 mod watch;
+mod webhooks;
 
 use crate::args::{Cli, Command};
 use crate::exit::{CliError, Outcome};
@@ -29,6 +30,7 @@ pub fn run(cli: Cli) -> Result<Outcome, CliError> {
         Command::Logs(args) => logs::run(&args),
         Command::Cost(args) => cost::run(&args),
         Command::Decisions(args) => decisions::run(&args),
+        Command::Webhooks(args) => webhooks::run(&args),
         Command::Prompt(args) => prompt::run(&args),
         Command::Land(args) => land::run(&args),
         Command::Gc(args) => gc::run(&args),

@@ -141,8 +141,15 @@ pub struct Running {
 
 impl Running {
     pub fn start(dir: &Path, args: &[&str]) -> Running {
-        let mut child = techlead(dir)
-            .args(args)
+        let mut command = techlead(dir);
+        command.args(args);
+        Running::start_command(command)
+    }
+
+    /// As [`Running::start`], for a command set up by the caller (its
+    /// environment, say).
+    pub fn start_command(mut command: Command) -> Running {
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()

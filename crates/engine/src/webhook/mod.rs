@@ -21,7 +21,7 @@ use techlead_core::webhook::{
     self, DeliveryState, DeliveryTry, HookEvent, Verdict, Webhook, retry_delay, verdict,
 };
 use techlead_store::Store;
-use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use tokio::task::{JoinHandle, JoinSet};
 
 /// Why webhooks cannot run.
@@ -136,11 +136,21 @@ pub struct Ending {
     pub record_error: Option<String>,
 }
 
-/// The deliveries of one run of a mission.
+/// The deliveries of one run of a mission. Made before the mission is
+/// opened (its observer must see the events of the take-over too), started
+/// once the run holds the mission's lock (only the mission's one writer
+/// delivers), finished when the run ends.
 pub struct Webhooks {
+    hooks: Vec<Webhook>,
+    secrets: Option<Secrets>,
+    options: Options,
     intake: UnboundedSender<Intake>,
-    /// Events up to this seq were read from the record at start.
-    scanned: u64,
+    incoming: Option<UnboundedReceiver<Intake>>,
+    running: Option<Running>,
+}
+
+/// The background part, once started.
+struct Running {
     coordinator: JoinHandle<()>,
     recorder: std::thread::JoinHandle<Option<String>>,
     ledger: Arc<Mutex<Ledger>>,
@@ -172,21 +182,51 @@ struct Shared {
 }
 
 impl Webhooks {
+    /// Deliveries to `hooks`, signed with `secrets`; nothing is sent
+    /// before [`Webhooks::start`].
+    pub fn new(hooks: Vec<Webhook>, secrets: Secrets, options: Options) -> Webhooks {
+        let (intake, incoming) = unbounded_channel();
+        Webhooks {
+            hooks,
+            secrets: Some(secrets),
+            options,
+            intake,
+            incoming: Some(incoming),
+            running: None,
+        }
+    }
+
+    /// An observer that shows events as `inner` does and passes the ones a
+    /// webhook hears to the deliveries, without waiting for them. The
+    /// engine calls observers only with durable events, so nothing is
+    /// announced that a crash could take back.
+    pub fn observe(&self, inner: Box<dyn Observer>) -> Box<dyn Observer> {
+        Box::new(Tee {
+            inner,
+            intake: self.intake.clone(),
+        })
+    }
+
     /// Starts delivering for mission `mission` (named `name`): first what
-    /// the record says is still owed, then what [`Webhooks::observe`]
-    /// passes on. `store` is a handle of its own (the run's is the
-    /// actor's); it records every try. Call within a tokio runtime.
+    /// the record says is still owed, then what the observer passes on.
+    /// `store` is a handle of its own (the run's is the actor's); it
+    /// records every try. Call within a tokio runtime, once the run holds
+    /// the mission's lock.
     pub fn start<S: Store + 'static>(
+        &mut self,
         store: S,
         mission: &str,
         name: &str,
-        hooks: Vec<Webhook>,
-        secrets: Secrets,
-        options: Options,
-    ) -> Result<Webhooks, Error> {
+    ) -> Result<(), Error> {
+        let (Some(secrets), Some(mut incoming)) = (self.secrets.take(), self.incoming.take())
+        else {
+            return Ok(());
+        };
         let events = store.events(mission, 0)?;
+        // Events up to here are owed from the record; the observer's copies
+        // of them are dropped.
         let scanned = events.last().map_or(0, |r| r.seq);
-        let owed = webhook::deliveries(&hooks, &events, store.deliveries(mission)?);
+        let owed = webhook::deliveries(&self.hooks, &events, store.deliveries(mission)?);
         let mut due = Vec::new();
         for delivery in owed {
             if let DeliveryState::Pending { next } = delivery.state() {
@@ -201,7 +241,7 @@ impl Webhooks {
         drop(events);
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
-            .timeout(options.timeout)
+            .timeout(self.options.timeout)
             .user_agent(concat!("techlead/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| Error::Setup(e.to_string()))?;
@@ -211,14 +251,13 @@ impl Webhooks {
         let shared = Arc::new(Shared {
             mission: mission.to_string(),
             name: name.to_string(),
-            hooks,
+            hooks: self.hooks.clone(),
             secrets,
             client,
-            options,
+            options: self.options.clone(),
             record: Mutex::new(record),
             ledger: ledger.clone(),
         });
-        let (intake, mut incoming) = unbounded_channel();
         let coordinator = tokio::spawn(async move {
             let mut deliveries = JoinSet::new();
             for (hook, record, next) in due {
@@ -227,13 +266,14 @@ impl Webhooks {
             loop {
                 tokio::select! {
                     intake = incoming.recv() => match intake {
-                        Some(Intake::Event(record)) => {
+                        Some(Intake::Event(record)) if record.seq > scanned => {
                             let record = Arc::new(*record);
                             let Some(kind) = HookEvent::of(&record.event) else { continue };
                             for hook in shared.hooks.iter().filter(|h| h.hears(kind)) {
                                 deliveries.spawn(deliver(shared.clone(), hook.name.clone(), record.clone(), 1));
                             }
                         }
+                        Some(Intake::Event(_)) => {}
                         Some(Intake::Close) | None => break,
                     },
                     Some(_) = deliveries.join_next(), if !deliveries.is_empty() => {}
@@ -241,48 +281,38 @@ impl Webhooks {
             }
             while deliveries.join_next().await.is_some() {}
         });
-        Ok(Webhooks {
-            intake,
-            scanned,
+        self.running = Some(Running {
             coordinator,
             recorder,
             ledger,
-        })
-    }
-
-    /// An observer that shows events as `inner` does and passes the ones a
-    /// webhook hears to the deliveries, without waiting for them. The
-    /// engine calls observers only with durable events, so nothing is
-    /// announced that a crash could take back.
-    pub fn observe(&self, inner: Box<dyn Observer>) -> Box<dyn Observer> {
-        Box::new(Tee {
-            inner,
-            intake: self.intake.clone(),
-            scanned: self.scanned,
-        })
+        });
+        Ok(())
     }
 
     /// Takes no more events and gives the deliveries under way up to
     /// `wait` to end; what is left then stops (a later resume tries it
     /// again while it has tries left). Every try made is recorded when
     /// this returns.
-    pub async fn finish(mut self, wait: Duration) -> Ending {
+    pub async fn finish(self, wait: Duration) -> Ending {
         let _ = self.intake.send(Intake::Close);
-        let timed_out = tokio::time::timeout(wait, &mut self.coordinator)
+        let Some(mut running) = self.running else {
+            return Ending::default();
+        };
+        let timed_out = tokio::time::timeout(wait, &mut running.coordinator)
             .await
             .is_err();
         if timed_out {
-            self.coordinator.abort();
-            let _ = (&mut self.coordinator).await;
+            running.coordinator.abort();
+            let _ = (&mut running.coordinator).await;
         }
         // The recorder ends once the last delivery task (and with it the
         // last sender) is gone; it only has local writes left.
-        let recorder = self.recorder;
+        let recorder = running.recorder;
         let record_error = tokio::task::spawn_blocking(move || recorder.join())
             .await
             .ok()
             .and_then(|joined| joined.unwrap_or(Some("the recorder stopped".into())));
-        let ledger = std::mem::take(&mut *self.ledger.lock().unwrap_or_else(|e| e.into_inner()));
+        let ledger = std::mem::take(&mut *running.ledger.lock().unwrap_or_else(|e| e.into_inner()));
         Ending {
             delivered: ledger.delivered,
             undelivered: ledger
@@ -402,14 +432,12 @@ impl Shared {
 struct Tee {
     inner: Box<dyn Observer>,
     intake: UnboundedSender<Intake>,
-    scanned: u64,
 }
 
 impl Observer for Tee {
     fn event(&mut self, record: &EventRecord, tally: &Tally, state: &MissionState) {
         self.inner.event(record, tally, state);
-        // Events read at start are already owed (or delivered).
-        if record.seq > self.scanned && HookEvent::of(&record.event).is_some() {
+        if HookEvent::of(&record.event).is_some() {
             let _ = self.intake.send(Intake::Event(Box::new(record.clone())));
         }
     }
