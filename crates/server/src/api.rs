@@ -113,17 +113,7 @@ pub async fn task(
         .read(move |store| {
             let row = db::mission(store, &id)?;
             let state = cached.folded(store, &row.id)?.state;
-            let Some(t) = state.task_index(&task) else {
-                let ids = state.plan.tasks.iter().map(|t| t.id.as_str());
-                let hint = match techlead_core::diagnostic::nearest(&task, ids) {
-                    Some(near) => format!("did you mean `{near}`?"),
-                    None => format!("GET /api/missions/{}/tasks lists its tasks", row.id),
-                };
-                return Err(ApiError::not_found(
-                    format!("mission `{}` has no task `{task}`", row.id),
-                    hint,
-                ));
-            };
+            let t = find_task(&state, &row.id, &task)?;
             let (state_of, plan) = (&state.tasks[t], &state.plan.tasks[t]);
             let mut answer = task_summary(&state, t);
             let fields = answer.as_object_mut().expect("a task summary is an object");
@@ -224,6 +214,18 @@ pub async fn costs(State(shared): State<Arc<Shared>>, Path(id): Path<String>) ->
 pub async fn agents(State(shared): State<Arc<Shared>>) -> Answer {
     let rows = shared.db.read(|store| Ok(store.agent_records()?)).await?;
     Ok(Json(json!(rows)))
+}
+
+/// The index of task `task` of mission `id`; 404 naming the nearest ID.
+pub(crate) fn find_task(state: &MissionState, id: &str, task: &str) -> Result<usize, ApiError> {
+    state.task_index(task).ok_or_else(|| {
+        let ids = state.plan.tasks.iter().map(|t| t.id.as_str());
+        let hint = match techlead_core::diagnostic::nearest(task, ids) {
+            Some(near) => format!("did you mean `{near}`?"),
+            None => format!("GET /api/missions/{id}/tasks lists its tasks"),
+        };
+        ApiError::not_found(format!("mission `{id}` has no task `{task}`"), hint)
+    })
 }
 
 /// An event as `techlead run --json` prints it: the record with the

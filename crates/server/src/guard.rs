@@ -2,14 +2,17 @@
 //! this server (a loopback name or address, or the address it was bound
 //! to, with its port: DNS rebinding), no `Origin` but the server's own
 //! (cross-site requests from a page the person has open), and the bearer
-//! token (everything but `GET /api/health`; the record holds prompts and
-//! code), compared in constant time.
+//! token (everything but `GET /api/health` and the dashboard's page and
+//! files, which hold no data; the record holds prompts and code), compared
+//! in constant time. A browser shows the token in the dashboard's cookie
+//! (`dashboard::open`); a request that changes something on the strength
+//! of that cookie must also carry the page's own `Origin`.
 
 use crate::Shared;
 use crate::error::ApiError;
 use crate::token::Token;
 use axum::extract::{Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::{Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::net::{IpAddr, SocketAddr};
@@ -24,6 +27,14 @@ pub struct Guard {
 impl Guard {
     pub fn new(addr: SocketAddr, token: Token) -> Guard {
         Guard { addr, token }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    pub fn token(&self) -> &str {
+        self.token.as_str()
     }
 
     /// Whether `host` (a `Host` header or an origin's authority) names
@@ -77,14 +88,37 @@ impl Guard {
                 ));
             }
         }
-        if request.uri().path() == "/api/health" {
+        let path = request.uri().path();
+        let reads = matches!(*request.method(), Method::GET | Method::HEAD);
+        if path == "/api/health" || (reads && (path == "/" || path.starts_with("/assets/"))) {
             return Ok(());
         }
-        let given = headers
+        let bearer_token = headers
             .get(header::AUTHORIZATION)
             .and_then(|h| h.to_str().ok())
             .and_then(bearer);
-        let hint = "send `Authorization: Bearer <token>`; `techlead serve` prints the token and keeps it in server.token beside the database";
+        let cookie_name = crate::dashboard::cookie_name(self.addr.port());
+        let cookie_token = headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|h| h.to_str().ok())
+            .find_map(|h| cookie(h, &cookie_name));
+        // A cookie rides along with any request the browser makes; that it
+        // came from this server's page is what `Origin` says (browsers send
+        // one with every request that is not a GET or HEAD).
+        if bearer_token.is_none()
+            && cookie_token.is_some()
+            && !reads
+            && !headers.contains_key(header::ORIGIN)
+        {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "a change asked with the dashboard's cookie must come from its page",
+                "send `Authorization: Bearer <token>` from scripts",
+            ));
+        }
+        let given = bearer_token.or(cookie_token);
+        let hint = "send `Authorization: Bearer <token>`; `techlead serve` prints the token and keeps it in server.token beside the database, and the dashboard's address with it";
         match given {
             None => Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
@@ -108,6 +142,14 @@ impl Guard {
 fn bearer(header: &str) -> Option<&str> {
     let (scheme, token) = header.trim().split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// The value of cookie `name` in a `Cookie` header.
+fn cookie<'a>(header: &'a str, name: &str) -> Option<&'a str> {
+    header.split(';').find_map(|pair| {
+        let (key, value) = pair.trim().split_once('=')?;
+        (key == name).then_some(value)
+    })
 }
 
 /// `name:port` (with `[v6]:port`) into its two parts.
@@ -150,6 +192,16 @@ mod tests {
         assert_eq!(bearer("Basic abc"), None);
         assert_eq!(bearer("Bearer"), None);
         assert_eq!(bearer("abc"), None);
+    }
+
+    #[test]
+    fn cookies() {
+        assert_eq!(
+            cookie("a=1; techlead_7420=abc", "techlead_7420"),
+            Some("abc")
+        );
+        assert_eq!(cookie("techlead_74200=abc", "techlead_7420"), None);
+        assert_eq!(cookie("", "techlead_7420"), None);
     }
 
     #[test]

@@ -9,11 +9,17 @@
 //! docs/server.md describes the endpoints.
 
 mod api;
+mod attempts;
+mod dashboard;
 mod commits;
 mod db;
+mod diff;
 mod error;
 mod feed;
 mod guard;
+mod log;
+mod outlook;
+mod patch;
 mod metrics;
 pub mod openapi;
 mod tail;
@@ -23,7 +29,7 @@ mod ws;
 pub use error::Error;
 
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{get, post};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -70,6 +76,8 @@ impl Config {
 pub(crate) struct Shared {
     pub db: db::Db,
     pub guard: guard::Guard,
+    /// Where attempts' files are: the database's directory.
+    pub data_dir: PathBuf,
     /// Each followed mission's shared tail, for the SSE and WebSocket
     /// feeds.
     pub tails: Arc<tail::Tails>,
@@ -110,6 +118,10 @@ impl Server {
         let shared = Arc::new(Shared {
             db,
             guard: guard::Guard::new(addr, token.clone()),
+            data_dir: match config.db.parent() {
+                Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+                _ => PathBuf::from("."),
+            },
             tails,
             metrics: Arc::default(),
         });
@@ -162,6 +174,11 @@ pub const ROUTES: &[&str] = &[
     "/api/missions/{id}/ws",
     "/api/missions/{id}/escalations",
     "/api/missions/{id}/costs",
+    "/api/missions/{id}/outlook",
+    "/api/missions/{id}/attempts",
+    "/api/missions/{id}/tasks/{task}/attempts/{n}/log",
+    "/api/missions/{id}/tasks/{task}/diff",
+    "/api/session",
     "/api/agents",
     "/metrics",
 ];
@@ -179,7 +196,20 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/api/missions/{id}/ws", get(ws::stream))
         .route("/api/missions/{id}/escalations", get(api::escalations))
         .route("/api/missions/{id}/costs", get(api::costs))
+        .route("/api/missions/{id}/outlook", get(outlook::outlook))
+        .route("/api/missions/{id}/attempts", get(attempts::attempts))
+        .route(
+            "/api/missions/{id}/tasks/{task}/attempts/{n}/log",
+            get(log::log),
+        )
+        .route("/api/missions/{id}/tasks/{task}/diff", get(diff::diff))
+        .route(
+            "/api/session",
+            post(dashboard::open).delete(dashboard::close),
+        )
         .route("/api/agents", get(api::agents))
+        .route("/", get(dashboard::index))
+        .route("/assets/{name}", get(dashboard::asset))
         .route("/metrics", get(metrics::serve))
         .fallback(api::not_found)
         .method_not_allowed_fallback(api::method_not_allowed)
