@@ -86,7 +86,9 @@ export function missionView(root, to) {
     graphView.update(list, outlook.critical_path.tasks, selected.task);
     renderLanes();
     renderCosts();
-    if (!escalationView) escalationView = escalations(escalationBox, id, mission.plan.agents);
+    // Reassign offers the plan's agents, those its tasks name included.
+    const agents = [...new Set([...mission.plan.agents, ...mission.plan.tasks.map((t) => t.agent)])].sort();
+    if (!escalationView) escalationView = escalations(escalationBox, id, agents);
     escalationView.update(data.escalations);
     escalationBox.hidden = data.escalations.length === 0;
   }
@@ -96,7 +98,10 @@ export function missionView(root, to) {
     const c = m.counts;
     const spend = m.spend;
     const budget = spend.budget?.usd ?? null;
-    const eta = o.eta_seconds != null ? `~${duration(o.eta_seconds * 1000)}` : m.status === 'succeeded' || m.status === 'failed' ? 'finished' : '–';
+    // An ETA only while the mission moves: paused, it waits for the person.
+    const eta = m.status === 'succeeded' || m.status === 'failed' ? 'finished'
+      : m.status !== 'running' ? m.status
+        : o.eta_seconds != null ? `~${duration(o.eta_seconds * 1000)}` : '–';
     const path = o.critical_path;
     put(summary,
       h('div', { class: 'title-row' },
@@ -109,7 +114,7 @@ export function missionView(root, to) {
         stat('running', c.running + c.checking + c.queued, c.queued ? `${c.queued} queued` : null),
         stat('failed', c.failed, c.blocked ? `${c.blocked} blocked` : null, c.failed ? 'bad' : ''),
         stat('spend', money(spend.cost_usd), budget ? `of ${money(budget)}` : `${count(spend.tokens)} tokens`),
-        stat('ETA', eta, o.eta_seconds != null ? 'at the pace so far' : null),
+        stat('ETA', eta, m.status === 'running' && o.eta_seconds != null ? 'at the pace so far' : null),
         stat('critical path', path.tasks.length ? `${path.tasks.length} task${path.tasks.length === 1 ? '' : 's'}` : 'done',
           path.tasks.length ? `${hours(path.hours)} by estimate${path.unestimated.length ? ` (${path.unestimated.length} unestimated)` : ''}` : null),
         stat('escalations', m.escalations.open, `${m.escalations.raised} raised`, m.escalations.open ? 'warn' : '')),

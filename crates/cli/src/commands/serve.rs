@@ -37,6 +37,9 @@ pub fn run(args: &ServeArgs) -> Result<Outcome, CliError> {
             "try: curl -H \"Authorization: Bearer $(cat {})\" {url}/api/missions",
             config.token_file.display()
         );
+        // The token rides in the fragment, which the browser never sends:
+        // the page trades it for a cookie and drops it from the address.
+        eprintln!("dashboard: {url}/#token={}", server.token());
         eprintln!("Ctrl-C stops it.");
         server.run(stopped()).await
     });
