@@ -70,6 +70,16 @@ pub enum Command {
         after_help = "Examples:\n  techlead decisions team-booking-platform\n  techlead decisions team-booking-platform --task API-001\n  techlead decisions incident-1 --json | jq -r '.[].text'"
     )]
     Decisions(DecisionsArgs),
+    /// List a mission's escalations: what waits for your decision, its options and a recommendation.
+    #[command(
+        after_help = "Examples:\n  techlead escalations                      # the newest mission's open escalations\n  techlead escalations incident-1 --all     # decided ones too\n  techlead escalations incident-1 --json\n\nDecide one with `techlead decide MISSION N ACTION`."
+    )]
+    Escalations(EscalationsArgs),
+    /// Decide an escalation: retry, reassign AGENT, skip or abort.
+    #[command(
+        after_help = "retry     another round for the escalation's tasks, with fresh retries (a failed mission runs again)\nreassign  the same, on AGENT (one of the mission's agents)\nskip      go on without the failed tasks: their dependents start\nabort     stop the mission for good\n\nA run that holds the mission carries the decision out within a second; otherwise\n`techlead resume MISSION` does. The decision is recorded either way.\n\nExamples:\n  techlead decide incident-1 2 retry\n  techlead decide incident-1 2 reassign senior-backend --note \"needs the schema change\"\n  techlead decide team-booking-platform 1 skip\n\nExit codes: 0 carried out or recorded, 1 refused (already decided, unknown agent...), 2 invalid input."
+    )]
+    Decide(DecideArgs),
     /// List what a mission told its webhooks: each delivery, its state and its tries.
     #[command(
         after_help = "A delivery is one event (escalation_raised, gate_failed, mission_finished) for one webhook:\npending, retrying, delivered, refused (a 4xx: not retried) or gave up (every try failed).\nTries left are made again by `techlead resume`. docs/running.md, \"Webhooks\".\n\nExamples:\n  techlead webhooks team-booking-platform\n  techlead webhooks incident-1 --json | jq '.[] | select(.state != \"delivered\")'"
@@ -231,6 +241,10 @@ pub struct RunArgs {
     /// Print every event as one JSON object per line (NDJSON) on stdout.
     #[arg(long)]
     pub json: bool,
+    /// When the mission needs your decision, wait for it (`techlead decide`,
+    /// the dashboard or the API) instead of stopping.
+    #[arg(long)]
+    pub wait_for_decisions: bool,
 }
 
 #[derive(Debug, Args)]
@@ -252,6 +266,10 @@ pub struct ResumeArgs {
     /// A new token budget for the whole mission, input and output together.
     #[arg(long, value_name = "TOKENS")]
     pub budget_tokens: Option<u64>,
+    /// When the mission needs your decision, wait for it (`techlead decide`,
+    /// the dashboard or the API) instead of stopping.
+    #[arg(long)]
+    pub wait_for_decisions: bool,
 }
 
 fn non_negative(text: &str) -> Result<f64, String> {
@@ -340,6 +358,43 @@ pub struct DecisionsArgs {
     #[command(flatten)]
     pub database: Database,
     /// Print a JSON array of {at, task, attempt, agent, text}.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EscalationsArgs {
+    /// The mission's ID or name (default: the newest mission).
+    pub mission: Option<String>,
+    /// Decided escalations too, with the decision.
+    #[arg(long)]
+    pub all: bool,
+    #[command(flatten)]
+    pub database: Database,
+    /// Print a JSON array of escalations.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DecideArgs {
+    /// The mission's ID or name.
+    pub mission: String,
+    /// The escalation's number (`techlead escalations` lists them).
+    pub escalation: u32,
+    /// retry, reassign, skip or abort.
+    pub action: String,
+    /// For `reassign`: the agent to hand the tasks to.
+    pub agent: Option<String>,
+    /// Why, for the record.
+    #[arg(long)]
+    pub note: Option<String>,
+    /// Record the decision and return, without waiting for the run to carry it out.
+    #[arg(long)]
+    pub no_wait: bool,
+    #[command(flatten)]
+    pub database: Database,
+    /// Print the decision as JSON.
     #[arg(long)]
     pub json: bool,
 }

@@ -53,6 +53,14 @@ pub enum CliError {
     NoSuchAgent { name: String, hint: String },
     #[error("no agents to choose from")]
     NoAgents,
+    /// A decision on an escalation that cannot be taken.
+    #[error("{message}")]
+    Decision {
+        message: String,
+        hint: String,
+        /// Refused by the mission's state (exit 1), not malformed (2).
+        refused: bool,
+    },
     #[error(transparent)]
     Store(#[from] techlead_store::Error),
     #[error(transparent)]
@@ -128,7 +136,8 @@ impl CliError {
             CliError::NoRepository { .. }
             | CliError::Unfinished { .. }
             | CliError::NoTarget { .. }
-            | CliError::StillNeeded { .. } => 1,
+            | CliError::StillNeeded { .. }
+            | CliError::Decision { refused: true, .. } => 1,
             CliError::Workspace(Workspace::Git(_) | Workspace::Io { .. }) => 2,
             CliError::Workspace(_) => 1,
             _ => 2,
@@ -149,6 +158,7 @@ impl CliError {
             }
             CliError::Agents(error) => Some(error.hint().into()),
             CliError::NoSuchAgent { hint, .. } => Some(hint.clone()),
+            CliError::Decision { hint, .. } => Some(hint.clone()),
             CliError::NoAgents => Some(
                 "add agent files to .claude/agents/ or pass --agents DIR; see docs/agents.md"
                     .into(),

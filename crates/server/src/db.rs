@@ -103,6 +103,30 @@ impl Db {
 }
 
 impl Db {
+    /// Runs `write` on a connection, on the blocking pool: the decision
+    /// inbox is the one thing the server writes.
+    pub async fn write<T: Send + 'static>(
+        &self,
+        write: impl FnOnce(&mut SqliteStore) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let db = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let taken = db.idle.lock().expect("the pool is never poisoned").pop();
+            let mut store = match taken {
+                Some(store) => store,
+                None => SqliteStore::open(&db.path)?,
+            };
+            let result = write(&mut store);
+            let mut idle = db.idle.lock().expect("the pool is never poisoned");
+            if idle.len() < KEEP {
+                idle.push(store);
+            }
+            result
+        })
+        .await
+        .map_err(ApiError::internal)?
+    }
+
     /// Mission `id` folded up to its last event: the kept state and the
     /// events since, or the whole log the first time.
     pub fn folded(&self, store: &SqliteStore, id: &str) -> Result<Folded, ApiError> {
@@ -159,6 +183,23 @@ fn note_escalation(escalations: &mut Vec<Value>, record: &EventRecord) {
             "raised_seq": record.seq,
             "resolved_at": null,
         })),
+        Event::EscalationResolved {
+            id,
+            decision,
+            by,
+            note,
+            ..
+        } => {
+            if let Some(e) = escalations.iter_mut().find(|e| e["id"] == *id) {
+                e["resolved_at"] = json!(record.at);
+                e["resolution"] = json!({ "decision": decision, "by": by, "note": note });
+            }
+        }
+        // A failed mission's escalations stay open: a decision gives it
+        // another round.
+        Event::MissionFinished {
+            status: techlead_core::state::MissionStatus::Failed,
+        } => {}
         Event::DispatchResumed | Event::MissionFinished { .. } => {
             for open in escalations
                 .iter_mut()

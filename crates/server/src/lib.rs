@@ -9,18 +9,19 @@
 //! docs/server.md describes the endpoints.
 
 mod api;
+mod commits;
 mod attempts;
 mod dashboard;
-mod commits;
 mod db;
+mod decide;
 mod diff;
 mod error;
 mod feed;
 mod guard;
 mod log;
+mod metrics;
 mod outlook;
 mod patch;
-mod metrics;
 pub mod openapi;
 mod tail;
 pub mod token;
@@ -173,6 +174,7 @@ pub const ROUTES: &[&str] = &[
     "/api/missions/{id}/stream",
     "/api/missions/{id}/ws",
     "/api/missions/{id}/escalations",
+    "/api/missions/{id}/escalations/{n}/decisions",
     "/api/missions/{id}/costs",
     "/api/missions/{id}/outlook",
     "/api/missions/{id}/attempts",
@@ -195,6 +197,10 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/api/missions/{id}/stream", get(feed::stream))
         .route("/api/missions/{id}/ws", get(ws::stream))
         .route("/api/missions/{id}/escalations", get(api::escalations))
+        .route(
+            "/api/missions/{id}/escalations/{n}/decisions",
+            axum::routing::post(decide::decide),
+        )
         .route("/api/missions/{id}/costs", get(api::costs))
         .route("/api/missions/{id}/outlook", get(outlook::outlook))
         .route("/api/missions/{id}/attempts", get(attempts::attempts))
@@ -208,9 +214,9 @@ fn router(shared: Arc<Shared>) -> Router {
             post(dashboard::open).delete(dashboard::close),
         )
         .route("/api/agents", get(api::agents))
+        .route("/metrics", get(metrics::serve))
         .route("/", get(dashboard::index))
         .route("/assets/{name}", get(dashboard::asset))
-        .route("/metrics", get(metrics::serve))
         .fallback(api::not_found)
         .method_not_allowed_fallback(api::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(

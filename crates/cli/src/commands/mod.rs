@@ -3,7 +3,9 @@
 mod agents;
 mod assign;
 mod cost;
+mod decide;
 mod decisions;
+mod escalations;
 mod fmt;
 mod gc;
 mod land;
@@ -30,6 +32,8 @@ pub fn run(cli: Cli) -> Result<Outcome, CliError> {
         Command::Logs(args) => logs::run(&args),
         Command::Cost(args) => cost::run(&args),
         Command::Decisions(args) => decisions::run(&args),
+        Command::Escalations(args) => escalations::run(&args),
+        Command::Decide(args) => decide::run(&args),
         Command::Webhooks(args) => webhooks::run(&args),
         Command::Prompt(args) => prompt::run(&args),
         Command::Land(args) => land::run(&args),

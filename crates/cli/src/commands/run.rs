@@ -1,11 +1,11 @@
 //! `techlead run` and `techlead resume`: drive a mission with the engine.
 
+use super::webhooks;
 use crate::args::{ResumeArgs, RunArgs};
 use crate::database;
 use crate::exit::{CliError, Outcome};
 use crate::inputs;
 use crate::render::progress::View;
-use super::webhooks;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use techlead_core::fingerprint;
@@ -37,6 +37,7 @@ pub fn run(args: &RunArgs) -> Result<Outcome, CliError> {
         Start::Created(Box::new(resolved), at),
         args.json,
         hooks,
+        args.wait_for_decisions,
     )
 }
 
@@ -76,8 +77,10 @@ pub fn resume(args: &ResumeArgs) -> Result<Outcome, CliError> {
     {
         check_unchanged(plan, &row.id)?;
     }
-    // A finished mission is refused below, secret or not.
-    let hooks = match plan.filter(|_| !row.status.is_finished()) {
+    // A finished mission is refused below, secret or not, unless a
+    // decision gives it another round.
+    let reopens = !store.decisions(&row.id, true)?.is_empty();
+    let hooks = match plan.filter(|_| !row.status.is_finished() || reopens) {
         Some(plan) => webhooks::prepare(&plan.webhooks)?,
         None => None,
     };
@@ -92,6 +95,7 @@ pub fn resume(args: &ResumeArgs) -> Result<Outcome, CliError> {
         Start::Resumed { budget },
         args.json,
         hooks,
+        args.wait_for_decisions,
     )
 }
 
@@ -170,6 +174,7 @@ fn drive(
     start: Start,
     json: bool,
     mut hooks: Option<Webhooks>,
+    wait_for_decisions: bool,
 ) -> Result<Outcome, CliError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -205,7 +210,7 @@ fn drive(
     };
     let mut hooks_said = None;
     let status = runtime.block_on(async {
-        let mission = match start {
+        let mut mission = match start {
             Start::Created(plan, at) => {
                 Mission::open_created(store, id, *plan, at, settings, observer)?
             }
@@ -217,6 +222,7 @@ fn drive(
                 mission
             }
         };
+        mission.await_decisions(wait_for_decisions);
         if let Some(hooks) = hooks.as_mut() {
             webhooks::start(hooks, path, id, &mission.state().plan.name)?;
         }
@@ -276,7 +282,7 @@ fn closing_line(id: &str, status: MissionStatus) -> String {
     match status {
         MissionStatus::Succeeded => format!("mission {id} succeeded"),
         MissionStatus::Failed => format!(
-            "mission {id} finished with failures: `techlead status {id}` shows them, `techlead logs {id} TASK` their output"
+            "mission {id} finished with failures: `techlead status {id}` shows them, `techlead escalations {id}` what waits for your decision"
         ),
         MissionStatus::Paused => format!(
             "mission {id} paused for your decision: `techlead escalations {id}`, then `techlead decide {id} N ACTION` and `techlead resume {id}`"

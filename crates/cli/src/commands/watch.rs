@@ -150,7 +150,7 @@ impl Watcher {
             MissionStatus::Failed => (
                 Outcome::Attention,
                 format!(
-                    "mission {id} finished with failures: `techlead status {id}` shows them, `techlead logs {id} TASK` their output"
+                    "mission {id} finished with failures: `techlead status {id}` shows them, `techlead escalations {id}` what waits for your decision"
                 ),
             ),
             MissionStatus::Paused => (

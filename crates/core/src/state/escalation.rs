@@ -204,3 +204,96 @@ impl MissionState {
         }
     }
 }
+
+/// One escalation as the log tells it: raised, and decided or not.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EscalationRecord {
+    pub id: u32,
+    pub kind: EscalationKind,
+    pub message: String,
+    pub tasks: Vec<String>,
+    pub options: Vec<String>,
+    pub raised_at: jiff::Timestamp,
+    /// What techlead would do, and why.
+    pub recommendation: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolution: Option<Resolution>,
+}
+
+/// The person's decision on an escalation, as recorded.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Resolution {
+    pub decision: Decision,
+    pub by: String,
+    pub at: jiff::Timestamp,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// Every escalation of a mission's log, oldest first. A mission that ends
+/// succeeded or aborted leaves none undecided that could still matter, so
+/// those are shown closed by the end.
+pub fn escalation_history(
+    records: &[super::event::EventRecord],
+    plan: &super::plan::MissionPlan,
+) -> Vec<EscalationRecord> {
+    let mut history: Vec<EscalationRecord> = Vec::new();
+    for record in records {
+        match &record.event {
+            Event::EscalationRaised {
+                id,
+                kind,
+                message,
+                tasks,
+                options,
+            } => history.push(EscalationRecord {
+                id: *id,
+                kind: *kind,
+                message: message.clone(),
+                tasks: tasks.clone(),
+                options: options.clone(),
+                raised_at: record.at,
+                recommendation: recommend(*kind, tasks, plan),
+                resolution: None,
+            }),
+            Event::EscalationResolved {
+                id,
+                decision,
+                by,
+                note,
+                ..
+            } => {
+                if let Some(e) = history.iter_mut().find(|e| e.id == *id) {
+                    e.resolution = Some(Resolution {
+                        decision: decision.clone(),
+                        by: by.clone(),
+                        at: record.at,
+                        note: note.clone(),
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+    history
+}
+
+/// What techlead would decide: the cheapest step that can still bring the
+/// work in, and why.
+fn recommend(kind: EscalationKind, tasks: &[String], plan: &super::plan::MissionPlan) -> String {
+    let backup = tasks.first().and_then(|t| {
+        let task = plan.tasks.iter().find(|p| &p.id == t)?;
+        task.backup.clone().filter(|b| b != &task.agent)
+    });
+    match kind {
+        EscalationKind::RetriesExhausted | EscalationKind::Gate => match backup {
+            Some(_) => "retry after reading the last attempt's log (`techlead logs`): the backup agent already had its turn".into(),
+            None => "reassign to another agent if the log shows the task is beyond this one; retry if the cause was outside the task".into(),
+        },
+        EscalationKind::FailureRate => "read the failed tasks' logs first: a shared cause (a broken build, a missing tool) is fixed once, then retry".into(),
+        EscalationKind::NeedsPerson => "fix the executor's credentials or quota, then retry".into(),
+        EscalationKind::Budget => "raise the budget with `techlead resume --budget-usd`, or abort".into(),
+        EscalationKind::Conflict => "retry: the task's agent gets the conflict in its worktree; resolve it by hand on the branch first if it keeps coming back".into(),
+        EscalationKind::DefinitionOfDone => "fix what the check found on the integration branch, then retry to check again".into(),
+    }
+}

@@ -17,7 +17,7 @@ mod status;
 
 pub use check::{missing_artifacts, missing_needs};
 pub use done::{DoneResult, DoneState};
-pub use escalation::OpenEscalation;
+pub use escalation::{EscalationRecord, OpenEscalation, Resolution, escalation_history};
 pub use event::{
     AttemptOutcome, Decision, EscalationKind, Event, EventRecord, NextStep, Report, Usage,
 };

@@ -237,7 +237,11 @@ impl<S: Store + 'static> Mission<S> {
         settings: Settings,
         observer: Box<dyn Observer>,
     ) -> Result<Self, Error> {
-        if state.status.is_finished() {
+        // A failed mission runs again when a decision waits to reopen it
+        // (`take_over` carries it out, or refuses it and stops here).
+        let reopens =
+            state.status == MissionStatus::Failed && !store.decisions(id, true)?.is_empty();
+        if state.status.is_finished() && !reopens {
             return Err(Error::Finished(id.to_string()));
         }
         check_executors(&state, &settings)?;

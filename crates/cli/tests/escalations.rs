@@ -1,0 +1,262 @@
+//! Escalations and the person's decisions: a task that fails for good is
+//! escalated; `techlead decide` retries, skips or aborts; a run that holds
+//! the mission carries the decision out at once, and `resume` carries out
+//! one made while no run held it.
+
+mod support;
+
+use std::path::Path;
+use support::Running;
+
+/// A mission whose task `FLAKY` fails until the file `fixed` exists, with
+/// `NEXT` after it; every start is appended to `ran`.
+fn flaky_mission(dir: &Path, name: &str) {
+    let flaky =
+        r#"echo "$TECHLEAD_TASK" >> ran; test -f fixed || { echo 'tests failed' >&2; exit 1; }"#;
+    let next = r#"echo "$TECHLEAD_TASK" >> ran"#;
+    support::write_mission(
+        dir,
+        &format!(
+            "mission:\n  name: {name}\n  objective: decide\n  defaults: {{executor: command, backoff: [10ms], retries: 1}}\ntasks:\n\
+             \x20 - {{id: FLAKY, title: flaky, command: [sh, -c, {flaky:?}]}}\n\
+             \x20 - {{id: NEXT, title: after, depends_on: [FLAKY], command: [sh, -c, {next:?}]}}\n"
+        ),
+    );
+}
+
+fn ran(dir: &Path) -> Vec<String> {
+    std::fs::read_to_string(dir.join("ran"))
+        .unwrap_or_default()
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+fn escalations(dir: &Path, db: &str, id: &str) -> serde_json::Value {
+    let output = support::run_to_end(dir, &["escalations", id, "--all", "--json", "--db", db]);
+    output.expect_code(0);
+    output.json()
+}
+
+#[test]
+fn a_task_that_failed_for_good_is_escalated_and_retried_by_decision_at_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("techlead.db");
+    let db = db.to_str().unwrap();
+    let name = support::unique_name("retry-decision");
+    let id = format!("{name}-1");
+    flaky_mission(dir.path(), &name);
+
+    let run = support::run_to_end(dir.path(), &["run", "mission.yaml", "--db", db]);
+    run.expect_code(1).expect_stderr(&[
+        "escalation #1: FLAKY failed after 2 attempts",
+        "1 dependent task waits",
+    ]);
+    assert_eq!(ran(dir.path()), ["FLAKY", "FLAKY"]);
+
+    let listed = support::run_to_end(dir.path(), &["escalations", &id, "--db", db]);
+    listed.expect_code(0);
+    let text = listed.stdout.clone();
+    assert!(text.contains("retries-exhausted"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "decide: techlead decide {id} 1 retry|reassign AGENT|skip|abort"
+        )),
+        "{text}"
+    );
+    assert!(text.contains("recommended:"), "{text}");
+
+    // No run holds the mission: the decision waits for `resume`.
+    std::fs::write(dir.path().join("fixed"), "").unwrap();
+    let decided = support::run_to_end(
+        dir.path(),
+        &[
+            "decide",
+            &id,
+            "1",
+            "retry",
+            "--note",
+            "the fixture is back",
+            "--db",
+            db,
+        ],
+    );
+    decided.expect_code(0).expect_stderr(&[
+        "decision 1 recorded",
+        &format!("`techlead resume {id}` carries it out"),
+    ]);
+    let pending = escalations(dir.path(), db, &id);
+    assert_eq!(
+        pending[0]["pending_decisions"][0]["decision"]["Ok"]["action"],
+        "retry"
+    );
+
+    let resumed = support::run_to_end(dir.path(), &["resume", &id, "--db", db]);
+    resumed.expect_code(0).expect_stderr(&[
+        "escalation #1 decided: retry",
+        "FLAKY waits again",
+        "NEXT waits again",
+    ]);
+    assert_eq!(ran(dir.path()), ["FLAKY", "FLAKY", "FLAKY", "NEXT"]);
+    let status = support::status(dir.path(), Path::new(db), &id);
+    assert_eq!(status["status"], "succeeded");
+    let after = escalations(dir.path(), db, &id);
+    assert_eq!(after[0]["resolution"]["decision"]["action"], "retry");
+    assert_eq!(after[0]["resolution"]["note"], "the fixture is back");
+    assert!(
+        after[0]["resolution"]["by"]
+            .as_str()
+            .unwrap()
+            .starts_with("cli:")
+    );
+
+    // Decided once: a second decision is refused, and nothing is recorded.
+    let again = support::run_to_end(dir.path(), &["decide", &id, "1", "skip", "--db", db]);
+    again
+        .expect_code(1)
+        .expect_stderr(&["escalation 1 was already decided"]);
+}
+
+#[test]
+fn skipping_a_failed_task_lets_its_dependents_go_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("techlead.db");
+    let db = db.to_str().unwrap();
+    let name = support::unique_name("skip-decision");
+    let id = format!("{name}-1");
+    flaky_mission(dir.path(), &name);
+    support::run_to_end(dir.path(), &["run", "mission.yaml", "--db", db]).expect_code(1);
+
+    support::run_to_end(dir.path(), &["decide", &id, "1", "skip", "--db", db]).expect_code(0);
+    support::run_to_end(dir.path(), &["resume", &id, "--db", db])
+        .expect_code(0)
+        .expect_stderr(&["FLAKY skipped"]);
+    assert_eq!(ran(dir.path()), ["FLAKY", "FLAKY", "NEXT"]);
+    let status = support::status(dir.path(), Path::new(db), &id);
+    assert_eq!(support::task(&status, "FLAKY")["status"], "skipped");
+    assert_eq!(support::task(&status, "NEXT")["status"], "succeeded");
+    let missions = support::run_to_end(dir.path(), &["missions", "--json", "--db", db]);
+    let row = &missions.json()[0];
+    assert_eq!(row["status"], "succeeded");
+    assert_eq!(
+        row["failed"], 0,
+        "a skipped task is no longer counted as failed"
+    );
+}
+
+#[test]
+fn a_run_waiting_for_decisions_carries_one_out_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("techlead.db");
+    let db = db.to_str().unwrap();
+    let name = support::unique_name("live-decision");
+    let id = format!("{name}-1");
+    flaky_mission(dir.path(), &name);
+    let mut run = Running::start(
+        dir.path(),
+        &[
+            "run",
+            "mission.yaml",
+            "--json",
+            "--wait-for-decisions",
+            "--db",
+            db,
+        ],
+    );
+    run.wait_for(|e| support::event_type(e) == "escalation_raised");
+
+    std::fs::write(dir.path().join("fixed"), "").unwrap();
+    let decided = support::run_to_end(dir.path(), &["decide", &id, "1", "retry", "--db", db]);
+    decided
+        .expect_code(0)
+        .expect_stderr(&["escalation 1 of", "retry, carried out by the run (event"]);
+    let (code, events, _) = run.finish();
+    assert_eq!(code, 0, "{events:#?}");
+    let types: Vec<String> = events
+        .iter()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .map(|e| support::event_type(&e).to_string())
+        .collect();
+    let resolved = types
+        .iter()
+        .position(|t| t == "escalation_resolved")
+        .unwrap();
+    assert_eq!(types[resolved + 1], "task_reopened");
+    assert_eq!(types.iter().filter(|t| *t == "mission_finished").count(), 1);
+    assert_eq!(ran(dir.path()), ["FLAKY", "FLAKY", "FLAKY", "NEXT"]);
+}
+
+#[test]
+fn abort_stops_what_runs_and_ends_the_mission() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("techlead.db");
+    let db = db.to_str().unwrap();
+    let name = support::unique_name("abort-decision");
+    let id = format!("{name}-1");
+    let slow = r#"echo "$TECHLEAD_TASK" >> ran; exec sleep 600"#;
+    support::write_mission(
+        dir.path(),
+        &format!(
+            "mission:\n  name: {name}\n  objective: abort\n  defaults: {{executor: command, retries: 0}}\ntasks:\n\
+             \x20 - {{id: BROKEN, title: broken, command: [sh, -c, 'exit 1']}}\n\
+             \x20 - {{id: SLOW, title: slow, command: [sh, -c, {slow:?}]}}\n"
+        ),
+    );
+    let mut run = Running::start(dir.path(), &["run", "mission.yaml", "--json", "--db", db]);
+    run.wait_for(|e| support::event_type(e) == "escalation_raised");
+    support::wait_until("SLOW to start", || ran(dir.path()) == ["SLOW"]);
+
+    support::run_to_end(dir.path(), &["decide", &id, "1", "abort", "--db", db])
+        .expect_code(0)
+        .expect_stderr(&["abort, carried out by the run"]);
+    let (code, _, stderr) = run.finish();
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("aborted by your decision"), "{stderr}");
+    let status = support::status(dir.path(), Path::new(db), &id);
+    assert_eq!(status["status"], "aborted");
+    assert!(support::processes_of(&id).is_empty(), "SLOW was stopped");
+    // Finished for good: nothing is left to decide, and resume refuses.
+    support::run_to_end(dir.path(), &["resume", &id, "--db", db]).expect_code(2);
+}
+
+#[test]
+fn bad_decisions_are_refused_with_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("techlead.db");
+    let db = db.to_str().unwrap();
+    let name = support::unique_name("bad-decision");
+    let id = format!("{name}-1");
+    flaky_mission(dir.path(), &name);
+    support::run_to_end(dir.path(), &["run", "mission.yaml", "--db", db]).expect_code(1);
+
+    support::run_to_end(dir.path(), &["decide", &id, "7", "retry", "--db", db])
+        .expect_code(1)
+        .expect_stderr(&["the mission has no escalation 7", "open: #1"]);
+    support::run_to_end(dir.path(), &["decide", &id, "1", "redo", "--db", db])
+        .expect_code(2)
+        .expect_stderr(&["unknown action `redo`", "retry|skip|abort"]);
+    support::run_to_end(
+        dir.path(),
+        &["decide", &id, "1", "reassign", "nobody", "--db", db],
+    )
+    .expect_code(1)
+    .expect_stderr(&["`nobody` is not one of the mission's agents"]);
+    support::run_to_end(dir.path(), &["decide", &id, "1", "reassign", "--db", db])
+        .expect_code(2)
+        .expect_stderr(&["`reassign` needs the agent"]);
+    support::run_to_end(
+        dir.path(),
+        &["decide", "no-such-mission", "1", "retry", "--db", db],
+    )
+    .expect_code(2);
+
+    // A decision waiting for `resume` is not doubled.
+    support::run_to_end(dir.path(), &["decide", &id, "1", "retry", "--db", db]).expect_code(0);
+    support::run_to_end(dir.path(), &["decide", &id, "1", "skip", "--db", db])
+        .expect_code(1)
+        .expect_stderr(&["already has a decision waiting"]);
+    // A failed mission has nothing running to abort.
+    support::run_to_end(dir.path(), &["decide", &id, "1", "abort", "--db", db])
+        .expect_code(1)
+        .expect_stderr(&["the mission already finished as failed"]);
+}
