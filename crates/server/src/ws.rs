@@ -24,6 +24,14 @@ use std::time::Duration;
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 /// How long the server waits for the client to answer its close frame.
 const CLOSE_WAIT: Duration = Duration::from_secs(5);
+/// What the server reads from a client is a close frame or a pong: a
+/// small read buffer (tungstenite's default is 128 KiB per socket, 128 MB
+/// for a thousand clients) and a cap on what a client may send.
+const READ_BUFFER: usize = 4 * 1024;
+const MAX_MESSAGE: usize = 64 * 1024;
+/// Frames are written when this much is buffered, or at the flush after
+/// each batch.
+const WRITE_BUFFER: usize = 16 * 1024;
 /// The longest reason a close frame may carry (RFC 6455: 125 bytes of
 /// payload, two of them the code).
 const MAX_REASON: usize = 123;
@@ -47,7 +55,12 @@ pub async fn stream(
         )
     })?;
     let follow = shared.tails.follow(row.id, after);
-    Ok(upgrade.on_upgrade(move |socket| send(socket, follow)))
+    Ok(upgrade
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(WRITE_BUFFER)
+        .max_message_size(MAX_MESSAGE)
+        .max_frame_size(MAX_MESSAGE)
+        .on_upgrade(move |socket| send(socket, follow)))
 }
 
 /// Sends the events until the feed ends, the client leaves or the server
