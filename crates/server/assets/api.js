@@ -64,7 +64,8 @@ export function follow(id, after, onEvent, onState) {
     // a dropped connection the browser retries on its own.
     if (!finished) onState(source.readyState === EventSource.CLOSED ? 'closed' : 'reconnecting');
   };
-  source.onmessage = (e) => onEvent(JSON.parse(e.data));
+  const handler = (e) => onEvent(JSON.parse(e.data));
+  source.onmessage = handler;
   // SSE hands a named event only to listeners of that name: these are
   // the names the feed uses (each event's type). The mission view also
   // refreshes now and then, so a type added later is not missed for long.

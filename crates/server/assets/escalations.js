@@ -96,13 +96,21 @@ export function escalations(root, mission, agents) {
       for (const e of sorted) {
         if (!blocks.has(e.id)) blocks.set(e.id, block(e));
         const b = blocks.get(e.id);
+        b.last = e;
         b.update(e);
         list.append(b.el);
       }
       root.hidden = all.length === 0;
     },
-    /** What the feed says of decisions. */
+    /** What the feed says of decisions; shown at once, whichever of the
+     * event and the refreshed list arrives first. */
     onEvent(event) {
+      const id = event.type === 'escalation_resolved' ? event.id : event.escalation;
+      this.note(event);
+      const b = blocks.get(id);
+      if (b?.last) b.update(b.last);
+    },
+    note(event) {
       if (event.type === 'escalation_resolved') {
         const d = decisions.get(event.id);
         const action = event.decision?.action || 'decision';

@@ -13,6 +13,9 @@ import { lanes } from './lanes.js';
 import { taskPanel } from './task.js';
 import { escalations } from './escalations.js';
 
+/** Statuses after which no run is adding to a mission's record. */
+const FINISHED = ['succeeded', 'failed', 'aborted'];
+
 /** A refresh now and then even without events: times move, and an event
  *  type the page does not know yet is not missed for long. */
 const TICK_MS = 1000;
@@ -25,7 +28,7 @@ export function missionView(root, to) {
   const escalationBox = h('section', { class: 'card attention', hidden: true });
   const graph = h('div', { class: 'graph-scroll' });
   const legend = h('p', { class: 'legend' },
-    ...['pending', 'queued', 'running', 'retrying', 'checking', 'succeeded', 'failed', 'blocked'].map((st) =>
+    ...['pending', 'queued', 'running', 'retrying', 'checking', 'succeeded', 'failed', 'blocked', 'skipped'].map((st) =>
       h('span', { class: `key st-${st}` }, st)),
     h('span', { class: 'key crit' }, 'critical path'));
   const laneBox = h('div', { class: 'lanes-box' });
@@ -67,7 +70,7 @@ export function missionView(root, to) {
         if (stopped) return;
         data = { mission, tasks: list, outlook, attempts: attempts.attempts, escalations: escalated, costs };
         render();
-        if (mission.status === 'succeeded' || mission.status === 'failed') {
+        if (FINISHED.includes(mission.status)) {
           // Nothing more will happen: the feed has ended or is about to.
           stopFeed?.();
           setLive('finished');
@@ -99,7 +102,7 @@ export function missionView(root, to) {
     const spend = m.spend;
     const budget = spend.budget?.usd ?? null;
     // An ETA only while the mission moves: paused, it waits for the person.
-    const eta = m.status === 'succeeded' || m.status === 'failed' ? 'finished'
+    const eta = FINISHED.includes(m.status) ? 'finished'
       : m.status !== 'running' ? m.status
         : o.eta_seconds != null ? `~${duration(o.eta_seconds * 1000)}` : '–';
     const path = o.critical_path;
@@ -156,7 +159,7 @@ export function missionView(root, to) {
 
   const tick = setInterval(() => {
     if (!data || stopped) return;
-    const finished = data.mission.status === 'succeeded' || data.mission.status === 'failed';
+    const finished = FINISHED.includes(data.mission.status);
     if (finished) return;
     if (Date.now() - lastRefresh > SLOW_REFRESH_MS) refresh();
     else { renderSummary(); renderLanes(); }
@@ -165,7 +168,7 @@ export function missionView(root, to) {
   refresh().then(() => {
     if (stopped || !data) return;
     tasks.show(selected);
-    const finished = data.mission.status === 'succeeded' || data.mission.status === 'failed';
+    const finished = FINISHED.includes(data.mission.status);
     if (finished) return setLive('finished');
     stopFeed = follow(id, data.mission.last_seq, (record) => {
       escalationView?.onEvent(record.event);

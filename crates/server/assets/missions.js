@@ -66,7 +66,7 @@ export function pill(status) {
   return h('span', { class: `pill st-${status}` }, status.replace(/_/g, ' '));
 }
 
-const SEGMENTS = ['succeeded', 'checking', 'running', 'queued', 'retrying', 'failed', 'blocked'];
+const SEGMENTS = ['succeeded', 'skipped', 'checking', 'running', 'queued', 'retrying', 'failed', 'blocked'];
 
 /** A bar of the tasks by status, in the order work flows. */
 export function progress(counts, total) {

@@ -824,6 +824,11 @@ impl MissionState {
             _ => return Err(cannot("a mission finishes as succeeded or failed")),
         };
         self.status = self.mission_after(action)?;
+        // A succeeded mission leaves nothing to decide; a failed one keeps
+        // its escalations open: a decision gives it another round.
+        if status == MissionStatus::Succeeded {
+            self.open_escalations.clear();
+        }
         Ok(())
     }
 
@@ -848,6 +853,7 @@ impl MissionState {
             )));
         }
         self.status = self.mission_after(MissionMove::Abort)?;
+        self.open_escalations.clear();
         Ok(())
     }
 

@@ -4,7 +4,8 @@
 //! fails at once and `API-2` once `UI-2` runs; the failure threshold is
 //! low, so the second failure raises an escalation while `UI-2` still
 //! runs: it waits until the test creates the `release` file. The failed
-//! tasks' dependents are blocked.
+//! tasks' dependents are blocked. Once the `fixed` file exists, `API-2`
+//! succeeds (the person fixed the test database and asked for a retry).
 
 use crate::support::{Fixture, task};
 use std::path::{Path, PathBuf};
@@ -14,8 +15,11 @@ use techlead_core::state::{MergeStrategy, MissionPlan, RepositoryPlan};
 pub struct Demo {
     pub plan: MissionPlan,
     /// `UI-2` finishes once this file exists.
-    #[allow(dead_code)] // the browser's test leaves UI-2 running
+    #[allow(dead_code)] // only the browser's test releases it
     pub release: PathBuf,
+    /// `API-2` succeeds once this file exists.
+    #[allow(dead_code)]
+    pub fixed: PathBuf,
 }
 
 fn git(repo: &Path, args: &[&str]) -> String {
@@ -52,6 +56,7 @@ pub fn repository(fixture: &Fixture) -> PathBuf {
 pub fn demo(fixture: &Fixture) -> Demo {
     let repo = repository(fixture);
     let release = fixture.path("release");
+    let fixed = fixture.path("fixed");
     let wait = format!(
         "while [ ! -e '{}' ]; do sleep 0.02; done",
         release.display()
@@ -106,7 +111,8 @@ pub fn demo(fixture: &Fixture) -> Demo {
             "Session store",
             &["DB-1"],
             &format!(
-                "echo '::progress 30 connecting to the test database'; {started}; echo 'error: cannot connect to the test database at 127.0.0.1:5432' >&2; exit 3"
+                "echo '::progress 30 connecting to the test database'; {started}; if [ -e '{}' ]; then echo 'session store ready'; exit 0; fi; echo 'error: cannot connect to the test database at 127.0.0.1:5432' >&2; exit 3",
+                fixed.display()
             ),
             5.0,
         ),
@@ -167,5 +173,9 @@ pub fn demo(fixture: &Fixture) -> Demo {
         escalate_conflicts: false,
         wip_limit: 4,
     }));
-    Demo { plan, release }
+    Demo {
+        plan,
+        release,
+        fixed,
+    }
 }
