@@ -49,6 +49,9 @@ pub fn status(args: &StatusArgs) -> Result<Outcome, CliError> {
     for line in super::webhooks::failing(&store, &row.id, &state.plan)? {
         println!("{line}");
     }
+    if let Some(line) = escalations_line(&row.id, &state) {
+        println!("{line}");
+    }
     println!();
     print!("{}", tasks_table(&state));
     if !state.plan.done_when.is_empty() {
@@ -56,6 +59,20 @@ pub fn status(args: &StatusArgs) -> Result<Outcome, CliError> {
         print!("{}", done_section(&state, &data_dir));
     }
     Ok(Outcome::Success)
+}
+
+/// The escalations that wait for the person, and where to decide them.
+fn escalations_line(id: &str, state: &MissionState) -> Option<String> {
+    let open = &state.open_escalations;
+    if open.is_empty() {
+        return None;
+    }
+    let numbers: Vec<String> = open.iter().map(|e| format!("#{}", e.id)).collect();
+    Some(format!(
+        "? {} waiting for your decision ({}): `techlead escalations {id}`, then `techlead decide {id} N ACTION`",
+        render::plural(open.len(), "escalation"),
+        numbers.join(", ")
+    ))
 }
 
 /// Whether the mission's tasks pass through `checking`: they have gates,
@@ -378,6 +395,7 @@ fn status_json(id: &str, state: &MissionState, data_dir: &Path) -> serde_json::V
         "name": state.plan.name,
         "status": state.status,
         "runs": state.runs,
+        "open_escalations": state.open_escalations,
         "last_seq": state.last_seq,
         "counts": counts,
         "repository": state.plan.repository.as_ref().map(|r| json!({
