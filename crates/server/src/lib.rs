@@ -53,9 +53,9 @@ pub struct Config {
     /// How often the live feeds' watcher asks the database whether
     /// anything committed (`PRAGMA data_version`), while a feed is open.
     pub poll: Duration,
-    /// Events each followed mission's shared tail keeps for clients still
-    /// sending earlier ones; a client further behind reads the rest from
-    /// the database.
+    /// Commits whose events each followed mission's shared tail keeps for
+    /// clients still sending earlier ones; a client further behind reads
+    /// the rest from the database.
     pub feed_buffer: usize,
 }
 
@@ -68,7 +68,7 @@ impl Config {
             bind: SocketAddr::from(([127, 0, 0, 1], DEFAULT_PORT)),
             token_file,
             poll: Duration::from_millis(5),
-            feed_buffer: 4096,
+            feed_buffer: 1024,
         }
     }
 }

@@ -1,8 +1,9 @@
 //! One tail per followed mission, shared by every client following it
 //! (SSE and WebSocket alike): a task that, on each commit the watcher
 //! notices (`commits`), reads the mission's new events once, renders each
-//! as JSON once, and broadcasts them. A client's [`Follow`] catches up
-//! from the database, then takes the broadcast.
+//! as JSON once, and broadcasts them, one message per commit (so a
+//! client wakes and flushes once per commit). A client's [`Follow`]
+//! catches up from the database, then takes the broadcast.
 //!
 //! Why no event is lost or repeated between the two:
 //! - a tail reads its starting seq before anyone subscribes to it, and
@@ -28,8 +29,12 @@ use techlead_store::Store;
 use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
 use tokio::sync::watch;
 
-/// The most events a follower takes from the broadcast at once.
+/// The most events a follower takes from the broadcast at once (it takes
+/// whole commits, so a batch may pass this by one commit's events).
 const BATCH: usize = 512;
+
+/// The events of one commit, in order.
+type Commit = Arc<[Arc<Item>]>;
 
 /// One event as every follower sends it.
 #[derive(Debug)]
@@ -74,9 +79,9 @@ pub enum Next {
 pub struct Tails {
     db: Db,
     commits: Commits,
-    live: Mutex<HashMap<String, broadcast::Sender<Arc<Item>>>>,
+    live: Mutex<HashMap<String, broadcast::Sender<Commit>>>,
     stopping: watch::Receiver<bool>,
-    /// Events a tail keeps for followers still sending earlier ones
+    /// Commits a tail keeps for followers still sending earlier ones
     /// (`Config::feed_buffer`).
     buffer: usize,
     followers: AtomicUsize,
@@ -134,7 +139,7 @@ impl Tails {
     async fn subscribe(
         self: &Arc<Tails>,
         mission: &str,
-    ) -> Result<broadcast::Receiver<Arc<Item>>, ApiError> {
+    ) -> Result<broadcast::Receiver<Commit>, ApiError> {
         if let Some(sender) = self.live.lock().expect("never poisoned").get(mission) {
             return Ok(sender.subscribe());
         }
@@ -167,7 +172,7 @@ impl Tails {
     /// Takes the tail out of the map when it has no receiver left (under
     /// the lock that subscribing takes, so none can join it after), or
     /// always when `ended`. Whether it was taken out.
-    fn retire(&self, mission: &str, sender: &broadcast::Sender<Arc<Item>>, ended: bool) -> bool {
+    fn retire(&self, mission: &str, sender: &broadcast::Sender<Commit>, ended: bool) -> bool {
         let mut live = self.live.lock().expect("never poisoned");
         if !ended && sender.receiver_count() > 0 {
             return false;
@@ -185,7 +190,7 @@ struct Tail {
     mission: String,
     /// The last seq broadcast.
     seq: u64,
-    sender: broadcast::Sender<Arc<Item>>,
+    sender: broadcast::Sender<Commit>,
     commits: watch::Receiver<u64>,
     _following: Following,
 }
@@ -215,18 +220,20 @@ impl Tail {
             else {
                 break;
             };
-            let mut finished = false;
+            let mut commit = Vec::with_capacity(records.len());
             for record in &records {
-                self.seq = record.seq;
-                let item = Arc::new(Item::of(&self.mission, record));
-                finished = item.last;
-                // No receiver now is not an error: one may subscribe next.
-                let _ = self.sender.send(item);
-                if finished {
+                commit.push(Arc::new(Item::of(&self.mission, record)));
+                if matches!(record.event, Event::MissionFinished { .. }) {
                     break;
                 }
             }
-            if finished {
+            let Some(last) = commit.last().cloned() else {
+                continue; // another mission's commit
+            };
+            self.seq = last.seq;
+            // No receiver now is not an error: one may subscribe next.
+            let _ = self.sender.send(commit.into());
+            if last.last {
                 break;
             }
         }
@@ -241,7 +248,7 @@ pub struct Follow {
     mission: String,
     /// The last seq handed out.
     after: u64,
-    live: Option<broadcast::Receiver<Arc<Item>>>,
+    live: Option<broadcast::Receiver<Commit>>,
     /// Whether the database must be read before taking the broadcast.
     behind: bool,
     ended: bool,
@@ -292,16 +299,28 @@ impl Follow {
             let mut batch = Vec::new();
             loop {
                 match received {
-                    Ok(item) if item.seq <= self.after => {} // sent from the database
-                    Ok(item) if item.seq == self.after + 1 => {
-                        self.after = item.seq;
-                        self.ended = item.last;
-                        batch.push(item);
-                        if self.ended || batch.len() == BATCH {
+                    Ok(commit) => {
+                        for item in commit.iter() {
+                            if item.seq <= self.after {
+                                continue; // sent from the database
+                            }
+                            if item.seq > self.after + 1 {
+                                self.behind = true; // a gap: the database has it
+                                break;
+                            }
+                            self.after = item.seq;
+                            self.ended = item.last;
+                            batch.push(item.clone());
+                        }
+                        if self.behind {
+                            self.tails.fallbacks.fetch_add(1, Ordering::Relaxed);
+                            break;
+                        }
+                        if self.ended || batch.len() >= BATCH {
                             break;
                         }
                     }
-                    Ok(_) | Err(RecvError::Lagged(_)) => {
+                    Err(RecvError::Lagged(_)) => {
                         self.behind = true;
                         self.tails.fallbacks.fetch_add(1, Ordering::Relaxed);
                         break;
@@ -312,7 +331,7 @@ impl Follow {
                     }
                 }
                 received = match live.try_recv() {
-                    Ok(item) => Ok(item),
+                    Ok(commit) => Ok(commit),
                     Err(TryRecvError::Empty) => break,
                     Err(TryRecvError::Lagged(n)) => Err(RecvError::Lagged(n)),
                     Err(TryRecvError::Closed) => Err(RecvError::Closed),
