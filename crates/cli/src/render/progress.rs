@@ -224,7 +224,7 @@ impl Bars {
             escalation: None,
             replaying: false,
         };
-        bars.update_overall(&state.tally());
+        bars.update_overall(&state.tally(), state);
         bars
     }
 
@@ -232,6 +232,9 @@ impl Bars {
         match &record.event {
             Event::EscalationRaised { message, .. } => self.escalation = Some(message.clone()),
             Event::DispatchResumed | Event::RunStarted { .. } => self.escalation = None,
+            Event::EscalationResolved { .. } if state.open_escalations.is_empty() => {
+                self.escalation = None
+            }
             _ => {}
         }
         if let Event::RunStarted { .. } = &record.event
@@ -244,7 +247,7 @@ impl Bars {
         // The bars first: a line printed redraws them as last drawn (the
         // steady tick catches up within 200 ms when the draw rate did not
         // allow a draw now).
-        self.update_overall(tally);
+        self.update_overall(tally, state);
         *self.panel.lock().unwrap_or_else(|e| e.into_inner()) = Panel::of(
             &self.mission,
             state,
@@ -262,7 +265,7 @@ impl Bars {
         }
     }
 
-    fn update_overall(&self, tally: &Tally) {
+    fn update_overall(&self, tally: &Tally, state: &MissionState) {
         self.overall.set_position(tally.finished() as u64);
         let mut parts = vec![format!("{} running", tally.count(TaskStatus::Running))];
         for (status, word) in [
@@ -271,11 +274,18 @@ impl Bars {
             (TaskStatus::Retrying, "retrying"),
             (TaskStatus::Failed, "failed"),
             (TaskStatus::Blocked, "blocked"),
+            (TaskStatus::Skipped, "skipped"),
         ] {
             let n = tally.count(status);
             if n > 0 {
                 parts.push(format!("{n} {word}"));
             }
+        }
+        // What it costs, as it goes: a person watching spend wants it here.
+        if state.spent_usd > 0.0 {
+            parts.push(format!("${:.2}", state.spent_usd));
+        } else if state.spent_tokens > 0 {
+            parts.push(format!("{} tokens", state.spent_tokens));
         }
         self.overall.set_message(parts.join(" · "));
     }

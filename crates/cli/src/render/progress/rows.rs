@@ -127,12 +127,14 @@ impl Panel {
                 (state.plan.tasks[t].id.clone(), what)
             })
             .collect();
-        let decision = (state.status == MissionStatus::Paused).then(|| {
+        let open = state.open_escalations.len();
+        let decision = (state.status == MissionStatus::Paused || open > 0).then(|| {
             let what = escalation.map_or_else(
                 || "dispatch paused for your decision".to_string(),
                 |message| format!("your decision: {}", one_line(message)),
             );
-            format!("{what} · `techlead status {mission}`, then `techlead resume {mission}`")
+            let more = if open > 1 { format!(" (+{} more)", open - 1) } else { String::new() };
+            format!("{what}{more} · `techlead escalations {mission}`, then `techlead decide {mission} N ACTION`")
         });
         Panel {
             agents,
@@ -464,7 +466,7 @@ tasks:
         assert!(last.alert);
         assert_eq!(
             last.text,
-            "  ? your decision: Too many failures · `techlead status rows-1`, then `techlead resume rows-1`"
+            "  ? your decision: Too many failures · `techlead escalations rows-1`, then `techlead decide rows-1 N ACTION`"
         );
         // Paused: nothing is dispatched, so ready tasks do not wait for a slot.
         assert_eq!(rows.len(), 2, "{rows:?}");
