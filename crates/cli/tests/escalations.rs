@@ -260,3 +260,46 @@ fn bad_decisions_are_refused_with_what_to_do() {
         .expect_code(1)
         .expect_stderr(&["the mission already finished as failed"]);
 }
+
+#[test]
+fn an_agent_that_says_it_is_blocked_gets_guidance_then_the_person_is_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("techlead.db");
+    let db = db.to_str().unwrap();
+    let name = support::unique_name("blocked");
+    let id = format!("{name}-1");
+    // Exits 0 either way: saying it is blocked is what counts. Each
+    // attempt keeps the prompt it got.
+    let agent = r#"cat > "prompt-$TECHLEAD_ATTEMPT.md"; test -f password && { echo '::summary deployed'; exit 0; }; echo '::blocked need the staging password'"#;
+    support::write_mission(
+        dir.path(),
+        &format!(
+            "mission:\n  name: {name}\n  objective: deploy\n  defaults: {{executor: command, backoff: [10ms], retries: 1}}\ntasks:\n\
+             \x20 - {{id: DEPLOY, title: deploy to staging, command: [sh, -c, {agent:?}]}}\n"
+        ),
+    );
+    support::run_to_end(dir.path(), &["run", "mission.yaml", "--db", db])
+        .expect_code(1)
+        .expect_stderr(&[
+            "escalation #1: DEPLOY is blocked: need the staging password (tried 2 attempts on",
+        ]);
+    let first = std::fs::read_to_string(dir.path().join("prompt-1.md")).unwrap();
+    assert!(!first.contains("The last attempt was blocked"), "{first}");
+    let second = std::fs::read_to_string(dir.path().join("prompt-2.md")).unwrap();
+    assert!(
+        second.contains("## The last attempt was blocked")
+            && second.contains("stopped with: need the staging password"),
+        "{second}"
+    );
+    let status = support::status(dir.path(), Path::new(db), &id);
+    let deploy = support::task(&status, "DEPLOY");
+    assert_eq!(deploy["status"], "failed");
+    let listed = escalations(dir.path(), db, &id);
+    assert_eq!(listed[0]["kind"], "agent-blocked");
+
+    std::fs::write(dir.path().join("password"), "hunter2").unwrap();
+    support::run_to_end(dir.path(), &["decide", &id, "1", "retry", "--db", db]).expect_code(0);
+    support::run_to_end(dir.path(), &["resume", &id, "--db", db]).expect_code(0);
+    let status = support::status(dir.path(), Path::new(db), &id);
+    assert_eq!(support::task(&status, "DEPLOY")["status"], "succeeded");
+}

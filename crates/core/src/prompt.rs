@@ -23,6 +23,7 @@ pub fn render(state: &MissionState, t: usize) -> String {
     let checks: Vec<String> = task.gates.iter().map(|g| g.describe()).collect();
     list(&mut out, "## Checks your work must pass", &checks);
     rejection(&mut out, state, t);
+    blocked(&mut out, state, t);
     conflict(&mut out, state, t);
     if !plan.objective.is_empty() {
         let _ = writeln!(
@@ -193,6 +194,30 @@ fn rejection(out: &mut String, state: &MissionState, t: usize) {
     if !check.reasons.is_empty() {
         let _ = writeln!(out, "```\n{}\n```\n", check.reasons.join("\n").trim());
     }
+}
+
+/// What blocked the last attempt, so that this one starts from it rather
+/// than running into it again.
+fn blocked(out: &mut String, state: &MissionState, t: usize) {
+    let task = &state.tasks[t];
+    let Some(last) = task.attempts.iter().rev().find(|a| a.outcome.is_some()) else {
+        return;
+    };
+    let Some(reason) = &last.blocked else {
+        return;
+    };
+    let _ = writeln!(
+        out,
+        "## The last attempt was blocked
+
+Attempt {} of this task ({}) stopped with: {}
+
+         Look for a way around it first: another approach, a stand-in, a reasonable          assumption recorded with `::decision`. If the task truly cannot go on without          someone, say exactly what is needed with `::blocked`: it goes to a person.
+",
+        last.number,
+        last.agent,
+        reason.trim()
+    );
 }
 
 /// A merge conflict to resolve: the files, and the work on the other side.

@@ -67,7 +67,17 @@ impl MissionState {
         {
             return Some(format!("the mission already finished as {}", self.status));
         }
+        // A question takes an answer (or an abort); an answer fits nothing
+        // else.
+        let question = escalation.kind == EscalationKind::Question;
         match decision {
+            Decision::Abort => None,
+            Decision::Answer { .. } if !question => Some(format!(
+                "escalation {id} is not a question; retry, skip, reassign or abort"
+            )),
+            _ if question && !matches!(decision, Decision::Answer { .. }) => Some(format!(
+                "escalation {id} is an agent's question: answer it (`answer \"TEXT\"`) or abort"
+            )),
             Decision::Skip if self.stuck(escalation).next().is_none() => Some(format!(
                 "escalation {id} names no failed or blocked task to skip; retry or abort"
             )),
@@ -116,7 +126,7 @@ impl MissionState {
                         agent: Some(agent.clone()),
                     }),
                     Decision::Skip => Some(Event::TaskSkipped { task }),
-                    Decision::Abort => None,
+                    Decision::Abort | Decision::Answer { .. } => None,
                 }
             })
             .collect()
@@ -147,6 +157,11 @@ impl MissionState {
         let escalation = self.open_escalations.remove(at);
         if *decision == Decision::Abort {
             self.aborting = true;
+            return Ok(());
+        }
+        if escalation.kind == EscalationKind::Question {
+            // The answer goes to the asking agent; the mission's status
+            // (a pause for another reason) is none of its business.
             return Ok(());
         }
         if escalation.kind == EscalationKind::DefinitionOfDone && *decision == Decision::Retry {
@@ -286,6 +301,7 @@ fn recommend(kind: EscalationKind, tasks: &[String], plan: &super::plan::Mission
         task.backup.clone().filter(|b| b != &task.agent)
     });
     match kind {
+        EscalationKind::AgentBlocked => "give the agent what it says it needs (a credential, a decision, a file), then retry; skip if the task can wait".into(),
         EscalationKind::RetriesExhausted | EscalationKind::Gate => match backup {
             Some(_) => "retry after reading the last attempt's log (`techlead logs`): the backup agent already had its turn".into(),
             None => "reassign to another agent if the log shows the task is beyond this one; retry if the cause was outside the task".into(),
@@ -295,5 +311,6 @@ fn recommend(kind: EscalationKind, tasks: &[String], plan: &super::plan::Mission
         EscalationKind::Budget => "raise the budget with `techlead resume --budget-usd`, or abort".into(),
         EscalationKind::Conflict => "retry: the task's agent gets the conflict in its worktree; resolve it by hand on the branch first if it keeps coming back".into(),
         EscalationKind::DefinitionOfDone => "fix what the check found on the integration branch, then retry to check again".into(),
+        EscalationKind::Question => "answer it (`techlead decide MISSION N answer \"TEXT\"`): the agent waits for the answer while it runs".into(),
     }
 }

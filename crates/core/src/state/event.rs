@@ -331,6 +331,9 @@ pub enum Decision {
     Reassign { agent: String },
     /// Stop the mission for good.
     Abort,
+    /// The person's answer to an agent's question (a `question`
+    /// escalation): the asking attempt gets `text` and goes on.
+    Answer { text: String },
 }
 
 impl Decision {
@@ -341,10 +344,12 @@ impl Decision {
             Decision::Skip => "skip",
             Decision::Reassign { .. } => "reassign",
             Decision::Abort => "abort",
+            Decision::Answer { .. } => "answer",
         }
     }
 
-    /// A decision from its action's name and, for `reassign`, the agent.
+    /// A decision from its action's name and its argument: the agent of a
+    /// `reassign`, the text of an `answer`.
     pub fn parse(action: &str, agent: Option<&str>) -> Result<Decision, String> {
         let decision = match (action, agent) {
             ("retry", None) => Decision::Retry,
@@ -354,12 +359,19 @@ impl Decision {
                 agent: agent.trim().to_string(),
             },
             ("reassign", _) => return Err("`reassign` needs the agent to reassign to".into()),
+            // An answer is kept as written: its spaces may matter to the agent.
+            ("answer", Some(text)) if !text.trim().is_empty() => Decision::Answer {
+                text: text.to_string(),
+            },
+            ("answer", _) => return Err("`answer` needs the text of the answer".into()),
             ("retry" | "skip" | "abort", Some(_)) => {
-                return Err(format!("`{action}` takes no agent; only `reassign` does"));
+                return Err(format!(
+                    "`{action}` takes no argument; only `reassign` and `answer` do"
+                ));
             }
             _ => {
                 return Err(format!(
-                    "unknown action `{action}`: use retry, skip, reassign <agent> or abort"
+                    "unknown action `{action}`: use retry, skip, reassign <agent>, answer <text> or abort"
                 ));
             }
         };
@@ -383,6 +395,9 @@ pub enum EscalationKind {
     /// A task failed on every attempt its retries and backup agent
     /// allowed; its dependents are blocked.
     RetriesExhausted,
+    /// An agent reported it cannot go on (`::blocked`), and the retries
+    /// with that guidance and the backup agent could not either.
+    AgentBlocked,
     /// An executor needs the person: credentials, quota, billing.
     NeedsPerson,
     /// The mission's or a task's budget is spent.
@@ -394,4 +409,7 @@ pub enum EscalationKind {
     /// A check of the mission's definition of done failed: the work is all
     /// in, but the mission is not done.
     DefinitionOfDone,
+    /// A running agent asked the person a question (`::ask`, the MCP
+    /// tool `ask_person`) and waits for the answer; the mission goes on.
+    Question,
 }

@@ -100,6 +100,9 @@ pub struct AttemptState {
     pub session: Option<String>,
     /// The gate that rejected the attempt's work: it counts as a failure.
     pub rejected_by: Option<String>,
+    /// What the agent said blocks it (`::blocked`), unless it reported
+    /// progress since: an attempt that ends blocked did not do its task.
+    pub blocked: Option<String>,
 }
 
 /// One task as of the last event.
@@ -348,6 +351,9 @@ impl MissionState {
             } => {
                 let i = self.current(task, *attempt, &[TaskStatus::Running])?;
                 self.tasks[i].progress = Some((*percent, message.clone()));
+                if let Some(current) = self.tasks[i].attempts.last_mut() {
+                    current.blocked = None;
+                }
                 Ok(())
             }
             Event::AttemptReported {
@@ -358,7 +364,12 @@ impl MissionState {
                 let i = self.current(task, *attempt, &[TaskStatus::Running])?;
                 let state = &mut self.tasks[i];
                 match report {
-                    Report::Blocked(text) => state.blockers.push(text.clone()),
+                    Report::Blocked(text) => {
+                        state.blockers.push(text.clone());
+                        if let Some(current) = state.attempts.last_mut() {
+                            current.blocked = Some(text.clone());
+                        }
+                    }
                     Report::Artifact(path) => state.artifacts.push(path.clone()),
                     Report::Decision(text) => state.decisions.push(text.clone()),
                     Report::Summary(text) => state.summary = Some(text.clone()),
@@ -562,6 +573,7 @@ impl MissionState {
             usage: None,
             session: None,
             rejected_by: None,
+            blocked: None,
         });
         Ok(())
     }

@@ -23,10 +23,12 @@ mod decision;
 mod done;
 mod gate;
 mod input;
+mod question;
 mod work;
 
 pub use decision::INBOX_POLL;
 pub use input::Input;
+pub use question::question_message;
 
 use crate::executor::{Executor, Outcome};
 use input::Inputs;
@@ -163,6 +165,9 @@ pub struct Mission<S: Store + 'static> {
     inputs: Inputs,
     last_launch: Option<Instant>,
     interrupting: bool,
+    /// The store's file, named to agents (`TECHLEAD_DB`) so that `techlead
+    /// mcp` can read it.
+    db_path: Option<std::path::PathBuf>,
     /// When the inbox of decisions was last read.
     inbox_read: Option<Instant>,
     /// Inbox rows this run has carried out or refused (their events may
@@ -248,6 +253,7 @@ impl<S: Store + 'static> Mission<S> {
         let workspaces = open_workspaces(&state, &settings, id)?;
         let orphans = crate::orphans::reap(&crate::orphans::scope(&settings.data_dir, id));
         let budgeted = budget::any(&state);
+        let db_path = store.location();
         let mut mission = Mission {
             store: Some(store),
             committing: None,
@@ -270,6 +276,7 @@ impl<S: Store + 'static> Mission<S> {
             inputs: Inputs::new(),
             last_launch: None,
             interrupting: false,
+            db_path,
             inbox_read: None,
             decisions_taken: HashSet::new(),
             awaits_decisions: false,
@@ -814,6 +821,11 @@ impl<S: Store + 'static> Mission<S> {
                     usage,
                 })
             }
+            Input::Ask {
+                task,
+                attempt,
+                question,
+            } => self.ask(task, attempt, question),
             Input::Report {
                 task,
                 attempt,
@@ -833,7 +845,7 @@ impl<S: Store + 'static> Mission<S> {
                 duration_ms,
             } => {
                 self.running.remove(&task);
-                let outcome = attempt_outcome(outcome);
+                let outcome = unless_blocked(&self.state, task, attempt_outcome(outcome));
                 let next = retry::next_step(&self.state, task, &outcome, Timestamp::now());
                 let next_is_fail = next == NextStep::Fail;
                 let t = task;
@@ -979,10 +991,31 @@ impl<S: Store + 'static> Mission<S> {
             .iter()
             .filter(|p| p.depends_on.contains(&task))
             .count();
-        let mut message = format!(
-            "{task} failed after {attempts} attempt{}: {why}",
-            plural(attempts)
-        );
+        // Blocked on its last attempt: the agent said what it needs.
+        let blocker = self.state.tasks[t]
+            .attempts
+            .last()
+            .and_then(|a| a.blocked.clone());
+        let agents: Vec<&str> = {
+            let mut agents: Vec<&str> = Vec::new();
+            for a in &self.state.tasks[t].attempts {
+                if !agents.contains(&a.agent.as_str()) {
+                    agents.push(&a.agent);
+                }
+            }
+            agents
+        };
+        let mut message = match &blocker {
+            Some(reason) => format!(
+                "{task} is blocked: {reason} (tried {attempts} attempt{} on {})",
+                plural(attempts),
+                agents.join(", ")
+            ),
+            None => format!(
+                "{task} failed after {attempts} attempt{}: {why}",
+                plural(attempts)
+            ),
+        };
         if blocked > 0 {
             message.push_str(&format!(
                 "; {blocked} dependent task{} wait{} for it",
@@ -992,7 +1025,10 @@ impl<S: Store + 'static> Mission<S> {
         }
         self.stage(Event::EscalationRaised {
             id: self.state.escalations + 1,
-            kind: EscalationKind::RetriesExhausted,
+            kind: match blocker {
+                Some(_) => EscalationKind::AgentBlocked,
+                None => EscalationKind::RetriesExhausted,
+            },
             message,
             tasks: vec![task],
             options: ["retry", "reassign", "skip", "abort"]
@@ -1105,8 +1141,36 @@ pub(crate) fn report_of(event: &crate::executor::ExecEvent) -> Option<Report> {
         E::Decision(text) => Report::Decision(text.clone()),
         E::Summary(text) => Report::Summary(text.clone()),
         E::Session(id) => Report::Session(id.clone()),
-        E::Started { .. } | E::Progress { .. } | E::Usage(_) => return None,
+        E::Started { .. } | E::Progress { .. } | E::Usage(_) | E::Ask(_) => return None,
     })
+}
+
+/// An attempt whose agent said it is blocked, and reported no progress
+/// since, did not do its task, whatever its exit code: it fails, and the
+/// next attempt is told what blocked this one.
+fn unless_blocked(state: &MissionState, t: usize, outcome: AttemptOutcome) -> AttemptOutcome {
+    let Some(reason) = state.tasks[t]
+        .attempts
+        .last()
+        .and_then(|a| a.blocked.as_ref())
+    else {
+        return outcome;
+    };
+    match outcome {
+        AttemptOutcome::Succeeded { .. } => AttemptOutcome::Failed {
+            exit_code: Some(0),
+            signal: None,
+            message: format!("blocked: {reason}"),
+        },
+        AttemptOutcome::Failed {
+            exit_code, signal, ..
+        } => AttemptOutcome::Failed {
+            exit_code,
+            signal,
+            message: format!("blocked: {reason}"),
+        },
+        other => other,
+    }
 }
 
 fn plural(n: usize) -> &'static str {
