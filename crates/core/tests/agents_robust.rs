@@ -187,8 +187,11 @@ fn huge_lists_load_in_linear_time() {
     let started = std::time::Instant::now();
     let parsed = parse_agent("big.md", Scope::Project, &text);
     assert!(parsed.is_ok());
+    // Not a speed target (bench/ has those): a guard against quadratic
+    // work, which at this size takes minutes, not the seconds a busy
+    // machine may need.
     assert!(
-        started.elapsed().as_secs() < 5,
+        started.elapsed().as_secs() < 60,
         "took {:?}",
         started.elapsed()
     );
@@ -201,8 +204,11 @@ fn many_keys_in_broken_yaml_load_in_linear_time() {
     let started = std::time::Instant::now();
     let parsed = parse_agent("keys.md", Scope::Project, &text);
     assert!(parsed.is_ok());
+    // Not a speed target (bench/ has those): a guard against quadratic
+    // work, which at this size takes minutes, not the seconds a busy
+    // machine may need.
     assert!(
-        started.elapsed().as_secs() < 5,
+        started.elapsed().as_secs() < 60,
         "took {:?}",
         started.elapsed()
     );
