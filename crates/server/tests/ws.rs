@@ -223,7 +223,8 @@ async fn refused(
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn the_handshake_needs_the_token_the_servers_host_and_its_own_origin() {
+async fn the_handshake_needs_the_token_or_the_dashboards_cookie_the_servers_host_and_its_own_origin()
+ {
     let f = Fixture::new();
     let id = f.create(&f.plan(vec![task("T", &[], "true")]));
     let served = Served::start(&f.db()).await;
@@ -270,6 +271,32 @@ async fn the_handshake_needs_the_token_the_servers_host_and_its_own_origin() {
         Frame::Event(event) => assert_eq!(event["event"]["type"], "mission_created"),
         other => panic!("{other:?}"),
     }
+
+    // A browser cannot set headers on a WebSocket: the dashboard's
+    // session cookie (what the SSE feed takes from a page) lets it in.
+    let session = within(
+        "a session",
+        served
+            .client
+            .post(format!("{}/api/session", served.base))
+            .bearer_auth(&served.token)
+            .send(),
+    )
+    .await
+    .unwrap();
+    let cookie = session.headers()["set-cookie"].to_str().unwrap();
+    let cookie = cookie.split(';').next().unwrap().to_string();
+    let mut page = request(&served, &path);
+    page.headers_mut().remove("authorization");
+    page.headers_mut().insert("cookie", cookie.parse().unwrap());
+    page.headers_mut().insert(
+        "origin",
+        format!("http://127.0.0.1:{}", served.port).parse().unwrap(),
+    );
+    let (mut socket, _) = within("the handshake", tokio_tungstenite::connect_async(page))
+        .await
+        .unwrap();
+    assert!(matches!(next(&mut socket).await, Frame::Event(e) if seq(&e) == 1));
     served.stop().await;
 }
 
@@ -445,9 +472,11 @@ async fn a_client_that_falls_behind_the_shared_tail_reads_the_rest_from_the_data
     config.poll = Duration::from_millis(1);
     config.feed_buffer = 2;
     let served = Arc::new(Served::with(config).await);
-    // One client stops reading: once the socket's buffers are full (32 MB
-    // of events is more than loopback's buffers hold), the server cannot
-    // send it more, and it falls behind the tail.
+    // One client stops reading: once the socket's buffers are full, the
+    // server cannot send it more, and it falls behind the tail. 32 MB of
+    // events is more than they hold: the kernel grows a socket's buffers
+    // only while its reader keeps up (to 4 MB for sending and `tcp_rmem`'s
+    // maximum for receiving, here 32 MB, reached only by a fast reader).
     let mut stalled = connect(&served, &id, None).await;
     assert!(matches!(next(&mut stalled).await, Frame::Event(e) if seq(&e) == 1));
     // Another keeps reading, unhindered by the first.
