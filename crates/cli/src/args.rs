@@ -77,7 +77,7 @@ pub enum Command {
     Escalations(EscalationsArgs),
     /// Decide an escalation: retry, reassign AGENT, skip or abort.
     #[command(
-        after_help = "retry     another round for the escalation's tasks, with fresh retries (a failed mission runs again)\nreassign  the same, on AGENT (one of the mission's agents)\nskip      go on without the failed tasks: their dependents start\nabort     stop the mission for good\n\nA run that holds the mission carries the decision out within a second; otherwise\n`techlead resume MISSION` does. The decision is recorded either way.\n\nExamples:\n  techlead decide incident-1 2 retry\n  techlead decide incident-1 2 reassign senior-backend --note \"needs the schema change\"\n  techlead decide team-booking-platform 1 skip\n\nExit codes: 0 carried out or recorded, 1 refused (already decided, unknown agent...), 2 invalid input."
+        after_help = "retry     another round for the escalation's tasks, with fresh retries (a failed mission runs again)\nreassign  the same, on AGENT (one of the mission's agents)\nskip      go on without the failed tasks: their dependents start\nanswer    the answer to an agent's question (a `question` escalation): TEXT goes to the agent\nabort     stop the mission for good\n\nA run that holds the mission carries the decision out within a second; otherwise\n`techlead resume MISSION` does. The decision is recorded either way.\n\nExamples:\n  techlead decide incident-1 2 retry\n  techlead decide incident-1 2 reassign senior-backend --note \"needs the schema change\"\n  techlead decide team-booking-platform 1 skip\n  techlead decide incident-1 3 answer \"use the staging database\"\n\nExit codes: 0 carried out or recorded, 1 refused (already decided, unknown agent...), 2 invalid input."
     )]
     Decide(DecideArgs),
     /// List what a mission told its webhooks: each delivery, its state and its tries.
@@ -105,6 +105,11 @@ pub enum Command {
         after_help = "Listens on 127.0.0.1:7420 unless --bind says otherwise. Every request but GET /api/health\nneeds `Authorization: Bearer <token>`; the token is made on the first start, printed, and kept\nin server.token beside the database (mode 0600). Reads only: it never changes a mission.\nCtrl-C stops it. docs/server.md lists the endpoints.\n\nExamples:\n  techlead serve\n  techlead serve --db ~/work/.techlead/techlead.db --bind 127.0.0.1:8080\n  curl -H \"Authorization: Bearer $(cat .techlead/server.token)\" http://127.0.0.1:7420/api/missions\n  curl -N -H \"Authorization: Bearer $(cat .techlead/server.token)\" \\\n    http://127.0.0.1:7420/api/missions/quickstart/stream"
     )]
     Serve(ServeArgs),
+    /// Serve the running attempt's MCP tools over stdio (started by the agent CLIs).
+    #[command(
+        after_help = "Agent CLIs start it for the task they run (claude --mcp-config, codex -c mcp_servers...,\nGemini's settings): it reads TECHLEAD_REPORT_SOCKET, TECHLEAD_DB, TECHLEAD_MISSION,\nTECHLEAD_TASK and TECHLEAD_ATTEMPT, which the engine sets for every attempt.\nTools: report_progress, report_blocker, record_decision, publish_artifact, set_summary,\nread_handoff, ask_person. docs/executors.md describes them."
+    )]
+    Mcp(McpArgs),
     /// List the missions in the database.
     Missions(MissionsArgs),
     /// Check a mission file and report every problem with file:line:col.
@@ -377,14 +382,33 @@ pub struct EscalationsArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct McpArgs {
+    /// The attempt's report socket.
+    #[arg(long, value_name = "PATH", env = "TECHLEAD_REPORT_SOCKET")]
+    pub socket: Option<PathBuf>,
+    /// The mission's ID.
+    #[arg(long, env = "TECHLEAD_MISSION")]
+    pub mission: Option<String>,
+    /// The task the attempt runs.
+    #[arg(long, env = "TECHLEAD_TASK")]
+    pub task: Option<String>,
+    /// The attempt's number.
+    #[arg(long, env = "TECHLEAD_ATTEMPT")]
+    pub attempt: Option<u32>,
+    #[command(flatten)]
+    pub database: Database,
+}
+
+#[derive(Debug, Args)]
 pub struct DecideArgs {
     /// The mission's ID or name.
     pub mission: String,
     /// The escalation's number (`techlead escalations` lists them).
     pub escalation: u32,
-    /// retry, reassign, skip or abort.
+    /// retry, reassign, skip, answer or abort.
     pub action: String,
-    /// For `reassign`: the agent to hand the tasks to.
+    /// For `reassign`: the agent to hand the tasks to; for `answer`: the
+    /// answer to the agent's question.
     pub agent: Option<String>,
     /// Why, for the record.
     #[arg(long)]

@@ -61,6 +61,9 @@ pub enum CliError {
         /// Refused by the mission's state (exit 1), not malformed (2).
         refused: bool,
     },
+    /// `techlead mcp` cannot serve the attempt.
+    #[error("{message}")]
+    Mcp { message: String, hint: String },
     #[error(transparent)]
     Store(#[from] techlead_store::Error),
     #[error(transparent)]
@@ -159,6 +162,7 @@ impl CliError {
             CliError::Agents(error) => Some(error.hint().into()),
             CliError::NoSuchAgent { hint, .. } => Some(hint.clone()),
             CliError::Decision { hint, .. } => Some(hint.clone()),
+            CliError::Mcp { hint, .. } => Some(hint.clone()),
             CliError::NoAgents => Some(
                 "add agent files to .claude/agents/ or pass --agents DIR; see docs/agents.md"
                     .into(),

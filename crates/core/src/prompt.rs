@@ -97,40 +97,51 @@ fn handoff(out: &mut String, state: &MissionState, t: usize) {
     }
     let _ = writeln!(out, "## Handoff from the work this builds on\n");
     for id in &task.depends_on {
-        let Some(d) = state.task_index(id) else {
-            continue;
-        };
-        let (plan, done) = (&state.plan.tasks[d], &state.tasks[d]);
-        let _ = writeln!(out, "### {}: {} ({})\n", plan.id, plan.title, done.agent);
-        match &done.summary {
-            Some(summary) => {
-                let _ = writeln!(out, "{}\n", summary.trim());
-            }
-            None => {
-                let _ = writeln!(out, "(no summary: status {})\n", done.status);
-            }
+        if let Some(d) = state.task_index(id) {
+            dependency(out, state, d);
         }
-        list(out, "Decisions:", &done.decisions);
-        list(out, "Artifacts:", &done.artifacts);
-        changed_files(out, &done.changed_files);
-        let passed: Vec<&str> = done
-            .checks
-            .iter()
-            .filter(|c| c.passed && done.attempts.last().is_some_and(|a| a.number == c.attempt))
-            .map(|c| c.gate.as_str())
-            .collect();
-        if !passed.is_empty() {
-            let _ = writeln!(out, "Checks passed: {}.\n", passed.join(", "));
+    }
+}
+
+/// What task `d` produced, as a dependent's handoff shows it (the MCP tool
+/// `read_handoff` gives the same text).
+pub fn handoff_of(state: &MissionState, d: usize) -> String {
+    let mut out = String::new();
+    dependency(&mut out, state, d);
+    out
+}
+
+fn dependency(out: &mut String, state: &MissionState, d: usize) {
+    let (plan, done) = (&state.plan.tasks[d], &state.tasks[d]);
+    let _ = writeln!(out, "### {}: {} ({})\n", plan.id, plan.title, done.agent);
+    match &done.summary {
+        Some(summary) => {
+            let _ = writeln!(out, "{}\n", summary.trim());
         }
-        let missing = crate::state::missing_artifacts(plan, done);
-        if !missing.is_empty() {
-            let _ = writeln!(
-                out,
-                "Missing: {} promised {}, which its work does not have.\n",
-                plan.id,
-                missing.join(", ")
-            );
+        None => {
+            let _ = writeln!(out, "(no summary: status {})\n", done.status);
         }
+    }
+    list(out, "Decisions:", &done.decisions);
+    list(out, "Artifacts:", &done.artifacts);
+    changed_files(out, &done.changed_files);
+    let passed: Vec<&str> = done
+        .checks
+        .iter()
+        .filter(|c| c.passed && done.attempts.last().is_some_and(|a| a.number == c.attempt))
+        .map(|c| c.gate.as_str())
+        .collect();
+    if !passed.is_empty() {
+        let _ = writeln!(out, "Checks passed: {}.\n", passed.join(", "));
+    }
+    let missing = crate::state::missing_artifacts(plan, done);
+    if !missing.is_empty() {
+        let _ = writeln!(
+            out,
+            "Missing: {} promised {}, which its work does not have.\n",
+            plan.id,
+            missing.join(", ")
+        );
     }
 }
 

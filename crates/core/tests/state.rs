@@ -755,6 +755,59 @@ fn pausing_stops_new_attempts_but_not_running_ones() {
 }
 
 #[test]
+fn a_question_takes_an_answer_and_leaves_a_paused_mission_paused() {
+    let mut m = Mission::new(plan(Vec::new(), vec![task("a", &[], None)]));
+    m.ok(run(1)).ok(start("a", 1));
+    m.ok(Event::EscalationRaised {
+        id: 1,
+        kind: EscalationKind::Question,
+        message: "a (attempt 1) asks: staging or prod?".into(),
+        tasks: vec!["a".into()],
+        options: vec!["answer".into(), "abort".into()],
+    });
+    m.ok(Event::DispatchPaused {
+        reason: "failure rate".into(),
+    });
+    let answer = Decision::parse("answer", Some(" staging ")).unwrap();
+    assert_eq!(
+        answer,
+        Decision::Answer {
+            text: " staging ".into()
+        }
+    );
+    assert!(Decision::parse("answer", Some("  ")).is_err());
+    assert!(Decision::parse("answer", None).is_err());
+    // Only an answer or an abort fits a question.
+    for other in [Decision::Retry, Decision::Skip] {
+        let refusal = m.state.refusal(1, &other).expect("refused");
+        assert!(refusal.contains("answer it"), "{refusal}");
+    }
+    assert_eq!(m.state.refusal(1, &Decision::Abort), None);
+    assert_eq!(m.state.refusal(1, &answer), None);
+    assert!(m.state.decision_effects(1, &answer).is_empty());
+    m.ok(Event::EscalationResolved {
+        id: 1,
+        decision: answer.clone(),
+        by: "cli:me".into(),
+        note: None,
+        request: None,
+    });
+    assert!(m.state.open_escalations.is_empty());
+    assert_eq!(m.state.status, MissionStatus::Paused, "an answer is no go-on");
+    // An answer fits no other kind of escalation.
+    m.ok(Event::EscalationRaised {
+        id: 2,
+        kind: EscalationKind::RetriesExhausted,
+        message: "a failed".into(),
+        tasks: vec!["a".into()],
+        options: vec!["retry".into(), "abort".into()],
+    });
+    let refusal = m.state.refusal(2, &answer).expect("refused");
+    assert!(refusal.contains("not a question"), "{refusal}");
+    m.assert_replays();
+}
+
+#[test]
 fn a_paused_mission_can_finish_as_failed() {
     let mut m = Mission::new(plan(Vec::new(), vec![task("a", &[], None)]));
     m.ok(run(1))

@@ -29,6 +29,9 @@ pub struct Body {
     /// The agent of a `reassign`.
     #[serde(default)]
     agent: Option<String>,
+    /// The text of an `answer` (to an agent's question).
+    #[serde(default)]
+    text: Option<String>,
     #[serde(default)]
     note: Option<String>,
     /// Who decides, for the record (default `api`).
@@ -47,8 +50,16 @@ pub async fn decide(
             r#"send JSON such as {"action": "retry"} or {"action": "reassign", "agent": "backend-dev"}"#,
         )
     })?;
-    let decision = Decision::parse(&body.action, body.agent.as_deref()).map_err(|e| {
-        ApiError::bad_request(e, "actions: retry, skip, reassign (with agent), abort")
+    // `answer` carries its text in `text`, `reassign` its agent in `agent`.
+    let argument = match body.action.as_str() {
+        "answer" => body.text.as_deref(),
+        _ => body.agent.as_deref(),
+    };
+    let decision = Decision::parse(&body.action, argument).map_err(|e| {
+        ApiError::bad_request(
+            e,
+            "actions: retry, skip, reassign (with agent), answer (with text), abort",
+        )
     })?;
     let cached = shared.db.clone();
     shared

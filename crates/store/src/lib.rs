@@ -205,6 +205,12 @@ pub trait Store: Send {
     /// Every recorded webhook delivery try of `mission`, by webhook, event
     /// and try.
     fn deliveries(&self, mission: &str) -> Result<Vec<DeliveryTry>>;
+
+    /// The file the store keeps its record in, if it has one: agents are
+    /// told it (`TECHLEAD_DB`) so that `techlead mcp` can read the mission.
+    fn location(&self) -> Option<std::path::PathBuf> {
+        None
+    }
 }
 
 /// Proof that this process is the mission's one writer.

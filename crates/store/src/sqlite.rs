@@ -227,6 +227,10 @@ impl SqliteStore {
 }
 
 impl Store for SqliteStore {
+    fn location(&self) -> Option<PathBuf> {
+        Some(self.path.clone())
+    }
+
     fn create_mission(&mut self, plan: &MissionPlan, at: Timestamp) -> Result<String> {
         let path = self.path.clone();
         let tx = self

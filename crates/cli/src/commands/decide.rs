@@ -21,7 +21,8 @@ pub fn run(args: &DecideArgs) -> Result<Outcome, CliError> {
     let decision = Decision::parse(&args.action, args.agent.as_deref()).map_err(|message| {
         CliError::Decision {
             message,
-            hint: "techlead decide MISSION N retry|skip|abort, or reassign AGENT".into(),
+            hint: "techlead decide MISSION N retry|skip|abort, or reassign AGENT, or answer TEXT"
+                .into(),
             refused: false,
         }
     })?;

@@ -10,6 +10,7 @@ mod fmt;
 mod gc;
 mod land;
 mod logs;
+mod mcp;
 mod plan;
 mod prompt;
 mod run;
@@ -39,6 +40,7 @@ pub fn run(cli: Cli) -> Result<Outcome, CliError> {
         Command::Land(args) => land::run(&args),
         Command::Gc(args) => gc::run(&args),
         Command::Serve(args) => serve::run(&args),
+        Command::Mcp(args) => mcp::run(&args),
         Command::Missions(args) => status::missions(&args),
         Command::Validate(args) => validate::run(&args),
         Command::Plan(args) => plan::run(&args),

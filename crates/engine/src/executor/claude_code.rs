@@ -10,6 +10,7 @@
 
 mod stream;
 
+use super::mcp::McpServer;
 use super::supervise::{self, Input, Launch};
 use super::{AttemptSpec, ExecEvent, Executor, Outcome, OutcomeFuture};
 use std::ffi::OsString;
@@ -102,7 +103,17 @@ impl ClaudeCodeExecutor {
         if let Some(model) = &spec.model {
             flag("--model", model.clone());
         }
-        if let Some(tools) = &spec.tools {
+        // techlead's MCP server for the attempt; its tools are allowed
+        // outright, as nobody is there to approve a call.
+        let mcp = McpServer::for_attempt(spec);
+        let mut allowed = spec.tools.clone();
+        if let Some(mcp) = &mcp {
+            flag("--mcp-config", mcp.json().to_string());
+            allowed
+                .get_or_insert_with(Vec::new)
+                .push(format!("mcp__{}", super::mcp::SERVER));
+        }
+        if let Some(tools) = &allowed {
             flag("--allowedTools", tools.join(","));
         }
         if let Some(turns) = self.max_turns {
@@ -128,6 +139,10 @@ impl Default for ClaudeCodeExecutor {
 impl Executor for ClaudeCodeExecutor {
     fn name(&self) -> &'static str {
         "claude-code"
+    }
+
+    fn reports_over_socket(&self) -> bool {
+        true
     }
 
     fn run(

@@ -9,6 +9,7 @@
 
 mod events;
 
+use super::mcp::McpServer;
 use super::supervise::{self, Input, Launch, with_instructions};
 use super::{AttemptSpec, ExecEvent, Executor, Outcome, OutcomeFuture};
 use events::Events;
@@ -89,6 +90,11 @@ impl CodexExecutor {
         .map(str::to_owned)
         .into();
         args.push(spec.workdir.display().to_string());
+        // techlead's MCP server for the attempt, as config overrides.
+        for value in McpServer::for_attempt(spec).map_or_else(Vec::new, |m| m.codex_overrides()) {
+            args.push("-c".to_owned());
+            args.push(value);
+        }
         if let Some(model) = &spec.model {
             args.push("-m".to_owned());
             args.push(model.clone());
@@ -111,6 +117,10 @@ impl Default for CodexExecutor {
 impl Executor for CodexExecutor {
     fn name(&self) -> &'static str {
         "codex"
+    }
+
+    fn reports_over_socket(&self) -> bool {
+        true
     }
 
     fn run(

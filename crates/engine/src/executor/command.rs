@@ -31,6 +31,8 @@ mod protocol;
 mod result;
 mod spawn;
 
+pub(crate) use protocol::parse_line;
+
 use super::{AttemptSpec, ExecEvent, Executor, Outcome, OutcomeFuture};
 use lines::{LineBuffer, Piece};
 use log::RotatingLog;
@@ -110,6 +112,10 @@ impl Default for CommandExecutor {
 impl Executor for CommandExecutor {
     fn name(&self) -> &'static str {
         "command"
+    }
+
+    fn reports_over_socket(&self) -> bool {
+        true
     }
 
     fn run(

@@ -11,6 +11,7 @@
 
 mod stream;
 
+use super::mcp::McpServer;
 use super::supervise::{self, Input, Launch, with_instructions};
 use super::{AttemptSpec, ExecEvent, Executor, Outcome, OutcomeFuture};
 use std::ffi::OsString;
@@ -125,6 +126,10 @@ impl Executor for GeminiExecutor {
         "gemini"
     }
 
+    fn reports_over_socket(&self) -> bool {
+        true
+    }
+
     fn run(
         &self,
         spec: AttemptSpec,
@@ -135,6 +140,9 @@ impl Executor for GeminiExecutor {
     }
 }
 
+/// Where Gemini CLI reads its system settings from.
+const SETTINGS_VARIABLE: &str = "GEMINI_CLI_SYSTEM_SETTINGS_PATH";
+
 async fn run(
     config: GeminiExecutor,
     mut spec: AttemptSpec,
@@ -142,6 +150,25 @@ async fn run(
     cancel: CancellationToken,
 ) -> Outcome {
     spec.prompt = with_instructions(&spec.agent_prompt, &spec.prompt);
+    // Gemini CLI takes MCP servers only from settings files: the attempt's
+    // own, beside its other files, read as the system settings (which
+    // come after the user's and the project's, and leave the worktree
+    // alone).
+    if let Some(mcp) = McpServer::for_attempt(&spec) {
+        let settings = spec.attempt_file("gemini-settings.json");
+        match std::fs::write(&settings, mcp.json().to_string()) {
+            Ok(()) => spec.env.push((
+                SETTINGS_VARIABLE.to_string(),
+                settings.to_string_lossy().into_owned(),
+            )),
+            Err(e) => {
+                let _ = events.send(ExecEvent::Progress {
+                    percent: None,
+                    message: format!("no MCP server: {} not written: {e}", settings.display()),
+                });
+            }
+        }
+    }
     let (args, stdin) = config.command_line(&spec);
     let launch = Launch {
         program: config.program.clone(),

@@ -8,8 +8,10 @@ pub mod claude_code;
 pub mod codex;
 pub mod command;
 pub mod gemini;
+pub mod mcp;
 pub mod openai;
 mod refusal;
+pub mod report_socket;
 pub mod simulate;
 mod supervise;
 
@@ -115,6 +117,10 @@ pub enum ExecEvent {
     Artifact(String),
     Decision(String),
     Summary(String),
+    /// A question for the person (`::ask`): the engine raises a `question`
+    /// escalation; the agent waits for the answer through the MCP tool
+    /// `ask_person`, or goes on without it.
+    Ask(String),
     /// What the attempt has used so far (running totals: each report
     /// replaces the last).
     Usage(techlead_core::state::Usage),
@@ -158,6 +164,12 @@ pub type OutcomeFuture = Pin<Box<dyn Future<Output = Outcome> + Send>>;
 pub trait Executor: Send + Sync {
     /// The name used in mission and agent files (`command`, `claude-code`, ...).
     fn name(&self) -> &'static str;
+
+    /// Whether the attempt's agent gets a report socket
+    /// ([`report_socket`]): executors that run an agent process say yes.
+    fn reports_over_socket(&self) -> bool {
+        false
+    }
 
     /// Runs one attempt to its end. Reports go to `events`; cancelling
     /// `cancel` stops the attempt (SIGTERM to its process group, a grace

@@ -2,7 +2,7 @@
 //! forwards its reports and its end to the mission actor in order.
 
 use super::{Input, Mission, report_of};
-use crate::executor::{AttemptSpec, ExecEvent, Outcome};
+use crate::executor::{AttemptSpec, ExecEvent, Outcome, report_socket};
 use std::path::PathBuf;
 use std::task::Poll;
 use std::time::{Duration, Instant};
@@ -57,6 +57,7 @@ pub fn spawn<S: Store>(mission: &Mission<S>, task: usize, cancel: CancellationTo
     let workspaces = mission.workspaces.clone();
     let resolve_conflict = state.tasks[task].conflict.is_some();
     let agent = spec.agent.clone();
+    let db = mission.db_path.clone();
     tokio::spawn(async move {
         let started = Instant::now();
         let mut spec = spec;
@@ -83,6 +84,11 @@ pub fn spawn<S: Store>(mission: &Mission<S>, task: usize, cancel: CancellationTo
         }
         let task_id = spec.task_id.clone();
         let (events, mut received) = mpsc::unbounded_channel();
+        // Its reports join the executor's on the same channel.
+        let socket = executor
+            .reports_over_socket()
+            .then(|| report_socket::attach(&mut spec, db.as_deref(), &events))
+            .flatten();
         let mut run = executor.run(spec, events, cancel);
         // Reports are forwarded in order, right after the poll of the
         // attempt that sent them, before its end. The receiver is polled
@@ -103,6 +109,11 @@ pub fn spawn<S: Store>(mission: &Mission<S>, task: usize, cancel: CancellationTo
             outcome
         })
         .await;
+        // The socket goes with the attempt; what it read before is kept.
+        drop(socket);
+        while let Ok(event) = received.try_recv() {
+            forward(&inputs, task, attempt, event);
+        }
         let outcome = match workspaces {
             Some(workspaces) => {
                 save(
@@ -197,6 +208,11 @@ fn forward(inputs: &mpsc::UnboundedSender<Input>, task: usize, attempt: u32, eve
             task,
             attempt,
             usage,
+        },
+        ExecEvent::Ask(question) => Input::Ask {
+            task,
+            attempt,
+            question,
         },
         other => match report_of(&other) {
             Some(report) => Input::Report {

@@ -32,6 +32,12 @@ pub enum Input {
         attempt: u32,
         usage: Usage,
     },
+    /// The attempt's agent asks the person (`::ask`).
+    Ask {
+        task: usize,
+        attempt: u32,
+        question: String,
+    },
     Finished {
         task: usize,
         attempt: u32,

@@ -22,8 +22,9 @@ pub(super) fn insert(
         [mission],
         |row| row.get(0),
     )?;
-    let agent = match &request.decision {
+    let argument = match &request.decision {
         Decision::Reassign { agent } => Some(agent.as_str()),
+        Decision::Answer { text } => Some(text.as_str()),
         _ => None,
     };
     tx.prepare_cached(
@@ -36,7 +37,7 @@ pub(super) fn insert(
         id,
         request.escalation,
         request.decision.action(),
-        agent,
+        argument,
         request.note,
         request.by,
         timestamp(at),

@@ -415,7 +415,12 @@ fn status_after_decision(
     change: &MissionChange,
     decision: &techlead_core::state::Decision,
 ) -> rusqlite::Result<Option<MissionStatus>> {
-    if *decision == techlead_core::state::Decision::Abort {
+    // An abort finishes the mission by its own event; an answer goes to
+    // the asking agent and changes nothing of the mission's.
+    if matches!(
+        decision,
+        techlead_core::state::Decision::Abort | techlead_core::state::Decision::Answer { .. }
+    ) {
         return Ok(None);
     }
     let current = match change.status {

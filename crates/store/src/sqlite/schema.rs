@@ -150,13 +150,21 @@ CREATE TABLE decisions (
     id           INTEGER NOT NULL,          -- 1-based within the mission
     escalation   INTEGER NOT NULL,
     action       TEXT NOT NULL,             -- retry, skip, reassign, abort, ...
-    argument     TEXT,                      -- the agent of a reassign
+    argument     TEXT,                      -- the agent of a reassign, the text of an answer
     note         TEXT,
     decided_by   TEXT NOT NULL,
     decided_at   TEXT NOT NULL,
     applied_seq  INTEGER,                   -- the event that carried it out
     refused      TEXT,                      -- why it could not be
     PRIMARY KEY (mission, id)
+) STRICT;
+
+CREATE TABLE preemptions (
+    id           INTEGER PRIMARY KEY,
+    by_mission   TEXT NOT NULL REFERENCES missions (id),
+    agents       TEXT NOT NULL,             -- JSON array of agent names
+    raised_at    TEXT NOT NULL,
+    ended_at     TEXT                       -- NULL while the emergency runs
 ) STRICT;
 
 ALTER TABLE escalations ADD COLUMN resolution TEXT;   -- the decision, as said

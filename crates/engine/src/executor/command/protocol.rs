@@ -11,8 +11,8 @@ use crate::executor::ExecEvent;
 /// - `::progress [PERCENT[%]] [MESSAGE]`: a first word that is a whole number
 ///   from 0 to 100 is the percentage; otherwise it all is the message.
 /// - `::blocked [REASON]`: blocked even without a reason.
-/// - `::artifact PATH`, `::decision TEXT`, `::summary TEXT`: ignored when
-///   the text is empty.
+/// - `::artifact PATH`, `::decision TEXT`, `::summary TEXT`, `::ask
+///   QUESTION`: ignored when the text is empty.
 pub(crate) fn parse_line(line: &str) -> Option<ExecEvent> {
     let rest = line.strip_prefix("::")?;
     let (name, text) = match rest.split_once([' ', '\t']) {
@@ -25,6 +25,7 @@ pub(crate) fn parse_line(line: &str) -> Option<ExecEvent> {
         "artifact" if !text.is_empty() => Some(ExecEvent::Artifact(text.to_owned())),
         "decision" if !text.is_empty() => Some(ExecEvent::Decision(text.to_owned())),
         "summary" if !text.is_empty() => Some(ExecEvent::Summary(text.to_owned())),
+        "ask" if !text.is_empty() => Some(ExecEvent::Ask(text.to_owned())),
         _ => None,
     }
 }
@@ -104,6 +105,10 @@ mod tests {
             parse_line("::summary all done "),
             Some(ExecEvent::Summary("all done".into()))
         );
+        assert_eq!(
+            parse_line("::ask which database, staging or prod? "),
+            Some(ExecEvent::Ask("which database, staging or prod?".into()))
+        );
     }
 
     #[test]
@@ -120,6 +125,9 @@ mod tests {
             "::artifact",
             "::summary   ",
             "::decision",
+            "::ask",
+            "::ask   ",
+            "::Ask why",
             "echo ::summary x",
         ] {
             assert_eq!(parse_line(line), None, "{line:?}");
