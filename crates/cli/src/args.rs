@@ -250,6 +250,10 @@ pub struct RunArgs {
     /// the dashboard or the API) instead of stopping.
     #[arg(long)]
     pub wait_for_decisions: bool,
+    /// An emergency: other running missions suspend their non-critical
+    /// work on this mission's agents until it ends.
+    #[arg(long)]
+    pub emergency: bool,
 }
 
 #[derive(Debug, Args)]
@@ -275,6 +279,10 @@ pub struct ResumeArgs {
     /// the dashboard or the API) instead of stopping.
     #[arg(long)]
     pub wait_for_decisions: bool,
+    /// An emergency: other running missions suspend their non-critical
+    /// work on this mission's agents until it ends.
+    #[arg(long)]
+    pub emergency: bool,
 }
 
 fn non_negative(text: &str) -> Result<f64, String> {

@@ -42,7 +42,7 @@ pub fn claim(state: &MissionState, now: Timestamp) -> Claims {
     let mut usage = Usage::of(state, kept.iter().copied(), CLAIMS_PER_SLOT);
     let ready = state
         .ready_in_order(now)
-        .filter(|&t| !executor_paused(state, t, now));
+        .filter(|&t| !executor_paused(state, t, now) && !held(state, t));
     for t in ready {
         if usage.take(t) {
             claims.claim.push(t);
@@ -94,9 +94,20 @@ pub fn startable(state: &MissionState, now: Timestamp) -> Vec<usize> {
     let mut usage = Usage::of(state, state.running(), 1);
     state
         .queued()
-        .filter(|&t| !executor_paused(state, t, now))
+        .filter(|&t| !executor_paused(state, t, now) && !held(state, t))
         .filter(|&t| usage.take(t))
         .collect()
+}
+
+/// Whether task `t` waits for an emergency mission that holds its agent.
+/// Critical tasks are never held: they are emergencies too.
+pub fn held(state: &MissionState, t: usize) -> bool {
+    !state.preempted_by.is_empty()
+        && state.plan.tasks[t].priority != crate::Priority::Critical
+        && state
+            .preempted_by
+            .iter()
+            .any(|(_, agents)| agents.contains(&state.tasks[t].agent))
 }
 
 fn executor_paused(state: &MissionState, t: usize, now: Timestamp) -> bool {

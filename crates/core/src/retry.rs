@@ -24,7 +24,8 @@ pub fn next_step(
         AttemptOutcome::Cancelled
         | AttemptOutcome::Interrupted
         | AttemptOutcome::RateLimited { .. }
-        | AttemptOutcome::NeedsPerson { .. } => NextStep::Requeue,
+        | AttemptOutcome::NeedsPerson { .. }
+        | AttemptOutcome::Suspended { .. } => NextStep::Requeue,
         AttemptOutcome::Failed { .. } | AttemptOutcome::TimedOut => retry_or_fail(state, task, now),
     }
 }

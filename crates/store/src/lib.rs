@@ -68,6 +68,14 @@ pub struct DecisionRow {
     pub refused: Option<String>,
 }
 
+/// An emergency mission holding agents (`techlead run --emergency`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PreemptionRow {
+    pub by: String,
+    pub agents: Vec<String>,
+    pub raised_at: Timestamp,
+}
+
 /// Why a store operation failed. Every variant says what to do next
 /// through [`Error::hint`].
 #[derive(Debug, thiserror::Error)]
@@ -196,6 +204,17 @@ pub trait Store: Send {
     /// The decisions in `mission`'s inbox, oldest first; with `pending`,
     /// only those its writer has not carried out or refused yet.
     fn decisions(&self, mission: &str, pending: bool) -> Result<Vec<DecisionRow>>;
+
+    /// Records that emergency mission `by` needs `agents`: the writers of
+    /// other missions suspend their non-critical work on them until
+    /// [`Store::end_preemption`] (or until no run holds `by`).
+    fn preempt(&mut self, by: &str, agents: &[String], at: Timestamp) -> Result<()>;
+
+    /// The emergency mission `by` is over.
+    fn end_preemption(&mut self, by: &str, at: Timestamp) -> Result<()>;
+
+    /// The emergencies not ended, oldest first.
+    fn preemptions(&self) -> Result<Vec<PreemptionRow>>;
 
     /// Records one try to deliver an event of `mission` to a webhook,
     /// durable when this returns (written by the mission's one writer

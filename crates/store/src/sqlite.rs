@@ -405,6 +405,51 @@ impl Store for SqliteStore {
         inbox::list(&self.conn, mission, pending).map_err(self.sql())
     }
 
+    fn preempt(&mut self, by: &str, agents: &[String], at: Timestamp) -> Result<()> {
+        if !self.mission_exists(by)? {
+            return Err(Error::NoSuchMission(by.to_string()));
+        }
+        let agents = serde_json::to_string(agents).expect("names serialise");
+        self.conn
+            .execute(
+                "INSERT INTO preemptions (by_mission, agents, raised_at) VALUES (?1, ?2, ?3)",
+                params![by, agents, timestamp(at)],
+            )
+            .map_err(self.sql())?;
+        Ok(())
+    }
+
+    fn end_preemption(&mut self, by: &str, at: Timestamp) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE preemptions SET ended_at = ?2 WHERE by_mission = ?1 AND ended_at IS NULL",
+                params![by, timestamp(at)],
+            )
+            .map_err(self.sql())?;
+        Ok(())
+    }
+
+    fn preemptions(&self) -> Result<Vec<crate::PreemptionRow>> {
+        let mut statement = self
+            .conn
+            .prepare_cached(
+                "SELECT by_mission, agents, raised_at FROM preemptions
+                 WHERE ended_at IS NULL ORDER BY id",
+            )
+            .map_err(self.sql())?;
+        let rows = statement
+            .query_map([], |row| {
+                let agents: String = row.get(1)?;
+                Ok(crate::PreemptionRow {
+                    by: row.get(0)?,
+                    agents: serde_json::from_str(&agents).unwrap_or_default(),
+                    raised_at: column(row, 2, |s| s.parse().ok())?,
+                })
+            })
+            .map_err(self.sql())?;
+        rows.collect::<rusqlite::Result<_>>().map_err(self.sql())
+    }
+
     fn record_delivery(&mut self, mission: &str, attempt: &crate::DeliveryTry) -> Result<()> {
         if !self.mission_exists(mission)? {
             return Err(Error::NoSuchMission(mission.to_string()));

@@ -7,7 +7,7 @@ use crate::exit::{CliError, Outcome};
 use crate::inputs;
 use crate::render::progress::View;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use techlead_core::fingerprint;
 use techlead_core::state::{
     Budget, Checkout, EventRecord, MissionPlan, MissionState, MissionStatus, Resolve, Tally,
@@ -37,7 +37,10 @@ pub fn run(args: &RunArgs) -> Result<Outcome, CliError> {
         Start::Created(Box::new(resolved), at),
         args.json,
         hooks,
-        args.wait_for_decisions,
+        Mode {
+            wait_for_decisions: args.wait_for_decisions,
+            emergency: args.emergency,
+        },
     )
 }
 
@@ -95,7 +98,10 @@ pub fn resume(args: &ResumeArgs) -> Result<Outcome, CliError> {
         Start::Resumed { budget },
         args.json,
         hooks,
-        args.wait_for_decisions,
+        Mode {
+            wait_for_decisions: args.wait_for_decisions,
+            emergency: args.emergency,
+        },
     )
 }
 
@@ -174,8 +180,10 @@ fn drive(
     start: Start,
     json: bool,
     mut hooks: Option<Webhooks>,
-    wait_for_decisions: bool,
+    mode: Mode,
 ) -> Result<Outcome, CliError> {
+    let begun = jiff::Timestamp::now();
+    let first_start: Arc<OnceLock<jiff::Timestamp>> = Arc::default();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -202,6 +210,7 @@ fn drive(
         view: view.clone(),
         json,
         mission: id.to_string(),
+        first_start: first_start.clone(),
     });
     // Webhooks see what the view sees: durable events only.
     let observer = match &hooks {
@@ -222,7 +231,10 @@ fn drive(
                 mission
             }
         };
-        mission.await_decisions(wait_for_decisions);
+        mission.await_decisions(mode.wait_for_decisions);
+        if mode.emergency {
+            mission.emergency()?;
+        }
         if let Some(hooks) = hooks.as_mut() {
             webhooks::start(hooks, path, id, &mission.state().plan.name)?;
         }
@@ -247,6 +259,12 @@ fn drive(
         eprintln!("{line}");
     }
     let status = status?;
+    if mode.emergency
+        && let Some(at) = first_start.get()
+    {
+        let after = at.duration_since(begun).as_millis();
+        eprintln!("emergency: its first task started {after} ms after techlead did");
+    }
     eprintln!("{}", closing_line(id, status));
     Ok(match status {
         MissionStatus::Succeeded => Outcome::Success,
@@ -262,10 +280,24 @@ struct Shown {
     view: Arc<Mutex<Option<View>>>,
     json: bool,
     mission: String,
+    /// When the run's first attempt started (an emergency reports it).
+    first_start: Arc<OnceLock<jiff::Timestamp>>,
+}
+
+/// How a run goes, beyond the mission itself.
+struct Mode {
+    wait_for_decisions: bool,
+    emergency: bool,
 }
 
 impl Observer for Shown {
     fn event(&mut self, record: &EventRecord, tally: &Tally, state: &MissionState) {
+        if matches!(
+            record.event,
+            techlead_core::state::Event::AttemptStarted { .. }
+        ) {
+            let _ = self.first_start.set(record.at);
+        }
         let mut view = self.view.lock().unwrap_or_else(|e| e.into_inner());
         view.get_or_insert_with(|| View::choose(self.json, &self.mission, state))
             .observe(record, tally, state);

@@ -473,6 +473,11 @@ pub fn describe(record: &EventRecord, tally: &Tally, state: &MissionState) -> Op
             None => format!("↻ {task} waits again"),
         },
         Event::TaskSkipped { task } => format!("» {task} skipped: its dependents go on"),
+        Event::Preempted { by, agents } => format!(
+            "⏸ emergency {by} holds {}: their non-critical work here waits",
+            agents.join(", ")
+        ),
+        Event::PreemptionEnded { by } => format!("▶ emergency {by} is over: held work goes on"),
         Event::DecisionRefused {
             request,
             escalation,
@@ -586,6 +591,11 @@ fn finished(
         AttemptOutcome::Interrupted => "was cut off when techlead stopped".to_string(),
         AttemptOutcome::RateLimited { message, .. } => format!("hit a rate limit: {message}"),
         AttemptOutcome::NeedsPerson { message } => format!("needs you: {message}"),
+        AttemptOutcome::Suspended { by } => {
+            return format!(
+                "⏸ {task} suspended after {took} for the emergency {by}; it runs again once that is over"
+            );
+        }
     };
     format!("✗ {task} {what} after {took}{}", then(next, at))
 }

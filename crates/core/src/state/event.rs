@@ -210,6 +210,12 @@ pub enum Event {
         escalation: u32,
         reason: String,
     },
+    /// An emergency mission (`by`) needs `agents`: this mission's
+    /// non-critical tasks on them are suspended and wait until it ends.
+    Preempted { by: String, agents: Vec<String> },
+    /// The emergency mission `by` ended (or no run holds it any more): the
+    /// tasks it held go on.
+    PreemptionEnded { by: String },
     /// The person stopped the run (Ctrl-C, SIGTERM).
     RunInterrupted {
         reason: String,
@@ -288,6 +294,11 @@ pub enum AttemptOutcome {
     /// task waits for the person.
     NeedsPerson {
         message: String,
+    },
+    /// Stopped to make way for the emergency mission `by`: not the task's
+    /// fault; it runs again once the emergency is over.
+    Suspended {
+        by: String,
     },
 }
 

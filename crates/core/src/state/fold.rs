@@ -193,6 +193,9 @@ pub struct MissionState {
     pub last_seq: u64,
     pub last_event_at: Timestamp,
     pub escalations: u32,
+    /// Emergency missions holding agents this mission shares: their
+    /// agents take no new non-critical work here until they end.
+    pub preempted_by: Vec<(String, Vec<String>)>,
     /// Escalations the person has not decided yet, oldest first.
     pub open_escalations: Vec<super::escalation::OpenEscalation>,
     /// The person decided to abort: nothing more starts, what runs is
@@ -293,6 +296,7 @@ impl MissionState {
             last_event_at: at,
             escalations: 0,
             open_escalations: Vec::new(),
+            preempted_by: Vec::new(),
             aborting: false,
             failed_at_last_pause: 0,
             paused_executors: Vec::new(),
@@ -494,6 +498,15 @@ impl MissionState {
             Event::TaskSkipped { task } => self.skip(task),
             // The log keeps what was asked; nothing changes.
             Event::DecisionRefused { .. } => Ok(()),
+            Event::Preempted { by, agents } => {
+                self.preempted_by.retain(|(b, _)| b != by);
+                self.preempted_by.push((by.clone(), agents.clone()));
+                Ok(())
+            }
+            Event::PreemptionEnded { by } => {
+                self.preempted_by.retain(|(b, _)| b != by);
+                Ok(())
+            }
             Event::RunInterrupted { .. } => {
                 self.status = self.mission_after(MissionMove::Interrupt)?;
                 Ok(())
@@ -661,7 +674,8 @@ impl MissionState {
                 AttemptOutcome::Cancelled
                 | AttemptOutcome::Interrupted
                 | AttemptOutcome::RateLimited { .. }
-                | AttemptOutcome::NeedsPerson { .. },
+                | AttemptOutcome::NeedsPerson { .. }
+                | AttemptOutcome::Suspended { .. },
                 NextStep::Requeue,
             ) => TaskMove::Requeue,
             _ => {

@@ -23,11 +23,13 @@ mod decision;
 mod done;
 mod gate;
 mod input;
+mod preempt;
 mod question;
 mod work;
 
 pub use decision::INBOX_POLL;
 pub use input::Input;
+pub use preempt::PREEMPTION_POLL;
 pub use question::question_message;
 
 use crate::executor::{Executor, Outcome};
@@ -173,6 +175,12 @@ pub struct Mission<S: Store + 'static> {
     /// Inbox rows this run has carried out or refused (their events may
     /// not be committed yet).
     decisions_taken: HashSet<u32>,
+    /// Whether this run is an emergency that holds other missions' agents.
+    emergency: bool,
+    /// When the store's emergencies were last read.
+    preemptions_read: Option<Instant>,
+    /// Attempts being stopped for an emergency, and which.
+    suspending: HashMap<usize, String>,
     /// Whether to wait for the person's decision instead of stopping when
     /// the mission pauses for one, or would end failed with one open.
     awaits_decisions: bool,
@@ -280,6 +288,9 @@ impl<S: Store + 'static> Mission<S> {
             inbox_read: None,
             decisions_taken: HashSet::new(),
             awaits_decisions: false,
+            emergency: false,
+            preemptions_read: None,
+            suspending: HashMap::new(),
             budgeted,
             orphans_killed: 0,
             _lock: lock,
@@ -362,6 +373,9 @@ impl<S: Store + 'static> Mission<S> {
     pub async fn run(mut self) -> Result<MissionStatus, Error> {
         self.inputs.listen_for_signals();
         let result = self.drive().await;
+        if self.committing.is_none() {
+            self.end_emergency();
+        }
         if let Err(Error::Killed) = result {
             // What happened up to the second interrupt is still recorded.
             self.flush().await?;
@@ -517,6 +531,7 @@ impl<S: Store + 'static> Mission<S> {
 
     fn decide(&mut self) -> Result<(), Error> {
         self.take_decisions(false)?;
+        self.watch_preemptions()?;
         loop {
             let blocked = self.state.newly_blocked();
             if blocked.is_empty() {
@@ -767,7 +782,10 @@ impl<S: Store + 'static> Mission<S> {
             .chain(dispatch::next_executor_resume(&self.state, now))
             .min()
             .map(|at| instant_at(at, now));
-        if let Some(at) = self.next_inbox_read() {
+        for at in [self.next_inbox_read(), self.next_preemption_read()]
+            .into_iter()
+            .flatten()
+        {
             wake = Some(wake.map_or(at, |w| w.min(at)));
         }
         if let Some(since) = self.staged_since
@@ -845,7 +863,12 @@ impl<S: Store + 'static> Mission<S> {
                 duration_ms,
             } => {
                 self.running.remove(&task);
-                let outcome = unless_blocked(&self.state, task, attempt_outcome(outcome));
+                let mut outcome = unless_blocked(&self.state, task, attempt_outcome(outcome));
+                if let Some(by) = self.suspending.remove(&task)
+                    && outcome == AttemptOutcome::Cancelled
+                {
+                    outcome = AttemptOutcome::Suspended { by };
+                }
                 let next = retry::next_step(&self.state, task, &outcome, Timestamp::now());
                 let next_is_fail = next == NextStep::Fail;
                 let t = task;

@@ -166,6 +166,7 @@ fn outcome_name(outcome: &AttemptOutcome) -> &'static str {
         AttemptOutcome::Interrupted => "interrupted",
         AttemptOutcome::RateLimited { .. } => "rate_limited",
         AttemptOutcome::NeedsPerson { .. } => "needs_person",
+        AttemptOutcome::Suspended { .. } => "suspended",
     }
 }
 

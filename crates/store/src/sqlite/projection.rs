@@ -46,6 +46,8 @@ pub(super) fn event_type(event: &Event) -> &'static str {
         Event::TaskReopened { .. } => "task_reopened",
         Event::TaskSkipped { .. } => "task_skipped",
         Event::DecisionRefused { .. } => "decision_refused",
+        Event::Preempted { .. } => "preempted",
+        Event::PreemptionEnded { .. } => "preemption_ended",
         Event::RunInterrupted { .. } => "run_interrupted",
         Event::MissionFinished { .. } => "mission_finished",
     }
@@ -93,6 +95,7 @@ fn outcome_kind(outcome: &AttemptOutcome) -> &'static str {
         AttemptOutcome::Interrupted => "interrupted",
         AttemptOutcome::RateLimited { .. } => "rate_limited",
         AttemptOutcome::NeedsPerson { .. } => "needs_person",
+        AttemptOutcome::Suspended { .. } => "suspended",
     }
 }
 
@@ -208,6 +211,9 @@ pub(super) fn project(
         }
         Event::AttemptProgress { .. }
         | Event::ExecutorPaused { .. }
+        // Emergencies are read from the log (the fold keeps who holds what).
+        | Event::Preempted { .. }
+        | Event::PreemptionEnded { .. }
         | Event::BudgetChanged { .. }
         | Event::WorkSaved { .. }
         | Event::HandoffIncomplete { .. }
