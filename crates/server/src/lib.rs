@@ -1,5 +1,7 @@
-//! The local server (`techlead serve`): the missions' record as a JSON API
-//! and each mission's events as a live, resumable Server-Sent Events feed.
+//! The local server (`techlead serve`): the missions' record as a JSON API,
+//! each mission's events as a live, resumable feed (Server-Sent Events or
+//! a WebSocket, both from one shared tail per followed mission: `tail`),
+//! and every mission's figures for Prometheus (`metrics`).
 //!
 //! It reads the store only (SQLite in WAL mode, so a `techlead run` writing
 //! the same file is never blocked); it never writes mission state. Safe by
