@@ -117,7 +117,7 @@ pub enum Command {
     Validate(MissionArgs),
     /// Print the execution blueprint: who does what, in which wave, and the risks.
     #[command(
-        after_help = "Examples:\n  techlead plan examples/web-platform/mission.yaml\n  techlead plan mission.yaml --json | jq '.critical_path'\n  techlead plan mission.yaml --format markdown > PLAN.md"
+        after_help = "Examples:\n  techlead plan examples/web-platform/mission.yaml\n  techlead plan mission.yaml --json | jq '.critical_path'\n  techlead plan mission.yaml --format markdown > PLAN.md\n\nPlanning from an objective (a planning agent writes the mission file; you accept, edit or\nregenerate it; docs/planning.md, \"Planning from an objective\"):\n  techlead plan --objective \"Build a booking web app for teams\" --executor simulate\n  techlead plan --brief examples/planning/brief.md --executor simulate -o mission.yaml --yes\n  techlead plan --objective \"Checkout returns 500s since the deploy\" --executor anthropic -o incident.yaml\n  techlead plan --brief brief.md --deadline 2026-12-18 --hours-per-day 6 --availability backend-architect=4\n\nNot a terminal on stdin: the mission goes to stdout unless -o or --yes writes it.\nExit codes: 0 planned (and written if asked), 1 not accepted, 2 invalid input or no valid plan."
     )]
     Plan(PlanArgs),
     /// List the agent library, or show one agent.
@@ -168,7 +168,8 @@ pub enum PlanFormat {
 #[derive(Debug, Args)]
 pub struct PlanArgs {
     /// The mission file (YAML).
-    pub mission: PathBuf,
+    #[arg(required_unless_present_any = ["objective", "brief"], conflicts_with_all = ["objective", "brief"])]
+    pub mission: Option<PathBuf>,
     #[command(flatten)]
     pub source: AgentSource,
     /// Output format.
@@ -180,6 +181,56 @@ pub struct PlanArgs {
     /// Plan as of this time instead of now (deadline checks), e.g. 2026-12-01T09:00:00Z.
     #[arg(long, value_name = "TIMESTAMP")]
     pub as_of: Option<jiff::Timestamp>,
+    #[command(flatten)]
+    pub from: ObjectiveArgs,
+}
+
+/// `techlead plan --objective`: a mission file made by a planning agent.
+#[derive(Debug, Args)]
+pub struct ObjectiveArgs {
+    /// What the mission should achieve; a planning agent breaks it down.
+    #[arg(long, value_name = "TEXT", conflicts_with = "brief")]
+    pub objective: Option<String>,
+    /// A file holding a short brief (Markdown or text) instead of --objective.
+    #[arg(long, value_name = "FILE")]
+    pub brief: Option<PathBuf>,
+    /// Who plans: an executor, or `simulate` for the offline templates.
+    #[arg(long, value_enum, default_value = "claude-code")]
+    pub executor: PlannerExecutor,
+    /// The library's agent that plans (its instructions and model).
+    #[arg(long, value_name = "NAME")]
+    pub agent: Option<String>,
+    /// How many times an invalid answer is sent back with its errors.
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    pub reasks: u32,
+    /// Accept the plan without asking.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Where to write the mission file (default with --yes: mission.yaml).
+    #[arg(long, short = 'o', value_name = "PATH")]
+    pub output: Option<PathBuf>,
+    /// Overwrite the output file if it exists.
+    #[arg(long)]
+    pub force: bool,
+    /// The deadline when the plan sets none: 2026-12-18 or 2026-12-18T17:00:00Z.
+    #[arg(long, value_name = "DATE")]
+    pub deadline: Option<String>,
+    /// The hours an agent works a day, for the capacity check.
+    #[arg(long, value_name = "HOURS", default_value_t = 8.0)]
+    pub hours_per_day: f64,
+    /// One agent's hours a day, as NAME=HOURS (repeatable).
+    #[arg(long, value_name = "NAME=HOURS")]
+    pub availability: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlannerExecutor {
+    ClaudeCode,
+    Codex,
+    Anthropic,
+    Openai,
+    Gemini,
+    Simulate,
 }
 
 #[derive(Debug, Args)]
@@ -254,6 +305,10 @@ pub struct RunArgs {
     /// work on this mission's agents until it ends.
     #[arg(long)]
     pub emergency: bool,
+    /// Ask at the terminal as each escalation is raised (answers are read
+    /// from stdin), and wait for decisions instead of stopping.
+    #[arg(long)]
+    pub interactive: bool,
 }
 
 #[derive(Debug, Args)]
@@ -283,6 +338,10 @@ pub struct ResumeArgs {
     /// work on this mission's agents until it ends.
     #[arg(long)]
     pub emergency: bool,
+    /// Ask at the terminal as each escalation is raised (answers are read
+    /// from stdin), and wait for decisions instead of stopping.
+    #[arg(long)]
+    pub interactive: bool,
 }
 
 fn non_negative(text: &str) -> Result<f64, String> {

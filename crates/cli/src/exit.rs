@@ -128,6 +128,14 @@ pub enum CliError {
         task: String,
         status: &'static str,
     },
+    /// `techlead plan --objective` could not get, check or write a plan.
+    #[error("{message}")]
+    Plan {
+        message: String,
+        hint: String,
+        /// The person declined the plan (exit 1), rather than it failing (2).
+        declined: bool,
+    },
 }
 
 impl CliError {
@@ -140,7 +148,8 @@ impl CliError {
             | CliError::Unfinished { .. }
             | CliError::NoTarget { .. }
             | CliError::StillNeeded { .. }
-            | CliError::Decision { refused: true, .. } => 1,
+            | CliError::Decision { refused: true, .. }
+            | CliError::Plan { declined: true, .. } => 1,
             CliError::Workspace(Workspace::Git(_) | Workspace::Io { .. }) => 2,
             CliError::Workspace(_) => 1,
             _ => 2,
@@ -208,6 +217,7 @@ impl CliError {
             CliError::StillNeeded { mission, .. } => Some(format!(
                 "finish the mission first (`techlead resume {mission}`, or answer its escalation), then abandon what is left"
             )),
+            CliError::Plan { hint, .. } => Some(hint.clone()),
         }
     }
 }

@@ -303,3 +303,33 @@ fn an_agent_that_says_it_is_blocked_gets_guidance_then_the_person_is_asked() {
     let status = support::status(dir.path(), Path::new(db), &id);
     assert_eq!(support::task(&status, "DEPLOY")["status"], "succeeded");
 }
+
+#[test]
+fn an_interactive_run_asks_at_the_terminal_and_goes_on_with_the_answer() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("techlead.db");
+    let db = db.to_str().unwrap();
+    let name = support::unique_name("interactive");
+    flaky_mission(dir.path(), &name);
+    let mut command = support::techlead(dir.path());
+    command
+        .args(["run", "mission.yaml", "--json", "--interactive", "--db", db])
+        .stdin(std::process::Stdio::piped());
+    let mut run = Running::start_command(command);
+    run.wait_for(|e| support::event_type(e) == "escalation_raised");
+    std::fs::write(dir.path().join("fixed"), "").unwrap();
+    let stdin = run.child.stdin.as_mut().unwrap();
+    stdin.write_all(b"retry\n").unwrap();
+    stdin.flush().unwrap();
+    let (code, _, stderr) = run.finish();
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("? escalation #1: FLAKY failed after 2 attempts")
+            && stderr.contains("decide (retry, reassign AGENT, skip, abort or wait):"),
+        "{stderr}"
+    );
+    assert_eq!(ran(dir.path()), ["FLAKY", "FLAKY", "FLAKY", "NEXT"]);
+    let listed = escalations(dir.path(), db, &format!("{name}-1"));
+    assert_eq!(listed[0]["resolution"]["by"], "terminal");
+}

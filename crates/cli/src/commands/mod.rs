@@ -1,6 +1,7 @@
 //! One module per command; `run` dispatches.
 
 mod agents;
+mod ask;
 mod assign;
 mod cost;
 mod decide;

@@ -1,4 +1,11 @@
-//! `techlead plan`: the execution blueprint of a mission.
+//! `techlead plan`: the execution blueprint of a mission; with
+//! `--objective` or `--brief`, a mission planned from an objective first
+//! (`objective`).
+
+mod ask;
+mod objective;
+mod review;
+mod show;
 
 use crate::args::{PlanArgs, PlanFormat};
 use crate::exit::{CliError, Outcome};
@@ -9,7 +16,10 @@ use techlead_core::plan::assign::AssignContext;
 use techlead_core::plan::blueprint::{blueprint, lazy_blueprint};
 
 pub fn run(args: &PlanArgs) -> Result<Outcome, CliError> {
-    let valid = inputs::check(&args.mission, &args.source)?.print_and_accept()?;
+    let Some(path) = &args.mission else {
+        return objective::run(args);
+    };
+    let valid = inputs::check(path, &args.source)?.print_and_accept()?;
     // The text has done its part (diagnostics are printed): let it go.
     drop(valid.file);
     let now = args.as_of.unwrap_or_else(jiff::Timestamp::now);

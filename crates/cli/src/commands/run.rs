@@ -40,6 +40,7 @@ pub fn run(args: &RunArgs) -> Result<Outcome, CliError> {
         Mode {
             wait_for_decisions: args.wait_for_decisions,
             emergency: args.emergency,
+            interactive: args.interactive,
         },
     )
 }
@@ -101,6 +102,7 @@ pub fn resume(args: &ResumeArgs) -> Result<Outcome, CliError> {
         Mode {
             wait_for_decisions: args.wait_for_decisions,
             emergency: args.emergency,
+            interactive: args.interactive,
         },
     )
 }
@@ -211,6 +213,9 @@ fn drive(
         json,
         mission: id.to_string(),
         first_start: first_start.clone(),
+        ask: mode
+            .interactive
+            .then(|| super::ask::start(path.to_path_buf(), id.to_string())),
     });
     // Webhooks see what the view sees: durable events only.
     let observer = match &hooks {
@@ -231,7 +236,7 @@ fn drive(
                 mission
             }
         };
-        mission.await_decisions(mode.wait_for_decisions);
+        mission.await_decisions(mode.wait_for_decisions || mode.interactive);
         if mode.emergency {
             mission.emergency()?;
         }
@@ -282,12 +287,15 @@ struct Shown {
     mission: String,
     /// When the run's first attempt started (an emergency reports it).
     first_start: Arc<OnceLock<jiff::Timestamp>>,
+    /// Where escalations go to be asked at the terminal (`--interactive`).
+    ask: Option<std::sync::mpsc::Sender<super::ask::Question>>,
 }
 
 /// How a run goes, beyond the mission itself.
 struct Mode {
     wait_for_decisions: bool,
     emergency: bool,
+    interactive: bool,
 }
 
 impl Observer for Shown {
@@ -297,6 +305,11 @@ impl Observer for Shown {
             techlead_core::state::Event::AttemptStarted { .. }
         ) {
             let _ = self.first_start.set(record.at);
+        }
+        if let Some(ask) = &self.ask
+            && let Some(question) = super::ask::Question::of(record)
+        {
+            let _ = ask.send(question);
         }
         let mut view = self.view.lock().unwrap_or_else(|e| e.into_inner());
         view.get_or_insert_with(|| View::choose(self.json, &self.mission, state))

@@ -162,9 +162,10 @@ fn extend_to(agents: &[AgentLoad], now: Timestamp) -> Timestamp {
         .unwrap_or(now)
 }
 
-/// Drops tasks of over-allocated agents, lowest priority first (the later
-/// in the plan first among equals), each with everything that depends on
-/// it, until every agent fits. Critical tasks are never dropped.
+/// Drops tasks of over-allocated agents, each with everything that depends
+/// on it, until every agent fits: first the groups whose most important
+/// task matters least (a low task that high ones wait for is not low), the
+/// later in the plan first among equals. Critical tasks are never dropped.
 fn cut(work: &[Work<'_>], agents: &[AgentLoad]) -> Option<Cut> {
     let mut load: HashMap<&str, f64> = agents.iter().map(|a| (a.agent.as_str(), a.hours)).collect();
     let capacity: HashMap<&str, f64> = agents
@@ -173,7 +174,15 @@ fn cut(work: &[Work<'_>], agents: &[AgentLoad]) -> Option<Cut> {
         .collect();
     let over = |load: &HashMap<&str, f64>, agent: &str| load[agent] > capacity[agent] + 1e-9;
     let mut order: Vec<usize> = (0..work.len()).collect();
-    order.sort_by_key(|&i| (std::cmp::Reverse(work[i].priority), std::cmp::Reverse(i)));
+    let top = |i: usize| {
+        with_dependents(work, i, &BTreeSet::new())
+            .into_iter()
+            .map(|j| work[j].priority)
+            .min()
+            .unwrap_or(work[i].priority)
+    };
+    let tops: Vec<Priority> = (0..work.len()).map(top).collect();
+    order.sort_by_key(|&i| (std::cmp::Reverse(tops[i]), std::cmp::Reverse(i)));
     let mut dropped: BTreeSet<usize> = BTreeSet::new();
     for i in order {
         if !agents.iter().any(|a| over(&load, &a.agent)) {

@@ -26,8 +26,14 @@ pub fn extract(answer: &str) -> Draft {
         text = inner;
         repairs.push("stripped Markdown code fences".to_string());
     }
+    // Comments before the mission are YAML too, and stay.
+    let prose = |before: &str| {
+        before
+            .lines()
+            .any(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+    };
     if let Some(start) = first_top_level_key(&text)
-        && start > 0
+        && prose(&text[..start])
     {
         text = text[start..].to_string();
         repairs.push("dropped the text before the mission".to_string());

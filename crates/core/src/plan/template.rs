@@ -156,7 +156,11 @@ impl Choice {
             kind => format!(
                 "the {} template, for: {}",
                 kind.as_str(),
-                self.matched.join(", ")
+                self.matched
+                    .iter()
+                    .map(|k| k.trim_end_matches('*'))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         }
     }

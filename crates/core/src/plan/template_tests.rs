@@ -39,7 +39,7 @@ fn the_reason_names_the_keywords_or_says_it_fell_back() {
     assert_eq!(choice.kind, ProjectKind::IncidentResponse);
     assert_eq!(
         choice.reason(),
-        "the incident-response template, for: outage*, 5xx"
+        "the incident-response template, for: outage, 5xx"
     );
     assert!(choose("Tidy up").reason().contains("general template"));
 }
