@@ -115,3 +115,22 @@ fn a_passed_deadline_leaves_no_capacity() {
         at("2026-01-05T21:00:00Z")
     );
 }
+
+#[test]
+fn a_low_task_that_high_ones_wait_for_is_cut_after_plain_medium_work() {
+    let after_a = ["A".to_string()];
+    let plan = [
+        work("A", "dev", 2.0, Priority::Low, &[]),
+        work("B", "dev", 6.0, Priority::High, &after_a),
+        work("C", "dev", 3.0, Priority::Medium, &[]),
+    ];
+    // One day at 8 h: 11 h of work, 3 h too many.
+    let capacity = check(
+        &plan,
+        at(NOW),
+        at("2026-01-06T09:00:00Z"),
+        &Availability::default(),
+    );
+    let cut = capacity.options.unwrap().cut.unwrap();
+    assert_eq!(cut.tasks, ["C"]);
+}
