@@ -21,7 +21,10 @@ fn mission(dir: &Path, name: &str, tasks: &str) {
     // Agents of their own, so that each task runs on the agent it names.
     let agents = dir.join(".claude/agents");
     std::fs::create_dir_all(&agents).unwrap();
-    for (agent, what) in [("backend-dev", "Builds servers"), ("frontend-dev", "Builds pages")] {
+    for (agent, what) in [
+        ("backend-dev", "Builds servers"),
+        ("frontend-dev", "Builds pages"),
+    ] {
         std::fs::write(
             agents.join(format!("{agent}.md")),
             format!("---\nname: {agent}\ndescription: {what}\n---\nYou build things.\n"),
@@ -96,7 +99,7 @@ fn an_emergency_suspends_shared_work_elsewhere_which_resumes_after_it() {
     let position = |want: &dyn Fn(&serde_json::Value) -> bool| {
         kinds
             .iter()
-            .position(|e| want(e))
+            .position(want)
             .unwrap_or_else(|| panic!("missing event in {events:#?}"))
     };
     let preempted = position(&|e| support::event_type(e) == "preempted");

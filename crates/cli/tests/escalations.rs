@@ -234,7 +234,7 @@ fn bad_decisions_are_refused_with_what_to_do() {
         .expect_stderr(&["the mission has no escalation 7", "open: #1"]);
     support::run_to_end(dir.path(), &["decide", &id, "1", "redo", "--db", db])
         .expect_code(2)
-        .expect_stderr(&["unknown action `redo`", "retry|skip|abort"]);
+        .expect_stderr(&["unknown action `redo`", "retry|skip|approve|abort"]);
     support::run_to_end(
         dir.path(),
         &["decide", &id, "1", "reassign", "nobody", "--db", db],
@@ -332,4 +332,90 @@ fn an_interactive_run_asks_at_the_terminal_and_goes_on_with_the_answer() {
     assert_eq!(ran(dir.path()), ["FLAKY", "FLAKY", "FLAKY", "NEXT"]);
     let listed = escalations(dir.path(), db, &format!("{name}-1"));
     assert_eq!(listed[0]["resolution"]["by"], "terminal");
+}
+
+#[test]
+fn approve_accepts_work_its_gate_rejected_and_a_failed_definition_of_done_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("techlead.db");
+    let db = db.to_str().unwrap();
+    let name = support::unique_name("approve");
+    let id = format!("{name}-1");
+    support::write_mission(
+        dir.path(),
+        &format!(
+            "mission:\n  name: {name}\n  objective: approve\n  defaults: {{executor: command, retries: 0}}\n\
+             \x20 definition_of_done:\n    - {{item: the docs are reviewed, run: test -f docs-reviewed}}\n\
+             tasks:\n\
+             \x20 - {{id: BUILD, title: build, command: [sh, -c, 'echo built > out'], gates: ['test -f reviewed']}}\n\
+             \x20 - {{id: SHIP, title: ship, depends_on: [BUILD], command: [sh, -c, 'echo SHIP >> ran']}}\n"
+        ),
+    );
+    support::run_to_end(dir.path(), &["run", "mission.yaml", "--db", db])
+        .expect_code(1)
+        .expect_stderr(&["escalation #1"]);
+    assert_eq!(escalations(dir.path(), db, &id)[0]["kind"], "gate");
+    // Only a gate's or the definition of done's verdict can be approved.
+    support::run_to_end(dir.path(), &["decide", &id, "1", "approve", "--db", db]).expect_code(0);
+    support::run_to_end(dir.path(), &["resume", &id, "--db", db])
+        .expect_code(1)
+        .expect_stderr(&[
+            "BUILD's work approved by you",
+            "the definition of done is not met",
+        ]);
+    assert_eq!(ran(dir.path()), ["SHIP"]);
+    let listed = escalations(dir.path(), db, &id);
+    let dod = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "definition-of-done")
+        .expect("the failed check is escalated");
+    let n = dod["id"].to_string();
+    support::run_to_end(dir.path(), &["decide", &id, &n, "approve", "--db", db]).expect_code(0);
+    support::run_to_end(dir.path(), &["resume", &id, "--db", db]).expect_code(0);
+    let status = support::status(dir.path(), Path::new(db), &id);
+    assert_eq!(status["status"], "succeeded");
+    let text = support::run_to_end(dir.path(), &["status", &id, "--db", db]);
+    assert!(text.stdout.contains("≈"), "{}", text.stdout);
+}
+
+#[test]
+fn edit_gives_the_next_attempt_the_persons_guidance() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("techlead.db");
+    let db = db.to_str().unwrap();
+    let name = support::unique_name("edit");
+    let id = format!("{name}-1");
+    let agent = r#"cat > "prompt-$TECHLEAD_ATTEMPT.md"; grep -q 'use the mirror' "prompt-$TECHLEAD_ATTEMPT.md""#;
+    support::write_mission(
+        dir.path(),
+        &format!(
+            "mission:\n  name: {name}\n  objective: edit\n  defaults: {{executor: command, retries: 0}}\ntasks:\n\
+             \x20 - {{id: FETCH, title: fetch, command: [sh, -c, {agent:?}]}}\n"
+        ),
+    );
+    support::run_to_end(dir.path(), &["run", "mission.yaml", "--db", db]).expect_code(1);
+    support::run_to_end(dir.path(), &["decide", &id, "1", "approve", "--db", db])
+        .expect_code(1)
+        .expect_stderr(&["only a gate's or the definition of done's verdict can be approved"]);
+    support::run_to_end(
+        dir.path(),
+        &[
+            "decide",
+            &id,
+            "1",
+            "edit",
+            "use the mirror at mirror.example",
+            "--db",
+            db,
+        ],
+    )
+    .expect_code(0);
+    support::run_to_end(dir.path(), &["resume", &id, "--db", db]).expect_code(0);
+    let second = std::fs::read_to_string(dir.path().join("prompt-2.md")).unwrap();
+    assert!(
+        second.contains("## From the person\n\nuse the mirror at mirror.example"),
+        "{second}"
+    );
 }

@@ -24,6 +24,9 @@ pub fn render(state: &MissionState, t: usize) -> String {
     list(&mut out, "## Checks your work must pass", &checks);
     rejection(&mut out, state, t);
     blocked(&mut out, state, t);
+    if let Some(guidance) = &state.tasks[t].guidance {
+        let _ = writeln!(out, "## From the person\n\n{}\n", guidance.trim());
+    }
     conflict(&mut out, state, t);
     if !plan.objective.is_empty() {
         let _ = writeln!(

@@ -793,7 +793,11 @@ fn a_question_takes_an_answer_and_leaves_a_paused_mission_paused() {
         request: None,
     });
     assert!(m.state.open_escalations.is_empty());
-    assert_eq!(m.state.status, MissionStatus::Paused, "an answer is no go-on");
+    assert_eq!(
+        m.state.status,
+        MissionStatus::Paused,
+        "an answer is no go-on"
+    );
     // An answer fits no other kind of escalation.
     m.ok(Event::EscalationRaised {
         id: 2,
@@ -1947,7 +1951,11 @@ fn plausible(state: &MissionState, now: i64, flavor: u8) -> Vec<Event> {
             .collect();
         events.push(Event::EscalationRaised {
             id: state.escalations + 1,
-            kind: EscalationKind::FailureRate,
+            kind: if flavor % 8 == 5 {
+                EscalationKind::Gate
+            } else {
+                EscalationKind::FailureRate
+            },
             message: "failure rate over the threshold".to_string(),
             tasks: failed,
             options: vec!["retry".to_string(), "abort".to_string()],
@@ -1956,9 +1964,13 @@ fn plausible(state: &MissionState, now: i64, flavor: u8) -> Vec<Event> {
     if let Some(open) = state.open_escalations.first()
         && flavor % 5 == 2
     {
-        let decision = match flavor % 7 {
+        let decision = match flavor % 9 {
             0 => Decision::Abort,
             1 | 2 => Decision::Skip,
+            7 => Decision::Approve,
+            8 => Decision::Edit {
+                text: "try the other way".into(),
+            },
             3 if !state.plan.agents.is_empty() => Decision::Reassign {
                 agent: state.plan.agents[0].name.clone(),
             },
@@ -2135,13 +2147,14 @@ fn check_invariants(s: &MissionState) -> Result<(), TestCaseError> {
                 prop_assert!(task.retry_at.is_some());
             }
             T::Succeeded => prop_assert!(
-                matches!(last, Some(AttemptOutcome::Succeeded { .. })),
+                matches!(last, Some(AttemptOutcome::Succeeded { .. })) || task.approved,
                 "{}: succeeded after {:?}",
                 id,
                 last
             ),
             T::Checking => prop_assert!(
-                matches!(last, Some(AttemptOutcome::Succeeded { .. })) && s.needs_check(t),
+                (matches!(last, Some(AttemptOutcome::Succeeded { .. })) || task.approved)
+                    && s.needs_check(t),
                 "{}: checking after {:?}",
                 id,
                 last
@@ -2203,8 +2216,10 @@ fn check_invariants(s: &MissionState) -> Result<(), TestCaseError> {
         prop_assert!(s.tasks.iter().all(|t| t.status.lets_dependents_start()));
         prop_assert!((0..s.plan.phases.len()).all(|p| s.phase_gates_passed(p)));
         prop_assert!(
-            (0..s.done.len())
-                .all(|i| matches!(s.done_state(i), DoneState::Met | DoneState::ToConfirm)),
+            (0..s.done.len()).all(|i| matches!(
+                s.done_state(i),
+                DoneState::Met | DoneState::Approved | DoneState::ToConfirm
+            )),
             "succeeded with the definition of done unmet"
         );
     }
@@ -2295,7 +2310,9 @@ fn check_should_invariants(s: &MissionState, now: i64) -> Result<(), TestCaseErr
             // Or its blocker was reopened and another one holds it.
             let freed = s.newly_unblocked().contains(&t)
                 || dep_indices(s, t).any(|d| matches!(s.tasks[d].status, T::Failed | T::Blocked))
-                || s.plan.tasks[t].phase.is_some_and(|phase| (0..phase).any(dead));
+                || s.plan.tasks[t]
+                    .phase
+                    .is_some_and(|phase| (0..phase).any(dead));
             prop_assert!(
                 by_dependency || by_phase || freed,
                 "{} is blocked by `{}`",
@@ -2345,13 +2362,25 @@ fn check_transition(
         // Only the person's decision moves a finished task: reopened or
         // skipped, once, and nothing else about it changes.
         let decided = match event {
-            Event::TaskReopened { task, .. } | Event::TaskSkipped { task } => {
-                task == &before.plan.tasks[t].id
-            }
+            Event::TaskReopened { task, .. }
+            | Event::TaskSkipped { task }
+            | Event::TaskApproved { task } => task == &before.plan.tasks[t].id,
             _ => false,
         };
+        // An `edit` leaves its guidance on the tasks it reopens next.
+        let edited = matches!(
+            event,
+            Event::EscalationResolved {
+                decision: Decision::Edit { .. },
+                ..
+            }
+        );
         if b.status.is_terminal() && !decided {
-            prop_assert_eq!(b, a, "finished task {} changed", &before.plan.tasks[t].id);
+            let mut a = a.clone();
+            if edited {
+                a.guidance = b.guidance.clone();
+            }
+            prop_assert_eq!(b, &a, "finished task {} changed", &before.plan.tasks[t].id);
         }
         if decided {
             prop_assert!(matches!(b.status, TaskStatus::Failed | TaskStatus::Blocked));

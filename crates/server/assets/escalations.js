@@ -9,11 +9,12 @@ import { post, missionPath } from './api.js';
 import { h, put } from './dom.js';
 import { clock } from './format.js';
 
-const ACTIONS = ['retry', 'skip', 'reassign', 'abort'];
+const ACTIONS = ['retry', 'skip', 'reassign', 'approve', 'abort'];
 const WHAT = {
   retry: 'Another round for its tasks, with fresh retries',
   skip: 'Go on without its failed tasks: their dependents start',
   reassign: 'Another round for its tasks, on another agent',
+  approve: 'Accept it as it is: the work merges without its gates, or the check counts as met',
   abort: 'Stop the mission for good',
 };
 

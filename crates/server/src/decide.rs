@@ -50,15 +50,16 @@ pub async fn decide(
             r#"send JSON such as {"action": "retry"} or {"action": "reassign", "agent": "backend-dev"}"#,
         )
     })?;
-    // `answer` carries its text in `text`, `reassign` its agent in `agent`.
+    // `answer` and `edit` carry their text in `text`, `reassign` its agent
+    // in `agent`.
     let argument = match body.action.as_str() {
-        "answer" => body.text.as_deref(),
+        "answer" | "edit" => body.text.as_deref(),
         _ => body.agent.as_deref(),
     };
     let decision = Decision::parse(&body.action, argument).map_err(|e| {
         ApiError::bad_request(
             e,
-            "actions: retry, skip, reassign (with agent), answer (with text), abort",
+            "actions: retry, skip, reassign (with agent), edit (with text), approve, answer (with text), abort",
         )
     })?;
     let cached = shared.db.clone();

@@ -11,8 +11,8 @@
 //! docs/server.md describes the endpoints.
 
 mod api;
-mod commits;
 mod attempts;
+mod commits;
 mod dashboard;
 mod db;
 mod decide;
@@ -22,9 +22,9 @@ mod feed;
 mod guard;
 mod log;
 mod metrics;
+pub mod openapi;
 mod outlook;
 mod patch;
-pub mod openapi;
 mod tail;
 pub mod token;
 mod ws;

@@ -136,7 +136,10 @@ async fn every_read_endpoint_answers_what_the_store_holds() {
         .iter()
         .map(|e| e["kind"].as_str().unwrap())
         .collect();
-    assert_eq!(kinds, ["retries-exhausted", "retries-exhausted", "failure-rate"]);
+    assert_eq!(
+        kinds,
+        ["retries-exhausted", "retries-exhausted", "failure-rate"]
+    );
 
     let (status, costs) = served.json(&format!("/api/missions/{id}/costs")).await;
     assert_eq!(status, 200);

@@ -83,7 +83,12 @@ fn prompt(question: &Question) {
 }
 
 /// Puts the answer in the inbox; an empty answer or `wait` puts nothing.
-fn record(db: &PathBuf, mission: &str, question: &Question, answer: &str) -> Result<(), String> {
+fn record(
+    db: &std::path::Path,
+    mission: &str,
+    question: &Question,
+    answer: &str,
+) -> Result<(), String> {
     if answer.is_empty() || answer == "wait" {
         return Ok(());
     }

@@ -21,7 +21,7 @@ pub fn run(args: &DecideArgs) -> Result<Outcome, CliError> {
     let decision = Decision::parse(&args.action, args.agent.as_deref()).map_err(|message| {
         CliError::Decision {
             message,
-            hint: "techlead decide MISSION N retry|skip|abort, or reassign AGENT, or answer TEXT"
+            hint: "techlead decide MISSION N retry|skip|approve|abort, or reassign AGENT, edit GUIDANCE, answer TEXT"
                 .into(),
             refused: false,
         }

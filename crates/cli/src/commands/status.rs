@@ -357,6 +357,7 @@ fn done_section(state: &MissionState, data_dir: &Path) -> String {
         let mark = match done {
             DoneState::Met => "✓",
             DoneState::NotMet => "✗",
+            DoneState::Approved => "≈",
             DoneState::ToConfirm => "·",
             DoneState::NotChecked => "…",
         };

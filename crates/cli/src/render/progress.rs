@@ -473,6 +473,9 @@ pub fn describe(record: &EventRecord, tally: &Tally, state: &MissionState) -> Op
             None => format!("↻ {task} waits again"),
         },
         Event::TaskSkipped { task } => format!("» {task} skipped: its dependents go on"),
+        Event::TaskApproved { task } => {
+            format!("✓ {task}'s work approved by you: it merges without its gates")
+        }
         Event::Preempted { by, agents } => format!(
             "⏸ emergency {by} holds {}: their non-critical work here waits",
             agents.join(", ")

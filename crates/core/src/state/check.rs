@@ -30,7 +30,7 @@ impl MissionState {
     /// The next gate task `t` runs on its last attempt's work, or `None`
     /// when every gate passed (or the task is not being checked).
     pub fn next_gate(&self, t: usize) -> Option<(usize, &GatePlan)> {
-        if self.tasks[t].status != TaskStatus::Checking {
+        if self.tasks[t].status != TaskStatus::Checking || self.tasks[t].approved {
             return None;
         }
         let done = self.checks_of_last_attempt(t).count();

@@ -15,6 +15,8 @@ pub struct DoneResult {
     pub exit_code: Option<i32>,
     /// The check's output file, relative to the data directory.
     pub log: String,
+    /// The check failed and the person accepted it anyway.
+    pub approved: bool,
 }
 
 /// Where one item of the definition of done stands, as a report shows it.
@@ -25,6 +27,8 @@ pub enum DoneState {
     Met,
     /// Its check failed.
     NotMet,
+    /// Its check failed, and the person accepted it (`approve`).
+    Approved,
     /// A statement the person confirms; techlead does not check it.
     ToConfirm,
     /// Its check has not run yet (the work is not all in, or it is next).
@@ -36,6 +40,7 @@ impl DoneState {
         match self {
             DoneState::Met => "met",
             DoneState::NotMet => "not met",
+            DoneState::Approved => "not met, approved by you",
             DoneState::ToConfirm => "to confirm",
             DoneState::NotChecked => "not checked yet",
         }
@@ -65,7 +70,9 @@ impl MissionState {
             .done_when
             .iter()
             .zip(&self.done)
-            .all(|(item, result)| item.run.is_none() || result.as_ref().is_some_and(|r| r.passed))
+            .all(|(item, result)| {
+                item.run.is_none() || result.as_ref().is_some_and(|r| r.passed || r.approved)
+            })
     }
 
     /// Where item `i` of the definition of done stands.
@@ -74,6 +81,7 @@ impl MissionState {
             (None, _) => DoneState::ToConfirm,
             (Some(_), None) => DoneState::NotChecked,
             (Some(_), Some(result)) if result.passed => DoneState::Met,
+            (Some(_), Some(result)) if result.approved => DoneState::Approved,
             (Some(_), Some(_)) => DoneState::NotMet,
         }
     }
@@ -109,6 +117,7 @@ impl MissionState {
             passed,
             exit_code,
             log: log.to_string(),
+            approved: false,
         });
         Ok(())
     }

@@ -78,6 +78,26 @@ impl MissionState {
             _ if question && !matches!(decision, Decision::Answer { .. }) => Some(format!(
                 "escalation {id} is an agent's question: answer it (`answer \"TEXT\"`) or abort"
             )),
+            Decision::Approve
+                if !matches!(
+                    escalation.kind,
+                    EscalationKind::Gate | EscalationKind::DefinitionOfDone
+                ) =>
+            {
+                Some(format!(
+                    "only a gate's or the definition of done's verdict can be approved; escalation {id} is {}: retry, reassign, skip or abort",
+                    kind_name(escalation.kind)
+                ))
+            }
+            Decision::Approve
+                if escalation.kind == EscalationKind::Gate
+                    && self.failed_tasks(escalation).next().is_none() =>
+            {
+                Some(format!("escalation {id} names no failed task to approve"))
+            }
+            Decision::Edit { .. } if self.stuck(escalation).next().is_none() => Some(format!(
+                "escalation {id} names no failed or blocked task to give guidance to; retry or abort"
+            )),
             Decision::Skip if self.stuck(escalation).next().is_none() => Some(format!(
                 "escalation {id} names no failed or blocked task to skip; retry or abort"
             )),
@@ -109,6 +129,16 @@ impl MissionState {
             })
     }
 
+    /// The escalation's failed tasks whose work can be approved: work
+    /// that goes through gates or a merge.
+    fn failed_tasks<'a>(
+        &'a self,
+        escalation: &'a OpenEscalation,
+    ) -> impl Iterator<Item = usize> + 'a {
+        self.stuck(escalation)
+            .filter(|&t| self.tasks[t].status == TaskStatus::Failed && self.needs_check(t))
+    }
+
     /// The task events that follow the decision on escalation `id`: its
     /// failed and blocked tasks reopen or are skipped. Asked before the
     /// decision is applied.
@@ -116,17 +146,27 @@ impl MissionState {
         let Some(escalation) = self.open_escalation(id) else {
             return Vec::new();
         };
+        if *decision == Decision::Approve {
+            return self
+                .failed_tasks(escalation)
+                .map(|t| Event::TaskApproved {
+                    task: self.plan.tasks[t].id.clone(),
+                })
+                .collect();
+        }
         self.stuck(escalation)
             .filter_map(|t| {
                 let task = self.plan.tasks[t].id.clone();
                 match decision {
-                    Decision::Retry => Some(Event::TaskReopened { task, agent: None }),
+                    Decision::Retry | Decision::Edit { .. } => {
+                        Some(Event::TaskReopened { task, agent: None })
+                    }
                     Decision::Reassign { agent } => Some(Event::TaskReopened {
                         task,
                         agent: Some(agent.clone()),
                     }),
                     Decision::Skip => Some(Event::TaskSkipped { task }),
-                    Decision::Abort | Decision::Answer { .. } => None,
+                    Decision::Abort | Decision::Answer { .. } | Decision::Approve => None,
                 }
             })
             .collect()
@@ -164,6 +204,21 @@ impl MissionState {
             // (a pause for another reason) is none of its business.
             return Ok(());
         }
+        if let Decision::Edit { text } = decision {
+            // Said to the next attempts of its tasks (`prompt`).
+            let stuck: Vec<usize> = self.stuck(&escalation).collect();
+            for t in stuck {
+                self.tasks[t].guidance = Some(text.clone());
+            }
+        }
+        if escalation.kind == EscalationKind::DefinitionOfDone && *decision == Decision::Approve {
+            // The person accepts what the checks found.
+            for result in self.done.iter_mut().flatten() {
+                if !result.passed {
+                    result.approved = true;
+                }
+            }
+        }
         if escalation.kind == EscalationKind::DefinitionOfDone && *decision == Decision::Retry {
             // The person fixed what the check found: it runs again.
             for result in &mut self.done {
@@ -197,6 +252,18 @@ impl MissionState {
         if let Some(agent) = agent {
             state.agent = agent.to_string();
         }
+        self.set_status(t, status);
+        Ok(())
+    }
+
+    /// The person accepted failed task `task`'s work: it goes to its
+    /// merge without its gates.
+    pub(super) fn approve(&mut self, task: &str) -> Result<(), StateError> {
+        let t = self.task(task)?;
+        let was = self.tasks[t].status;
+        let status = self.task_after(t, TaskMove::Approve)?;
+        self.reopened(t, was);
+        self.tasks[t].approved = true;
         self.set_status(t, status);
         Ok(())
     }
@@ -313,4 +380,11 @@ fn recommend(kind: EscalationKind, tasks: &[String], plan: &super::plan::Mission
         EscalationKind::DefinitionOfDone => "fix what the check found on the integration branch, then retry to check again".into(),
         EscalationKind::Question => "answer it (`techlead decide MISSION N answer \"TEXT\"`): the agent waits for the answer while it runs".into(),
     }
+}
+
+fn kind_name(kind: EscalationKind) -> String {
+    serde_json::to_value(kind)
+        .ok()
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_default()
 }

@@ -203,6 +203,11 @@ pub enum Event {
     TaskSkipped {
         task: String,
     },
+    /// The person accepted the work of a task whose gates kept rejecting
+    /// it: it goes on to its merge without them.
+    TaskApproved {
+        task: String,
+    },
     /// A decision from the inbox that could not be carried out (the
     /// escalation was already resolved, the agent is unknown, ...).
     DecisionRefused {
@@ -212,10 +217,15 @@ pub enum Event {
     },
     /// An emergency mission (`by`) needs `agents`: this mission's
     /// non-critical tasks on them are suspended and wait until it ends.
-    Preempted { by: String, agents: Vec<String> },
+    Preempted {
+        by: String,
+        agents: Vec<String>,
+    },
     /// The emergency mission `by` ended (or no run holds it any more): the
     /// tasks it held go on.
-    PreemptionEnded { by: String },
+    PreemptionEnded {
+        by: String,
+    },
     /// The person stopped the run (Ctrl-C, SIGTERM).
     RunInterrupted {
         reason: String,
@@ -345,6 +355,12 @@ pub enum Decision {
     /// The person's answer to an agent's question (a `question`
     /// escalation): the asking attempt gets `text` and goes on.
     Answer { text: String },
+    /// Accept as it is: a task's work its gates kept rejecting (it merges
+    /// without them), or a failed check of the definition of done.
+    Approve,
+    /// Another round for the escalation's tasks, with `text` from the
+    /// person added to their prompt.
+    Edit { text: String },
 }
 
 impl Decision {
@@ -356,6 +372,8 @@ impl Decision {
             Decision::Reassign { .. } => "reassign",
             Decision::Abort => "abort",
             Decision::Answer { .. } => "answer",
+            Decision::Approve => "approve",
+            Decision::Edit { .. } => "edit",
         }
     }
 
@@ -375,14 +393,21 @@ impl Decision {
                 text: text.to_string(),
             },
             ("answer", _) => return Err("`answer` needs the text of the answer".into()),
-            ("retry" | "skip" | "abort", Some(_)) => {
+            ("approve", None) => Decision::Approve,
+            ("edit", Some(text)) if !text.trim().is_empty() => Decision::Edit {
+                text: text.trim().to_string(),
+            },
+            ("edit", _) => {
+                return Err("`edit` needs the guidance to add to the task's prompt".into());
+            }
+            ("retry" | "skip" | "abort" | "approve", Some(_)) => {
                 return Err(format!(
                     "`{action}` takes no argument; only `reassign` and `answer` do"
                 ));
             }
             _ => {
                 return Err(format!(
-                    "unknown action `{action}`: use retry, skip, reassign <agent>, answer <text> or abort"
+                    "unknown action `{action}`: use retry, skip, reassign <agent>, edit <guidance>, approve, answer <text> or abort"
                 ));
             }
         };

@@ -138,6 +138,10 @@ pub struct TaskState {
     /// Attempts up to this number do not count against the task's
     /// retries: the person asked for another round after them.
     pub fresh_from: u32,
+    /// What the person said to the task's next attempts (`edit`).
+    pub guidance: Option<String>,
+    /// The person accepted the last attempt's work without its gates.
+    pub approved: bool,
 }
 
 /// A task gate's verdict on one attempt's work.
@@ -272,6 +276,8 @@ impl MissionState {
                 conflicts: 0,
                 missing_inputs: Vec::new(),
                 fresh_from: 0,
+                guidance: None,
+                approved: false,
             })
             .collect();
         let index: HashMap<String, usize> = plan
@@ -496,6 +502,7 @@ impl MissionState {
             Event::EscalationResolved { id, decision, .. } => self.resolve(*id, decision),
             Event::TaskReopened { task, agent } => self.reopen(task, agent.as_deref()),
             Event::TaskSkipped { task } => self.skip(task),
+            Event::TaskApproved { task } => self.approve(task),
             // The log keeps what was asked; nothing changes.
             Event::DecisionRefused { .. } => Ok(()),
             Event::Preempted { by, agents } => {
@@ -570,6 +577,8 @@ impl MissionState {
         let state = &mut self.tasks[i];
         state.agent = agent.to_string();
         state.progress = None;
+        // An approval covered the work it was given for, not a new attempt's.
+        state.approved = false;
         // Most tasks take one attempt; the default growth (to four) would
         // hold megabytes of empty attempts in a 10,000-task mission.
         state.attempts.reserve_exact(1);

@@ -51,6 +51,8 @@ pub enum TaskMove {
     Reopen,
     /// The person chose to go on without a failed or blocked task.
     Skip,
+    /// The person accepted a failed task's work as it is: it merges.
+    Approve,
 }
 
 /// A move that is not allowed from a status.
@@ -118,6 +120,7 @@ impl TaskStatus {
             (S::Pending | S::Retrying, M::Block) => S::Blocked,
             (S::Failed | S::Blocked, M::Reopen) => S::Pending,
             (S::Failed | S::Blocked, M::Skip) => S::Skipped,
+            (S::Failed, M::Approve) => S::Checking,
             _ => {
                 return Err(IllegalTransition {
                     from: self.to_string(),

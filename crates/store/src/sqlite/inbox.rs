@@ -24,7 +24,7 @@ pub(super) fn insert(
     )?;
     let argument = match &request.decision {
         Decision::Reassign { agent } => Some(agent.as_str()),
-        Decision::Answer { text } => Some(text.as_str()),
+        Decision::Answer { text } | Decision::Edit { text } => Some(text.as_str()),
         _ => None,
     };
     tx.prepare_cached(

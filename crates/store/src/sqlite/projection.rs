@@ -44,6 +44,7 @@ pub(super) fn event_type(event: &Event) -> &'static str {
         Event::EscalationRaised { .. } => "escalation_raised",
         Event::EscalationResolved { .. } => "escalation_resolved",
         Event::TaskReopened { .. } => "task_reopened",
+        Event::TaskApproved { .. } => "task_approved",
         Event::TaskSkipped { .. } => "task_skipped",
         Event::DecisionRefused { .. } => "decision_refused",
         Event::Preempted { .. } => "preempted",
@@ -70,7 +71,8 @@ pub(super) fn event_task(event: &Event) -> Option<&str> {
         | Event::MergeConflicted { task, .. }
         | Event::TaskBlocked { task, .. }
         | Event::TaskReopened { task, .. }
-        | Event::TaskSkipped { task } => Some(task),
+        | Event::TaskSkipped { task }
+        | Event::TaskApproved { task } => Some(task),
         _ => None,
     }
 }
@@ -379,6 +381,10 @@ pub(super) fn project(
                  WHERE mission = ?1 AND id = ?2",
             )?
             .execute(params![mission, task, agent])?;
+        }
+        Event::TaskApproved { task } => {
+            uncount_failure(tx, mission, task, change)?;
+            set_status(tx, mission, task, "checking")?;
         }
         Event::TaskSkipped { task } => {
             uncount_failure(tx, mission, task, change)?;
