@@ -101,7 +101,7 @@ fn handoff(out: &mut String, state: &MissionState, t: usize) {
         };
         let (plan, done) = (&state.plan.tasks[d], &state.tasks[d]);
         let _ = writeln!(out, "### {}: {} ({})\n", plan.id, plan.title, done.agent);
-        match &done.summary {
+        match &done.reports.summary {
             Some(summary) => {
                 let _ = writeln!(out, "{}\n", summary.trim());
             }
@@ -109,10 +109,11 @@ fn handoff(out: &mut String, state: &MissionState, t: usize) {
                 let _ = writeln!(out, "(no summary: status {})\n", done.status);
             }
         }
-        list(out, "Decisions:", &done.decisions);
-        list(out, "Artifacts:", &done.artifacts);
-        changed_files(out, &done.changed_files);
+        list(out, "Decisions:", &done.reports.decisions);
+        list(out, "Artifacts:", &done.reports.artifacts);
+        changed_files(out, &done.work.changed_files);
         let passed: Vec<&str> = done
+            .work
             .checks
             .iter()
             .filter(|c| c.passed && done.attempts.last().is_some_and(|a| a.number == c.attempt))
@@ -172,10 +173,11 @@ fn rejection(out: &mut String, state: &MissionState, t: usize) {
     let Some(last) = task.attempts.iter().rev().find(|a| a.outcome.is_some()) else {
         return;
     };
-    let Some(gate) = &last.rejected_by else {
+    let Some(gate) = &last.detail.rejected_by else {
         return;
     };
     let Some(check) = task
+        .work
         .checks
         .iter()
         .rev()
@@ -197,7 +199,7 @@ fn rejection(out: &mut String, state: &MissionState, t: usize) {
 
 /// A merge conflict to resolve: the files, and the work on the other side.
 fn conflict(out: &mut String, state: &MissionState, t: usize) {
-    let Some(files) = &state.tasks[t].conflict else {
+    let Some(files) = &state.tasks[t].work.conflict else {
         return;
     };
     let _ = writeln!(
@@ -213,9 +215,10 @@ fn conflict(out: &mut String, state: &MissionState, t: usize) {
     }
     out.push('\n');
     let others: Vec<usize> = (0..state.tasks.len())
-        .filter(|&o| o != t && state.tasks[o].merged.is_some())
+        .filter(|&o| o != t && state.tasks[o].work.merged.is_some())
         .filter(|&o| {
             state.tasks[o]
+                .work
                 .changed_files
                 .iter()
                 .any(|f| files.contains(f))
@@ -227,7 +230,7 @@ fn conflict(out: &mut String, state: &MissionState, t: usize) {
     let _ = writeln!(out, "The other side's work:\n");
     for o in others {
         let (plan, done) = (&state.plan.tasks[o], &state.tasks[o]);
-        let summary = done.summary.as_deref().unwrap_or("(no summary)");
+        let summary = done.reports.summary.as_deref().unwrap_or("(no summary)");
         let _ = writeln!(out, "- {} ({}): {}", plan.id, done.agent, summary.trim());
     }
     out.push('\n');

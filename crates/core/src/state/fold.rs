@@ -3,6 +3,7 @@
 use super::event::{AttemptOutcome, Event, EventRecord, NextStep, Report, Usage};
 use super::index::Index;
 use super::plan::MissionPlan;
+use super::rare::{Empty, Rare};
 use super::status::{IllegalTransition, MissionMove, MissionStatus, TaskMove, TaskStatus};
 use jiff::Timestamp;
 use serde::Serialize;
@@ -90,12 +91,33 @@ pub struct AttemptState {
     pub finished_at: Option<Timestamp>,
     pub outcome: Option<AttemptOutcome>,
     pub duration_ms: Option<u64>,
+    /// What an agent reported about the attempt, and a gate's rejection:
+    /// none of it for most attempts, so it takes one pointer until set.
+    #[serde(flatten)]
+    pub detail: Rare<AttemptDetail>,
+}
+
+/// The parts of an attempt that most attempts never set.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct AttemptDetail {
     /// What it used, as last reported.
     pub usage: Option<Usage>,
     /// The agent's session, if it named one.
     pub session: Option<String>,
     /// The gate that rejected the attempt's work: it counts as a failure.
     pub rejected_by: Option<String>,
+}
+
+static NO_ATTEMPT_DETAIL: AttemptDetail = AttemptDetail {
+    usage: None,
+    session: None,
+    rejected_by: None,
+};
+
+impl Empty for AttemptDetail {
+    fn empty() -> &'static Self {
+        &NO_ATTEMPT_DETAIL
+    }
 }
 
 /// One task as of the last event.
@@ -108,11 +130,43 @@ pub struct TaskState {
     pub retry_at: Option<Timestamp>,
     pub blocked_by: Option<String>,
     pub progress: Option<(Option<u8>, String)>,
+    /// What the agent reported; one pointer until it reports something.
+    #[serde(flatten)]
+    pub reports: Rare<TaskReports>,
+    /// The task's work in a mission with a repository: saved, checked,
+    /// merged; one pointer in a mission without one.
+    #[serde(flatten)]
+    pub work: Rare<TaskWork>,
+}
+
+/// What an agent reported about its task (`::summary`, `::artifact`,
+/// `::decision`, `::blocked`, or the result file).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct TaskReports {
     pub summary: Option<String>,
     pub artifacts: Vec<String>,
     pub decisions: Vec<String>,
     pub blockers: Vec<String>,
-    /// The task branch's last saved commit (missions with a repository).
+}
+
+static NO_REPORTS: TaskReports = TaskReports {
+    summary: None,
+    artifacts: Vec::new(),
+    decisions: Vec::new(),
+    blockers: Vec::new(),
+};
+
+impl Empty for TaskReports {
+    fn empty() -> &'static Self {
+        &NO_REPORTS
+    }
+}
+
+/// A task's work on its branch, its gates' verdicts and its merge
+/// (missions with a repository).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct TaskWork {
+    /// The task branch's last saved commit.
     pub commit: Option<String>,
     /// What the task branch changed since it forked.
     pub changed_files: Vec<String>,
@@ -128,6 +182,22 @@ pub struct TaskState {
     /// What the task needs that its dependencies' work lacked when it
     /// first started.
     pub missing_inputs: Vec<String>,
+}
+
+static NO_WORK: TaskWork = TaskWork {
+    commit: None,
+    changed_files: Vec::new(),
+    checks: Vec::new(),
+    merged: None,
+    conflict: None,
+    conflicts: 0,
+    missing_inputs: Vec::new(),
+};
+
+impl Empty for TaskWork {
+    fn empty() -> &'static Self {
+        &NO_WORK
+    }
 }
 
 /// A task gate's verdict on one attempt's work.
@@ -151,7 +221,7 @@ impl TaskState {
             .iter()
             .filter(|a| {
                 a.agent == agent
-                    && (a.rejected_by.is_some()
+                    && (a.detail.rejected_by.is_some()
                         || a.outcome.as_ref().is_some_and(AttemptOutcome::is_failure))
             })
             .count() as u32
@@ -241,17 +311,8 @@ impl MissionState {
                 retry_at: None,
                 blocked_by: None,
                 progress: None,
-                summary: None,
-                artifacts: Vec::new(),
-                decisions: Vec::new(),
-                blockers: Vec::new(),
-                commit: None,
-                changed_files: Vec::new(),
-                checks: Vec::new(),
-                merged: None,
-                conflict: None,
-                conflicts: 0,
-                missing_inputs: Vec::new(),
+                reports: Rare::new(),
+                work: Rare::new(),
             })
             .collect();
         let index: HashMap<String, usize> = plan
@@ -342,13 +403,13 @@ impl MissionState {
                 let i = self.current(task, *attempt, &[TaskStatus::Running])?;
                 let state = &mut self.tasks[i];
                 match report {
-                    Report::Blocked(text) => state.blockers.push(text.clone()),
-                    Report::Artifact(path) => state.artifacts.push(path.clone()),
-                    Report::Decision(text) => state.decisions.push(text.clone()),
-                    Report::Summary(text) => state.summary = Some(text.clone()),
+                    Report::Blocked(text) => state.reports.blockers.push(text.clone()),
+                    Report::Artifact(path) => state.reports.artifacts.push(path.clone()),
+                    Report::Decision(text) => state.reports.decisions.push(text.clone()),
+                    Report::Summary(text) => state.reports.summary = Some(text.clone()),
                     Report::Session(id) => {
                         if let Some(current) = state.attempts.last_mut() {
-                            current.session = Some(id.clone());
+                            current.detail.session = Some(id.clone());
                         }
                     }
                 }
@@ -363,7 +424,7 @@ impl MissionState {
                 if let Some(current) = self.tasks[i].attempts.last_mut() {
                     // Reports are running totals: the new one replaces the
                     // last in the mission's sums.
-                    if let Some(before) = current.usage.replace(usage.clone()) {
+                    if let Some(before) = current.detail.usage.replace(usage.clone()) {
                         self.spent_usd -= before.cost_usd;
                         self.spent_tokens -= before.input_tokens + before.output_tokens;
                     }
@@ -425,7 +486,7 @@ impl MissionState {
                         },
                     });
                 }
-                self.tasks[i].missing_inputs = missing.clone();
+                self.tasks[i].work.missing_inputs = missing.clone();
                 Ok(())
             }
             Event::TaskBlocked { task, by } => self.block(task, by),
@@ -531,9 +592,7 @@ impl MissionState {
             finished_at: None,
             outcome: None,
             duration_ms: None,
-            usage: None,
-            session: None,
-            rejected_by: None,
+            detail: Rare::new(),
         });
         Ok(())
     }
@@ -638,11 +697,11 @@ impl MissionState {
             summary: Some(summary),
         } = outcome
         {
-            state.summary = Some(summary.clone());
+            state.reports.summary = Some(summary.clone());
         }
         state.retry_at = None;
-        if action == TaskMove::Check {
-            state.conflict = None;
+        if action == TaskMove::Check && state.work.conflict.is_some() {
+            state.work.conflict = None;
         }
         if let NextStep::Retry { agent, at } = next {
             state.agent = agent.clone();

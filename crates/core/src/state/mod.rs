@@ -12,14 +12,19 @@ mod event;
 mod fold;
 mod index;
 mod plan;
+mod rare;
 mod status;
 
 pub use check::{missing_artifacts, missing_needs};
 pub use done::{DoneResult, DoneState};
 pub use event::{AttemptOutcome, EscalationKind, Event, EventRecord, NextStep, Report, Usage};
-pub use fold::{AttemptState, CheckResult, MissionState, StateError, Tally, TaskState};
+pub use fold::{
+    AttemptDetail, AttemptState, CheckResult, MissionState, StateError, Tally, TaskReports,
+    TaskState, TaskWork,
+};
 pub use plan::{
     AgentPlan, Budget, Checkout, DoneItem, GatePlan, MergeStrategy, MissionPlan, PhasePlan,
     PlanError, RepositoryPlan, Resolve, StandIn, TaskPlan,
 };
+pub use rare::{Empty, Rare};
 pub use status::{IllegalTransition, MissionStatus, TaskStatus};

@@ -797,7 +797,7 @@ impl<S: Store + 'static> Mission<S> {
                     duration_ms,
                     next,
                 })?;
-                if next_is_fail && let Some(files) = self.state.tasks[t].conflict.clone() {
+                if next_is_fail && let Some(files) = self.state.tasks[t].work.conflict.clone() {
                     self.escalate_conflict(task.clone(), &files)?;
                 }
                 self.after_refusal(t, task, &outcome)?;
