@@ -7,7 +7,6 @@ use super::rare::{Empty, Rare};
 use super::status::{IllegalTransition, MissionMove, MissionStatus, TaskMove, TaskStatus};
 use jiff::Timestamp;
 use serde::Serialize;
-use std::collections::HashMap;
 
 /// Why an event was rejected. The state is unchanged when this is returned.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -263,8 +262,13 @@ pub struct MissionState {
     /// tokens in and out.
     pub spent_usd: f64,
     pub spent_tokens: u64,
+    /// Task positions in the order of their IDs, to find a task by its ID
+    /// by binary search: 4 bytes a task, where a `HashMap<String, usize>`
+    /// held a copy of every ID besides (about 90 bytes a task, 0.9 MB of a
+    /// 10,000-task run's peak RSS), for about 14 short comparisons a
+    /// lookup at that size.
     #[serde(skip)]
-    index: HashMap<String, usize>,
+    by_id: Vec<u32>,
     #[serde(skip)]
     pub(super) derived: Index,
 }
@@ -315,16 +319,12 @@ impl MissionState {
                 work: Rare::new(),
             })
             .collect();
-        let index: HashMap<String, usize> = plan
-            .tasks
-            .iter()
-            .enumerate()
-            .map(|(i, t)| (t.id.clone(), i))
-            .collect();
-        let derived = Index::new(&plan, |id| index.get(id).copied());
+        let mut by_id: Vec<u32> = (0..plan.tasks.len() as u32).collect();
+        by_id.sort_unstable_by(|&a, &b| plan.tasks[a as usize].id.cmp(&plan.tasks[b as usize].id));
+        let derived = Index::new(&plan, |id| find(&plan, &by_id, id));
         let budget = plan.budget;
         Ok(MissionState {
-            index,
+            by_id,
             derived,
             gates: vec![Vec::new(); plan.phases.len()],
             done: vec![None; plan.done_when.len()],
@@ -345,7 +345,7 @@ impl MissionState {
     }
 
     pub fn task_index(&self, id: &str) -> Option<usize> {
-        self.index.get(id).copied()
+        find(&self.plan, &self.by_id, id)
     }
 
     /// Applies one event, or rejects it and changes nothing.
@@ -1061,6 +1061,14 @@ fn gates_passed(plan: &MissionPlan, gates: &[Vec<GateResult>], phase: usize) -> 
         .gates
         .iter()
         .all(|g| gates[phase].iter().any(|r| &r.gate == g && r.passed))
+}
+
+/// The position of the task with ID `id`, given the positions in ID order.
+fn find(plan: &MissionPlan, by_id: &[u32], id: &str) -> Option<usize> {
+    by_id
+        .binary_search_by(|&t| plan.tasks[t as usize].id.as_str().cmp(id))
+        .ok()
+        .map(|i| by_id[i] as usize)
 }
 
 /// Merges two sorted iterators into one sorted iterator.
