@@ -39,7 +39,7 @@ pub fn task_spent(state: &MissionState, t: usize) -> Spent {
     for usage in state.tasks[t]
         .attempts
         .iter()
-        .filter_map(|a| a.usage.as_ref())
+        .filter_map(|a| a.detail.usage.as_ref())
     {
         spent.usd += usage.cost_usd;
         spent.tokens += usage.input_tokens + usage.output_tokens;

@@ -10,7 +10,6 @@
 
 use crate::state::MissionState;
 use jiff::Timestamp;
-use std::collections::HashMap;
 
 /// Claims that may wait per slot. One would do if a commit always took
 /// less time than the shortest task; two absorb a slow fsync (its 90th
@@ -127,23 +126,29 @@ pub fn next_executor_resume(state: &MissionState, now: Timestamp) -> Option<Time
 }
 
 /// Slots in use, overall and by agent and executor, against the limits
-/// times `per_slot`.
+/// times `per_slot`. Only agents and executors that have a limit are
+/// counted, each in the slot of its limit: most missions have none or a
+/// few, so a turn's bookkeeping is a scan of a short list per task instead
+/// of hashing names into maps (two `HashMap`s were built on every turn).
 struct Usage<'a> {
     state: &'a MissionState,
     per_slot: u32,
     total: usize,
-    by_agent: HashMap<&'a str, u32>,
-    by_executor: HashMap<&'a str, u32>,
+    /// Per entry of `plan.agent_limits`, the slots its agent uses.
+    by_agent: Vec<u32>,
+    /// Per entry of `plan.executor_limits`, the slots its executor uses.
+    by_executor: Vec<u32>,
 }
 
 impl<'a> Usage<'a> {
     fn of(state: &'a MissionState, tasks: impl Iterator<Item = usize>, per_slot: u32) -> Usage<'a> {
+        let plan = &state.plan;
         let mut usage = Usage {
             state,
             per_slot,
             total: 0,
-            by_agent: HashMap::new(),
-            by_executor: HashMap::new(),
+            by_agent: vec![0; plan.agent_limits.len()],
+            by_executor: vec![0; plan.executor_limits.len()],
         };
         for t in tasks {
             usage.add(t);
@@ -174,32 +179,30 @@ impl<'a> Usage<'a> {
         let plan = &self.state.plan;
         let agent = self.state.tasks[t].agent.as_str();
         let executor = plan.tasks[t].executor.as_str();
+        let free = |limits: &[(String, u32)], used: &[u32], name: &str| {
+            limit_of(limits, name)
+                .is_none_or(|i| used[i] < limits[i].1.max(1).saturating_mul(self.per_slot))
+        };
         !self.full_overall()
-            && self.by_agent.get(agent).copied().unwrap_or(0)
-                < limit(&plan.agent_limits, agent).saturating_mul(self.per_slot)
-            && self.by_executor.get(executor).copied().unwrap_or(0)
-                < limit(&plan.executor_limits, executor).saturating_mul(self.per_slot)
+            && free(&plan.agent_limits, &self.by_agent, agent)
+            && free(&plan.executor_limits, &self.by_executor, executor)
     }
 
     fn add(&mut self, t: usize) {
-        let state = self.state;
-        *self
-            .by_agent
-            .entry(state.tasks[t].agent.as_str())
-            .or_default() += 1;
-        *self
-            .by_executor
-            .entry(state.plan.tasks[t].executor.as_str())
-            .or_default() += 1;
+        let plan = &self.state.plan;
+        if let Some(i) = limit_of(&plan.agent_limits, &self.state.tasks[t].agent) {
+            self.by_agent[i] += 1;
+        }
+        if let Some(i) = limit_of(&plan.executor_limits, &plan.tasks[t].executor) {
+            self.by_executor[i] += 1;
+        }
         self.total += 1;
     }
 }
 
-fn limit(limits: &[(String, u32)], name: &str) -> u32 {
-    limits
-        .iter()
-        .find(|(n, _)| n == name)
-        .map_or(u32::MAX, |(_, l)| (*l).max(1))
+/// The entry of `limits` for `name`, if it has a limit.
+fn limit_of(limits: &[(String, u32)], name: &str) -> Option<usize> {
+    limits.iter().position(|(n, _)| n == name)
 }
 
 /// When the next retry becomes due, if any task waits for one.

@@ -24,7 +24,7 @@ pub fn render(state: &MissionState, t: usize) -> String {
     list(&mut out, "## Checks your work must pass", &checks);
     rejection(&mut out, state, t);
     blocked(&mut out, state, t);
-    if let Some(guidance) = &state.tasks[t].guidance {
+    if let Some(guidance) = &state.tasks[t].work.guidance {
         let _ = writeln!(out, "## From the person\n\n{}\n", guidance.trim());
     }
     conflict(&mut out, state, t);
@@ -117,7 +117,7 @@ pub fn handoff_of(state: &MissionState, d: usize) -> String {
 fn dependency(out: &mut String, state: &MissionState, d: usize) {
     let (plan, done) = (&state.plan.tasks[d], &state.tasks[d]);
     let _ = writeln!(out, "### {}: {} ({})\n", plan.id, plan.title, done.agent);
-    match &done.summary {
+    match &done.reports.summary {
         Some(summary) => {
             let _ = writeln!(out, "{}\n", summary.trim());
         }
@@ -125,10 +125,11 @@ fn dependency(out: &mut String, state: &MissionState, d: usize) {
             let _ = writeln!(out, "(no summary: status {})\n", done.status);
         }
     }
-    list(out, "Decisions:", &done.decisions);
-    list(out, "Artifacts:", &done.artifacts);
-    changed_files(out, &done.changed_files);
+    list(out, "Decisions:", &done.reports.decisions);
+    list(out, "Artifacts:", &done.reports.artifacts);
+    changed_files(out, &done.work.changed_files);
     let passed: Vec<&str> = done
+        .work
         .checks
         .iter()
         .filter(|c| c.passed && done.attempts.last().is_some_and(|a| a.number == c.attempt))
@@ -187,10 +188,11 @@ fn rejection(out: &mut String, state: &MissionState, t: usize) {
     let Some(last) = task.attempts.iter().rev().find(|a| a.outcome.is_some()) else {
         return;
     };
-    let Some(gate) = &last.rejected_by else {
+    let Some(gate) = &last.detail.rejected_by else {
         return;
     };
     let Some(check) = task
+        .work
         .checks
         .iter()
         .rev()
@@ -217,17 +219,15 @@ fn blocked(out: &mut String, state: &MissionState, t: usize) {
     let Some(last) = task.attempts.iter().rev().find(|a| a.outcome.is_some()) else {
         return;
     };
-    let Some(reason) = &last.blocked else {
+    let Some(reason) = &last.detail.blocked else {
         return;
     };
     let _ = writeln!(
         out,
-        "## The last attempt was blocked
-
-Attempt {} of this task ({}) stopped with: {}
-
-         Look for a way around it first: another approach, a stand-in, a reasonable          assumption recorded with `::decision`. If the task truly cannot go on without          someone, say exactly what is needed with `::blocked`: it goes to a person.
-",
+        "## The last attempt was blocked\n\nAttempt {} of this task ({}) stopped with: {}\n\n\
+         Look for a way around it first: another approach, a stand-in, a reasonable \
+         assumption recorded with `::decision`. If the task truly cannot go on without \
+         someone, say exactly what is needed with `::blocked`: it goes to a person.\n",
         last.number,
         last.agent,
         reason.trim()
@@ -236,7 +236,7 @@ Attempt {} of this task ({}) stopped with: {}
 
 /// A merge conflict to resolve: the files, and the work on the other side.
 fn conflict(out: &mut String, state: &MissionState, t: usize) {
-    let Some(files) = &state.tasks[t].conflict else {
+    let Some(files) = &state.tasks[t].work.conflict else {
         return;
     };
     let _ = writeln!(
@@ -252,9 +252,10 @@ fn conflict(out: &mut String, state: &MissionState, t: usize) {
     }
     out.push('\n');
     let others: Vec<usize> = (0..state.tasks.len())
-        .filter(|&o| o != t && state.tasks[o].merged.is_some())
+        .filter(|&o| o != t && state.tasks[o].work.merged.is_some())
         .filter(|&o| {
             state.tasks[o]
+                .work
                 .changed_files
                 .iter()
                 .any(|f| files.contains(f))
@@ -266,7 +267,7 @@ fn conflict(out: &mut String, state: &MissionState, t: usize) {
     let _ = writeln!(out, "The other side's work:\n");
     for o in others {
         let (plan, done) = (&state.plan.tasks[o], &state.tasks[o]);
-        let summary = done.summary.as_deref().unwrap_or("(no summary)");
+        let summary = done.reports.summary.as_deref().unwrap_or("(no summary)");
         let _ = writeln!(out, "- {} ({}): {}", plan.id, done.agent, summary.trim());
     }
     out.push('\n');

@@ -141,7 +141,7 @@ pub fn question(state: &MissionState, t: usize, instructions: &str) -> Question 
         }
         out.push('\n');
     }
-    if let Some(summary) = &done.summary {
+    if let Some(summary) = &done.reports.summary {
         let _ = writeln!(out, "## What the agent says it did\n\n{}\n", summary.trim());
     }
     if !instructions.trim().is_empty() {

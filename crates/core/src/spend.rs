@@ -48,7 +48,7 @@ impl Spend {
 pub fn total(state: &MissionState) -> Spend {
     let mut total = Spend::named("total");
     for attempt in state.tasks.iter().flat_map(|t| &t.attempts) {
-        total.add(attempt.usage.as_ref());
+        total.add(attempt.detail.usage.as_ref());
     }
     total
 }
@@ -62,6 +62,7 @@ pub fn grouped(state: &MissionState, by: By) -> Vec<Spend> {
                 By::Task => plan.id.as_str(),
                 By::Agent => attempt.agent.as_str(),
                 By::Model => attempt
+                    .detail
                     .usage
                     .as_ref()
                     .and_then(|u| u.model.as_deref())
@@ -74,7 +75,7 @@ pub fn grouped(state: &MissionState, by: By) -> Vec<Spend> {
                     rows.len() - 1
                 }
             };
-            rows[at].add(attempt.usage.as_ref());
+            rows[at].add(attempt.detail.usage.as_ref());
         }
     }
     rows.sort_by(|a, b| b.cost_usd.total_cmp(&a.cost_usd));

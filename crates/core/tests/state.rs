@@ -419,10 +419,10 @@ fn a_phased_mission_goes_from_created_to_succeeded() {
         .ok(report("a", 1, Report::Summary("API wired".into())));
     let a = m.task("a");
     assert_eq!(a.progress, Some((Some(40), "wiring the API".to_string())));
-    assert_eq!(a.artifacts, ["src/api.rs"]);
-    assert_eq!(a.decisions, ["REST, not gRPC"]);
-    assert_eq!(a.blockers, ["waiting on keys"]);
-    assert_eq!(a.summary.as_deref(), Some("API wired"));
+    assert_eq!(a.reports.artifacts, ["src/api.rs"]);
+    assert_eq!(a.reports.decisions, ["REST, not gRPC"]);
+    assert_eq!(a.reports.blockers, ["waiting on keys"]);
+    assert_eq!(a.reports.summary.as_deref(), Some("API wired"));
 
     m.ok(finish(
         "a",
@@ -434,7 +434,7 @@ fn a_phased_mission_goes_from_created_to_succeeded() {
     ));
     let a = m.task("a");
     assert_eq!(a.status, TaskStatus::Succeeded);
-    assert_eq!(a.summary.as_deref(), Some("API done"));
+    assert_eq!(a.reports.summary.as_deref(), Some("API done"));
     assert!(a.current_attempt().is_none());
     let attempt = &a.attempts[0];
     assert_eq!(attempt.finished_at, Some(ts(m.clock)));
@@ -2025,7 +2025,7 @@ fn check_step(state: &MissionState, t: usize, flavor: u8, now: i64) -> Vec<Event
     }
     let repo = state.plan.repository.is_some();
     if repo && flavor.is_multiple_of(5) {
-        let next = if state.tasks[t].conflicts == 0 {
+        let next = if state.tasks[t].work.conflicts == 0 {
             NextStep::Retry {
                 agent: "coder".to_string(),
                 at: ts(now),
@@ -2122,7 +2122,7 @@ fn check_invariants(s: &MissionState) -> Result<(), TestCaseError> {
                 matches!(
                     last,
                     None | Some(AttemptOutcome::Cancelled | AttemptOutcome::Interrupted)
-                ) || task.fresh_from as usize == task.attempts.len(),
+                ) || task.work.fresh_from as usize == task.attempts.len(),
                 "{}: pending after {:?}",
                 id,
                 last
@@ -2135,11 +2135,11 @@ fn check_invariants(s: &MissionState) -> Result<(), TestCaseError> {
                 let rejected = task
                     .attempts
                     .last()
-                    .is_some_and(|a| a.rejected_by.is_some());
+                    .is_some_and(|a| a.detail.rejected_by.is_some());
                 prop_assert!(
                     last.is_some_and(AttemptOutcome::is_failure)
                         || rejected
-                        || task.conflict.is_some(),
+                        || task.work.conflict.is_some(),
                     "{}: retrying after {:?}",
                     id,
                     last
@@ -2147,13 +2147,13 @@ fn check_invariants(s: &MissionState) -> Result<(), TestCaseError> {
                 prop_assert!(task.retry_at.is_some());
             }
             T::Succeeded => prop_assert!(
-                matches!(last, Some(AttemptOutcome::Succeeded { .. })) || task.approved,
+                matches!(last, Some(AttemptOutcome::Succeeded { .. })) || task.work.approved,
                 "{}: succeeded after {:?}",
                 id,
                 last
             ),
             T::Checking => prop_assert!(
-                (matches!(last, Some(AttemptOutcome::Succeeded { .. })) || task.approved)
+                (matches!(last, Some(AttemptOutcome::Succeeded { .. })) || task.work.approved)
                     && s.needs_check(t),
                 "{}: checking after {:?}",
                 id,
@@ -2164,8 +2164,8 @@ fn check_invariants(s: &MissionState) -> Result<(), TestCaseError> {
                     || task
                         .attempts
                         .last()
-                        .is_some_and(|a| a.rejected_by.is_some())
-                    || task.conflicts > 0,
+                        .is_some_and(|a| a.detail.rejected_by.is_some())
+                    || task.work.conflicts > 0,
                 "{}: failed after {:?}",
                 id,
                 last
@@ -2188,7 +2188,7 @@ fn check_invariants(s: &MissionState) -> Result<(), TestCaseError> {
         .tasks
         .iter()
         .flat_map(|t| &t.attempts)
-        .filter_map(|a| a.usage.as_ref())
+        .filter_map(|a| a.detail.usage.as_ref())
         .map(|u| u.input_tokens + u.output_tokens)
         .sum();
     prop_assert_eq!(s.spent_tokens, tokens);
@@ -2378,7 +2378,7 @@ fn check_transition(
         if b.status.is_terminal() && !decided {
             let mut a = a.clone();
             if edited {
-                a.guidance = b.guidance.clone();
+                a.work.guidance = b.work.guidance.clone();
             }
             prop_assert_eq!(b, &a, "finished task {} changed", &before.plan.tasks[t].id);
         }
@@ -2409,7 +2409,7 @@ fn check_transition(
             && a.status != TaskStatus::Checking
         {
             let (judged, after) = (b.attempts.last().unwrap(), a.attempts.last().unwrap());
-            prop_assert!(judged.rejected_by.is_none() && after.rejected_by.is_some());
+            prop_assert!(judged.detail.rejected_by.is_none() && after.detail.rejected_by.is_some());
             kept = kept.saturating_sub(1);
         }
         prop_assert_eq!(&a.attempts[..kept], &b.attempts[..kept]);
@@ -2869,7 +2869,7 @@ fn gates_run_in_order_then_the_merge_finishes_the_task() {
         merge: Some("m1".into()),
     });
     assert_eq!(m.state.tasks[0].status, TaskStatus::Succeeded);
-    assert_eq!(m.state.tasks[0].merged.as_deref(), Some("m1"));
+    assert_eq!(m.state.tasks[0].work.merged.as_deref(), Some("m1"));
     // Its dependent is ready only now, with the handoff, and is told what
     // it lacks.
     assert!(m.state.ready(ts(100)).contains(&2));
@@ -2939,7 +2939,7 @@ fn a_conflict_goes_back_to_an_agent_once_with_its_files() {
         },
     });
     let b = &m.state.tasks[1];
-    assert_eq!((b.status, b.conflicts), (TaskStatus::Retrying, 1));
+    assert_eq!((b.status, b.work.conflicts), (TaskStatus::Retrying, 1));
     assert_eq!(b.agent, "resolver");
     m.ok(start_on("b", 2, "resolver"));
     let prompt = techlead_core::prompt::render(&m.state, 1);
@@ -2949,7 +2949,7 @@ fn a_conflict_goes_back_to_an_agent_once_with_its_files() {
     );
     assert!(prompt.contains("- shared.rs"), "{prompt}");
     m.ok(finish("b", 2, succeeded(), NextStep::Check));
-    assert_eq!(m.state.tasks[1].conflict, None);
+    assert_eq!(m.state.tasks[1].work.conflict, None);
     m.ok(Event::MergeConflicted {
         task: "b".into(),
         files: vec!["shared.rs".into()],
@@ -3027,7 +3027,7 @@ fn a_handoff_that_lacks_what_a_task_needs_is_flagged() {
         task: "b".into(),
         missing: vec!["api/openapi.yaml".into()],
     });
-    assert_eq!(m.state.tasks[1].missing_inputs, ["api/openapi.yaml"]);
+    assert_eq!(m.state.tasks[1].work.missing_inputs, ["api/openapi.yaml"]);
     let prompt = techlead_core::prompt::render(&m.state, 1);
     assert!(prompt.contains("## Missing from the handoff"), "{prompt}");
     assert!(prompt.contains("needs api/openapi.yaml"), "{prompt}");

@@ -125,7 +125,7 @@ async fn a_mission_runs_to_success_in_dependency_order() {
     assert_eq!(order, "A\nB\nC\n");
     let state = f.state(&id);
     assert_eq!(state.count(TaskStatus::Succeeded), 3);
-    assert_eq!(state.tasks[2].summary.as_deref(), Some("all done"));
+    assert_eq!(state.tasks[2].reports.summary.as_deref(), Some("all done"));
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -129,15 +129,15 @@ pub async fn task(
                 ),
                 ("attempts", json!(state_of.attempts)),
                 ("retry_at", json!(state_of.retry_at)),
-                ("artifacts", json!(state_of.artifacts)),
-                ("decisions", json!(state_of.decisions)),
-                ("blockers", json!(state_of.blockers)),
-                ("checks", json!(state_of.checks)),
-                ("commit", json!(state_of.commit)),
-                ("changed_files", json!(state_of.changed_files)),
-                ("merged", json!(state_of.merged)),
-                ("conflict", json!(state_of.conflict)),
-                ("missing_inputs", json!(state_of.missing_inputs)),
+                ("artifacts", json!(state_of.reports.artifacts)),
+                ("decisions", json!(state_of.reports.decisions)),
+                ("blockers", json!(state_of.reports.blockers)),
+                ("checks", json!(state_of.work.checks)),
+                ("commit", json!(state_of.work.commit)),
+                ("changed_files", json!(state_of.work.changed_files)),
+                ("merged", json!(state_of.work.merged)),
+                ("conflict", json!(state_of.work.conflict)),
+                ("missing_inputs", json!(state_of.work.missing_inputs)),
             ] {
                 fields.insert(key.to_string(), value);
             }
@@ -294,7 +294,7 @@ fn task_summary(state: &MissionState, t: usize) -> Value {
     let cost_usd: f64 = task
         .attempts
         .iter()
-        .filter_map(|a| a.usage.as_ref())
+        .filter_map(|a| a.detail.usage.as_ref())
         .map(|u| u.cost_usd)
         .sum();
     json!({
@@ -314,7 +314,7 @@ fn task_summary(state: &MissionState, t: usize) -> Value {
             "percent": percent,
             "message": message,
         })),
-        "summary": task.summary,
+        "summary": task.reports.summary,
     })
 }
 

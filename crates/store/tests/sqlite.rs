@@ -354,7 +354,10 @@ fn replaying_the_stored_log_gives_the_state_the_writer_had() {
             TaskStatus::Blocked
         ]
     );
-    assert_eq!(replayed.tasks[0].artifacts, vec!["out/a.txt".to_string()]);
+    assert_eq!(
+        replayed.tasks[0].reports.artifacts,
+        vec!["out/a.txt".to_string()]
+    );
     assert_eq!(replayed.last_seq, 20);
 }
 

@@ -107,7 +107,11 @@ fn summary(id: &str, state: &MissionState) -> String {
 /// the person's branch (two lines).
 fn integration_lines(id: &str, state: &MissionState) -> Option<String> {
     let repository = state.plan.repository.as_ref()?;
-    let merged = state.tasks.iter().filter(|t| t.merged.is_some()).count();
+    let merged = state
+        .tasks
+        .iter()
+        .filter(|t| t.work.merged.is_some())
+        .count();
     let land = match &repository.branch {
         Some(branch) if state.status == MissionStatus::Succeeded => {
             format!("`techlead land {id}` brings it to {branch}")
@@ -162,7 +166,7 @@ fn tasks_table(state: &MissionState) -> String {
                 row.push(gates_cell(state, t));
             }
             if merging {
-                row.push(task.merged.as_deref().map_or("—", short).to_string());
+                row.push(task.work.merged.as_deref().map_or("—", short).to_string());
             }
             row.push(note(state, t));
             row
@@ -219,8 +223,9 @@ struct LastCheck<'s> {
 
 fn last_check(state: &MissionState, t: usize) -> Option<LastCheck<'_>> {
     let task = &state.tasks[t];
-    let last = task.checks.last()?;
+    let last = task.work.checks.last()?;
     let passed_of_last = task
+        .work
         .checks
         .iter()
         .filter(|c| c.attempt == last.attempt && c.passed)
@@ -278,7 +283,7 @@ fn note(state: &MissionState, t: usize) -> String {
     let note = match task.status {
         TaskStatus::Blocked => format!("blocked by {}", task.blocked_by.as_deref().unwrap_or("?")),
         TaskStatus::Skipped => "skipped by your decision".to_string(),
-        TaskStatus::Running => match (&task.conflict, &task.progress) {
+        TaskStatus::Running => match (&task.work.conflict, &task.progress) {
             (_, Some((p, m))) => p.map_or(m.clone(), |p| format!("{p}% {m}")),
             (Some(files), None) => format!("resolving a conflict in {}", files.join(", ")),
             (None, None) => String::new(),
@@ -289,7 +294,7 @@ fn note(state: &MissionState, t: usize) -> String {
                 .retry_at
                 .map(|at| format!("next attempt at {}", at.strftime("%H:%M:%S")))
                 .unwrap_or_default();
-            match &task.conflict {
+            match &task.work.conflict {
                 Some(files) => format!("{when}, to resolve a conflict in {}", files.join(", ")),
                 None => when,
             }
@@ -307,9 +312,11 @@ fn note(state: &MissionState, t: usize) -> String {
             None => String::new(),
         },
         TaskStatus::Failed => failure(state, t),
-        TaskStatus::Pending | TaskStatus::Succeeded => task.summary.clone().unwrap_or_default(),
+        TaskStatus::Pending | TaskStatus::Succeeded => {
+            task.reports.summary.clone().unwrap_or_default()
+        }
     };
-    match task.missing_inputs.as_slice() {
+    match task.work.missing_inputs.as_slice() {
         [] => note,
         missing if note.is_empty() => format!("! lacks {}", missing.join(", ")),
         missing => format!("! lacks {} · {note}", missing.join(", ")),
@@ -322,11 +329,11 @@ fn failure(state: &MissionState, t: usize) -> String {
     let Some(last) = task.attempts.last() else {
         return String::new();
     };
-    if last.rejected_by.is_some() {
+    if last.detail.rejected_by.is_some() {
         return "its gate rejected the work; no retries left".to_string();
     }
     match &last.outcome {
-        Some(AttemptOutcome::Succeeded { .. }) if task.conflicts > 0 => {
+        Some(AttemptOutcome::Succeeded { .. }) if task.work.conflicts > 0 => {
             "its work conflicts with the integration branch; you decide".to_string()
         }
         Some(AttemptOutcome::Failed {
@@ -404,7 +411,7 @@ fn status_json(id: &str, state: &MissionState, data_dir: &Path) -> serde_json::V
             "base": r.base,
             "branch": r.branch,
             "integration_branch": integration_branch(id),
-            "merged": state.tasks.iter().filter(|t| t.merged.is_some()).count(),
+            "merged": state.tasks.iter().filter(|t| t.work.merged.is_some()).count(),
             "land": match &r.branch {
                 Some(_) => format!("techlead land {id}"),
                 None => format!("techlead land {id} --into BRANCH"),
@@ -422,11 +429,11 @@ fn status_json(id: &str, state: &MissionState, data_dir: &Path) -> serde_json::V
                 "agent": task.agent,
                 "attempts": task.attempts,
                 "blocked_by": task.blocked_by,
-                "summary": task.summary,
-                "artifacts": task.artifacts,
-                "decisions": task.decisions,
+                "summary": task.reports.summary,
+                "artifacts": task.reports.artifacts,
+                "decisions": task.reports.decisions,
                 "gates": plan.gates.iter().map(GatePlan::name).collect::<Vec<_>>(),
-                "checks": task.checks,
+                "checks": task.work.checks,
                 "last_check": last_check(state, t).map(|c| json!({
                     "attempt": c.attempt,
                     "gate": c.gate,
@@ -434,11 +441,11 @@ fn status_json(id: &str, state: &MissionState, data_dir: &Path) -> serde_json::V
                     "reason": c.reason,
                 })),
                 "next_gate": state.next_gate(t).map(|(_, g)| g.name()),
-                "commit": task.commit,
-                "changed_files": task.changed_files,
-                "merged": task.merged,
-                "conflict": task.conflict,
-                "missing_inputs": task.missing_inputs,
+                "commit": task.work.commit,
+                "changed_files": task.work.changed_files,
+                "merged": task.work.merged,
+                "conflict": task.work.conflict,
+                "missing_inputs": task.work.missing_inputs,
             })
         }).collect::<Vec<_>>(),
         "definition_of_done": state.plan.done_when.iter().enumerate().map(|(i, item)| {

@@ -534,6 +534,7 @@ fn spent(state: &MissionState, task: &str, attempt: u32) -> Option<String> {
     let usage = state.tasks[t]
         .attempts
         .get((attempt as usize).checked_sub(1)?)?
+        .detail
         .usage
         .as_ref()?;
     let tokens = usage.input_tokens + usage.output_tokens;

@@ -30,7 +30,7 @@ impl MissionState {
     /// The next gate task `t` runs on its last attempt's work, or `None`
     /// when every gate passed (or the task is not being checked).
     pub fn next_gate(&self, t: usize) -> Option<(usize, &GatePlan)> {
-        if self.tasks[t].status != TaskStatus::Checking || self.tasks[t].approved {
+        if self.tasks[t].status != TaskStatus::Checking || self.tasks[t].work.approved {
             return None;
         }
         let done = self.checks_of_last_attempt(t).count();
@@ -47,6 +47,7 @@ impl MissionState {
     pub fn checks_of_last_attempt(&self, t: usize) -> impl Iterator<Item = &CheckResult> + '_ {
         let last = self.tasks[t].attempts.last().map_or(0, |a| a.number);
         self.tasks[t]
+            .work
             .checks
             .iter()
             .filter(move |c| c.attempt == last)
@@ -62,8 +63,8 @@ impl MissionState {
         let i = self.current(task, attempt, &[TaskStatus::Queued, TaskStatus::Running])?;
         self.no_repository_is_an_error(i)?;
         let state = &mut self.tasks[i];
-        state.commit = Some(commit.to_string());
-        state.changed_files = files.to_vec();
+        state.work.commit = Some(commit.to_string());
+        state.work.changed_files = files.to_vec();
         Ok(())
     }
 
@@ -97,7 +98,7 @@ impl MissionState {
         };
         let status = action.map(|a| self.task_after(i, a)).transpose()?;
         let state = &mut self.tasks[i];
-        state.checks.push(CheckResult {
+        state.work.checks.push(CheckResult {
             attempt,
             gate: verdict.gate.to_string(),
             passed: verdict.passed,
@@ -106,7 +107,7 @@ impl MissionState {
         });
         if !verdict.passed {
             if let Some(last) = state.attempts.last_mut() {
-                last.rejected_by = Some(verdict.gate.to_string());
+                last.detail.rejected_by = Some(verdict.gate.to_string());
             }
             if let Some(NextStep::Retry { agent, at }) = next {
                 state.agent = agent.clone();
@@ -125,7 +126,7 @@ impl MissionState {
             self.no_repository_is_an_error(i)?;
         }
         let status = self.task_after(i, TaskMove::Succeed)?;
-        self.tasks[i].merged = merge.map(str::to_string);
+        self.tasks[i].work.merged = merge.map(str::to_string);
         self.set_status(i, status);
         Ok(())
     }
@@ -151,9 +152,9 @@ impl MissionState {
         };
         let status = self.task_after(i, action)?;
         let state = &mut self.tasks[i];
-        state.conflicts += 1;
+        state.work.conflicts += 1;
         if let NextStep::Retry { agent, at } = next {
-            state.conflict = Some(files.to_vec());
+            state.work.conflict = Some(files.to_vec());
             state.agent = agent.clone();
             state.retry_at = Some(*at);
         }
@@ -211,9 +212,10 @@ pub fn missing_needs(state: &MissionState, t: usize) -> Vec<String> {
 fn has(state: &super::fold::TaskState, path: &str) -> bool {
     let path = path.trim_end_matches('/');
     state
+        .reports
         .artifacts
         .iter()
-        .chain(&state.changed_files)
+        .chain(&state.work.changed_files)
         .any(|have| {
             let have = have.trim_end_matches('/');
             have == path

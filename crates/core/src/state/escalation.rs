@@ -208,7 +208,7 @@ impl MissionState {
             // Said to the next attempts of its tasks (`prompt`).
             let stuck: Vec<usize> = self.stuck(&escalation).collect();
             for t in stuck {
-                self.tasks[t].guidance = Some(text.clone());
+                self.tasks[t].work.guidance = Some(text.clone());
             }
         }
         if escalation.kind == EscalationKind::DefinitionOfDone && *decision == Decision::Approve {
@@ -246,7 +246,7 @@ impl MissionState {
         let status = self.task_after(t, TaskMove::Reopen)?;
         self.reopened(t, was);
         let state = &mut self.tasks[t];
-        state.fresh_from = state.attempts.len() as u32;
+        state.work.fresh_from = state.attempts.len() as u32;
         state.blocked_by = None;
         state.retry_at = None;
         if let Some(agent) = agent {
@@ -263,7 +263,7 @@ impl MissionState {
         let was = self.tasks[t].status;
         let status = self.task_after(t, TaskMove::Approve)?;
         self.reopened(t, was);
-        self.tasks[t].approved = true;
+        self.tasks[t].work.approved = true;
         self.set_status(t, status);
         Ok(())
     }

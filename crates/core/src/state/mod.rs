@@ -13,6 +13,7 @@ mod event;
 mod fold;
 mod index;
 mod plan;
+mod rare;
 mod status;
 
 pub use check::{missing_artifacts, missing_needs};
@@ -21,9 +22,13 @@ pub use escalation::{EscalationRecord, OpenEscalation, Resolution, escalation_hi
 pub use event::{
     AttemptOutcome, Decision, EscalationKind, Event, EventRecord, NextStep, Report, Usage,
 };
-pub use fold::{AttemptState, CheckResult, MissionState, StateError, Tally, TaskState};
+pub use fold::{
+    AttemptDetail, AttemptState, CheckResult, MissionState, StateError, Tally, TaskReports,
+    TaskState, TaskWork,
+};
 pub use plan::{
     AgentPlan, Budget, Checkout, DoneItem, GatePlan, MergeStrategy, MissionPlan, PhasePlan,
     PlanError, RepositoryPlan, Resolve, StandIn, TaskPlan,
 };
+pub use rare::{Empty, Rare};
 pub use status::{IllegalTransition, MissionStatus, TaskStatus};

@@ -55,7 +55,7 @@ pub fn spawn<S: Store>(mission: &Mission<S>, task: usize, cancel: CancellationTo
     };
     let inputs = mission.inputs.sender();
     let workspaces = mission.workspaces.clone();
-    let resolve_conflict = state.tasks[task].conflict.is_some();
+    let resolve_conflict = state.tasks[task].work.conflict.is_some();
     let agent = spec.agent.clone();
     let db = mission.db_path.clone();
     tokio::spawn(async move {
@@ -191,7 +191,7 @@ fn resumable_session(task: &techlead_core::state::TaskState) -> Option<String> {
         return None;
     };
     (previous.agent == current.agent)
-        .then(|| previous.session.clone())
+        .then(|| previous.detail.session.clone())
         .flatten()
 }
 

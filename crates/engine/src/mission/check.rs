@@ -367,8 +367,8 @@ impl<S: Store + 'static> Mission<S> {
             .repository
             .as_ref()
             .expect("merges need a repository");
-        let resolver =
-            (self.state.tasks[t].conflicts == 0 && !repository.escalate_conflicts).then(|| {
+        let resolver = (self.state.tasks[t].work.conflicts == 0 && !repository.escalate_conflicts)
+            .then(|| {
                 repository
                     .resolver
                     .clone()

@@ -881,7 +881,7 @@ impl<S: Store + 'static> Mission<S> {
                     next,
                 })?;
                 if next_is_fail {
-                    match self.state.tasks[t].conflict.clone() {
+                    match self.state.tasks[t].work.conflict.clone() {
                         Some(files) => self.escalate_conflict(task.clone(), &files)?,
                         None => self.escalate_failure(t, &outcome)?,
                     }
@@ -1018,7 +1018,7 @@ impl<S: Store + 'static> Mission<S> {
         let blocker = self.state.tasks[t]
             .attempts
             .last()
-            .and_then(|a| a.blocked.clone());
+            .and_then(|a| a.detail.blocked.clone());
         let agents: Vec<&str> = {
             let mut agents: Vec<&str> = Vec::new();
             for a in &self.state.tasks[t].attempts {
@@ -1175,7 +1175,7 @@ fn unless_blocked(state: &MissionState, t: usize, outcome: AttemptOutcome) -> At
     let Some(reason) = state.tasks[t]
         .attempts
         .last()
-        .and_then(|a| a.blocked.as_ref())
+        .and_then(|a| a.detail.blocked.as_ref())
     else {
         return outcome;
     };

@@ -124,7 +124,7 @@ impl Figures {
             }
             if let Some(outcome) = &attempt.outcome {
                 // A gate's rejection makes a finished attempt a failure.
-                let outcome = match attempt.rejected_by {
+                let outcome = match attempt.detail.rejected_by {
                     Some(_) => "rejected",
                     None => outcome_name(outcome),
                 };
@@ -140,7 +140,7 @@ impl Figures {
                     .or_insert_with(|| Histogram::new(DURATION_BUCKETS))
                     .observe(ms as f64 / 1000.0);
             }
-            if let Some(usage) = &attempt.usage {
+            if let Some(usage) = &attempt.detail.usage {
                 let tokens = figures.tokens.entry(runner.clone()).or_default();
                 for (total, used) in tokens.iter_mut().zip([
                     usage.input_tokens,
