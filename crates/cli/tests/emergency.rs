@@ -17,7 +17,7 @@ fn log(dir: &Path) -> Vec<String> {
         .collect()
 }
 
-fn mission(dir: &Path, name: &str, tasks: &str) {
+fn mission(dir: &Path, name: &str, priority: &str, tasks: &str) {
     // Agents of their own, so that each task runs on the agent it names.
     let agents = dir.join(".claude/agents");
     std::fs::create_dir_all(&agents).unwrap();
@@ -34,13 +34,28 @@ fn mission(dir: &Path, name: &str, tasks: &str) {
     support::write_mission(
         dir,
         &format!(
-            "mission:\n  name: {name}\n  objective: emergency\n  defaults: {{executor: command, retries: 0}}\ntasks:\n{tasks}"
+            "mission:\n  name: {name}\n  objective: emergency\n{priority}  defaults: {{executor: command, retries: 0}}\ntasks:\n{tasks}"
         ),
     );
 }
 
 #[test]
 fn an_emergency_suspends_shared_work_elsewhere_which_resumes_after_it() {
+    emergency(Declared::Flag);
+}
+
+#[test]
+fn a_critical_mission_is_an_emergency_without_the_flag() {
+    emergency(Declared::Priority);
+}
+
+/// How the second mission says it is an emergency.
+enum Declared {
+    Flag,
+    Priority,
+}
+
+fn emergency(declared: Declared) {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("techlead.db");
     let db = db.to_str().unwrap();
@@ -52,6 +67,7 @@ fn an_emergency_suspends_shared_work_elsewhere_which_resumes_after_it() {
     mission(
         &dir.path().join("feature"),
         &running,
+        "",
         &format!(
             "  - {{id: SLOW, title: slow work, agent: backend-dev, command: [sh, -c, {slow:?}]}}\n\
              \x20 - {{id: OTHER, title: other work, agent: frontend-dev, command: [sh, -c, {other:?}]}}\n"
@@ -62,6 +78,10 @@ fn an_emergency_suspends_shared_work_elsewhere_which_resumes_after_it() {
     mission(
         &dir.path().join("hotfix"),
         &urgent,
+        match declared {
+            Declared::Flag => "",
+            Declared::Priority => "  priority: critical\n",
+        },
         &format!(
             "  - {{id: FIX, title: fix production, agent: backend-dev, command: [sh, -c, {fix:?}]}}\n"
         ),
@@ -78,7 +98,10 @@ fn an_emergency_suspends_shared_work_elsewhere_which_resumes_after_it() {
 
     let hotfix = support::run_to_end(
         &dir.path().join("hotfix"),
-        &["run", "mission.yaml", "--emergency", "--db", db],
+        &match declared {
+            Declared::Flag => vec!["run", "mission.yaml", "--emergency", "--db", db],
+            Declared::Priority => vec!["run", "mission.yaml", "--db", db],
+        },
     );
     hotfix
         .expect_code(0)

@@ -97,6 +97,7 @@ fn plan(phases: Vec<PhasePlan>, tasks: Vec<TaskPlan>) -> MissionPlan {
         repository: None,
         done_when: Vec::new(),
         webhooks: Vec::new(),
+        emergency: false,
     }
 }
 

@@ -61,6 +61,7 @@ fn plan(tasks: usize) -> MissionPlan {
         repository: None,
         done_when: Vec::new(),
         webhooks: Vec::new(),
+        emergency: false,
     }
 }
 

@@ -682,6 +682,7 @@ mod tests {
             repository: None,
             done_when: Vec::new(),
             webhooks: Vec::new(),
+            emergency: false,
         }
     }
 

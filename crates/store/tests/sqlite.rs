@@ -60,6 +60,7 @@ fn plan(name: &str, tasks: &[(&str, &[&str])]) -> MissionPlan {
         repository: None,
         done_when: Vec::new(),
         webhooks: Vec::new(),
+        emergency: false,
     }
 }
 

@@ -223,6 +223,7 @@ fn drive(
         None => observer,
     };
     let mut hooks_said = None;
+    let mut emergency = mode.emergency;
     let status = runtime.block_on(async {
         let mut mission = match start {
             Start::Created(plan, at) => {
@@ -237,7 +238,9 @@ fn drive(
             }
         };
         mission.await_decisions(mode.wait_for_decisions || mode.interactive);
-        if mode.emergency {
+        // `priority: critical` in the mission file makes every run of it one.
+        emergency |= mission.state().plan.emergency;
+        if emergency {
             mission.emergency()?;
         }
         if let Some(hooks) = hooks.as_mut() {
@@ -264,9 +267,7 @@ fn drive(
         eprintln!("{line}");
     }
     let status = status?;
-    if mode.emergency
-        && let Some(at) = first_start.get()
-    {
+    if emergency && let Some(at) = first_start.get() {
         let after = at.duration_since(begun).as_millis();
         eprintln!("emergency: its first task started {after} ms after techlead did");
     }

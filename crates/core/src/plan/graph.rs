@@ -671,6 +671,7 @@ pub(crate) mod fixture {
                 .collect(),
             done_when: Vec::new(),
             webhooks: Vec::new(),
+            priority: None,
         }
     }
 

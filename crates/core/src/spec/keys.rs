@@ -83,6 +83,11 @@ pub const MISSION: &[Key] = &[
         "Kind of project, e.g. web-app, api, incident-response, migration.",
     ),
     key(
+        "priority",
+        Kind::Priority,
+        "critical: the mission is an emergency (as `techlead run --emergency`): other running missions' non-critical work on its agents waits until it ends.",
+    ),
+    key(
         "deadline",
         Kind::Deadline,
         "When the mission must be done: a date (end of that day, UTC) or a timestamp with offset.",

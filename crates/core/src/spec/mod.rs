@@ -29,6 +29,10 @@ pub struct Mission {
     pub objective: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub project_type: Option<String>,
+    /// `critical`: an emergency, which takes the agents it needs from the
+    /// other running missions until it ends.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub priority: Option<crate::Priority>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deadline: Option<Timestamp>,
     #[serde(skip_serializing_if = "Option::is_none")]

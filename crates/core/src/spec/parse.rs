@@ -126,6 +126,7 @@ impl<'s> Reader<'s> {
             name: String::new(),
             objective: String::new(),
             project_type: None,
+            priority: None,
             deadline: None,
             budget: None,
             repository: None,
@@ -199,6 +200,7 @@ impl<'s> Reader<'s> {
             .trim()
             .to_string();
         mission.project_type = text(self, "project_type");
+        mission.priority = fields.get("priority").and_then(|n| self.priority(n));
         mission.repository = text(self, "repository");
         mission.merge = fields.get("merge").and_then(|n| {
             let value = self.text(n, "merge")?;

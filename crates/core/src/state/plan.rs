@@ -54,6 +54,10 @@ pub struct MissionPlan {
     /// secret's environment variable is recorded, never the secret.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub webhooks: Vec<crate::webhook::Webhook>,
+    /// A `priority: critical` mission: every run of it is an emergency
+    /// (docs/running.md, "Emergencies").
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub emergency: bool,
 }
 
 /// One item of the definition of done.
@@ -395,6 +399,7 @@ impl MissionPlan {
             on_conflict,
             wip_limit,
             webhooks,
+            priority,
             ..
         } = mission;
         let mut tasks: Vec<TaskPlan> = tasks
@@ -504,6 +509,7 @@ impl MissionPlan {
                 })
                 .collect(),
             webhooks,
+            emergency: priority == Some(crate::Priority::Critical),
             tasks,
         })
     }

@@ -74,6 +74,7 @@ impl Fixture {
             repository: None,
             done_when: Vec::new(),
             webhooks: Vec::new(),
+            emergency: false,
         }
     }
 
