@@ -419,3 +419,36 @@ fn edit_gives_the_next_attempt_the_persons_guidance() {
         "{second}"
     );
 }
+
+#[test]
+fn on_blocked_ask_sends_a_blocker_to_the_person_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("techlead.db");
+    let db = db.to_str().unwrap();
+    let name = support::unique_name("ask-blocked");
+    let agent = r#"echo "$TECHLEAD_TASK" >> ran; echo '::blocked which region?'"#;
+    support::write_mission(
+        dir.path(),
+        &format!(
+            "mission:\n  name: {name}\n  objective: ask\n  defaults: {{executor: command, retries: 3, on_blocked: ask}}\ntasks:\n\
+             \x20 - {{id: DEPLOY, title: deploy, command: [sh, -c, {agent:?}]}}\n"
+        ),
+    );
+    support::run_to_end(dir.path(), &["run", "mission.yaml", "--db", db])
+        .expect_code(1)
+        .expect_stderr(&["DEPLOY is blocked: which region? (tried 1 attempt on"]);
+    assert_eq!(ran(dir.path()), ["DEPLOY"], "no retry before the person");
+
+    let bad = support::write_mission(
+        dir.path(),
+        &format!(
+            "mission:\n  name: {name}\n  defaults: {{executor: command, on_blocked: later}}\ntasks:\n  - {{id: A, title: a, command: [\"true\"]}}\n"
+        ),
+    );
+    support::run_to_end(dir.path(), &["validate", bad.to_str().unwrap()])
+        .expect_code(2)
+        .expect_stderr(&[
+            "mission.yaml:3:",
+            "`on_blocked` is `retry` or `ask`, not `later`",
+        ]);
+}

@@ -98,6 +98,7 @@ fn plan(phases: Vec<PhasePlan>, tasks: Vec<TaskPlan>) -> MissionPlan {
         done_when: Vec::new(),
         webhooks: Vec::new(),
         emergency: false,
+        ask_when_blocked: false,
     }
 }
 

@@ -62,6 +62,7 @@ fn plan(tasks: usize) -> MissionPlan {
         done_when: Vec::new(),
         webhooks: Vec::new(),
         emergency: false,
+        ask_when_blocked: false,
     }
 }
 

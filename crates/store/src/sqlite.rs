@@ -683,6 +683,7 @@ mod tests {
             done_when: Vec::new(),
             webhooks: Vec::new(),
             emergency: false,
+            ask_when_blocked: false,
         }
     }
 

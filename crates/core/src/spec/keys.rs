@@ -193,6 +193,11 @@ pub const DEFAULTS: &[Key] = &[
         Kind::Bool,
         "Run tasks whose `paths` overlap one after another instead of at the same time: the later task waits for the earlier (default false).",
     ),
+    key(
+        "on_blocked",
+        Kind::Text,
+        "When an agent reports `::blocked`: `retry` (default: retries told what blocked it, then the backup, then the person) or `ask` (the person at once).",
+    ),
 ];
 
 pub const PHASE: &[Key] = &[

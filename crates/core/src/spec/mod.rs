@@ -109,6 +109,9 @@ pub struct Defaults {
     /// Tasks whose declared `paths` overlap run one after another
     /// (`plan::overlap::serialising_edges`).
     pub serialize_overlaps: bool,
+    /// Ask the person at an agent's first `::blocked` instead of retrying
+    /// with guidance and trying the backup first.
+    pub ask_when_blocked: bool,
 }
 
 impl Default for Defaults {
@@ -123,6 +126,7 @@ impl Default for Defaults {
             launch_delay: SignedDuration::ZERO,
             concurrency: Vec::new(),
             serialize_overlaps: false,
+            ask_when_blocked: false,
         }
     }
 }

@@ -293,6 +293,25 @@ impl<'s> Reader<'s> {
         if let Some(node) = fields.get("concurrency") {
             defaults.concurrency = self.limits(node, "concurrency");
         }
+        if let Some(node) = fields.get("on_blocked")
+            && let Some(value) = self.text(node, "on_blocked")
+        {
+            match value.as_str() {
+                "retry" => defaults.ask_when_blocked = false,
+                "ask" => defaults.ask_when_blocked = true,
+                _ => {
+                    self.error(
+                        node.span(),
+                        "spec::bad-value",
+                        format!("`on_blocked` is `retry` or `ask`, not `{value}`"),
+                    )
+                    .hint = Some(
+                        "`retry` tells the next attempts what blocked the last, then tries the backup; `ask` asks you at once"
+                            .into(),
+                    );
+                }
+            }
+        }
         if let Some(b) = fields
             .get("serialize_overlaps")
             .and_then(|n| self.boolean(n, "serialize_overlaps"))

@@ -58,6 +58,10 @@ pub struct MissionPlan {
     /// (docs/running.md, "Emergencies").
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub emergency: bool,
+    /// `on_blocked: ask`: an agent's `::blocked` goes to the person at
+    /// once, without retries or the backup.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ask_when_blocked: bool,
 }
 
 /// One item of the definition of done.
@@ -510,6 +514,7 @@ impl MissionPlan {
                 .collect(),
             webhooks,
             emergency: priority == Some(crate::Priority::Critical),
+            ask_when_blocked: defaults.ask_when_blocked,
             tasks,
         })
     }

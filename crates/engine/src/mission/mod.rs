@@ -869,7 +869,16 @@ impl<S: Store + 'static> Mission<S> {
                 {
                     outcome = AttemptOutcome::Suspended { by };
                 }
-                let next = retry::next_step(&self.state, task, &outcome, Timestamp::now());
+                let blocked = self.state.tasks[task]
+                    .attempts
+                    .last()
+                    .is_some_and(|a| a.detail.blocked.is_some());
+                // `on_blocked: ask`: the person hears of a blocker at once.
+                let next = if blocked && self.state.plan.ask_when_blocked && outcome.is_failure() {
+                    NextStep::Fail
+                } else {
+                    retry::next_step(&self.state, task, &outcome, Timestamp::now())
+                };
                 let next_is_fail = next == NextStep::Fail;
                 let t = task;
                 let task = self.state.plan.tasks[t].id.clone();
