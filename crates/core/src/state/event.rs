@@ -313,6 +313,21 @@ pub enum AttemptOutcome {
 }
 
 impl AttemptOutcome {
+    /// Its kind, as the store's `outcome` column and the metrics' label
+    /// name it (the serde tag).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            AttemptOutcome::Succeeded { .. } => "succeeded",
+            AttemptOutcome::Failed { .. } => "failed",
+            AttemptOutcome::TimedOut => "timed_out",
+            AttemptOutcome::Cancelled => "cancelled",
+            AttemptOutcome::Interrupted => "interrupted",
+            AttemptOutcome::RateLimited { .. } => "rate_limited",
+            AttemptOutcome::NeedsPerson { .. } => "needs_person",
+            AttemptOutcome::Suspended { .. } => "suspended",
+        }
+    }
+
     /// Whether the attempt counts against the task's retries.
     pub fn is_failure(&self) -> bool {
         matches!(

@@ -10,7 +10,7 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Unit;
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use techlead_core::state::{AttemptOutcome, TaskStatus};
+use techlead_core::state::TaskStatus;
 
 /// Attempt durations' buckets, in seconds: agents work from seconds to
 /// hours.
@@ -126,7 +126,7 @@ impl Figures {
                 // A gate's rejection makes a finished attempt a failure.
                 let outcome = match attempt.detail.rejected_by {
                     Some(_) => "rejected",
-                    None => outcome_name(outcome),
+                    None => outcome.kind(),
                 };
                 *figures
                     .attempts
@@ -154,19 +154,6 @@ impl Figures {
             }
         }
         figures
-    }
-}
-
-fn outcome_name(outcome: &AttemptOutcome) -> &'static str {
-    match outcome {
-        AttemptOutcome::Succeeded { .. } => "succeeded",
-        AttemptOutcome::Failed { .. } => "failed",
-        AttemptOutcome::TimedOut => "timed_out",
-        AttemptOutcome::Cancelled => "cancelled",
-        AttemptOutcome::Interrupted => "interrupted",
-        AttemptOutcome::RateLimited { .. } => "rate_limited",
-        AttemptOutcome::NeedsPerson { .. } => "needs_person",
-        AttemptOutcome::Suspended { .. } => "suspended",
     }
 }
 

@@ -88,19 +88,6 @@ fn set_status(
     Ok(())
 }
 
-fn outcome_kind(outcome: &AttemptOutcome) -> &'static str {
-    match outcome {
-        AttemptOutcome::Succeeded { .. } => "succeeded",
-        AttemptOutcome::Failed { .. } => "failed",
-        AttemptOutcome::TimedOut => "timed_out",
-        AttemptOutcome::Cancelled => "cancelled",
-        AttemptOutcome::Interrupted => "interrupted",
-        AttemptOutcome::RateLimited { .. } => "rate_limited",
-        AttemptOutcome::NeedsPerson { .. } => "needs_person",
-        AttemptOutcome::Suspended { .. } => "suspended",
-    }
-}
-
 /// A task's status (and agent) after an attempt or a check.
 fn project_next(
     tx: &Transaction<'_>,
@@ -278,7 +265,7 @@ pub(super) fn project(
                 task,
                 attempt,
                 at,
-                outcome_kind(outcome),
+                outcome.kind(),
                 exit_code,
                 signal,
                 message,
@@ -575,7 +562,7 @@ mod tests {
             AttemptOutcome::Interrupted,
         ] {
             let json = serde_json::to_value(&outcome).unwrap();
-            assert_eq!(json["kind"], outcome_kind(&outcome));
+            assert_eq!(json["kind"], outcome.kind());
         }
     }
 }
