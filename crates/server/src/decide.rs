@@ -16,7 +16,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use techlead_core::state::Decision;
-use techlead_store::{DecisionRequest, Store};
+use techlead_engine::mission::{NotRecorded, Recorded, request_decision};
+use techlead_store::DecisionRequest;
 
 /// The longest `by` or `note` kept.
 const MAX_TEXT: usize = 500;
@@ -68,35 +69,26 @@ pub async fn decide(
         .write(move |store| {
             let row = db::mission(store, &id)?;
             let state = cached.folded(store, &row.id)?.state;
-            if let Some(reason) = state.refusal(escalation, &decision) {
-                return Err(ApiError::new(
-                    StatusCode::CONFLICT,
-                    reason,
-                    format!("GET /api/missions/{}/escalations lists them", row.id),
-                ));
-            }
-            if let Some(waiting) = store
-                .decisions(&row.id, true)?
-                .into_iter()
-                .find(|d| d.escalation == escalation)
-            {
-                return Err(ApiError::new(
-                    StatusCode::CONFLICT,
-                    format!(
-                        "escalation {escalation} already has a decision waiting to be carried out (decision {})",
-                        waiting.id
-                    ),
-                    "a run of the mission carries it out; `techlead resume` if none holds it",
-                ));
-            }
             let request = DecisionRequest {
                 escalation,
                 decision: decision.clone(),
                 note: body.note.map(|n| clip(&n)),
                 by: body.by.map_or_else(|| "api".to_string(), |b| clip(&b)),
             };
-            let number = store.request_decision(&row.id, &request, jiff::Timestamp::now())?;
-            let running = matches!(store.lock(&row.id), Err(techlead_store::Error::Locked { .. }));
+            let Recorded {
+                decision: number,
+                running,
+            } = request_decision(store, &row.id, &state, &request).map_err(|e| match e {
+                NotRecorded::Store(e) => e.into(),
+                refused => ApiError::new(
+                    StatusCode::CONFLICT,
+                    refused.to_string(),
+                    format!(
+                        "GET /api/missions/{}/escalations lists them; a decision waiting is carried out by the mission's run, or `techlead resume`",
+                        row.id
+                    ),
+                ),
+            })?;
             Ok((
                 StatusCode::ACCEPTED,
                 Json(json!({

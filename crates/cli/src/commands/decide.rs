@@ -10,6 +10,7 @@ use crate::diagnostics::{Style, paint};
 use crate::exit::{CliError, Outcome};
 use std::time::{Duration, Instant};
 use techlead_core::state::Decision;
+use techlead_engine::mission::{NotRecorded, Recorded, request_decision};
 use techlead_store::sqlite::SqliteStore;
 use techlead_store::{DecisionRequest, DecisionRow, Store};
 
@@ -29,63 +30,64 @@ pub fn run(args: &DecideArgs) -> Result<Outcome, CliError> {
     let (mut store, path) = database::open_existing(&args.database)?;
     let row = database::mission(&store, &path, Some(&args.mission))?;
     let state = database::state(&store, &row.id)?;
-    if let Some(reason) = state.refusal(args.escalation, &decision) {
-        let open: Vec<String> = state
-            .open_escalations
-            .iter()
-            .map(|e| format!("#{}", e.id))
-            .collect();
-        return Err(CliError::Decision {
-            message: format!(
-                "cannot {decision} escalation {} of {}: {reason}",
-                args.escalation, row.id
-            ),
-            hint: match open.is_empty() {
-                true => format!("{} has no escalation waiting for a decision", row.id),
-                false => format!(
-                    "open: {}; `techlead escalations {}` shows them",
-                    open.join(", "),
-                    row.id
-                ),
-            },
-            refused: true,
-        });
-    }
-    if let Some(waiting) = store
-        .decisions(&row.id, true)?
-        .into_iter()
-        .find(|d| d.escalation == args.escalation)
-    {
-        return Err(CliError::Decision {
-            message: format!(
-                "escalation {} of {} already has a decision waiting to be carried out (decision {}, by {})",
-                args.escalation, row.id, waiting.id, waiting.by
-            ),
-            hint: format!("`techlead resume {}` carries it out", row.id),
-            refused: true,
-        });
-    }
     let request = DecisionRequest {
         escalation: args.escalation,
         decision: decision.clone(),
         note: args.note.clone(),
         by: format!("cli:{}", whoami()),
     };
-    let id = store.request_decision(&row.id, &request, jiff::Timestamp::now())?;
-    // A run holds the mission's lock: it carries the decision out.
-    let running = match store.lock(&row.id) {
-        Ok(lock) => {
-            drop(lock);
-            false
-        }
-        Err(techlead_store::Error::Locked { .. }) => true,
-        Err(e) => return Err(e.into()),
-    };
+    let Recorded {
+        decision: id,
+        running,
+    } = request_decision(&mut store, &row.id, &state, &request)
+        .map_err(|e| not_recorded(e, &row.id, &decision, args.escalation, &state))?;
     let settled = match running && !args.no_wait {
         true => wait_for(&store, &row.id, id),
         false => None,
     };
     report(args, &row.id, id, &decision, running, settled)
+}
+
+/// What could not be recorded, with what to do instead.
+fn not_recorded(
+    error: NotRecorded,
+    mission: &str,
+    decision: &Decision,
+    escalation: u32,
+    state: &techlead_core::state::MissionState,
+) -> CliError {
+    let (message, hint) = match error {
+        NotRecorded::Store(e) => return e.into(),
+        waiting @ NotRecorded::Waiting { .. } => (
+            format!("{mission}: {waiting}"),
+            format!("`techlead resume {mission}` carries it out"),
+        ),
+        NotRecorded::Refused(reason) => (
+            format!("cannot {decision} escalation {escalation} of {mission}: {reason}"),
+            open_escalations(mission, state),
+        ),
+    };
+    CliError::Decision {
+        message,
+        hint,
+        refused: true,
+    }
+}
+
+/// Which escalations are open, and where to see them.
+fn open_escalations(mission: &str, state: &techlead_core::state::MissionState) -> String {
+    if state.open_escalations.is_empty() {
+        return format!("{mission} has no escalation waiting for a decision");
+    }
+    let open: Vec<String> = state
+        .open_escalations
+        .iter()
+        .map(|e| format!("#{}", e.id))
+        .collect();
+    format!(
+        "open: {}; `techlead escalations {mission}` shows them",
+        open.join(", ")
+    )
 }
 
 /// Waits until the run carried decision `id` out or refused it.

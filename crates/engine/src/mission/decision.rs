@@ -116,3 +116,64 @@ impl<S: Store + 'static> Mission<S> {
         self.inputs.cancel_gates();
     }
 }
+
+/// Why a decision was not put in the inbox.
+#[derive(Debug, thiserror::Error)]
+pub enum NotRecorded {
+    /// The mission as recorded does not allow it (already decided, an
+    /// unknown agent, a finished mission, ...).
+    #[error("{0}")]
+    Refused(String),
+    /// A decision on the same escalation waits to be carried out.
+    #[error(
+        "escalation {escalation} already has a decision waiting to be carried out (decision {decision}, by {by})"
+    )]
+    Waiting {
+        escalation: u32,
+        decision: u32,
+        by: String,
+    },
+    #[error(transparent)]
+    Store(#[from] techlead_store::Error),
+}
+
+/// A decision in the inbox: its number, and whether a run holds the
+/// mission (it carries the decision out shortly; else `resume` does).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Recorded {
+    pub decision: u32,
+    pub running: bool,
+}
+
+/// Puts the person's decision on mission `mission` (folded as `state`) in
+/// its inbox, once checked against the record: what `techlead decide` and
+/// the server's decisions endpoint both do.
+pub fn request<S: Store>(
+    store: &mut S,
+    mission: &str,
+    state: &techlead_core::state::MissionState,
+    request: &techlead_store::DecisionRequest,
+) -> Result<Recorded, NotRecorded> {
+    if let Some(reason) = state.refusal(request.escalation, &request.decision) {
+        return Err(NotRecorded::Refused(reason));
+    }
+    if let Some(waiting) = store
+        .decisions(mission, true)?
+        .into_iter()
+        .find(|d| d.escalation == request.escalation)
+    {
+        return Err(NotRecorded::Waiting {
+            escalation: request.escalation,
+            decision: waiting.id,
+            by: waiting.by,
+        });
+    }
+    let decision = store.request_decision(mission, request, jiff::Timestamp::now())?;
+    // The lock is held by the run that carries it out, if any.
+    let running = match store.lock(mission) {
+        Ok(_lock) => false,
+        Err(techlead_store::Error::Locked { .. }) => true,
+        Err(e) => return Err(e.into()),
+    };
+    Ok(Recorded { decision, running })
+}

@@ -27,7 +27,7 @@ mod preempt;
 mod question;
 mod work;
 
-pub use decision::INBOX_POLL;
+pub use decision::{INBOX_POLL, NotRecorded, Recorded, request as request_decision};
 pub use input::Input;
 pub use preempt::PREEMPTION_POLL;
 pub use question::question_message;
