@@ -52,18 +52,12 @@ impl<S: Store + 'static> Mission<S> {
     }
 
     fn carry_out(&mut self, row: DecisionRow) -> Result<(), Error> {
-        let decision = match row.decision {
-            Ok(decision) => decision,
-            Err(action) => {
-                return self.refuse(
-                    &row.id,
-                    row.escalation,
-                    format!("unknown action `{action}`"),
-                );
-            }
+        let decision = match &row.decision {
+            Ok(decision) => decision.clone(),
+            Err(action) => return self.refuse(&row, format!("unknown action `{action}`")),
         };
         if let Some(reason) = self.state.refusal(row.escalation, &decision) {
-            return self.refuse(&row.id, row.escalation, reason);
+            return self.refuse(&row, reason);
         }
         let effects = self.state.decision_effects(row.escalation, &decision);
         let abort = decision == Decision::Abort;
@@ -84,10 +78,10 @@ impl<S: Store + 'static> Mission<S> {
         Ok(())
     }
 
-    fn refuse(&mut self, request: &u32, escalation: u32, reason: String) -> Result<(), Error> {
+    fn refuse(&mut self, row: &DecisionRow, reason: String) -> Result<(), Error> {
         self.stage(Event::DecisionRefused {
-            request: *request,
-            escalation,
+            request: row.id,
+            escalation: row.escalation,
             reason,
         })
     }
