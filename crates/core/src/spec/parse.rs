@@ -966,8 +966,9 @@ fn assign_ids(tasks: &mut [Task]) {
 mod tests {
     use super::*;
 
-    /// `code line:column: message` of every diagnostic.
-    fn problems(source: &str) -> Vec<String> {
+    /// `code line:column: message` of every diagnostic (also for the
+    /// tests of `parse`'s submodules).
+    pub(in crate::spec::parse) fn problems(source: &str) -> Vec<String> {
         parse(source)
             .diagnostics
             .iter()

@@ -211,19 +211,8 @@ fn derived_name(url: &str, taken: &mut HashMap<String, usize>) -> String {
 #[cfg(test)]
 mod tests {
     use crate::spec::parse;
+    use crate::spec::parse::tests::problems;
     use crate::webhook::HookEvent;
-
-    /// `code line:column: message` of every diagnostic.
-    fn problems(source: &str) -> Vec<String> {
-        parse(source)
-            .diagnostics
-            .iter()
-            .map(|d| {
-                let span = d.span.expect("a place");
-                format!("{} {}:{}: {}", d.code, span.line, span.column, d.message)
-            })
-            .collect()
-    }
 
     #[test]
     fn webhooks_are_read_with_defaults_and_derived_names() {
