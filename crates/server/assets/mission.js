@@ -16,6 +16,12 @@ import { escalations } from './escalations.js';
 /** Statuses after which no run is adding to a mission's record. */
 const FINISHED = ['succeeded', 'failed', 'aborted'];
 
+/** A failed mission with an escalation open may still get another round
+ * from a decision, once `techlead resume` runs: the page keeps looking. */
+function decidable(d) {
+  return d.mission.status === 'failed' && d.escalations.some((e) => !e.resolved_at);
+}
+
 /** A refresh now and then even without events: times move, and an event
  *  type the page does not know yet is not missed for long. */
 const TICK_MS = 1000;
@@ -71,9 +77,12 @@ export function missionView(root, to) {
         data = { mission, tasks: list, outlook, attempts: attempts.attempts, escalations: escalated, costs };
         render();
         if (FINISHED.includes(mission.status)) {
-          // Nothing more will happen: the feed has ended or is about to.
+          // No run adds to it now: the feed has ended or is about to.
           stopFeed?.();
-          setLive('finished');
+          stopFeed = null;
+          setLive(decidable(data) ? 'decidable' : 'finished');
+        } else if (!stopFeed) {
+          startFeed();
         }
       } while (again && !stopped);
     })().catch((e) => {
@@ -154,22 +163,11 @@ export function missionView(root, to) {
   function setLive(state) {
     live.hidden = false;
     live.dataset.state = state;
-    live.textContent = { live: 'live', reconnecting: 'reconnecting…', finished: 'finished', closed: 'disconnected' }[state] || state;
+    live.textContent = { live: 'live', reconnecting: 'reconnecting…', finished: 'finished', decidable: 'finished · waiting for your decision', closed: 'disconnected' }[state] || state;
   }
 
-  const tick = setInterval(() => {
-    if (!data || stopped) return;
-    const finished = FINISHED.includes(data.mission.status);
-    if (finished) return;
-    if (Date.now() - lastRefresh > SLOW_REFRESH_MS) refresh();
-    else { renderSummary(); renderLanes(); }
-  }, TICK_MS);
-
-  refresh().then(() => {
-    if (stopped || !data) return;
-    tasks.show(selected);
-    const finished = FINISHED.includes(data.mission.status);
-    if (finished) return setLive('finished');
+  /** Follows the mission's events from the last one shown. */
+  function startFeed() {
     stopFeed = follow(id, data.mission.last_seq, (record) => {
       escalationView?.onEvent(record.event);
       refresh().then(() => {
@@ -177,6 +175,19 @@ export function missionView(root, to) {
         else if (record.event.type === 'mission_finished') tasks.refresh();
       });
     }, setLive);
+  }
+
+  const tick = setInterval(() => {
+    if (!data || stopped) return;
+    if (FINISHED.includes(data.mission.status) && !decidable(data)) return;
+    if (Date.now() - lastRefresh > SLOW_REFRESH_MS) refresh();
+    else { renderSummary(); renderLanes(); }
+  }, TICK_MS);
+
+  // The first refresh starts the feed of a mission a run may add to.
+  refresh().then(() => {
+    if (stopped || !data) return;
+    tasks.show(selected);
   });
 
   let resized = null;
