@@ -48,14 +48,12 @@ pub async fn missions(State(shared): State<Arc<Shared>>) -> Answer {
 }
 
 pub async fn mission(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Answer {
-    let cached = shared.db.clone();
     shared
         .db
-        .read(move |store| {
-            let row = db::mission(store, &id)?;
+        .read_folded(id, move |_, row, folded| {
             let db::Folded {
                 state, escalations, ..
-            } = cached.folded(store, &row.id)?;
+            } = folded;
             let open = escalations
                 .iter()
                 .filter(|e| e["resolved_at"].is_null())
@@ -89,12 +87,10 @@ pub async fn mission(State(shared): State<Arc<Shared>>, Path(id): Path<String>) 
 }
 
 pub async fn tasks(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Answer {
-    let cached = shared.db.clone();
     shared
         .db
-        .read(move |store| {
-            let row = db::mission(store, &id)?;
-            let state = cached.folded(store, &row.id)?.state;
+        .read_folded(id, move |_, _, folded| {
+            let state = folded.state;
             let tasks: Vec<Value> = (0..state.tasks.len())
                 .map(|t| task_summary(&state, t))
                 .collect();
@@ -107,12 +103,10 @@ pub async fn task(
     State(shared): State<Arc<Shared>>,
     Path((id, task)): Path<(String, String)>,
 ) -> Answer {
-    let cached = shared.db.clone();
     shared
         .db
-        .read(move |store| {
-            let row = db::mission(store, &id)?;
-            let state = cached.folded(store, &row.id)?.state;
+        .read_folded(id, move |_, row, folded| {
+            let state = folded.state;
             let t = find_task(&state, &row.id, &task)?;
             let (state_of, plan) = (&state.tasks[t], &state.plan.tasks[t]);
             let mut answer = task_summary(&state, t);
@@ -181,23 +175,17 @@ pub async fn events(
 }
 
 pub async fn escalations(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Answer {
-    let cached = shared.db.clone();
     shared
         .db
-        .read(move |store| {
-            let row = db::mission(store, &id)?;
-            Ok(Json(json!(cached.folded(store, &row.id)?.escalations)))
-        })
+        .read_folded(id, move |_, _, folded| Ok(Json(json!(folded.escalations))))
         .await
 }
 
 pub async fn costs(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Answer {
-    let cached = shared.db.clone();
     shared
         .db
-        .read(move |store| {
-            let row = db::mission(store, &id)?;
-            let state = cached.folded(store, &row.id)?.state;
+        .read_folded(id, move |_, row, folded| {
+            let state = folded.state;
             let total = spend::total(&state);
             Ok(Json(json!({
                 "mission": row.id,

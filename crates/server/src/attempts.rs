@@ -4,7 +4,6 @@
 //! from queued to started to finished), instead of one per task.
 
 use crate::Shared;
-use crate::db;
 use crate::error::ApiError;
 use axum::Json;
 use axum::extract::{Path, State};
@@ -15,12 +14,10 @@ pub async fn attempts(
     State(shared): State<Arc<Shared>>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let cached = shared.db.clone();
     shared
         .db
-        .read(move |store| {
-            let row = db::mission(store, &id)?;
-            let state = cached.folded(store, &row.id)?.state;
+        .read_folded(id, move |_, row, folded| {
+            let state = folded.state;
             let mut all: Vec<_> = state
                 .tasks
                 .iter()

@@ -103,6 +103,23 @@ impl Db {
 }
 
 impl Db {
+    /// Runs `answer` on a connection, on the blocking pool, with mission
+    /// `id_or_name` (404 if there is none) folded up to its last event:
+    /// what every endpoint about one mission starts with.
+    pub async fn read_folded<T: Send + 'static>(
+        &self,
+        id_or_name: String,
+        answer: impl FnOnce(&SqliteStore, MissionRow, Folded) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let cached = self.clone();
+        self.read(move |store| {
+            let row = mission(store, &id_or_name)?;
+            let folded = cached.folded(store, &row.id)?;
+            answer(store, row, folded)
+        })
+        .await
+    }
+
     /// Runs `write` on a connection, on the blocking pool: the decision
     /// inbox is the one thing the server writes.
     pub async fn write<T: Send + 'static>(

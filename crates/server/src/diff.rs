@@ -11,7 +11,6 @@
 
 use crate::Shared;
 use crate::api::find_task;
-use crate::db;
 use crate::error::ApiError;
 use crate::patch;
 use axum::Json;
@@ -29,12 +28,10 @@ pub async fn diff(
     State(shared): State<Arc<Shared>>,
     Path((id, task)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    let cached = shared.db.clone();
     let (mission, task, repository) = shared
         .db
-        .read(move |store| {
-            let row = db::mission(store, &id)?;
-            let state = cached.folded(store, &row.id)?.state;
+        .read_folded(id, move |_, row, folded| {
+            let state = folded.state;
             let t = find_task(&state, &row.id, &task)?;
             let Some(repository) = &state.plan.repository else {
                 return Err(ApiError::not_found(

@@ -12,7 +12,6 @@
 
 use crate::Shared;
 use crate::api::find_task;
-use crate::db;
 use crate::error::ApiError;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -52,13 +51,11 @@ pub async fn log(
             )
         })?,
     };
-    let cached = shared.db.clone();
     let data_dir = shared.data_dir.clone();
     let part = shared
         .db
-        .read(move |store| {
-            let row = db::mission(store, &id)?;
-            let state = cached.folded(store, &row.id)?.state;
+        .read_folded(id, move |_, row, folded| {
+            let state = folded.state;
             let t = find_task(&state, &row.id, &task)?;
             let attempts = &state.tasks[t].attempts;
             let Some(attempt) = attempts.iter().find(|a| a.number == wanted) else {

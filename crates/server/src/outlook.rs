@@ -10,7 +10,6 @@
 //! them: every task of a phase waits for the previous non-empty phase.
 
 use crate::Shared;
-use crate::db;
 use crate::error::ApiError;
 use axum::Json;
 use axum::extract::{Path, State};
@@ -24,12 +23,10 @@ pub async fn outlook(
     State(shared): State<Arc<Shared>>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let cached = shared.db.clone();
     shared
         .db
-        .read(move |store| {
-            let row = db::mission(store, &id)?;
-            let state = cached.folded(store, &row.id)?.state;
+        .read_folded(id, move |_, row, folded| {
+            let state = folded.state;
             Ok(Json(answer(&row.id, &state, Timestamp::now())))
         })
         .await
