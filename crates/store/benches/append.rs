@@ -62,7 +62,7 @@ fn plan(tasks: usize) -> MissionPlan {
         done_when: Vec::new(),
         webhooks: Vec::new(),
         emergency: false,
-        ask_when_blocked: false,
+        on_blocked: Default::default(),
     }
 }
 

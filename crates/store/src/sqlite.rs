@@ -221,7 +221,7 @@ impl SqliteStore {
             tx.prepare_cached(
                 "UPDATE missions
                  SET last_seq = ?2, updated_at = ?3, status = COALESCE(?4, status),
-                     succeeded = succeeded + ?5, failed = failed + ?6
+                     succeeded = succeeded + ?5, failed = failed + ?6, tasks = tasks + ?7
                  WHERE id = ?1",
             )?
             .execute(params![
@@ -231,6 +231,7 @@ impl SqliteStore {
                 change.status.map(MissionStatus::as_str),
                 change.succeeded,
                 change.failed,
+                change.tasks,
             ])?;
         }
         Ok(Ok(records))
@@ -683,7 +684,7 @@ mod tests {
             done_when: Vec::new(),
             webhooks: Vec::new(),
             emergency: false,
-            ask_when_blocked: false,
+            on_blocked: Default::default(),
         }
     }
 

@@ -61,7 +61,7 @@ fn plan(name: &str, tasks: &[(&str, &[&str])]) -> MissionPlan {
         done_when: Vec::new(),
         webhooks: Vec::new(),
         emergency: false,
-        ask_when_blocked: false,
+        on_blocked: Default::default(),
     }
 }
 

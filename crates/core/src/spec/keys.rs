@@ -196,7 +196,7 @@ pub const DEFAULTS: &[Key] = &[
     key(
         "on_blocked",
         Kind::Text,
-        "When an agent reports `::blocked`: `retry` (default: retries told what blocked it, then the backup, then the person) or `ask` (the person at once).",
+        "When an agent reports `::blocked`: `retry` (default: retries told what blocked it, then the backup, then the person), `split` (as retry, but a task whose agent proposed smaller parts with `::split` becomes those parts at once) or `ask` (the person at once).",
     ),
 ];
 

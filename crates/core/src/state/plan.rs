@@ -3,6 +3,7 @@
 //! mission's first event, so that resume never depends on the file again.
 
 use crate::priority::Priority;
+pub use crate::spec::OnBlocked;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -58,10 +59,9 @@ pub struct MissionPlan {
     /// (docs/running.md, "Emergencies").
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub emergency: bool,
-    /// `on_blocked: ask`: an agent's `::blocked` goes to the person at
-    /// once, without retries or the backup.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub ask_when_blocked: bool,
+    /// What an agent's `::blocked` leads to (`defaults.on_blocked`).
+    #[serde(default, skip_serializing_if = "OnBlocked::is_retry")]
+    pub on_blocked: OnBlocked,
 }
 
 /// One item of the definition of done.
@@ -514,7 +514,7 @@ impl MissionPlan {
                 .collect(),
             webhooks,
             emergency: priority == Some(crate::Priority::Critical),
-            ask_when_blocked: defaults.ask_when_blocked,
+            on_blocked: defaults.on_blocked,
             tasks,
         })
     }

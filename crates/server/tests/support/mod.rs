@@ -75,7 +75,7 @@ impl Fixture {
             done_when: Vec::new(),
             webhooks: Vec::new(),
             emergency: false,
-            ask_when_blocked: false,
+            on_blocked: Default::default(),
         }
     }
 

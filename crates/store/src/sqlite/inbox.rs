@@ -22,11 +22,7 @@ pub(super) fn insert(
         [mission],
         |row| row.get(0),
     )?;
-    let argument = match &request.decision {
-        Decision::Reassign { agent } => Some(agent.as_str()),
-        Decision::Answer { text } | Decision::Edit { text } => Some(text.as_str()),
-        _ => None,
-    };
+    let argument = request.decision.argument();
     tx.prepare_cached(
         "INSERT INTO decisions
              (mission, id, escalation, action, argument, note, decided_by, decided_at)

@@ -5,7 +5,7 @@
 
 use rusqlite::{Transaction, params};
 use techlead_core::state::{
-    AttemptOutcome, Event, EventRecord, MissionPlan, MissionStatus, NextStep, Report,
+    AttemptOutcome, Event, EventRecord, MissionPlan, MissionStatus, NextStep, Report, TaskPart,
 };
 
 /// What one append changes on the mission's row, summed over its events
@@ -15,6 +15,8 @@ pub(super) struct MissionChange {
     pub status: Option<MissionStatus>,
     pub succeeded: i64,
     pub failed: i64,
+    /// Tasks added (the parts of split tasks).
+    pub tasks: i64,
 }
 
 /// The `type` column: the event's serde tag.
@@ -46,6 +48,7 @@ pub(super) fn event_type(event: &Event) -> &'static str {
         Event::TaskReopened { .. } => "task_reopened",
         Event::TaskApproved { .. } => "task_approved",
         Event::TaskSkipped { .. } => "task_skipped",
+        Event::TaskSplit { .. } => "task_split",
         Event::DecisionRefused { .. } => "decision_refused",
         Event::Preempted { .. } => "preempted",
         Event::PreemptionEnded { .. } => "preemption_ended",
@@ -72,6 +75,7 @@ pub(super) fn event_task(event: &Event) -> Option<&str> {
         | Event::TaskBlocked { task, .. }
         | Event::TaskReopened { task, .. }
         | Event::TaskSkipped { task }
+        | Event::TaskSplit { task, .. }
         | Event::TaskApproved { task } => Some(task),
         _ => None,
     }
@@ -107,7 +111,7 @@ fn project_next(
             change.failed += 1;
             ("failed", None)
         }
-        NextStep::Requeue => ("pending", None),
+        NextStep::Requeue | NextStep::Split => ("pending", None),
     };
     tx.prepare_cached(
         "UPDATE tasks SET status = ?3, agent = COALESCE(?4, agent)
@@ -373,6 +377,11 @@ pub(super) fn project(
             uncount_failure(tx, mission, task, change)?;
             set_status(tx, mission, task, "checking")?;
         }
+        Event::TaskSplit { task, parts } => {
+            uncount_failure(tx, mission, task, change)?;
+            project_split(tx, mission, task, parts)?;
+            change.tasks += parts.len() as i64;
+        }
         Event::TaskSkipped { task } => {
             uncount_failure(tx, mission, task, change)?;
             tx.prepare_cached(
@@ -439,6 +448,29 @@ fn status_after_decision(
 
 /// A failed task that waits again, or is skipped, no longer counts as
 /// failed on the mission's row.
+/// A split task waits again; its parts join the mission after the last
+/// task, on its agent, executor, phase and priority.
+fn project_split(
+    tx: &Transaction<'_>,
+    mission: &str,
+    task: &str,
+    parts: &[TaskPart],
+) -> rusqlite::Result<()> {
+    set_status(tx, mission, task, "pending")?;
+    tx.prepare_cached("UPDATE tasks SET blocked_by = NULL WHERE mission = ?1 AND id = ?2")?
+        .execute(params![mission, task])?;
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO tasks (mission, id, position, title, phase, priority, agent, executor, status)
+         SELECT mission, ?3, (SELECT MAX(position) + 1 FROM tasks WHERE mission = ?1), ?4,
+                phase, priority, agent, executor, 'pending'
+         FROM tasks WHERE mission = ?1 AND id = ?2",
+    )?;
+    for part in parts {
+        insert.execute(params![mission, task, part.id, part.title])?;
+    }
+    Ok(())
+}
+
 fn uncount_failure(
     tx: &Transaction<'_>,
     mission: &str,
