@@ -75,9 +75,9 @@ pub enum Command {
         after_help = "Examples:\n  techlead escalations                      # the newest mission's open escalations\n  techlead escalations incident-1 --all     # decided ones too\n  techlead escalations incident-1 --json\n\nDecide one with `techlead decide MISSION N ACTION`."
     )]
     Escalations(EscalationsArgs),
-    /// Decide an escalation: retry, reassign AGENT, skip or abort.
+    /// Decide an escalation: retry, reassign AGENT, split, skip or abort.
     #[command(
-        after_help = "retry     another round for the escalation's tasks, with fresh retries (a failed mission runs again)\nreassign  the same, on AGENT (one of the mission's agents)\nedit      the same, with GUIDANCE added to the tasks' prompts\napprove   accept as it is: work its gates rejected merges; a failed definition-of-done check counts as met\nskip      go on without the failed tasks: their dependents start\nanswer    the answer to an agent's question (a `question` escalation): TEXT goes to the agent\nabort     stop the mission for good\n\nA run that holds the mission carries the decision out within a second; otherwise\n`techlead resume MISSION` does. The decision is recorded either way.\n\nExamples:\n  techlead decide incident-1 2 retry\n  techlead decide incident-1 2 reassign senior-backend --note \"needs the schema change\"\n  techlead decide team-booking-platform 1 skip\n  techlead decide incident-1 3 answer \"use the staging database\"\n  techlead decide incident-1 4 edit \"use the read replica, not the primary\"\n\nExit codes: 0 carried out or recorded, 1 refused (already decided, unknown agent...), 2 invalid input."
+        after_help = "retry     another round for the escalation's tasks, with fresh retries (a failed mission runs again)\nreassign  the same, on AGENT (one of the mission's agents)\nedit      the same, with GUIDANCE added to the tasks' prompts\nsplit     the failed task becomes smaller ones, run in order before it: the PARTS given,\n          or those its agent proposed (`::split`); the task then finishes what remains\napprove   accept as it is: work its gates rejected merges; a failed definition-of-done check counts as met\nskip      go on without the failed tasks: their dependents start\nanswer    the answer to an agent's question (a `question` escalation): TEXT goes to the agent\nabort     stop the mission for good\n\nA run that holds the mission carries the decision out within a second; otherwise\n`techlead resume MISSION` does. The decision is recorded either way.\n\nExamples:\n  techlead decide incident-1 2 retry\n  techlead decide incident-1 2 reassign senior-backend --note \"needs the schema change\"\n  techlead decide team-booking-platform 1 skip\n  techlead decide incident-1 3 answer \"use the staging database\"\n  techlead decide incident-1 4 edit \"use the read replica, not the primary\"\n  techlead decide incident-1 5 split                     # into the parts its agent proposed\n  techlead decide incident-1 5 split \"add the column\" \"backfill it\" \"switch reads\"\n\nExit codes: 0 carried out or recorded, 1 refused (already decided, unknown agent...), 2 invalid input."
     )]
     Decide(DecideArgs),
     /// List what a mission told its webhooks: each delivery, its state and its tries.
@@ -472,11 +472,12 @@ pub struct DecideArgs {
     pub mission: String,
     /// The escalation's number (`techlead escalations` lists them).
     pub escalation: u32,
-    /// retry, reassign, skip, answer or abort.
+    /// retry, reassign, edit, split, approve, skip, answer or abort.
     pub action: String,
-    /// For `reassign`: the agent to hand the tasks to; for `answer`: the
-    /// answer to the agent's question.
-    pub agent: Option<String>,
+    /// For `reassign`: the agent to hand the tasks to; for `edit` and
+    /// `answer`: the text (in quotes); for `split`: the parts' titles, one
+    /// argument each (none: the parts the agent proposed).
+    pub arguments: Vec<String>,
     /// Why, for the record.
     #[arg(long)]
     pub note: Option<String>,

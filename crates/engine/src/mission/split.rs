@@ -3,7 +3,7 @@
 //! (docs/running.md, "Blocked agents").
 
 use super::{Error, Mission};
-use techlead_core::state::{AttemptOutcome, Event, NextStep, OnBlocked};
+use techlead_core::state::{AttemptOutcome, Event, MissionState, NextStep, OnBlocked};
 use techlead_store::Store;
 
 /// Fewest parts techlead splits a task into on its own: one part is the
@@ -14,8 +14,9 @@ impl<S: Store + 'static> Mission<S> {
     /// What follows an attempt of task `t` that ended blocked, when the
     /// mission's policy says something other than the retry policy:
     /// `ask` fails the task (the person hears of it at once), `split`
-    /// splits it when its agent proposed parts. A part is not split again
-    /// on techlead's own: the person may.
+    /// splits it when its agent proposed parts. A task is split once, and
+    /// a part not at all, on techlead's own (an agent that keeps proposing
+    /// parts would otherwise split forever): the person may split again.
     pub(super) fn when_blocked(&self, t: usize, outcome: &AttemptOutcome) -> Option<NextStep> {
         let blocked = self.state.tasks[t]
             .attempts
@@ -27,7 +28,9 @@ impl<S: Store + 'static> Mission<S> {
         match self.state.plan.on_blocked {
             OnBlocked::Ask => Some(NextStep::Fail),
             OnBlocked::Split
-                if self.state.proposed_parts(t).len() >= MIN_PARTS && !self.state.is_part(t) =>
+                if self.state.proposed_parts(t).len() >= MIN_PARTS
+                    && self.state.tasks[t].work.parts.is_empty()
+                    && !self.state.is_part(t) =>
             {
                 Some(NextStep::Split)
             }
@@ -64,4 +67,16 @@ impl<S: Store + 'static> Mission<S> {
             parts.join("; ")
         ))
     }
+}
+
+/// The merge commit of split task `t`'s last merged part: the task's
+/// branch must hold it before its agent finishes the task.
+pub(super) fn parts_merge(state: &MissionState, t: usize) -> Option<String> {
+    state.tasks[t]
+        .work
+        .parts
+        .iter()
+        .rev()
+        .filter_map(|id| state.task_index(id))
+        .find_map(|p| state.tasks[p].work.merged.clone())
 }
