@@ -96,6 +96,25 @@ fn a_task_its_agent_splits_runs_as_its_parts_then_finishes_on_their_work() {
 }
 
 #[test]
+fn the_split_example_runs_as_its_readme_says() {
+    let dir = tempfile::tempdir().unwrap();
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/split");
+    for file in ["mission.yaml", "writer.sh"] {
+        std::fs::copy(example.join(file), dir.path().join(file)).unwrap();
+    }
+    let out = support::run_to_end(dir.path(), &["run", "mission.yaml"]);
+    out.expect_code(0).expect_stderr(&[
+        "✂ DOCS split into DOCS.1 (Write the install chapter), DOCS.2 (Write the usage chapter)",
+        "mission succeeded: 4 of 4 tasks succeeded",
+    ]);
+    let guide = std::fs::read_to_string(dir.path().join("out/split-demo-1/guide.md")).unwrap();
+    assert!(
+        guide.starts_with("# Install") && guide.contains("# Usage"),
+        "{guide}"
+    );
+}
+
+#[test]
 fn the_person_splits_a_failed_task_into_named_parts_and_resume_runs_them() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("techlead.db");
