@@ -3,8 +3,8 @@
 
 use super::lessons::lessons;
 use super::model::{
-    AttemptBar, AttemptResult, BurnUp, Cost, DoneLine, EscalationLine, Forecast, GateLine,
-    Outcome, Report, TaskLine, Timeline,
+    AttemptBar, AttemptResult, BurnUp, Cost, DoneLine, EscalationLine, Forecast, GateLine, Outcome,
+    Report, TaskLine, Timeline,
 };
 use super::planned::planned;
 use super::text::{self, ms_between, plural};
@@ -123,9 +123,9 @@ fn timeline(
     now: Timestamp,
     forecast: Option<Forecast>,
 ) -> Timeline {
-    let elapsed_ms = moments
-        .started_at
-        .map_or(0, |start| ms_between(start, moments.finished_at.unwrap_or(now)));
+    let elapsed_ms = moments.started_at.map_or(0, |start| {
+        ms_between(start, moments.finished_at.unwrap_or(now))
+    });
     Timeline {
         created_at: state.created_at,
         started_at: moments.started_at,
@@ -236,7 +236,11 @@ fn tasks(state: &MissionState, moments: &Moments) -> Vec<TaskLine> {
         .map(|(t, (plan, task))| TaskLine {
             id: plan.id.clone(),
             title: plan.title.clone(),
-            agent: task.attempts.last().map_or(&plan.agent, |a| &a.agent).clone(),
+            agent: task
+                .attempts
+                .last()
+                .map_or(&plan.agent, |a| &a.agent)
+                .clone(),
             status: task.status,
             attempts: task.attempts.len(),
             worked_ms: task.attempts.iter().filter_map(|a| a.duration_ms).sum(),
@@ -323,26 +327,36 @@ pub(super) fn outcome_text(attempt: &AttemptState) -> String {
 }
 
 fn gates(state: &MissionState) -> Vec<GateLine> {
-    let task_gates = state.plan.tasks.iter().zip(&state.tasks).flat_map(|(plan, task)| {
-        task.work.checks.iter().map(|check| GateLine {
-            subject: plan.id.clone(),
-            attempt: Some(check.attempt),
-            gate: check.gate.clone(),
-            passed: check.passed,
-            reasons: check.reasons.clone(),
-            log: check.log.clone(),
-        })
-    });
-    let phase_gates = state.plan.phases.iter().zip(&state.gates).flat_map(|(phase, results)| {
-        results.iter().map(|result| GateLine {
-            subject: format!("phase {}", phase.name),
-            attempt: None,
-            gate: result.gate.clone(),
-            passed: result.passed,
-            reasons: Vec::new(),
-            log: result.log.clone(),
-        })
-    });
+    let task_gates = state
+        .plan
+        .tasks
+        .iter()
+        .zip(&state.tasks)
+        .flat_map(|(plan, task)| {
+            task.work.checks.iter().map(|check| GateLine {
+                subject: plan.id.clone(),
+                attempt: Some(check.attempt),
+                gate: check.gate.clone(),
+                passed: check.passed,
+                reasons: check.reasons.clone(),
+                log: check.log.clone(),
+            })
+        });
+    let phase_gates = state
+        .plan
+        .phases
+        .iter()
+        .zip(&state.gates)
+        .flat_map(|(phase, results)| {
+            results.iter().map(|result| GateLine {
+                subject: format!("phase {}", phase.name),
+                attempt: None,
+                gate: result.gate.clone(),
+                passed: result.passed,
+                reasons: Vec::new(),
+                log: result.log.clone(),
+            })
+        });
     task_gates.chain(phase_gates).collect()
 }
 

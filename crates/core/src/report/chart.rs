@@ -144,7 +144,9 @@ fn lanes(bars: &[AttemptBar]) -> Vec<(&str, Vec<usize>)> {
         let first = rows.len();
         for (b, bar) in bars.iter().enumerate().filter(|(_, b)| b.agent == agent) {
             let free = rows[first..].iter().position(|(_, members)| {
-                members.last().is_none_or(|&last| bars[last].end <= bar.start)
+                members
+                    .last()
+                    .is_none_or(|&last| bars[last].end <= bar.start)
             });
             match free {
                 Some(r) => rows[first + r].1.push(b),
@@ -236,7 +238,8 @@ pub fn burnup_span(report: &Report, start: Timestamp) -> f64 {
         .fold(actual, f64::max)
 }
 
-/// A step line from 0 through each `(ms, count)` to `until_ms`.
+/// A step line from 0 through each `(ms, count)` to `until_ms`, cut at
+/// the axis's end: a step past it is off the chart, not on its edge.
 fn steps(
     out: &mut String,
     class: &str,
@@ -247,12 +250,13 @@ fn steps(
 ) {
     let mut path = format!("{},{}", n(axis.x_ms(0.0)), n(y(0)));
     let mut count = 0;
-    for &(ms, next) in points {
+    for &(ms, next) in points.iter().take_while(|(ms, _)| *ms <= axis.span_ms) {
         let x = n(axis.x_ms(ms));
         let _ = write!(path, " {x},{} {x},{}", n(y(count)), n(y(next)));
         count = next;
     }
-    let _ = write!(path, " {},{}", n(axis.x_ms(until_ms)), n(y(count)));
+    let end = until_ms.min(axis.span_ms);
+    let _ = write!(path, " {},{}", n(axis.x_ms(end)), n(y(count)));
     let _ = write!(out, r#"<polyline class="{class}" points="{path}"/>"#);
 }
 

@@ -277,7 +277,9 @@ fn gates(out: &mut String, r: &Report) {
 fn escalations(out: &mut String, r: &Report) {
     out.push_str("<section><h2>Escalations and decisions</h2>");
     if r.escalations.is_empty() {
-        out.push_str("<p class=\"muted\">None: the mission never needed the person.</p></section>\n");
+        out.push_str(
+            "<p class=\"muted\">None: the mission never needed the person.</p></section>\n",
+        );
         return;
     }
     out.push_str("<ul>");
@@ -321,7 +323,9 @@ fn kind(e: &EscalationLine) -> String {
 fn lessons(out: &mut String, r: &Report) {
     out.push_str("<section><h2>Lessons</h2>");
     if r.lessons.is_empty() {
-        out.push_str("<p class=\"muted\">Every task succeeded on its first attempt.</p></section>\n");
+        out.push_str(
+            "<p class=\"muted\">Every task succeeded on its first attempt.</p></section>\n",
+        );
         return;
     }
     out.push_str("<ul class=\"lessons\">");
@@ -366,10 +370,9 @@ fn done(out: &mut String, r: &Report) {
             DoneState::NotMet => "not-met",
             DoneState::ToConfirm | DoneState::NotChecked => "open",
         };
-        let log = d
-            .log
-            .as_ref()
-            .map_or(String::new(), |l| format!(" <span class=\"muted\">log {}</span>", code(l)));
+        let log = d.log.as_ref().map_or(String::new(), |l| {
+            format!(" <span class=\"muted\">log {}</span>", code(l))
+        });
         let _ = write!(
             out,
             "<li class=\"{class}\">{}: <strong>{}</strong>{log}</li>",

@@ -22,8 +22,7 @@ pub fn lessons(state: &MissionState, records: &[EventRecord]) -> Vec<Lesson> {
 }
 
 fn failed(attempt: &AttemptState) -> bool {
-    attempt.detail.rejected_by.is_some()
-        || attempt.outcome.as_ref().is_some_and(|o| o.is_failure())
+    attempt.detail.rejected_by.is_some() || attempt.outcome.as_ref().is_some_and(|o| o.is_failure())
 }
 
 fn lesson(plan: &TaskPlan, task: &TaskState, history: &[EscalationRecord]) -> Option<Lesson> {
@@ -82,7 +81,9 @@ fn resolution(plan: &TaskPlan, task: &TaskState, escalated: Option<&EscalationRe
             last.number
         ),
         (TaskStatus::Succeeded, Some(last)) => succeeded(plan, task, last),
-        (TaskStatus::Skipped, _) => "skipped by the person's decision: its dependents went on without it".to_string(),
+        (TaskStatus::Skipped, _) => {
+            "skipped by the person's decision: its dependents went on without it".to_string()
+        }
         (TaskStatus::Failed, _) => format!(
             "not resolved: failed after {}",
             super::text::plural(task.attempts.len(), "attempt")

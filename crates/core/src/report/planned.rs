@@ -43,8 +43,10 @@ pub fn planned(plan: &MissionPlan, start: Option<Timestamp>) -> Planned {
         critical_path_hours: graph.critical_path().hours,
         unestimated: graph.unestimated().len(),
         finish_at: start.and_then(|s| {
-            s.checked_add(jiff::SignedDuration::from_secs_f64(schedule.makespan * 3600.0))
-                .ok()
+            s.checked_add(jiff::SignedDuration::from_secs_f64(
+                schedule.makespan * 3600.0,
+            ))
+            .ok()
         }),
         task_finish_hours: schedule.tasks.iter().map(|slot| slot.finish).collect(),
     }

@@ -44,7 +44,9 @@ fn share(elapsed_ms: u64, planned_hours: f64) -> String {
         return "the plan has no estimated work".to_string();
     }
     let ratio = elapsed_ms as f64 / planned_ms as f64;
-    if ratio < 1.0 {
+    if ratio < 0.001 {
+        "under 0.1 % of the plan".to_string()
+    } else if ratio < 1.0 {
         format!("{:.1} % of the plan", ratio * 100.0)
     } else {
         format!("{ratio:.1} × the plan")
@@ -160,7 +162,8 @@ pub fn risks(report: &Report) -> Vec<String> {
             blocked.join(", ")
         ));
     }
-    if let Some(sentence) = deadline(report).filter(|s| s.contains("after it") || s.contains("passed"))
+    if let Some(sentence) =
+        deadline(report).filter(|s| s.contains("after it") || s.contains("passed"))
     {
         risks.push(sentence);
     }

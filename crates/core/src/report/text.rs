@@ -8,9 +8,18 @@ pub fn duration_ms(ms: u64) -> String {
     match ms {
         0..1_000 => format!("{ms} ms"),
         1_000..60_000 => format!("{:.1} s", ms as f64 / 1000.0),
-        60_000..3_600_000 => format!("{} min {:02} s", seconds / 60, seconds % 60),
-        3_600_000..86_400_000 => format!("{} h {:02} min", seconds / 3600, seconds % 3600 / 60),
-        _ => format!("{} d {} h", seconds / 86_400, seconds % 86_400 / 3600),
+        60_000..3_600_000 => two(seconds / 60, "min", seconds % 60, "s"),
+        3_600_000..86_400_000 => two(seconds / 3600, "h", seconds % 3600 / 60, "min"),
+        _ => two(seconds / 86_400, "d", seconds % 86_400 / 3600, "h"),
+    }
+}
+
+/// `4 min 05 s`, or `4 min` when the smaller unit is zero.
+fn two(big: u64, big_unit: &str, small: u64, small_unit: &str) -> String {
+    if small == 0 {
+        format!("{big} {big_unit}")
+    } else {
+        format!("{big} {big_unit} {small:02} {small_unit}")
     }
 }
 
@@ -59,6 +68,8 @@ mod tests {
         assert_eq!(duration_ms(7_800_000), "2 h 10 min");
         assert_eq!(duration_ms(273_600_000), "3 d 4 h");
         assert_eq!(hours(4.5), "4 h 30 min");
+        assert_eq!(hours(0.5), "30 min");
+        assert_eq!(hours(4.0), "4 h");
     }
 
     #[test]
