@@ -16,10 +16,11 @@ pub fn duration_ms(ms: u64) -> String {
 
 /// `4 min 05 s`, or `4 min` when the smaller unit is zero.
 fn two(big: u64, big_unit: &str, small: u64, small_unit: &str) -> String {
-    if small == 0 {
-        format!("{big} {big_unit}")
-    } else {
-        format!("{big} {big_unit} {small:02} {small_unit}")
+    match (small, small_unit) {
+        (0, _) => format!("{big} {big_unit}"),
+        // Minutes and seconds line up in columns; hours of a day need not.
+        (_, "h") => format!("{big} {big_unit} {small} {small_unit}"),
+        _ => format!("{big} {big_unit} {small:02} {small_unit}"),
     }
 }
 
