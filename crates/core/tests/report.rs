@@ -444,7 +444,7 @@ fn a_failed_mission_reports_the_open_decision_and_its_risks() {
     for line in [
         "- 1 task failed: FLAKY.",
         "- 1 task blocked behind failed work: NEXT.",
-        "- Decide escalation #1 (retries-exhausted): FLAKY failed after 2 attempts Options: retry, skip, abort. Recommended: reassign to another agent if the log shows the task is beyond this one; retry if the cause was outside the task.",
+        "- Decide escalation #1 (retries-exhausted): FLAKY failed after 2 attempts. Options: retry, skip, abort. Recommended: reassign to another agent if the log shows the task is beyond this one; retry if the cause was outside the task.",
     ] {
         assert!(md.lines().any(|l| l == line), "no line {line:?} in:\n{md}");
     }

@@ -6,7 +6,7 @@
 
 use super::chart;
 use super::model::{Audience, EscalationLine, Report};
-use super::summary;
+use super::summary::{self, sentence};
 use super::text::{self, plural};
 use crate::state::DoneState;
 use std::fmt::Write;
@@ -108,7 +108,7 @@ fn decisions(out: &mut String, r: &Report) {
             out,
             "<li class=\"open\">Decide escalation #{}: {} <span class=\"muted\">Options: {}. Recommended: {}.</span> <code>techlead decide {} {} ACTION</code></li>",
             e.record.id,
-            escape(e.record.message.trim()),
+            escape(&sentence(&e.record.message)),
             escape(&e.record.options.join(", ")),
             escape(&e.record.recommendation),
             escape(&r.mission),
@@ -123,16 +123,16 @@ fn decisions(out: &mut String, r: &Report) {
 
 fn charts(out: &mut String, r: &Report, audience: Audience) {
     if audience == Audience::Engineering && !r.attempts.is_empty() {
-        let _ = write!(
+        let _ = writeln!(
             out,
-            "<section class=\"figure\"><h2>Attempts by agent</h2>{}<p class=\"legend\"><span class=\"key succeeded\"></span>succeeded <span class=\"key failed\"></span>failed or rejected <span class=\"key stopped\"></span>stopped (ran again) <span class=\"key running\"></span>running</p></section>\n",
+            "<section class=\"figure\"><h2>Attempts by agent</h2>{}<p class=\"legend\"><span class=\"key succeeded\"></span>succeeded <span class=\"key failed\"></span>failed or rejected <span class=\"key stopped\"></span>stopped (ran again) <span class=\"key running\"></span>running</p></section>",
             chart::gantt(r)
         );
     }
     if let Some(start) = r.timeline.started_at {
-        let _ = write!(
+        let _ = writeln!(
             out,
-            "<section class=\"figure\"><h2>Burn-up</h2>{}<p class=\"legend\"><span class=\"key actual\"></span>tasks done <span class=\"key planned\"></span>planned <span class=\"key total\"></span>total{}</p>{}</section>\n",
+            "<section class=\"figure\"><h2>Burn-up</h2>{}<p class=\"legend\"><span class=\"key actual\"></span>tasks done <span class=\"key planned\"></span>planned <span class=\"key total\"></span>total{}</p>{}</section>",
             chart::burnup(r),
             if r.timeline.deadline.is_some() {
                 " <span class=\"key deadline\"></span>deadline"
@@ -144,9 +144,9 @@ fn charts(out: &mut String, r: &Report, audience: Audience) {
     }
     if !r.cost.by_agent.is_empty() {
         let by_cost = r.cost.by_agent.iter().any(|a| a.cost_usd > 0.0);
-        let _ = write!(
+        let _ = writeln!(
             out,
-            "<section class=\"figure\"><h2>{}</h2>{}</section>\n",
+            "<section class=\"figure\"><h2>{}</h2>{}</section>",
             if by_cost {
                 "Cost by agent"
             } else {
@@ -307,7 +307,7 @@ fn escalations(out: &mut String, r: &Report) {
             record.id,
             escape(&kind(e)),
             text::stamp(record.raised_at),
-            escape(record.message.trim()),
+            escape(&sentence(&record.message)),
         );
     }
     out.push_str("</ul></section>\n");

@@ -3,7 +3,7 @@
 //! `a | b` stays text and never becomes markup or a table column.
 
 use super::model::{Audience, EscalationLine, Report};
-use super::summary;
+use super::summary::{self, sentence};
 use super::text::{self, plural};
 use crate::state::DoneState;
 use std::fmt::Write;
@@ -18,14 +18,17 @@ pub fn markdown(report: &Report, audience: Audience) -> String {
 }
 
 /// Text as Markdown shows it literally: every punctuation mark that could
-/// start markup is backslash-escaped, and a line break becomes a space
-/// (tables and list items are one line).
+/// start markup is backslash-escaped (`#` only first, where it could make
+/// a heading), and a line break becomes a space (tables and list items
+/// are one line).
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
+    if text.starts_with('#') {
+        out.push('\\');
+    }
     for c in text.chars() {
         match c {
-            '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '|' | '#' | '!' | '~' | '&' | '{'
-            | '}' => {
+            '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '|' | '!' | '~' | '&' | '{' | '}' => {
                 out.push('\\');
                 out.push(c);
             }
@@ -66,7 +69,7 @@ fn executive(out: &mut String, r: &Report) {
             "- Decide escalation #{} ({}): {} Options: {}. Recommended: {}.",
             e.record.id,
             kind(e),
-            escape(e.record.message.trim()),
+            escape(&sentence(&e.record.message)),
             escape(&e.record.options.join(", ")),
             escape(&e.record.recommendation)
         );
@@ -298,7 +301,7 @@ fn escalations(out: &mut String, r: &Report) {
             record.id,
             kind(e),
             text::stamp(record.raised_at),
-            escape(record.message.trim())
+            escape(&sentence(&record.message))
         );
         match &record.resolution {
             Some(res) => {

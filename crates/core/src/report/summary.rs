@@ -4,7 +4,7 @@
 
 use super::model::{Report, TaskLine};
 use super::text::{self, ms_between, plural};
-use crate::state::{DoneState, TaskStatus};
+use crate::state::{DoneState, MissionStatus, TaskStatus};
 use jiff::Timestamp;
 
 /// When it started and finished (or where it stands), against the plan.
@@ -58,6 +58,21 @@ pub fn deadline(report: &Report) -> Option<String> {
     let t = &report.timeline;
     let due = t.deadline?;
     let stamp = text::stamp(due);
+    if let Some(finished) = t
+        .finished_at
+        .filter(|_| report.status != MissionStatus::Succeeded)
+    {
+        let (gap, side) = if finished <= due {
+            (ms_between(finished, due), "before")
+        } else {
+            (ms_between(due, finished), "after")
+        };
+        return Some(format!(
+            "Deadline {stamp}: the mission finished as {} {} {side} it.",
+            report.status,
+            text::duration_ms(gap)
+        ));
+    }
     if let Some(finished) = t.finished_at {
         return Some(if finished <= due {
             format!(
@@ -200,4 +215,14 @@ pub fn done(report: &Report) -> Option<String> {
         plural(report.done.len(), "item"),
         parts.join(", ")
     ))
+}
+
+/// `text` trimmed and ending as a sentence does, so that another may follow.
+pub fn sentence(text: &str) -> String {
+    let text = text.trim();
+    if text.is_empty() || text.ends_with(['.', '!', '?']) {
+        text.to_string()
+    } else {
+        format!("{text}.")
+    }
 }
