@@ -594,3 +594,58 @@ fn json_holds_the_whole_report() {
     assert_eq!(json["done"][1]["state"], "to_confirm");
     assert_eq!(json["timeline"]["forecast"], serde_json::Value::Null);
 }
+
+#[test]
+fn an_aborted_mission_says_who_stopped_it() {
+    let mut log = Log::new(plan(vec![
+        task("FLAKY", &[], 1.0),
+        task("NEXT", &["FLAKY"], 1.0),
+    ]));
+    log.at(0, run(1))
+        .attempt("FLAKY", 1, "coder", (1, 11), End::Fail)
+        .at(
+            12,
+            Event::EscalationRaised {
+                id: 1,
+                kind: EscalationKind::FailureRate,
+                message: "too many failures".into(),
+                tasks: vec!["FLAKY".into()],
+                options: vec!["retry".into(), "abort".into()],
+            },
+        )
+        .at(
+            12,
+            Event::DispatchPaused {
+                reason: "failure rate".into(),
+            },
+        )
+        .at(
+            20,
+            Event::EscalationResolved {
+                id: 1,
+                decision: Decision::Abort,
+                by: "cli:ana".into(),
+                note: None,
+                request: None,
+            },
+        )
+        .at(21, finished(MissionStatus::Aborted));
+    let r = log.report(100);
+    assert_eq!(r.status, MissionStatus::Aborted);
+    assert_eq!(r.timeline.finished_at, Some(ts(21)));
+    assert_eq!(
+        r.outcome.headline,
+        "Aborted by decision: 0 of 2 tasks done; 1 failed."
+    );
+    assert!(!r.escalations[0].open);
+    assert_eq!(
+        r.lessons[0].resolution,
+        "not resolved: failed after 1 attempt; escalation #1: cli:ana decided abort"
+    );
+    let md = report::markdown(&r, Audience::Executive);
+    assert!(md.starts_with("# demo: aborted\n"), "{md}");
+    assert!(
+        md.contains("Deadline 2025-06-16 01:06:40 UTC: the mission finished as aborted 9 h 59 min before it."),
+        "{md}"
+    );
+}

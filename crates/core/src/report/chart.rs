@@ -205,17 +205,14 @@ pub fn burnup(report: &Report) -> String {
         .collect();
     let now_ms = ms_between(start, report.timeline.finished_at.unwrap_or(report.as_of)) as f64;
     steps(&mut out, "actual", &axis, &actual, now_ms, &y);
-    if let Some(deadline) = report.timeline.deadline.filter(|&d| d > start) {
-        let ms = ms_between(start, deadline) as f64;
-        if ms <= span_ms {
-            let x = n(axis.x_ms(ms));
-            let _ = write!(
-                out,
-                r#"<line class="deadline" x1="{x}" y1="{}" x2="{x}" y2="{}"/>"#,
-                n(top),
-                n(bottom)
-            );
-        }
+    if let Some(ms) = deadline_on_burnup(report, start) {
+        let x = n(axis.x_ms(ms));
+        let _ = write!(
+            out,
+            r#"<line class="deadline" x1="{x}" y1="{}" x2="{x}" y2="{}"/>"#,
+            n(top),
+            n(bottom)
+        );
     }
     out.push_str("</svg>");
     out
@@ -236,6 +233,14 @@ pub fn burnup_span(report: &Report, start: Timestamp) -> f64 {
         .into_iter()
         .filter(|&ms| ms <= actual * 4.0)
         .fold(actual, f64::max)
+}
+
+/// Where the deadline falls on the burn-up's axis, in milliseconds from
+/// the start, when it falls on it at all.
+pub fn deadline_on_burnup(report: &Report, start: Timestamp) -> Option<f64> {
+    let deadline = report.timeline.deadline.filter(|&d| d > start)?;
+    let ms = ms_between(start, deadline) as f64;
+    (ms <= burnup_span(report, start)).then_some(ms)
 }
 
 /// A step line from 0 through each `(ms, count)` to `until_ms`, cut at

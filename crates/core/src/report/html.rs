@@ -82,9 +82,11 @@ fn summary_section(out: &mut String, r: &Report) {
         let _ = write!(out, "<dt>{term}</dt><dd>{}</dd>", escape(&text));
     };
     item("Dates", summary::dates(r));
+    // The term already says "Deadline"; the sentence need not again.
+    let deadline = summary::deadline(r).map(|s| s.replacen("Deadline ", "", 1));
     item(
         "Deadline",
-        summary::deadline(r).unwrap_or_else(|| "None set.".to_string()),
+        deadline.unwrap_or_else(|| "None set.".to_string()),
     );
     if let Some(forecast) = summary::forecast(r) {
         item("Forecast", forecast);
@@ -134,7 +136,7 @@ fn charts(out: &mut String, r: &Report, audience: Audience) {
             out,
             "<section class=\"figure\"><h2>Burn-up</h2>{}<p class=\"legend\"><span class=\"key actual\"></span>tasks done <span class=\"key planned\"></span>planned <span class=\"key total\"></span>total{}</p>{}</section>",
             chart::burnup(r),
-            if r.timeline.deadline.is_some() {
+            if chart::deadline_on_burnup(r, start).is_some() {
                 " <span class=\"key deadline\"></span>deadline"
             } else {
                 ""
