@@ -53,7 +53,8 @@ fn executive(out: &mut String, r: &Report) {
     banner(out, r);
     let _ = writeln!(out, "**Outcome.** {}\n", escape(&r.outcome.headline));
     let _ = write!(out, "**Dates.** {}", escape(&summary::dates(r)));
-    for line in summary::deadline(r).into_iter().chain(summary::forecast(r)) {
+    let deadline = summary::deadline(r).unwrap_or_else(|| "No deadline set.".to_string());
+    for line in std::iter::once(deadline).chain(summary::forecast(r)) {
         let _ = write!(out, " {}", escape(&line));
     }
     let _ = writeln!(out, "\n\n**Cost.** {}\n", escape(&summary::spend(r)));
