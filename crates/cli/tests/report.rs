@@ -158,6 +158,54 @@ fn the_html_page_is_well_formed_and_charts_every_attempt() {
     );
     assert_eq!(html.matches("http://").count(), 3, "only the SVG namespace");
     assert!(!html.contains("https://"), "nothing fetched");
+    in_a_browser(&file, page.attempt_bars);
+}
+
+/// Chromium, where Debian puts it or on PATH.
+fn chromium() -> Option<std::path::PathBuf> {
+    let usual = Path::new("/usr/bin/chromium");
+    if usual.exists() {
+        return Some(usual.into());
+    }
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .map(|dir| Path::new(dir).join("chromium"))
+        .find(|p| p.exists())
+}
+
+/// The page in headless Chromium: it loads with nothing on the console,
+/// and the browser's own parse has every bar. Skipped without Chromium,
+/// unless `TECHLEAD_REQUIRE_BROWSER=1` (CI), where that is a failure.
+fn in_a_browser(file: &Path, bars: usize) {
+    let Some(chromium) = chromium() else {
+        assert_ne!(
+            std::env::var("TECHLEAD_REQUIRE_BROWSER").as_deref(),
+            Ok("1"),
+            "TECHLEAD_REQUIRE_BROWSER=1 and no chromium"
+        );
+        eprintln!("skipped the browser check: no chromium");
+        return;
+    };
+    let profile = tempfile::tempdir().unwrap();
+    let mut command = std::process::Command::new(chromium);
+    command.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--enable-logging=stderr",
+        "--v=0",
+        &format!("--user-data-dir={}", profile.path().display()),
+        "--dump-dom",
+        &format!("file://{}", file.display()),
+    ]);
+    let out = support::output_of(command);
+    out.expect_code(0);
+    // Every console message is logged as `INFO:CONSOLE`.
+    assert!(!out.stderr.contains(":CONSOLE"), "{}", out.stderr);
+    let dom = &out.stdout;
+    assert!(dom.contains("</html>"), "{dom}");
+    assert_eq!(dom.matches("<rect class=\"attempt ").count(), bars);
 }
 
 /// What a strict XML parser found in a page that must be well-formed.
