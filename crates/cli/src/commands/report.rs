@@ -23,6 +23,9 @@ pub fn run(args: &ReportArgs) -> Result<Outcome, CliError> {
         state: &state,
         records: &records,
         now: jiff::Timestamp::now(),
+        // techlead has no forecast of the remaining work to give: the
+        // report shows the plan and the deadline, and no forecast rather
+        // than a guess.
         forecast: None,
     });
     let audience = match args.audience {

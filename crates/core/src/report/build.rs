@@ -3,15 +3,13 @@
 
 use super::lessons::lessons;
 use super::model::{
-    AttemptBar, AttemptResult, BurnUp, Cost, DoneLine, EscalationLine, Forecast, GateLine, Outcome,
-    Report, TaskLine, Timeline,
+    BurnUp, Cost, DoneLine, EscalationLine, Forecast, GateLine, Outcome, Report, TaskLine, Timeline,
 };
 use super::planned::planned;
 use super::text::{self, ms_between, plural};
 use crate::spend::{self, By};
 use crate::state::{
-    AttemptOutcome, AttemptState, Event, EventRecord, MissionState, MissionStatus, NextStep,
-    TaskStatus, escalation_history,
+    Event, EventRecord, MissionState, MissionStatus, NextStep, TaskStatus, escalation_history,
 };
 use jiff::Timestamp;
 
@@ -55,7 +53,7 @@ pub fn build(inputs: Inputs<'_>) -> Report {
         outcome,
         cost: cost(state),
         tasks: tasks(state, &moments),
-        attempts: attempts(state, now),
+        attempts: super::attempts::attempts(state, now),
         gates: gates(state),
         escalations: escalations(state, records),
         lessons: lessons(state, records),
@@ -251,79 +249,6 @@ fn tasks(state: &MissionState, moments: &Moments) -> Vec<TaskLine> {
             blocked_by: task.blocked_by.clone(),
         })
         .collect()
-}
-
-/// Every attempt that started or was claimed, by start time.
-fn attempts(state: &MissionState, now: Timestamp) -> Vec<AttemptBar> {
-    let mut bars: Vec<AttemptBar> = state
-        .plan
-        .tasks
-        .iter()
-        .zip(&state.tasks)
-        .flat_map(|(plan, task)| task.attempts.iter().map(|a| bar(&plan.id, a, now)))
-        .collect();
-    bars.sort_by(|a, b| a.start.cmp(&b.start).then(a.task.cmp(&b.task)));
-    bars
-}
-
-fn bar(task: &str, attempt: &AttemptState, now: Timestamp) -> AttemptBar {
-    let start = attempt.started_at.unwrap_or(attempt.queued_at);
-    AttemptBar {
-        task: task.to_string(),
-        number: attempt.number,
-        agent: attempt.agent.clone(),
-        executor: attempt.executor.clone(),
-        start,
-        end: attempt.finished_at.unwrap_or(now).max(start),
-        result: result(attempt),
-        outcome: outcome_text(attempt),
-        log: log_path(&attempt.dir),
-    }
-}
-
-/// An attempt's output file, as `techlead logs` finds it.
-pub(super) fn log_path(dir: &str) -> String {
-    format!("{dir}.output.log")
-}
-
-fn result(attempt: &AttemptState) -> AttemptResult {
-    match &attempt.outcome {
-        None => AttemptResult::Running,
-        Some(_) if attempt.detail.rejected_by.is_some() => AttemptResult::Failed,
-        Some(AttemptOutcome::Succeeded { .. }) => AttemptResult::Succeeded,
-        Some(o) if o.is_failure() => AttemptResult::Failed,
-        Some(_) => AttemptResult::Stopped,
-    }
-}
-
-/// How an attempt ended, in words.
-pub(super) fn outcome_text(attempt: &AttemptState) -> String {
-    let Some(outcome) = &attempt.outcome else {
-        return "running".to_string();
-    };
-    if let Some(gate) = &attempt.detail.rejected_by {
-        return format!("rejected by gate `{gate}`");
-    }
-    match outcome {
-        AttemptOutcome::Succeeded { .. } => "succeeded".to_string(),
-        AttemptOutcome::Failed {
-            exit_code, message, ..
-        } => {
-            let code = exit_code.map_or(String::new(), |c| format!(" (exit code {c})"));
-            let message = message.trim();
-            if message.is_empty() {
-                format!("failed{code}")
-            } else {
-                format!("failed{code}: {message}")
-            }
-        }
-        AttemptOutcome::TimedOut => "timed out".to_string(),
-        AttemptOutcome::Cancelled => "cancelled".to_string(),
-        AttemptOutcome::Interrupted => "interrupted (techlead stopped)".to_string(),
-        AttemptOutcome::RateLimited { .. } => "rate limited (ran again)".to_string(),
-        AttemptOutcome::NeedsPerson { message } => format!("needs the person: {message}"),
-        AttemptOutcome::Suspended { by } => format!("suspended for emergency `{by}`"),
-    }
 }
 
 fn gates(state: &MissionState) -> Vec<GateLine> {

@@ -3,7 +3,7 @@
 //! The record holds both halves: the attempts' outcomes and agents, and
 //! the person's decisions on the escalations naming the task.
 
-use super::build::{log_path, outcome_text};
+use super::attempts::{log_path, outcome_text};
 use super::model::Lesson;
 use crate::state::{
     AttemptState, EscalationRecord, EventRecord, MissionState, TaskPlan, TaskState, TaskStatus,

@@ -9,6 +9,7 @@
 //! fetched. Every text from a mission file or an agent is escaped by the
 //! writer that prints it.
 
+mod attempts;
 mod build;
 mod chart;
 mod html;
