@@ -16,6 +16,7 @@ Examples:
   techlead agents --agents ~/agent-library
   techlead assign \"Add OAuth2 login with refresh tokens\"
   techlead schema > mission.schema.json
+  techlead report quickstart --format html -o report.html
   techlead land quickstart
   techlead gc --yes
 
@@ -65,6 +66,11 @@ pub enum Command {
         after_help = "Examples:\n  techlead cost\n  techlead cost team-booking-platform --by agent\n  techlead cost incident-1 --json"
     )]
     Cost(CostArgs),
+    /// Write a mission's report: outcome, timeline against the plan, cost, gates, decisions, lessons.
+    #[command(
+        after_help = "Markdown on stdout unless --format or --output says otherwise. HTML is one self-contained\npage (inline CSS and SVG charts: attempts by agent, burn-up against the plan, cost by agent;\nno script), fit to mail or print. JSON is the whole report as data, for any audience.\nWorks for running, paused, failed, aborted and succeeded missions. docs/report.md.\n\nExamples:\n  techlead report                                   # the newest mission, for engineers\n  techlead report quickstart --audience executive   # a few lines for stakeholders\n  techlead report quickstart --format html -o report.html\n  techlead report incident-1 --format json | jq '.lessons'"
+    )]
+    Report(ReportArgs),
     /// List the decisions a mission's agents reported, in order, with task and agent.
     #[command(
         after_help = "Examples:\n  techlead decisions team-booking-platform\n  techlead decisions team-booking-platform --task API-001\n  techlead decisions incident-1 --json | jq -r '.[].text'"
@@ -418,6 +424,38 @@ pub enum CostBy {
     Task,
     Agent,
     Model,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The mission's ID or name (default: the newest mission).
+    pub mission: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Markdown)]
+    pub format: ReportFormat,
+    /// Who reads it: a few lines for stakeholders, or everything.
+    #[arg(long, value_enum, default_value_t = ReportAudience::Engineering)]
+    pub audience: ReportAudience,
+    /// Write the report to FILE (replaced whole, never half-written) instead of stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub database: Database,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Markdown,
+    Html,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportAudience {
+    /// Outcome, dates against the deadline, cost against the budget, risks and decisions needed.
+    Executive,
+    /// Everything: tasks, attempts, gates, escalations, lessons, logs by path.
+    Engineering,
 }
 
 #[derive(Debug, Args)]

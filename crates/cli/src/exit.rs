@@ -74,6 +74,14 @@ pub enum CliError {
     MissionChanged { path: String, mission: String },
     #[error("no missions in {}", path.display())]
     NoMissions { path: PathBuf },
+    /// A mission asked for by a name the database does not hold; the hint
+    /// lists what it does hold.
+    #[error("no mission `{name}` in {}", path.display())]
+    UnknownMission {
+        name: String,
+        path: PathBuf,
+        hint: String,
+    },
     #[error("mission `{mission}` has no task `{task}`")]
     NoSuchTask {
         mission: String,
@@ -186,6 +194,7 @@ impl CliError {
                 "`techlead run mission.yaml` starts one; --db picks another database".into(),
             ),
             CliError::NoSuchTask { hint, .. } => Some(hint.clone()),
+            CliError::UnknownMission { hint, .. } => Some(hint.clone()),
             CliError::NoSuchAttempt { .. } => {
                 Some("`techlead status MISSION` lists tasks and their attempts".into())
             }

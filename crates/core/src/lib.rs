@@ -13,6 +13,7 @@ pub mod fingerprint;
 pub mod plan;
 pub mod priority;
 pub mod prompt;
+pub mod report;
 pub mod retry;
 pub mod review;
 pub mod spec;

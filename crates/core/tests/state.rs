@@ -90,6 +90,7 @@ fn plan(phases: Vec<PhasePlan>, tasks: Vec<TaskPlan>) -> MissionPlan {
         launch_delay_ms: 0,
         executor_limits: vec![("command".to_string(), 2)],
         agent_limits: Vec::new(),
+        deadline: None,
         phases,
         tasks,
         agents: Vec::new(),

@@ -323,6 +323,7 @@ async fn twenty_tasks_under_a_rate_limit_finish_without_a_failed_attempt() {
         launch_delay_ms: 0,
         executor_limits: Vec::new(),
         agent_limits: Vec::new(),
+        deadline: None,
         phases: Vec::new(),
         tasks,
         agents: Vec::new(),

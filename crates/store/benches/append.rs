@@ -31,6 +31,7 @@ fn plan(tasks: usize) -> MissionPlan {
         launch_delay_ms: 0,
         executor_limits: vec![],
         agent_limits: vec![],
+        deadline: None,
         phases: vec![],
         tasks: (0..tasks)
             .map(|i| TaskPlan {

@@ -655,6 +655,7 @@ mod tests {
             launch_delay_ms: 0,
             executor_limits: vec![],
             agent_limits: vec![],
+            deadline: None,
             phases: vec![],
             tasks: vec![TaskPlan {
                 id: "a".to_string(),

@@ -29,6 +29,7 @@ fn plan(name: &str, tasks: &[(&str, &[&str])]) -> MissionPlan {
         launch_delay_ms: 0,
         executor_limits: vec![("command".to_string(), 4)],
         agent_limits: vec![],
+        deadline: None,
         phases: vec![],
         tasks: tasks
             .iter()

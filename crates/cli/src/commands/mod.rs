@@ -14,6 +14,7 @@ mod logs;
 mod mcp;
 mod plan;
 mod prompt;
+mod report;
 mod run;
 mod schema;
 mod serve;
@@ -33,6 +34,7 @@ pub fn run(cli: Cli) -> Result<Outcome, CliError> {
         Command::Watch(args) => watch::run(&args),
         Command::Logs(args) => logs::run(&args),
         Command::Cost(args) => cost::run(&args),
+        Command::Report(args) => report::run(&args),
         Command::Decisions(args) => decisions::run(&args),
         Command::Escalations(args) => escalations::run(&args),
         Command::Decide(args) => decide::run(&args),

@@ -36,6 +36,10 @@ pub struct MissionPlan {
     /// Spend limits for the whole mission (none when empty).
     #[serde(default, skip_serializing_if = "Budget::is_unlimited")]
     pub budget: Budget,
+    /// When the mission is due, as its file said; the report measures the
+    /// finish against it. Missions recorded before it was kept have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline: Option<jiff::Timestamp>,
     /// The agents the tasks name (main and backup), as their files said
     /// when the mission was recorded, so that resume runs the same agents.
     #[serde(default)]
@@ -404,6 +408,7 @@ impl MissionPlan {
             wip_limit,
             webhooks,
             priority,
+            deadline,
             ..
         } = mission;
         let mut tasks: Vec<TaskPlan> = tasks
@@ -487,6 +492,7 @@ impl MissionPlan {
                 })
                 .collect(),
             budget: Budget::of(budget),
+            deadline,
             agents: agent_plans(&tasks, on_conflict.as_deref(), input.library),
             repository: input.repository.map(|checkout| {
                 Box::new(RepositoryPlan {

@@ -67,6 +67,7 @@ impl Fixture {
             launch_delay_ms: 0,
             executor_limits: Vec::new(),
             agent_limits: Vec::new(),
+            deadline: None,
             phases: Vec::new(),
             tasks,
             agents: Vec::new(),
