@@ -93,6 +93,16 @@ fn a_task_its_agent_splits_runs_as_its_parts_then_finishes_on_their_work() {
     }
     let missions = support::run_to_end(dir.path(), &["missions", "--json"]);
     assert_eq!(missions.json()[0]["tasks"], 4, "the parts count as tasks");
+    // The report's lessons say how the task came through.
+    let report = support::run_to_end(dir.path(), &["report", &id]);
+    report.expect_code(0);
+    assert!(
+        report
+            .stdout
+            .contains("split into 2 parts (BIG.1, BIG.2), then finished on attempt 2"),
+        "{}",
+        report.stdout
+    );
 }
 
 #[test]

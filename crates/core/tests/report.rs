@@ -69,7 +69,7 @@ fn plan(tasks: Vec<TaskPlan>) -> MissionPlan {
         ],
         webhooks: Vec::new(),
         emergency: false,
-        ask_when_blocked: false,
+        on_blocked: Default::default(),
     }
 }
 

@@ -102,6 +102,15 @@ fn resolution(plan: &TaskPlan, task: &TaskState, escalated: Option<&EscalationRe
 }
 
 fn succeeded(plan: &TaskPlan, task: &TaskState, last: &AttemptState) -> String {
+    if !task.work.parts.is_empty() {
+        return format!(
+            "split into {} ({}), then finished on attempt {} ({})",
+            super::text::plural(task.work.parts.len(), "part"),
+            task.work.parts.join(", "),
+            last.number,
+            last.agent
+        );
+    }
     let first = &task.attempts[0].agent;
     if &last.agent == first {
         return format!("succeeded on attempt {} ({})", last.number, last.agent);
