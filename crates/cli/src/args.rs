@@ -181,6 +181,9 @@ pub struct PlanArgs {
     /// Plan as of this time instead of now (deadline checks), e.g. 2026-12-01T09:00:00Z.
     #[arg(long, value_name = "TIMESTAMP")]
     pub as_of: Option<jiff::Timestamp>,
+    /// The record of past missions assignment, risks and similar missions learn from.
+    #[command(flatten)]
+    pub database: Database,
     #[command(flatten)]
     pub from: ObjectiveArgs,
 }

@@ -355,6 +355,9 @@ impl MissionPlan {
 /// What [`MissionPlan::resolve`] needs besides the mission itself.
 pub struct Resolve<'a> {
     pub library: &'a crate::agents::Library,
+    /// The record of past missions: ranked tasks go to the agents `techlead
+    /// plan` shows, history included.
+    pub history: &'a crate::history::History,
     pub source: String,
     pub source_hash: String,
     pub workdir: String,
@@ -392,7 +395,7 @@ impl MissionPlan {
             &mission,
             &graph,
             input.library,
-            &crate::plan::assign::AssignContext::default(),
+            &input.history.assign_context(),
         );
         let remaining: Vec<f64> = (0..mission.tasks.len())
             .map(|t| graph.remaining_hours(t))

@@ -309,6 +309,7 @@ tasks:
             mission,
             Resolve {
                 library: &Library::default(),
+                history: &Default::default(),
                 source: "mission.yaml".into(),
                 source_hash: "0".into(),
                 workdir: ".".into(),
