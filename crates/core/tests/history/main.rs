@@ -2,4 +2,5 @@
 //! planning uses it.
 
 mod outcome;
+mod planning;
 mod support;
