@@ -400,7 +400,7 @@ impl MissionState {
         Ok(())
     }
 
-    fn apply_event(&mut self, event: &Event, at: Timestamp) -> Result<(), StateError> {
+    pub(super) fn apply_event(&mut self, event: &Event, at: Timestamp) -> Result<(), StateError> {
         match event {
             Event::MissionCreated { .. } => Err(StateError::CreatedTwice),
             Event::RunStarted { run, .. } => {
