@@ -99,6 +99,7 @@ fn plan(phases: Vec<PhasePlan>, tasks: Vec<TaskPlan>) -> MissionPlan {
         webhooks: Vec::new(),
         emergency: false,
         ask_when_blocked: false,
+        forecast: Default::default(),
     }
 }
 

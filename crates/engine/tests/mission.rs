@@ -61,6 +61,7 @@ impl Fixture {
             webhooks: Vec::new(),
             emergency: false,
             ask_when_blocked: false,
+            forecast: Default::default(),
         }
     }
 

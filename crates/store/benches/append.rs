@@ -63,6 +63,7 @@ fn plan(tasks: usize) -> MissionPlan {
         webhooks: Vec::new(),
         emergency: false,
         ask_when_blocked: false,
+        forecast: Default::default(),
     }
 }
 

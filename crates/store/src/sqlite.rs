@@ -684,6 +684,7 @@ mod tests {
             webhooks: Vec::new(),
             emergency: false,
             ask_when_blocked: false,
+            forecast: Default::default(),
         }
     }
 

@@ -62,6 +62,7 @@ fn plan(name: &str, tasks: &[(&str, &[&str])]) -> MissionPlan {
         webhooks: Vec::new(),
         emergency: false,
         ask_when_blocked: false,
+        forecast: Default::default(),
     }
 }
 

@@ -179,6 +179,11 @@ pub const DEFAULTS: &[Key] = &[
         "Failed share of tasks above which dispatch pauses and the person is asked (default 50%).",
     ),
     key(
+        "forecast_slip",
+        Kind::Fraction,
+        "How far the live forecast's finish may slip past the forecast made when the run started before a `forecast_slipped` event (dashboard, terminal, webhooks): default 20%, 0 never.",
+    ),
+    key(
         "launch_delay",
         Kind::Duration,
         "Least time between two task launches (default 0s).",

@@ -112,6 +112,9 @@ pub struct Defaults {
     /// Ask the person at an agent's first `::blocked` instead of retrying
     /// with guidance and trying the backup first.
     pub ask_when_blocked: bool,
+    /// Share by which the live forecast's finish may slip past the
+    /// baseline before it is reported (0: never).
+    pub forecast_slip: f64,
 }
 
 impl Default for Defaults {
@@ -127,6 +130,7 @@ impl Default for Defaults {
             concurrency: Vec::new(),
             serialize_overlaps: false,
             ask_when_blocked: false,
+            forecast_slip: crate::state::ForecastPlan::SLIP,
         }
     }
 }

@@ -27,7 +27,7 @@ pub use fold::{
     TaskState, TaskWork,
 };
 pub use plan::{
-    AgentPlan, Budget, Checkout, DoneItem, GatePlan, MergeStrategy, MissionPlan, PhasePlan,
+    AgentPlan, Budget, Checkout, DoneItem, ForecastPlan, GatePlan, MergeStrategy, MissionPlan, PhasePlan,
     PlanError, RepositoryPlan, Resolve, StandIn, TaskPlan,
 };
 pub use rare::{Empty, Rare};

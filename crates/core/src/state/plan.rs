@@ -62,6 +62,40 @@ pub struct MissionPlan {
     /// once, without retries or the backup.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub ask_when_blocked: bool,
+    /// The deadline and when a slipping forecast is reported.
+    #[serde(default, skip_serializing_if = "ForecastPlan::is_default")]
+    pub forecast: ForecastPlan,
+}
+
+/// What the live forecast measures a run against (docs/forecast.md).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ForecastPlan {
+    /// The mission file's `deadline`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deadline: Option<jiff::Timestamp>,
+    /// `defaults.forecast_slip`: the share by which the forecast finish
+    /// may slip past the baseline before a `forecast_slipped` event (0:
+    /// never).
+    pub slip: f64,
+}
+
+impl ForecastPlan {
+    /// The default threshold: 20 %.
+    pub const SLIP: f64 = 0.2;
+
+    fn is_default(&self) -> bool {
+        *self == ForecastPlan::default()
+    }
+}
+
+impl Default for ForecastPlan {
+    fn default() -> Self {
+        ForecastPlan {
+            deadline: None,
+            slip: ForecastPlan::SLIP,
+        }
+    }
 }
 
 /// One item of the definition of done.
@@ -404,6 +438,7 @@ impl MissionPlan {
             wip_limit,
             webhooks,
             priority,
+            deadline,
             ..
         } = mission;
         let mut tasks: Vec<TaskPlan> = tasks
@@ -515,6 +550,10 @@ impl MissionPlan {
             webhooks,
             emergency: priority == Some(crate::Priority::Critical),
             ask_when_blocked: defaults.ask_when_blocked,
+            forecast: ForecastPlan {
+                deadline,
+                slip: defaults.forecast_slip,
+            },
             tasks,
         })
     }
