@@ -15,6 +15,9 @@
 //! median of a lognormal (docs/forecast.md, "The model").
 
 use super::rng::Rng;
+use super::work::hours_between;
+use crate::plan::graph::DEFAULT_ESTIMATE_HOURS;
+use crate::state::{MissionState, TaskStatus};
 use serde::Serialize;
 
 /// One finished task of a past mission.
@@ -37,6 +40,43 @@ pub struct History {
     pub samples: Vec<Sample>,
     /// How many missions the samples came from (for people).
     pub missions: usize,
+}
+
+impl History {
+    /// Adds the finished tasks of `state` (succeeded or failed after
+    /// running): from the first attempt's start to the last one's end, on
+    /// the agent of the last attempt, with every attempt's cost.
+    pub fn add(&mut self, state: &MissionState) {
+        let before = self.samples.len();
+        for (t, task) in state.tasks.iter().enumerate() {
+            let succeeded = match task.status {
+                TaskStatus::Succeeded => true,
+                TaskStatus::Failed => false,
+                _ => continue,
+            };
+            let start = task.attempts.iter().filter_map(|a| a.started_at).min();
+            let end = task.attempts.iter().filter_map(|a| a.finished_at).max();
+            let (Some(start), Some(end), Some(last)) = (start, end, task.attempts.last()) else {
+                continue;
+            };
+            self.samples.push(Sample {
+                agent: last.agent.clone(),
+                estimate_hours: match state.plan.tasks[t].estimate_hours {
+                    Some(h) if h.is_finite() && h >= 0.0 => h,
+                    _ => DEFAULT_ESTIMATE_HOURS,
+                },
+                actual_hours: hours_between(start, end),
+                cost_usd: task
+                    .attempts
+                    .iter()
+                    .filter_map(|a| a.detail.usage.as_ref())
+                    .map(|u| u.cost_usd)
+                    .sum(),
+                succeeded,
+            });
+        }
+        self.missions += usize::from(self.samples.len() > before);
+    }
 }
 
 /// The distribution of `actual / estimate` when history says nothing:

@@ -79,6 +79,18 @@ pub fn simulate(work: &Work, model: &Model, runs: u32, seed: u64) -> Runs {
     out
 }
 
+/// The hour the last task finishes when each takes `durations[t]` hours
+/// (one run, no draws): what a mission whose durations are known would
+/// take under the same dispatch rules.
+///
+/// # Panics
+///
+/// When `durations` is shorter than the work's task list.
+pub fn schedule(work: &Work, durations: &[f64]) -> f64 {
+    assert!(durations.len() >= work.tasks.len(), "one duration per task");
+    Scratch::new(work).run(work, durations)
+}
+
 /// Draws every task's remaining hours; returns their cost and whether
 /// any draw was a failure.
 fn draw(

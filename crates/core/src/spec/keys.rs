@@ -352,7 +352,7 @@ pub const WEBHOOK: &[Key] = &[
     key(
         "events",
         Kind::Words(HOOK_EVENTS),
-        "What to send: escalation_raised, gate_failed, mission_finished (default: all three).",
+        "What to send: escalation_raised, gate_failed, mission_finished, forecast_slipped (default: all four).",
     ),
     key(
         "secret_env",
@@ -362,7 +362,12 @@ pub const WEBHOOK: &[Key] = &[
 ];
 
 /// The values of a webhook's `events`.
-pub const HOOK_EVENTS: &[&str] = &["escalation_raised", "gate_failed", "mission_finished"];
+pub const HOOK_EVENTS: &[&str] = &[
+    "escalation_raised",
+    "gate_failed",
+    "mission_finished",
+    "forecast_slipped",
+];
 
 pub fn names(keys: &[Key]) -> impl Iterator<Item = &'static str> + '_ {
     keys.iter().map(|k| k.name)

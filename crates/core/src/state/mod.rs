@@ -23,7 +23,7 @@ pub use event::{
     AttemptOutcome, Decision, EscalationKind, Event, EventRecord, NextStep, Report, Usage,
 };
 pub use fold::{
-    AttemptDetail, AttemptState, CheckResult, MissionState, StateError, Tally, TaskReports,
+    AttemptDetail, AttemptState, CheckResult, ForecastTrack, MissionState, StateError, Tally, TaskReports,
     TaskState, TaskWork,
 };
 pub use plan::{

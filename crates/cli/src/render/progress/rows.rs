@@ -263,7 +263,7 @@ fn tasks_wait(n: usize) -> String {
 }
 
 /// `7s`, `3m04s`, `2h05m`.
-fn duration(secs: u64) -> String {
+pub(super) fn duration(secs: u64) -> String {
     match secs {
         0..60 => format!("{secs}s"),
         60..3600 => format!("{}m{:02}s", secs / 60, secs % 60),
