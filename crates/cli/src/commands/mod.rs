@@ -8,6 +8,7 @@ mod decide;
 mod decisions;
 mod escalations;
 mod fmt;
+mod forecast;
 mod gc;
 mod land;
 mod logs;
@@ -32,6 +33,7 @@ pub fn run(cli: Cli) -> Result<Outcome, CliError> {
         Command::Status(args) => status::status(&args),
         Command::Watch(args) => watch::run(&args),
         Command::Logs(args) => logs::run(&args),
+        Command::Forecast(args) => forecast::run(&args),
         Command::Cost(args) => cost::run(&args),
         Command::Decisions(args) => decisions::run(&args),
         Command::Escalations(args) => escalations::run(&args),

@@ -526,10 +526,9 @@ pub fn describe(record: &EventRecord, tally: &Tally, state: &MissionState) -> Op
             reason,
         } => format!("✗ decision {request} on escalation #{escalation} refused: {reason}"),
         Event::ForecastBaseline { p50, p90, runs } => format!(
-            "◷ forecast: P50 finish {}, P90 {} ({runs} runs; `techlead forecast {}` explains it)",
+            "◷ forecast: P50 finish {}, P90 {} ({runs} runs)",
             when(*p50),
             when(*p90),
-            state.plan.name
         ),
         Event::ForecastSlipped {
             baseline,
