@@ -157,7 +157,9 @@ fn running_state() -> MissionState {
         attempt: 1,
     };
     let at = now() - jiff::SignedDuration::from_hours(1);
-    state.apply(&record(state.last_seq + 1, at, started)).unwrap();
+    state
+        .apply(&record(state.last_seq + 1, at, started))
+        .unwrap();
     state
 }
 
@@ -236,9 +238,17 @@ fn the_uncertain_task_on_the_longest_chain_drives_the_risk() {
     assert!(f.drivers[0].correlation > 0.9, "{:?}", f.drivers);
     assert!(f.drivers[0].criticality > 0.6, "{:?}", f.drivers);
     // `tail` is always critical, but its duration hardly varies.
-    assert!(f.drivers.iter().all(|d| d.task != "tail" || d.correlation < 0.5));
+    assert!(
+        f.drivers
+            .iter()
+            .all(|d| d.task != "tail" || d.correlation < 0.5)
+    );
     // One gambler task in 50 failed: about 2 % of runs see a failure.
-    assert!((f.failure_chance - 0.02).abs() < 0.01, "{}", f.failure_chance);
+    assert!(
+        (f.failure_chance - 0.02).abs() < 0.01,
+        "{}",
+        f.failure_chance
+    );
     let gambler = &f.history.agents[0];
     assert_eq!((gambler.agent.as_str(), gambler.samples), ("gambler", 500));
 }
@@ -246,7 +256,10 @@ fn the_uncertain_task_on_the_longest_chain_drives_the_risk() {
 #[test]
 fn the_same_seed_gives_the_same_forecast() {
     let plan = plan(
-        &[("a", "dev", 3.0, &[], None), ("b", "ops", 2.0, &["a"], None)],
+        &[
+            ("a", "dev", 3.0, &[], None),
+            ("b", "ops", 2.0, &["a"], None),
+        ],
         0,
         2,
     );
@@ -257,5 +270,37 @@ fn the_same_seed_gives_the_same_forecast() {
     assert_ne!(
         once.finish_hours,
         forecast::forecast(&work, &model, 300, 43).finish_hours
+    );
+}
+
+#[test]
+fn the_fold_keeps_one_baseline_and_the_last_slip() {
+    let mut state = running_state();
+    let at = |h: i64| now() + jiff::SignedDuration::from_hours(h);
+    let slipped = Event::ForecastSlipped {
+        baseline: at(3),
+        forecast: at(4),
+        p90: at(6),
+        slip: 0.3,
+        drivers: vec!["b".into()],
+    };
+    let seq = state.last_seq + 1;
+    assert_eq!(
+        state.apply(&record(seq, now(), slipped.clone())),
+        Err(techlead_core::state::StateError::NoBaseline)
+    );
+    let baseline = Event::ForecastBaseline {
+        p50: at(3),
+        p90: at(5),
+        runs: 200,
+    };
+    state.apply(&record(seq, now(), baseline.clone())).unwrap();
+    state.apply(&record(seq + 1, at(1), slipped)).unwrap();
+    let track = state.forecast.unwrap();
+    assert_eq!((track.since, track.p50, track.p90), (now(), at(3), at(5)));
+    assert_eq!(track.slipped, Some(0.3));
+    assert_eq!(
+        state.apply(&record(seq + 2, at(1), baseline)),
+        Err(techlead_core::state::StateError::BaselineTwice)
     );
 }

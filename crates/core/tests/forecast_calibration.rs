@@ -68,13 +68,16 @@ fn mission(index: usize, rng: &mut Rng) -> Mission {
 }
 
 fn samples(mission: &Mission) -> impl Iterator<Item = Sample> + '_ {
-    mission.tasks.iter().map(|&(agent, estimate, actual)| Sample {
-        agent: AGENTS[agent].to_string(),
-        estimate_hours: estimate,
-        actual_hours: actual,
-        cost_usd: 0.0,
-        succeeded: true,
-    })
+    mission
+        .tasks
+        .iter()
+        .map(|&(agent, estimate, actual)| Sample {
+            agent: AGENTS[agent].to_string(),
+            estimate_hours: estimate,
+            actual_hours: actual,
+            cost_usd: 0.0,
+            succeeded: true,
+        })
 }
 
 /// Forecasts `count` missions, each from the history of `others` other

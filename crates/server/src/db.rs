@@ -132,7 +132,10 @@ impl Db {
     /// The missions' finished tasks forecasts learn from, read again when
     /// older than [`HISTORY_KEPT`].
     pub fn history(&self, store: &SqliteStore) -> Result<Arc<History>, ApiError> {
-        let mut kept = self.history.lock().expect("the history lock is never poisoned");
+        let mut kept = self
+            .history
+            .lock()
+            .expect("the history lock is never poisoned");
         if let Some((at, history)) = kept.as_ref()
             && at.elapsed() < HISTORY_KEPT
         {

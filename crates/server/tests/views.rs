@@ -48,7 +48,10 @@ async fn outlook_follows_the_unfinished_work() {
     // The forecast of all ten tasks, from the prior (no history yet): at
     // least the critical path's estimates' worth, give or take.
     let forecast = &before["forecast"];
-    let (p50, p90) = (forecast["p50_hours"].as_f64().unwrap(), forecast["p90_hours"].as_f64().unwrap());
+    let (p50, p90) = (
+        forecast["p50_hours"].as_f64().unwrap(),
+        forecast["p90_hours"].as_f64().unwrap(),
+    );
     assert!(p50 > 8.0 && p90 > p50, "{forecast}");
     assert_eq!(forecast["samples"], 0);
     assert!(forecast["baseline"].is_null());

@@ -45,10 +45,7 @@ pub fn text(name: &str, f: &Forecast, now: Timestamp) -> String {
 
 fn spread_table(f: &Forecast, now: Timestamp) -> String {
     let Spread { p10, p50, p90, .. } = f.finish_hours;
-    let mut out = format!(
-        "{:<8}{:>22}{:>22}{:>22}\n",
-        "", "P10", "P50", "P90"
-    );
+    let mut out = format!("{:<8}{:>22}{:>22}{:>22}\n", "", "P10", "P50", "P90");
     out.push_str(&format!(
         "{:<8}{:>22}{:>22}{:>22}\n",
         "takes",
@@ -72,7 +69,10 @@ fn spread_table(f: &Forecast, now: Timestamp) -> String {
         dollars(c.p90)
     ));
     if f.spent_usd > 0.0 {
-        out.push_str(&format!("        (besides {} spent so far)\n", dollars(f.spent_usd)));
+        out.push_str(&format!(
+            "        (besides {} spent so far)\n",
+            dollars(f.spent_usd)
+        ));
     }
     out
 }

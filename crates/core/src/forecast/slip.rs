@@ -32,8 +32,8 @@ pub fn crosses(slip: f64, threshold: f64, alerted: Option<f64>) -> bool {
 /// `now` plus `hours`, saturating at the end of time rather than failing
 /// on a forecast of centuries.
 pub fn after(now: Timestamp, hours: f64) -> Timestamp {
-    let span = SignedDuration::try_from_secs_f64(hours.max(0.0) * 3600.0)
-        .unwrap_or(SignedDuration::MAX);
+    let span =
+        SignedDuration::try_from_secs_f64(hours.max(0.0) * 3600.0).unwrap_or(SignedDuration::MAX);
     now.checked_add(span).unwrap_or(Timestamp::MAX)
 }
 

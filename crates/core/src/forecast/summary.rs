@@ -97,7 +97,13 @@ impl Spread {
 /// Puts the runs together; `drivers` is how many to name.
 pub fn summarise(work: &Work, runs: &Runs, seed: u64, drivers: usize, used: Used) -> Forecast {
     let count = runs.finish.len();
-    let share = |k: usize| if count == 0 { 0.0 } else { k as f64 / count as f64 };
+    let share = |k: usize| {
+        if count == 0 {
+            0.0
+        } else {
+            k as f64 / count as f64
+        }
+    };
     let finish = Spread::of(&runs.finish);
     Forecast {
         runs: count as u32,
@@ -122,7 +128,13 @@ fn top_drivers(work: &Work, runs: &Runs, mean_finish: f64, top: usize) -> Vec<Dr
     if n < 2.0 {
         return Vec::new();
     }
-    let finish_sd = (runs.finish.iter().map(|f| (f - mean_finish).powi(2)).sum::<f64>() / n).sqrt();
+    let finish_sd = (runs
+        .finish
+        .iter()
+        .map(|f| (f - mean_finish).powi(2))
+        .sum::<f64>()
+        / n)
+        .sqrt();
     let mut drivers: Vec<Driver> = work
         .tasks
         .iter()

@@ -166,7 +166,11 @@ fn build<'a>(
         succ_start,
         succs: flat,
         max_parallel: plan.max_parallel.max(1),
-        agent_limit: agents.names.iter().map(|a| limit(&plan.agent_limits, a)).collect(),
+        agent_limit: agents
+            .names
+            .iter()
+            .map(|a| limit(&plan.agent_limits, a))
+            .collect(),
         executor_limit: executors
             .names
             .iter()

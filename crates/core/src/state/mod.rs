@@ -23,12 +23,12 @@ pub use event::{
     AttemptOutcome, Decision, EscalationKind, Event, EventRecord, NextStep, Report, Usage,
 };
 pub use fold::{
-    AttemptDetail, AttemptState, CheckResult, ForecastTrack, MissionState, StateError, Tally, TaskReports,
-    TaskState, TaskWork,
+    AttemptDetail, AttemptState, CheckResult, ForecastTrack, MissionState, StateError, Tally,
+    TaskReports, TaskState, TaskWork,
 };
 pub use plan::{
-    AgentPlan, Budget, Checkout, DoneItem, ForecastPlan, GatePlan, MergeStrategy, MissionPlan, PhasePlan,
-    PlanError, RepositoryPlan, Resolve, StandIn, TaskPlan,
+    AgentPlan, Budget, Checkout, DoneItem, ForecastPlan, GatePlan, MergeStrategy, MissionPlan,
+    PhasePlan, PlanError, RepositoryPlan, Resolve, StandIn, TaskPlan,
 };
 pub use rare::{Empty, Rare};
 pub use status::{IllegalTransition, MissionStatus, TaskStatus};

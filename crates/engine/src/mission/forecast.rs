@@ -66,8 +66,8 @@ impl<S: Store + 'static> Mission<S> {
             return;
         }
         let finished = finished(state);
-        let waited = state.tasks.len() <= SMALL
-            || self.live.asked.is_none_or(|at| at.elapsed() >= INTERVAL);
+        let waited =
+            state.tasks.len() <= SMALL || self.live.asked.is_none_or(|at| at.elapsed() >= INTERVAL);
         if self.live.finished == Some(finished) || !waited || finished == state.tasks.len() {
             return;
         }

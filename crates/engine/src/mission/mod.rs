@@ -29,7 +29,7 @@ mod question;
 mod work;
 
 pub use decision::{INBOX_POLL, NotRecorded, Recorded, request as request_decision};
-pub use input::Input;
+pub use input::{Input, Interrupter};
 pub use preempt::PREEMPTION_POLL;
 pub use question::question_message;
 
