@@ -25,9 +25,11 @@ pub struct Db {
     path: Arc<PathBuf>,
     idle: Arc<Mutex<Vec<SqliteStore>>>,
     folded: Arc<Mutex<HashMap<String, Folded>>>,
-    /// The history forecasts learn from, and when it was read.
-    history: Arc<Mutex<Option<(Instant, Arc<History>)>>>,
+    history: Arc<Mutex<Option<Kept>>>,
 }
+
+/// The history forecasts learn from, and when it was read.
+type Kept = (Instant, Arc<History>);
 
 /// How long the history read for forecasts is kept: reading it folds up
 /// to 50 missions, too much for every outlook the dashboard asks for.

@@ -192,14 +192,17 @@ pub struct Bars {
     replaying: bool,
     /// The live forecast's P50 and P90 finish, once there is one: the
     /// ETA shown instead of the bar's straight-line guess.
-    eta: Arc<Mutex<Option<(jiff::Timestamp, jiff::Timestamp)>>>,
+    eta: Arc<Mutex<Option<Eta>>>,
 }
+
+/// A forecast's P50 and P90 finish.
+type Eta = (jiff::Timestamp, jiff::Timestamp);
 
 impl Bars {
     fn new(mission: &str, state: &MissionState) -> Self {
         let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(10));
         let overall = multi.add(ProgressBar::new(state.tasks.len() as u64));
-        let eta: Arc<Mutex<Option<(jiff::Timestamp, jiff::Timestamp)>>> = Arc::default();
+        let eta: Arc<Mutex<Option<Eta>>> = Arc::default();
         let forecast = eta.clone();
         overall.set_style(
             ProgressStyle::with_template("{prefix:.bold} [{bar:30.green/dim}] {pos}/{len} tasks · {msg} · {elapsed} elapsed, ETA {forecast}")
@@ -324,11 +327,7 @@ impl Bars {
 
 /// The bar's ETA: the forecast's P50 with its P90 when there is one
 /// (time left from `now`), else the bar's own guess at the pace so far.
-fn eta_text(
-    forecast: Option<(jiff::Timestamp, jiff::Timestamp)>,
-    guess: Duration,
-    now: jiff::Timestamp,
-) -> String {
+fn eta_text(forecast: Option<Eta>, guess: Duration, now: jiff::Timestamp) -> String {
     let left = |at: jiff::Timestamp| rows::duration(at.duration_since(now).as_secs().max(0) as u64);
     match forecast {
         Some((p50, p90)) => format!("{} (P90 {})", left(p50), left(p90)),

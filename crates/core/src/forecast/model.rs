@@ -206,9 +206,8 @@ fn weight(n: usize) -> f64 {
 
 fn draw_of(sample: &Sample) -> Option<Draw> {
     let usable = |x: f64| x.is_finite() && x >= 0.0;
-    if !(usable(sample.estimate_hours) && sample.estimate_hours > 0.0)
-        || !usable(sample.actual_hours)
-    {
+    let estimated = usable(sample.estimate_hours) && sample.estimate_hours > 0.0;
+    if !(estimated && usable(sample.actual_hours)) {
         return None;
     }
     Some(Draw {
