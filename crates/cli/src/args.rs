@@ -15,6 +15,8 @@ Examples:
   techlead plan examples/incident-response/mission.yaml --format markdown > plan.md
   techlead forecast examples/web-platform/mission.yaml
   techlead agents --agents ~/agent-library
+  techlead agents stats --kind fix
+  techlead history
   techlead assign \"Add OAuth2 login with refresh tokens\"
   techlead schema > mission.schema.json
   techlead land quickstart
@@ -118,6 +120,11 @@ pub enum Command {
     Mcp(McpArgs),
     /// List the missions in the database.
     Missions(MissionsArgs),
+    /// What past missions taught: outcome, tasks, run time, cost, and what failed and how it ended.
+    #[command(
+        after_help = "Rehearsals (the simulate executor) are listed and marked; agent stats and planning leave\nthem out. docs/history.md says what is measured.\n\nExamples:\n  techlead history                          # every mission, newest first\n  techlead history team-booking-platform-2  # one mission, task by task\n  techlead history --json | jq '.[] | select(.status == \"failed\")'"
+    )]
+    History(HistoryArgs),
     /// Check a mission file and report every problem with file:line:col.
     #[command(after_help = "Example:\n  techlead validate examples/web-platform/mission.yaml")]
     Validate(MissionArgs),
@@ -126,9 +133,9 @@ pub enum Command {
         after_help = "Examples:\n  techlead plan examples/web-platform/mission.yaml\n  techlead plan mission.yaml --json | jq '.critical_path'\n  techlead plan mission.yaml --format markdown > PLAN.md\n\nPlanning from an objective (a planning agent writes the mission file; you accept, edit or\nregenerate it; docs/planning.md, \"Planning from an objective\"):\n  techlead plan --objective \"Build a booking web app for teams\" --executor simulate\n  techlead plan --brief examples/planning/brief.md --executor simulate -o mission.yaml --yes\n  techlead plan --objective \"Checkout returns 500s\" --executor anthropic -o incident.yaml\n  techlead plan --brief brief.md --deadline 2026-12-18 --availability backend-architect=4\n\nNot a terminal on stdin: the mission goes to stdout unless -o or --yes writes it.\nExit codes: 0 planned (and written if asked), 1 not accepted, 2 invalid input or no valid plan."
     )]
     Plan(PlanArgs),
-    /// List the agent library, or show one agent.
+    /// List the agent library, show one agent, or how agents did on past missions.
     #[command(
-        after_help = "Examples:\n  techlead agents\n  techlead agents --json --agents .claude/agents\n  techlead agents show code-reviewer"
+        after_help = "Examples:\n  techlead agents\n  techlead agents --json --agents .claude/agents\n  techlead agents show code-reviewer\n  techlead agents stats\n  techlead agents stats --agent backend-architect --kind fix --json"
     )]
     Agents(AgentsArgs),
     /// Rank the agents for a piece of work.
@@ -187,6 +194,9 @@ pub struct PlanArgs {
     /// Plan as of this time instead of now (deadline checks), e.g. 2026-12-01T09:00:00Z.
     #[arg(long, value_name = "TIMESTAMP")]
     pub as_of: Option<jiff::Timestamp>,
+    /// The record of past missions assignment, risks and similar missions learn from.
+    #[command(flatten)]
+    pub database: Database,
     #[command(flatten)]
     pub from: ObjectiveArgs,
 }
@@ -259,6 +269,45 @@ pub enum AgentsCommand {
         #[command(flatten)]
         source: AgentSource,
     },
+    /// How each agent did on past missions, per kind of task (docs/history.md).
+    #[command(
+        after_help = "Columns: tasks its part in is over, attempts with a verdict, success rate (tasks it made\nsucceed), retries (attempts beyond the first), run time over estimate and cost over budget\n(medians), gates passed at the first try. Each agent's first row covers every kind.\nRehearsals (the simulate executor) are left out.\n\nExamples:\n  techlead agents stats\n  techlead agents stats --agent backend-architect\n  techlead agents stats --kind test --json"
+    )]
+    Stats(StatsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    /// Only this agent.
+    #[arg(long, value_name = "NAME")]
+    pub agent: Option<String>,
+    /// Only this kind of task: implement, test, fix, docs, review, design,
+    /// migrate, deploy, research or other.
+    #[arg(long, value_name = "KIND", value_parser = task_kind)]
+    pub kind: Option<techlead_core::history::TaskKind>,
+    #[command(flatten)]
+    pub database: Database,
+}
+
+fn task_kind(text: &str) -> Result<techlead_core::history::TaskKind, String> {
+    techlead_core::history::TaskKind::parse(text).ok_or_else(|| {
+        let names: Vec<&str> = techlead_core::history::TaskKind::ALL
+            .iter()
+            .map(|k| k.as_str())
+            .collect();
+        format!("`{text}` is not a kind of task: use {}", names.join(", "))
+    })
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// One mission's ID or name, task by task (default: every mission).
+    pub mission: Option<String>,
+    #[command(flatten)]
+    pub database: Database,
+    /// Print JSON: an array of missions, or the one mission with its tasks.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

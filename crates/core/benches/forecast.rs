@@ -10,6 +10,7 @@ use serde_json::json;
 use std::time::Instant;
 use techlead_core::forecast::rng::Rng;
 use techlead_core::forecast::{self, History, Model, Sample, Work};
+use techlead_core::history::TaskKind;
 use techlead_core::state::MissionPlan;
 
 const TASKS: usize = 10_000;
@@ -22,6 +23,7 @@ fn main() {
         samples: (0..2_000)
             .map(|i| Sample {
                 agent: format!("agent-{}", i % AGENTS),
+                kind: TaskKind::Implement,
                 estimate_hours: 2.0,
                 actual_hours: 2.0 * (0.5 * rng.normal()).exp(),
                 cost_usd: 3.0,

@@ -11,6 +11,7 @@ pub mod diagnostic;
 pub mod dispatch;
 pub mod fingerprint;
 pub mod forecast;
+pub mod history;
 pub mod plan;
 pub mod priority;
 pub mod prompt;

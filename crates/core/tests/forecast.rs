@@ -5,6 +5,7 @@
 use jiff::Timestamp;
 use serde_json::json;
 use techlead_core::forecast::{self, History, Model, Sample, Work};
+use techlead_core::history::TaskKind;
 use techlead_core::state::{Event, EventRecord, MissionPlan, MissionState, NextStep};
 
 fn now() -> Timestamp {
@@ -44,6 +45,7 @@ fn exact(agent: &str, ratio: f64, cost_per_hour: f64) -> Model {
         samples: (0..100_000)
             .map(|_| Sample {
                 agent: agent.into(),
+                kind: TaskKind::Implement,
                 estimate_hours: 2.0,
                 actual_hours: 2.0 * ratio,
                 cost_usd: 2.0 * cost_per_hour,
@@ -216,6 +218,7 @@ fn the_uncertain_task_on_the_longest_chain_drives_the_risk() {
     let mut samples: Vec<Sample> = (0..500)
         .map(|i| Sample {
             agent: "gambler".into(),
+            kind: TaskKind::Implement,
             estimate_hours: 1.0,
             actual_hours: 0.5 + (i % 10) as f64 * 0.2,
             cost_usd: 0.0,
@@ -224,6 +227,7 @@ fn the_uncertain_task_on_the_longest_chain_drives_the_risk() {
         .collect();
     samples.extend((0..500).map(|_| Sample {
         agent: "steady".into(),
+        kind: TaskKind::Implement,
         estimate_hours: 1.0,
         actual_hours: 1.0,
         cost_usd: 0.0,
@@ -250,7 +254,7 @@ fn the_uncertain_task_on_the_longest_chain_drives_the_risk() {
         f.failure_chance
     );
     let gambler = &f.history.agents[0];
-    assert_eq!((gambler.agent.as_str(), gambler.samples), ("gambler", 500));
+    assert_eq!((gambler.name.as_str(), gambler.samples), ("gambler", 500));
 }
 
 #[test]

@@ -14,6 +14,7 @@ use serde_json::json;
 use techlead_core::forecast::rng::Rng;
 use techlead_core::forecast::simulate::schedule;
 use techlead_core::forecast::{self, History, Model, Sample, Work};
+use techlead_core::history::TaskKind;
 use techlead_core::state::MissionPlan;
 
 const AGENTS: [&str; 3] = ["fast", "slow", "erratic"];
@@ -73,6 +74,7 @@ fn samples(mission: &Mission) -> impl Iterator<Item = Sample> + '_ {
         .iter()
         .map(|&(agent, estimate, actual)| Sample {
             agent: AGENTS[agent].to_string(),
+            kind: TaskKind::Implement,
             estimate_hours: estimate,
             actual_hours: actual,
             cost_usd: 0.0,

@@ -31,6 +31,7 @@ fn task(id: &str, depends_on: &[&str], phase: Option<usize>) -> TaskPlan {
         title: format!("Do {id}"),
         description: String::new(),
         priority: Priority::Medium,
+        kind: None,
         depends_on: depends_on.iter().map(|d| d.to_string()).collect(),
         phase,
         agent: "coder".to_string(),
@@ -81,6 +82,7 @@ fn plan(phases: Vec<PhasePlan>, tasks: Vec<TaskPlan>) -> MissionPlan {
     MissionPlan {
         name: "demo".to_string(),
         objective: "ship the demo".to_string(),
+        project_type: None,
         source: "mission.yaml".to_string(),
         source_hash: "0123abcd".to_string(),
         workdir: ".".to_string(),

@@ -3,12 +3,10 @@
 //! `Store` trait (docs/forecast.md, "History").
 
 use techlead_core::forecast::History;
+use techlead_core::forecast::model::HISTORY_MISSIONS;
+use techlead_core::history::outcome::outcomes;
 use techlead_core::state::MissionState;
 use techlead_store::Store;
-
-/// The newest missions read: enough for agents' ratios to settle, few
-/// enough that a start does not fold a whole database.
-pub const HISTORY_MISSIONS: usize = 50;
 
 /// The finished tasks of the newest [`HISTORY_MISSIONS`] missions that
 /// finished any, but `except` (the mission being run, whose own finished
@@ -19,11 +17,13 @@ pub fn history(store: &impl Store, except: Option<&str>) -> techlead_store::Resu
     let rows = store
         .missions()?
         .into_iter()
-        .filter(|row| row.succeeded + row.failed > 0 && Some(row.id.as_str()) != except)
-        .take(HISTORY_MISSIONS);
+        .filter(|row| row.succeeded + row.failed > 0 && Some(row.id.as_str()) != except);
     for row in rows {
+        if history.missions == HISTORY_MISSIONS {
+            break;
+        }
         if let Ok(state) = MissionState::replay(&store.events(&row.id, 0)?) {
-            history.add(&state);
+            history.add(&outcomes(&row.id, &state));
         }
     }
     Ok(history)

@@ -43,6 +43,7 @@ impl Fixture {
         MissionPlan {
             name: "test".into(),
             objective: String::new(),
+            project_type: None,
             source: "mission.yaml".into(),
             source_hash: "0".into(),
             workdir: self.dir.path().display().to_string(),
@@ -95,6 +96,7 @@ fn task(id: &str, depends_on: &[&str], script: &str) -> TaskPlan {
         title: format!("task {id}"),
         description: String::new(),
         priority: Priority::Medium,
+        kind: None,
         depends_on: depends_on.iter().map(|d| d.to_string()).collect(),
         phase: None,
         agent: "worker".into(),

@@ -293,6 +293,7 @@ async fn twenty_tasks_under_a_rate_limit_finish_without_a_failed_attempt() {
             title: format!("summarise part {i}"),
             description: format!("Summarise part {i} of the design."),
             priority: Priority::Medium,
+            kind: None,
             depends_on: Vec::new(),
             phase: None,
             agent: "writer".into(),
@@ -314,6 +315,7 @@ async fn twenty_tasks_under_a_rate_limit_finish_without_a_failed_attempt() {
     let plan = MissionPlan {
         name: "summaries".into(),
         objective: String::new(),
+        project_type: None,
         source: "mission.yaml".into(),
         source_hash: "0".into(),
         workdir: dir.path().display().to_string(),

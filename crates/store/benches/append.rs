@@ -22,6 +22,7 @@ fn plan(tasks: usize) -> MissionPlan {
     MissionPlan {
         name: "bench".to_string(),
         objective: String::new(),
+        project_type: None,
         source: "bench.yaml".to_string(),
         source_hash: String::new(),
         workdir: "/work".to_string(),
@@ -38,6 +39,7 @@ fn plan(tasks: usize) -> MissionPlan {
                 title: "t".to_string(),
                 description: String::new(),
                 priority: Priority::Medium,
+                kind: None,
                 depends_on: vec![],
                 phase: None,
                 agent: "general-purpose".to_string(),

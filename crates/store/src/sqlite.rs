@@ -645,6 +645,7 @@ mod tests {
         MissionPlan {
             name: "fill".to_string(),
             objective: String::new(),
+            project_type: None,
             source: "fill.yaml".to_string(),
             source_hash: String::new(),
             workdir: ".".to_string(),
@@ -660,6 +661,7 @@ mod tests {
                 title: "A".to_string(),
                 description: String::new(),
                 priority: techlead_core::Priority::Medium,
+                kind: None,
                 depends_on: vec![],
                 phase: None,
                 agent: "builder".to_string(),

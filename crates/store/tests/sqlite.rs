@@ -20,6 +20,7 @@ fn plan(name: &str, tasks: &[(&str, &[&str])]) -> MissionPlan {
     MissionPlan {
         name: name.to_string(),
         objective: format!("finish {name}"),
+        project_type: None,
         source: format!("{name}.yaml"),
         source_hash: "0123abcd".to_string(),
         workdir: ".".to_string(),
@@ -37,6 +38,7 @@ fn plan(name: &str, tasks: &[(&str, &[&str])]) -> MissionPlan {
                 title: format!("Do {id}"),
                 description: String::new(),
                 priority: Priority::High,
+                kind: None,
                 depends_on: deps.iter().map(|d| d.to_string()).collect(),
                 phase: None,
                 agent: "builder".to_string(),

@@ -14,8 +14,11 @@ use techlead_core::state::{MissionPlan, MissionState, Resolve};
 pub fn run(args: &ForecastArgs) -> Result<Outcome, CliError> {
     let now = args.as_of.unwrap_or_else(jiff::Timestamp::now);
     let (name, work, history) = if is_file(&args.mission) {
-        let plan = planned(Path::new(&args.mission), args)?;
-        (plan.name.clone(), Work::planned(&plan, now), past(args)?)
+        // The record as planning reads it: staffing and forecast alike.
+        let record = crate::history::for_planning(&args.database);
+        let plan = planned(Path::new(&args.mission), args, &record)?;
+        let history = History::of_record(&record);
+        (plan.name.clone(), Work::planned(&plan, now), history)
     } else {
         let (store, path) = database::open_existing(&args.database)?;
         let row = database::mission(&store, &path, Some(&args.mission))?;
@@ -44,10 +47,15 @@ fn is_file(argument: &str) -> bool {
 
 /// The plan `techlead run` would record, without the repository (the
 /// forecast does not need the checkout).
-fn planned(path: &Path, args: &ForecastArgs) -> Result<MissionPlan, CliError> {
+fn planned(
+    path: &Path,
+    args: &ForecastArgs,
+    record: &techlead_core::history::History,
+) -> Result<MissionPlan, CliError> {
     let valid = inputs::check(path, &args.source)?.print_and_accept()?;
     let resolve = Resolve {
         library: &valid.library,
+        history: record,
         source: path.display().to_string(),
         source_hash: String::new(),
         workdir: ".".to_string(),
@@ -55,14 +63,4 @@ fn planned(path: &Path, args: &ForecastArgs) -> Result<MissionPlan, CliError> {
     };
     Ok(MissionPlan::resolve(valid.mission, resolve)
         .expect("validation rejects cycles before planning"))
-}
-
-/// The missions in the database, if there is one: a first mission is
-/// forecast from the prior alone.
-fn past(args: &ForecastArgs) -> Result<History, CliError> {
-    if !database::path(&args.database).exists() {
-        return Ok(History::default());
-    }
-    let (store, _) = database::open_existing(&args.database)?;
-    Ok(techlead_engine::forecast::history(&store, None)?)
 }

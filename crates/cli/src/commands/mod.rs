@@ -10,6 +10,7 @@ mod escalations;
 mod fmt;
 mod forecast;
 mod gc;
+mod history;
 mod land;
 mod logs;
 mod mcp;
@@ -45,6 +46,7 @@ pub fn run(cli: Cli) -> Result<Outcome, CliError> {
         Command::Serve(args) => serve::run(&args),
         Command::Mcp(args) => mcp::run(&args),
         Command::Missions(args) => status::missions(&args),
+        Command::History(args) => history::run(&args),
         Command::Validate(args) => validate::run(&args),
         Command::Plan(args) => plan::run(&args),
         Command::Agents(args) => agents::run(&args),

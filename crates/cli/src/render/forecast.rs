@@ -115,16 +115,28 @@ fn history(f: &Forecast) -> String {
         plural(h.missions, "mission"),
         ratio(h.median_ratio.unwrap_or(h.prior.median)),
     );
-    let width = h.agents.iter().map(|a| a.agent.len()).max().unwrap_or(0);
+    let width = h
+        .agents
+        .iter()
+        .chain(&h.kinds)
+        .map(|a| a.name.len())
+        .max()
+        .unwrap_or(0);
     for a in &h.agents {
         out.push_str(&format!(
             "  {:<width$}  {} · median {} · its own in {:.0}% of draws\n",
-            a.agent,
+            a.name,
             plural(a.samples, "sample"),
             ratio(a.median_ratio),
             a.weight * 100.0
         ));
     }
+    let kinds: Vec<String> = h
+        .kinds
+        .iter()
+        .map(|k| format!("{} {} ({})", k.name, k.samples, ratio(k.median_ratio)))
+        .collect();
+    out.push_str(&format!("  by kind of work: {}\n", kinds.join(", ")));
     out
 }
 

@@ -328,10 +328,12 @@ impl Bars {
 /// The bar's ETA: the forecast's P50 with its P90 when there is one
 /// (time left from `now`), else the bar's own guess at the pace so far.
 fn eta_text(forecast: Option<Eta>, guess: Duration, now: jiff::Timestamp) -> String {
-    let left = |at: jiff::Timestamp| rows::duration(at.duration_since(now).as_secs().max(0) as u64);
+    let left = |at: jiff::Timestamp| {
+        crate::render::duration(at.duration_since(now).as_secs().max(0) as u64)
+    };
     match forecast {
         Some((p50, p90)) => format!("{} (P90 {})", left(p50), left(p90)),
-        None => rows::duration(guess.as_secs()),
+        None => crate::render::duration(guess.as_secs()),
     }
 }
 

@@ -8,26 +8,32 @@
 //!
 //! Where the draw comes from backs off as history thins, like a Dirichlet
 //! process with [`PSEUDO_COUNT`] pseudo-samples at each level: from the
-//! task's agent's samples with probability `n / (n + 5)`, else from every
-//! sample with probability `N / (N + 5)`, else from the [`PRIOR`]. An agent
-//! with 45 samples is its own history 90 % of the time; an agent with 2 is
-//! mostly everyone else's; with no history at all the estimate is the
-//! median of a lognormal (docs/forecast.md, "The model").
+//! task's agent's samples with probability `n / (n + 5)`, else from the
+//! samples of its kind of work (`core::history::TaskKind`) likewise, else
+//! from every sample likewise, else from the [`PRIOR`]. An agent with 45
+//! samples is its own history 90 % of the time; an agent with 2 is mostly
+//! its kind's and everyone else's; with no history at all the estimate is
+//! the median of a lognormal (docs/forecast.md, "The model").
+//!
+//! Samples come from `core::history::outcome`: each settled task that ran,
+//! rehearsals (the `simulate` executor) left out as history leaves them.
 
 use super::rng::Rng;
-use super::work::hours_between;
+use crate::history::TaskKind;
+use crate::history::outcome::TaskOutcome;
 use crate::plan::graph::DEFAULT_ESTIMATE_HOURS;
-use crate::state::{MissionState, TaskStatus};
+use crate::state::TaskStatus;
 use serde::Serialize;
 
 /// One finished task of a past mission.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sample {
     pub agent: String,
+    pub kind: TaskKind,
     /// The estimate it was planned with (the default hour when it had
     /// none, as the forecast counts an unestimated task).
     pub estimate_hours: f64,
-    /// From its first attempt's start to its end, retries included.
+    /// Its attempts' run time, retries included.
     pub actual_hours: f64,
     /// Every attempt's cost.
     pub cost_usd: f64,
@@ -42,37 +48,44 @@ pub struct History {
     pub missions: usize,
 }
 
+/// The newest missions a forecast learns from: enough for agents' ratios
+/// to settle, few enough that a start does not fold a whole database.
+pub const HISTORY_MISSIONS: usize = 50;
+
 impl History {
-    /// Adds the finished tasks of `state` (succeeded or failed after
-    /// running): from the first attempt's start to the last one's end, on
-    /// the agent of the last attempt, with every attempt's cost.
-    pub fn add(&mut self, state: &MissionState) {
+    /// The newest [`HISTORY_MISSIONS`] missions of the record that have a
+    /// task to learn from.
+    pub fn of_record(record: &crate::history::History) -> History {
+        let mut history = History::default();
+        for mission in &record.missions {
+            if history.missions == HISTORY_MISSIONS {
+                break;
+            }
+            history.add(&mission.tasks);
+        }
+        history
+    }
+
+    /// Adds the tasks of one mission that ran and settled as succeeded or
+    /// failed; rehearsals (`simulate`) are not evidence.
+    pub fn add(&mut self, outcomes: &[TaskOutcome]) {
         let before = self.samples.len();
-        for (t, task) in state.tasks.iter().enumerate() {
-            let succeeded = match task.status {
-                TaskStatus::Succeeded => true,
-                TaskStatus::Failed => false,
-                _ => continue,
-            };
-            let start = task.attempts.iter().filter_map(|a| a.started_at).min();
-            let end = task.attempts.iter().filter_map(|a| a.finished_at).max();
-            let (Some(start), Some(end), Some(last)) = (start, end, task.attempts.last()) else {
+        for outcome in outcomes {
+            let ran = outcome.attempts > 0 && outcome.duration_ms > 0;
+            let settled = matches!(outcome.status, TaskStatus::Succeeded | TaskStatus::Failed);
+            if !ran || !settled || outcome.simulated {
                 continue;
-            };
+            }
             self.samples.push(Sample {
-                agent: last.agent.clone(),
-                estimate_hours: match state.plan.tasks[t].estimate_hours {
+                agent: outcome.agent.clone(),
+                kind: outcome.kind,
+                estimate_hours: match outcome.estimate_hours {
                     Some(h) if h.is_finite() && h >= 0.0 => h,
                     _ => DEFAULT_ESTIMATE_HOURS,
                 },
-                actual_hours: hours_between(start, end),
-                cost_usd: task
-                    .attempts
-                    .iter()
-                    .filter_map(|a| a.detail.usage.as_ref())
-                    .map(|u| u.cost_usd)
-                    .sum(),
-                succeeded,
+                actual_hours: outcome.duration_ms as f64 / 3_600_000.0,
+                cost_usd: outcome.cost_usd,
+                succeeded: outcome.succeeded,
             });
         }
         self.missions += usize::from(self.samples.len() > before);
@@ -105,9 +118,12 @@ pub struct Draw {
     pub failed: bool,
 }
 
-/// Which agent's samples a task draws from first.
+/// Which agent's and which kind's samples a task draws from first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Pool(Option<u32>);
+pub struct Pool {
+    agent: Option<u32>,
+    kind: Option<u32>,
+}
 
 /// History made ready to draw from.
 #[derive(Debug, Clone, Default)]
@@ -115,6 +131,8 @@ pub struct Model {
     overall: Vec<Draw>,
     /// By agent name, sorted.
     agents: Vec<(String, Vec<Draw>)>,
+    /// By kind, sorted.
+    kinds: Vec<(TaskKind, Vec<Draw>)>,
     /// What a draw from the prior costs: the mean over history, else 0.
     prior_cost_rate: f64,
     missions: usize,
@@ -124,6 +142,7 @@ impl Model {
     /// Samples with no usable estimate or duration are left out.
     pub fn new(history: &History) -> Model {
         let mut agents: Vec<(String, Vec<Draw>)> = Vec::new();
+        let mut kinds: Vec<(TaskKind, Vec<Draw>)> = Vec::new();
         let mut overall = Vec::new();
         for sample in &history.samples {
             let Some(draw) = draw_of(sample) else {
@@ -134,6 +153,10 @@ impl Model {
                 Ok(i) => agents[i].1.push(draw),
                 Err(i) => agents.insert(i, (sample.agent.clone(), vec![draw])),
             }
+            match kinds.binary_search_by(|(k, _)| k.cmp(&sample.kind)) {
+                Ok(i) => kinds[i].1.push(draw),
+                Err(i) => kinds.insert(i, (sample.kind, vec![draw])),
+            }
         }
         let prior_cost_rate = if overall.is_empty() {
             0.0
@@ -143,24 +166,36 @@ impl Model {
         Model {
             overall,
             agents,
+            kinds,
             prior_cost_rate,
             missions: history.missions,
         }
     }
 
-    pub fn pool(&self, agent: &str) -> Pool {
-        Pool(
-            self.agents
+    pub fn pool(&self, agent: &str, kind: TaskKind) -> Pool {
+        Pool {
+            agent: self
+                .agents
                 .binary_search_by(|(a, _)| a.as_str().cmp(agent))
                 .ok()
                 .map(|i| i as u32),
-        )
+            kind: self
+                .kinds
+                .binary_search_by(|(k, _)| k.cmp(&kind))
+                .ok()
+                .map(|i| i as u32),
+        }
     }
 
-    /// One outcome for a task of `pool`'s agent.
+    /// One outcome for a task of `pool`'s agent and kind.
     pub fn draw(&self, pool: Pool, rng: &mut Rng) -> Draw {
-        if let Some(i) = pool.0
+        if let Some(i) = pool.agent
             && let Some(draw) = pick(&self.agents[i as usize].1, rng)
+        {
+            return draw;
+        }
+        if let Some(i) = pool.kind
+            && let Some(draw) = pick(&self.kinds[i as usize].1, rng)
         {
             return draw;
         }
@@ -183,8 +218,18 @@ impl Model {
             agents: self
                 .agents
                 .iter()
-                .map(|(agent, draws)| AgentHistory {
-                    agent: agent.clone(),
+                .map(|(agent, draws)| PoolHistory {
+                    name: agent.clone(),
+                    samples: draws.len(),
+                    median_ratio: median_ratio(draws).unwrap_or(PRIOR.median),
+                    weight: weight(draws.len()),
+                })
+                .collect(),
+            kinds: self
+                .kinds
+                .iter()
+                .map(|(kind, draws)| PoolHistory {
+                    name: kind.as_str().to_string(),
                     samples: draws.len(),
                     median_ratio: median_ratio(draws).unwrap_or(PRIOR.median),
                     weight: weight(draws.len()),
@@ -234,16 +279,19 @@ pub struct Used {
     pub samples: usize,
     /// Median of `actual / estimate` over every sample.
     pub median_ratio: Option<f64>,
-    pub agents: Vec<AgentHistory>,
+    pub agents: Vec<PoolHistory>,
+    pub kinds: Vec<PoolHistory>,
     pub prior: Prior,
 }
 
+/// One agent's or one kind's samples.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct AgentHistory {
-    pub agent: String,
+pub struct PoolHistory {
+    /// The agent, or the kind of work.
+    pub name: String,
     pub samples: usize,
     pub median_ratio: f64,
-    /// How often a task of this agent draws from its own samples.
+    /// How often a task that reaches this level draws from it.
     pub weight: f64,
 }
 
@@ -254,6 +302,7 @@ mod tests {
     fn sample(agent: &str, estimate: f64, actual: f64) -> Sample {
         Sample {
             agent: agent.into(),
+            kind: TaskKind::Implement,
             estimate_hours: estimate,
             actual_hours: actual,
             cost_usd: 2.0 * estimate,
@@ -270,14 +319,15 @@ mod tests {
             missions: 3,
         });
         let mut rng = Rng::new(1);
-        let slow = model.pool("slow");
+        let slow = model.pool("slow", TaskKind::Implement);
         let own = (0..10_000)
             .filter(|_| model.draw(slow, &mut rng).ratio == 3.0)
             .count();
-        // 45 / 50 from its own, and 45 / 245 of the rest from everyone's.
+        // 45 / 50 from its own, and 45 / 245 of the rest from its kind's
+        // (every sample here is of one kind).
         let expected = 0.9 + 0.1 * (245.0 / 250.0) * (45.0 / 245.0);
         assert!((own as f64 / 10_000.0 - expected).abs() < 0.01, "{own}");
-        let draw = model.draw(model.pool("fast"), &mut rng);
+        let draw = model.draw(model.pool("fast", TaskKind::Implement), &mut rng);
         assert_eq!(draw.cost_rate, 2.0);
     }
 
@@ -286,7 +336,11 @@ mod tests {
         let model = Model::new(&History::default());
         let mut rng = Rng::new(3);
         let mut ratios: Vec<f64> = (0..20_000)
-            .map(|_| model.draw(model.pool("anyone"), &mut rng).ratio)
+            .map(|_| {
+                model
+                    .draw(model.pool("anyone", TaskKind::Test), &mut rng)
+                    .ratio
+            })
             .collect();
         ratios.sort_by(f64::total_cmp);
         let p50 = ratios[10_000];
@@ -309,6 +363,7 @@ mod tests {
         let used = model.used();
         assert_eq!(used.samples, 1);
         assert_eq!(used.agents[0].median_ratio, 0.5);
+        assert_eq!(used.kinds[0].name, "implement");
         assert!((used.agents[0].weight - 1.0 / 6.0).abs() < 1e-12);
     }
 }

@@ -53,7 +53,11 @@ pub struct TaskTally {
 /// Runs the work `runs` times with the stream seeded by `seed`.
 pub fn simulate(work: &Work, model: &Model, runs: u32, seed: u64) -> Runs {
     let mut rng = Rng::new(seed);
-    let pools: Vec<Pool> = work.tasks.iter().map(|t| model.pool(&t.agent)).collect();
+    let pools: Vec<Pool> = work
+        .tasks
+        .iter()
+        .map(|t| model.pool(&t.agent, t.kind))
+        .collect();
     let mut scratch = Scratch::new(work);
     let n = work.tasks.len();
     let mut durations = vec![0.0; n];

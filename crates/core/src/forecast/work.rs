@@ -9,6 +9,7 @@
 //! one, so that two phases of 5,000 tasks take 10,000 edges, not 25
 //! million. Phase gates take no time here.
 
+use crate::history::TaskKind;
 use crate::plan::graph::DEFAULT_ESTIMATE_HOURS;
 use crate::state::{MissionPlan, MissionState};
 use jiff::Timestamp;
@@ -20,6 +21,8 @@ pub struct WorkTask {
     pub id: String,
     /// The agent it runs on now.
     pub agent: String,
+    /// The mission file's `kind:`, else the one its texts suggest.
+    pub kind: TaskKind,
     /// Its estimate, or [`DEFAULT_ESTIMATE_HOURS`] when it has none.
     pub estimate_hours: f64,
     pub estimated: bool,
@@ -148,6 +151,9 @@ fn build<'a>(
         tasks.push(WorkTask {
             id: task.id.clone(),
             agent: progress.agent.to_string(),
+            kind: task
+                .kind
+                .unwrap_or_else(|| TaskKind::infer(&task.title, &task.description)),
             estimate_hours,
             estimated,
             elapsed_hours: progress.elapsed_hours,

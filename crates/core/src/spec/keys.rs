@@ -248,6 +248,11 @@ pub const TASK: &[Key] = &[
         "critical, high, medium (default) or low.",
     ),
     key(
+        "kind",
+        Kind::Text,
+        "What sort of work: implement, test, fix, docs, review, design, migrate, deploy, research or other; inferred from the title when missing.",
+    ),
+    key(
         "depends_on",
         Kind::TextOrList,
         "IDs of tasks that must succeed first.",

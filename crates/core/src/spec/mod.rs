@@ -163,6 +163,10 @@ pub struct Task {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub backup: Option<String>,
     pub priority: Priority,
+    /// What sort of work the task is, when the file says (`kind:`);
+    /// otherwise history infers it from the texts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<crate::history::TaskKind>,
     pub depends_on: Vec<String>,
     /// Estimated hours of work.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -457,6 +457,7 @@ impl<'s> Reader<'s> {
                 .get("priority")
                 .and_then(|n| self.priority(n))
                 .unwrap_or_default(),
+            kind: fields.get("kind").and_then(|n| self.task_kind(n)),
             depends_on,
             estimate_hours: fields.get("estimate").and_then(|n| self.hours(n)),
             timeout: fields
@@ -480,6 +481,27 @@ impl<'s> Reader<'s> {
             phase,
             spans,
         })
+    }
+
+    fn task_kind(&mut self, node: &Node) -> Option<crate::history::TaskKind> {
+        let value = self.text(node, "kind")?;
+        if let Some(kind) = crate::history::TaskKind::parse(value.trim()) {
+            return Some(kind);
+        }
+        let names: Vec<&str> = crate::history::TaskKind::ALL
+            .iter()
+            .map(|k| k.as_str())
+            .collect();
+        self.error(
+            node.span(),
+            "spec::bad-value",
+            format!("`kind` is one of the task kinds, not `{value}`"),
+        )
+        .hint = Some(format!(
+            "use one of {}, or leave `kind` out to infer it from the title",
+            names.join(", ")
+        ));
+        None
     }
 
     fn task_id(&mut self, node: &Node) -> Option<String> {

@@ -10,6 +10,9 @@ pub struct MissionPlan {
     pub name: String,
     #[serde(default)]
     pub objective: String,
+    /// The mission file's `project_type`, for finding similar missions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project_type: Option<String>,
     /// The mission file as given on the command line.
     pub source: String,
     /// A hash of the mission file's bytes, to notice edits before resume.
@@ -258,6 +261,10 @@ pub struct TaskPlan {
     #[serde(default)]
     pub description: String,
     pub priority: Priority,
+    /// The kind the mission file gave (`kind:`); `None`: inferred from
+    /// the texts when history needs it (`history::TaskKind::infer`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<crate::history::TaskKind>,
     pub depends_on: Vec<String>,
     #[serde(default)]
     pub phase: Option<usize>,
@@ -382,6 +389,9 @@ impl MissionPlan {
 /// What [`MissionPlan::resolve`] needs besides the mission itself.
 pub struct Resolve<'a> {
     pub library: &'a crate::agents::Library,
+    /// The record of past missions: ranked tasks go to the agents `techlead
+    /// plan` shows, history included.
+    pub history: &'a crate::history::History,
     pub source: String,
     pub source_hash: String,
     pub workdir: String,
@@ -419,7 +429,7 @@ impl MissionPlan {
             &mission,
             &graph,
             input.library,
-            &crate::plan::assign::AssignContext::default(),
+            &input.history.assign_context(),
         );
         let remaining: Vec<f64> = (0..mission.tasks.len())
             .map(|t| graph.remaining_hours(t))
@@ -428,6 +438,7 @@ impl MissionPlan {
         let crate::spec::Mission {
             name,
             objective,
+            project_type,
             defaults,
             phases,
             tasks,
@@ -464,6 +475,7 @@ impl MissionPlan {
                     title: task.title,
                     description: task.description,
                     priority: task.priority,
+                    kind: task.kind,
                     depends_on: task.depends_on,
                     phase: task.phase,
                     agent,
@@ -490,6 +502,7 @@ impl MissionPlan {
         Ok(MissionPlan {
             name,
             objective,
+            project_type,
             source: input.source,
             source_hash: input.source_hash,
             workdir: input.workdir,

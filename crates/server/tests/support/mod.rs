@@ -58,6 +58,7 @@ impl Fixture {
         MissionPlan {
             name: format!("served-{}-{n}", std::process::id()),
             objective: "serve the record".into(),
+            project_type: None,
             source: "mission.yaml".into(),
             source_hash: "0".into(),
             workdir: self.dir.path().display().to_string(),
@@ -112,6 +113,7 @@ pub fn task(id: &str, depends_on: &[&str], script: &str) -> TaskPlan {
         title: format!("task {id}"),
         description: format!("what {id} does"),
         priority: Priority::Medium,
+        kind: None,
         depends_on: depends_on.iter().map(|d| d.to_string()).collect(),
         phase: None,
         agent: format!("agent-{}", id.to_lowercase()),
