@@ -65,6 +65,7 @@ fn plan(name: &str, tasks: &[(&str, &[&str])]) -> MissionPlan {
         webhooks: Vec::new(),
         emergency: false,
         on_blocked: Default::default(),
+        forecast: Default::default(),
     }
 }
 

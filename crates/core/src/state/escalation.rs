@@ -249,13 +249,15 @@ impl MissionState {
         }
         loop {
             let before = waiting.len();
-            waiting.retain(|event| match after.apply_event(event, after.last_event_at) {
-                Ok(()) => {
-                    ordered.push(event.clone());
-                    false
-                }
-                Err(_) => true,
-            });
+            waiting.retain(
+                |event| match after.apply_event(event, after.last_event_at) {
+                    Ok(()) => {
+                        ordered.push(event.clone());
+                        false
+                    }
+                    Err(_) => true,
+                },
+            );
             if waiting.is_empty() || waiting.len() == before {
                 return ordered;
             }

@@ -52,6 +52,8 @@ pub(super) fn event_type(event: &Event) -> &'static str {
         Event::DecisionRefused { .. } => "decision_refused",
         Event::Preempted { .. } => "preempted",
         Event::PreemptionEnded { .. } => "preemption_ended",
+        Event::ForecastBaseline { .. } => "forecast_baseline",
+        Event::ForecastSlipped { .. } => "forecast_slipped",
         Event::RunInterrupted { .. } => "run_interrupted",
         Event::MissionFinished { .. } => "mission_finished",
     }
@@ -207,6 +209,9 @@ pub(super) fn project(
         // Emergencies are read from the log (the fold keeps who holds what).
         | Event::Preempted { .. }
         | Event::PreemptionEnded { .. }
+        // The forecast is read from the log (the fold keeps the baseline).
+        | Event::ForecastBaseline { .. }
+        | Event::ForecastSlipped { .. }
         | Event::BudgetChanged { .. }
         | Event::WorkSaved { .. }
         | Event::HandoffIncomplete { .. }
