@@ -136,6 +136,7 @@ pub enum Command {
     Validate(MissionArgs),
     /// Print the execution blueprint: who does what, in which wave, and the risks.
     #[command(
+        override_usage = "techlead plan <MISSION> [OPTIONS]\n       techlead plan --objective <TEXT> [OPTIONS]\n       techlead plan --brief <FILE> [OPTIONS]",
         after_help = "Examples:\n  techlead plan examples/web-platform/mission.yaml\n  techlead plan mission.yaml --json | jq '.critical_path'\n  techlead plan mission.yaml --format markdown > PLAN.md\n\nPlanning from an objective (a planning agent writes the mission file; you accept, edit or\nregenerate it; docs/planning.md, \"Planning from an objective\"):\n  techlead plan --objective \"Build a booking web app for teams\" --executor simulate\n  techlead plan --brief examples/planning/brief.md --executor simulate -o mission.yaml --yes\n  techlead plan --objective \"Checkout returns 500s\" --executor anthropic -o incident.yaml\n  techlead plan --brief brief.md --deadline 2026-12-18 --availability backend-architect=4\n\nNot a terminal on stdin: the mission goes to stdout unless -o or --yes writes it.\nExit codes: 0 planned (and written if asked), 1 not accepted, 2 invalid input or no valid plan."
     )]
     Plan(PlanArgs),
