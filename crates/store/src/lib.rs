@@ -6,7 +6,10 @@
 //! One implementation per backend behind [`Store`]: `sqlite` (embedded,
 //! the default) now, PostgreSQL later, tested by the same suite.
 
+mod encoding;
+mod projection;
 pub mod sqlite;
+mod writer;
 
 use jiff::Timestamp;
 use serde::Serialize;
