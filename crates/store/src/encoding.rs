@@ -3,8 +3,44 @@
 //! lost: PostgreSQL's own timestamps keep microseconds) and mission
 //! statuses.
 
+use crate::Error;
 use jiff::Timestamp;
-use techlead_core::state::MissionStatus;
+use techlead_core::state::{Decision, EventRecord, MissionPlan, MissionStatus};
+
+/// `Event::MissionCreated` by reference: the same JSON without a copy of
+/// the plan.
+#[derive(serde::Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub(crate) enum Created<'a> {
+    MissionCreated { plan: &'a MissionPlan },
+}
+
+/// The `argument` column of a decision: the agent of a reassign, the
+/// text of an answer or an edit.
+pub(crate) fn decision_argument(decision: &Decision) -> Option<&str> {
+    match decision {
+        Decision::Reassign { agent } => Some(agent.as_str()),
+        Decision::Answer { text } | Decision::Edit { text } => Some(text.as_str()),
+        _ => None,
+    }
+}
+
+/// An event as stored (`seq`, `at` as [`timestamp`] wrote it, the JSON
+/// body) read back, or the error that names it.
+pub(crate) fn record(mission: &str, seq: u64, at: &str, body: &str) -> Result<EventRecord, Error> {
+    let bad = |source| Error::BadEvent {
+        mission: mission.to_string(),
+        seq,
+        source,
+    };
+    let at = at.parse::<Timestamp>().map_err(|e| {
+        bad(<serde_json::Error as serde::de::Error>::custom(
+            format_args!("bad time `{at}`: {e}"),
+        ))
+    })?;
+    let event = serde_json::from_str(body).map_err(bad)?;
+    Ok(EventRecord { seq, at, event })
+}
 
 pub(crate) fn parse_status(text: &str) -> Option<MissionStatus> {
     [

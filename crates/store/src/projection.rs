@@ -124,6 +124,30 @@ fn project_next<W: Writer>(
     Ok(())
 }
 
+/// The mission's row after an append whose last event is `last`: its
+/// last seq and time, and what the append's events changed.
+pub(crate) fn finish<W: Writer>(
+    w: &mut W,
+    mission: &str,
+    last: &EventRecord,
+    change: &MissionChange,
+) -> Result<(), W::Error> {
+    w.execute(
+        "UPDATE missions
+         SET last_seq = ?2, updated_at = ?3, status = COALESCE(?4, status),
+             succeeded = succeeded + ?5, failed = failed + ?6
+         WHERE id = ?1",
+        &[
+            v(mission),
+            v(last.seq as i64),
+            v(&crate::encoding::timestamp(last.at)),
+            v(change.status.map(MissionStatus::as_str)),
+            v(change.succeeded),
+            v(change.failed),
+        ],
+    )
+}
+
 /// The tasks of a new mission, each `pending`.
 pub(crate) fn project_created<W: Writer>(
     w: &mut W,

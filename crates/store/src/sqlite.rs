@@ -19,7 +19,7 @@ mod webhooks;
 pub use lock::{lock_dir, lock_path};
 pub use schema::{APPLICATION_ID, SCHEMA_VERSION};
 
-use crate::encoding::{parse_status, timestamp};
+use crate::encoding::{self, Created, parse_status, timestamp};
 use crate::projection::{self, MissionChange};
 use crate::{AgentRecordRow, Error, MissionLock, MissionRow, Result, Store};
 use bind::Tx;
@@ -28,15 +28,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, TransactionBehavio
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
-use techlead_core::state::{Event, EventRecord, MissionPlan, MissionStatus};
-
-/// `Event::MissionCreated` by reference: the same JSON without a copy of
-/// the plan.
-#[derive(serde::Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-enum Created<'a> {
-    MissionCreated { plan: &'a MissionPlan },
-}
+use techlead_core::state::{Event, EventRecord, MissionPlan};
 
 /// How hard a commit waits for the disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -219,20 +211,7 @@ impl SqliteStore {
             projection::project(&mut Tx(tx), mission, record, at, &mut change)?;
         }
         if let Some(last) = records.last() {
-            tx.prepare_cached(
-                "UPDATE missions
-                 SET last_seq = ?2, updated_at = ?3, status = COALESCE(?4, status),
-                     succeeded = succeeded + ?5, failed = failed + ?6
-                 WHERE id = ?1",
-            )?
-            .execute(params![
-                mission,
-                last.seq as i64,
-                timestamp(last.at),
-                change.status.map(MissionStatus::as_str),
-                change.succeeded,
-                change.failed,
-            ])?;
+            projection::finish(&mut Tx(tx), mission, last, &change)?;
         }
         Ok(Ok(records))
     }
@@ -319,19 +298,7 @@ impl Store for SqliteStore {
         let mut records = Vec::new();
         for row in rows {
             let (seq, at, body) = row.map_err(self.sql())?;
-            let seq = seq as u64;
-            let bad = |source| Error::BadEvent {
-                mission: mission.to_string(),
-                seq,
-                source,
-            };
-            let at = at.parse::<Timestamp>().map_err(|e| {
-                bad(<serde_json::Error as serde::de::Error>::custom(
-                    format_args!("bad time `{at}`: {e}"),
-                ))
-            })?;
-            let event = serde_json::from_str(&body).map_err(bad)?;
-            records.push(EventRecord { seq, at, event });
+            records.push(encoding::record(mission, seq as u64, &at, &body)?);
         }
         Ok(records)
     }
@@ -575,7 +542,7 @@ fn io_error(path: &Path, source: std::io::Error) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use techlead_core::state::TaskPlan;
+    use techlead_core::state::{MissionStatus, TaskPlan};
 
     fn plan() -> MissionPlan {
         MissionPlan {

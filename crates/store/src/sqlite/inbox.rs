@@ -6,7 +6,7 @@
 //! holds the mission waits for the next `resume`.
 
 use super::column;
-use crate::encoding::timestamp;
+use crate::encoding::{decision_argument, timestamp};
 use crate::{DecisionRequest, DecisionRow};
 use jiff::Timestamp;
 use rusqlite::{Connection, Row, Transaction, params};
@@ -23,11 +23,7 @@ pub(super) fn insert(
         [mission],
         |row| row.get(0),
     )?;
-    let argument = match &request.decision {
-        Decision::Reassign { agent } => Some(agent.as_str()),
-        Decision::Answer { text } | Decision::Edit { text } => Some(text.as_str()),
-        _ => None,
-    };
+    let argument = decision_argument(&request.decision);
     tx.prepare_cached(
         "INSERT INTO decisions
              (mission, id, escalation, action, argument, note, decided_by, decided_at)
