@@ -8,8 +8,8 @@ mod support;
 use std::sync::{Arc, Barrier};
 use support::Fixture;
 use support::mission::{abc, at, batches, run_small_mission};
-use techlead_store::postgres::{PgStore, SCHEMA_VERSION};
 use techlead_core::state::Event;
+use techlead_store::postgres::{PgStore, SCHEMA_VERSION};
 use techlead_store::{Error, Store};
 
 /// The error `open` gives for `url`, which must hide any password.
@@ -208,7 +208,12 @@ fn racing_writers_get_a_conflict_and_leave_no_gap() {
     let won: u32 = writers.into_iter().map(|w| w.join().unwrap()).sum();
     assert_eq!(won, rounds as u32, "one writer commits each round");
     let store = db.open();
-    let seqs: Vec<u64> = store.events(&id, 0).unwrap().iter().map(|r| r.seq).collect();
+    let seqs: Vec<u64> = store
+        .events(&id, 0)
+        .unwrap()
+        .iter()
+        .map(|r| r.seq)
+        .collect();
     assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>());
     assert_eq!(
         store.find_mission(&id).unwrap().unwrap().last_seq,
