@@ -221,6 +221,25 @@ fn racing_writers_get_a_conflict_and_leave_no_gap() {
     );
 }
 
+#[test]
+fn a_connection_cut_by_the_server_is_unreachable_not_a_panic() {
+    let Some(db) = Fixture::postgres() else {
+        return;
+    };
+    let store = db.open();
+    assert_eq!(store.missions().unwrap(), []);
+    let cut = db.raw().rows(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE datname = current_database() AND application_name = 'techlead'",
+        &[],
+    );
+    assert_eq!(cut, ["1"]);
+    match store.missions() {
+        Err(error @ Error::Unreachable { .. }) => assert!(error.hint().is_some()),
+        other => panic!("{other:?}"),
+    }
+}
+
 /// The engine's actor (a current-thread runtime) and the server (a
 /// multi-thread one) call the store from async code; the client's own
 /// runtime must not be started inside theirs.

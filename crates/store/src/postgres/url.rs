@@ -4,6 +4,7 @@
 use crate::Error;
 use postgres::Config;
 use postgres::error::SqlState;
+use std::error::Error as _;
 use std::time::Duration;
 
 /// Whether `db` names a PostgreSQL database rather than a file.
@@ -81,6 +82,10 @@ impl Target {
                     .to_string(),
                 url,
             },
+            Some(_) if connection_lost(&error) => Error::Unreachable {
+                url,
+                source: Box::new(error),
+            },
             Some(_) => Error::Database(Box::new(error)),
             // The server asked for a password the URL does not have.
             None if error.to_string().contains("configuration") => Error::LoginRefused {
@@ -97,7 +102,7 @@ impl Target {
     /// The error for a failed statement: a lost connection is the
     /// server's absence, the rest is the database's.
     pub fn error(&self, error: postgres::Error) -> Error {
-        if error.is_closed() || (error.code().is_none() && error.as_db_error().is_none()) {
+        if connection_lost(&error) {
             Error::Unreachable {
                 url: self.shown.clone(),
                 source: Box::new(error),
@@ -108,7 +113,18 @@ impl Target {
     }
 }
 
-use std::error::Error as _;
+/// Whether `error` says the server is gone or not taking connections: the
+/// connection closed or failed (I/O), or the server said so (SQLSTATE
+/// class 08, connection exception; 57P, shut down, crashed or starting).
+fn connection_lost(error: &postgres::Error) -> bool {
+    let io = error
+        .source()
+        .is_some_and(|source| source.is::<std::io::Error>());
+    let said = error
+        .code()
+        .is_some_and(|code| code.code().starts_with("08") || code.code().starts_with("57P"));
+    error.is_closed() || io || said
+}
 
 /// `url` with the password, if any, replaced by `***`.
 pub fn redact(url: &str) -> String {
