@@ -14,8 +14,11 @@ Examples:
   techlead plan examples/web-platform/mission.yaml
   techlead plan examples/incident-response/mission.yaml --format markdown > plan.md
   techlead agents --agents ~/agent-library
+  techlead agents stats --kind fix
+  techlead history
   techlead assign \"Add OAuth2 login with refresh tokens\"
   techlead schema > mission.schema.json
+  techlead report quickstart --format html -o report.html
   techlead land quickstart
   techlead gc --yes
 
@@ -65,6 +68,11 @@ pub enum Command {
         after_help = "Examples:\n  techlead cost\n  techlead cost team-booking-platform --by agent\n  techlead cost incident-1 --json"
     )]
     Cost(CostArgs),
+    /// Write a mission's report: outcome, timeline against the plan, cost, gates, decisions, lessons.
+    #[command(
+        after_help = "Markdown on stdout unless --format or --output says otherwise. HTML is one self-contained\npage (inline CSS and SVG charts: attempts by agent, burn-up against the plan, cost by agent;\nno script), fit to mail or print. JSON is the whole report as data, for any audience.\nWorks for running, paused, failed, aborted and succeeded missions. docs/report.md.\n\nExamples:\n  techlead report                                   # the newest mission, for engineers\n  techlead report quickstart --audience executive   # a few lines for stakeholders\n  techlead report quickstart --format html -o report.html\n  techlead report incident-1 --format json | jq '.lessons'"
+    )]
+    Report(ReportArgs),
     /// List the decisions a mission's agents reported, in order, with task and agent.
     #[command(
         after_help = "Examples:\n  techlead decisions team-booking-platform\n  techlead decisions team-booking-platform --task API-001\n  techlead decisions incident-1 --json | jq -r '.[].text'"
@@ -75,9 +83,9 @@ pub enum Command {
         after_help = "Examples:\n  techlead escalations                      # the newest mission's open escalations\n  techlead escalations incident-1 --all     # decided ones too\n  techlead escalations incident-1 --json\n\nDecide one with `techlead decide MISSION N ACTION`."
     )]
     Escalations(EscalationsArgs),
-    /// Decide an escalation: retry, reassign AGENT, skip or abort.
+    /// Decide an escalation: retry, reassign AGENT, split, skip or abort.
     #[command(
-        after_help = "retry     another round for the escalation's tasks, with fresh retries (a failed mission runs again)\nreassign  the same, on AGENT (one of the mission's agents)\nedit      the same, with GUIDANCE added to the tasks' prompts\napprove   accept as it is: work its gates rejected merges; a failed definition-of-done check counts as met\nskip      go on without the failed tasks: their dependents start\nanswer    the answer to an agent's question (a `question` escalation): TEXT goes to the agent\nabort     stop the mission for good\n\nA run that holds the mission carries the decision out within a second; otherwise\n`techlead resume MISSION` does. The decision is recorded either way.\n\nExamples:\n  techlead decide incident-1 2 retry\n  techlead decide incident-1 2 reassign senior-backend --note \"needs the schema change\"\n  techlead decide team-booking-platform 1 skip\n  techlead decide incident-1 3 answer \"use the staging database\"\n  techlead decide incident-1 4 edit \"use the read replica, not the primary\"\n\nExit codes: 0 carried out or recorded, 1 refused (already decided, unknown agent...), 2 invalid input."
+        after_help = "retry     another round for the escalation's tasks, with fresh retries (a failed mission runs again)\nreassign  the same, on AGENT (one of the mission's agents)\nedit      the same, with GUIDANCE added to the tasks' prompts\nsplit     the failed task becomes smaller ones, run in order before it: the PARTS given,\n          or those its agent proposed (`::split`); the task then finishes what remains\napprove   accept as it is: work its gates rejected merges; a failed definition-of-done check counts as met\nskip      go on without the failed tasks: their dependents start\nanswer    the answer to an agent's question (a `question` escalation): TEXT goes to the agent\nabort     stop the mission for good\n\nA run that holds the mission carries the decision out within a second; otherwise\n`techlead resume MISSION` does. The decision is recorded either way.\n\nExamples:\n  techlead decide incident-1 2 retry\n  techlead decide incident-1 2 reassign senior-backend --note \"needs the schema change\"\n  techlead decide team-booking-platform 1 skip\n  techlead decide incident-1 3 answer \"use the staging database\"\n  techlead decide incident-1 4 edit \"use the read replica, not the primary\"\n  techlead decide incident-1 5 split                     # into the parts its agent proposed\n  techlead decide incident-1 5 split \"add the column\" \"backfill it\" \"switch reads\"\n\nExit codes: 0 carried out or recorded, 1 refused (already decided, unknown agent...), 2 invalid input."
     )]
     Decide(DecideArgs),
     /// List what a mission told its webhooks: each delivery, its state and its tries.
@@ -112,6 +120,11 @@ pub enum Command {
     Mcp(McpArgs),
     /// List the missions in the database.
     Missions(MissionsArgs),
+    /// What past missions taught: outcome, tasks, run time, cost, and what failed and how it ended.
+    #[command(
+        after_help = "Rehearsals (the simulate executor) are listed and marked; agent stats and planning leave\nthem out. docs/history.md says what is measured.\n\nExamples:\n  techlead history                          # every mission, newest first\n  techlead history team-booking-platform-2  # one mission, task by task\n  techlead history --json | jq '.[] | select(.status == \"failed\")'"
+    )]
+    History(HistoryArgs),
     /// Check a mission file and report every problem with file:line:col.
     #[command(after_help = "Example:\n  techlead validate examples/web-platform/mission.yaml")]
     Validate(MissionArgs),
@@ -120,9 +133,9 @@ pub enum Command {
         after_help = "Examples:\n  techlead plan examples/web-platform/mission.yaml\n  techlead plan mission.yaml --json | jq '.critical_path'\n  techlead plan mission.yaml --format markdown > PLAN.md\n\nPlanning from an objective (a planning agent writes the mission file; you accept, edit or\nregenerate it; docs/planning.md, \"Planning from an objective\"):\n  techlead plan --objective \"Build a booking web app for teams\" --executor simulate\n  techlead plan --brief examples/planning/brief.md --executor simulate -o mission.yaml --yes\n  techlead plan --objective \"Checkout returns 500s\" --executor anthropic -o incident.yaml\n  techlead plan --brief brief.md --deadline 2026-12-18 --availability backend-architect=4\n\nNot a terminal on stdin: the mission goes to stdout unless -o or --yes writes it.\nExit codes: 0 planned (and written if asked), 1 not accepted, 2 invalid input or no valid plan."
     )]
     Plan(PlanArgs),
-    /// List the agent library, or show one agent.
+    /// List the agent library, show one agent, or how agents did on past missions.
     #[command(
-        after_help = "Examples:\n  techlead agents\n  techlead agents --json --agents .claude/agents\n  techlead agents show code-reviewer"
+        after_help = "Examples:\n  techlead agents\n  techlead agents --json --agents .claude/agents\n  techlead agents show code-reviewer\n  techlead agents stats\n  techlead agents stats --agent backend-architect --kind fix --json"
     )]
     Agents(AgentsArgs),
     /// Rank the agents for a piece of work.
@@ -181,6 +194,9 @@ pub struct PlanArgs {
     /// Plan as of this time instead of now (deadline checks), e.g. 2026-12-01T09:00:00Z.
     #[arg(long, value_name = "TIMESTAMP")]
     pub as_of: Option<jiff::Timestamp>,
+    /// The record of past missions assignment, risks and similar missions learn from.
+    #[command(flatten)]
+    pub database: Database,
     #[command(flatten)]
     pub from: ObjectiveArgs,
 }
@@ -253,6 +269,45 @@ pub enum AgentsCommand {
         #[command(flatten)]
         source: AgentSource,
     },
+    /// How each agent did on past missions, per kind of task (docs/history.md).
+    #[command(
+        after_help = "Columns: tasks its part in is over, attempts with a verdict, success rate (tasks it made\nsucceed), retries (attempts beyond the first), run time over estimate and cost over budget\n(medians), gates passed at the first try. Each agent's first row covers every kind.\nRehearsals (the simulate executor) are left out.\n\nExamples:\n  techlead agents stats\n  techlead agents stats --agent backend-architect\n  techlead agents stats --kind test --json"
+    )]
+    Stats(StatsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    /// Only this agent.
+    #[arg(long, value_name = "NAME")]
+    pub agent: Option<String>,
+    /// Only this kind of task: implement, test, fix, docs, review, design,
+    /// migrate, deploy, research or other.
+    #[arg(long, value_name = "KIND", value_parser = task_kind)]
+    pub kind: Option<techlead_core::history::TaskKind>,
+    #[command(flatten)]
+    pub database: Database,
+}
+
+fn task_kind(text: &str) -> Result<techlead_core::history::TaskKind, String> {
+    techlead_core::history::TaskKind::parse(text).ok_or_else(|| {
+        let names: Vec<&str> = techlead_core::history::TaskKind::ALL
+            .iter()
+            .map(|k| k.as_str())
+            .collect();
+        format!("`{text}` is not a kind of task: use {}", names.join(", "))
+    })
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// One mission's ID or name, task by task (default: every mission).
+    pub mission: Option<String>,
+    #[command(flatten)]
+    pub database: Database,
+    /// Print JSON: an array of missions, or the one mission with its tasks.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -423,6 +478,38 @@ pub enum CostBy {
 }
 
 #[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The mission's ID or name (default: the newest mission).
+    pub mission: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Markdown)]
+    pub format: ReportFormat,
+    /// Who reads it: a few lines for stakeholders, or everything.
+    #[arg(long, value_enum, default_value_t = ReportAudience::Engineering)]
+    pub audience: ReportAudience,
+    /// Write the report to FILE (replaced whole, never half-written) instead of stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub database: Database,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Markdown,
+    Html,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportAudience {
+    /// Outcome, dates against the deadline, cost against the budget, risks and decisions needed.
+    Executive,
+    /// Everything: tasks, attempts, gates, escalations, lessons, logs by path.
+    Engineering,
+}
+
+#[derive(Debug, Args)]
 pub struct DecisionsArgs {
     /// The mission's ID or name.
     pub mission: String,
@@ -474,11 +561,12 @@ pub struct DecideArgs {
     pub mission: String,
     /// The escalation's number (`techlead escalations` lists them).
     pub escalation: u32,
-    /// retry, reassign, skip, answer or abort.
+    /// retry, reassign, edit, split, approve, skip, answer or abort.
     pub action: String,
-    /// For `reassign`: the agent to hand the tasks to; for `answer`: the
-    /// answer to the agent's question.
-    pub agent: Option<String>,
+    /// For `reassign`: the agent to hand the tasks to; for `edit` and
+    /// `answer`: the text (in quotes); for `split`: the parts' titles, one
+    /// argument each (none: the parts the agent proposed).
+    pub arguments: Vec<String>,
     /// Why, for the record.
     #[arg(long)]
     pub note: Option<String>,

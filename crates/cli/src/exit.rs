@@ -79,6 +79,14 @@ pub enum CliError {
     /// no way yet to follow a PostgreSQL database.
     #[error("`techlead serve` cannot serve a PostgreSQL database yet ({database})")]
     ServeNeedsSqlite { database: String },
+    /// A mission asked for by a name the database does not hold; the hint
+    /// lists what it does hold.
+    #[error("no mission `{name}` in {database}")]
+    UnknownMission {
+        name: String,
+        database: String,
+        hint: String,
+    },
     #[error("mission `{mission}` has no task `{task}`")]
     NoSuchTask {
         mission: String,
@@ -194,6 +202,7 @@ impl CliError {
                 "serve a SQLite database (--db PATH); every other command works on PostgreSQL (docs/postgres.md)".into(),
             ),
             CliError::NoSuchTask { hint, .. } => Some(hint.clone()),
+            CliError::UnknownMission { hint, .. } => Some(hint.clone()),
             CliError::NoSuchAttempt { .. } => {
                 Some("`techlead status MISSION` lists tasks and their attempts".into())
             }

@@ -7,6 +7,7 @@ mod commands;
 mod database;
 mod diagnostics;
 mod exit;
+mod history;
 mod inputs;
 mod render;
 

@@ -449,6 +449,6 @@ fn on_blocked_ask_sends_a_blocker_to_the_person_at_once() {
         .expect_code(2)
         .expect_stderr(&[
             "mission.yaml:3:",
-            "`on_blocked` is `retry` or `ask`, not `later`",
+            "`on_blocked` is `retry`, `split` or `ask`, not `later`",
         ]);
 }

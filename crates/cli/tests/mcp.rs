@@ -142,12 +142,13 @@ async fn every_tool_reaches_the_store_and_ask_person_gets_the_answer() {
     .await);
     ok(call(&client, "record_decision", json!({"text": "use axum"})).await);
     ok(call(&client, "publish_artifact", json!({"path": "out/api.md"})).await);
-    ok(call(
+    let blocked = ok(call(
         &client,
         "report_blocker",
-        json!({"reason": "need the API key"}),
+        json!({"reason": "need the API key", "parts": ["get a key", "wire the\nclient"]}),
     )
     .await);
+    assert!(blocked.contains("2 parts proposed"), "{blocked}");
     // Progress after a blocker says the agent went on (else the attempt
     // would count as blocked).
     ok(call(
@@ -170,13 +171,15 @@ async fn every_tool_reaches_the_store_and_ask_person_gets_the_answer() {
     assert!(error && text.contains("DEP, MAIN"), "{text}");
 
     support::wait_until("the reports in the store", || {
-        reports(&db, &mission).len() >= 4
+        reports(&db, &mission).len() >= 6
     });
     assert_eq!(
         reports(&db, &mission),
         [
             Report::Decision("use axum".into()),
             Report::Artifact("out/api.md".into()),
+            Report::Split("get a key".into()),
+            Report::Split("wire the client".into()),
             Report::Blocked("need the API key".into()),
             Report::Summary("the API is wired".into()),
         ]

@@ -23,6 +23,7 @@ pub fn render(state: &MissionState, t: usize) -> String {
     let checks: Vec<String> = task.gates.iter().map(|g| g.describe()).collect();
     list(&mut out, "## Checks your work must pass", &checks);
     rejection(&mut out, state, t);
+    split(&mut out, state, t);
     blocked(&mut out, state, t);
     if let Some(guidance) = &state.tasks[t].work.guidance {
         let _ = writeln!(out, "## From the person\n\n{}\n", guidance.trim());
@@ -42,7 +43,9 @@ pub fn render(state: &MissionState, t: usize) -> String {
         out,
         "## Reporting\n\nPrint `::progress <percent> <what you are doing>` as you work, \
          `::decision <text>` for choices others should know, `::artifact <path>` for files you \
-         produce, `::blocked <reason>` if you cannot go on, and `::summary <text>` at the end."
+         produce, `::blocked <reason>` if you cannot go on, and `::summary <text>` at the end. If the task \
+         is too big for one attempt, print one `::split <title>` line per smaller task, in the \
+         order to do them, and stop."
     );
     out
 }
@@ -212,6 +215,30 @@ fn rejection(out: &mut String, state: &MissionState, t: usize) {
     }
 }
 
+/// A task split into parts: they are done, and this attempt finishes the
+/// rest on top of their work.
+fn split(out: &mut String, state: &MissionState, t: usize) {
+    let parts = &state.tasks[t].work.parts;
+    if parts.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "## This task was split
+
+An earlier attempt found this task too big for one go, so it \
+         was split into the parts below, done before this attempt; their work is already in \
+         your working directory, and their handoffs follow. Finish what remains of the task \
+         and check that the whole of it holds; do not redo the parts.\n"
+    );
+    for id in parts {
+        if let Some(p) = state.task_index(id) {
+            let _ = writeln!(out, "- {id}: {}", state.plan.tasks[p].title);
+        }
+    }
+    out.push('\n');
+}
+
 /// What blocked the last attempt, so that this one starts from it rather
 /// than running into it again.
 fn blocked(out: &mut String, state: &MissionState, t: usize) {
@@ -219,6 +246,10 @@ fn blocked(out: &mut String, state: &MissionState, t: usize) {
     let Some(last) = task.attempts.iter().rev().find(|a| a.outcome.is_some()) else {
         return;
     };
+    // What blocked it was that it was too big: the split answered it.
+    if !task.work.parts.is_empty() && last.number <= task.work.fresh_from {
+        return;
+    }
     let Some(reason) = &last.detail.blocked else {
         return;
     };

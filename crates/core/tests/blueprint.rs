@@ -5,7 +5,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 use techlead_core::agents::{Library, Scope};
-use techlead_core::plan::assign::AssignContext;
+use techlead_core::history::History;
 use techlead_core::plan::blueprint::{blueprint, lazy_blueprint};
 use techlead_core::spec;
 
@@ -32,7 +32,7 @@ fn library(dir: &Path) -> Library {
 fn assert_same_json(source: &str, library: &Library) -> String {
     let mission = spec::parse(source).mission.expect("the mission parses");
     let now = "2026-11-20T09:00:00Z".parse().unwrap();
-    let context = AssignContext::default();
+    let context = History::default();
     let whole = blueprint(mission.clone(), library, &context, now).unwrap();
     let lazy = lazy_blueprint(mission, library, &context, now).unwrap();
     let json = serde_json::to_string_pretty(&whole).unwrap();

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 use techlead_core::agents::Library;
-use techlead_core::plan::assign::AssignContext;
+use techlead_core::history::History;
 use techlead_core::plan::blueprint::blueprint;
 use techlead_core::plan::graph::Graph;
 use techlead_core::plan::overlap::{
@@ -118,7 +118,7 @@ fn plan_reports_overlaps_as_risks_and_serialises_declared_ones_on_request() {
     let mission = parse(SHOP);
     let now = "2026-11-20T09:00:00Z".parse().unwrap();
     let library = Library::default();
-    let plan = blueprint(mission.clone(), &library, &AssignContext::default(), now).unwrap();
+    let plan = blueprint(mission.clone(), &library, &History::default(), now).unwrap();
     let risks: Vec<(&str, &str)> = plan
         .risks
         .iter()
@@ -147,7 +147,7 @@ fn plan_reports_overlaps_as_risks_and_serialises_declared_ones_on_request() {
     let graph = Graph::new(&serial).unwrap();
     // ORDERS (index 2) waits for USERS (1); guessed overlaps stay.
     assert_eq!(serialising_edges(&serial, &graph), [(2, 1)]);
-    let plan = blueprint(serial, &library, &AssignContext::default(), now).unwrap();
+    let plan = blueprint(serial, &library, &History::default(), now).unwrap();
     let step = |id: &str| plan.steps.iter().find(|s| s.id == id).unwrap();
     assert_eq!(step("ORDERS").depends_on, ["USERS"]);
     assert!(step("ORDERS").start_hour >= step("USERS").finish_hour);

@@ -31,6 +31,7 @@ fn task(id: &str, depends_on: &[&str], phase: Option<usize>) -> TaskPlan {
         title: format!("Do {id}"),
         description: String::new(),
         priority: Priority::Medium,
+        kind: None,
         depends_on: depends_on.iter().map(|d| d.to_string()).collect(),
         phase,
         agent: "coder".to_string(),
@@ -81,6 +82,7 @@ fn plan(phases: Vec<PhasePlan>, tasks: Vec<TaskPlan>) -> MissionPlan {
     MissionPlan {
         name: "demo".to_string(),
         objective: "ship the demo".to_string(),
+        project_type: None,
         source: "mission.yaml".to_string(),
         source_hash: "0123abcd".to_string(),
         workdir: ".".to_string(),
@@ -90,6 +92,7 @@ fn plan(phases: Vec<PhasePlan>, tasks: Vec<TaskPlan>) -> MissionPlan {
         launch_delay_ms: 0,
         executor_limits: vec![("command".to_string(), 2)],
         agent_limits: Vec::new(),
+        deadline: None,
         phases,
         tasks,
         agents: Vec::new(),
@@ -98,7 +101,7 @@ fn plan(phases: Vec<PhasePlan>, tasks: Vec<TaskPlan>) -> MissionPlan {
         done_when: Vec::new(),
         webhooks: Vec::new(),
         emergency: false,
-        ask_when_blocked: false,
+        on_blocked: Default::default(),
     }
 }
 
@@ -810,6 +813,184 @@ fn a_question_takes_an_answer_and_leaves_a_paused_mission_paused() {
     });
     let refusal = m.state.refusal(2, &answer).expect("refused");
     assert!(refusal.contains("not a question"), "{refusal}");
+    m.assert_replays();
+}
+
+fn split_report(task: &str, attempt: u32, title: &str) -> Event {
+    report(task, attempt, Report::Split(title.to_string()))
+}
+
+#[test]
+fn a_task_split_by_its_agent_waits_for_its_parts_in_order() {
+    // a <- b; a's agent finds a too big and proposes two parts.
+    let mut m = Mission::new(plan(
+        Vec::new(),
+        vec![task("a", &[], None), task("b", &["a"], None)],
+    ));
+    m.ok(run(1)).ok(start("a", 1));
+    m.ok(split_report("a", 1, "write the schema"))
+        .ok(split_report("a", 1, "write the queries"))
+        .ok(split_report("a", 1, "write the schema"));
+    let index = m.index("a");
+    assert_eq!(
+        m.state.proposed_parts(index),
+        ["write the schema", "write the queries"],
+        "a part proposed twice counts once"
+    );
+    assert!(
+        m.task("a").attempts[0].detail.blocked.is_some(),
+        "proposing parts is a blocker"
+    );
+    m.ok(finish("a", 1, failed(), NextStep::Split));
+    assert_eq!(m.status("a"), TaskStatus::Pending);
+    let parts = m.state.parts_of(index, m.state.proposed_parts(index));
+    assert_eq!(
+        parts.iter().map(|p| p.id.as_str()).collect::<Vec<_>>(),
+        ["a.1", "a.2"]
+    );
+    m.ok(Event::TaskSplit {
+        task: "a".into(),
+        parts,
+    });
+    assert_eq!(m.state.tasks.len(), 4);
+    assert_eq!(m.state.count(TaskStatus::Pending), 4);
+    assert_eq!(
+        m.ready(),
+        ["a.1"],
+        "the parts run in order, the task after them"
+    );
+    assert_eq!(m.state.plan.tasks[m.index("a.2")].depends_on, ["a.1"]);
+    assert_eq!(m.task("a").work.parts, ["a.1", "a.2"]);
+    assert!(m.state.is_part(m.index("a.2")));
+    assert!(!m.state.is_part(index));
+    m.assert_replays();
+
+    m.ok(start("a.1", 1)).ok(done("a.1", 1));
+    assert_eq!(m.ready(), ["a.2"]);
+    m.ok(start("a.2", 1)).ok(done("a.2", 1));
+    assert_eq!(m.ready(), ["a"], "the task finishes what remains");
+    // Its retries start afresh: the blocked attempt does not count.
+    m.ok(start("a", 2));
+    assert_eq!(m.task("a").failures_on("coder"), 0);
+    m.ok(done("a", 2));
+    assert_eq!(
+        m.ready(),
+        ["b"],
+        "dependents wait for the task, not its parts"
+    );
+    m.ok(start("b", 1)).ok(done("b", 1));
+    m.ok(mission_finished(MissionStatus::Succeeded));
+    m.assert_replays();
+}
+
+#[test]
+fn a_split_needs_proposed_parts_and_free_ids() {
+    let mut m = Mission::new(plan(
+        Vec::new(),
+        vec![task("a", &[], None), task("a.1", &[], None)],
+    ));
+    m.ok(run(1)).ok(start("a", 1));
+    // Without a proposal, an attempt cannot end in a split.
+    let error = m.rejects(finish("a", 1, failed(), NextStep::Split));
+    assert!(
+        matches!(error, StateError::InconsistentNext { .. }),
+        "{error:?}"
+    );
+    m.ok(split_report("a", 1, "one"))
+        .ok(split_report("a", 1, "two"));
+    // Progress after the proposal: the agent went on after all.
+    m.ok(progress("a", 1, Some(50), "found a way"));
+    assert!(m.state.proposed_parts(m.index("a")).is_empty());
+    m.ok(split_report("a", 1, "three"))
+        .ok(finish("a", 1, failed(), NextStep::Split));
+    let index = m.index("a");
+    let parts = m.state.parts_of(index, &["x".to_string(), "y".to_string()]);
+    assert_eq!(
+        parts.iter().map(|p| p.id.as_str()).collect::<Vec<_>>(),
+        ["a.2", "a.3"],
+        "a taken ID is skipped"
+    );
+    let taken = vec![techlead_core::state::TaskPart {
+        id: "a.1".into(),
+        title: "x".into(),
+    }];
+    let error = m.rejects(Event::TaskSplit {
+        task: "a".into(),
+        parts: taken,
+    });
+    assert!(matches!(error, StateError::Split { .. }), "{error:?}");
+    m.rejects(Event::TaskSplit {
+        task: "a".into(),
+        parts: Vec::new(),
+    });
+    m.ok(Event::TaskSplit {
+        task: "a".into(),
+        parts,
+    });
+    assert_eq!(m.ready(), ["a.1", "a.2"]);
+    m.assert_replays();
+}
+
+#[test]
+fn the_person_splits_a_failed_task_into_the_parts_they_name() {
+    let mut m = Mission::new(plan(
+        Vec::new(),
+        vec![task("a", &[], None), task("b", &["a"], None)],
+    ));
+    m.ok(run(1))
+        .ok(start("a", 1))
+        .ok(finish("a", 1, failed(), NextStep::Fail))
+        .ok(blocked("b", "a"));
+    m.ok(Event::EscalationRaised {
+        id: 1,
+        kind: EscalationKind::RetriesExhausted,
+        message: "a failed".into(),
+        tasks: vec!["a".into()],
+        options: vec!["retry".into(), "split".into(), "abort".into()],
+    });
+    m.ok(mission_finished(MissionStatus::Failed));
+    // Its agent proposed nothing: the person must name the parts.
+    let proposed = Decision::parse("split", None).unwrap();
+    let refusal = m.state.refusal(1, &proposed).expect("refused");
+    assert!(refusal.contains("proposed no parts"), "{refusal}");
+    let split = Decision::parse("split", Some("first half\n\n  second half \n")).unwrap();
+    assert_eq!(
+        split,
+        Decision::Split {
+            parts: vec!["first half".into(), "second half".into()]
+        }
+    );
+    assert_eq!(
+        Decision::parse(split.action(), split.argument().as_deref()),
+        Ok(split.clone()),
+        "the inbox keeps it as action and argument"
+    );
+    assert_eq!(m.state.refusal(1, &split), None);
+    let effects = m.state.decision_effects(1, &split);
+    assert_eq!(effects.len(), 1, "b waits again once a is no longer failed");
+    m.ok(Event::EscalationResolved {
+        id: 1,
+        decision: split,
+        by: "cli:me".into(),
+        note: None,
+        request: None,
+    });
+    for event in effects {
+        m.ok(event);
+    }
+    assert_eq!(
+        m.state.status,
+        MissionStatus::Paused,
+        "a failed mission gets a round at resume"
+    );
+    assert_eq!(m.status("a"), TaskStatus::Pending);
+    assert_eq!(m.task("a.2").status, TaskStatus::Pending);
+    assert_eq!(m.ids(m.state.newly_unblocked()), ["b"]);
+    m.ok(Event::TaskReopened {
+        task: "b".into(),
+        agent: None,
+    });
+    assert_eq!(m.ready(), ["a.1"]);
     m.assert_replays();
 }
 

@@ -20,6 +20,7 @@
 mod land;
 mod leftovers;
 mod merge;
+mod refork;
 
 pub use land::Landed;
 pub use leftovers::{Leftover, State};

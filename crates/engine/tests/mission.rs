@@ -43,6 +43,7 @@ impl Fixture {
         MissionPlan {
             name: "test".into(),
             objective: String::new(),
+            project_type: None,
             source: "mission.yaml".into(),
             source_hash: "0".into(),
             workdir: self.dir.path().display().to_string(),
@@ -52,6 +53,7 @@ impl Fixture {
             launch_delay_ms: 0,
             executor_limits: Vec::new(),
             agent_limits: Vec::new(),
+            deadline: None,
             phases: Vec::new(),
             tasks,
             agents: Vec::new(),
@@ -60,7 +62,7 @@ impl Fixture {
             done_when: Vec::new(),
             webhooks: Vec::new(),
             emergency: false,
-            ask_when_blocked: false,
+            on_blocked: Default::default(),
         }
     }
 
@@ -94,6 +96,7 @@ fn task(id: &str, depends_on: &[&str], script: &str) -> TaskPlan {
         title: format!("task {id}"),
         description: String::new(),
         priority: Priority::Medium,
+        kind: None,
         depends_on: depends_on.iter().map(|d| d.to_string()).collect(),
         phase: None,
         agent: "worker".into(),

@@ -457,6 +457,7 @@ async fn rehearse_the_example(seed: u64) -> (MissionStatus, Vec<(String, u32, St
         mission,
         Resolve {
             library: &library,
+            history: &Default::default(),
             source: "mission.yaml".into(),
             source_hash: "0".into(),
             workdir: dir.path().display().to_string(),

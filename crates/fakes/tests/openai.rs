@@ -293,6 +293,7 @@ async fn twenty_tasks_under_a_rate_limit_finish_without_a_failed_attempt() {
             title: format!("summarise part {i}"),
             description: format!("Summarise part {i} of the design."),
             priority: Priority::Medium,
+            kind: None,
             depends_on: Vec::new(),
             phase: None,
             agent: "writer".into(),
@@ -314,6 +315,7 @@ async fn twenty_tasks_under_a_rate_limit_finish_without_a_failed_attempt() {
     let plan = MissionPlan {
         name: "summaries".into(),
         objective: String::new(),
+        project_type: None,
         source: "mission.yaml".into(),
         source_hash: "0".into(),
         workdir: dir.path().display().to_string(),
@@ -323,6 +325,7 @@ async fn twenty_tasks_under_a_rate_limit_finish_without_a_failed_attempt() {
         launch_delay_ms: 0,
         executor_limits: Vec::new(),
         agent_limits: Vec::new(),
+        deadline: None,
         phases: Vec::new(),
         tasks,
         agents: Vec::new(),
@@ -331,7 +334,7 @@ async fn twenty_tasks_under_a_rate_limit_finish_without_a_failed_attempt() {
         done_when: Vec::new(),
         webhooks: Vec::new(),
         emergency: false,
-        ask_when_blocked: false,
+        on_blocked: Default::default(),
     };
     let id = store()
         .create_mission(&plan, jiff::Timestamp::now())

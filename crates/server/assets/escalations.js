@@ -9,9 +9,10 @@ import { post, missionPath } from './api.js';
 import { h, put } from './dom.js';
 import { clock } from './format.js';
 
-const ACTIONS = ['retry', 'skip', 'reassign', 'approve', 'abort'];
+const ACTIONS = ['retry', 'split', 'skip', 'reassign', 'approve', 'abort'];
 const WHAT = {
   retry: 'Another round for its tasks, with fresh retries',
+  split: 'Split its failed task into the parts its agent proposed (named in the message); the task then finishes what remains',
   skip: 'Go on without its failed tasks: their dependents start',
   reassign: 'Another round for its tasks, on another agent',
   approve: 'Accept it as it is: the work merges without its gates, or the check counts as met',

@@ -50,6 +50,7 @@ export function missionView(root, to) {
 
   let data = null;
   let graphView = null;
+  let graphSize = 0;
   let escalationView = null;
   let selected = to;
   let stopFeed = null;
@@ -94,7 +95,11 @@ export function missionView(root, to) {
   function render() {
     const { mission, tasks: list, outlook } = data;
     renderSummary();
-    if (!graphView) graphView = dag(graph, mission.plan, select);
+    // A split task adds its parts to the plan: the graph is drawn again.
+    if (!graphView || graphSize !== mission.plan.tasks.length) {
+      graphView = dag(graph, mission.plan, select);
+      graphSize = mission.plan.tasks.length;
+    }
     graphView.update(list, outlook.critical_path.tasks, selected.task);
     renderLanes();
     renderCosts();

@@ -30,9 +30,12 @@ pub struct Body {
     /// The agent of a `reassign`.
     #[serde(default)]
     agent: Option<String>,
-    /// The text of an `answer` (to an agent's question).
+    /// The text of an `answer` (to an agent's question) or an `edit`.
     #[serde(default)]
     text: Option<String>,
+    /// The parts of a `split`, in order (none: those the agent proposed).
+    #[serde(default)]
+    parts: Option<Vec<String>>,
     #[serde(default)]
     note: Option<String>,
     /// Who decides, for the record (default `api`).
@@ -53,14 +56,16 @@ pub async fn decide(
     })?;
     // `answer` and `edit` carry their text in `text`, `reassign` its agent
     // in `agent`.
+    let parts = body.parts.as_ref().map(|parts| parts.join("\n"));
     let argument = match body.action.as_str() {
         "answer" | "edit" => body.text.as_deref(),
+        "split" => parts.as_deref(),
         _ => body.agent.as_deref(),
     };
     let decision = Decision::parse(&body.action, argument).map_err(|e| {
         ApiError::bad_request(
             e,
-            "actions: retry, skip, reassign (with agent), edit (with text), approve, answer (with text), abort",
+            "actions: retry, skip, reassign (with agent), edit (with text), split (with parts, or none for the agent's), approve, answer (with text), abort",
         )
     })?;
     let cached = shared.db.clone();
@@ -97,6 +102,7 @@ pub async fn decide(
                     "decision": number,
                     "action": decision.action(),
                     "agent": body.agent,
+                    "parts": body.parts,
                     "state": "pending",
                     // No run holds the mission: `techlead resume` carries it out.
                     "running": running,

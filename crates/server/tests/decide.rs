@@ -75,6 +75,31 @@ async fn a_decision_waits_in_the_inbox_until_a_run_carries_it_out() {
             .unwrap()
             .contains("`nobody` is not one of the mission's agents")
     );
+    // FLAKY's agent proposed no parts: a split needs them named.
+    let (status, body) = post(&served, &decisions, json!({"action": "split"})).await;
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("the agent of FLAKY proposed no parts"),
+        "{body}"
+    );
+    let parts: Vec<String> = (1..=11).map(|n| format!("part {n}")).collect();
+    let (status, body) = post(
+        &served,
+        &decisions,
+        json!({"action": "split", "parts": parts}),
+    )
+    .await;
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("11 parts are too many"),
+        "{body}"
+    );
     let (status, body) = post(
         &served,
         &format!("/api/missions/{id}/escalations/9/decisions"),

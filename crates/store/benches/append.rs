@@ -24,6 +24,7 @@ fn plan(tasks: usize) -> MissionPlan {
     MissionPlan {
         name: "bench".to_string(),
         objective: String::new(),
+        project_type: None,
         source: "bench.yaml".to_string(),
         source_hash: String::new(),
         workdir: "/work".to_string(),
@@ -33,6 +34,7 @@ fn plan(tasks: usize) -> MissionPlan {
         launch_delay_ms: 0,
         executor_limits: vec![],
         agent_limits: vec![],
+        deadline: None,
         phases: vec![],
         tasks: (0..tasks)
             .map(|i| TaskPlan {
@@ -40,6 +42,7 @@ fn plan(tasks: usize) -> MissionPlan {
                 title: "t".to_string(),
                 description: String::new(),
                 priority: Priority::Medium,
+                kind: None,
                 depends_on: vec![],
                 phase: None,
                 agent: "general-purpose".to_string(),
@@ -64,7 +67,7 @@ fn plan(tasks: usize) -> MissionPlan {
         done_when: Vec::new(),
         webhooks: Vec::new(),
         emergency: false,
-        ask_when_blocked: false,
+        on_blocked: Default::default(),
     }
 }
 

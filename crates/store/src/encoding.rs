@@ -5,7 +5,7 @@
 
 use crate::Error;
 use jiff::Timestamp;
-use techlead_core::state::{Decision, EventRecord, MissionPlan, MissionStatus};
+use techlead_core::state::{EventRecord, MissionPlan, MissionStatus};
 
 /// `Event::MissionCreated` by reference: the same JSON without a copy of
 /// the plan.
@@ -13,16 +13,6 @@ use techlead_core::state::{Decision, EventRecord, MissionPlan, MissionStatus};
 #[serde(tag = "type", rename_all = "snake_case")]
 pub(crate) enum Created<'a> {
     MissionCreated { plan: &'a MissionPlan },
-}
-
-/// The `argument` column of a decision: the agent of a reassign, the
-/// text of an answer or an edit.
-pub(crate) fn decision_argument(decision: &Decision) -> Option<&str> {
-    match decision {
-        Decision::Reassign { agent } => Some(agent.as_str()),
-        Decision::Answer { text } | Decision::Edit { text } => Some(text.as_str()),
-        _ => None,
-    }
 }
 
 /// An event as stored (`seq`, `at` as [`timestamp`] wrote it, the JSON

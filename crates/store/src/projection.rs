@@ -10,7 +10,7 @@
 use crate::writer::{Writer, v};
 use techlead_core::state::Decision;
 use techlead_core::state::{
-    AttemptOutcome, Event, EventRecord, MissionPlan, MissionStatus, NextStep, Report,
+    AttemptOutcome, Event, EventRecord, MissionPlan, MissionStatus, NextStep, Report, TaskPart,
 };
 
 /// What one append changes on the mission's row, summed over its events
@@ -20,6 +20,8 @@ pub(crate) struct MissionChange {
     pub status: Option<MissionStatus>,
     pub succeeded: i64,
     pub failed: i64,
+    /// Tasks added (the parts of split tasks).
+    pub tasks: i64,
 }
 
 /// The `type` column: the event's serde tag.
@@ -51,6 +53,7 @@ pub(crate) fn event_type(event: &Event) -> &'static str {
         Event::TaskReopened { .. } => "task_reopened",
         Event::TaskApproved { .. } => "task_approved",
         Event::TaskSkipped { .. } => "task_skipped",
+        Event::TaskSplit { .. } => "task_split",
         Event::DecisionRefused { .. } => "decision_refused",
         Event::Preempted { .. } => "preempted",
         Event::PreemptionEnded { .. } => "preemption_ended",
@@ -77,6 +80,7 @@ pub(crate) fn event_task(event: &Event) -> Option<&str> {
         | Event::TaskBlocked { task, .. }
         | Event::TaskReopened { task, .. }
         | Event::TaskSkipped { task }
+        | Event::TaskSplit { task, .. }
         | Event::TaskApproved { task } => Some(task),
         _ => None,
     }
@@ -114,7 +118,7 @@ fn project_next<W: Writer>(
             change.failed += 1;
             ("failed", None)
         }
-        NextStep::Requeue => ("pending", None),
+        NextStep::Requeue | NextStep::Split => ("pending", None),
     };
     w.execute(
         "UPDATE tasks SET status = ?3, agent = COALESCE(?4, agent)
@@ -135,7 +139,7 @@ pub(crate) fn finish<W: Writer>(
     w.execute(
         "UPDATE missions
          SET last_seq = ?2, updated_at = ?3, status = COALESCE(?4, status),
-             succeeded = succeeded + ?5, failed = failed + ?6
+             succeeded = succeeded + ?5, failed = failed + ?6, tasks = tasks + ?7
          WHERE id = ?1",
         &[
             v(mission),
@@ -144,6 +148,7 @@ pub(crate) fn finish<W: Writer>(
             v(change.status.map(MissionStatus::as_str)),
             v(change.succeeded),
             v(change.failed),
+            v(change.tasks),
         ],
     )
 }
@@ -339,6 +344,11 @@ pub(crate) fn project<W: Writer>(
             uncount_failure(w, mission, task, change)?;
             set_status(w, mission, task, "checking")?;
         }
+        Event::TaskSplit { task, parts } => {
+            uncount_failure(w, mission, task, change)?;
+            project_split(w, mission, task, parts)?;
+            change.tasks += parts.len() as i64;
+        }
         Event::TaskSkipped { task } => {
             uncount_failure(w, mission, task, change)?;
             w.execute("UPDATE tasks SET status = 'skipped', blocked_by = NULL WHERE mission = ?1 AND id = ?2", &[v(mission), v(task)])?;
@@ -393,6 +403,33 @@ fn status_after_decision<W: Writer>(
         "failed" => Some(MissionStatus::Paused),
         _ => None,
     })
+}
+
+/// A split task waits again; its parts join the mission after the last
+/// task, on its agent, executor, phase and priority.
+fn project_split<W: Writer>(
+    w: &mut W,
+    mission: &str,
+    task: &str,
+    parts: &[TaskPart],
+) -> Result<(), W::Error> {
+    w.execute(
+        "UPDATE tasks SET status = 'pending', blocked_by = NULL WHERE mission = ?1 AND id = ?2",
+        &[v(mission), v(task)],
+    )?;
+    for part in parts {
+        // The casts give PostgreSQL the parameters' types, which it cannot
+        // infer in a select list.
+        w.execute(
+            "INSERT INTO tasks (mission, id, position, title, phase, priority, agent, executor, status)
+             SELECT mission, CAST(?3 AS TEXT),
+                    (SELECT MAX(position) + 1 FROM tasks WHERE mission = ?1), CAST(?4 AS TEXT),
+                    phase, priority, agent, executor, 'pending'
+             FROM tasks WHERE mission = ?1 AND id = ?2",
+            &[v(mission), v(task), v(&part.id), v(&part.title)],
+        )?;
+    }
+    Ok(())
 }
 
 /// A failed task that waits again, or is skipped, no longer counts as

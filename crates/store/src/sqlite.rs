@@ -555,6 +555,7 @@ mod tests {
         MissionPlan {
             name: "fill".to_string(),
             objective: String::new(),
+            project_type: None,
             source: "fill.yaml".to_string(),
             source_hash: String::new(),
             workdir: ".".to_string(),
@@ -564,12 +565,14 @@ mod tests {
             launch_delay_ms: 0,
             executor_limits: vec![],
             agent_limits: vec![],
+            deadline: None,
             phases: vec![],
             tasks: vec![TaskPlan {
                 id: "a".to_string(),
                 title: "A".to_string(),
                 description: String::new(),
                 priority: techlead_core::Priority::Medium,
+                kind: None,
                 depends_on: vec![],
                 phase: None,
                 agent: "builder".to_string(),
@@ -593,7 +596,7 @@ mod tests {
             done_when: Vec::new(),
             webhooks: Vec::new(),
             emergency: false,
-            ask_when_blocked: false,
+            on_blocked: Default::default(),
         }
     }
 

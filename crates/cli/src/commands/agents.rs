@@ -8,6 +8,9 @@ use serde_json::{Value, json};
 use techlead_core::agents::{Agent, Library, Resolution, Tools};
 
 pub fn run(args: &AgentsArgs) -> Result<Outcome, CliError> {
+    if let Some(AgentsCommand::Stats(stats)) = &args.show {
+        return super::history::agent_stats(stats, args.json);
+    }
     if let Some(AgentsCommand::Show { name, source }) = &args.show {
         let source = if source.agents.is_empty() {
             &args.source

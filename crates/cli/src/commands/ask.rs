@@ -92,6 +92,11 @@ fn record(
         return Ok(());
     }
     let (action, rest) = answer.split_once(' ').unwrap_or((answer, ""));
+    // One line at the prompt: a split's parts are separated by `;`.
+    let rest = match action {
+        "split" => rest.replace(';', "\n"),
+        _ => rest.to_string(),
+    };
     let decision = Decision::parse(action, Some(rest.trim()).filter(|r| !r.is_empty()))?;
     let mut store = techlead_store::open(db).map_err(|e| e.to_string())?;
     let request = DecisionRequest {

@@ -89,10 +89,4 @@ fn spend_table(rows: &[Spend], by: CostBy) -> String {
     table::render(&columns, &cells, render::width())
 }
 
-fn dollars(usd: f64) -> String {
-    if usd > 0.0 && usd < 0.01 {
-        format!("${usd:.4}")
-    } else {
-        format!("${usd:.2}")
-    }
-}
+use crate::render::dollars;

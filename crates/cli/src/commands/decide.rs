@@ -18,14 +18,14 @@ use techlead_store::{DecisionRequest, DecisionRow, Store};
 const WAIT: Duration = Duration::from_secs(10);
 
 pub fn run(args: &DecideArgs) -> Result<Outcome, CliError> {
-    let decision = Decision::parse(&args.action, args.agent.as_deref()).map_err(|message| {
-        CliError::Decision {
+    let decision = argument(args)
+        .and_then(|argument| Decision::parse(&args.action, argument.as_deref()))
+        .map_err(|message| CliError::Decision {
             message,
-            hint: "techlead decide MISSION N retry|skip|approve|abort, or reassign AGENT, edit GUIDANCE, answer TEXT"
+            hint: "techlead decide MISSION N retry|skip|approve|abort, or reassign AGENT, edit GUIDANCE, answer TEXT, split [PART...]"
                 .into(),
             refused: false,
-        }
-    })?;
+        })?;
     let (mut store, path) = database::open_existing(&args.database)?;
     let row = database::mission(&store, &path, Some(&args.mission))?;
     let state = database::state(&store, &row.id)?;
@@ -45,6 +45,23 @@ pub fn run(args: &DecideArgs) -> Result<Outcome, CliError> {
         false => None,
     };
     report(args, &row.id, id, &decision, running, settled)
+}
+
+/// The decision's argument as [`Decision::parse`] takes it: a split's
+/// parts one per line, else the one argument there may be.
+fn argument(args: &DecideArgs) -> Result<Option<String>, String> {
+    match args.arguments.as_slice() {
+        _ if args.action == "split" && !args.arguments.is_empty() => {
+            Ok(Some(args.arguments.join("\n")))
+        }
+        [] => Ok(None),
+        [one] => Ok(Some(one.clone())),
+        more => Err(format!(
+            "`{}` takes one argument, got {}: put a text with spaces in quotes",
+            args.action,
+            more.len()
+        )),
+    }
 }
 
 /// What could not be recorded, with what to do instead.
@@ -129,7 +146,14 @@ fn report(
                 "escalation": args.escalation,
                 "decision": id,
                 "action": decision.action(),
-                "agent": args.agent,
+                "agent": match &decision {
+                    Decision::Reassign { agent } => Some(agent),
+                    _ => None,
+                },
+                "parts": match &decision {
+                    Decision::Split { parts } => Some(parts),
+                    _ => None,
+                },
                 "state": state,
                 "applied_seq": settled.as_ref().and_then(|d| d.applied_seq),
                 "refused": refused,

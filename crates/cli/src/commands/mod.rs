@@ -9,11 +9,13 @@ mod decisions;
 mod escalations;
 mod fmt;
 mod gc;
+mod history;
 mod land;
 mod logs;
 mod mcp;
 mod plan;
 mod prompt;
+mod report;
 mod run;
 mod schema;
 mod serve;
@@ -33,6 +35,7 @@ pub fn run(cli: Cli) -> Result<Outcome, CliError> {
         Command::Watch(args) => watch::run(&args),
         Command::Logs(args) => logs::run(&args),
         Command::Cost(args) => cost::run(&args),
+        Command::Report(args) => report::run(&args),
         Command::Decisions(args) => decisions::run(&args),
         Command::Escalations(args) => escalations::run(&args),
         Command::Decide(args) => decide::run(&args),
@@ -43,6 +46,7 @@ pub fn run(cli: Cli) -> Result<Outcome, CliError> {
         Command::Serve(args) => serve::run(&args),
         Command::Mcp(args) => mcp::run(&args),
         Command::Missions(args) => status::missions(&args),
+        Command::History(args) => history::run(&args),
         Command::Validate(args) => validate::run(&args),
         Command::Plan(args) => plan::run(&args),
         Command::Agents(args) => agents::run(&args),

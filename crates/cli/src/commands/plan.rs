@@ -12,7 +12,6 @@ use crate::exit::{CliError, Outcome};
 use crate::inputs;
 use crate::render;
 use std::io::Write;
-use techlead_core::plan::assign::AssignContext;
 use techlead_core::plan::blueprint::{blueprint, lazy_blueprint};
 
 pub fn run(args: &PlanArgs) -> Result<Outcome, CliError> {
@@ -23,7 +22,7 @@ pub fn run(args: &PlanArgs) -> Result<Outcome, CliError> {
     // The text has done its part (diagnostics are printed): let it go.
     drop(valid.file);
     let now = args.as_of.unwrap_or_else(jiff::Timestamp::now);
-    let context = AssignContext::default();
+    let history = crate::history::for_planning(&args.database);
     let cycles = "validation rejects cycles before planning";
     let format = if args.json {
         PlanFormat::Json
@@ -33,7 +32,7 @@ pub fn run(args: &PlanArgs) -> Result<Outcome, CliError> {
     if let PlanFormat::Json = format {
         // Each step is made as it is written, and the text streamed: at
         // 10,000 tasks the steps would take 15 MB, the text 17 MB.
-        let plan = lazy_blueprint(valid.mission, &valid.library, &context, now).expect(cycles);
+        let plan = lazy_blueprint(valid.mission, &valid.library, &history, now).expect(cycles);
         let mut out = std::io::BufWriter::new(std::io::stdout().lock());
         // As other commands: a closed stdout (`| head`) is not an error.
         let _ = serde_json::to_writer_pretty(&mut out, &plan)
@@ -42,7 +41,7 @@ pub fn run(args: &PlanArgs) -> Result<Outcome, CliError> {
             .and_then(|()| out.flush());
         return Ok(Outcome::Success);
     }
-    let plan = blueprint(valid.mission, &valid.library, &context, now).expect(cycles);
+    let plan = blueprint(valid.mission, &valid.library, &history, now).expect(cycles);
     let output = match format {
         PlanFormat::Markdown => render::plan::markdown(&plan),
         PlanFormat::Text | PlanFormat::Json => {

@@ -56,8 +56,10 @@ fn resolve(args: &RunArgs) -> Result<MissionPlan, CliError> {
         Some(_) => Some(checkout(&workdir)?),
         None => None,
     };
+    let history = crate::history::for_planning(&args.database);
     let resolve = Resolve {
         library: &valid.library,
+        history: &history,
         // Absolute, so that `resume` from any directory checks the same file.
         source: std::fs::canonicalize(&args.mission)
             .unwrap_or_else(|_| args.mission.clone())

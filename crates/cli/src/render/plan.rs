@@ -75,7 +75,36 @@ pub fn text(plan: &Blueprint, width: usize, color: bool) -> String {
         );
         let _ = writeln!(out, "  {:<8} {} {}", "", paint.dim("→"), risk.mitigation);
     }
+    similar_text(&mut out, plan, &paint);
     out
+}
+
+/// Past missions like this one, when the record has any.
+fn similar_text(out: &mut String, plan: &Blueprint, paint: &Painter) {
+    if plan.similar_missions.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\n{}", paint.bold("Similar past missions"));
+    for similar in &plan.similar_missions {
+        let _ = writeln!(
+            out,
+            "  {} ({}, similarity {:.2}{})",
+            similar.mission,
+            similar.status,
+            similar.similarity,
+            if similar.same_project_type {
+                ", same project type"
+            } else {
+                ""
+            }
+        );
+        for lesson in &similar.went_well {
+            let _ = writeln!(out, "    {} {lesson}", paint.dim("+"));
+        }
+        for lesson in &similar.went_wrong {
+            let _ = writeln!(out, "    {} {lesson}", paint.dim("-"));
+        }
+    }
 }
 
 fn heading(plan: &Blueprint) -> String {
@@ -233,6 +262,22 @@ pub fn markdown(plan: &Blueprint) -> String {
             cell(&risk.message),
             cell(&risk.mitigation)
         );
+    }
+    if !plan.similar_missions.is_empty() {
+        let _ = writeln!(out, "\n## Similar past missions\n");
+    }
+    for similar in &plan.similar_missions {
+        let _ = writeln!(
+            out,
+            "- **{}** ({}, similarity {:.2})",
+            similar.mission, similar.status, similar.similarity
+        );
+        for lesson in &similar.went_well {
+            let _ = writeln!(out, "  - Went well: {}", cell(lesson));
+        }
+        for lesson in &similar.went_wrong {
+            let _ = writeln!(out, "  - Went wrong: {}", cell(lesson));
+        }
     }
     if !m.definition_of_done.is_empty() {
         let _ = writeln!(out, "\n## Definition of done\n");

@@ -337,6 +337,7 @@ pub fn describe(record: &EventRecord, tally: &Tally, state: &MissionState) -> Op
             Report::Blocked(text) => format!("! {task} is blocked: {text}"),
             Report::Artifact(path) => format!("+ {task} produced {path}"),
             Report::Decision(text) => format!("◆ {task} decided: {text}"),
+            Report::Split(title) => format!("✂ {task} proposes a part: {title}"),
             Report::Summary(_) | Report::Session(_) => return None,
         },
         Event::AttemptFinished {
@@ -473,6 +474,16 @@ pub fn describe(record: &EventRecord, tally: &Tally, state: &MissionState) -> Op
             None => format!("↻ {task} waits again"),
         },
         Event::TaskSkipped { task } => format!("» {task} skipped: its dependents go on"),
+        Event::TaskSplit { task, parts } => {
+            let parts: Vec<String> = parts
+                .iter()
+                .map(|p| format!("{} ({})", p.id, p.title))
+                .collect();
+            format!(
+                "✂ {task} split into {}; it finishes after them",
+                parts.join(", ")
+            )
+        }
         Event::TaskApproved { task } => {
             format!("✓ {task}'s work approved by you: it merges without its gates")
         }
@@ -615,6 +626,7 @@ fn then(next: &NextStep, now: jiff::Timestamp) -> String {
         }
         NextStep::Fail => "; no retries left".to_string(),
         NextStep::Requeue => "; it will run again".to_string(),
+        NextStep::Split => "; splitting it into the parts its agent proposed".to_string(),
         NextStep::Done | NextStep::Check => String::new(),
     }
 }

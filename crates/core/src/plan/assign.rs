@@ -14,8 +14,10 @@
 //! - **load**: each task already assigned to an agent in this plan takes a
 //!   little off its score, less for an agent whose `max_parallel` says it
 //!   can run several at once, so near-equal candidates share the work;
-//! - **history**: an agent with at least three past attempts gains or
-//!   loses up to 15 % by its (smoothed) success rate.
+//! - **history**: an agent with at least three past tasks of the task's
+//!   kind (or, without them, three past tasks of any kind) gains or
+//!   loses up to 15 % by its (smoothed) success rate on them, and its
+//!   reasons say so (docs/history.md).
 //!
 //! Ties are broken by name, so the same library and text always give the
 //! same order. docs/assignment.md explains the choices and the measured
@@ -23,6 +25,7 @@
 
 use super::text::{self, Style};
 use crate::agents::Agent;
+use crate::history::TaskKind;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::cmp::Ordering;
@@ -38,7 +41,13 @@ pub struct AssignContext {
     pub load: HashMap<String, u32>,
     /// Past outcomes of each agent (by name).
     pub history: HashMap<String, AgentRecord>,
+    /// Past outcomes of each agent (by name) per kind of task: preferred
+    /// to `history` when the agent has enough of the task's kind.
+    pub kinds: HashMap<String, HashMap<TaskKind, AgentRecord>>,
 }
+
+/// The start of the reason that history gives for a candidate.
+pub const HISTORY_REASON: &str = "history: ";
 
 /// How an agent did on past tasks.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -240,6 +249,19 @@ impl Ranker {
         limit: usize,
         explained: usize,
     ) -> Vec<Candidate> {
+        self.rank_kind(text, None, context, limit, explained)
+    }
+
+    /// As [`Ranker::rank_explained`] for a task of `kind`: history on that
+    /// kind counts when there is enough of it.
+    pub fn rank_kind(
+        &self,
+        text: &str,
+        kind: Option<TaskKind>,
+        context: &AssignContext,
+        limit: usize,
+        explained: usize,
+    ) -> Vec<Candidate> {
         let query = self.query(text);
         if query.is_empty() || limit == 0 {
             return Vec::new();
@@ -258,7 +280,7 @@ impl Ranker {
             .iter()
             .enumerate()
             .filter(|&(_, &r)| r > 0.0)
-            .map(|(agent, &r)| (agent, r / best * self.adjustment(agent, context)))
+            .map(|(agent, &r)| (agent, r / best * self.adjustment(agent, context, kind)))
             .collect();
         let by_score = |a: &(usize, f64), b: &(usize, f64)| {
             b.1.partial_cmp(&a.1)
@@ -277,7 +299,7 @@ impl Ranker {
                 name: self.agents[agent].name.clone(),
                 score,
                 reasons: if rank < explained {
-                    self.reasons(agent, &query, context)
+                    self.reasons(agent, &query, context, kind)
                 } else {
                     Vec::new()
                 },
@@ -324,7 +346,7 @@ impl Ranker {
     }
 
     /// The load and history factor for one agent.
-    fn adjustment(&self, agent: usize, context: &AssignContext) -> f64 {
+    fn adjustment(&self, agent: usize, context: &AssignContext, kind: Option<TaskKind>) -> f64 {
         let entry = &self.agents[agent];
         let mut factor = 1.0;
         if let Some(&load) = context.load.get(&entry.name) {
@@ -332,15 +354,38 @@ impl Ranker {
             let penalty = self.params.load_step * f64::from(load) / capacity;
             factor *= 1.0 - penalty.min(self.params.max_load_penalty);
         }
-        if let Some(record) = context.history.get(&entry.name)
-            && record.attempts() >= self.params.min_history
-        {
+        if let Some((record, _)) = self.record(&entry.name, context, kind) {
             factor *= 1.0 + self.params.history_weight * (success_rate(record) - 0.5);
         }
         factor
     }
 
-    fn reasons(&self, agent: usize, query: &[QueryTerm], context: &AssignContext) -> Vec<String> {
+    /// The record history judges an agent by: on tasks of `kind` when it
+    /// has enough of them (with the kind), else on all its tasks.
+    fn record<'c>(
+        &self,
+        agent: &str,
+        context: &'c AssignContext,
+        kind: Option<TaskKind>,
+    ) -> Option<(&'c AgentRecord, Option<TaskKind>)> {
+        let enough = |r: &&AgentRecord| r.attempts() >= self.params.min_history;
+        let of_kind = kind.and_then(|k| {
+            let record = context.kinds.get(agent)?.get(&k).filter(enough)?;
+            Some((record, Some(k)))
+        });
+        of_kind.or_else(|| {
+            let record = context.history.get(agent).filter(enough)?;
+            Some((record, None))
+        })
+    }
+
+    fn reasons(
+        &self,
+        agent: usize,
+        query: &[QueryTerm],
+        context: &AssignContext,
+        kind: Option<TaskKind>,
+    ) -> Vec<String> {
         // Query terms this agent holds, strongest first.
         let mut hits: Vec<(f64, u8, &QueryTerm)> = query
             .iter()
@@ -398,11 +443,10 @@ impl Ranker {
                 .unwrap_or_default();
             reasons.push(format!("{load} {tasks} already assigned{limit}"));
         }
-        if let Some(record) = context.history.get(&entry.name)
-            && record.attempts() >= self.params.min_history
-        {
+        if let Some((record, kind)) = self.record(&entry.name, context, kind) {
+            let kind = kind.map(|k| format!("{k} ")).unwrap_or_default();
             reasons.push(format!(
-                "succeeded {} of {} past tasks",
+                "{HISTORY_REASON}succeeded {} of {} past {kind}tasks",
                 record.successes,
                 record.attempts()
             ));
@@ -736,7 +780,7 @@ mod tests {
         assert!(
             ranked[1]
                 .reasons
-                .contains(&"succeeded 1 of 10 past tasks".to_string())
+                .contains(&"history: succeeded 1 of 10 past tasks".to_string())
         );
 
         let record = AgentRecord {
@@ -748,6 +792,46 @@ mod tests {
         let ranked = ranker.rank("Python service", &context);
         assert_eq!(names(&ranked), ["beta", "alpha"]);
         assert!(ranked[0].score > 1.0 && ranked[0].score < 1.15);
+    }
+
+    #[test]
+    fn history_on_the_task_kind_wins_over_the_whole_record() {
+        let agents = vec![
+            agent("alpha", "Writes Python services."),
+            agent("beta", "Writes Python services."),
+        ];
+        let ranker = Ranker::new(&agents);
+        let mut context = AssignContext::default();
+        let record = |successes, failures| AgentRecord {
+            successes,
+            failures,
+        };
+        // Alpha does well overall but fails at fixes; beta is the reverse.
+        context.history.insert("alpha".into(), record(9, 3));
+        context.history.insert("beta".into(), record(3, 9));
+        context.kinds.insert(
+            "alpha".into(),
+            HashMap::from([(TaskKind::Fix, record(0, 3))]),
+        );
+        context.kinds.insert(
+            "beta".into(),
+            HashMap::from([(TaskKind::Fix, record(3, 0))]),
+        );
+        let fix = ranker.rank_kind("Python service", Some(TaskKind::Fix), &context, 2, 2);
+        assert_eq!(names(&fix), ["beta", "alpha"]);
+        assert!(
+            fix[0]
+                .reasons
+                .contains(&"history: succeeded 3 of 3 past fix tasks".to_string())
+        );
+        // Without enough of a kind, the whole record speaks.
+        let test = ranker.rank_kind("Python service", Some(TaskKind::Test), &context, 2, 2);
+        assert_eq!(names(&test), ["alpha", "beta"]);
+        assert!(
+            test[0]
+                .reasons
+                .contains(&"history: succeeded 9 of 12 past tasks".to_string())
+        );
     }
 
     #[test]

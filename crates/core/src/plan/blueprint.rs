@@ -1,13 +1,15 @@
 //! The execution blueprint: everything `techlead plan` shows, computed
 //! once as plain data so that text, Markdown and JSON say the same thing.
 
-use super::assign::{AssignContext, Candidate, Ranker};
+use super::assign::{Candidate, Ranker};
 use super::graph::{Cycle, Graph};
 use super::overlap;
 use super::risk::{Risk, RiskInput, assess};
 use super::schedule::{Limits, Schedule, Segment, simulate};
 use super::staffing::{Choice, Replay, Staffing, staff, staff_keeping};
 use crate::agents::Library;
+use crate::history::History;
+use crate::history::similar::{Query, SimilarMission, similar};
 use crate::priority::Priority;
 use crate::spec::{Mission, Phase, Task};
 use jiff::Timestamp;
@@ -25,6 +27,9 @@ pub struct Blueprint {
     pub waves: Vec<Vec<String>>,
     pub schedule: SchedulePlan,
     pub risks: Vec<Risk>,
+    /// Past missions like this one, most similar first, with what went
+    /// well and what failed in them.
+    pub similar_missions: Vec<SimilarMission>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -100,21 +105,23 @@ pub struct SchedulePlan {
     pub profile: Vec<Segment>,
 }
 
-/// Plans `mission` with the agents of `library`, as of `now`. The mission
-/// is consumed: its tasks' texts move into the steps rather than being
+/// Plans `mission` with the agents of `library`, as of `now`, with what
+/// `history` teaches (`History::default()`: nothing). The mission is
+/// consumed: its tasks' texts move into the steps rather than being
 /// copied, so a big mission is not held twice.
 pub fn blueprint(
     mut mission: Mission,
     library: &Library,
-    context: &AssignContext,
+    history: &History,
     now: Timestamp,
 ) -> Result<Blueprint, Cycle> {
     let graph = graph(&mut mission)?;
-    let staffing = staff(&mission, &graph, library, context);
+    let staffing = staff(&mission, &graph, library, &history.assign_context());
     let choices = staffing
         .iter()
         .map(|s| (s.agent.clone(), matches!(s.choice, Choice::Fallback { .. })));
-    let (parts, schedule) = parts(&mission, &graph, library, choices.collect(), now);
+    let known = Known { library, history };
+    let (parts, schedule) = parts(&mission, &graph, known, choices.collect(), now);
     Ok(Blueprint {
         mission: parts.summary,
         steps: steps(mission, &graph, &schedule, staffing),
@@ -123,6 +130,7 @@ pub fn blueprint(
         waves: parts.waves,
         schedule: parts.schedule,
         risks: parts.risks,
+        similar_missions: parts.similar,
     })
 }
 
@@ -146,20 +154,22 @@ pub struct LazyBlueprint<'a> {
 pub fn lazy_blueprint<'a>(
     mut mission: Mission,
     library: &'a Library,
-    context: &AssignContext,
+    history: &History,
     now: Timestamp,
 ) -> Result<LazyBlueprint<'a>, Cycle> {
     let graph = graph(&mut mission)?;
     let ranker = Ranker::new(library.agents());
-    let choices = staff_keeping(&mission, &graph, library, &ranker, context, 0, |s| {
+    let context = history.assign_context();
+    let choices = staff_keeping(&mission, &graph, library, &ranker, &context, 0, |s| {
         (s.agent, matches!(s.choice, Choice::Fallback { .. }))
     });
     let agents = choices.iter().map(|(agent, _)| agent.clone()).collect();
-    let (parts, schedule) = parts(&mission, &graph, library, choices, now);
+    let known = Known { library, history };
+    let (parts, schedule) = parts(&mission, &graph, known, choices, now);
     Ok(LazyBlueprint {
         parts,
         order: step_order(&graph, &schedule),
-        replay: Replay::new(&graph, agents, context),
+        replay: Replay::new(&graph, agents, &context),
         mission,
         graph,
         schedule,
@@ -171,7 +181,7 @@ pub fn lazy_blueprint<'a>(
 impl Serialize for LazyBlueprint<'_> {
     /// As [`Blueprint`]'s derived form, field for field.
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut blueprint = serializer.serialize_struct("Blueprint", 7)?;
+        let mut blueprint = serializer.serialize_struct("Blueprint", 8)?;
         blueprint.serialize_field("mission", &self.parts.summary)?;
         blueprint.serialize_field("steps", &LazySteps(self))?;
         blueprint.serialize_field("phases", &self.parts.phases)?;
@@ -179,6 +189,7 @@ impl Serialize for LazyBlueprint<'_> {
         blueprint.serialize_field("waves", &self.parts.waves)?;
         blueprint.serialize_field("schedule", &self.parts.schedule)?;
         blueprint.serialize_field("risks", &self.parts.risks)?;
+        blueprint.serialize_field("similar_missions", &self.parts.similar)?;
         blueprint.end()
     }
 }
@@ -231,6 +242,14 @@ struct Parts {
     waves: Vec<Vec<String>>,
     schedule: SchedulePlan,
     risks: Vec<Risk>,
+    similar: Vec<SimilarMission>,
+}
+
+/// What the planner knows besides the mission: the agents and the past.
+#[derive(Clone, Copy)]
+struct Known<'a> {
+    library: &'a Library,
+    history: &'a History,
 }
 
 /// The parts of the blueprint, from each task's agent and whether it
@@ -238,7 +257,7 @@ struct Parts {
 fn parts(
     mission: &Mission,
     graph: &Graph,
-    library: &Library,
+    Known { library, history }: Known<'_>,
     choices: Vec<(String, bool)>,
     now: Timestamp,
 ) -> (Parts, Schedule) {
@@ -261,6 +280,7 @@ fn parts(
         assignments: &assignments,
         agent_max_parallel: &agent_limit,
         missing_agents: &missing,
+        history: Some(history),
         ..RiskInput::new(mission, graph, now)
     });
     let ids = |tasks: &[usize]| -> Vec<String> {
@@ -292,8 +312,18 @@ fn parts(
             profile: std::mem::take(&mut schedule.profile),
         },
         risks,
+        similar: similar_to(mission, history),
     };
     (parts, schedule)
+}
+
+fn similar_to(mission: &Mission, history: &History) -> Vec<SimilarMission> {
+    let query = Query {
+        objective: &mission.objective,
+        project_type: mission.project_type.as_deref(),
+        titles: mission.tasks.iter().map(|t| t.title.as_str()).collect(),
+    };
+    similar(&query, &history.missions)
 }
 
 fn summary(mission: &Mission, library: &Library, now: Timestamp) -> Summary {

@@ -628,6 +628,7 @@ pub(crate) mod fixture {
             agent: None,
             backup: None,
             priority: Priority::Medium,
+            kind: None,
             depends_on: Vec::new(),
             estimate_hours: None,
             timeout: None,

@@ -17,6 +17,8 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt;
 
+mod history;
+
 /// The default for [`RiskInput::long_chain`]: chains of more tasks than
 /// this are a serial risk.
 pub const DEFAULT_LONG_CHAIN: usize = 5;
@@ -96,6 +98,22 @@ pub enum RiskKind {
     /// their work. **Medium** when one of them is of critical or high
     /// priority; **Low** otherwise.
     NoGates,
+    /// History: an agent succeeded on fewer than half of its past tasks of
+    /// a kind (at least [`crate::history::MIN_SAMPLES`]) and runs tasks of
+    /// that kind here. **High** when one of them is on the critical path
+    /// or of critical priority; **Medium** otherwise.
+    LowSuccess,
+    /// History: agents already have unfinished work in other missions
+    /// under way, as many tasks as their `max_parallel` or more, so this
+    /// mission's tasks on them wait for slots. **High** when, with a
+    /// deadline, that work and this mission's exceed the agent's capacity
+    /// before it; **Medium** otherwise.
+    BusyElsewhere,
+    /// History: past tasks of a kind took, in the median, more than 1.5×
+    /// or less than half their estimate (at least
+    /// [`crate::history::MIN_SAMPLES`] of them). **Medium** when a task of
+    /// that kind is on the critical path; **Low** otherwise.
+    EstimateDrift,
 }
 
 impl RiskKind {
@@ -109,6 +127,9 @@ impl RiskKind {
             RiskKind::UnknownAgent => "unknown-agent",
             RiskKind::NoEstimate => "no-estimate",
             RiskKind::NoGates => "no-gates",
+            RiskKind::LowSuccess => "low-success",
+            RiskKind::BusyElsewhere => "busy-elsewhere",
+            RiskKind::EstimateDrift => "estimate-drift",
         }
     }
 }
@@ -157,6 +178,8 @@ pub struct RiskInput<'a> {
     pub now: Timestamp,
     /// Chains of more tasks than this are a risk.
     pub long_chain: usize,
+    /// The record of past missions, for the history risks (none without).
+    pub history: Option<&'a crate::history::History>,
 }
 
 fn no_limit(_: &str) -> Option<u32> {
@@ -176,6 +199,7 @@ impl<'a> RiskInput<'a> {
             missing_agents: &[],
             now,
             long_chain: DEFAULT_LONG_CHAIN,
+            history: None,
         }
     }
 
@@ -221,6 +245,9 @@ pub fn assess(input: &RiskInput<'_>) -> Vec<Risk> {
     risks.extend(unknown_agents(input));
     risks.extend(no_estimate(input));
     risks.extend(no_gates(input));
+    if let Some(past) = input.history {
+        risks.extend(history::risks(input, past));
+    }
     risks.sort_by(|a, b| {
         b.level
             .cmp(&a.level)

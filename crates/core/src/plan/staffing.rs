@@ -6,9 +6,10 @@
 //! the best-ranked agent, considering the work already handed out in this
 //! plan so that near-equal specialists share the load.
 
-use super::assign::{AssignContext, Candidate, DEFAULT_LIMIT, Ranker};
+use super::assign::{AssignContext, Candidate, DEFAULT_LIMIT, HISTORY_REASON, Ranker};
 use super::graph::Graph;
 use crate::agents::{Library, Resolution};
+use crate::history::TaskKind;
 use crate::spec::Mission;
 use serde::Serialize;
 
@@ -187,7 +188,11 @@ fn staff_one(
     explained: usize,
 ) -> Staffing {
     let task = &mission.tasks[task_index];
-    let mut candidates = ranker.rank_explained(&task.text(), context, DEFAULT_LIMIT, explained);
+    let kind = task
+        .kind
+        .unwrap_or_else(|| TaskKind::infer(&task.title, &task.description));
+    let mut candidates =
+        ranker.rank_kind(&task.text(), Some(kind), context, DEFAULT_LIMIT, explained);
     candidates.retain(|c| c.score >= MIN_SCORE);
     let mut staffing = match task.agent.as_deref().map(|name| library.resolve(name)) {
         Some(Resolution::Found(agent)) => Staffing {
@@ -254,10 +259,17 @@ fn staff_one(
     staffing
 }
 
+/// The score, the strongest text reason and, when history weighed in,
+/// what it said.
 fn ranked_why(best: &Candidate) -> String {
     let mut why = format!("best match ({:.2})", best.score);
     if let Some(reason) = best.reasons.first() {
         why.push_str(": ");
+        why.push_str(reason);
+    }
+    let mut later = best.reasons.iter().skip(1);
+    if let Some(reason) = later.find(|r| r.starts_with(HISTORY_REASON)) {
+        why.push_str("; ");
         why.push_str(reason);
     }
     why

@@ -196,7 +196,7 @@ pub const DEFAULTS: &[Key] = &[
     key(
         "on_blocked",
         Kind::Text,
-        "When an agent reports `::blocked`: `retry` (default: retries told what blocked it, then the backup, then the person) or `ask` (the person at once).",
+        "When an agent reports `::blocked`: `retry` (default: retries told what blocked it, then the backup, then the person), `split` (as retry, but a task whose agent proposed smaller parts with `::split` becomes those parts at once) or `ask` (the person at once).",
     ),
 ];
 
@@ -241,6 +241,11 @@ pub const TASK: &[Key] = &[
         "priority",
         Kind::Priority,
         "critical, high, medium (default) or low.",
+    ),
+    key(
+        "kind",
+        Kind::Text,
+        "What sort of work: implement, test, fix, docs, review, design, migrate, deploy, research or other; inferred from the title when missing.",
     ),
     key(
         "depends_on",

@@ -109,9 +109,8 @@ pub struct Defaults {
     /// Tasks whose declared `paths` overlap run one after another
     /// (`plan::overlap::serialising_edges`).
     pub serialize_overlaps: bool,
-    /// Ask the person at an agent's first `::blocked` instead of retrying
-    /// with guidance and trying the backup first.
-    pub ask_when_blocked: bool,
+    /// What an agent's `::blocked` leads to.
+    pub on_blocked: OnBlocked,
 }
 
 impl Default for Defaults {
@@ -126,8 +125,30 @@ impl Default for Defaults {
             launch_delay: SignedDuration::ZERO,
             concurrency: Vec::new(),
             serialize_overlaps: false,
-            ask_when_blocked: false,
+            on_blocked: OnBlocked::Retry,
         }
+    }
+}
+
+/// What an agent's `::blocked` leads to (docs/running.md, "Blocked
+/// agents").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnBlocked {
+    /// The next attempts are told what blocked the last; then the backup
+    /// agent; then the person.
+    #[default]
+    Retry,
+    /// As `retry`, but a task whose agent proposed parts (`::split`) is
+    /// split into them at once.
+    Split,
+    /// The person, at the first blocker.
+    Ask,
+}
+
+impl OnBlocked {
+    pub fn is_retry(&self) -> bool {
+        *self == OnBlocked::Retry
     }
 }
 
@@ -159,6 +180,10 @@ pub struct Task {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub backup: Option<String>,
     pub priority: Priority,
+    /// What sort of work the task is, when the file says (`kind:`);
+    /// otherwise history infers it from the texts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<crate::history::TaskKind>,
     pub depends_on: Vec<String>,
     /// Estimated hours of work.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -3,7 +3,9 @@
 //! all.
 
 use super::keys::{self, Key};
-use super::{Budget, CompactSpan, Defaults, DoneItem, Gate, Mission, Phase, Task, TaskSpans};
+use super::{
+    Budget, CompactSpan, Defaults, DoneItem, Gate, Mission, OnBlocked, Phase, Task, TaskSpans,
+};
 use crate::diagnostic::{Diagnostic, SourceSpan, nearest};
 use crate::priority::Priority;
 use crate::yaml::{self, Node, Value};
@@ -297,16 +299,17 @@ impl<'s> Reader<'s> {
             && let Some(value) = self.text(node, "on_blocked")
         {
             match value.as_str() {
-                "retry" => defaults.ask_when_blocked = false,
-                "ask" => defaults.ask_when_blocked = true,
+                "retry" => defaults.on_blocked = OnBlocked::Retry,
+                "split" => defaults.on_blocked = OnBlocked::Split,
+                "ask" => defaults.on_blocked = OnBlocked::Ask,
                 _ => {
                     self.error(
                         node.span(),
                         "spec::bad-value",
-                        format!("`on_blocked` is `retry` or `ask`, not `{value}`"),
+                        format!("`on_blocked` is `retry`, `split` or `ask`, not `{value}`"),
                     )
                     .hint = Some(
-                        "`retry` tells the next attempts what blocked the last, then tries the backup; `ask` asks you at once"
+                        "`retry` tells the next attempts what blocked the last, then tries the backup; `split` splits the task into the parts its agent proposed (`::split`); `ask` asks you at once"
                             .into(),
                     );
                 }
@@ -451,6 +454,7 @@ impl<'s> Reader<'s> {
                 .get("priority")
                 .and_then(|n| self.priority(n))
                 .unwrap_or_default(),
+            kind: fields.get("kind").and_then(|n| self.task_kind(n)),
             depends_on,
             estimate_hours: fields.get("estimate").and_then(|n| self.hours(n)),
             timeout: fields
@@ -474,6 +478,27 @@ impl<'s> Reader<'s> {
             phase,
             spans,
         })
+    }
+
+    fn task_kind(&mut self, node: &Node) -> Option<crate::history::TaskKind> {
+        let value = self.text(node, "kind")?;
+        if let Some(kind) = crate::history::TaskKind::parse(value.trim()) {
+            return Some(kind);
+        }
+        let names: Vec<&str> = crate::history::TaskKind::ALL
+            .iter()
+            .map(|k| k.as_str())
+            .collect();
+        self.error(
+            node.span(),
+            "spec::bad-value",
+            format!("`kind` is one of the task kinds, not `{value}`"),
+        )
+        .hint = Some(format!(
+            "use one of {}, or leave `kind` out to infer it from the title",
+            names.join(", ")
+        ));
+        None
     }
 
     fn task_id(&mut self, node: &Node) -> Option<String> {

@@ -101,6 +101,7 @@ impl MissionState {
             Decision::Skip if self.stuck(escalation).next().is_none() => Some(format!(
                 "escalation {id} names no failed or blocked task to skip; retry or abort"
             )),
+            Decision::Split { parts } => self.split_refusal(id, escalation, parts),
             Decision::Reassign { .. } if escalation.tasks.is_empty() => Some(format!(
                 "escalation {id} names no task to reassign; retry or abort"
             )),
@@ -113,6 +114,45 @@ impl MissionState {
             }
             _ => None,
         }
+    }
+
+    /// Why the escalation's failed task cannot be split into `parts` (or,
+    /// when none are given, into those its agent proposed).
+    fn split_refusal(
+        &self,
+        id: u32,
+        escalation: &OpenEscalation,
+        parts: &[String],
+    ) -> Option<String> {
+        let failed: Vec<usize> = self
+            .stuck(escalation)
+            .filter(|&t| self.tasks[t].status == TaskStatus::Failed)
+            .collect();
+        if failed.is_empty() {
+            return Some(format!(
+                "escalation {id} names no failed task to split; retry, skip or abort"
+            ));
+        }
+        if !parts.is_empty() && failed.len() > 1 {
+            return Some(format!(
+                "escalation {id} names {} failed tasks: parts can be given for one task only; split them by hand, or retry",
+                failed.len()
+            ));
+        }
+        if parts.len() > super::split::MAX_PARTS {
+            return Some(format!(
+                "{} parts are too many (at most {}): a plan that big is a mission of its own",
+                parts.len(),
+                super::split::MAX_PARTS
+            ));
+        }
+        let unproposed = failed
+            .iter()
+            .find(|&&t| parts.is_empty() && self.proposed_parts(t).is_empty())?;
+        Some(format!(
+            "the agent of {} proposed no parts: name them, e.g. `split \"first part\" \"second part\"`",
+            self.plan.tasks[*unproposed].id
+        ))
     }
 
     /// The escalation's tasks that failed or are blocked.
@@ -166,6 +206,17 @@ impl MissionState {
                         agent: Some(agent.clone()),
                     }),
                     Decision::Skip => Some(Event::TaskSkipped { task }),
+                    Decision::Split { parts } if self.tasks[t].status == TaskStatus::Failed => {
+                        let titles = match parts.is_empty() {
+                            true => self.proposed_parts(t),
+                            false => parts.as_slice(),
+                        };
+                        let parts = self.parts_of(t, titles);
+                        Some(Event::TaskSplit { task, parts })
+                    }
+                    // Blocked by the split task: the writer lets it wait
+                    // again once nothing blocks it (`newly_unblocked`).
+                    Decision::Split { .. } => None,
                     Decision::Abort | Decision::Answer { .. } | Decision::Approve => None,
                 }
             })

@@ -198,6 +198,15 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         agent: Option<String>,
     },
+    /// A task too big for one attempt becomes smaller ones: `parts` run in
+    /// order, each after the one before (the first after the task's own
+    /// dependencies), and the task itself waits for them, with fresh
+    /// retries, to finish what remains. Its agent proposed the parts
+    /// (`::split`) or the person gave them (`decide ... split`).
+    TaskSplit {
+        task: String,
+        parts: Vec<TaskPart>,
+    },
     /// The person's decision lets the mission go on without a failed or
     /// blocked task: its dependents start as if it had succeeded.
     TaskSkipped {
@@ -271,6 +280,17 @@ pub enum Report {
     Summary(String),
     /// The agent's session or thread ID, which a retry may resume.
     Session(String),
+    /// A smaller task the agent proposes to do instead of its own, one
+    /// report per part in the order to do them (`::split`). An attempt
+    /// that proposes parts ends blocked: the task is too big for one go.
+    Split(String),
+}
+
+/// One part of a split task.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskPart {
+    pub id: String,
+    pub title: String,
 }
 
 /// How an attempt ended.
@@ -349,6 +369,10 @@ pub enum NextStep {
     Retry { agent: String, at: Timestamp },
     /// No retries left: the task failed.
     Fail,
+    /// The agent proposed parts and the mission splits blocked tasks
+    /// (`on_blocked: split`): a `task_split` follows, and the task waits
+    /// for its parts.
+    Split,
     /// Back to pending without using a retry (cancelled, interrupted, rate
     /// limited, waiting for the person).
     Requeue,
@@ -376,6 +400,12 @@ pub enum Decision {
     /// Another round for the escalation's tasks, with `text` from the
     /// person added to their prompt.
     Edit { text: String },
+    /// The escalation's task becomes smaller ones: `parts` (titles, in
+    /// order), or when empty the parts its agent proposed.
+    Split {
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        parts: Vec<String>,
+    },
 }
 
 impl Decision {
@@ -389,6 +419,18 @@ impl Decision {
             Decision::Answer { .. } => "answer",
             Decision::Approve => "approve",
             Decision::Edit { .. } => "edit",
+            Decision::Split { .. } => "split",
+        }
+    }
+
+    /// What the decision carries besides its action, as [`Decision::parse`]
+    /// reads it back: the agent, the text, or the parts one per line.
+    pub fn argument(&self) -> Option<String> {
+        match self {
+            Decision::Reassign { agent } => Some(agent.clone()),
+            Decision::Answer { text } | Decision::Edit { text } => Some(text.clone()),
+            Decision::Split { parts } if !parts.is_empty() => Some(parts.join("\n")),
+            _ => None,
         }
     }
 
@@ -409,6 +451,15 @@ impl Decision {
             },
             ("answer", _) => return Err("`answer` needs the text of the answer".into()),
             ("approve", None) => Decision::Approve,
+            ("split", parts) => Decision::Split {
+                parts: parts
+                    .unwrap_or_default()
+                    .lines()
+                    .map(str::trim)
+                    .filter(|part| !part.is_empty())
+                    .map(str::to_string)
+                    .collect(),
+            },
             ("edit", Some(text)) if !text.trim().is_empty() => Decision::Edit {
                 text: text.trim().to_string(),
             },
@@ -417,12 +468,12 @@ impl Decision {
             }
             ("retry" | "skip" | "abort" | "approve", Some(_)) => {
                 return Err(format!(
-                    "`{action}` takes no argument; only `reassign` and `answer` do"
+                    "`{action}` takes no argument; only `reassign`, `edit`, `answer` and `split` do"
                 ));
             }
             _ => {
                 return Err(format!(
-                    "unknown action `{action}`: use retry, skip, reassign <agent>, edit <guidance>, approve, answer <text> or abort"
+                    "unknown action `{action}`: use retry, skip, reassign <agent>, edit <guidance>, split [parts], approve, answer <text> or abort"
                 ));
             }
         };
@@ -434,6 +485,9 @@ impl std::fmt::Display for Decision {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Decision::Reassign { agent } => write!(f, "reassign to {agent}"),
+            Decision::Split { parts } if !parts.is_empty() => {
+                write!(f, "split into {}", parts.join("; "))
+            }
             other => f.write_str(other.action()),
         }
     }

@@ -2,7 +2,7 @@
 
 use super::event::{AttemptOutcome, Event, EventRecord, NextStep, Report, Usage};
 use super::index::Index;
-use super::plan::MissionPlan;
+use super::plan::{MissionPlan, TaskPlan};
 use super::rare::{Empty, Rare};
 use super::status::{IllegalTransition, MissionMove, MissionStatus, TaskMove, TaskStatus};
 use jiff::Timestamp;
@@ -75,6 +75,8 @@ pub enum StateError {
     },
     #[error("task `{0}`: the mission has no repository to save or merge work in")]
     NoRepository(String),
+    #[error("task `{task}` cannot be split: {reason}")]
+    Split { task: String, reason: String },
     #[error("invalid plan: {0}")]
     Plan(#[from] super::plan::PlanError),
 }
@@ -112,6 +114,8 @@ pub struct AttemptDetail {
     /// What the agent said blocks it (`::blocked`), unless it reported
     /// progress since: an attempt that ends blocked did not do its task.
     pub blocked: Option<String>,
+    /// The smaller tasks the agent proposed instead (`::split`), in order.
+    pub parts: Vec<String>,
 }
 
 static NO_ATTEMPT_DETAIL: AttemptDetail = AttemptDetail {
@@ -119,6 +123,7 @@ static NO_ATTEMPT_DETAIL: AttemptDetail = AttemptDetail {
     session: None,
     rejected_by: None,
     blocked: None,
+    parts: Vec::new(),
 };
 
 impl Empty for AttemptDetail {
@@ -196,6 +201,8 @@ pub struct TaskWork {
     pub guidance: Option<String>,
     /// The person accepted the last attempt's work without its gates.
     pub approved: bool,
+    /// The tasks it was split into, in order (`task_split`).
+    pub parts: Vec<String>,
 }
 
 static NO_WORK: TaskWork = TaskWork {
@@ -209,6 +216,7 @@ static NO_WORK: TaskWork = TaskWork {
     fresh_from: 0,
     guidance: None,
     approved: false,
+    parts: Vec::new(),
 };
 
 impl Empty for TaskWork {
@@ -453,6 +461,11 @@ impl MissionState {
                             current.detail.session = Some(id.clone());
                         }
                     }
+                    Report::Split(title) => {
+                        if let Some(current) = state.attempts.last_mut() {
+                            propose_part(&mut current.detail, title);
+                        }
+                    }
                 }
                 Ok(())
             }
@@ -567,6 +580,7 @@ impl MissionState {
             Event::EscalationResolved { id, decision, .. } => self.resolve(*id, decision),
             Event::TaskReopened { task, agent } => self.reopen(task, agent.as_deref()),
             Event::TaskSkipped { task } => self.skip(task),
+            Event::TaskSplit { task, parts } => self.split(task, parts),
             Event::TaskApproved { task } => self.approve(task),
             // The log keeps what was asked; nothing changes.
             Event::DecisionRefused { .. } => Ok(()),
@@ -744,6 +758,10 @@ impl MissionState {
             }
             (o, NextStep::Retry { .. }) if o.is_failure() => TaskMove::Retry,
             (o, NextStep::Fail) if o.is_failure() => TaskMove::Fail,
+            // The task waits for the parts its `task_split` brings.
+            (o, NextStep::Split) if o.is_failure() && !self.proposed_parts(i).is_empty() => {
+                TaskMove::Requeue
+            }
             (
                 AttemptOutcome::Cancelled
                 | AttemptOutcome::Interrupted
@@ -874,6 +892,37 @@ impl MissionState {
     }
 
     /// Moves task `i` to `to` and keeps the indexes in step.
+    /// Adds a task at the end, pending, on `agent`, to the plan and the
+    /// lookup by ID. The index learns of it with [`Self::index_parts`].
+    pub(super) fn add_task(&mut self, plan: TaskPlan, agent: String) {
+        let t = self.plan.tasks.len();
+        self.plan.tasks.push(plan);
+        self.tasks.push(TaskState {
+            status: TaskStatus::Pending,
+            agent,
+            attempts: Vec::new(),
+            retry_at: None,
+            blocked_by: None,
+            progress: None,
+            reports: Rare::new(),
+            work: Rare::new(),
+        });
+        let at = self.by_id.partition_point(|&other| {
+            self.plan.tasks[other as usize].id.as_str() < self.plan.tasks[t].id.as_str()
+        });
+        self.by_id.insert(at, t as u32);
+    }
+
+    /// The index learns of the tasks from `first` on, which task `parent`
+    /// now waits for.
+    pub(super) fn index_parts(&mut self, parent: usize, first: usize) {
+        let (tasks, plan, by_id) = (&self.tasks, &self.plan, &self.by_id);
+        self.derived
+            .add_parts(plan, parent, first, |id| find(plan, by_id, id), &|t| {
+                tasks[t].status
+            });
+    }
+
     pub(super) fn set_status(&mut self, i: usize, to: TaskStatus) {
         let from = self.tasks[i].status;
         self.tasks[i].status = to;
@@ -1167,6 +1216,18 @@ fn gates_passed(plan: &MissionPlan, gates: &[Vec<GateResult>], phase: usize) -> 
         .gates
         .iter()
         .all(|g| gates[phase].iter().any(|r| &r.gate == g && r.passed))
+}
+
+/// Records one part an agent proposed, once, up to the most a split takes;
+/// proposing parts says the task is too big for this attempt.
+fn propose_part(detail: &mut Rare<AttemptDetail>, title: &str) {
+    if detail.parts.len() >= super::split::MAX_PARTS || detail.parts.iter().any(|p| p == title) {
+        return;
+    }
+    detail.parts.push(title.to_string());
+    if detail.blocked.is_none() {
+        detail.blocked = Some("too big for one attempt: proposed splitting it".to_string());
+    }
 }
 
 /// The position of the task with ID `id`, given the positions in ID order.

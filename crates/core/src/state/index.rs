@@ -4,7 +4,7 @@
 //! They are derived from the events like the rest of the state, so a
 //! replay rebuilds them exactly.
 
-use super::plan::MissionPlan;
+use super::plan::{MissionPlan, TaskPlan};
 use super::status::TaskStatus;
 use crate::priority::Priority;
 use std::collections::BTreeSet;
@@ -36,6 +36,14 @@ pub(super) struct Index {
     pub blockable: BTreeSet<usize>,
 }
 
+fn key(t: usize, task: &TaskPlan) -> Key {
+    (
+        task.priority,
+        u64::MAX - task.remaining_hours.max(0.0).to_bits(),
+        t,
+    )
+}
+
 fn slot(status: TaskStatus) -> usize {
     status as usize
 }
@@ -59,13 +67,7 @@ impl Index {
             .tasks
             .iter()
             .enumerate()
-            .map(|(t, task)| {
-                (
-                    task.priority,
-                    u64::MAX - task.remaining_hours.max(0.0).to_bits(),
-                    t,
-                )
-            })
+            .map(|(t, task)| key(t, task))
             .collect();
         let mut index = Index {
             dependents,
@@ -211,6 +213,41 @@ impl Index {
                 let t = self.phase_tasks[phase][i];
                 self.enqueue_if_ready(t, plan, status_of(t));
             }
+        }
+    }
+
+    /// Tasks `first..` were added (the parts of a split task), pending,
+    /// and task `parent` now waits for them too.
+    pub fn add_parts(
+        &mut self,
+        plan: &MissionPlan,
+        parent: usize,
+        first: usize,
+        position: impl Fn(&str) -> Option<usize>,
+        status_of: &dyn Fn(usize) -> TaskStatus,
+    ) {
+        for (t, task) in plan.tasks.iter().enumerate().skip(first) {
+            self.dependents.push(Vec::new());
+            self.unmet.push(0);
+            self.keys.push(key(t, task));
+            self.counts[slot(TaskStatus::Pending)] += 1;
+            if let Some(p) = task.phase {
+                self.phase_tasks[p].push(t);
+            }
+        }
+        for (t, task) in plan.tasks.iter().enumerate().skip(first) {
+            for dependency in task.depends_on.iter().filter_map(|d| position(d)) {
+                self.dependents[dependency].push(t);
+                if !status_of(dependency).lets_dependents_start() {
+                    self.unmet[t] += 1;
+                }
+            }
+            self.dependents[t].push(parent);
+            self.unmet[parent] += 1;
+        }
+        self.ready.remove(&self.keys[parent]);
+        for t in first..plan.tasks.len() {
+            self.enqueue_if_ready(t, plan, TaskStatus::Pending);
         }
     }
 

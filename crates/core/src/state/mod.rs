@@ -14,21 +14,22 @@ mod fold;
 mod index;
 mod plan;
 mod rare;
+mod split;
 mod status;
 
 pub use check::{missing_artifacts, missing_needs};
 pub use done::{DoneResult, DoneState};
 pub use escalation::{EscalationRecord, OpenEscalation, Resolution, escalation_history};
 pub use event::{
-    AttemptOutcome, Decision, EscalationKind, Event, EventRecord, NextStep, Report, Usage,
+    AttemptOutcome, Decision, EscalationKind, Event, EventRecord, NextStep, Report, TaskPart, Usage,
 };
 pub use fold::{
     AttemptDetail, AttemptState, CheckResult, MissionState, StateError, Tally, TaskReports,
     TaskState, TaskWork,
 };
 pub use plan::{
-    AgentPlan, Budget, Checkout, DoneItem, GatePlan, MergeStrategy, MissionPlan, PhasePlan,
-    PlanError, RepositoryPlan, Resolve, StandIn, TaskPlan,
+    AgentPlan, Budget, Checkout, DoneItem, GatePlan, MergeStrategy, MissionPlan, OnBlocked,
+    PhasePlan, PlanError, RepositoryPlan, Resolve, StandIn, TaskPlan,
 };
 pub use rare::{Empty, Rare};
 pub use status::{IllegalTransition, MissionStatus, TaskStatus};

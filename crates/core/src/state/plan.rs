@@ -3,6 +3,7 @@
 //! mission's first event, so that resume never depends on the file again.
 
 use crate::priority::Priority;
+pub use crate::spec::OnBlocked;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -10,6 +11,9 @@ pub struct MissionPlan {
     pub name: String,
     #[serde(default)]
     pub objective: String,
+    /// The mission file's `project_type`, for finding similar missions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project_type: Option<String>,
     /// The mission file as given on the command line.
     pub source: String,
     /// A hash of the mission file's bytes, to notice edits before resume.
@@ -35,6 +39,10 @@ pub struct MissionPlan {
     /// Spend limits for the whole mission (none when empty).
     #[serde(default, skip_serializing_if = "Budget::is_unlimited")]
     pub budget: Budget,
+    /// When the mission is due, as its file said; the report measures the
+    /// finish against it. Missions recorded before it was kept have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline: Option<jiff::Timestamp>,
     /// The agents the tasks name (main and backup), as their files said
     /// when the mission was recorded, so that resume runs the same agents.
     #[serde(default)]
@@ -58,10 +66,9 @@ pub struct MissionPlan {
     /// (docs/running.md, "Emergencies").
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub emergency: bool,
-    /// `on_blocked: ask`: an agent's `::blocked` goes to the person at
-    /// once, without retries or the backup.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub ask_when_blocked: bool,
+    /// What an agent's `::blocked` leads to (`defaults.on_blocked`).
+    #[serde(default, skip_serializing_if = "OnBlocked::is_retry")]
+    pub on_blocked: OnBlocked,
 }
 
 /// One item of the definition of done.
@@ -224,6 +231,10 @@ pub struct TaskPlan {
     #[serde(default)]
     pub description: String,
     pub priority: Priority,
+    /// The kind the mission file gave (`kind:`); `None`: inferred from
+    /// the texts when history needs it (`history::TaskKind::infer`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<crate::history::TaskKind>,
     pub depends_on: Vec<String>,
     #[serde(default)]
     pub phase: Option<usize>,
@@ -348,6 +359,9 @@ impl MissionPlan {
 /// What [`MissionPlan::resolve`] needs besides the mission itself.
 pub struct Resolve<'a> {
     pub library: &'a crate::agents::Library,
+    /// The record of past missions: ranked tasks go to the agents `techlead
+    /// plan` shows, history included.
+    pub history: &'a crate::history::History,
     pub source: String,
     pub source_hash: String,
     pub workdir: String,
@@ -385,7 +399,7 @@ impl MissionPlan {
             &mission,
             &graph,
             input.library,
-            &crate::plan::assign::AssignContext::default(),
+            &input.history.assign_context(),
         );
         let remaining: Vec<f64> = (0..mission.tasks.len())
             .map(|t| graph.remaining_hours(t))
@@ -394,6 +408,7 @@ impl MissionPlan {
         let crate::spec::Mission {
             name,
             objective,
+            project_type,
             defaults,
             phases,
             tasks,
@@ -404,6 +419,7 @@ impl MissionPlan {
             wip_limit,
             webhooks,
             priority,
+            deadline,
             ..
         } = mission;
         let mut tasks: Vec<TaskPlan> = tasks
@@ -429,6 +445,7 @@ impl MissionPlan {
                     title: task.title,
                     description: task.description,
                     priority: task.priority,
+                    kind: task.kind,
                     depends_on: task.depends_on,
                     phase: task.phase,
                     agent,
@@ -455,6 +472,7 @@ impl MissionPlan {
         Ok(MissionPlan {
             name,
             objective,
+            project_type,
             source: input.source,
             source_hash: input.source_hash,
             workdir: input.workdir,
@@ -487,6 +505,7 @@ impl MissionPlan {
                 })
                 .collect(),
             budget: Budget::of(budget),
+            deadline,
             agents: agent_plans(&tasks, on_conflict.as_deref(), input.library),
             repository: input.repository.map(|checkout| {
                 Box::new(RepositoryPlan {
@@ -514,7 +533,7 @@ impl MissionPlan {
                 .collect(),
             webhooks,
             emergency: priority == Some(crate::Priority::Critical),
-            ask_when_blocked: defaults.ask_when_blocked,
+            on_blocked: defaults.on_blocked,
             tasks,
         })
     }

@@ -53,6 +53,9 @@ pub enum TaskMove {
     Skip,
     /// The person accepted a failed task's work as it is: it merges.
     Approve,
+    /// The task becomes smaller ones and waits for them: after an attempt
+    /// that proposed them, or the person's decision.
+    Split,
 }
 
 /// A move that is not allowed from a status.
@@ -121,6 +124,7 @@ impl TaskStatus {
             (S::Failed | S::Blocked, M::Reopen) => S::Pending,
             (S::Failed | S::Blocked, M::Skip) => S::Skipped,
             (S::Failed, M::Approve) => S::Checking,
+            (S::Pending | S::Failed | S::Blocked, M::Split) => S::Pending,
             _ => {
                 return Err(IllegalTransition {
                     from: self.to_string(),

@@ -126,6 +126,8 @@ pub enum ExecEvent {
     Usage(techlead_core::state::Usage),
     /// The agent's session or thread ID, so that a retry can resume it.
     Session(String),
+    /// A smaller task the agent proposes instead of its own (`::split`).
+    Split(String),
 }
 
 /// How an attempt ended.

@@ -1,6 +1,7 @@
 //! Running one attempt: the spec the executor gets, and a task that
 //! forwards its reports and its end to the mission actor in order.
 
+use super::split::parts_merge;
 use super::{Input, Mission, report_of};
 use crate::executor::{AttemptSpec, ExecEvent, Outcome, report_socket};
 use std::path::PathBuf;
@@ -56,15 +57,20 @@ pub fn spawn<S: Store>(mission: &Mission<S>, task: usize, cancel: CancellationTo
     let inputs = mission.inputs.sender();
     let workspaces = mission.workspaces.clone();
     let resolve_conflict = state.tasks[task].work.conflict.is_some();
+    let parts_merge = parts_merge(state, task);
     let agent = spec.agent.clone();
     let db = mission.db_path.clone();
     tokio::spawn(async move {
         let started = Instant::now();
         let mut spec = spec;
         if let Some(workspaces) = &workspaces {
-            let prepared =
-                super::work::prepare(workspaces.clone(), spec.task_id.clone(), resolve_conflict)
-                    .await;
+            let prepared = super::work::prepare(
+                workspaces.clone(),
+                spec.task_id.clone(),
+                resolve_conflict,
+                parts_merge,
+            )
+            .await;
             match prepared {
                 Ok(path) => spec.workdir = path,
                 Err(message) => {

@@ -25,6 +25,7 @@ mod gate;
 mod input;
 mod preempt;
 mod question;
+mod split;
 mod work;
 
 pub use decision::{INBOX_POLL, NotRecorded, Recorded, request as request_decision};
@@ -869,17 +870,11 @@ impl<S: Store + 'static> Mission<S> {
                 {
                     outcome = AttemptOutcome::Suspended { by };
                 }
-                let blocked = self.state.tasks[task]
-                    .attempts
-                    .last()
-                    .is_some_and(|a| a.detail.blocked.is_some());
-                // `on_blocked: ask`: the person hears of a blocker at once.
-                let next = if blocked && self.state.plan.ask_when_blocked && outcome.is_failure() {
-                    NextStep::Fail
-                } else {
+                let next = self.when_blocked(task, &outcome).unwrap_or_else(|| {
                     retry::next_step(&self.state, task, &outcome, Timestamp::now())
-                };
+                });
                 let next_is_fail = next == NextStep::Fail;
+                let splits = next == NextStep::Split;
                 let t = task;
                 let task = self.state.plan.tasks[t].id.clone();
                 self.stage(Event::AttemptFinished {
@@ -889,6 +884,9 @@ impl<S: Store + 'static> Mission<S> {
                     duration_ms,
                     next,
                 })?;
+                if splits {
+                    self.split_as_proposed(t)?;
+                }
                 if next_is_fail {
                     match self.state.tasks[t].work.conflict.clone() {
                         Some(files) => self.escalate_conflict(task.clone(), &files)?,
@@ -1048,6 +1046,9 @@ impl<S: Store + 'static> Mission<S> {
                 plural(attempts)
             ),
         };
+        if let Some(note) = self.proposal_note(t) {
+            message.push_str(&note);
+        }
         if blocked > 0 {
             message.push_str(&format!(
                 "; {blocked} dependent task{} wait{} for it",
@@ -1063,9 +1064,7 @@ impl<S: Store + 'static> Mission<S> {
             },
             message,
             tasks: vec![task],
-            options: ["retry", "reassign", "skip", "abort"]
-                .map(String::from)
-                .to_vec(),
+            options: self.failure_options(t),
         })
     }
 
@@ -1173,6 +1172,7 @@ pub(crate) fn report_of(event: &crate::executor::ExecEvent) -> Option<Report> {
         E::Decision(text) => Report::Decision(text.clone()),
         E::Summary(text) => Report::Summary(text.clone()),
         E::Session(id) => Report::Session(id.clone()),
+        E::Split(title) => Report::Split(title.clone()),
         E::Started { .. } | E::Progress { .. } | E::Usage(_) | E::Ask(_) => return None,
     })
 }

@@ -20,13 +20,18 @@ pub struct SavedWork {
 
 /// The task's worktree, created or reused; with `resolve_conflict`, the
 /// merge of the integration branch is begun in it, markers and all, for
-/// the agent to finish.
+/// the agent to finish; with `parts_merge` (a split task's), started again
+/// on top of its parts' work when it does not hold it yet.
 pub async fn prepare(
     workspaces: Arc<Workspaces>,
     task: String,
     resolve_conflict: bool,
+    parts_merge: Option<String>,
 ) -> Result<PathBuf, String> {
     blocking(move || {
+        if let Some(merge) = parts_merge {
+            workspaces.refork_after_parts(&task, &merge)?;
+        }
         let path = workspaces.prepare(&task)?;
         if resolve_conflict {
             workspaces.begin_conflict_merge(&task)?;

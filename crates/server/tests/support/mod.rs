@@ -58,6 +58,7 @@ impl Fixture {
         MissionPlan {
             name: format!("served-{}-{n}", std::process::id()),
             objective: "serve the record".into(),
+            project_type: None,
             source: "mission.yaml".into(),
             source_hash: "0".into(),
             workdir: self.dir.path().display().to_string(),
@@ -67,6 +68,7 @@ impl Fixture {
             launch_delay_ms: 0,
             executor_limits: Vec::new(),
             agent_limits: Vec::new(),
+            deadline: None,
             phases: Vec::new(),
             tasks,
             agents: Vec::new(),
@@ -75,7 +77,7 @@ impl Fixture {
             done_when: Vec::new(),
             webhooks: Vec::new(),
             emergency: false,
-            ask_when_blocked: false,
+            on_blocked: Default::default(),
         }
     }
 
@@ -111,6 +113,7 @@ pub fn task(id: &str, depends_on: &[&str], script: &str) -> TaskPlan {
         title: format!("task {id}"),
         description: format!("what {id} does"),
         priority: Priority::Medium,
+        kind: None,
         depends_on: depends_on.iter().map(|d| d.to_string()).collect(),
         phase: None,
         agent: format!("agent-{}", id.to_lowercase()),

@@ -4,7 +4,7 @@
 use super::Job;
 use super::conn::Conn;
 use super::schema::LOCK_CLASS;
-use crate::encoding::{decision_argument, timestamp};
+use crate::encoding::timestamp;
 use crate::projection::{self, MissionChange};
 use crate::{DecisionRequest, Error};
 use jiff::Timestamp;
@@ -155,7 +155,7 @@ pub(super) fn decide(
             &id,
             &i64::from(request.escalation),
             &request.decision.action(),
-            &decision_argument(&request.decision),
+            &request.decision.argument(),
             &request.note,
             &request.by,
             &timestamp(at),

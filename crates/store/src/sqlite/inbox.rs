@@ -6,7 +6,7 @@
 //! holds the mission waits for the next `resume`.
 
 use super::column;
-use crate::encoding::{decision_argument, timestamp};
+use crate::encoding::timestamp;
 use crate::{DecisionRequest, DecisionRow};
 use jiff::Timestamp;
 use rusqlite::{Connection, Row, Transaction, params};
@@ -23,7 +23,7 @@ pub(super) fn insert(
         [mission],
         |row| row.get(0),
     )?;
-    let argument = decision_argument(&request.decision);
+    let argument = request.decision.argument();
     tx.prepare_cached(
         "INSERT INTO decisions
              (mission, id, escalation, action, argument, note, decided_by, decided_at)

@@ -12,6 +12,7 @@ pub fn plan(name: &str, tasks: &[(&str, &[&str])]) -> MissionPlan {
     MissionPlan {
         name: name.to_string(),
         objective: format!("finish {name}"),
+        project_type: None,
         source: format!("{name}.yaml"),
         source_hash: "0123abcd".to_string(),
         workdir: ".".to_string(),
@@ -21,6 +22,7 @@ pub fn plan(name: &str, tasks: &[(&str, &[&str])]) -> MissionPlan {
         launch_delay_ms: 0,
         executor_limits: vec![("command".to_string(), 4)],
         agent_limits: vec![],
+        deadline: None,
         phases: vec![],
         tasks: tasks
             .iter()
@@ -29,6 +31,7 @@ pub fn plan(name: &str, tasks: &[(&str, &[&str])]) -> MissionPlan {
                 title: format!("Do {id}"),
                 description: String::new(),
                 priority: Priority::High,
+                kind: None,
                 depends_on: deps.iter().map(|d| d.to_string()).collect(),
                 phase: None,
                 agent: "builder".to_string(),
@@ -53,7 +56,7 @@ pub fn plan(name: &str, tasks: &[(&str, &[&str])]) -> MissionPlan {
         done_when: Vec::new(),
         webhooks: Vec::new(),
         emergency: false,
-        ask_when_blocked: false,
+        on_blocked: Default::default(),
     }
 }
 

@@ -31,6 +31,10 @@ pub struct Progress {
 pub struct Reason {
     /// Why the agent cannot go on: what it needs.
     pub reason: String,
+    /// When the task is too big for one attempt: the smaller tasks to do
+    /// instead, in order, one title each.
+    #[serde(default)]
+    pub parts: Vec<String>,
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -146,12 +150,25 @@ impl Tools {
 
     #[tool(
         description = "Say that you cannot go on with the task, and why (what you need). \
-                          The attempt ends as blocked and the next one is told the reason."
+                          The attempt ends as blocked and the next one is told the reason. \
+                          If the task is too big for one attempt, give `parts`: the smaller \
+                          tasks to do instead, in order; techlead or the person may split it."
     )]
     async fn report_blocker(&self, Parameters(r): Parameters<Reason>) -> Result<String, String> {
         let reason = needs(&r.reason, "the reason")?;
+        for part in r
+            .parts
+            .iter()
+            .map(|p| one_line(p))
+            .filter(|p| !p.is_empty())
+        {
+            self.send(format!("::split {part}")).await?;
+        }
         self.send(format!("::blocked {reason}")).await?;
-        Ok("blocker recorded".into())
+        Ok(match r.parts.is_empty() {
+            true => "blocker recorded".into(),
+            false => format!("blocker recorded, with {} parts proposed", r.parts.len()),
+        })
     }
 
     #[tool(description = "Record a decision you took that a person may want to review.")]

@@ -61,8 +61,10 @@ pub fn run(args: &PlanArgs) -> Result<Outcome, CliError> {
         reasks: from.reasks,
         executor: from.executor,
     };
+    let history = crate::history::for_planning(&args.database);
     let settings = Settings {
         library: &library,
+        history: &history,
         now,
         deadline,
         availability: &availability,

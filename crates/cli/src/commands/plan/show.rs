@@ -5,7 +5,7 @@ use crate::render;
 use crate::render::plan::hours;
 use jiff::Timestamp;
 use techlead_core::agents::Library;
-use techlead_core::plan::assign::AssignContext;
+use techlead_core::history::History;
 use techlead_core::plan::blueprint::blueprint;
 use techlead_core::plan::capacity::{self, Availability, Capacity, Work};
 use techlead_core::spec::Mission;
@@ -13,6 +13,8 @@ use techlead_core::spec::Mission;
 /// What is shown under the blueprint, and with what.
 pub struct Settings<'a> {
     pub library: &'a Library,
+    /// The record of past missions.
+    pub history: &'a History,
     pub now: Timestamp,
     /// `--deadline`, for a mission that sets none.
     pub deadline: Option<Timestamp>,
@@ -26,7 +28,7 @@ pub fn plan_text(mission: &Mission, settings: &Settings<'_>) -> String {
     let plan = blueprint(
         mission.clone(),
         settings.library,
-        &AssignContext::default(),
+        settings.history,
         settings.now,
     )
     .expect("validation rejects cycles before planning");

@@ -262,14 +262,7 @@ fn tasks_wait(n: usize) -> String {
     }
 }
 
-/// `7s`, `3m04s`, `2h05m`.
-fn duration(secs: u64) -> String {
-    match secs {
-        0..60 => format!("{secs}s"),
-        60..3600 => format!("{}m{:02}s", secs / 60, secs % 60),
-        _ => format!("{}h{:02}m", secs / 3600, secs % 3600 / 60),
-    }
-}
+use crate::render::duration;
 
 fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
@@ -309,6 +302,7 @@ tasks:
             mission,
             Resolve {
                 library: &Library::default(),
+                history: &Default::default(),
                 source: "mission.yaml".into(),
                 source_hash: "0".into(),
                 workdir: ".".into(),

@@ -12,7 +12,7 @@ use crate::executor::ExecEvent;
 ///   from 0 to 100 is the percentage; otherwise it all is the message.
 /// - `::blocked [REASON]`: blocked even without a reason.
 /// - `::artifact PATH`, `::decision TEXT`, `::summary TEXT`, `::ask
-///   QUESTION`: ignored when the text is empty.
+///   QUESTION`, `::split TITLE`: ignored when the text is empty.
 pub(crate) fn parse_line(line: &str) -> Option<ExecEvent> {
     let rest = line.strip_prefix("::")?;
     let (name, text) = match rest.split_once([' ', '\t']) {
@@ -26,6 +26,7 @@ pub(crate) fn parse_line(line: &str) -> Option<ExecEvent> {
         "decision" if !text.is_empty() => Some(ExecEvent::Decision(text.to_owned())),
         "summary" if !text.is_empty() => Some(ExecEvent::Summary(text.to_owned())),
         "ask" if !text.is_empty() => Some(ExecEvent::Ask(text.to_owned())),
+        "split" if !text.is_empty() => Some(ExecEvent::Split(text.to_owned())),
         _ => None,
     }
 }
@@ -101,6 +102,11 @@ mod tests {
             parse_line("::decision use sqlx over diesel"),
             Some(ExecEvent::Decision("use sqlx over diesel".into()))
         );
+        assert_eq!(
+            parse_line("::split  write the schema "),
+            Some(ExecEvent::Split("write the schema".into()))
+        );
+        assert_eq!(parse_line("::split"), None);
         assert_eq!(
             parse_line("::summary all done "),
             Some(ExecEvent::Summary("all done".into()))
