@@ -23,6 +23,7 @@ fn task(id: &str, depends_on: &[&str], hours: f64) -> TaskPlan {
     TaskPlan {
         id: id.to_string(),
         title: format!("Do {id}"),
+        kind: None,
         description: String::new(),
         priority: Priority::Medium,
         depends_on: depends_on.iter().map(|d| d.to_string()).collect(),
@@ -70,6 +71,7 @@ fn plan(tasks: Vec<TaskPlan>) -> MissionPlan {
         webhooks: Vec::new(),
         emergency: false,
         on_blocked: Default::default(),
+        project_type: None,
     }
 }
 

@@ -97,6 +97,7 @@ fn as_task(task: &crate::state::TaskPlan) -> Task {
     Task {
         id: task.id.clone(),
         id_assigned: false,
+        kind: task.kind,
         title: String::new(),
         description: String::new(),
         agent: Some(task.agent.clone()),

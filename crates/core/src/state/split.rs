@@ -116,6 +116,7 @@ fn part_plans(parent: &TaskPlan, parts: &[TaskPart]) -> Vec<TaskPlan> {
         .map(|(i, part)| TaskPlan {
             id: part.id.clone(),
             title: part.title.clone(),
+            kind: parent.kind,
             description: part_description(parent, i, parts),
             priority: parent.priority,
             depends_on: match i {
