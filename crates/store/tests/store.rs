@@ -575,3 +575,46 @@ fn child_process_helper() {
         other => panic!("unknown job {other}"),
     }
 }
+
+both! {
+/// A split task waits again, its parts join the mission after the last
+/// task on its agent, and the mission counts them.
+fn a_split_adds_its_parts_after_the_last_task(db) {
+    let mut store = db.open();
+    let id = store.create_mission(&abc(), at(0)).unwrap();
+    let parts = ["b-1", "b-2"]
+        .map(|part| techlead_core::state::TaskPart {
+            id: part.to_string(),
+            title: format!("Half of b: {part}"),
+        })
+        .to_vec();
+    store
+        .append(
+            &id,
+            1,
+            vec![(
+                at(1),
+                Event::TaskSplit {
+                    task: "b".to_string(),
+                    parts,
+                },
+            )],
+        )
+        .unwrap();
+    assert_eq!(store.find_mission(&id).unwrap().unwrap().tasks, 5);
+    assert_eq!(
+        db.raw().rows(
+            "SELECT id, position, title, agent, status FROM tasks
+             WHERE mission = ?1 ORDER BY position",
+            &[&id]
+        ),
+        [
+            "a|0|Do a|builder|pending",
+            "b|1|Do b|builder|pending",
+            "c|2|Do c|builder|pending",
+            "b-1|3|Half of b: b-1|builder|pending",
+            "b-2|4|Half of b: b-2|builder|pending",
+        ]
+    );
+}
+}
