@@ -13,6 +13,7 @@ Examples:
   techlead validate examples/web-platform/mission.yaml
   techlead plan examples/web-platform/mission.yaml
   techlead plan examples/incident-response/mission.yaml --format markdown > plan.md
+  techlead forecast examples/web-platform/mission.yaml
   techlead agents --agents ~/agent-library
   techlead agents stats --kind fix
   techlead history
@@ -63,6 +64,11 @@ pub enum Command {
         after_help = "Examples:\n  techlead logs quickstart API-001\n  techlead logs quickstart API-001 --attempt 2\n  techlead logs quickstart API-001 --follow"
     )]
     Logs(LogsArgs),
+    /// Forecast when a mission finishes and what it costs: P50/P90, the deadline's odds, the risks.
+    #[command(
+        after_help = "A Monte Carlo over the mission's tasks: each takes its estimate times a ratio drawn from what\npast tasks of its agent took against theirs (the missions in the database), scheduled under the\nmission's limits. A mission file forecasts all its work from now; a recorded mission (ID or\nname) forecasts what is left of it. The same runs and seed give the same forecast.\ndocs/forecast.md explains the model and how well calibrated it is.\n\nExamples:\n  techlead forecast examples/web-platform/mission.yaml\n  techlead forecast team-booking-platform-2          # the remaining work of a recorded mission\n  techlead forecast mission.yaml --runs 10000 --seed 7\n  techlead forecast mission.yaml --json | jq '.forecast.finish_hours.p90'"
+    )]
+    Forecast(ForecastArgs),
     /// Show what a mission spent: tokens and US dollars by task, agent and model.
     #[command(
         after_help = "Examples:\n  techlead cost\n  techlead cost team-booking-platform --by agent\n  techlead cost incident-1 --json"
@@ -454,6 +460,29 @@ pub struct PromptArgs {
     pub task: String,
     #[command(flatten)]
     pub database: Database,
+}
+
+#[derive(Debug, Args)]
+pub struct ForecastArgs {
+    /// A mission file (YAML), or a recorded mission's ID or name.
+    pub mission: String,
+    #[command(flatten)]
+    pub source: AgentSource,
+    #[command(flatten)]
+    pub database: Database,
+    /// How many times the mission is simulated.
+    #[arg(long, value_name = "N", default_value_t = techlead_core::forecast::DEFAULT_RUNS,
+          value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
+    pub runs: u32,
+    /// The simulation's seed: the same seed, the same forecast.
+    #[arg(long, value_name = "S", default_value_t = techlead_core::forecast::DEFAULT_SEED)]
+    pub seed: u64,
+    /// Forecast as of this time instead of now, e.g. 2026-12-01T09:00:00Z.
+    #[arg(long, value_name = "TIMESTAMP")]
+    pub as_of: Option<jiff::Timestamp>,
+    /// Print the forecast as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -10,6 +10,7 @@ pub mod budget;
 pub mod diagnostic;
 pub mod dispatch;
 pub mod fingerprint;
+pub mod forecast;
 pub mod history;
 pub mod plan;
 pub mod priority;

@@ -17,6 +17,10 @@ const FORBIDDEN_CRATES: &[&str] = &[
     "walkdir",
     "dirs",
     "tempfile",
+    // Forecasts draw from their own seeded generator (forecast::rng):
+    // never from the operating system's entropy.
+    "rand",
+    "getrandom",
 ];
 const FORBIDDEN_CODE: &[&str] = &[
     "std::fs",

@@ -72,6 +72,7 @@ fn plan(tasks: Vec<TaskPlan>) -> MissionPlan {
         emergency: false,
         on_blocked: Default::default(),
         project_type: None,
+        forecast: Default::default(),
     }
 }
 

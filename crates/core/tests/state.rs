@@ -102,6 +102,7 @@ fn plan(phases: Vec<PhasePlan>, tasks: Vec<TaskPlan>) -> MissionPlan {
         webhooks: Vec::new(),
         emergency: false,
         on_blocked: Default::default(),
+        forecast: Default::default(),
     }
 }
 

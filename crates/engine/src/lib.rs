@@ -2,6 +2,7 @@
 //! and the mission actor that drives a mission durably.
 
 pub mod executor;
+pub mod forecast;
 pub mod git;
 pub mod library;
 pub mod mission;

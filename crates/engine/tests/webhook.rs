@@ -488,3 +488,38 @@ fn a_missing_secret_is_an_error_naming_the_hook_and_variable() {
             .contains("export TECHLEAD_TEST_WEBHOOK_SECRET_NEVER_SET=")
     );
 }
+
+/// A mission estimated at about a second that takes two: its live
+/// forecast slips past the baseline, and the webhook hears of it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_slipping_forecast_is_delivered_as_forecast_slipped() {
+    let f = Fixture::new();
+    let (receiver, url) = Receiver::start(|_| (200, None)).await;
+    // 0.0001 h is 0.36 s: SLOW takes about five times its estimate.
+    let mut slow = task("SLOW", "sleep 2");
+    slow.estimate_hours = Some(0.0001);
+    let mut tail = task("TAIL", "true");
+    tail.depends_on = vec!["SLOW".into()];
+    tail.estimate_hours = Some(0.0001);
+    let plan = f.plan(vec![slow, tail], &url, &[HookEvent::ForecastSlipped]);
+    let id = f
+        .store()
+        .create_mission(&plan, jiff::Timestamp::now())
+        .unwrap();
+    let (status, ending) = f
+        .run(&id, Fixture::options(10), Duration::from_secs(30))
+        .await;
+    assert_eq!(status, MissionStatus::Succeeded);
+    assert!(ending.undelivered.is_empty(), "{ending:?}");
+    let received = receiver.received();
+    assert!(!received.is_empty(), "no forecast_slipped delivered");
+    for r in &received {
+        assert!(r.signed);
+        assert_eq!(r.event, "forecast_slipped");
+        let body: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+        assert_eq!(body["record"]["event"]["type"], "forecast_slipped");
+        assert!(body["record"]["event"]["slip"].as_f64().unwrap() >= 0.2);
+        let summary = body["summary"].as_str().unwrap();
+        assert!(summary.contains("past the baseline"), "{summary}");
+    }
+}

@@ -335,6 +335,7 @@ async fn twenty_tasks_under_a_rate_limit_finish_without_a_failed_attempt() {
         webhooks: Vec::new(),
         emergency: false,
         on_blocked: Default::default(),
+        forecast: Default::default(),
     };
     let id = store()
         .create_mission(&plan, jiff::Timestamp::now())

@@ -82,5 +82,5 @@ const EVENT_TYPES = [
   'task_accepted', 'merge_conflicted', 'attempt_usage', 'executor_paused', 'handoff_incomplete',
   'task_blocked', 'phase_gate_finished', 'done_checked', 'dispatch_paused', 'budget_changed',
   'dispatch_resumed', 'escalation_raised', 'escalation_resolved', 'task_reopened', 'task_skipped',
-  'decision_refused', 'run_interrupted', 'mission_finished',
+  'decision_refused', 'forecast_baseline', 'forecast_slipped', 'run_interrupted', 'mission_finished',
 ];

@@ -116,9 +116,15 @@ export function missionView(root, to) {
     const spend = m.spend;
     const budget = spend.budget?.usd ?? null;
     // An ETA only while the mission moves: paused, it waits for the person.
+    // It is the forecast's P50 (docs/forecast.md); a slip past the
+    // baseline the run recorded is flagged.
+    const f = o.forecast;
     const eta = FINISHED.includes(m.status) ? 'finished'
       : m.status !== 'running' ? m.status
         : o.eta_seconds != null ? `~${duration(o.eta_seconds * 1000)}` : '–';
+    const etaNote = m.status !== 'running' || !f ? null
+      : f.slip != null ? `P90 ${duration(f.p90_hours * 3600000)} · slipped ${Math.round(f.slip * 100)}% past the baseline`
+        : `forecast P50 · P90 ${duration(f.p90_hours * 3600000)}`;
     const path = o.critical_path;
     put(summary,
       h('div', { class: 'title-row' },
@@ -131,7 +137,7 @@ export function missionView(root, to) {
         stat('running', c.running + c.checking + c.queued, c.queued ? `${c.queued} queued` : null),
         stat('failed', c.failed, c.blocked ? `${c.blocked} blocked` : null, c.failed ? 'bad' : ''),
         stat('spend', money(spend.cost_usd), budget ? `of ${money(budget)}` : `${count(spend.tokens)} tokens`),
-        stat('ETA', eta, m.status === 'running' && o.eta_seconds != null ? 'at the pace so far' : null),
+        stat('ETA', eta, etaNote, f?.slip != null ? 'warn' : ''),
         stat('critical path', path.tasks.length ? `${path.tasks.length} task${path.tasks.length === 1 ? '' : 's'}` : 'done',
           path.tasks.length ? `${hours(path.hours)} by estimate${path.unestimated.length ? ` (${path.unestimated.length} unestimated)` : ''}` : null),
         stat('escalations', m.escalations.open, `${m.escalations.raised} raised`, m.escalations.open ? 'warn' : '')),

@@ -11,6 +11,8 @@ use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use techlead_core::forecast::History;
 use techlead_core::state::{Event, EventRecord, MissionState};
 use techlead_store::sqlite::SqliteStore;
 use techlead_store::{MissionRow, Store};
@@ -23,7 +25,15 @@ pub struct Db {
     path: Arc<PathBuf>,
     idle: Arc<Mutex<Vec<SqliteStore>>>,
     folded: Arc<Mutex<HashMap<String, Folded>>>,
+    history: Arc<Mutex<Option<Kept>>>,
 }
+
+/// The history forecasts learn from, and when it was read.
+type Kept = (Instant, Arc<History>);
+
+/// How long the history read for forecasts is kept: reading it folds up
+/// to 50 missions, too much for every outlook the dashboard asks for.
+const HISTORY_KEPT: Duration = Duration::from_secs(30);
 
 /// What a mission's log folds into, as of its `state.last_seq`.
 #[derive(Clone)]
@@ -75,6 +85,7 @@ impl Db {
             path: Arc::new(path),
             idle: Arc::new(Mutex::new(vec![opened])),
             folded: Arc::default(),
+            history: Arc::default(),
         })
     }
 
@@ -118,6 +129,23 @@ impl Db {
             answer(store, row, folded)
         })
         .await
+    }
+
+    /// The missions' finished tasks forecasts learn from, read again when
+    /// older than [`HISTORY_KEPT`].
+    pub fn history(&self, store: &SqliteStore) -> Result<Arc<History>, ApiError> {
+        let mut kept = self
+            .history
+            .lock()
+            .expect("the history lock is never poisoned");
+        if let Some((at, history)) = kept.as_ref()
+            && at.elapsed() < HISTORY_KEPT
+        {
+            return Ok(history.clone());
+        }
+        let history = Arc::new(techlead_engine::forecast::history(store, None)?);
+        *kept = Some((Instant::now(), history.clone()));
+        Ok(history)
     }
 
     /// Runs `write` on a connection, on the blocking pool: the decision

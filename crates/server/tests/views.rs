@@ -45,6 +45,16 @@ async fn outlook_follows_the_unfinished_work() {
     assert_eq!(before["critical_path"]["hours"], 12.5);
     assert_eq!(before["progress"]["finished"], 0);
     assert!(before["eta_seconds"].is_null());
+    // The forecast of all ten tasks, from the prior (no history yet): at
+    // least the critical path's estimates' worth, give or take.
+    let forecast = &before["forecast"];
+    let (p50, p90) = (
+        forecast["p50_hours"].as_f64().unwrap(),
+        forecast["p90_hours"].as_f64().unwrap(),
+    );
+    assert!(p50 > 8.0 && p90 > p50, "{forecast}");
+    assert_eq!(forecast["samples"], 0);
+    assert!(forecast["baseline"].is_null());
 
     fixture.run(&id).await;
     let (_, after) = served.json(&format!("/api/missions/{id}/outlook")).await;
@@ -53,6 +63,11 @@ async fn outlook_follows_the_unfinished_work() {
     assert_eq!(after["progress"]["total"], 10);
     assert_eq!(after["progress"]["succeeded"], 6);
     assert_eq!(after["progress"]["finished"], 10);
+    // The run recorded its baseline; a finished mission has no forecast.
+    assert!(after["forecast"].is_null());
+    let events = fixture.store().events(&id, 0).unwrap();
+    let state = techlead_core::state::MissionState::replay(&events).unwrap();
+    assert!(state.forecast.is_some_and(|t| t.p90 >= t.p50));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

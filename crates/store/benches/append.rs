@@ -68,6 +68,7 @@ fn plan(tasks: usize) -> MissionPlan {
         webhooks: Vec::new(),
         emergency: false,
         on_blocked: Default::default(),
+        forecast: Default::default(),
     }
 }
 

@@ -57,6 +57,8 @@ pub(crate) fn event_type(event: &Event) -> &'static str {
         Event::DecisionRefused { .. } => "decision_refused",
         Event::Preempted { .. } => "preempted",
         Event::PreemptionEnded { .. } => "preemption_ended",
+        Event::ForecastBaseline { .. } => "forecast_baseline",
+        Event::ForecastSlipped { .. } => "forecast_slipped",
         Event::RunInterrupted { .. } => "run_interrupted",
         Event::MissionFinished { .. } => "mission_finished",
     }
@@ -224,6 +226,9 @@ pub(crate) fn project<W: Writer>(
         // Emergencies are read from the log (the fold keeps who holds what).
         | Event::Preempted { .. }
         | Event::PreemptionEnded { .. }
+        // The forecast is read from the log (the fold keeps the baseline).
+        | Event::ForecastBaseline { .. }
+        | Event::ForecastSlipped { .. }
         | Event::BudgetChanged { .. }
         | Event::WorkSaved { .. }
         | Event::HandoffIncomplete { .. }

@@ -597,6 +597,7 @@ mod tests {
             webhooks: Vec::new(),
             emergency: false,
             on_blocked: Default::default(),
+            forecast: Default::default(),
         }
     }
 

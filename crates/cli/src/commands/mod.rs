@@ -8,6 +8,7 @@ mod decide;
 mod decisions;
 mod escalations;
 mod fmt;
+mod forecast;
 mod gc;
 mod history;
 mod land;
@@ -34,6 +35,7 @@ pub fn run(cli: Cli) -> Result<Outcome, CliError> {
         Command::Status(args) => status::status(&args),
         Command::Watch(args) => watch::run(&args),
         Command::Logs(args) => logs::run(&args),
+        Command::Forecast(args) => forecast::run(&args),
         Command::Cost(args) => cost::run(&args),
         Command::Report(args) => report::run(&args),
         Command::Decisions(args) => decisions::run(&args),

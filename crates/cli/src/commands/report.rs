@@ -8,6 +8,7 @@ use crate::atomic_file;
 use crate::database;
 use crate::exit::{CliError, Outcome};
 use std::path::Path;
+use techlead_core::forecast::{self, Model, Work};
 use techlead_core::report::{self, Audience, Inputs};
 use techlead_core::state::MissionState;
 use techlead_store::{MissionRow, Store};
@@ -17,15 +18,14 @@ pub fn run(args: &ReportArgs) -> Result<Outcome, CliError> {
     let row = mission(&store, &path, args.mission.as_deref())?;
     let records = store.events(&row.id, 0)?;
     let state = MissionState::replay(&records).map_err(techlead_engine::mission::Error::from)?;
+    let now = jiff::Timestamp::now();
+    let forecast = forecast(&store, &state, now)?;
     let report = report::build(Inputs {
         mission: &row.id,
         state: &state,
         records: &records,
-        now: jiff::Timestamp::now(),
-        // techlead has no forecast of the remaining work to give: the
-        // report shows the plan and the deadline, and no forecast rather
-        // than a guess.
-        forecast: None,
+        now,
+        forecast,
     });
     let audience = match args.audience {
         ReportAudience::Executive => Audience::Executive,
@@ -49,6 +49,31 @@ pub fn run(args: &ReportArgs) -> Result<Outcome, CliError> {
         None => print!("{text}"),
     }
     Ok(Outcome::Success)
+}
+
+/// Runs of the forecast behind a report: enough for steady percentiles,
+/// few enough to cost well under a second at 10,000 tasks.
+const FORECAST_RUNS: u32 = 200;
+
+/// When the remaining work of an unfinished mission should be done (P50,
+/// P90), from the estimates corrected by the record's history; none for a
+/// finished mission.
+fn forecast(
+    store: &dyn Store,
+    state: &MissionState,
+    now: jiff::Timestamp,
+) -> Result<Option<report::Forecast>, CliError> {
+    if state.status.is_finished() {
+        return Ok(None);
+    }
+    let history = techlead_engine::forecast::history(store, None)?;
+    let work = Work::remaining(state, now);
+    let outlook = forecast::forecast(&work, &Model::new(&history), FORECAST_RUNS, 1);
+    let at = |hours: f64| now + jiff::SignedDuration::from_secs_f64(hours.max(0.0) * 3600.0);
+    Ok(Some(report::Forecast {
+        p50: at(outlook.finish_hours.p50),
+        p90: at(outlook.finish_hours.p90),
+    }))
 }
 
 /// The mission asked for (the newest without a name), or an error whose

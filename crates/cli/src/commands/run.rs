@@ -225,6 +225,8 @@ fn drive(
     };
     let mut hooks_said = None;
     let mut emergency = mode.emergency;
+    // What past missions took against their estimates: the live forecast.
+    let history = techlead_engine::forecast::history(&store, Some(id))?;
     let status = runtime.block_on(async {
         let mut mission = match start {
             Start::Created(plan, at) => {
@@ -239,6 +241,7 @@ fn drive(
             }
         };
         mission.await_decisions(mode.wait_for_decisions || mode.interactive);
+        mission.use_history(history);
         // `priority: critical` in the mission file makes every run of it one.
         emergency |= mission.state().plan.emergency;
         if emergency {
@@ -321,6 +324,12 @@ impl Observer for Shown {
     fn batch_end(&mut self) {
         if let Some(view) = self.view.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
             view.flush();
+        }
+    }
+
+    fn forecast(&mut self, forecast: &techlead_core::forecast::Forecast, at: jiff::Timestamp) {
+        if let Some(view) = self.view.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+            view.forecast(forecast, at);
         }
     }
 }

@@ -1,5 +1,6 @@
 //! How results look: tables for terminals and pipes, Markdown, JSON.
 
+pub mod forecast;
 pub mod plan;
 pub mod progress;
 pub mod table;

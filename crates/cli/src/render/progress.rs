@@ -73,6 +73,18 @@ impl View {
         }
     }
 
+    /// A live forecast from the engine: the bars' ETA becomes its P50
+    /// and P90 (lines and JSON show the recorded baseline and slips).
+    pub fn forecast(&mut self, forecast: &techlead_core::forecast::Forecast, at: jiff::Timestamp) {
+        if let View::Bars(bars) = self {
+            let after = techlead_core::forecast::slip::after;
+            *bars.eta.lock().unwrap_or_else(|e| e.into_inner()) = Some((
+                after(at, forecast.finish_hours.p50),
+                after(at, forecast.finish_hours.p90),
+            ));
+        }
+    }
+
     pub fn finish(&mut self) {
         self.flush();
         if let View::Bars(bars) = self {
@@ -178,16 +190,31 @@ pub struct Bars {
     /// Events are read back from the record (`watch`): elapsed time counts
     /// from the run's start as recorded.
     replaying: bool,
+    /// The live forecast's P50 and P90 finish, once there is one: the
+    /// ETA shown instead of the bar's straight-line guess.
+    eta: Arc<Mutex<Option<Eta>>>,
 }
+
+/// A forecast's P50 and P90 finish.
+type Eta = (jiff::Timestamp, jiff::Timestamp);
 
 impl Bars {
     fn new(mission: &str, state: &MissionState) -> Self {
         let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(10));
         let overall = multi.add(ProgressBar::new(state.tasks.len() as u64));
+        let eta: Arc<Mutex<Option<Eta>>> = Arc::default();
+        let forecast = eta.clone();
         overall.set_style(
-            ProgressStyle::with_template("{prefix:.bold} [{bar:30.green/dim}] {pos}/{len} tasks · {msg} · {elapsed} elapsed, ETA {eta}")
+            ProgressStyle::with_template("{prefix:.bold} [{bar:30.green/dim}] {pos}/{len} tasks · {msg} · {elapsed} elapsed, ETA {forecast}")
                 .expect("a valid template")
-                .progress_chars("█▉▊▋▌▍▎▏ "),
+                .progress_chars("█▉▊▋▌▍▎▏ ")
+                .with_key(
+                    "forecast",
+                    move |state: &indicatif::ProgressState, out: &mut dyn std::fmt::Write| {
+                        let eta = *forecast.lock().unwrap_or_else(|e| e.into_inner());
+                        let _ = out.write_str(&eta_text(eta, state.eta(), jiff::Timestamp::now()));
+                    },
+                ),
         );
         overall.set_prefix(state.plan.name.clone());
         overall.enable_steady_tick(Duration::from_millis(200));
@@ -223,6 +250,7 @@ impl Bars {
             mission: mission.to_string(),
             escalation: None,
             replaying: false,
+            eta,
         };
         bars.update_overall(&state.tally(), state);
         bars
@@ -294,6 +322,18 @@ impl Bars {
         self.rows.finish_and_clear();
         self.overall.finish_and_clear();
         let _ = self.multi.clear();
+    }
+}
+
+/// The bar's ETA: the forecast's P50 with its P90 when there is one
+/// (time left from `now`), else the bar's own guess at the pace so far.
+fn eta_text(forecast: Option<Eta>, guess: Duration, now: jiff::Timestamp) -> String {
+    let left = |at: jiff::Timestamp| {
+        crate::render::duration(at.duration_since(now).as_secs().max(0) as u64)
+    };
+    match forecast {
+        Some((p50, p90)) => format!("{} (P90 {})", left(p50), left(p90)),
+        None => crate::render::duration(guess.as_secs()),
     }
 }
 
@@ -497,6 +537,29 @@ pub fn describe(record: &EventRecord, tally: &Tally, state: &MissionState) -> Op
             escalation,
             reason,
         } => format!("✗ decision {request} on escalation #{escalation} refused: {reason}"),
+        Event::ForecastBaseline { p50, p90, runs } => format!(
+            "◷ forecast: P50 finish {}, P90 {} ({runs} runs)",
+            when(*p50),
+            when(*p90),
+        ),
+        Event::ForecastSlipped {
+            baseline,
+            forecast,
+            p90,
+            slip,
+            drivers,
+        } => format!(
+            "⚠ forecast slipped {:.0}%: P50 finish {} (baseline {}), P90 {}{}",
+            slip * 100.0,
+            when(*forecast),
+            when(*baseline),
+            when(*p90),
+            if drivers.is_empty() {
+                String::new()
+            } else {
+                format!("; driven by {}", drivers.join(", "))
+            }
+        ),
         Event::RunInterrupted { reason } => format!("■ run interrupted: {reason}"),
         Event::MissionFinished { status } => {
             let spent = techlead_core::budget::mission_spent(state);
@@ -632,6 +695,11 @@ fn then(next: &NextStep, now: jiff::Timestamp) -> String {
 }
 
 /// A commit as people quote it.
+/// A forecast time to the minute, in UTC.
+fn when(at: jiff::Timestamp) -> String {
+    at.strftime("%Y-%m-%d %H:%M UTC").to_string()
+}
+
 fn short(commit: &str) -> &str {
     &commit[..commit.len().min(10)]
 }

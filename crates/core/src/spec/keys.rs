@@ -179,6 +179,11 @@ pub const DEFAULTS: &[Key] = &[
         "Failed share of tasks above which dispatch pauses and the person is asked (default 50%).",
     ),
     key(
+        "forecast_slip",
+        Kind::Fraction,
+        "How far the live forecast's finish may slip past the forecast made when the run started before a `forecast_slipped` event (dashboard, terminal, webhooks): default 20%, 0 never.",
+    ),
+    key(
         "launch_delay",
         Kind::Duration,
         "Least time between two task launches (default 0s).",
@@ -352,7 +357,7 @@ pub const WEBHOOK: &[Key] = &[
     key(
         "events",
         Kind::Words(HOOK_EVENTS),
-        "What to send: escalation_raised, gate_failed, mission_finished (default: all three).",
+        "What to send: escalation_raised, gate_failed, mission_finished, forecast_slipped (default: all four).",
     ),
     key(
         "secret_env",
@@ -362,7 +367,12 @@ pub const WEBHOOK: &[Key] = &[
 ];
 
 /// The values of a webhook's `events`.
-pub const HOOK_EVENTS: &[&str] = &["escalation_raised", "gate_failed", "mission_finished"];
+pub const HOOK_EVENTS: &[&str] = &[
+    "escalation_raised",
+    "gate_failed",
+    "mission_finished",
+    "forecast_slipped",
+];
 
 pub fn names(keys: &[Key]) -> impl Iterator<Item = &'static str> + '_ {
     keys.iter().map(|k| k.name)

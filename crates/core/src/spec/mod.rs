@@ -111,6 +111,9 @@ pub struct Defaults {
     pub serialize_overlaps: bool,
     /// What an agent's `::blocked` leads to.
     pub on_blocked: OnBlocked,
+    /// Share by which the live forecast's finish may slip past the
+    /// baseline before it is reported (0: never).
+    pub forecast_slip: f64,
 }
 
 impl Default for Defaults {
@@ -126,6 +129,7 @@ impl Default for Defaults {
             concurrency: Vec::new(),
             serialize_overlaps: false,
             on_blocked: OnBlocked::Retry,
+            forecast_slip: crate::state::ForecastPlan::SLIP,
         }
     }
 }

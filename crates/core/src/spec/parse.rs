@@ -327,6 +327,12 @@ impl<'s> Reader<'s> {
         {
             defaults.failure_threshold = f;
         }
+        if let Some(f) = fields
+            .get("forecast_slip")
+            .and_then(|n| self.fraction(n, "forecast_slip"))
+        {
+            defaults.forecast_slip = f;
+        }
     }
 
     /// How many task entries the file has, phases' included: the size of

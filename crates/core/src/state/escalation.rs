@@ -194,7 +194,8 @@ impl MissionState {
                 })
                 .collect();
         }
-        self.stuck(escalation)
+        let effects: Vec<Event> = self
+            .stuck(escalation)
             .filter_map(|t| {
                 let task = self.plan.tasks[t].id.clone();
                 match decision {
@@ -220,7 +221,47 @@ impl MissionState {
                     Decision::Abort | Decision::Answer { .. } | Decision::Approve => None,
                 }
             })
-            .collect()
+            .collect();
+        self.in_legal_order(effects)
+    }
+
+    /// `effects` in an order the fold takes them: a blocked task waits
+    /// again only after what blocks it does, and not at all while
+    /// something outside the decision (a failed task it does not name)
+    /// still blocks it.
+    fn in_legal_order(&self, effects: Vec<Event>) -> Vec<Event> {
+        let blocked = |event: &Event| match event {
+            Event::TaskReopened { task, .. } => self
+                .task_index(task)
+                .is_some_and(|t| self.tasks[t].status == TaskStatus::Blocked),
+            _ => false,
+        };
+        if !effects.iter().any(blocked) {
+            return effects;
+        }
+        let (mut waiting, mut ordered): (Vec<Event>, Vec<Event>) =
+            effects.into_iter().partition(blocked);
+        let mut after = self.clone();
+        for event in &ordered {
+            // Whatever the fold refuses here, the writer's own event
+            // would be refused as well: keep it, to say so.
+            let _ = after.apply_event(event, after.last_event_at);
+        }
+        loop {
+            let before = waiting.len();
+            waiting.retain(
+                |event| match after.apply_event(event, after.last_event_at) {
+                    Ok(()) => {
+                        ordered.push(event.clone());
+                        false
+                    }
+                    Err(_) => true,
+                },
+            );
+            if waiting.is_empty() || waiting.len() == before {
+                return ordered;
+            }
+        }
     }
 
     /// Blocked tasks that nothing blocks any more: a decision reopened or

@@ -235,6 +235,27 @@ pub enum Event {
     PreemptionEnded {
         by: String,
     },
+    /// The forecast a run's progress is measured against, made from the
+    /// plan and history when the mission's first run started: the P50 and
+    /// P90 finish of its work (docs/forecast.md).
+    ForecastBaseline {
+        p50: Timestamp,
+        p90: Timestamp,
+        runs: u32,
+    },
+    /// The live forecast's P50 finish slipped past the baseline's by
+    /// `slip` (0.25: the mission now looks like taking 25 % longer than
+    /// the baseline said), crossing a step of the mission's threshold
+    /// (`defaults.forecast_slip`) that no earlier slip crossed. `drivers`:
+    /// the tasks that most drive the risk now.
+    ForecastSlipped {
+        baseline: Timestamp,
+        forecast: Timestamp,
+        p90: Timestamp,
+        slip: f64,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        drivers: Vec<String>,
+    },
     /// The person stopped the run (Ctrl-C, SIGTERM).
     RunInterrupted {
         reason: String,

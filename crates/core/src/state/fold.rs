@@ -79,6 +79,23 @@ pub enum StateError {
     Split { task: String, reason: String },
     #[error("invalid plan: {0}")]
     Plan(#[from] super::plan::PlanError),
+    #[error("the mission already has a baseline forecast")]
+    BaselineTwice,
+    #[error("a forecast slipped before any baseline was made")]
+    NoBaseline,
+}
+
+/// The baseline forecast and the slips reported against it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct ForecastTrack {
+    /// When the baseline was made.
+    pub since: Timestamp,
+    /// Its P50 and P90 finish.
+    pub p50: Timestamp,
+    pub p90: Timestamp,
+    /// The slip of the last `forecast_slipped`, if any: the next is due
+    /// at the next step of the threshold.
+    pub slipped: Option<f64>,
 }
 
 /// One attempt of a task.
@@ -293,6 +310,8 @@ pub struct MissionState {
     pub paused_executors: Vec<(String, Timestamp)>,
     /// The mission's spend limits: the plan's, or the person's since.
     pub budget: super::plan::Budget,
+    /// The baseline forecast, once made, and the last slip reported.
+    pub forecast: Option<ForecastTrack>,
     /// What every attempt reported spending, summed: US dollars, and
     /// tokens in and out.
     pub spent_usd: f64,
@@ -377,6 +396,7 @@ impl MissionState {
             failed_at_last_pause: 0,
             paused_executors: Vec::new(),
             budget,
+            forecast: None,
             spent_usd: 0.0,
             spent_tokens: 0,
         })
@@ -400,7 +420,7 @@ impl MissionState {
         Ok(())
     }
 
-    fn apply_event(&mut self, event: &Event, at: Timestamp) -> Result<(), StateError> {
+    pub(super) fn apply_event(&mut self, event: &Event, at: Timestamp) -> Result<(), StateError> {
         match event {
             Event::MissionCreated { .. } => Err(StateError::CreatedTwice),
             Event::RunStarted { run, .. } => {
@@ -591,6 +611,23 @@ impl MissionState {
             }
             Event::PreemptionEnded { by } => {
                 self.preempted_by.retain(|(b, _)| b != by);
+                Ok(())
+            }
+            Event::ForecastBaseline { p50, p90, .. } => {
+                if self.forecast.is_some() {
+                    return Err(StateError::BaselineTwice);
+                }
+                self.forecast = Some(ForecastTrack {
+                    since: at,
+                    p50: *p50,
+                    p90: *p90,
+                    slipped: None,
+                });
+                Ok(())
+            }
+            Event::ForecastSlipped { slip, .. } => {
+                let track = self.forecast.as_mut().ok_or(StateError::NoBaseline)?;
+                track.slipped = Some(*slip);
                 Ok(())
             }
             Event::RunInterrupted { .. } => {

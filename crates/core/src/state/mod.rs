@@ -24,12 +24,12 @@ pub use event::{
     AttemptOutcome, Decision, EscalationKind, Event, EventRecord, NextStep, Report, TaskPart, Usage,
 };
 pub use fold::{
-    AttemptDetail, AttemptState, CheckResult, MissionState, StateError, Tally, TaskReports,
-    TaskState, TaskWork,
+    AttemptDetail, AttemptState, CheckResult, ForecastTrack, MissionState, StateError, Tally,
+    TaskReports, TaskState, TaskWork,
 };
 pub use plan::{
-    AgentPlan, Budget, Checkout, DoneItem, GatePlan, MergeStrategy, MissionPlan, OnBlocked,
-    PhasePlan, PlanError, RepositoryPlan, Resolve, StandIn, TaskPlan,
+    AgentPlan, Budget, Checkout, DoneItem, ForecastPlan, GatePlan, MergeStrategy, MissionPlan,
+    OnBlocked, PhasePlan, PlanError, RepositoryPlan, Resolve, StandIn, TaskPlan,
 };
 pub use rare::{Empty, Rare};
 pub use status::{IllegalTransition, MissionStatus, TaskStatus};

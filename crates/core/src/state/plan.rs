@@ -69,6 +69,36 @@ pub struct MissionPlan {
     /// What an agent's `::blocked` leads to (`defaults.on_blocked`).
     #[serde(default, skip_serializing_if = "OnBlocked::is_retry")]
     pub on_blocked: OnBlocked,
+    /// When a slipping forecast is reported (the deadline is `deadline`).
+    #[serde(default, skip_serializing_if = "ForecastPlan::is_default")]
+    pub forecast: ForecastPlan,
+}
+
+/// When the live forecast reports a slip (docs/forecast.md).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ForecastPlan {
+    /// `defaults.forecast_slip`: the share by which the forecast finish
+    /// may slip past the baseline before a `forecast_slipped` event (0:
+    /// never).
+    pub slip: f64,
+}
+
+impl ForecastPlan {
+    /// The default threshold: 20 %.
+    pub const SLIP: f64 = 0.2;
+
+    fn is_default(&self) -> bool {
+        *self == ForecastPlan::default()
+    }
+}
+
+impl Default for ForecastPlan {
+    fn default() -> Self {
+        ForecastPlan {
+            slip: ForecastPlan::SLIP,
+        }
+    }
 }
 
 /// One item of the definition of done.
@@ -534,6 +564,9 @@ impl MissionPlan {
             webhooks,
             emergency: priority == Some(crate::Priority::Critical),
             on_blocked: defaults.on_blocked,
+            forecast: ForecastPlan {
+                slip: defaults.forecast_slip,
+            },
             tasks,
         })
     }

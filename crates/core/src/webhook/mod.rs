@@ -48,13 +48,17 @@ pub enum HookEvent {
     GateFailed,
     /// The mission succeeded or failed (`mission_finished`).
     MissionFinished,
+    /// The live forecast's finish slipped past the baseline by more than
+    /// the mission's threshold (`forecast_slipped`).
+    ForecastSlipped,
 }
 
 impl HookEvent {
-    pub const ALL: [HookEvent; 3] = [
+    pub const ALL: [HookEvent; 4] = [
         HookEvent::EscalationRaised,
         HookEvent::GateFailed,
         HookEvent::MissionFinished,
+        HookEvent::ForecastSlipped,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -62,6 +66,7 @@ impl HookEvent {
             HookEvent::EscalationRaised => "escalation_raised",
             HookEvent::GateFailed => "gate_failed",
             HookEvent::MissionFinished => "mission_finished",
+            HookEvent::ForecastSlipped => "forecast_slipped",
         }
     }
 
@@ -77,6 +82,7 @@ impl HookEvent {
             Event::TaskGateFinished { passed: false, .. }
             | Event::PhaseGateFinished { passed: false, .. } => Some(HookEvent::GateFailed),
             Event::MissionFinished { .. } => Some(HookEvent::MissionFinished),
+            Event::ForecastSlipped { .. } => Some(HookEvent::ForecastSlipped),
             _ => None,
         }
     }
@@ -149,6 +155,21 @@ pub fn summary(mission: &str, event: &Event) -> String {
             exit(*exit_code)
         ),
         Event::MissionFinished { status } => format!("{mission} finished: {status}"),
+        Event::ForecastSlipped {
+            baseline,
+            forecast,
+            slip,
+            drivers,
+            ..
+        } => format!(
+            "{mission}: the forecast finish slipped {:.0}% past the baseline: {forecast} instead of {baseline}{}",
+            slip * 100.0,
+            if drivers.is_empty() {
+                String::new()
+            } else {
+                format!("; driven by {}", drivers.join(", "))
+            }
+        ),
         // Not an event webhooks hear; named by its type all the same.
         other => {
             let kind = serde_json::to_value(other).map(|v| v["type"].to_string());

@@ -76,6 +76,11 @@ pub enum Input {
         item: usize,
         verdict: Option<super::done::DoneVerdict>,
     },
+    /// A live forecast, made at `at` (`mission::forecast`).
+    Forecast {
+        forecast: Box<techlead_core::forecast::Forecast>,
+        at: jiff::Timestamp,
+    },
     /// Ctrl-C, SIGTERM, or an [`Interrupter`].
     Interrupt,
 }

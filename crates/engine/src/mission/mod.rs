@@ -21,6 +21,7 @@ mod attempt;
 mod check;
 mod decision;
 mod done;
+mod forecast;
 mod gate;
 mod input;
 mod preempt;
@@ -29,7 +30,7 @@ mod split;
 mod work;
 
 pub use decision::{INBOX_POLL, NotRecorded, Recorded, request as request_decision};
-pub use input::Input;
+pub use input::{Input, Interrupter};
 pub use preempt::PREEMPTION_POLL;
 pub use question::question_message;
 
@@ -109,6 +110,10 @@ pub trait Observer: Send {
     /// The end of a commit's events: the moment to write out what was
     /// buffered.
     fn batch_end(&mut self) {}
+
+    /// A live forecast of the remaining work, made at `at` (when the run
+    /// starts and as tasks finish; docs/forecast.md).
+    fn forecast(&mut self, _forecast: &techlead_core::forecast::Forecast, _at: Timestamp) {}
 }
 
 /// An observer from a closure (a plain closure needs this to be read as
@@ -188,6 +193,8 @@ pub struct Mission<S: Store + 'static> {
     /// Whether any budget applies (checked once: most missions have none,
     /// and they skip the budget checks on every turn).
     budgeted: bool,
+    /// The live forecast: when to make the next, and its history.
+    live: forecast::Live,
     orphans_killed: u32,
     _lock: techlead_store::MissionLock,
 }
@@ -293,6 +300,7 @@ impl<S: Store + 'static> Mission<S> {
             preemptions_read: None,
             suspending: HashMap::new(),
             budgeted,
+            live: forecast::Live::default(),
             orphans_killed: 0,
             _lock: lock,
         };
@@ -373,7 +381,10 @@ impl<S: Store + 'static> Mission<S> {
     /// interrupted; returns its status then.
     pub async fn run(mut self) -> Result<MissionStatus, Error> {
         self.inputs.listen_for_signals();
-        let result = self.drive().await;
+        let result = match self.baseline() {
+            Ok(()) => self.drive().await,
+            Err(error) => Err(error),
+        };
         if self.committing.is_none() {
             self.end_emergency();
         }
@@ -582,6 +593,7 @@ impl<S: Store + 'static> Mission<S> {
         }
         self.start_claims()?;
         self.claim()?;
+        self.forecast_if_due();
         if self.state.is_settled() && self.idle() {
             let status = self.state.final_status();
             let decidable =
@@ -958,6 +970,7 @@ impl<S: Store + 'static> Mission<S> {
                     None => Ok(()),
                 }
             }
+            Input::Forecast { forecast, at } => self.forecast_made(&forecast, at),
             Input::Interrupt => self.interrupt(),
         }
     }

@@ -78,6 +78,7 @@ impl Fixture {
             webhooks: Vec::new(),
             emergency: false,
             on_blocked: Default::default(),
+            forecast: Default::default(),
         }
     }
 

@@ -57,6 +57,7 @@ pub fn plan(name: &str, tasks: &[(&str, &[&str])]) -> MissionPlan {
         webhooks: Vec::new(),
         emergency: false,
         on_blocked: Default::default(),
+        forecast: Default::default(),
     }
 }
 

@@ -1,0 +1,174 @@
+//! The live forecast (docs/forecast.md, "During a run"). It is made when
+//! the run starts and again when a task finishes, off the actor's thread
+//! (a 10,000-task mission takes tens of milliseconds), from the work left
+//! and the history the run was given plus the mission's own finished
+//! tasks. The mission's first becomes its baseline (`forecast_baseline`,
+//! once per mission, so a resumed run keeps measuring against it); each
+//! later one is compared with it, and a slip that crosses a new step of
+//! the mission's threshold is recorded (`forecast_slipped`), which the
+//! terminal, the dashboard and webhooks show. Observers see every
+//! forecast (the terminal's ETA).
+
+use super::{Error, Input, Mission};
+use jiff::Timestamp;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use techlead_core::forecast::{self, Forecast, History, Model, Work, slip};
+use techlead_core::history::outcome::outcomes;
+use techlead_core::state::{Event, MissionState, MissionStatus, TaskStatus};
+use techlead_store::Store;
+
+/// Missions with more tasks than this forecast at most once per
+/// [`INTERVAL`]; smaller ones take under a millisecond and forecast at
+/// every task's end.
+const SMALL: usize = 200;
+const INTERVAL: Duration = Duration::from_secs(1);
+/// Tasks named as drivers in `forecast_slipped`.
+const DRIVERS: usize = 3;
+
+/// The live forecast's bookkeeping.
+#[derive(Default)]
+pub(super) struct Live {
+    /// Past missions' finished tasks.
+    history: Arc<History>,
+    /// Finished tasks when the last forecast was asked for.
+    finished: Option<usize>,
+    asked: Option<Instant>,
+    in_flight: bool,
+}
+
+impl<S: Store + 'static> Mission<S> {
+    /// The past missions the live forecast learns from (without it: the
+    /// prior, and the mission's own finished tasks).
+    pub fn use_history(&mut self, history: History) {
+        self.live.history = Arc::new(history);
+    }
+
+    /// Makes the baseline, here and now, when the mission has none: the
+    /// first thing a run records after its start, whatever the timing.
+    pub(super) fn baseline(&mut self) -> Result<(), Error> {
+        if self.state.forecast.is_some() || self.state.status != MissionStatus::Running {
+            return Ok(());
+        }
+        let (ask, at) = self.forecast_ask();
+        let forecast = ask.answer();
+        self.forecast_made(&forecast, at)
+    }
+
+    /// Asks for a forecast when a task finished since the last, none is
+    /// being made, and the interval (for big missions) has passed.
+    pub(super) fn forecast_if_due(&mut self) {
+        let state = &self.state;
+        if self.live.in_flight
+            || state.forecast.is_none()
+            || state.status != MissionStatus::Running
+            || self.interrupting
+        {
+            return;
+        }
+        let finished = finished(state);
+        let waited =
+            state.tasks.len() <= SMALL || self.live.asked.is_none_or(|at| at.elapsed() >= INTERVAL);
+        if self.live.finished == Some(finished) || !waited || finished == state.tasks.len() {
+            return;
+        }
+        self.live.in_flight = true;
+        let (ask, at) = self.forecast_ask();
+        let inputs = self.inputs.sender();
+        tokio::task::spawn_blocking(move || {
+            let forecast = Box::new(ask.answer());
+            let _ = inputs.send(Input::Forecast { forecast, at });
+        });
+    }
+
+    /// What a forecast of now needs, taken from the state.
+    fn forecast_ask(&mut self) -> (Ask, Timestamp) {
+        self.live.finished = Some(finished(&self.state));
+        self.live.asked = Some(Instant::now());
+        let now = Timestamp::now();
+        let mut own = History::default();
+        own.add(&outcomes(&self.id, &self.state));
+        let ask = Ask {
+            work: Work::remaining(&self.state, now),
+            history: self.live.history.clone(),
+            own,
+        };
+        (ask, now)
+    }
+
+    /// A forecast made at `at`: the baseline if the mission has none, else
+    /// a slip recorded when it crosses a new step of the threshold.
+    pub(super) fn forecast_made(
+        &mut self,
+        forecast: &Forecast,
+        at: Timestamp,
+    ) -> Result<(), Error> {
+        self.live.in_flight = false;
+        self.observer.forecast(forecast, at);
+        if self.state.status != MissionStatus::Running {
+            return Ok(());
+        }
+        let p50 = slip::after(at, forecast.finish_hours.p50);
+        let p90 = slip::after(at, forecast.finish_hours.p90);
+        let Some(track) = self.state.forecast else {
+            return self.stage(Event::ForecastBaseline {
+                p50,
+                p90,
+                runs: forecast.runs,
+            });
+        };
+        let Some(slipped) = slip::slip(track.since, track.p50, p50) else {
+            return Ok(());
+        };
+        if !slip::crosses(slipped, self.state.plan.forecast.slip, track.slipped) {
+            return Ok(());
+        }
+        self.stage(Event::ForecastSlipped {
+            baseline: track.p50,
+            forecast: p50,
+            p90,
+            slip: slipped,
+            drivers: forecast
+                .drivers
+                .iter()
+                .take(DRIVERS)
+                .map(|d| d.task.clone())
+                .collect(),
+        })
+    }
+}
+
+/// A forecast to make, with everything it needs (it may run on another
+/// thread).
+struct Ask {
+    work: Work,
+    history: Arc<History>,
+    /// The mission's own finished tasks: the freshest history there is.
+    own: History,
+}
+
+impl Ask {
+    fn answer(self) -> Forecast {
+        let mut samples = self.own.samples;
+        samples.extend(self.history.samples.iter().cloned());
+        let model = Model::new(&History {
+            samples,
+            missions: self.history.missions + self.own.missions,
+        });
+        let runs = forecast::live_runs(self.work.tasks.len());
+        forecast::forecast(&self.work, &model, runs, forecast::DEFAULT_SEED)
+    }
+}
+
+/// Tasks that will not run again.
+fn finished(state: &MissionState) -> usize {
+    [
+        TaskStatus::Succeeded,
+        TaskStatus::Failed,
+        TaskStatus::Blocked,
+        TaskStatus::Skipped,
+    ]
+    .map(|s| state.count(s))
+    .iter()
+    .sum()
+}
