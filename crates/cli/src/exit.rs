@@ -72,14 +72,19 @@ pub enum CliError {
     Webhook(#[from] techlead_engine::webhook::Error),
     #[error("{path} changed since mission `{mission}` started")]
     MissionChanged { path: String, mission: String },
-    #[error("no missions in {}", path.display())]
-    NoMissions { path: PathBuf },
+    /// `database`: a file's path, or a URL without its password.
+    #[error("no missions in {database}")]
+    NoMissions { database: String },
+    /// The server follows commits through SQLite's `data_version`; it has
+    /// no way yet to follow a PostgreSQL database.
+    #[error("`techlead serve` cannot serve a PostgreSQL database yet ({database})")]
+    ServeNeedsSqlite { database: String },
     /// A mission asked for by a name the database does not hold; the hint
     /// lists what it does hold.
-    #[error("no mission `{name}` in {}", path.display())]
+    #[error("no mission `{name}` in {database}")]
     UnknownMission {
         name: String,
-        path: PathBuf,
+        database: String,
         hint: String,
     },
     #[error("mission `{mission}` has no task `{task}`")]
@@ -192,6 +197,9 @@ impl CliError {
             ),
             CliError::NoMissions { .. } => Some(
                 "`techlead run mission.yaml` starts one; --db picks another database".into(),
+            ),
+            CliError::ServeNeedsSqlite { .. } => Some(
+                "serve a SQLite database (--db PATH); every other command works on PostgreSQL (docs/postgres.md)".into(),
             ),
             CliError::NoSuchTask { hint, .. } => Some(hint.clone()),
             CliError::UnknownMission { hint, .. } => Some(hint.clone()),

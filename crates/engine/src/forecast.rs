@@ -12,7 +12,10 @@ use techlead_store::Store;
 /// finished any, but `except` (the mission being run, whose own finished
 /// tasks its live forecast adds as they finish). A record that no longer
 /// folds is left out rather than failing the forecast.
-pub fn history(store: &impl Store, except: Option<&str>) -> techlead_store::Result<History> {
+pub fn history(
+    store: &(impl Store + ?Sized),
+    except: Option<&str>,
+) -> techlead_store::Result<History> {
     let mut history = History::default();
     let rows = store
         .missions()?

@@ -9,7 +9,9 @@
 //! commit: the CPU alone), medians of 3 runs. With `once` it makes one run
 //! with `NORMAL` only: run the built bench that way under
 //! `valgrind --tool=callgrind` for instruction counts, or `strace -c` for
-//! the WAL writes.
+//! the WAL writes. With `postgres` it runs the same on PostgreSQL instead:
+//! a throwaway server on a Unix socket with fsync on (crates/testdb), or
+//! the database in `BENCH_POSTGRES_URL`.
 
 use jiff::Timestamp;
 use std::time::Instant;
@@ -114,6 +116,11 @@ fn run(tasks: usize, batch: usize, synchronous: Synchronous) -> f64 {
         ..Options::default()
     };
     let mut store = SqliteStore::open_with(&dir.path().join("techlead.db"), options).unwrap();
+    time(&mut store, tasks, batch)
+}
+
+/// Microseconds per task of appending a run of `tasks` to a new mission.
+fn time(store: &mut dyn Store, tasks: usize, batch: usize) -> f64 {
     let id = store
         .create_mission(&plan(tasks), Timestamp::now())
         .unwrap();
@@ -135,6 +142,10 @@ fn main() {
     let numbers: Vec<usize> = args.iter().filter_map(|a| a.parse().ok()).collect();
     let tasks = numbers.first().copied().unwrap_or(2_000);
     let batch = numbers.get(1).copied().unwrap_or(10);
+    if args.iter().any(|a| a == "postgres") {
+        postgres(tasks, batch);
+        return;
+    }
     // `once`: one run with NORMAL only, for callgrind and strace.
     let once = args.iter().any(|a| a == "once");
     let modes = [("FULL", Synchronous::Full), ("NORMAL", Synchronous::Normal)];
@@ -150,4 +161,23 @@ fn main() {
             sorted.len()
         );
     }
+}
+
+fn postgres(tasks: usize, batch: usize) {
+    let mut runs: Vec<f64> = (0..3)
+        .map(|_| {
+            let url = std::env::var("BENCH_POSTGRES_URL").unwrap_or_else(|_| {
+                techlead_testdb::database()
+                    .expect("a PostgreSQL server")
+                    .url
+            });
+            let mut store = techlead_store::postgres::PgStore::open(&url).unwrap();
+            time(&mut store, tasks, batch)
+        })
+        .collect();
+    runs.sort_by(f64::total_cmp);
+    println!(
+        "postgres: {tasks} tasks, {batch} events per append: {:.1} µs per task (median of 3)",
+        runs[1]
+    );
 }

@@ -3,10 +3,17 @@
 //! escalations) kept in the same transaction so that history questions are
 //! plain queries. The log is the truth; projections can be rebuilt from it.
 //!
-//! One implementation per backend behind [`Store`]: `sqlite` (embedded,
-//! the default) now, PostgreSQL later, tested by the same suite.
+//! One implementation per backend behind [`Store`], tested by the same
+//! suite: `sqlite` (embedded, the default) and `postgres` (for teams and
+//! several machines). [`open`] picks one by what `--db` says.
 
+mod encoding;
+mod holder;
+pub mod postgres;
+
+mod projection;
 pub mod sqlite;
+mod writer;
 
 use jiff::Timestamp;
 use serde::Serialize;
@@ -80,8 +87,9 @@ pub struct PreemptionRow {
 /// through [`Error::hint`].
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{path} is not a techlead database")]
-    Foreign { path: PathBuf },
+    /// `database` is a file's path or a PostgreSQL URL without its password.
+    #[error("{database} is not a techlead database")]
+    Foreign { database: String },
     #[error("{path} is damaged and cannot be read")]
     Corrupt {
         path: PathBuf,
@@ -89,10 +97,10 @@ pub enum Error {
         source: Box<dyn std::error::Error + Send + Sync>,
     },
     #[error(
-        "{path} was written by a newer techlead (schema {found}, this one knows up to {supported})"
+        "{database} was written by a newer techlead (schema {found}, this one knows up to {supported})"
     )]
     TooNew {
-        path: PathBuf,
+        database: String,
         found: i64,
         supported: i64,
     },
@@ -117,6 +125,23 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
+    #[error("`{url}` is not a PostgreSQL URL techlead can use: {reason}")]
+    BadUrl { url: String, reason: String },
+    /// `url` is shown without its password.
+    #[error("cannot reach the PostgreSQL server of {url}")]
+    Unreachable {
+        url: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("the PostgreSQL server of {url} refused to log in")]
+    LoginRefused {
+        url: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("the PostgreSQL server of {url} has no database `{name}`")]
+    NoDatabase { url: String, name: String },
     #[error("database error")]
     Database(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("cannot use {path}")]
@@ -131,7 +156,7 @@ impl Error {
     pub fn hint(&self) -> Option<&'static str> {
         Some(match self {
             Error::Foreign { .. } => {
-                "pass --db with a techlead database, or a path where a new one may be created"
+                "pass --db with a techlead database, or a new file or empty database to create one in"
             }
             Error::Corrupt { .. } => {
                 "restore the file from a backup, or move it away to start a new database"
@@ -149,6 +174,23 @@ impl Error {
             }
             Error::BadEvent { .. } => {
                 "the database was edited by hand or written by an incompatible version"
+            }
+            Error::BadUrl { .. } => {
+                "write it as postgres://USER:PASSWORD@HOST:PORT/DATABASE; a Unix socket's \
+                 directory goes in the host, percent-encoded (%2Frun%2Fpostgresql), or in \
+                 ?host=/run/postgresql"
+            }
+            Error::Unreachable { .. } => {
+                "start the server, or check the host and port in --db; \
+                 `pg_isready -d URL` says whether it answers"
+            }
+            Error::LoginRefused { .. } => {
+                "check the user and password in --db; the server's pg_hba.conf says how each \
+                 user must log in"
+            }
+            Error::NoDatabase { .. } => {
+                "create it (`createdb NAME`, or CREATE DATABASE NAME as its owner), or name \
+                 another in --db"
             }
             Error::Database(_) | Error::Io { .. } => return None,
         })
@@ -190,6 +232,10 @@ pub trait Store: Send {
     /// dropped or the process dies.
     fn lock(&self, mission: &str) -> Result<MissionLock>;
 
+    /// Whether a writer holds `mission`'s lock now, looked at without
+    /// taking it (`techlead watch` follows a run until it lets go).
+    fn is_locked(&self, mission: &str) -> Result<bool>;
+
     /// Puts the person's decision on an escalation of `mission` in its
     /// inbox, durable when this returns, for the mission's writer to carry
     /// out or refuse (at once if a run holds the mission, else at the next
@@ -225,8 +271,9 @@ pub trait Store: Send {
     /// and try.
     fn deliveries(&self, mission: &str) -> Result<Vec<DeliveryTry>>;
 
-    /// The file the store keeps its record in, if it has one: agents are
-    /// told it (`TECHLEAD_DB`) so that `techlead mcp` can read the mission.
+    /// Where the store keeps its record, as `--db` takes it (a file, or a
+    /// PostgreSQL URL with its password): agents are told it
+    /// (`TECHLEAD_DB`) so that `techlead mcp` can read the mission.
     fn location(&self) -> Option<std::path::PathBuf> {
         None
     }
@@ -235,4 +282,80 @@ pub trait Store: Send {
 /// Proof that this process is the mission's one writer.
 pub struct MissionLock {
     pub(crate) _release: Box<dyn Send>,
+}
+
+/// Opens the database `db` names: a `postgres://` or `postgresql://` URL
+/// is a PostgreSQL database, anything else the path of a SQLite file.
+/// Either is created (the schema in PostgreSQL, the file in SQLite) or
+/// brought up to date.
+pub fn open(db: impl AsRef<std::ffi::OsStr>) -> Result<Box<dyn Store>> {
+    let db = db.as_ref();
+    match db.to_str().filter(|db| postgres::is_postgres_url(db)) {
+        Some(url) => Ok(Box::new(postgres::PgStore::open(url)?)),
+        None => Ok(Box::new(sqlite::SqliteStore::open(std::path::Path::new(
+            db,
+        ))?)),
+    }
+}
+
+/// A store chosen at run time (see [`open`]) is a store.
+impl<S: Store + ?Sized> Store for Box<S> {
+    fn create_mission(&mut self, plan: &MissionPlan, at: Timestamp) -> Result<String> {
+        (**self).create_mission(plan, at)
+    }
+    fn append(
+        &mut self,
+        mission: &str,
+        after: u64,
+        events: Vec<(Timestamp, Event)>,
+    ) -> Result<Vec<EventRecord>> {
+        (**self).append(mission, after, events)
+    }
+    fn events(&self, mission: &str, after: u64) -> Result<Vec<EventRecord>> {
+        (**self).events(mission, after)
+    }
+    fn missions(&self) -> Result<Vec<MissionRow>> {
+        (**self).missions()
+    }
+    fn find_mission(&self, id_or_name: &str) -> Result<Option<MissionRow>> {
+        (**self).find_mission(id_or_name)
+    }
+    fn agent_records(&self) -> Result<Vec<AgentRecordRow>> {
+        (**self).agent_records()
+    }
+    fn lock(&self, mission: &str) -> Result<MissionLock> {
+        (**self).lock(mission)
+    }
+    fn is_locked(&self, mission: &str) -> Result<bool> {
+        (**self).is_locked(mission)
+    }
+    fn request_decision(
+        &mut self,
+        mission: &str,
+        request: &DecisionRequest,
+        at: Timestamp,
+    ) -> Result<u32> {
+        (**self).request_decision(mission, request, at)
+    }
+    fn decisions(&self, mission: &str, pending: bool) -> Result<Vec<DecisionRow>> {
+        (**self).decisions(mission, pending)
+    }
+    fn preempt(&mut self, by: &str, agents: &[String], at: Timestamp) -> Result<()> {
+        (**self).preempt(by, agents, at)
+    }
+    fn end_preemption(&mut self, by: &str, at: Timestamp) -> Result<()> {
+        (**self).end_preemption(by, at)
+    }
+    fn preemptions(&self) -> Result<Vec<PreemptionRow>> {
+        (**self).preemptions()
+    }
+    fn record_delivery(&mut self, mission: &str, attempt: &DeliveryTry) -> Result<()> {
+        (**self).record_delivery(mission, attempt)
+    }
+    fn deliveries(&self, mission: &str) -> Result<Vec<DeliveryTry>> {
+        (**self).deliveries(mission)
+    }
+    fn location(&self) -> Option<PathBuf> {
+        (**self).location()
+    }
 }

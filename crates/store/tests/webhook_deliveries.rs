@@ -1,10 +1,12 @@
 //! The record of webhook delivery tries: written one try at a time, read
 //! back in order, kept across reopening, refused for a mission the
-//! database does not have.
+//! database does not have; on both backends.
+
+mod support;
 
 use jiff::Timestamp;
+use support::both;
 use techlead_core::state::MissionPlan;
-use techlead_store::sqlite::SqliteStore;
 use techlead_store::{DeliveryTry, Error, Store};
 
 fn plan() -> MissionPlan {
@@ -39,11 +41,9 @@ fn attempt(hook: &str, seq: u64, number: u32, status: Option<u16>) -> DeliveryTr
     }
 }
 
-#[test]
-fn tries_are_recorded_and_read_back_in_order_across_reopening() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("t.db");
-    let mut store = SqliteStore::open(&path).unwrap();
+both! {
+fn tries_are_recorded_and_read_back_in_order_across_reopening(db) {
+    let mut store = db.open();
     let id = store
         .create_mission(&plan(), Timestamp::UNIX_EPOCH)
         .unwrap();
@@ -58,7 +58,7 @@ fn tries_are_recorded_and_read_back_in_order_across_reopening() {
         store.record_delivery(&id, t).unwrap();
     }
     drop(store);
-    let store = SqliteStore::open(&path).unwrap();
+    let store = db.open();
     let read = store.deliveries(&id).unwrap();
     assert_eq!(
         read,
@@ -72,11 +72,11 @@ fn tries_are_recorded_and_read_back_in_order_across_reopening() {
     // Another mission's record is its own.
     assert_eq!(store.deliveries("other-1").unwrap(), []);
 }
+}
 
-#[test]
-fn a_try_for_an_unknown_mission_or_a_repeated_try_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = SqliteStore::open(&dir.path().join("t.db")).unwrap();
+both! {
+fn a_try_for_an_unknown_mission_or_a_repeated_try_is_refused(db) {
+    let mut store = db.open();
     let error = store
         .record_delivery("nope-1", &attempt("h", 1, 1, None))
         .unwrap_err();
@@ -94,4 +94,5 @@ fn a_try_for_an_unknown_mission_or_a_repeated_try_is_refused() {
             .is_err()
     );
     assert_eq!(store.deliveries(&id).unwrap().len(), 1);
+}
 }

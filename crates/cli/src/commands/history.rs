@@ -26,7 +26,9 @@ pub fn run(args: &HistoryArgs) -> Result<Outcome, CliError> {
     }
     let missions = missions(&store)?;
     if missions.is_empty() {
-        return Err(CliError::NoMissions { path });
+        return Err(CliError::NoMissions {
+            database: database::shown(&path),
+        });
     }
     if args.json {
         print_json(&missions.iter().map(summary_json).collect::<Vec<_>>());

@@ -11,7 +11,6 @@ use std::path::Path;
 use techlead_core::forecast::{self, Model, Work};
 use techlead_core::report::{self, Audience, Inputs};
 use techlead_core::state::MissionState;
-use techlead_store::sqlite::SqliteStore;
 use techlead_store::{MissionRow, Store};
 
 pub fn run(args: &ReportArgs) -> Result<Outcome, CliError> {
@@ -60,7 +59,7 @@ const FORECAST_RUNS: u32 = 200;
 /// P90), from the estimates corrected by the record's history; none for a
 /// finished mission.
 fn forecast(
-    store: &SqliteStore,
+    store: &dyn Store,
     state: &MissionState,
     now: jiff::Timestamp,
 ) -> Result<Option<report::Forecast>, CliError> {
@@ -79,7 +78,7 @@ fn forecast(
 
 /// The mission asked for (the newest without a name), or an error whose
 /// hint lists the missions the database holds.
-fn mission(store: &SqliteStore, path: &Path, name: Option<&str>) -> Result<MissionRow, CliError> {
+fn mission(store: &dyn Store, path: &Path, name: Option<&str>) -> Result<MissionRow, CliError> {
     let Some(name) = name else {
         return database::mission(store, path, None);
     };
@@ -106,7 +105,7 @@ fn mission(store: &SqliteStore, path: &Path, name: Option<&str>) -> Result<Missi
     };
     Err(CliError::UnknownMission {
         name: name.to_string(),
-        path: path.to_path_buf(),
+        database: database::shown(path),
         hint,
     })
 }

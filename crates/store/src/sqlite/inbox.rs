@@ -5,7 +5,8 @@
 //! event log keeps its single writer, and a decision made while no run
 //! holds the mission waits for the next `resume`.
 
-use super::{column, timestamp};
+use super::column;
+use crate::encoding::timestamp;
 use crate::{DecisionRequest, DecisionRow};
 use jiff::Timestamp;
 use rusqlite::{Connection, Row, Transaction, params};
@@ -73,28 +74,4 @@ fn row(row: &Row<'_>) -> rusqlite::Result<DecisionRow> {
         applied_seq: row.get::<_, Option<i64>>(7)?.map(|s| s as u64),
         refused: row.get(8)?,
     })
-}
-
-/// The writer carried out decision `request` as event `seq`.
-pub(super) fn applied(
-    tx: &Transaction<'_>,
-    mission: &str,
-    request: u32,
-    seq: u64,
-) -> rusqlite::Result<()> {
-    tx.prepare_cached("UPDATE decisions SET applied_seq = ?3 WHERE mission = ?1 AND id = ?2")?
-        .execute(params![mission, request, seq as i64])?;
-    Ok(())
-}
-
-/// The writer refused decision `request`, for `reason`.
-pub(super) fn refused(
-    tx: &Transaction<'_>,
-    mission: &str,
-    request: u32,
-    reason: &str,
-) -> rusqlite::Result<()> {
-    tx.prepare_cached("UPDATE decisions SET refused = ?3 WHERE mission = ?1 AND id = ?2")?
-        .execute(params![mission, request, reason])?;
-    Ok(())
 }

@@ -4,7 +4,7 @@
 //! holds it, for the error the next taker gets.
 
 use super::io_error;
-use crate::{Error, MissionLock, Result};
+use crate::{Error, MissionLock, Result, holder};
 use rustix::fs::{FlockOperation, flock};
 use rustix::io::Errno;
 use std::ffi::OsString;
@@ -52,7 +52,7 @@ pub(super) fn acquire(db: &Path, mission: &str) -> Result<MissionLock> {
     let now = jiff::Timestamp::now()
         .round(jiff::Unit::Second)
         .unwrap_or_else(|_| jiff::Timestamp::now());
-    let text = format!("pid {} on {} since {now}\n", std::process::id(), hostname());
+    let text = format!("{} since {now}\n", holder::me());
     (|| {
         file.set_len(0)?;
         file.rewind()?;
@@ -64,18 +64,28 @@ pub(super) fn acquire(db: &Path, mission: &str) -> Result<MissionLock> {
     })
 }
 
-/// How long to wait for a lock whose holder is dead: a child forked by the
-/// dead holder keeps a copy of the lock until it starts its program.
-const DEAD_HOLDER_WAIT: Duration = Duration::from_secs(3);
+/// Whether a run holds `mission`'s lock. Tested with a shared lock,
+/// dropped at once and only on a lock file a run already made: a run
+/// taking the lock in that instant waits, as for a dead holder, while the
+/// file names the last run.
+pub(super) fn is_held(db: &Path, mission: &str) -> bool {
+    let Ok(file) = File::open(lock_path(db, mission)) else {
+        return false;
+    };
+    matches!(
+        file.try_lock_shared(),
+        Err(std::fs::TryLockError::WouldBlock)
+    )
+}
 
 fn take(file: &mut File, path: &Path, mission: &str) -> Result<()> {
-    let deadline = std::time::Instant::now() + DEAD_HOLDER_WAIT;
+    let deadline = std::time::Instant::now() + holder::DEAD_HOLDER_WAIT;
     loop {
         match flock(&*file, FlockOperation::NonBlockingLockExclusive) {
             Ok(()) => return Ok(()),
             Err(Errno::WOULDBLOCK) => {
                 let holder = holder(file);
-                if holder_is_dead(&holder) && std::time::Instant::now() < deadline {
+                if holder::is_dead(&holder) && std::time::Instant::now() < deadline {
                     std::thread::sleep(Duration::from_millis(25));
                     continue;
                 }
@@ -87,21 +97,6 @@ fn take(file: &mut File, path: &Path, mission: &str) -> Result<()> {
             Err(errno) => return Err(io_error(path, errno.into())),
         }
     }
-}
-
-/// Whether the holder named in the lock file is a process of this host
-/// that no longer exists.
-fn holder_is_dead(holder: &str) -> bool {
-    let mut words = holder.split_whitespace();
-    let (Some("pid"), Some(pid), Some("on"), Some(host)) =
-        (words.next(), words.next(), words.next(), words.next())
-    else {
-        return false;
-    };
-    host == hostname()
-        && pid
-            .parse::<u32>()
-            .is_ok_and(|pid| !Path::new(&format!("/proc/{pid}")).exists())
 }
 
 /// What the holder wrote in the lock file. It writes right after taking
@@ -118,14 +113,4 @@ fn holder(file: &mut File) -> String {
         std::thread::sleep(Duration::from_millis(10));
     }
     "a process that has not said who it is".to_string()
-}
-
-fn hostname() -> String {
-    let name = rustix::system::uname();
-    let name = name.nodename().to_string_lossy();
-    if name.is_empty() {
-        "an unnamed host".to_string()
-    } else {
-        name.into_owned()
-    }
 }

@@ -197,7 +197,7 @@ pub(super) fn check_header(path: &Path) -> Result<()> {
     };
     if file.metadata().is_ok_and(|m| m.is_dir()) {
         return Err(Error::Foreign {
-            path: path.to_path_buf(),
+            database: path.display().to_string(),
         });
     }
     let mut header = Vec::with_capacity(SQLITE_HEADER.len());
@@ -209,7 +209,7 @@ pub(super) fn check_header(path: &Path) -> Result<()> {
         Ok(())
     } else {
         Err(Error::Foreign {
-            path: path.to_path_buf(),
+            database: path.display().to_string(),
         })
     }
 }
@@ -251,7 +251,7 @@ fn kind(conn: &Connection, path: &Path) -> Result<Kind> {
 pub(super) fn check(conn: &Connection, path: &Path) -> Result<()> {
     match kind(conn, path)? {
         Kind::Foreign => Err(Error::Foreign {
-            path: path.to_path_buf(),
+            database: path.display().to_string(),
         }),
         Kind::Techlead { version } if version > SCHEMA_VERSION => Err(too_new(path, version)),
         Kind::Empty | Kind::Techlead { .. } => Ok(()),
@@ -274,7 +274,7 @@ pub(super) fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
         Kind::Techlead { version } => version,
         Kind::Foreign => {
             return Err(Error::Foreign {
-                path: path.to_path_buf(),
+                database: path.display().to_string(),
             });
         }
     };
@@ -301,7 +301,7 @@ pub(super) fn is_current(conn: &Connection, path: &Path) -> Result<bool> {
 
 fn too_new(path: &Path, found: i64) -> Error {
     Error::TooNew {
-        path: path.to_path_buf(),
+        database: path.display().to_string(),
         found,
         supported: SCHEMA_VERSION,
     }

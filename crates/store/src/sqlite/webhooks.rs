@@ -3,7 +3,8 @@
 //! resume (what is still owed) and by `techlead status` and `techlead
 //! webhooks`.
 
-use super::{column, timestamp};
+use super::column;
+use crate::encoding::timestamp;
 use rusqlite::{Connection, params};
 use techlead_core::webhook::DeliveryTry;
 

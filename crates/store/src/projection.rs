@@ -3,7 +3,12 @@
 //! status). Each event updates them in the transaction that appends it, so
 //! they never disagree with the log; the log stays the truth.
 
-use rusqlite::{Transaction, params};
+//!
+//! Written once for both backends against [`Writer`]: the SQL is the
+//! subset SQLite and PostgreSQL share, with `?N` parameters.
+
+use crate::writer::{Writer, v};
+use techlead_core::state::Decision;
 use techlead_core::state::{
     AttemptOutcome, Event, EventRecord, MissionPlan, MissionStatus, NextStep, Report, TaskPart,
 };
@@ -11,7 +16,7 @@ use techlead_core::state::{
 /// What one append changes on the mission's row, summed over its events
 /// and written once at the end.
 #[derive(Debug, Default)]
-pub(super) struct MissionChange {
+pub(crate) struct MissionChange {
     pub status: Option<MissionStatus>,
     pub succeeded: i64,
     pub failed: i64,
@@ -20,7 +25,7 @@ pub(super) struct MissionChange {
 }
 
 /// The `type` column: the event's serde tag.
-pub(super) fn event_type(event: &Event) -> &'static str {
+pub(crate) fn event_type(event: &Event) -> &'static str {
     match event {
         Event::MissionCreated { .. } => "mission_created",
         Event::RunStarted { .. } => "run_started",
@@ -60,7 +65,7 @@ pub(super) fn event_type(event: &Event) -> &'static str {
 }
 
 /// The `task` column: the task the event is about, if any.
-pub(super) fn event_task(event: &Event) -> Option<&str> {
+pub(crate) fn event_task(event: &Event) -> Option<&str> {
     match event {
         Event::AttemptQueued { task, .. }
         | Event::AttemptStarted { task, .. }
@@ -83,25 +88,27 @@ pub(super) fn event_task(event: &Event) -> Option<&str> {
     }
 }
 
-fn set_status(
-    tx: &Transaction<'_>,
+fn set_status<W: Writer>(
+    w: &mut W,
     mission: &str,
     task: &str,
     status: &str,
-) -> rusqlite::Result<()> {
-    tx.prepare_cached("UPDATE tasks SET status = ?3 WHERE mission = ?1 AND id = ?2")?
-        .execute(params![mission, task, status])?;
+) -> Result<(), W::Error> {
+    w.execute(
+        "UPDATE tasks SET status = ?3 WHERE mission = ?1 AND id = ?2",
+        &[v(mission), v(task), v(status)],
+    )?;
     Ok(())
 }
 
 /// A task's status (and agent) after an attempt or a check.
-fn project_next(
-    tx: &Transaction<'_>,
+fn project_next<W: Writer>(
+    w: &mut W,
     mission: &str,
     task: &str,
     next: &NextStep,
     change: &mut MissionChange,
-) -> rusqlite::Result<()> {
+) -> Result<(), W::Error> {
     let (status, agent) = match next {
         NextStep::Done => {
             change.succeeded += 1;
@@ -115,54 +122,79 @@ fn project_next(
         }
         NextStep::Requeue | NextStep::Split => ("pending", None),
     };
-    tx.prepare_cached(
+    w.execute(
         "UPDATE tasks SET status = ?3, agent = COALESCE(?4, agent)
          WHERE mission = ?1 AND id = ?2",
-    )?
-    .execute(params![mission, task, status, agent])?;
+        &[v(mission), v(task), v(status), v(agent)],
+    )?;
     Ok(())
 }
 
+/// The mission's row after an append whose last event is `last`: its
+/// last seq and time, and what the append's events changed.
+pub(crate) fn finish<W: Writer>(
+    w: &mut W,
+    mission: &str,
+    last: &EventRecord,
+    change: &MissionChange,
+) -> Result<(), W::Error> {
+    w.execute(
+        "UPDATE missions
+         SET last_seq = ?2, updated_at = ?3, status = COALESCE(?4, status),
+             succeeded = succeeded + ?5, failed = failed + ?6, tasks = tasks + ?7
+         WHERE id = ?1",
+        &[
+            v(mission),
+            v(last.seq as i64),
+            v(&crate::encoding::timestamp(last.at)),
+            v(change.status.map(MissionStatus::as_str)),
+            v(change.succeeded),
+            v(change.failed),
+            v(change.tasks),
+        ],
+    )
+}
+
 /// The tasks of a new mission, each `pending`.
-pub(super) fn project_created(
-    tx: &Transaction<'_>,
+pub(crate) fn project_created<W: Writer>(
+    w: &mut W,
     mission: &str,
     plan: &MissionPlan,
-) -> rusqlite::Result<()> {
-    let mut insert = tx.prepare_cached(
-        "INSERT INTO tasks (mission, id, position, title, phase, priority, agent, executor, status)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending')",
-    )?;
+) -> Result<(), W::Error> {
     for (position, task) in plan.tasks.iter().enumerate() {
-        insert.execute(params![
-            mission,
-            task.id,
-            position as i64,
-            task.title,
-            task.phase.map(|p| p as i64),
-            task.priority.as_str(),
-            task.agent,
-            task.executor,
-        ])?;
+        w.execute(
+            "INSERT INTO tasks (mission, id, position, title, phase, priority, agent, executor, status)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending')",
+            &[
+                v(mission),
+                v(&task.id),
+                v(position as i64),
+                v(&task.title),
+                v(task.phase.map(|p| p as i64)),
+                v(task.priority.as_str()),
+                v(&task.agent),
+                v(&task.executor),
+            ],
+        )?;
     }
     Ok(())
 }
 
 /// Applies one stored event to the projections.
 /// `at` is the record's time as stored.
-pub(super) fn project(
-    tx: &Transaction<'_>,
+pub(crate) fn project<W: Writer>(
+    w: &mut W,
     mission: &str,
     record: &EventRecord,
     at: &str,
     change: &mut MissionChange,
-) -> rusqlite::Result<()> {
+) -> Result<(), W::Error> {
     match &record.event {
-        Event::MissionCreated { plan } => project_created(tx, mission, plan)?,
+        Event::MissionCreated { plan } => project_created(w, mission, plan)?,
         Event::RunStarted { .. } | Event::DispatchResumed => {
             change.status = Some(MissionStatus::Running);
             if matches!(record.event, Event::DispatchResumed) {
-                resolve_escalations(tx, mission, at)?;
+                resolve_escalations(w, mission, at)?;
             }
         }
         Event::AttemptQueued {
@@ -172,37 +204,22 @@ pub(super) fn project(
             executor,
             dir,
         } => {
-            tx.prepare_cached(
-                "INSERT INTO attempts (mission, task, attempt, agent, executor, dir, queued_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )?
-            .execute(params![mission, task, attempt, agent, executor, dir, at])?;
-            tx.prepare_cached(
-                "UPDATE tasks SET status = 'queued', attempts = ?3, agent = ?4
-                 WHERE mission = ?1 AND id = ?2",
-            )?
-            .execute(params![mission, task, attempt, agent])?;
+            w.execute("INSERT INTO attempts (mission, task, attempt, agent, executor, dir, queued_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)", &[v(mission), v(task), v(attempt), v(agent), v(executor), v(dir), v(at)])?;
+            w.execute("UPDATE tasks SET status = 'queued', attempts = ?3, agent = ?4
+                 WHERE mission = ?1 AND id = ?2", &[v(mission), v(task), v(attempt), v(agent)])?;
         }
         Event::AttemptStarted { task, attempt } => {
-            tx.prepare_cached(
-                "UPDATE attempts SET started_at = ?4 WHERE mission = ?1 AND task = ?2 AND attempt = ?3",
-            )?
-            .execute(params![mission, task, attempt, at])?;
-            set_status(tx, mission, task, "running")?;
+            w.execute("UPDATE attempts SET started_at = ?4 WHERE mission = ?1 AND task = ?2 AND attempt = ?3", &[v(mission), v(task), v(attempt), v(at)])?;
+            set_status(w, mission, task, "running")?;
         }
         Event::AttemptWithdrawn { task, attempt } => {
-            tx.prepare_cached(
-                "DELETE FROM attempts WHERE mission = ?1 AND task = ?2 AND attempt = ?3",
-            )?
-            .execute(params![mission, task, attempt])?;
+            w.execute("DELETE FROM attempts WHERE mission = ?1 AND task = ?2 AND attempt = ?3", &[v(mission), v(task), v(attempt)])?;
             // Back where it was: retrying after a failed attempt, else pending.
-            tx.prepare_cached(
-                "UPDATE tasks SET attempts = ?3, status = CASE WHEN EXISTS (
+            w.execute("UPDATE tasks SET attempts = ?3, status = CASE WHEN EXISTS (
                      SELECT 1 FROM attempts WHERE mission = ?1 AND task = ?2 AND attempt = ?3
                      AND outcome IN ('failed', 'timed_out')) THEN 'retrying' ELSE 'pending' END
-                 WHERE mission = ?1 AND id = ?2",
-            )?
-            .execute(params![mission, task, attempt - 1])?;
+                 WHERE mission = ?1 AND id = ?2", &[v(mission), v(task), v(attempt - 1)])?;
         }
         Event::AttemptProgress { .. }
         | Event::ExecutorPaused { .. }
@@ -224,29 +241,15 @@ pub(super) fn project(
             attempt,
             usage,
         } => {
-            tx.prepare_cached(
-                "UPDATE attempts SET input_tokens = ?4, output_tokens = ?5, cache_read_tokens = ?6,
+            w.execute("UPDATE attempts SET input_tokens = ?4, output_tokens = ?5, cache_read_tokens = ?6,
                      cache_write_tokens = ?7, cost_usd = ?8, turns = ?9, model = COALESCE(?10, model)
-                 WHERE mission = ?1 AND task = ?2 AND attempt = ?3",
-            )?
-            .execute(params![
-                mission,
-                task,
-                attempt,
-                usage.input_tokens as i64,
-                usage.output_tokens as i64,
-                usage.cache_read_tokens as i64,
-                usage.cache_write_tokens as i64,
-                usage.cost_usd,
-                usage.turns,
-                usage.model,
-            ])?;
+                 WHERE mission = ?1 AND task = ?2 AND attempt = ?3", &[v(mission), v(task), v(attempt), v(usage.input_tokens as i64), v(usage.output_tokens as i64), v(usage.cache_read_tokens as i64), v(usage.cache_write_tokens as i64), v(usage.cost_usd), v(usage.turns), v(&usage.model)])?;
         }
         Event::AttemptReported {
             task,
             report: Report::Summary(summary),
             ..
-        } => set_summary(tx, mission, task, summary)?,
+        } => set_summary(w, mission, task, summary)?,
         Event::AttemptReported { .. } => {}
         Event::AttemptFinished {
             task,
@@ -263,29 +266,16 @@ pub(super) fn project(
                 } => (*exit_code, *signal, Some(message.as_str())),
                 _ => (None, None, None),
             };
-            tx.prepare_cached(
-                "UPDATE attempts
+            w.execute("UPDATE attempts
                  SET finished_at = ?4, outcome = ?5, exit_code = ?6, signal = ?7, message = ?8,
                      duration_ms = ?9
-                 WHERE mission = ?1 AND task = ?2 AND attempt = ?3",
-            )?
-            .execute(params![
-                mission,
-                task,
-                attempt,
-                at,
-                outcome.kind(),
-                exit_code,
-                signal,
-                message,
-                *duration_ms as i64,
-            ])?;
-            project_next(tx, mission, task, next, change)?;
+                 WHERE mission = ?1 AND task = ?2 AND attempt = ?3", &[v(mission), v(task), v(attempt), v(at), v(outcome.kind()), v(exit_code), v(signal), v(message), v(*duration_ms as i64)])?;
+            project_next(w, mission, task, next, change)?;
             if let AttemptOutcome::Succeeded {
                 summary: Some(summary),
             } = outcome
             {
-                set_summary(tx, mission, task, summary)?;
+                set_summary(w, mission, task, summary)?;
             }
         }
         Event::TaskGateFinished {
@@ -294,17 +284,14 @@ pub(super) fn project(
             ..
         }
         | Event::MergeConflicted { task, next, .. } => {
-            project_next(tx, mission, task, next, change)?;
+            project_next(w, mission, task, next, change)?;
         }
         Event::TaskAccepted { task, .. } => {
             change.succeeded += 1;
-            set_status(tx, mission, task, "succeeded")?;
+            set_status(w, mission, task, "succeeded")?;
         }
         Event::TaskBlocked { task, by } => {
-            tx.prepare_cached(
-                "UPDATE tasks SET status = 'blocked', blocked_by = ?3 WHERE mission = ?1 AND id = ?2",
-            )?
-            .execute(params![mission, task, by])?;
+            w.execute("UPDATE tasks SET status = 'blocked', blocked_by = ?3 WHERE mission = ?1 AND id = ?2", &[v(mission), v(task), v(by)])?;
         }
         Event::PhaseGateFinished {
             phase,
@@ -313,20 +300,8 @@ pub(super) fn project(
             exit_code,
             log,
         } => {
-            tx.prepare_cached(
-                "INSERT INTO gates (mission, seq, phase, gate, passed, exit_code, log, at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            )?
-            .execute(params![
-                mission,
-                record.seq as i64,
-                *phase as i64,
-                gate,
-                passed,
-                exit_code,
-                log,
-                at
-            ])?;
+            w.execute("INSERT INTO gates (mission, seq, phase, gate, passed, exit_code, log, at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)", &[v(mission), v(record.seq as i64), v(*phase as i64), v(gate), v(passed), v(exit_code), v(log), v(at)])?;
         }
         Event::DispatchPaused { .. } => change.status = Some(MissionStatus::Paused),
         Event::EscalationRaised {
@@ -342,11 +317,8 @@ pub(super) fn project(
                 .unwrap_or_default();
             let tasks = serde_json::to_string(tasks).unwrap_or_default();
             let options = serde_json::to_string(options).unwrap_or_default();
-            tx.prepare_cached(
-                "INSERT INTO escalations (mission, id, kind, message, tasks, options, raised_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )?
-            .execute(params![mission, id, kind, message, tasks, options, at])?;
+            w.execute("INSERT INTO escalations (mission, id, kind, message, tasks, options, raised_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)", &[v(mission), v(id), v(&kind), v(message), v(&tasks), v(&options), v(at)])?;
         }
         Event::EscalationResolved {
             id,
@@ -355,44 +327,36 @@ pub(super) fn project(
             request,
             ..
         } => {
-            tx.prepare_cached(
-                "UPDATE escalations SET resolved_at = ?3, resolution = ?4, resolved_by = ?5
-                 WHERE mission = ?1 AND id = ?2",
-            )?
-            .execute(params![mission, id, at, decision.to_string(), by])?;
+            let resolution = decision.to_string();
+            w.execute("UPDATE escalations SET resolved_at = ?3, resolution = ?4, resolved_by = ?5
+                 WHERE mission = ?1 AND id = ?2", &[v(mission), v(id), v(at), v(&resolution), v(by)])?;
             if let Some(request) = request {
-                super::inbox::applied(tx, mission, *request, record.seq)?;
+                applied(w, mission, *request, record.seq)?;
             }
-            if let Some(status) = status_after_decision(tx, mission, change, decision)? {
+            if let Some(status) = status_after_decision(w, mission, change, decision)? {
                 change.status = Some(status);
             }
         }
         Event::DecisionRefused {
             request, reason, ..
-        } => super::inbox::refused(tx, mission, *request, reason)?,
+        } => refused(w, mission, *request, reason)?,
         Event::TaskReopened { task, agent } => {
-            uncount_failure(tx, mission, task, change)?;
-            tx.prepare_cached(
-                "UPDATE tasks SET status = 'pending', blocked_by = NULL, agent = COALESCE(?3, agent)
-                 WHERE mission = ?1 AND id = ?2",
-            )?
-            .execute(params![mission, task, agent])?;
+            uncount_failure(w, mission, task, change)?;
+            w.execute("UPDATE tasks SET status = 'pending', blocked_by = NULL, agent = COALESCE(?3, agent)
+                 WHERE mission = ?1 AND id = ?2", &[v(mission), v(task), v(agent)])?;
         }
         Event::TaskApproved { task } => {
-            uncount_failure(tx, mission, task, change)?;
-            set_status(tx, mission, task, "checking")?;
+            uncount_failure(w, mission, task, change)?;
+            set_status(w, mission, task, "checking")?;
         }
         Event::TaskSplit { task, parts } => {
-            uncount_failure(tx, mission, task, change)?;
-            project_split(tx, mission, task, parts)?;
+            uncount_failure(w, mission, task, change)?;
+            project_split(w, mission, task, parts)?;
             change.tasks += parts.len() as i64;
         }
         Event::TaskSkipped { task } => {
-            uncount_failure(tx, mission, task, change)?;
-            tx.prepare_cached(
-                "UPDATE tasks SET status = 'skipped', blocked_by = NULL WHERE mission = ?1 AND id = ?2",
-            )?
-            .execute(params![mission, task])?;
+            uncount_failure(w, mission, task, change)?;
+            w.execute("UPDATE tasks SET status = 'skipped', blocked_by = NULL WHERE mission = ?1 AND id = ?2", &[v(mission), v(task)])?;
         }
         Event::RunInterrupted { .. } => change.status = Some(MissionStatus::Interrupted),
         Event::MissionFinished { status } => {
@@ -400,21 +364,23 @@ pub(super) fn project(
             // A failed mission's escalations stay open: deciding one gives
             // the mission another round.
             if *status != MissionStatus::Failed {
-                resolve_escalations(tx, mission, at)?;
+                resolve_escalations(w, mission, at)?;
             }
         }
     }
     Ok(())
 }
 
-fn set_summary(
-    tx: &Transaction<'_>,
+fn set_summary<W: Writer>(
+    w: &mut W,
     mission: &str,
     task: &str,
     summary: &str,
-) -> rusqlite::Result<()> {
-    tx.prepare_cached("UPDATE tasks SET summary = ?3 WHERE mission = ?1 AND id = ?2")?
-        .execute(params![mission, task, summary])?;
+) -> Result<(), W::Error> {
+    w.execute(
+        "UPDATE tasks SET summary = ?3 WHERE mission = ?1 AND id = ?2",
+        &[v(mission), v(task), v(summary)],
+    )?;
     Ok(())
 }
 
@@ -422,27 +388,20 @@ fn set_summary(
 /// escalations are settled.
 /// A decision lets a paused mission go on, gives a failed one another
 /// round (paused until a run takes it), and leaves the rest as they are.
-fn status_after_decision(
-    tx: &Transaction<'_>,
+fn status_after_decision<W: Writer>(
+    w: &mut W,
     mission: &str,
     change: &MissionChange,
-    decision: &techlead_core::state::Decision,
-) -> rusqlite::Result<Option<MissionStatus>> {
+    decision: &Decision,
+) -> Result<Option<MissionStatus>, W::Error> {
     // An abort finishes the mission by its own event; an answer goes to
     // the asking agent and changes nothing of the mission's.
-    if matches!(
-        decision,
-        techlead_core::state::Decision::Abort | techlead_core::state::Decision::Answer { .. }
-    ) {
+    if matches!(decision, Decision::Abort | Decision::Answer { .. }) {
         return Ok(None);
     }
     let current = match change.status {
         Some(status) => status.as_str().to_string(),
-        None => tx.query_row(
-            "SELECT status FROM missions WHERE id = ?1",
-            [mission],
-            |row| row.get::<_, String>(0),
-        )?,
+        None => w.text("SELECT status FROM missions WHERE id = ?1", &[v(mission)])?,
     };
     Ok(match current.as_str() {
         "paused" => Some(MissionStatus::Running),
@@ -451,41 +410,44 @@ fn status_after_decision(
     })
 }
 
-/// A failed task that waits again, or is skipped, no longer counts as
-/// failed on the mission's row.
 /// A split task waits again; its parts join the mission after the last
 /// task, on its agent, executor, phase and priority.
-fn project_split(
-    tx: &Transaction<'_>,
+fn project_split<W: Writer>(
+    w: &mut W,
     mission: &str,
     task: &str,
     parts: &[TaskPart],
-) -> rusqlite::Result<()> {
-    set_status(tx, mission, task, "pending")?;
-    tx.prepare_cached("UPDATE tasks SET blocked_by = NULL WHERE mission = ?1 AND id = ?2")?
-        .execute(params![mission, task])?;
-    let mut insert = tx.prepare_cached(
-        "INSERT INTO tasks (mission, id, position, title, phase, priority, agent, executor, status)
-         SELECT mission, ?3, (SELECT MAX(position) + 1 FROM tasks WHERE mission = ?1), ?4,
-                phase, priority, agent, executor, 'pending'
-         FROM tasks WHERE mission = ?1 AND id = ?2",
+) -> Result<(), W::Error> {
+    w.execute(
+        "UPDATE tasks SET status = 'pending', blocked_by = NULL WHERE mission = ?1 AND id = ?2",
+        &[v(mission), v(task)],
     )?;
     for part in parts {
-        insert.execute(params![mission, task, part.id, part.title])?;
+        // The casts give PostgreSQL the parameters' types, which it cannot
+        // infer in a select list.
+        w.execute(
+            "INSERT INTO tasks (mission, id, position, title, phase, priority, agent, executor, status)
+             SELECT mission, CAST(?3 AS TEXT),
+                    (SELECT MAX(position) + 1 FROM tasks WHERE mission = ?1), CAST(?4 AS TEXT),
+                    phase, priority, agent, executor, 'pending'
+             FROM tasks WHERE mission = ?1 AND id = ?2",
+            &[v(mission), v(task), v(&part.id), v(&part.title)],
+        )?;
     }
     Ok(())
 }
 
-fn uncount_failure(
-    tx: &Transaction<'_>,
+/// A failed task that waits again, or is skipped, no longer counts as
+/// failed on the mission's row.
+fn uncount_failure<W: Writer>(
+    w: &mut W,
     mission: &str,
     task: &str,
     change: &mut MissionChange,
-) -> rusqlite::Result<()> {
-    let status: String = tx.query_row(
+) -> Result<(), W::Error> {
+    let status = w.text(
         "SELECT status FROM tasks WHERE mission = ?1 AND id = ?2",
-        params![mission, task],
-        |row| row.get(0),
+        &[v(mission), v(task)],
     )?;
     if status == "failed" {
         change.failed -= 1;
@@ -493,12 +455,34 @@ fn uncount_failure(
     Ok(())
 }
 
-fn resolve_escalations(tx: &Transaction<'_>, mission: &str, at: &str) -> rusqlite::Result<()> {
-    tx.prepare_cached(
+fn resolve_escalations<W: Writer>(w: &mut W, mission: &str, at: &str) -> Result<(), W::Error> {
+    w.execute(
         "UPDATE escalations SET resolved_at = ?2 WHERE mission = ?1 AND resolved_at IS NULL",
-    )?
-    .execute(params![mission, at])?;
+        &[v(mission), v(at)],
+    )?;
     Ok(())
+}
+
+/// The writer carried out decision `request` (of the mission's inbox) as
+/// event `seq`.
+fn applied<W: Writer>(w: &mut W, mission: &str, request: u32, seq: u64) -> Result<(), W::Error> {
+    w.execute(
+        "UPDATE decisions SET applied_seq = ?3 WHERE mission = ?1 AND id = ?2",
+        &[v(mission), v(request), v(seq as i64)],
+    )
+}
+
+/// The writer refused decision `request`, for `reason`.
+fn refused<W: Writer>(
+    w: &mut W,
+    mission: &str,
+    request: u32,
+    reason: &str,
+) -> Result<(), W::Error> {
+    w.execute(
+        "UPDATE decisions SET refused = ?3 WHERE mission = ?1 AND id = ?2",
+        &[v(mission), v(request), v(reason)],
+    )
 }
 
 #[cfg(test)]
