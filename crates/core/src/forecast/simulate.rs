@@ -15,7 +15,8 @@
 use super::model::{Model, Pool};
 use super::rng::Rng;
 use super::work::Work;
-use std::cmp::{Ordering, Reverse};
+use crate::plan::schedule::Hour;
+use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
 const NONE: u32 = u32::MAX;
@@ -302,27 +303,3 @@ impl Scratch {
         }
     }
 }
-
-/// An hour, totally ordered.
-#[derive(Debug, Clone, Copy)]
-struct Hour(f64);
-
-impl Ord for Hour {
-    fn cmp(&self, other: &Self) -> Ordering {
-        self.0.total_cmp(&other.0)
-    }
-}
-
-impl PartialOrd for Hour {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl PartialEq for Hour {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-
-impl Eq for Hour {}

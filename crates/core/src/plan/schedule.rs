@@ -324,9 +324,9 @@ impl PartialEq for Key {
 
 impl Eq for Key {}
 
-/// An hour, totally ordered.
+/// An hour, totally ordered (the forecast's simulation orders by it too).
 #[derive(Debug, Clone, Copy)]
-struct Hour(f64);
+pub(crate) struct Hour(pub(crate) f64);
 
 impl Ord for Hour {
     fn cmp(&self, other: &Self) -> Ordering {
