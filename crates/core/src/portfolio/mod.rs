@@ -182,9 +182,3 @@ fn agent_shares(state: &MissionState, load: &MissionLoad) -> BTreeMap<String, Sh
     }
     shares
 }
-
-/// The time `hours` after `now`: when a window ends, for people.
-pub fn due_at(now: Timestamp, hours: f64) -> Option<Timestamp> {
-    let span = jiff::SignedDuration::try_from_secs_f64(hours * 3600.0).ok()?;
-    now.checked_add(span).ok()
-}
