@@ -62,7 +62,7 @@ fn agents(p: &Portfolio, width: usize, paint: &Painter) -> String {
         table::column("ALLOCATION", false),
         table::column("FLAG", false),
     ];
-    let rows: Vec<Vec<String>> = p.agents.iter().map(|a| row(a)).collect();
+    let rows: Vec<Vec<String>> = p.agents.iter().map(row).collect();
     let mut text = table::render(&columns, &rows, width);
     // Colour after layout, so that escape codes do not count as width.
     if paint.color {
