@@ -17,6 +17,7 @@ Examples:
   techlead agents --agents ~/agent-library
   techlead agents stats --kind fix
   techlead history
+  techlead portfolio
   techlead assign \"Add OAuth2 login with refresh tokens\"
   techlead schema > mission.schema.json
   techlead report quickstart --format html -o report.html
@@ -131,6 +132,11 @@ pub enum Command {
         after_help = "Rehearsals (the simulate executor) are listed and marked; agent stats and planning leave\nthem out. docs/history.md says what is measured.\n\nExamples:\n  techlead history                          # every mission, newest first\n  techlead history team-booking-platform-2  # one mission, task by task\n  techlead history --json | jq '.[] | select(.status == \"failed\")'"
     )]
     History(HistoryArgs),
+    /// Agents' allocation across the missions under way, over-allocation flagged, and portfolio risks.
+    #[command(
+        after_help = "Counts every mission not finished (running, paused, interrupted, created). Per agent: the\nhours its unfinished tasks still need (estimates, less reported progress), against what it can\ngive before each mission is due (max_parallel × hours to the deadline, or to the horizon).\nThe tightest window is its allocation. docs/portfolio.md explains the arithmetic and risks.\n\nExamples:\n  techlead portfolio\n  techlead portfolio --threshold 80             # flag agents over 80 %\n  techlead portfolio --horizon 40               # missions without a deadline are due in 40 h\n  techlead portfolio --json | jq '.agents[] | select(.over)'\n  techlead portfolio --db ~/work/.techlead/techlead.db\n\nExit codes: 0 shown, 2 no missions under way or invalid input."
+    )]
+    Portfolio(PortfolioArgs),
     /// Check a mission file and report every problem with file:line:col.
     #[command(after_help = "Example:\n  techlead validate examples/web-platform/mission.yaml")]
     Validate(MissionArgs),
@@ -315,6 +321,46 @@ pub struct HistoryArgs {
     /// Print JSON: an array of missions, or the one mission with its tasks.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PortfolioArgs {
+    #[command(flatten)]
+    pub database: Database,
+    /// Flag agents whose allocation is over this percent.
+    #[arg(long, value_name = "PERCENT", default_value_t = techlead_core::portfolio::DEFAULT_THRESHOLD,
+          value_parser = percent)]
+    pub threshold: f64,
+    /// Hours within which the work of a mission without a deadline is due.
+    #[arg(long, value_name = "HOURS", default_value_t = techlead_core::portfolio::DEFAULT_HORIZON_HOURS,
+          value_parser = positive_hours)]
+    pub horizon: f64,
+    /// Deadlines this many hours apart or closer, on a shared agent, are a cluster.
+    #[arg(long, value_name = "HOURS", default_value_t = techlead_core::portfolio::DEFAULT_WINDOW_HOURS,
+          value_parser = positive_hours)]
+    pub window: f64,
+    /// As of this time instead of now, e.g. 2026-12-01T09:00:00Z.
+    #[arg(long, value_name = "TIMESTAMP")]
+    pub as_of: Option<jiff::Timestamp>,
+    /// Print the portfolio as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn percent(text: &str) -> Result<f64, String> {
+    match text.trim_end_matches('%').parse::<f64>() {
+        Ok(p) if p.is_finite() && p > 0.0 => Ok(p),
+        _ => Err(format!("`{text}` is not a percentage above 0 (e.g. 90)")),
+    }
+}
+
+fn positive_hours(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(h) if h.is_finite() && h > 0.0 => Ok(h),
+        _ => Err(format!(
+            "`{text}` is not a number of hours above 0 (e.g. 168)"
+        )),
+    }
 }
 
 #[derive(Debug, Args)]

@@ -79,6 +79,9 @@ pub enum CliError {
     /// no way yet to follow a PostgreSQL database.
     #[error("`techlead serve` cannot serve a PostgreSQL database yet ({database})")]
     ServeNeedsSqlite { database: String },
+    /// Every mission of the database has finished: no portfolio to show.
+    #[error("no missions under way in {database}")]
+    NothingUnderWay { database: String },
     /// A mission asked for by a name the database does not hold; the hint
     /// lists what it does hold.
     #[error("no mission `{name}` in {database}")]
@@ -194,6 +197,9 @@ impl CliError {
             CliError::Webhook(error) => error.hint(),
             CliError::MissionChanged { .. } => Some(
                 "`techlead run` the edited file for a new mission, or `techlead resume --ignore-changes` to finish the recorded plan".into(),
+            ),
+            CliError::NothingUnderWay { .. } => Some(
+                "every mission has finished; `techlead history` shows them, `techlead run mission.yaml` starts one".into(),
             ),
             CliError::NoMissions { .. } => Some(
                 "`techlead run mission.yaml` starts one; --db picks another database".into(),

@@ -13,6 +13,7 @@ pub mod fingerprint;
 pub mod forecast;
 pub mod history;
 pub mod plan;
+pub mod portfolio;
 pub mod priority;
 pub mod prompt;
 pub mod report;

@@ -5,6 +5,7 @@
 import { get, missionPath } from './api.js';
 import { h, put } from './dom.js';
 import { ago, money } from './format.js';
+import { portfolioPanel } from './portfolio.js';
 
 const EVERY_MS = 3000;
 /** Missions whose spend is looked up (one request each). */
@@ -14,7 +15,8 @@ export function missionsView(root) {
   const body = h('tbody');
   const empty = h('p', { class: 'empty', hidden: true },
     'No missions yet. ', h('code', {}, 'techlead run mission.yaml'), ' records one here.');
-  put(root, h('section', { class: 'card' },
+  const portfolio = portfolioPanel();
+  put(root, portfolio.element, h('section', { class: 'card' },
     h('h2', {}, 'Missions'),
     h('table', { class: 'grid missions' },
       h('thead', {}, h('tr', {},
@@ -28,7 +30,7 @@ export function missionsView(root) {
 
   async function load() {
     try {
-      const missions = await get('/api/missions');
+      const [missions] = await Promise.all([get('/api/missions'), portfolio.load()]);
       empty.hidden = missions.length > 0;
       await Promise.all(missions.slice(0, DETAILED).map(async (m) => {
         const known = spend.get(m.id);

@@ -25,6 +25,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("dom.js", JS, include_str!("../assets/dom.js")),
     ("format.js", JS, include_str!("../assets/format.js")),
     ("missions.js", JS, include_str!("../assets/missions.js")),
+    ("portfolio.js", JS, include_str!("../assets/portfolio.js")),
     ("mission.js", JS, include_str!("../assets/mission.js")),
     ("dag.js", JS, include_str!("../assets/dag.js")),
     ("lanes.js", JS, include_str!("../assets/lanes.js")),

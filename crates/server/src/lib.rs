@@ -25,6 +25,7 @@ mod metrics;
 pub mod openapi;
 mod outlook;
 mod patch;
+mod portfolio;
 mod tail;
 pub mod token;
 mod ws;
@@ -184,6 +185,7 @@ pub const ROUTES: &[&str] = &[
     "/api/missions/{id}/tasks/{task}/diff",
     "/api/session",
     "/api/agents",
+    "/api/portfolio",
     "/metrics",
 ];
 
@@ -216,6 +218,7 @@ fn router(shared: Arc<Shared>) -> Router {
             post(dashboard::open).delete(dashboard::close),
         )
         .route("/api/agents", get(api::agents))
+        .route("/api/portfolio", get(portfolio::portfolio))
         .route("/metrics", get(metrics::serve))
         .route("/", get(dashboard::index))
         .route("/assets/{name}", get(dashboard::asset))

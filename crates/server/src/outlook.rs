@@ -3,11 +3,9 @@
 //! tasks still to finish, by estimate, so the one that decides when the
 //! mission ends), the progress, and an ETA at the pace so far.
 //!
-//! The plan's own critical path (`techlead plan`, `core::plan::Graph`) is
-//! over the mission file before anything ran; here finished tasks weigh
-//! nothing and a running task weighs what its reported progress leaves,
-//! so the path moves as work is done. Phases count as the graph counts
-//! them: every task of a phase waits for the previous non-empty phase.
+//! The path is `core::state::remaining`'s: finished tasks weigh nothing
+//! and a running task weighs what its reported progress leaves, so it
+//! moves as work is done (the portfolio reads the same path).
 //!
 //! The ETA is the forecast's (docs/forecast.md): a Monte Carlo of the
 //! remaining work from the database's history, with its P50 and P90, the
@@ -21,7 +19,7 @@ use jiff::Timestamp;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use techlead_core::forecast::{self, Forecast, History, Model, Work, slip};
-use techlead_core::plan::graph::DEFAULT_ESTIMATE_HOURS;
+use techlead_core::state::remaining::critical_path;
 use techlead_core::state::{MissionState, TaskStatus};
 
 pub async fn outlook(
@@ -113,129 +111,4 @@ fn forecast(state: &MissionState, history: &History, now: Timestamp) -> (Forecas
         "slip": state.forecast.and_then(|t| t.slipped),
     });
     (f, json)
-}
-
-#[derive(Debug, PartialEq)]
-struct Path_ {
-    tasks: Vec<usize>,
-    hours: f64,
-    unestimated: Vec<usize>,
-}
-
-/// Whether a task's work is still to come: not succeeded, and not failed
-/// or blocked (those wait for the person; nothing runs them).
-fn unfinished(status: TaskStatus) -> bool {
-    !status.is_terminal()
-}
-
-/// The hours a task has left: its estimate (or the default), less what
-/// its progress reports; nothing once finished.
-fn hours_left(state: &MissionState, t: usize) -> (f64, bool) {
-    let task = &state.tasks[t];
-    if !unfinished(task.status) {
-        return (0.0, true);
-    }
-    let (hours, estimated) = match state.plan.tasks[t].estimate_hours {
-        Some(h) if h.is_finite() && h >= 0.0 => (h, true),
-        _ => (DEFAULT_ESTIMATE_HOURS, false),
-    };
-    let done = match (&task.progress, task.status) {
-        (Some((Some(percent), _)), TaskStatus::Running) => f64::from((*percent).min(100)) / 100.0,
-        _ => 0.0,
-    };
-    (hours * (1.0 - done), estimated)
-}
-
-/// The longest chain of unfinished work by hours left, first task first.
-/// Ties go to the task that comes first in the plan.
-fn critical_path(state: &MissionState) -> Path_ {
-    let plan = &state.plan;
-    let n = plan.tasks.len();
-    let index: std::collections::HashMap<&str, usize> = plan
-        .tasks
-        .iter()
-        .enumerate()
-        .map(|(i, t)| (t.id.as_str(), i))
-        .collect();
-    // What each task waits for: its dependencies, and every task of the
-    // previous non-empty phase.
-    let mut by_phase: Vec<Vec<usize>> = vec![Vec::new(); plan.phases.len()];
-    for (t, task) in plan.tasks.iter().enumerate() {
-        if let Some(p) = task.phase.filter(|&p| p < by_phase.len()) {
-            by_phase[p].push(t);
-        }
-    }
-    let waits: Vec<Vec<usize>> = plan
-        .tasks
-        .iter()
-        .map(|task| {
-            let mut preds: Vec<usize> = task
-                .depends_on
-                .iter()
-                .filter_map(|d| index.get(d.as_str()).copied())
-                .collect();
-            if let Some(p) = task.phase
-                && let Some(earlier) = by_phase[..p.min(by_phase.len())]
-                    .iter()
-                    .rev()
-                    .find(|tasks| !tasks.is_empty())
-            {
-                preds.extend(earlier);
-            }
-            preds
-        })
-        .collect();
-    // Finish hours with unlimited parallelism, in an order where a task
-    // comes after what it waits for (the plan was checked free of cycles;
-    // a task caught in one anyway is left at zero).
-    let mut finish = vec![f64::NAN; n];
-    let mut via: Vec<Option<usize>> = vec![None; n];
-    let mut done = 0;
-    while done < n {
-        let before = done;
-        for t in 0..n {
-            if !finish[t].is_nan() || waits[t].iter().any(|&p| finish[p].is_nan()) {
-                continue;
-            }
-            let mut start = 0.0;
-            for &p in &waits[t] {
-                if finish[p] > start {
-                    (start, via[t]) = (finish[p], Some(p));
-                }
-            }
-            finish[t] = start + hours_left(state, t).0;
-            done += 1;
-        }
-        if done == before {
-            finish
-                .iter_mut()
-                .filter(|f| f.is_nan())
-                .for_each(|f| *f = 0.0);
-            break;
-        }
-    }
-    let mut last = None;
-    for t in 0..n {
-        if unfinished(state.tasks[t].status) && last.is_none_or(|l: usize| finish[t] > finish[l]) {
-            last = Some(t);
-        }
-    }
-    let mut tasks = Vec::new();
-    let mut at = last;
-    while let Some(t) = at {
-        if unfinished(state.tasks[t].status) {
-            tasks.push(t);
-        }
-        at = via[t];
-    }
-    tasks.reverse();
-    Path_ {
-        hours: last.map_or(0.0, |t| finish[t]),
-        unestimated: tasks
-            .iter()
-            .copied()
-            .filter(|&t| !hours_left(state, t).1)
-            .collect(),
-        tasks,
-    }
 }

@@ -374,3 +374,60 @@ async fn click(client: &Client, css: &str) {
         .await
         .unwrap();
 }
+
+/// The mission list's portfolio panel: a bar per agent, the one past the
+/// threshold highlighted, and the portfolio's risks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_mission_list_shows_each_agents_allocation() {
+    let Some(browser) = browser().await else {
+        return;
+    };
+    let client = &browser.client;
+    let fixture = Fixture::new();
+    // `builder` owes 100 h to each of two missions within the 168 h
+    // horizon, on one slot (119 %); `writer` owes 2 h (1 %).
+    for (id, agent, hours) in [
+        ("A", "builder", 100.0),
+        ("B", "builder", 100.0),
+        ("C", "writer", 2.0),
+    ] {
+        let mut t = support::task(id, &[], "true");
+        t.agent = agent.into();
+        t.estimate_hours = Some(hours);
+        fixture.create(&fixture.plan(vec![t]));
+    }
+    let served = Served::start(&fixture.db()).await;
+    client
+        .goto(&format!("{}/#token={}", served.base, served.token))
+        .await
+        .unwrap();
+    let over = until(
+        client,
+        "builder's allocation, highlighted",
+        "return document.querySelector('.alloc-row.over[data-agent=\"builder\"]')?.textContent",
+    )
+    .await;
+    assert!(over.as_str().unwrap().contains("119%"), "{over}");
+    let writer = eval(
+        client,
+        "const row = document.querySelector('.alloc-row[data-agent=\"writer\"]'); \
+         return [row.classList.contains('over'), row.textContent]",
+    )
+    .await;
+    assert_eq!(writer[0], false, "{writer}");
+    assert!(writer[1].as_str().unwrap().contains("1%"), "{writer}");
+    let risks = eval(
+        client,
+        "return [...document.querySelectorAll('.alloc-risks li')].map(li => li.textContent)",
+    )
+    .await;
+    let risks = risks.as_array().unwrap();
+    assert!(
+        risks
+            .iter()
+            .any(|r| r.as_str().unwrap().starts_with("high · over-allocation")),
+        "{risks:?}"
+    );
+    screenshot(client, "portfolio").await;
+    served.stop().await;
+}

@@ -15,6 +15,7 @@ mod land;
 mod logs;
 mod mcp;
 mod plan;
+mod portfolio;
 mod prompt;
 mod report;
 mod run;
@@ -49,6 +50,7 @@ pub fn run(cli: Cli) -> Result<Outcome, CliError> {
         Command::Mcp(args) => mcp::run(&args),
         Command::Missions(args) => status::missions(&args),
         Command::History(args) => history::run(&args),
+        Command::Portfolio(args) => portfolio::run(&args),
         Command::Validate(args) => validate::run(&args),
         Command::Plan(args) => plan::run(&args),
         Command::Agents(args) => agents::run(&args),

@@ -2,6 +2,7 @@
 
 pub mod forecast;
 pub mod plan;
+pub mod portfolio;
 pub mod progress;
 pub mod table;
 

@@ -313,12 +313,13 @@ pub fn hours(h: f64) -> String {
     }
 }
 
-struct Painter {
-    color: bool,
+/// Colour for a terminal, plain text for a pipe.
+pub struct Painter {
+    pub color: bool,
 }
 
 impl Painter {
-    fn bold(&self, text: &str) -> String {
+    pub fn bold(&self, text: &str) -> String {
         if self.color {
             text.bold().to_string()
         } else {
@@ -326,7 +327,7 @@ impl Painter {
         }
     }
 
-    fn dim(&self, text: &str) -> String {
+    pub fn dim(&self, text: &str) -> String {
         if self.color {
             text.dimmed().to_string()
         } else {
@@ -334,7 +335,7 @@ impl Painter {
         }
     }
 
-    fn level(&self, text: &str, level: Level) -> String {
+    pub fn level(&self, text: &str, level: Level) -> String {
         if !self.color {
             return text.to_string();
         }

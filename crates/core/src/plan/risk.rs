@@ -617,7 +617,7 @@ fn no_gates(input: &RiskInput<'_>) -> Option<Risk> {
 }
 
 /// `3 h`, `2.5 h`.
-fn hours(h: f64) -> String {
+pub(crate) fn hours(h: f64) -> String {
     if (h - h.round()).abs() < 0.05 {
         format!("{:.0} h", h.round())
     } else {
@@ -626,7 +626,7 @@ fn hours(h: f64) -> String {
 }
 
 /// `1 task`, `3 tasks`.
-fn count(n: usize, noun: &str) -> String {
+pub(crate) fn count(n: usize, noun: &str) -> String {
     if n == 1 {
         format!("1 {noun}")
     } else {
@@ -635,7 +635,7 @@ fn count(n: usize, noun: &str) -> String {
 }
 
 /// `` `a`, `b`, `c` `` and, past five, `and 4 more`.
-fn list(ids: &[String]) -> String {
+pub(crate) fn list(ids: &[String]) -> String {
     const SHOWN: usize = 5;
     let mut text = ids
         .iter()
@@ -650,7 +650,7 @@ fn list(ids: &[String]) -> String {
 }
 
 /// A timestamp to the minute: `2026-03-01 17:00 UTC`.
-fn stamp(at: Timestamp) -> String {
+pub(crate) fn stamp(at: Timestamp) -> String {
     at.strftime("%Y-%m-%d %H:%M UTC").to_string()
 }
 

@@ -14,6 +14,7 @@ mod fold;
 mod index;
 mod plan;
 mod rare;
+pub mod remaining;
 mod split;
 mod status;
 
