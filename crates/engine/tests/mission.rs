@@ -110,6 +110,7 @@ fn task(id: &str, depends_on: &[&str], script: &str) -> TaskPlan {
         stands_in_for: None,
         artifacts: Vec::new(),
         needs: Vec::new(),
+        labels: Vec::new(),
     }
 }
 

@@ -309,6 +309,7 @@ async fn twenty_tasks_under_a_rate_limit_finish_without_a_failed_attempt() {
             stands_in_for: None,
             artifacts: Vec::new(),
             needs: Vec::new(),
+            labels: Vec::new(),
         })
         .collect();
     let plan = MissionPlan {

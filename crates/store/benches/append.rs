@@ -56,6 +56,7 @@ fn plan(tasks: usize) -> MissionPlan {
                 stands_in_for: None,
                 artifacts: Vec::new(),
                 needs: Vec::new(),
+                labels: Vec::new(),
             })
             .collect(),
         agents: Vec::new(),
