@@ -280,9 +280,11 @@ pub struct FmtArgs {
 
 #[derive(Debug, Args)]
 pub struct Database {
-    /// The techlead database (default: .techlead/techlead.db at the top of
-    /// the git repository you are in, else in the current directory).
-    #[arg(long, value_name = "PATH", env = "TECHLEAD_DB", global = true)]
+    /// The techlead database: a SQLite file, or a PostgreSQL database as
+    /// postgres://USER:PASSWORD@HOST:PORT/DATABASE (default:
+    /// .techlead/techlead.db at the top of the git repository you are in,
+    /// else in the current directory).
+    #[arg(long, value_name = "PATH|URL", env = "TECHLEAD_DB", global = true)]
     pub db: Option<PathBuf>,
 }
 

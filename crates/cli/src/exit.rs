@@ -72,8 +72,13 @@ pub enum CliError {
     Webhook(#[from] techlead_engine::webhook::Error),
     #[error("{path} changed since mission `{mission}` started")]
     MissionChanged { path: String, mission: String },
-    #[error("no missions in {}", path.display())]
-    NoMissions { path: PathBuf },
+    /// `database`: a file's path, or a URL without its password.
+    #[error("no missions in {database}")]
+    NoMissions { database: String },
+    /// The server follows commits through SQLite's `data_version`; it has
+    /// no way yet to follow a PostgreSQL database.
+    #[error("`techlead serve` cannot serve a PostgreSQL database yet ({database})")]
+    ServeNeedsSqlite { database: String },
     #[error("mission `{mission}` has no task `{task}`")]
     NoSuchTask {
         mission: String,
@@ -184,6 +189,9 @@ impl CliError {
             ),
             CliError::NoMissions { .. } => Some(
                 "`techlead run mission.yaml` starts one; --db picks another database".into(),
+            ),
+            CliError::ServeNeedsSqlite { .. } => Some(
+                "serve a SQLite database (--db PATH); every other command works on PostgreSQL (docs/postgres.md)".into(),
             ),
             CliError::NoSuchTask { hint, .. } => Some(hint.clone()),
             CliError::NoSuchAttempt { .. } => {

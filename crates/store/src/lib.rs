@@ -232,6 +232,10 @@ pub trait Store: Send {
     /// dropped or the process dies.
     fn lock(&self, mission: &str) -> Result<MissionLock>;
 
+    /// Whether a writer holds `mission`'s lock now, looked at without
+    /// taking it (`techlead watch` follows a run until it lets go).
+    fn is_locked(&self, mission: &str) -> Result<bool>;
+
     /// Puts the person's decision on an escalation of `mission` in its
     /// inbox, durable when this returns, for the mission's writer to carry
     /// out or refuse (at once if a run holds the mission, else at the next
@@ -321,6 +325,9 @@ impl<S: Store + ?Sized> Store for Box<S> {
     }
     fn lock(&self, mission: &str) -> Result<MissionLock> {
         (**self).lock(mission)
+    }
+    fn is_locked(&self, mission: &str) -> Result<bool> {
+        (**self).is_locked(mission)
     }
     fn request_decision(
         &mut self,

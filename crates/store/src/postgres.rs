@@ -28,7 +28,7 @@ mod work;
 mod write;
 
 pub use schema::{LOCK_CLASS, SCHEMA, SCHEMA_VERSION};
-pub use url::is_postgres_url;
+pub use url::{is_postgres_url, redact};
 pub use work::{Claim, Lease, NewWork, PgQueue, Polled, WorkKey, WorkMessage, WorkState};
 
 use crate::encoding::{self, Created, timestamp};
@@ -196,6 +196,19 @@ impl Store for PgStore {
     fn lock(&self, mission: &str) -> Result<MissionLock> {
         let key = self.lock_id(mission)?;
         lock::acquire(&self.target, mission, key)
+    }
+
+    fn is_locked(&self, mission: &str) -> Result<bool> {
+        let key = self.lock_id(mission)?;
+        self.call(move |conn| {
+            let held = conn.query(
+                "SELECT EXISTS (SELECT 1 FROM pg_locks
+                 WHERE locktype = 'advisory' AND granted AND objsubid = 2
+                   AND classid::bigint = ?1 AND objid::bigint = ?2)",
+                &[&i64::from(LOCK_CLASS), &i64::from(key)],
+            )?;
+            Ok(held[0].get(0))
+        })
     }
 
     fn request_decision(

@@ -361,6 +361,13 @@ impl Store for SqliteStore {
         lock::acquire(&self.path, mission)
     }
 
+    fn is_locked(&self, mission: &str) -> Result<bool> {
+        if !self.mission_exists(mission)? {
+            return Err(Error::NoSuchMission(mission.to_string()));
+        }
+        Ok(lock::is_held(&self.path, mission))
+    }
+
     fn request_decision(
         &mut self,
         mission: &str,

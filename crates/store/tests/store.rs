@@ -351,10 +351,13 @@ fn a_second_lock_is_refused_with_the_holder_until_the_first_is_dropped(db) {
         }
         other => panic!("{:?}", other.map(|_| "a lock")),
     }
+    assert!(second.is_locked(&id).unwrap());
     // Other missions are not held.
+    assert!(!second.is_locked(&other).unwrap());
     let _other = second.lock(&other).unwrap();
 
     drop(held);
+    assert!(!second.is_locked(&id).unwrap());
     let _again = second.lock(&id).unwrap();
     assert!(matches!(store.lock(&id), Err(Error::Locked { .. })));
     assert!(matches!(store.lock("nope-1"), Err(Error::NoSuchMission(_))));

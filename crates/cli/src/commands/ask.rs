@@ -10,7 +10,6 @@ use std::io::{BufRead, Write};
 use std::path::PathBuf;
 use std::sync::mpsc;
 use techlead_core::state::{Decision, Event, EventRecord};
-use techlead_store::sqlite::SqliteStore;
 use techlead_store::{DecisionRequest, Store};
 
 /// An escalation to ask about.
@@ -94,7 +93,7 @@ fn record(
     }
     let (action, rest) = answer.split_once(' ').unwrap_or((answer, ""));
     let decision = Decision::parse(action, Some(rest.trim()).filter(|r| !r.is_empty()))?;
-    let mut store = SqliteStore::open(db).map_err(|e| e.to_string())?;
+    let mut store = techlead_store::open(db).map_err(|e| e.to_string())?;
     let request = DecisionRequest {
         escalation: question.id,
         decision,

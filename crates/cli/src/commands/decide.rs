@@ -11,7 +11,6 @@ use crate::exit::{CliError, Outcome};
 use std::time::{Duration, Instant};
 use techlead_core::state::Decision;
 use techlead_engine::mission::{NotRecorded, Recorded, request_decision};
-use techlead_store::sqlite::SqliteStore;
 use techlead_store::{DecisionRequest, DecisionRow, Store};
 
 /// How long to wait for a run to carry the decision out before saying it
@@ -91,7 +90,7 @@ fn open_escalations(mission: &str, state: &techlead_core::state::MissionState) -
 }
 
 /// Waits until the run carried decision `id` out or refused it.
-fn wait_for(store: &SqliteStore, mission: &str, id: u32) -> Option<DecisionRow> {
+fn wait_for(store: &dyn Store, mission: &str, id: u32) -> Option<DecisionRow> {
     let deadline = Instant::now() + WAIT;
     while Instant::now() < deadline {
         let row = store

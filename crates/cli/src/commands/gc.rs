@@ -28,7 +28,6 @@ use techlead_engine::git::Git;
 use techlead_engine::workspace::{
     self, Abandon, Branch, Leftover, State, Workspaces, ref_component,
 };
-use techlead_store::sqlite::SqliteStore;
 use techlead_store::{MissionLock, MissionRow, Store};
 
 /// What gc does with one leftover.
@@ -119,7 +118,7 @@ pub fn run(args: &GcArgs) -> Result<Outcome, CliError> {
 }
 
 /// The lock of `mission`, or why a run holds it.
-fn try_lock(store: &SqliteStore, mission: &str) -> Result<Result<MissionLock, String>, CliError> {
+fn try_lock(store: &dyn Store, mission: &str) -> Result<Result<MissionLock, String>, CliError> {
     match store.lock(mission) {
         Ok(lock) => Ok(Ok(lock)),
         Err(techlead_store::Error::Locked { holder, .. }) => Ok(Err(holder)),
@@ -144,7 +143,7 @@ fn workspaces(
 /// Lists one mission's leftovers and, with `apply`, removes the safe ones.
 /// `None` for a mission without a repository (it leaves nothing in git).
 fn sweep(
-    store: &SqliteStore,
+    store: &dyn Store,
     data_dir: &Path,
     row: &MissionRow,
     apply: bool,
@@ -366,7 +365,7 @@ fn remove_dir(path: Option<&Path>) -> Result<(), workspace::Error> {
 /// `--abandon MISSION/TASK`: each named leftover, removed with `apply`
 /// whatever it holds.
 fn abandon(
-    store: &SqliteStore,
+    store: &dyn Store,
     data_dir: &Path,
     given: &[String],
     apply: bool,
@@ -466,7 +465,7 @@ fn abandon(
 
 /// `MISSION/TASK`, split where the part before names a mission of the
 /// database (mission names and task IDs may hold `/`).
-fn split_spec(store: &SqliteStore, spec: &str) -> Result<(MissionRow, String), CliError> {
+fn split_spec(store: &dyn Store, spec: &str) -> Result<(MissionRow, String), CliError> {
     for (at, _) in spec.match_indices('/') {
         let (mission, task) = (&spec[..at], &spec[at + 1..]);
         if mission.is_empty() || task.is_empty() {

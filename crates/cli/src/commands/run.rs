@@ -22,7 +22,6 @@ use techlead_engine::executor::simulate::{SimulateConfig, SimulateExecutor};
 use techlead_engine::mission::{Mission, Observer, Settings};
 use techlead_engine::webhook::Webhooks;
 use techlead_store::Store;
-use techlead_store::sqlite::SqliteStore;
 
 pub fn run(args: &RunArgs) -> Result<Outcome, CliError> {
     let resolved = resolve(args)?;
@@ -116,7 +115,7 @@ enum Start {
 }
 
 /// The plan recorded as the mission's first event.
-fn recorded_plan(store: &SqliteStore, id: &str) -> Result<Option<MissionPlan>, CliError> {
+fn recorded_plan(store: &dyn Store, id: &str) -> Result<Option<MissionPlan>, CliError> {
     let first = store.events(id, 0)?.into_iter().next();
     Ok(match first.map(|r| r.event) {
         Some(techlead_core::state::Event::MissionCreated { plan }) => Some(*plan),
@@ -176,7 +175,7 @@ fn checkout(workdir: &Path) -> Result<Checkout, CliError> {
 
 /// Runs mission `id`.
 fn drive(
-    store: SqliteStore,
+    store: Box<dyn Store>,
     path: &Path,
     id: &str,
     start: Start,

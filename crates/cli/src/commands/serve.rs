@@ -9,6 +9,11 @@ use techlead_server::{Config, Server};
 
 pub fn run(args: &ServeArgs) -> Result<Outcome, CliError> {
     let db = database::path(&args.database);
+    if database::url(&db).is_some() {
+        return Err(CliError::ServeNeedsSqlite {
+            database: database::shown(&db),
+        });
+    }
     let mut config = Config::new(db.clone());
     config.bind = args.bind;
     if let Some(path) = &args.token_file {

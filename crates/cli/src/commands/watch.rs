@@ -14,11 +14,9 @@ use crate::args::WatchArgs;
 use crate::database;
 use crate::exit::{CliError, Outcome};
 use crate::render::progress::View;
-use std::path::Path;
 use std::time::{Duration, Instant};
 use techlead_core::state::{MissionState, MissionStatus};
 use techlead_store::Store;
-use techlead_store::sqlite::SqliteStore;
 
 /// How often the record is read for new events.
 const POLL: Duration = Duration::from_millis(150);
@@ -43,7 +41,7 @@ pub fn run(args: &WatchArgs) -> Result<Outcome, CliError> {
         state: None,
         view: None,
     };
-    let result = runtime.block_on(watcher.follow(&path));
+    let result = runtime.block_on(watcher.follow());
     if let Some(view) = watcher.view.as_mut() {
         view.finish();
     }
@@ -53,7 +51,7 @@ pub fn run(args: &WatchArgs) -> Result<Outcome, CliError> {
 }
 
 struct Watcher {
-    store: SqliteStore,
+    store: Box<dyn Store>,
     id: String,
     json: bool,
     /// The mission as of the last event shown; `None` before the first.
@@ -64,7 +62,7 @@ struct Watcher {
 impl Watcher {
     /// Shows the mission's events until its run ends, or until Ctrl-C;
     /// returns how watch ends and its last line.
-    async fn follow(&mut self, db: &Path) -> Result<(Outcome, String), CliError> {
+    async fn follow(&mut self) -> Result<(Outcome, String), CliError> {
         // Listening before the first event is shown: Ctrl-C from then on
         // ends watch with its line, not the default death.
         let mut ctrl_c = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
@@ -76,7 +74,7 @@ impl Watcher {
             if status.is_finished() {
                 return Ok(self.ended(status));
             }
-            if shown == 0 && !run_holds(db, &self.id) {
+            if shown == 0 && !self.store.is_locked(&self.id)? {
                 // What the run committed just before it let go.
                 shown = self.catch_up()?;
                 let status = self.status();
@@ -179,18 +177,4 @@ impl Watcher {
             ),
         }
     }
-}
-
-/// Whether a run holds mission `id`'s lock. Tested with a shared lock,
-/// dropped at once and only on a lock file a run already made: a run
-/// taking the lock in that instant waits, as for a dead holder, while the
-/// file names the last run.
-fn run_holds(db: &Path, id: &str) -> bool {
-    let Ok(file) = std::fs::File::open(techlead_store::sqlite::lock_path(db, id)) else {
-        return false;
-    };
-    matches!(
-        file.try_lock_shared(),
-        Err(std::fs::TryLockError::WouldBlock)
-    )
 }

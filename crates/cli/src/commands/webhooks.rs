@@ -13,7 +13,6 @@ use techlead_core::state::{Event, EventRecord, MissionPlan};
 use techlead_core::webhook::{self, Delivery, DeliveryState, Webhook};
 use techlead_engine::webhook::{Options, Webhooks};
 use techlead_store::Store;
-use techlead_store::sqlite::SqliteStore;
 
 /// How long a run waits at its end for deliveries still under way.
 const FINAL_WAIT: Duration = Duration::from_secs(5);
@@ -113,7 +112,7 @@ fn deliveries_table(owed: &[Delivery]) -> String {
 /// One line per webhook some of whose deliveries failed, for `techlead
 /// status`: `webhook ci-bot: 2 events undelivered, last error: ...`.
 pub(super) fn failing(
-    store: &SqliteStore,
+    store: &dyn Store,
     id: &str,
     plan: &MissionPlan,
 ) -> Result<Vec<String>, CliError> {
@@ -175,7 +174,7 @@ pub(super) fn start(
     id: &str,
     name: &str,
 ) -> Result<(), CliError> {
-    let store = SqliteStore::open(path)?;
+    let store = techlead_store::open(path)?;
     hooks.start(store, id, name)?;
     Ok(())
 }

@@ -111,7 +111,7 @@ impl Target {
 use std::error::Error as _;
 
 /// `url` with the password, if any, replaced by `***`.
-pub(super) fn redact(url: &str) -> String {
+pub fn redact(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_string();
     };

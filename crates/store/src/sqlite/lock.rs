@@ -64,6 +64,20 @@ pub(super) fn acquire(db: &Path, mission: &str) -> Result<MissionLock> {
     })
 }
 
+/// Whether a run holds `mission`'s lock. Tested with a shared lock,
+/// dropped at once and only on a lock file a run already made: a run
+/// taking the lock in that instant waits, as for a dead holder, while the
+/// file names the last run.
+pub(super) fn is_held(db: &Path, mission: &str) -> bool {
+    let Ok(file) = File::open(lock_path(db, mission)) else {
+        return false;
+    };
+    matches!(
+        file.try_lock_shared(),
+        Err(std::fs::TryLockError::WouldBlock)
+    )
+}
+
 fn take(file: &mut File, path: &Path, mission: &str) -> Result<()> {
     let deadline = std::time::Instant::now() + holder::DEAD_HOLDER_WAIT;
     loop {

@@ -9,7 +9,6 @@ use serde::Deserialize;
 use std::sync::Arc;
 use techlead_core::state::{EventRecord, MissionState};
 use techlead_store::Store;
-use techlead_store::sqlite::SqliteStore;
 use tokio::io::AsyncWriteExt;
 use tokio::net::UnixStream;
 use tokio::sync::Mutex;
@@ -114,7 +113,7 @@ impl Tools {
         if !db.exists() {
             return Err(format!("no techlead database at {}", db.display()));
         }
-        let store = SqliteStore::open(db).map_err(|e| e.to_string())?;
+        let store = techlead_store::open(db).map_err(|e| e.to_string())?;
         store
             .events(&self.attempt.mission, after)
             .map_err(|e| e.to_string())
