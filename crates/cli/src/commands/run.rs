@@ -12,6 +12,7 @@ use techlead_core::fingerprint;
 use techlead_core::state::{
     Budget, Checkout, EventRecord, MissionPlan, MissionState, MissionStatus, Resolve, Tally,
 };
+use techlead_engine::executor::Executor;
 use techlead_engine::executor::anthropic::AnthropicExecutor;
 use techlead_engine::executor::claude_code::ClaudeCodeExecutor;
 use techlead_engine::executor::codex::CodexExecutor;
@@ -40,6 +41,8 @@ pub fn run(args: &RunArgs) -> Result<Outcome, CliError> {
             wait_for_decisions: args.wait_for_decisions,
             emergency: args.emergency,
             interactive: args.interactive,
+            workers: args.workers,
+            standby: false,
         },
     )
 }
@@ -102,6 +105,8 @@ pub fn resume(args: &ResumeArgs) -> Result<Outcome, CliError> {
             wait_for_decisions: args.wait_for_decisions,
             emergency: args.emergency,
             interactive: args.interactive,
+            workers: args.workers,
+            standby: args.standby,
         },
     )
 }
@@ -193,18 +198,12 @@ fn drive(
         .unwrap_or_else(|_| database::data_dir(path));
     let settings = Settings {
         data_dir,
-        executors: vec![
-            Arc::new(CommandExecutor::new()),
-            Arc::new(ClaudeCodeExecutor::new()),
-            Arc::new(CodexExecutor::new()),
-            Arc::new(AnthropicExecutor::new()),
-            Arc::new(OpenAiExecutor::new()),
-            Arc::new(GeminiExecutor::new()),
-            Arc::new(SimulateExecutor::new(
-                SimulateConfig::from_env().map_err(CliError::Simulate)?,
-            )),
-        ],
+        executors: executors()?,
         gate_grace: std::time::Duration::from_secs(5),
+        workers: match mode.workers {
+            true => Some(Arc::new(super::worker::queue(path)?)),
+            false => None,
+        },
     };
     let view: Arc<Mutex<Option<View>>> = Arc::new(Mutex::new(None));
     let observer: Box<dyn Observer> = Box::new(Shown {
@@ -229,6 +228,9 @@ fn drive(
                 Mission::open_created(store, id, *plan, at, settings, observer)?
             }
             Start::Resumed { budget } => {
+                if mode.standby {
+                    standby(store.as_ref(), id).await?;
+                }
                 let mut mission = Mission::open(store, id, settings, observer)?;
                 if let Some(budget) = budget {
                     mission.set_budget(budget)?;
@@ -296,6 +298,48 @@ struct Mode {
     wait_for_decisions: bool,
     emergency: bool,
     interactive: bool,
+    /// Workers run the attempts (docs/workers.md).
+    workers: bool,
+    /// Wait for the run holding the mission to die, then take over.
+    standby: bool,
+}
+
+/// Every executor this build has.
+pub(super) fn executors() -> Result<Vec<Arc<dyn Executor>>, CliError> {
+    Ok(vec![
+        Arc::new(CommandExecutor::new()),
+        Arc::new(ClaudeCodeExecutor::new()),
+        Arc::new(CodexExecutor::new()),
+        Arc::new(AnthropicExecutor::new()),
+        Arc::new(OpenAiExecutor::new()),
+        Arc::new(GeminiExecutor::new()),
+        Arc::new(SimulateExecutor::new(
+            SimulateConfig::from_env().map_err(CliError::Simulate)?,
+        )),
+    ])
+}
+
+/// How often a standby asks for the mission's lock.
+const STANDBY_POLL: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// Waits until no run holds the mission: its holder finished, stopped or
+/// died (PostgreSQL releases a dead holder's advisory lock with its
+/// connection; the kernel a SQLite holder's file lock).
+async fn standby(store: &dyn Store, id: &str) -> Result<(), CliError> {
+    let mut said = false;
+    loop {
+        match store.lock(id) {
+            Ok(_free) => return Ok(()),
+            Err(techlead_store::Error::Locked { holder, .. }) => {
+                if !said {
+                    eprintln!("standby: {id} is run by {holder}; taking over when it stops");
+                    said = true;
+                }
+                tokio::time::sleep(STANDBY_POLL).await;
+            }
+            Err(error) => return Err(error.into()),
+        }
+    }
 }
 
 impl Observer for Shown {

@@ -76,6 +76,12 @@ pub enum Input {
         item: usize,
         verdict: Option<super::done::DoneVerdict>,
     },
+    /// The lease of a worker running this attempt ran out (the worker died
+    /// or lost the database): recorded as a crash is.
+    LeaseExpired {
+        task: usize,
+        attempt: u32,
+    },
     /// Ctrl-C, SIGTERM, or an [`Interrupter`].
     Interrupt,
 }

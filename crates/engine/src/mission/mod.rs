@@ -25,12 +25,15 @@ mod gate;
 mod input;
 mod preempt;
 mod question;
+mod remote;
 mod work;
 
+pub use attempt::relative_dir;
 pub use decision::{INBOX_POLL, NotRecorded, Recorded, request as request_decision};
 pub use input::Input;
 pub use preempt::PREEMPTION_POLL;
 pub use question::question_message;
+pub use remote::POLL as WORK_POLL;
 
 use crate::executor::{Executor, Outcome};
 use input::Inputs;
@@ -73,6 +76,8 @@ pub enum Error {
     Git(#[from] crate::git::Error),
     #[error("task `{task}` could not be merged: {message}")]
     Merge { task: String, message: String },
+    #[error("mission `{0}` has a repository: workers do not run such missions yet")]
+    WorkersWithRepository(String),
 }
 
 impl Error {
@@ -87,6 +92,7 @@ impl Error {
             Error::Workspace(error) => error.hint(),
             Error::Git(error) => error.hint(),
             Error::Merge { .. } => Some("fix what git says above, then `techlead resume`: a merge that already happened is found, not repeated".into()),
+            Error::WorkersWithRepository(_) => Some("run it without --workers (docs/workers.md, \"What is not there yet\")".into()),
         }
     }
 }
@@ -132,6 +138,9 @@ pub struct Settings {
     pub executors: Vec<Arc<dyn Executor>>,
     /// Grace period between SIGTERM and SIGKILL for phase gates.
     pub gate_grace: std::time::Duration,
+    /// The work queue, when workers run the attempts instead of this
+    /// process (docs/workers.md).
+    pub workers: Option<Arc<techlead_store::postgres::PgQueue>>,
 }
 
 /// A mission being driven by this process.
@@ -165,6 +174,8 @@ pub struct Mission<S: Store + 'static> {
     /// The definition-of-done check in flight (they run one at a time).
     done_running: Option<usize>,
     inputs: Inputs,
+    /// The pump to the workers, when they run the attempts.
+    remote: Option<remote::Remote>,
     last_launch: Option<Instant>,
     interrupting: bool,
     /// The store's file, named to agents (`TECHLEAD_DB`) so that `techlead
@@ -222,8 +233,14 @@ impl<S: Store + 'static> Mission<S> {
         let lock = store.lock(id)?;
         let records = store.events(id, 0)?;
         let state = MissionState::replay(&records)?;
+        let recorded = match settings.workers {
+            Some(_) => remote::recorded(&records),
+            None => HashMap::new(),
+        };
         drop(records);
-        Self::take(store, id, state, lock, settings, observer)
+        let mut mission = Self::take(store, id, state, lock, settings, observer)?;
+        mission.take_over(recorded)?;
+        Ok(mission)
     }
 
     /// Takes over mission `id` that the caller has just recorded with
@@ -239,7 +256,9 @@ impl<S: Store + 'static> Mission<S> {
     ) -> Result<Self, Error> {
         let lock = store.lock(id)?;
         let state = MissionState::new(plan, at)?;
-        Self::take(store, id, state, lock, settings, observer)
+        let mut mission = Self::take(store, id, state, lock, settings, observer)?;
+        mission.take_over(HashMap::new())?;
+        Ok(mission)
     }
 
     fn take(
@@ -258,11 +277,19 @@ impl<S: Store + 'static> Mission<S> {
             return Err(Error::Finished(id.to_string()));
         }
         check_executors(&state, &settings)?;
+        if settings.workers.is_some() && state.plan.repository.is_some() {
+            return Err(Error::WorkersWithRepository(id.to_string()));
+        }
         let workspaces = open_workspaces(&state, &settings, id)?;
         let orphans = crate::orphans::reap(&crate::orphans::scope(&settings.data_dir, id));
         let budgeted = budget::any(&state);
         let db_path = store.location();
-        let mut mission = Mission {
+        let inputs = Inputs::new();
+        let remote = settings
+            .workers
+            .clone()
+            .map(|queue| remote::Remote::start(queue, id.to_string(), inputs.sender()));
+        let mission = Mission {
             store: Some(store),
             committing: None,
             id: id.to_string(),
@@ -281,7 +308,8 @@ impl<S: Store + 'static> Mission<S> {
             checks: HashSet::new(),
             merging: false,
             done_running: None,
-            inputs: Inputs::new(),
+            inputs,
+            remote,
             last_launch: None,
             interrupting: false,
             db_path,
@@ -292,10 +320,9 @@ impl<S: Store + 'static> Mission<S> {
             preemptions_read: None,
             suspending: HashMap::new(),
             budgeted,
-            orphans_killed: 0,
+            orphans_killed: orphans,
             _lock: lock,
         };
-        mission.take_over(orphans)?;
         Ok(mission)
     }
 
@@ -325,13 +352,19 @@ impl<S: Store + 'static> Mission<S> {
         self.inputs.interrupter()
     }
 
-    fn take_over(&mut self, orphans_killed: u32) -> Result<(), Error> {
-        let cut_off: Vec<(usize, u32)> = self
+    /// `recorded`: how many of each remote attempt's messages the record
+    /// holds (see `remote::recorded`).
+    fn take_over(&mut self, recorded: HashMap<(String, u32), u64>) -> Result<(), Error> {
+        let mut cut_off: Vec<(usize, u32)> = self
             .state
             .running()
             .chain(self.state.queued())
             .filter_map(|t| self.state.tasks[t].current_attempt().map(|a| (t, a.number)))
             .collect();
+        if self.remote.is_some() {
+            let kept = self.keep_with_workers(&cut_off, &recorded)?;
+            cut_off.retain(|attempt| !kept.contains(attempt));
+        }
         for (t, attempt) in cut_off {
             self.save_cut_off(t, attempt)?;
             // A claim may have been spawned before its start was recorded.
@@ -355,7 +388,6 @@ impl<S: Store + 'static> Mission<S> {
             pid: std::process::id(),
             host: hostname(),
         })?;
-        self.orphans_killed = orphans_killed;
         self.commit_here()
     }
 
@@ -373,6 +405,7 @@ impl<S: Store + 'static> Mission<S> {
     pub async fn run(mut self) -> Result<MissionStatus, Error> {
         self.inputs.listen_for_signals();
         let result = self.drive().await;
+        self.purge_queue().await;
         if self.committing.is_none() {
             self.end_emergency();
         }
@@ -381,6 +414,16 @@ impl<S: Store + 'static> Mission<S> {
             self.flush().await?;
         }
         result
+    }
+
+    /// The mission is over: what the workers did for it can go.
+    async fn purge_queue(&self) {
+        if let Some(remote) = &self.remote
+            && self.state.status.is_finished()
+        {
+            let (queue, id) = (remote.queue().clone(), self.id.clone());
+            let _ = tokio::task::spawn_blocking(move || queue.purge(&id)).await;
+        }
     }
 
     async fn drive(&mut self) -> Result<MissionStatus, Error> {
@@ -744,7 +787,10 @@ impl<S: Store + 'static> Mission<S> {
             if self.interrupting {
                 cancel.cancel();
             }
-            attempt::spawn(self, t, cancel.clone());
+            match self.remote {
+                Some(_) => remote::dispatch(self, t, cancel.clone()),
+                None => attempt::spawn(self, t, cancel.clone()),
+            }
             self.running.insert(t, Running { cancel, pid: None });
         }
         for (phase, gate) in mem::take(&mut self.to_gate) {
@@ -960,6 +1006,7 @@ impl<S: Store + 'static> Mission<S> {
                     None => Ok(()),
                 }
             }
+            Input::LeaseExpired { task, attempt } => self.lease_expired(task, attempt),
             Input::Interrupt => self.interrupt(),
         }
     }
@@ -1124,7 +1171,7 @@ fn check_executors(state: &MissionState, settings: &Settings) -> Result<(), Erro
     }
 }
 
-fn attempt_outcome(outcome: Outcome) -> AttemptOutcome {
+pub(crate) fn attempt_outcome(outcome: Outcome) -> AttemptOutcome {
     match outcome {
         Outcome::Succeeded { summary } => AttemptOutcome::Succeeded { summary },
         Outcome::Failed {

@@ -93,6 +93,7 @@ impl Fixture {
                 CommandExecutor::new().with_grace(Duration::from_millis(200)),
             )],
             gate_grace: Duration::from_millis(200),
+            workers: None,
         };
         let mission = Mission::open(self.store(), id, settings, observer(|_, _, _| {}))
             .unwrap_or_else(|e| panic!("cannot open {id}: {e:?}"));
