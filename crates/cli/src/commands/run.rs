@@ -28,6 +28,7 @@ pub fn run(args: &RunArgs) -> Result<Outcome, CliError> {
     let resolved = resolve(args)?;
     let hooks = webhooks::prepare(&resolved.webhooks)?;
     let (mut store, path) = database::open(&args.database)?;
+    let workers = workers(args.workers, &path)?;
     let at = jiff::Timestamp::now();
     let id = store.create_mission(&resolved, at)?;
     drive(
@@ -41,7 +42,7 @@ pub fn run(args: &RunArgs) -> Result<Outcome, CliError> {
             wait_for_decisions: args.wait_for_decisions,
             emergency: args.emergency,
             interactive: args.interactive,
-            workers: args.workers,
+            workers,
             standby: false,
         },
     )
@@ -76,6 +77,7 @@ fn resolve(args: &RunArgs) -> Result<MissionPlan, CliError> {
 
 pub fn resume(args: &ResumeArgs) -> Result<Outcome, CliError> {
     let (store, path) = database::open_existing(&args.database)?;
+    let workers = workers(args.workers, &path)?;
     let row = database::mission(&store, &path, Some(&args.mission))?;
     let plan = recorded_plan(&store, &row.id)?;
     if !args.ignore_changes
@@ -105,7 +107,7 @@ pub fn resume(args: &ResumeArgs) -> Result<Outcome, CliError> {
             wait_for_decisions: args.wait_for_decisions,
             emergency: args.emergency,
             interactive: args.interactive,
-            workers: args.workers,
+            workers,
             standby: args.standby,
         },
     )
@@ -200,10 +202,7 @@ fn drive(
         data_dir,
         executors: executors()?,
         gate_grace: std::time::Duration::from_secs(5),
-        workers: match mode.workers {
-            true => Some(Arc::new(super::worker::queue(path)?)),
-            false => None,
-        },
+        workers: mode.workers,
     };
     let view: Arc<Mutex<Option<View>>> = Arc::new(Mutex::new(None));
     let observer: Box<dyn Observer> = Box::new(Shown {
@@ -298,10 +297,21 @@ struct Mode {
     wait_for_decisions: bool,
     emergency: bool,
     interactive: bool,
-    /// Workers run the attempts (docs/workers.md).
-    workers: bool,
+    /// The queue, when workers run the attempts (docs/workers.md).
+    workers: Option<Arc<techlead_store::postgres::PgQueue>>,
     /// Wait for the run holding the mission to die, then take over.
     standby: bool,
+}
+
+/// The work queue, with `--workers`: checked before anything is recorded.
+fn workers(
+    wanted: bool,
+    path: &Path,
+) -> Result<Option<Arc<techlead_store::postgres::PgQueue>>, CliError> {
+    Ok(match wanted {
+        true => Some(Arc::new(super::worker::queue(path)?)),
+        false => None,
+    })
 }
 
 /// Every executor this build has.

@@ -405,7 +405,9 @@ impl<S: Store + 'static> Mission<S> {
     pub async fn run(mut self) -> Result<MissionStatus, Error> {
         self.inputs.listen_for_signals();
         let result = self.drive().await;
-        self.purge_queue().await;
+        if let Some((queue, id)) = self.queue_to_purge() {
+            let _ = tokio::task::spawn_blocking(move || queue.purge(&id)).await;
+        }
         if self.committing.is_none() {
             self.end_emergency();
         }
@@ -416,14 +418,14 @@ impl<S: Store + 'static> Mission<S> {
         result
     }
 
-    /// The mission is over: what the workers did for it can go.
-    async fn purge_queue(&self) {
-        if let Some(remote) = &self.remote
-            && self.state.status.is_finished()
-        {
-            let (queue, id) = (remote.queue().clone(), self.id.clone());
-            let _ = tokio::task::spawn_blocking(move || queue.purge(&id)).await;
-        }
+    /// The queue to empty once the mission is over: what the workers did
+    /// for it can go.
+    fn queue_to_purge(&self) -> Option<(Arc<techlead_store::postgres::PgQueue>, String)> {
+        let remote = self.remote.as_ref()?;
+        self.state
+            .status
+            .is_finished()
+            .then(|| (remote.queue().clone(), self.id.clone()))
     }
 
     async fn drive(&mut self) -> Result<MissionStatus, Error> {
