@@ -5,7 +5,8 @@
 //! attempt with the worker whose lease is live; a stopped worker (no
 //! heartbeats, as in a network partition) loses its task, and its late
 //! report after SIGCONT is refused. The task proves what ran by appending
-//! to a file; the record must hold exactly one success.
+//! to a file; the record must hold exactly one success. A mission with a
+//! repository gets its worker's pushed work on its integration branch.
 
 mod support;
 
@@ -246,6 +247,85 @@ fn labels_route_a_task_to_the_worker_that_offers_them() {
         "the worker without gpu took work: {lines:?}"
     );
     gpu.kill();
+}
+
+/// A mission with a repository: the worker fetches the task branch into
+/// its own clone, the task runs there, the worker commits and pushes its
+/// work, and the coordinator gates it in its own worktree (the gate sees
+/// the worker's file) and merges it into the integration branch. A retry
+/// after the gate's rejection continues on the pushed branch; the
+/// person's checkout is never touched.
+#[test]
+fn a_workers_work_reaches_the_integration_branch() {
+    let Some(db) = techlead_testdb::database() else {
+        return;
+    };
+    let (repo, name) = support::git::mission_in_repository(
+        "workers-repo",
+        &[("a.txt", "base\n")],
+        "  objective: work on a worker\n  defaults: {executor: command, max_parallel: 2, backoff: [10ms]}\n\
+         tasks:\n\
+         \x20 - {id: A, title: change a, retries: 1, command: [sh, -c, 'echo \"attempt $TECHLEAD_ATTEMPT\" >> a.txt'], gates: ['grep -q \"attempt 2\" a.txt']}\n\
+         \x20 - {id: B, title: add b, command: [sh, -c, 'echo b > b.txt']}\n",
+    );
+    let before = support::git::person_view(repo.path());
+    let worker_dir = tempfile::tempdir().unwrap();
+    let worker = Running::start(
+        worker_dir.path(),
+        &[
+            "worker",
+            "--db",
+            &db.url,
+            "--json",
+            "--name",
+            "remote",
+            "--dir",
+            &worker_dir.path().join("w").display().to_string(),
+            "--capacity",
+            "2",
+        ],
+    );
+    let coordinator = Running::start(
+        repo.path(),
+        &[
+            "run",
+            "mission.yaml",
+            "--workers",
+            "--json",
+            "--db",
+            &db.url,
+        ],
+    );
+    let (code, events, stderr) = coordinator.finish();
+    assert_eq!(code, 0, "{stderr}\n{}", events.join("\n"));
+    let (_, claims) = worker.kill();
+    assert_eq!(
+        claims.iter().filter(|l| l.contains("\"claimed\"")).count(),
+        3,
+        "A twice (its gate rejects the first), B once: {claims:?}"
+    );
+
+    let integration = format!("techlead/{name}-1/_integration");
+    let show =
+        |file: &str| support::git::git(repo.path(), &["show", &format!("{integration}:{file}")]);
+    // Attempt 2 ran on the branch attempt 1 pushed.
+    assert_eq!(show("a.txt"), "base\nattempt 1\nattempt 2\n");
+    assert_eq!(show("b.txt"), "b\n");
+    assert_eq!(support::git::person_view(repo.path()), before);
+    let status = support::status(repo.path(), &PathBuf::from(&db.url), &format!("{name}-1"));
+    // Both attempts ran to their end; the gate rejected the first's work.
+    assert_eq!(
+        support::outcomes(support::task(&status, "A")),
+        [Some("succeeded".into()), Some("succeeded".into())]
+    );
+    // The worker pushed to a ref no worktree has checked out, and the
+    // coordinator moved its task branch there.
+    let tip = |reference: &str| support::git::git(repo.path(), &["rev-parse", reference]);
+    assert_eq!(
+        tip(&format!("refs/techlead/remote/{name}-1/A")),
+        tip(&format!("refs/heads/techlead/{name}-1/A"))
+    );
+    assert!(worker_dir.path().join("w/repos").is_dir());
 }
 
 #[test]

@@ -11,9 +11,10 @@
 //! its own (`attempt`) that sends its messages in order.
 
 mod attempt;
+mod repo;
 mod spec;
 
-pub use spec::WorkSpec;
+pub use spec::{RepoSpec, WorkSpec, remote_ref};
 
 use crate::executor::Executor;
 use std::collections::HashMap;
@@ -50,8 +51,9 @@ pub struct Config {
     /// Attempts at once.
     pub capacity: u32,
     pub lease: LeaseTerms,
-    /// Its own directory: `work/<mission>` is where tasks run, `runs/` has
-    /// the attempts' files.
+    /// Its own directory: `work/<mission>` is where tasks of a mission
+    /// without a repository run, `repos/` holds a clone per repository
+    /// with the tasks' worktrees, `runs/` has the attempts' files.
     pub dir: PathBuf,
 }
 

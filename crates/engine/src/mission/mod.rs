@@ -26,7 +26,7 @@ mod input;
 mod preempt;
 mod question;
 mod remote;
-mod work;
+pub(crate) mod work;
 
 pub use attempt::relative_dir;
 pub use decision::{INBOX_POLL, NotRecorded, Recorded, request as request_decision};
@@ -76,8 +76,6 @@ pub enum Error {
     Git(#[from] crate::git::Error),
     #[error("task `{task}` could not be merged: {message}")]
     Merge { task: String, message: String },
-    #[error("mission `{0}` has a repository: workers do not run such missions yet")]
-    WorkersWithRepository(String),
 }
 
 impl Error {
@@ -92,7 +90,6 @@ impl Error {
             Error::Workspace(error) => error.hint(),
             Error::Git(error) => error.hint(),
             Error::Merge { .. } => Some("fix what git says above, then `techlead resume`: a merge that already happened is found, not repeated".into()),
-            Error::WorkersWithRepository(_) => Some("run it without --workers (docs/workers.md, \"What is not there yet\")".into()),
         }
     }
 }
@@ -277,18 +274,14 @@ impl<S: Store + 'static> Mission<S> {
             return Err(Error::Finished(id.to_string()));
         }
         check_executors(&state, &settings)?;
-        if settings.workers.is_some() && state.plan.repository.is_some() {
-            return Err(Error::WorkersWithRepository(id.to_string()));
-        }
         let workspaces = open_workspaces(&state, &settings, id)?;
         let orphans = crate::orphans::reap(&crate::orphans::scope(&settings.data_dir, id));
         let budgeted = budget::any(&state);
         let db_path = store.location();
         let inputs = Inputs::new();
-        let remote = settings
-            .workers
-            .clone()
-            .map(|queue| remote::Remote::start(queue, id.to_string(), inputs.sender()));
+        let remote = settings.workers.clone().map(|queue| {
+            remote::Remote::start(queue, id.to_string(), workspaces.clone(), inputs.sender())
+        });
         let mission = Mission {
             store: Some(store),
             committing: None,

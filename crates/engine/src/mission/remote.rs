@@ -6,13 +6,19 @@
 //! [`Input::LeaseExpired`] (recorded as a crash is: interrupted, run
 //! again).
 //!
+//! For a mission with a repository, the pump also moves a task's branch
+//! to the work its worker pushed, when it reads the worker's `Saved`,
+//! before the actor hears of it (docs/workers.md, "Missions with a
+//! repository").
+//!
 //! The pump also carries the actor's cancellations to the workers: every
 //! attempt in flight keeps its cancel token, and a cancelled token (Ctrl-C,
 //! abort, an emergency) is sent to the queue at the next round.
 
 use super::{Input, Mission};
 use crate::executor::Outcome;
-use crate::worker::WorkSpec;
+use crate::worker::{RepoSpec, WorkSpec};
+use crate::workspace::Workspaces;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -50,10 +56,11 @@ impl Remote {
     pub fn start(
         queue: Arc<PgQueue>,
         mission: String,
+        workspaces: Option<Arc<Workspaces>>,
         inputs: mpsc::UnboundedSender<Input>,
     ) -> Self {
         let (commands, received) = mpsc::unbounded_channel();
-        tokio::spawn(pump(queue.clone(), mission, received, inputs));
+        tokio::spawn(pump(queue.clone(), mission, workspaces, received, inputs));
         Remote { queue, commands }
     }
 
@@ -144,6 +151,12 @@ pub(super) fn dispatch<S: Store>(mission: &Mission<S>, task: usize, cancel: Canc
         .expect("dispatched only with workers");
     let spec = super::attempt::spec(mission, task);
     let plan = &mission.state.plan.tasks[task];
+    let mut work_spec = WorkSpec::of(&spec, &plan.executor);
+    work_spec.repository = mission.workspaces.as_ref().map(|workspaces| RepoSpec {
+        url: repository_url(workspaces),
+        remote_ref: crate::worker::remote_ref(&mission.id, &plan.id),
+        resolve_conflict: mission.state.tasks[task].work.conflict.is_some(),
+    });
     let work = NewWork {
         key: WorkKey {
             mission: mission.id.clone(),
@@ -152,8 +165,7 @@ pub(super) fn dispatch<S: Store>(mission: &Mission<S>, task: usize, cancel: Canc
         },
         executor: plan.executor.clone(),
         labels: plan.labels.clone(),
-        spec: serde_json::to_string(&WorkSpec::of(&spec, &plan.executor))
-            .expect("a spec serialises"),
+        spec: serde_json::to_string(&work_spec).expect("a spec serialises"),
     };
     let _ = remote.commands.send(Flight {
         task,
@@ -162,6 +174,13 @@ pub(super) fn dispatch<S: Store>(mission: &Mission<S>, task: usize, cancel: Canc
         cancel,
         asked: false,
     });
+}
+
+/// Where workers fetch from and push to: this repository, by its path
+/// (workers on this machine, or on machines that mount it at the same
+/// path).
+fn repository_url(workspaces: &Workspaces) -> String {
+    workspaces.git().repo().display().to_string()
 }
 
 /// How many messages of each attempt the record already holds: every
@@ -204,6 +223,7 @@ fn question_attempt(tasks: &[String], message: &str) -> Option<(String, u32)> {
 async fn pump(
     queue: Arc<PgQueue>,
     mission: String,
+    workspaces: Option<Arc<Workspaces>>,
     mut commands: mpsc::UnboundedReceiver<Flight>,
     inputs: mpsc::UnboundedSender<Input>,
 ) {
@@ -237,12 +257,20 @@ async fn pump(
                 f.key.clone()
             })
             .collect();
-        let (q, m) = (queue.clone(), mission.clone());
+        let (q, m, w) = (queue.clone(), mission.clone(), workspaces.clone());
         let batch = std::mem::take(&mut to_enqueue);
-        let round = tokio::task::spawn_blocking(move || round(&q, &m, batch, cancels)).await;
+        let round = tokio::task::spawn_blocking(move || {
+            let (never_claimed, polled) = round(&q, &m, batch, cancels)?;
+            let unadopted = match &w {
+                Some(workspaces) => adopt(workspaces, &m, &polled),
+                None => HashMap::new(),
+            };
+            Ok((never_claimed, polled, unadopted))
+        })
+        .await;
         match round {
-            Ok(Ok((never_claimed, polled))) => {
-                forward(&mut flights, never_claimed, polled, &inputs);
+            Ok(Ok((never_claimed, polled, unadopted))) => {
+                forward(&mut flights, never_claimed, polled, unadopted, &inputs);
             }
             // The database is away: the same round again next time. What
             // was enqueued is enqueued again (the queue ignores repeats);
@@ -282,12 +310,37 @@ fn round(
     Ok((never_claimed, polled))
 }
 
+/// Moves the task branches to the work the round's `Saved` messages
+/// announce (pushed by their workers), before the actor hears of it and
+/// gates or merges it. Returns the attempts whose work could not be
+/// taken, with why.
+fn adopt(
+    workspaces: &Workspaces,
+    mission: &str,
+    polled: &Polled,
+) -> HashMap<(String, u32), String> {
+    let mut failed = HashMap::new();
+    for message in &polled.messages {
+        let Ok(Message::Saved { commit, .. }) = serde_json::from_str::<Message>(&message.body)
+        else {
+            continue;
+        };
+        let remote_ref = crate::worker::remote_ref(mission, &message.task);
+        let url = repository_url(workspaces);
+        if let Err(error) = workspaces.adopt(&message.task, &commit, &url, &remote_ref) {
+            failed.insert((message.task.clone(), message.attempt), error.to_string());
+        }
+    }
+    failed
+}
+
 /// Turns what the round found into inputs, in order: each attempt's
 /// messages, then the attempts that ended without a worker's word.
 fn forward(
     flights: &mut HashMap<(String, u32), Flight>,
     never_claimed: Vec<(String, u32)>,
     polled: Polled,
+    unadopted: HashMap<(String, u32), String>,
     inputs: &mpsc::UnboundedSender<Input>,
 ) {
     for message in polled.messages {
@@ -297,18 +350,22 @@ fn forward(
             continue;
         };
         let (task, attempt) = (flight.task, key.1);
+        // Work this repository could not take fails the attempt; what its
+        // worker sends after is not read.
+        if let Some(error) = unadopted.get(&key) {
+            flights.remove(&key);
+            let message = format!("its work could not be taken from the worker: {error}");
+            let _ = inputs.send(finished(task, attempt, failed(message), 0));
+            continue;
+        }
         let input = match serde_json::from_str::<Message>(&message.body) {
             Ok(message) => input(task, attempt, message),
             Err(error) => finished(
                 task,
                 attempt,
-                Outcome::Failed {
-                    exit_code: None,
-                    signal: None,
-                    message: format!(
-                        "its worker sent a message this techlead cannot read: {error}"
-                    ),
-                },
+                failed(format!(
+                    "its worker sent a message this techlead cannot read: {error}"
+                )),
                 0,
             ),
         };
@@ -329,6 +386,14 @@ fn forward(
         if let Some(flight) = flights.remove(&key) {
             let _ = inputs.send(finished(flight.task, key.1, Outcome::Cancelled, 0));
         }
+    }
+}
+
+fn failed(message: String) -> Outcome {
+    Outcome::Failed {
+        exit_code: None,
+        signal: None,
+        message,
     }
 }
 

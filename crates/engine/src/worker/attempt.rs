@@ -66,12 +66,40 @@ impl Run {
                 self.config.name, spec.executor
             ));
         };
-        // Without a repository, every task of a mission runs in the
+        // With a repository, the task runs in its worktree in this
+        // worker's clone; without one, every task of a mission runs in the
         // worker's directory for it.
-        let workdir = self.config.dir.join("work").join(&spec.mission);
+        let repository = spec.repository.clone();
+        let checkout = match &repository {
+            Some(repo) => {
+                let (dir, repo, mission, task) = (
+                    self.config.dir.clone(),
+                    repo.clone(),
+                    spec.mission.clone(),
+                    spec.task.clone(),
+                );
+                let prepared = tokio::task::spawn_blocking(move || {
+                    super::repo::prepare(&dir, &repo, &mission, &task)
+                })
+                .await;
+                match prepared {
+                    Ok(Ok(checkout)) => Some(checkout),
+                    Ok(Err(message)) => {
+                        return failed(format!("its worktree could not be prepared: {message}"));
+                    }
+                    Err(error) => return failed(format!("the git work stopped: {error}")),
+                }
+            }
+            None => None,
+        };
+        let workdir = match &checkout {
+            Some(checkout) => checkout.path.clone(),
+            None => self.config.dir.join("work").join(&spec.mission),
+        };
         if let Err(error) = std::fs::create_dir_all(&workdir) {
             return failed(format!("{} cannot be made: {error}", workdir.display()));
         }
+        let saving = (spec.task.clone(), spec.attempt, spec.agent.clone());
         let attempt_dir =
             self.config
                 .dir
@@ -93,8 +121,15 @@ impl Run {
                 cancel.cancel();
             }
         }
-        run.await
-            .unwrap_or_else(|error| failed(format!("the attempt stopped unexpectedly: {error}")))
+        let outcome = run
+            .await
+            .unwrap_or_else(|error| failed(format!("the attempt stopped unexpectedly: {error}")));
+        match (checkout, repository) {
+            (Some(checkout), Some(repo)) if !sender.lost => {
+                save(checkout, repo, saving, outcome, sender).await
+            }
+            _ => outcome,
+        }
     }
 
     fn executor(&self, name: &str) -> Option<Arc<dyn Executor>> {
@@ -103,6 +138,52 @@ impl Run {
             .iter()
             .find(|e| e.name() == name)
             .cloned()
+    }
+}
+
+/// Commits what the attempt left, pushes it to the coordinator's
+/// repository and sends `Saved`, before the end, as a local attempt's
+/// save does. Work that cannot be saved or pushed, or a conflict left
+/// unresolved, fails an attempt that would otherwise have succeeded.
+async fn save(
+    checkout: super::repo::Checkout,
+    repo: super::RepoSpec,
+    (task, attempt, agent): (String, u32, String),
+    outcome: Outcome,
+    sender: &mut Sender,
+) -> Outcome {
+    let word = crate::mission::work::outcome_word(&outcome);
+    let saved = tokio::task::spawn_blocking(move || {
+        super::repo::finish(&checkout, &repo, (&task, attempt, &agent, word))
+    })
+    .await
+    .unwrap_or_else(|error| Err(format!("the git work stopped: {error}")));
+    let failure = match saved {
+        Ok(saved) => {
+            let unresolved = saved.unresolved.clone();
+            sender
+                .send(
+                    vec![Message::Saved {
+                        commit: saved.commit,
+                        files: saved.files,
+                    }],
+                    false,
+                )
+                .await;
+            (!unresolved.is_empty()).then(|| {
+                format!(
+                    "conflict markers are still in {}: the merge conflict is not resolved",
+                    unresolved.join(", ")
+                )
+            })
+        }
+        Err(message) => Some(format!(
+            "its work could not be saved to the task branch: {message}"
+        )),
+    };
+    match (outcome, failure) {
+        (Outcome::Succeeded { .. }, Some(message)) => failed(message),
+        (outcome, _) => outcome,
     }
 }
 

@@ -31,6 +31,35 @@ pub struct WorkSpec {
     pub budget_usd: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub estimate_hours: Option<f64>,
+    /// The mission's repository, for a mission that has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository: Option<RepoSpec>,
+}
+
+/// Where a worker fetches a task's branches and pushes its work
+/// (docs/workers.md, "Missions with a repository").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RepoSpec {
+    /// What `git fetch` and `git push` take: the coordinator's repository.
+    pub url: String,
+    /// The ref the worker pushes the task branch to; the coordinator moves
+    /// its task branch there.
+    pub remote_ref: String,
+    /// Whether the attempt resolves a conflict with the integration
+    /// branch: the merge is begun in the worktree before it starts.
+    #[serde(default)]
+    pub resolve_conflict: bool,
+}
+
+/// The ref a worker pushes task `task` of `mission` to: not a branch, so
+/// that no worktree has it checked out and a push is never refused.
+pub fn remote_ref(mission: &str, task: &str) -> String {
+    use crate::workspace::ref_component;
+    format!(
+        "refs/techlead/remote/{}/{}",
+        ref_component(mission),
+        ref_component(task)
+    )
 }
 
 impl WorkSpec {
@@ -51,6 +80,7 @@ impl WorkSpec {
             resume_session: spec.resume_session.clone(),
             budget_usd: spec.budget_usd,
             estimate_hours: spec.estimate_hours,
+            repository: None,
         }
     }
 
