@@ -320,6 +320,11 @@ pub struct RunArgs {
     /// database (--db postgres://...) instead of running them here.
     #[arg(long)]
     pub workers: bool,
+    /// How workers reach the mission's repository, as git takes it
+    /// (ssh://host/path/repo, file:///path/repo); default: its path here.
+    /// Workers fetch from it and push their work to it.
+    #[arg(long, value_name = "URL", requires = "workers")]
+    pub repository_url: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -357,6 +362,11 @@ pub struct ResumeArgs {
     /// database (--db postgres://...) instead of running them here.
     #[arg(long)]
     pub workers: bool,
+    /// How workers reach the mission's repository, as git takes it
+    /// (ssh://host/path/repo, file:///path/repo); default: its path here.
+    /// Workers fetch from it and push their work to it.
+    #[arg(long, value_name = "URL", requires = "workers")]
+    pub repository_url: Option<String>,
     /// Wait while another techlead holds the mission, and take it over
     /// when that one dies (its lock is released with its connection).
     #[arg(long)]

@@ -285,12 +285,16 @@ fn a_workers_work_reaches_the_integration_branch() {
             "2",
         ],
     );
+    // As a worker on another machine would reach it (here over file://).
+    let url = format!("file://{}", repo.path().display());
     let coordinator = Running::start(
         repo.path(),
         &[
             "run",
             "mission.yaml",
             "--workers",
+            "--repository-url",
+            &url,
             "--json",
             "--db",
             &db.url,
@@ -325,7 +329,14 @@ fn a_workers_work_reaches_the_integration_branch() {
         tip(&format!("refs/techlead/remote/{name}-1/A")),
         tip(&format!("refs/heads/techlead/{name}-1/A"))
     );
-    assert!(worker_dir.path().join("w/repos").is_dir());
+    let clones: Vec<String> = std::fs::read_dir(worker_dir.path().join("w/repos"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        clones.len() == 1 && clones[0].starts_with("file-"),
+        "one clone, of the URL given: {clones:?}"
+    );
 }
 
 #[test]

@@ -20,7 +20,7 @@ use techlead_engine::executor::command::CommandExecutor;
 use techlead_engine::executor::gemini::GeminiExecutor;
 use techlead_engine::executor::openai::OpenAiExecutor;
 use techlead_engine::executor::simulate::{SimulateConfig, SimulateExecutor};
-use techlead_engine::mission::{Mission, Observer, Settings};
+use techlead_engine::mission::{Mission, Observer, Settings, Workers};
 use techlead_engine::webhook::Webhooks;
 use techlead_store::Store;
 
@@ -28,7 +28,7 @@ pub fn run(args: &RunArgs) -> Result<Outcome, CliError> {
     let resolved = resolve(args)?;
     let hooks = webhooks::prepare(&resolved.webhooks)?;
     let (mut store, path) = database::open(&args.database)?;
-    let workers = workers(args.workers, &path)?;
+    let workers = workers(args.workers, args.repository_url.as_deref(), &path)?;
     let at = jiff::Timestamp::now();
     let id = store.create_mission(&resolved, at)?;
     drive(
@@ -77,7 +77,7 @@ fn resolve(args: &RunArgs) -> Result<MissionPlan, CliError> {
 
 pub fn resume(args: &ResumeArgs) -> Result<Outcome, CliError> {
     let (store, path) = database::open_existing(&args.database)?;
-    let workers = workers(args.workers, &path)?;
+    let workers = workers(args.workers, args.repository_url.as_deref(), &path)?;
     let row = database::mission(&store, &path, Some(&args.mission))?;
     let plan = recorded_plan(&store, &row.id)?;
     if !args.ignore_changes
@@ -298,7 +298,7 @@ struct Mode {
     emergency: bool,
     interactive: bool,
     /// The queue, when workers run the attempts (docs/workers.md).
-    workers: Option<Arc<techlead_store::postgres::PgQueue>>,
+    workers: Option<Workers>,
     /// Wait for the run holding the mission to die, then take over.
     standby: bool,
 }
@@ -306,10 +306,14 @@ struct Mode {
 /// The work queue, with `--workers`: checked before anything is recorded.
 fn workers(
     wanted: bool,
+    repository_url: Option<&str>,
     path: &Path,
-) -> Result<Option<Arc<techlead_store::postgres::PgQueue>>, CliError> {
+) -> Result<Option<Workers>, CliError> {
     Ok(match wanted {
-        true => Some(Arc::new(super::worker::queue(path)?)),
+        true => Some(Workers {
+            queue: Arc::new(super::worker::queue(path)?),
+            repository_url: repository_url.map(String::from),
+        }),
         false => None,
     })
 }

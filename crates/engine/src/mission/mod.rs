@@ -135,9 +135,19 @@ pub struct Settings {
     pub executors: Vec<Arc<dyn Executor>>,
     /// Grace period between SIGTERM and SIGKILL for phase gates.
     pub gate_grace: std::time::Duration,
-    /// The work queue, when workers run the attempts instead of this
-    /// process (docs/workers.md).
-    pub workers: Option<Arc<techlead_store::postgres::PgQueue>>,
+    /// When workers run the attempts instead of this process
+    /// (docs/workers.md).
+    pub workers: Option<Workers>,
+}
+
+/// How a run hands its attempts to workers.
+#[derive(Clone)]
+pub struct Workers {
+    /// The work queue.
+    pub queue: Arc<techlead_store::postgres::PgQueue>,
+    /// How workers reach the mission's repository (a git URL), for a
+    /// mission that has one; its path on this machine when `None`.
+    pub repository_url: Option<String>,
 }
 
 /// A mission being driven by this process.
@@ -279,8 +289,8 @@ impl<S: Store + 'static> Mission<S> {
         let budgeted = budget::any(&state);
         let db_path = store.location();
         let inputs = Inputs::new();
-        let remote = settings.workers.clone().map(|queue| {
-            remote::Remote::start(queue, id.to_string(), workspaces.clone(), inputs.sender())
+        let remote = settings.workers.clone().map(|workers| {
+            remote::Remote::start(workers, id.to_string(), workspaces.clone(), inputs.sender())
         });
         let mission = Mission {
             store: Some(store),

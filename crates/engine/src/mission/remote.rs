@@ -38,6 +38,9 @@ pub const POLL: Duration = Duration::from_millis(20);
 pub(super) struct Remote {
     queue: Arc<PgQueue>,
     commands: mpsc::UnboundedSender<Flight>,
+    /// Where workers fetch from and push to, for a mission with a
+    /// repository.
+    repository_url: Option<String>,
 }
 
 /// An attempt handed to the workers.
@@ -53,15 +56,28 @@ struct Flight {
 }
 
 impl Remote {
+    /// `workspaces` for a mission with a repository: workers reach it at
+    /// `workers.repository_url`, else by its path on this machine.
     pub fn start(
-        queue: Arc<PgQueue>,
+        workers: super::Workers,
         mission: String,
         workspaces: Option<Arc<Workspaces>>,
         inputs: mpsc::UnboundedSender<Input>,
     ) -> Self {
         let (commands, received) = mpsc::unbounded_channel();
-        tokio::spawn(pump(queue.clone(), mission, workspaces, received, inputs));
-        Remote { queue, commands }
+        let repository_url = workspaces.as_ref().map(|workspaces| {
+            workers
+                .repository_url
+                .unwrap_or_else(|| workspaces.git().repo().display().to_string())
+        });
+        let queue = workers.queue;
+        let repository = workspaces.zip(repository_url.clone());
+        tokio::spawn(pump(queue.clone(), mission, repository, received, inputs));
+        Remote {
+            queue,
+            commands,
+            repository_url,
+        }
     }
 
     pub fn queue(&self) -> &Arc<PgQueue> {
@@ -152,8 +168,8 @@ pub(super) fn dispatch<S: Store>(mission: &Mission<S>, task: usize, cancel: Canc
     let spec = super::attempt::spec(mission, task);
     let plan = &mission.state.plan.tasks[task];
     let mut work_spec = WorkSpec::of(&spec, &plan.executor);
-    work_spec.repository = mission.workspaces.as_ref().map(|workspaces| RepoSpec {
-        url: repository_url(workspaces),
+    work_spec.repository = remote.repository_url.as_ref().map(|url| RepoSpec {
+        url: url.clone(),
         remote_ref: crate::worker::remote_ref(&mission.id, &plan.id),
         resolve_conflict: mission.state.tasks[task].work.conflict.is_some(),
     });
@@ -174,13 +190,6 @@ pub(super) fn dispatch<S: Store>(mission: &Mission<S>, task: usize, cancel: Canc
         cancel,
         asked: false,
     });
-}
-
-/// Where workers fetch from and push to: this repository, by its path
-/// (workers on this machine, or on machines that mount it at the same
-/// path).
-fn repository_url(workspaces: &Workspaces) -> String {
-    workspaces.git().repo().display().to_string()
 }
 
 /// How many messages of each attempt the record already holds: every
@@ -223,7 +232,7 @@ fn question_attempt(tasks: &[String], message: &str) -> Option<(String, u32)> {
 async fn pump(
     queue: Arc<PgQueue>,
     mission: String,
-    workspaces: Option<Arc<Workspaces>>,
+    repository: Option<(Arc<Workspaces>, String)>,
     mut commands: mpsc::UnboundedReceiver<Flight>,
     inputs: mpsc::UnboundedSender<Input>,
 ) {
@@ -257,12 +266,12 @@ async fn pump(
                 f.key.clone()
             })
             .collect();
-        let (q, m, w) = (queue.clone(), mission.clone(), workspaces.clone());
+        let (q, m, r) = (queue.clone(), mission.clone(), repository.clone());
         let batch = std::mem::take(&mut to_enqueue);
         let round = tokio::task::spawn_blocking(move || {
             let (never_claimed, polled) = round(&q, &m, batch, cancels)?;
-            let unadopted = match &w {
-                Some(workspaces) => adopt(workspaces, &m, &polled),
+            let unadopted = match &r {
+                Some((workspaces, url)) => adopt(workspaces, url, &m, &polled),
                 None => HashMap::new(),
             };
             Ok((never_claimed, polled, unadopted))
@@ -316,6 +325,7 @@ fn round(
 /// taken, with why.
 fn adopt(
     workspaces: &Workspaces,
+    url: &str,
     mission: &str,
     polled: &Polled,
 ) -> HashMap<(String, u32), String> {
@@ -326,8 +336,7 @@ fn adopt(
             continue;
         };
         let remote_ref = crate::worker::remote_ref(mission, &message.task);
-        let url = repository_url(workspaces);
-        if let Err(error) = workspaces.adopt(&message.task, &commit, &url, &remote_ref) {
+        if let Err(error) = workspaces.adopt(&message.task, &commit, url, &remote_ref) {
             failed.insert((message.task.clone(), message.attempt), error.to_string());
         }
     }
