@@ -339,6 +339,73 @@ fn a_workers_work_reaches_the_integration_branch() {
     );
 }
 
+/// Two tasks on a worker change the same line from the same base: the
+/// second to be merged conflicts, and its agent resolves the conflict on
+/// the worker (the merge begun in the worker's worktree, markers and
+/// all); the resolution reaches the integration branch.
+#[test]
+fn a_conflict_is_resolved_on_the_worker() {
+    let Some(db) = techlead_testdb::database() else {
+        return;
+    };
+    let meeting = tempfile::tempdir().unwrap();
+    // Each first attempt waits until both have started, so that both
+    // fork from the base; an attempt that finds conflict markers writes
+    // the resolution.
+    let script = format!(
+        "touch '{meet}/'$1; if grep -q '<<<<<<<' a.txt; then printf 'A\\nB\\n' > a.txt; exit 0; fi\n\
+         while [ ! -e '{meet}/A' ] || [ ! -e '{meet}/B' ]; do sleep 0.02; done\n\
+         echo $1 > a.txt\n",
+        meet = meeting.path().display()
+    );
+    let (repo, name) = support::git::mission_in_repository(
+        "workers-conflict",
+        &[("a.txt", "base\n"), ("change.sh", &script)],
+        "  objective: conflict on a worker\n  on_conflict: agent\n  defaults: {executor: command, max_parallel: 2, backoff: [10ms]}\n\
+         tasks:\n\
+         \x20 - {id: A, title: change a, command: [sh, change.sh, A]}\n\
+         \x20 - {id: B, title: change b, command: [sh, change.sh, B]}\n",
+    );
+    let worker_dir = tempfile::tempdir().unwrap();
+    let worker = Running::start(
+        worker_dir.path(),
+        &[
+            "worker",
+            "--db",
+            &db.url,
+            "--json",
+            "--dir",
+            &worker_dir.path().join("w").display().to_string(),
+            "--capacity",
+            "2",
+        ],
+    );
+    let coordinator = Running::start(
+        repo.path(),
+        &[
+            "run",
+            "mission.yaml",
+            "--workers",
+            "--json",
+            "--db",
+            &db.url,
+        ],
+    );
+    let (code, events, stderr) = coordinator.finish();
+    assert_eq!(code, 0, "{stderr}\n{}", events.join("\n"));
+    worker.kill();
+    assert!(
+        events.iter().any(|e| e.contains("\"merge_conflicted\"")),
+        "no conflict: {}",
+        events.join("\n")
+    );
+    let integration = format!("techlead/{name}-1/_integration");
+    assert_eq!(
+        support::git::git(repo.path(), &["show", &format!("{integration}:a.txt")]),
+        "A\nB\n"
+    );
+}
+
 #[test]
 fn a_worker_needs_a_postgresql_database_and_known_labels() {
     let dir = tempfile::tempdir().unwrap();
