@@ -52,6 +52,11 @@ pub enum Command {
         after_help = "Examples:\n  techlead resume team-booking-platform\n  techlead resume team-booking-platform-2 --json\n  techlead resume team-booking-platform --budget-usd 50"
     )]
     Resume(ResumeArgs),
+    /// Run tasks that missions dispatch to workers (`run --workers`) from a PostgreSQL database.
+    #[command(
+        after_help = "The worker claims queued attempts (FOR UPDATE SKIP LOCKED), holds each under a lease it\nrenews every third of --lease-ms, runs it with its own executor in its own directory, and\nsends reports and the end back; the mission's coordinator records them. A lease that\nexpires (the worker died or lost the database) gives the task back. docs/workers.md.\n\nExamples:\n  techlead worker --db postgres://tl@db.internal/techlead\n  techlead worker --db $TECHLEAD_DB --capacity 4 --executor command,claude-code\n  techlead worker --labels gpu,cuda-12 --name gpu-box-1 --json\n\nExit codes: 130 stopped by Ctrl-C or SIGTERM (its attempts are stopped and run again elsewhere),\n2 invalid input or no database."
+    )]
+    Worker(WorkerArgs),
     /// Show where a mission stands (the newest one without an argument).
     #[command(after_help = "Examples:\n  techlead status\n  techlead status incident-1 --json")]
     Status(StatusArgs),
@@ -419,6 +424,15 @@ pub struct RunArgs {
     /// from stdin), and wait for decisions instead of stopping.
     #[arg(long)]
     pub interactive: bool,
+    /// Dispatch the tasks to `techlead worker`s through the PostgreSQL
+    /// database (--db postgres://...) instead of running them here.
+    #[arg(long)]
+    pub workers: bool,
+    /// How workers reach the mission's repository, as git takes it
+    /// (ssh://host/path/repo, file:///path/repo); default: its path here.
+    /// Workers fetch from it and push their work to it.
+    #[arg(long, value_name = "URL", requires = "workers")]
+    pub repository_url: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -452,6 +466,51 @@ pub struct ResumeArgs {
     /// from stdin), and wait for decisions instead of stopping.
     #[arg(long)]
     pub interactive: bool,
+    /// Dispatch the tasks to `techlead worker`s through the PostgreSQL
+    /// database (--db postgres://...) instead of running them here.
+    #[arg(long)]
+    pub workers: bool,
+    /// How workers reach the mission's repository, as git takes it
+    /// (ssh://host/path/repo, file:///path/repo); default: its path here.
+    /// Workers fetch from it and push their work to it.
+    #[arg(long, value_name = "URL", requires = "workers")]
+    pub repository_url: Option<String>,
+    /// Wait while another techlead holds the mission, and take it over
+    /// when that one dies (its lock is released with its connection).
+    #[arg(long)]
+    pub standby: bool,
+}
+
+/// `techlead worker`.
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    #[command(flatten)]
+    pub database: Database,
+    /// The executors this worker runs, comma-separated; it claims only
+    /// tasks on one of them.
+    #[arg(long, value_name = "NAMES", default_value = "command")]
+    pub executor: String,
+    /// Attempts at once.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub capacity: u32,
+    /// What this worker offers, comma-separated (gpu, claude-login, ...):
+    /// it claims only tasks whose `labels:` are all here.
+    #[arg(long, value_name = "LABELS", default_value = "")]
+    pub labels: String,
+    /// How it names itself in the queue (default: HOST:PID).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Its own directory: tasks run in work/<mission>, attempt files go in
+    /// runs/ (default: .techlead/worker).
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// How long a claim holds without a heartbeat, in milliseconds; the
+    /// worker renews it every third of that.
+    #[arg(long, value_name = "MS", env = "TECHLEAD_WORKER_LEASE_MS", default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(300..))]
+    pub lease_ms: u64,
+    /// One JSON object per claim and end on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 fn non_negative(text: &str) -> Result<f64, String> {

@@ -90,6 +90,15 @@ pub enum CliError {
         database: String,
         hint: String,
     },
+    /// `database`: as `NoMissions`.
+    #[error("workers need PostgreSQL, and {database} is not a PostgreSQL database")]
+    WorkersNeedPostgres { database: String },
+    #[error(transparent)]
+    Labels(#[from] techlead_core::work::LabelError),
+    #[error("this techlead has no executor `{name}`")]
+    NoSuchExecutor { name: String, known: String },
+    #[error(transparent)]
+    Worker(#[from] techlead_engine::worker::Error),
     #[error("mission `{mission}` has no task `{task}`")]
     NoSuchTask {
         mission: String,
@@ -207,6 +216,12 @@ impl CliError {
             CliError::ServeNeedsSqlite { .. } => Some(
                 "serve a SQLite database (--db PATH); every other command works on PostgreSQL (docs/postgres.md)".into(),
             ),
+            CliError::WorkersNeedPostgres { .. } => Some(
+                "pass --db postgres://USER@HOST/DATABASE (or set TECHLEAD_DB), the database the missions are recorded in (docs/workers.md)".into(),
+            ),
+            CliError::Labels(_) => Some("e.g. --labels gpu,claude-login".into()),
+            CliError::NoSuchExecutor { known, .. } => Some(format!("--executor takes any of: {known}")),
+            CliError::Worker(_) => None,
             CliError::NoSuchTask { hint, .. } => Some(hint.clone()),
             CliError::UnknownMission { hint, .. } => Some(hint.clone()),
             CliError::NoSuchAttempt { .. } => {

@@ -23,6 +23,7 @@ pub mod spec;
 pub mod spend;
 pub mod state;
 pub mod webhook;
+pub mod work;
 mod yaml;
 
 pub use diagnostic::{Diagnostic, Severity, SourceSpan};

@@ -24,6 +24,7 @@ fn task(id: &str, depends_on: &[&str], hours: f64) -> TaskPlan {
         id: id.to_string(),
         title: format!("Do {id}"),
         kind: None,
+        labels: Vec::new(),
         description: String::new(),
         priority: Priority::Medium,
         depends_on: depends_on.iter().map(|d| d.to_string()).collect(),

@@ -48,6 +48,7 @@ fn task(id: &str, depends_on: &[&str], phase: Option<usize>) -> TaskPlan {
         stands_in_for: None,
         artifacts: Vec::new(),
         needs: Vec::new(),
+        labels: Vec::new(),
     }
 }
 

@@ -8,4 +8,5 @@ pub mod library;
 pub mod mission;
 pub mod orphans;
 pub mod webhook;
+pub mod worker;
 pub mod workspace;

@@ -658,6 +658,28 @@ impl Workspaces {
         Ok(())
     }
 
+    /// Puts the task's worktree (created when missing) on `commit`, work a
+    /// worker pushed to `remote_ref` of this repository (or of `url`, from
+    /// where it is fetched when this repository lacks it): the task branch
+    /// moves there, so gates and the merge see it as they see local work.
+    /// The worker built it on the task branch, so nothing of the branch is
+    /// lost; the worktree holds no work of its own on a coordinator.
+    pub fn adopt(&self, task: &str, commit: &str, url: &str, remote_ref: &str) -> Result<()> {
+        if self.git.resolve(commit)?.is_none() {
+            self.git
+                .cmd()
+                .args(["fetch", "--quiet", "--no-tags", "--end-of-options", url])
+                .arg(format!("+{remote_ref}:{remote_ref}"))
+                .run()?;
+        }
+        let path = self.prepare(task)?;
+        self.git
+            .at(&path)
+            .args(["reset", "--quiet", "--hard", commit])
+            .run()?;
+        Ok(())
+    }
+
     /// A detached worktree at the integration tip, for phase gates and
     /// review: `<root>/_integration`, created, or moved to the tip and
     /// cleaned of everything (build output included) that is not in it.

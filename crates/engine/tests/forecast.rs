@@ -28,6 +28,7 @@ impl Fixture {
                 CommandExecutor::new().with_grace(Duration::from_millis(200)),
             )],
             gate_grace: Duration::from_millis(200),
+            workers: None,
         }
     }
 

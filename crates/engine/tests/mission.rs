@@ -36,6 +36,7 @@ impl Fixture {
                 CommandExecutor::new().with_grace(Duration::from_millis(200)),
             )],
             gate_grace: Duration::from_millis(200),
+            workers: None,
         }
     }
 
@@ -114,6 +115,7 @@ fn task(id: &str, depends_on: &[&str], script: &str) -> TaskPlan {
         stands_in_for: None,
         artifacts: Vec::new(),
         needs: Vec::new(),
+        labels: Vec::new(),
     }
 }
 

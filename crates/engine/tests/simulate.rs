@@ -479,6 +479,7 @@ async fn rehearse_the_example(seed: u64) -> (MissionStatus, Vec<(String, u32, St
         data_dir: dir.path().to_path_buf(),
         executors: vec![Arc::new(SimulateExecutor::new(config))],
         gate_grace: Duration::from_secs(1),
+        workers: None,
     };
     let mission = Mission::open(
         SqliteStore::open(&db).unwrap(),

@@ -159,6 +159,7 @@ impl Fixture {
                 CommandExecutor::new().with_grace(Duration::from_millis(200)),
             )],
             gate_grace: Duration::from_millis(200),
+            workers: None,
         };
         let mission = Mission::open(self.store(), id, settings, shown).unwrap();
         hooks.start(self.store(), id, &plan.name).unwrap();

@@ -310,6 +310,7 @@ async fn twenty_tasks_under_a_rate_limit_finish_without_a_failed_attempt() {
             stands_in_for: None,
             artifacts: Vec::new(),
             needs: Vec::new(),
+            labels: Vec::new(),
         })
         .collect();
     let plan = MissionPlan {
@@ -346,6 +347,7 @@ async fn twenty_tasks_under_a_rate_limit_finish_without_a_failed_attempt() {
             executor(&fake).with_rate_limit(Some((10, window))),
         )],
         gate_grace: Duration::from_millis(200),
+        workers: None,
     };
     let mission = Mission::open(store(), &id, settings, observer(|_, _, _| {})).unwrap();
     let status = tokio::time::timeout(Duration::from_secs(60), mission.run())

@@ -171,6 +171,7 @@ async fn the_dashboard_follows_a_running_mission_and_answers_its_escalation() {
             CommandExecutor::new().with_grace(Duration::from_millis(200)),
         )],
         gate_grace: Duration::from_millis(200),
+        workers: None,
     };
     let mut mission =
         Mission::open(fixture.store(), &id, settings, observer(|_, _, _| {})).unwrap();

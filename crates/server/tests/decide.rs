@@ -158,6 +158,7 @@ async fn a_running_mission_carries_a_decision_out_at_once() {
             CommandExecutor::new().with_grace(Duration::from_millis(200)),
         )],
         gate_grace: Duration::from_millis(200),
+        workers: None,
     };
     let mut mission =
         Mission::open(fixture.store(), &id, settings, observer(|_, _, _| {})).unwrap();

@@ -59,6 +59,7 @@ fn plan(tasks: usize) -> MissionPlan {
                 stands_in_for: None,
                 artifacts: Vec::new(),
                 needs: Vec::new(),
+                labels: Vec::new(),
             })
             .collect(),
         agents: Vec::new(),

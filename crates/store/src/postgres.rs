@@ -13,6 +13,8 @@
 //! - `schema`: the schema version and migrations.
 //! - `lock`: the advisory lock on a session of its own.
 //! - `read`: rows into the store's types.
+//! - `work`: the work queue between a coordinator and its workers
+//!   (`PgQueue`, docs/workers.md).
 //!
 //! docs/postgres.md says how to use it and how it differs from SQLite.
 
@@ -22,10 +24,12 @@ mod read;
 mod schema;
 mod session;
 mod url;
+mod work;
 mod write;
 
 pub use schema::{LOCK_CLASS, SCHEMA, SCHEMA_VERSION};
 pub use url::{is_postgres_url, redact};
+pub use work::{Claim, Lease, NewWork, PgQueue, Polled, WorkKey, WorkMessage, WorkState};
 
 use crate::encoding::{self, Created, timestamp};
 use crate::{

@@ -589,6 +589,7 @@ mod tests {
                 stands_in_for: None,
                 artifacts: Vec::new(),
                 needs: Vec::new(),
+                labels: Vec::new(),
             }],
             agents: Vec::new(),
             budget: Default::default(),

@@ -25,6 +25,7 @@ mod status;
 mod validate;
 mod watch;
 mod webhooks;
+mod worker;
 
 use crate::args::{Cli, Command};
 use crate::exit::{CliError, Outcome};
@@ -33,6 +34,7 @@ pub fn run(cli: Cli) -> Result<Outcome, CliError> {
     match cli.command {
         Command::Run(args) => run::run(&args),
         Command::Resume(args) => run::resume(&args),
+        Command::Worker(args) => worker::run(&args),
         Command::Status(args) => status::status(&args),
         Command::Watch(args) => watch::run(&args),
         Command::Logs(args) => logs::run(&args),

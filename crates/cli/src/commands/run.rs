@@ -12,6 +12,7 @@ use techlead_core::fingerprint;
 use techlead_core::state::{
     Budget, Checkout, EventRecord, MissionPlan, MissionState, MissionStatus, Resolve, Tally,
 };
+use techlead_engine::executor::Executor;
 use techlead_engine::executor::anthropic::AnthropicExecutor;
 use techlead_engine::executor::claude_code::ClaudeCodeExecutor;
 use techlead_engine::executor::codex::CodexExecutor;
@@ -19,7 +20,7 @@ use techlead_engine::executor::command::CommandExecutor;
 use techlead_engine::executor::gemini::GeminiExecutor;
 use techlead_engine::executor::openai::OpenAiExecutor;
 use techlead_engine::executor::simulate::{SimulateConfig, SimulateExecutor};
-use techlead_engine::mission::{Mission, Observer, Settings};
+use techlead_engine::mission::{Mission, Observer, Settings, Workers};
 use techlead_engine::webhook::Webhooks;
 use techlead_store::Store;
 
@@ -27,6 +28,7 @@ pub fn run(args: &RunArgs) -> Result<Outcome, CliError> {
     let resolved = resolve(args)?;
     let hooks = webhooks::prepare(&resolved.webhooks)?;
     let (mut store, path) = database::open(&args.database)?;
+    let workers = workers(args.workers, args.repository_url.as_deref(), &path)?;
     let at = jiff::Timestamp::now();
     let id = store.create_mission(&resolved, at)?;
     drive(
@@ -40,6 +42,8 @@ pub fn run(args: &RunArgs) -> Result<Outcome, CliError> {
             wait_for_decisions: args.wait_for_decisions,
             emergency: args.emergency,
             interactive: args.interactive,
+            workers,
+            standby: false,
         },
     )
 }
@@ -75,6 +79,7 @@ fn resolve(args: &RunArgs) -> Result<MissionPlan, CliError> {
 
 pub fn resume(args: &ResumeArgs) -> Result<Outcome, CliError> {
     let (store, path) = database::open_existing(&args.database)?;
+    let workers = workers(args.workers, args.repository_url.as_deref(), &path)?;
     let row = database::mission(&store, &path, Some(&args.mission))?;
     let plan = recorded_plan(&store, &row.id)?;
     if !args.ignore_changes
@@ -104,6 +109,8 @@ pub fn resume(args: &ResumeArgs) -> Result<Outcome, CliError> {
             wait_for_decisions: args.wait_for_decisions,
             emergency: args.emergency,
             interactive: args.interactive,
+            workers,
+            standby: args.standby,
         },
     )
 }
@@ -195,18 +202,9 @@ fn drive(
         .unwrap_or_else(|_| database::data_dir(path));
     let settings = Settings {
         data_dir,
-        executors: vec![
-            Arc::new(CommandExecutor::new()),
-            Arc::new(ClaudeCodeExecutor::new()),
-            Arc::new(CodexExecutor::new()),
-            Arc::new(AnthropicExecutor::new()),
-            Arc::new(OpenAiExecutor::new()),
-            Arc::new(GeminiExecutor::new()),
-            Arc::new(SimulateExecutor::new(
-                SimulateConfig::from_env().map_err(CliError::Simulate)?,
-            )),
-        ],
+        executors: executors()?,
         gate_grace: std::time::Duration::from_secs(5),
+        workers: mode.workers,
     };
     let view: Arc<Mutex<Option<View>>> = Arc::new(Mutex::new(None));
     let observer: Box<dyn Observer> = Box::new(Shown {
@@ -233,6 +231,9 @@ fn drive(
                 Mission::open_created(store, id, *plan, at, settings, observer)?
             }
             Start::Resumed { budget } => {
+                if mode.standby {
+                    standby(store.as_ref(), id).await?;
+                }
                 let mut mission = Mission::open(store, id, settings, observer)?;
                 if let Some(budget) = budget {
                     mission.set_budget(budget)?;
@@ -301,6 +302,63 @@ struct Mode {
     wait_for_decisions: bool,
     emergency: bool,
     interactive: bool,
+    /// The queue, when workers run the attempts (docs/workers.md).
+    workers: Option<Workers>,
+    /// Wait for the run holding the mission to die, then take over.
+    standby: bool,
+}
+
+/// The work queue, with `--workers`: checked before anything is recorded.
+fn workers(
+    wanted: bool,
+    repository_url: Option<&str>,
+    path: &Path,
+) -> Result<Option<Workers>, CliError> {
+    Ok(match wanted {
+        true => Some(Workers {
+            queue: Arc::new(super::worker::queue(path)?),
+            repository_url: repository_url.map(String::from),
+        }),
+        false => None,
+    })
+}
+
+/// Every executor this build has.
+pub(super) fn executors() -> Result<Vec<Arc<dyn Executor>>, CliError> {
+    Ok(vec![
+        Arc::new(CommandExecutor::new()),
+        Arc::new(ClaudeCodeExecutor::new()),
+        Arc::new(CodexExecutor::new()),
+        Arc::new(AnthropicExecutor::new()),
+        Arc::new(OpenAiExecutor::new()),
+        Arc::new(GeminiExecutor::new()),
+        Arc::new(SimulateExecutor::new(
+            SimulateConfig::from_env().map_err(CliError::Simulate)?,
+        )),
+    ])
+}
+
+/// How often a standby asks for the mission's lock.
+const STANDBY_POLL: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// Waits until no run holds the mission: its holder finished, stopped or
+/// died (PostgreSQL releases a dead holder's advisory lock with its
+/// connection; the kernel a SQLite holder's file lock).
+async fn standby(store: &dyn Store, id: &str) -> Result<(), CliError> {
+    let mut said = false;
+    loop {
+        match store.lock(id) {
+            Ok(_free) => return Ok(()),
+            Err(techlead_store::Error::Locked { holder, .. }) => {
+                if !said {
+                    eprintln!("standby: {id} is run by {holder}; taking over when it stops");
+                    said = true;
+                }
+                tokio::time::sleep(STANDBY_POLL).await;
+            }
+            Err(error) => return Err(error.into()),
+        }
+    }
 }
 
 impl Observer for Shown {

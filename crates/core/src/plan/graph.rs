@@ -640,6 +640,7 @@ pub(crate) mod fixture {
             artifacts: Vec::new(),
             needs: Vec::new(),
             paths: Vec::new(),
+            labels: Vec::new(),
             budget: None,
             phase: None,
             spans: Default::default(),

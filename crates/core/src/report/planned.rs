@@ -98,6 +98,7 @@ fn as_task(task: &crate::state::TaskPlan) -> Task {
         id: task.id.clone(),
         id_assigned: false,
         kind: task.kind,
+        labels: Vec::new(),
         title: String::new(),
         description: String::new(),
         agent: Some(task.agent.clone()),

@@ -299,6 +299,11 @@ pub const TASK: &[Key] = &[
         "Files or outputs this task needs from its dependencies; flagged when their handoffs lack one.",
     ),
     key(
+        "labels",
+        Kind::TextList,
+        "Labels a worker must offer to run this task (`techlead worker --labels`), e.g. [gpu].",
+    ),
+    key(
         "paths",
         Kind::TextList,
         "Paths the task expects to change, used to warn about parallel edits.",

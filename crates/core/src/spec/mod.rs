@@ -208,6 +208,9 @@ pub struct Task {
     pub needs: Vec<String>,
     /// Paths the task expects to touch, for conflict warnings.
     pub paths: Vec<String>,
+    /// What a worker must offer to run it (docs/workers.md).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub budget: Option<Budget>,
     /// Index into [`Mission::phases`].

@@ -480,6 +480,10 @@ impl<'s> Reader<'s> {
             artifacts: list(self, "artifacts"),
             needs: list(self, "needs"),
             paths: list(self, "paths"),
+            labels: fields
+                .get("labels")
+                .map(|n| self.labels(n))
+                .unwrap_or_default(),
             budget: fields.get("budget").and_then(|n| self.budget(n)),
             phase,
             spans,
@@ -735,6 +739,22 @@ impl<'s> Reader<'s> {
             .into_iter()
             .filter_map(|item| self.text(item, what))
             .collect()
+    }
+
+    /// A task's labels, each checked as `techlead worker --labels` checks
+    /// them, sorted and without repeats.
+    fn labels(&mut self, node: &Node) -> Vec<String> {
+        let mut labels = self.text_list(node, "labels");
+        if let Some(error) = labels
+            .iter()
+            .find_map(|l| crate::work::check_label(l).err())
+        {
+            self.error(node.span(), "spec::bad-label", error.to_string())
+                .hint = Some("e.g. `labels: [gpu, claude-login]`".into());
+        }
+        labels.sort();
+        labels.dedup();
+        labels
     }
 
     fn argv(&mut self, node: &Node) -> Option<Vec<String>> {

@@ -297,6 +297,9 @@ pub struct TaskPlan {
     /// dependency's handoff has it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub needs: Vec<String>,
+    /// The labels a worker must offer to run it (docs/workers.md).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<String>,
     /// Spend limits for this task over all its attempts.
     #[serde(default, skip_serializing_if = "Budget::is_unlimited")]
     pub budget: Budget,
@@ -494,6 +497,7 @@ impl MissionPlan {
                         .collect(),
                     artifacts: task.artifacts,
                     needs: task.needs,
+                    labels: task.labels,
                 }
             })
             .collect();

@@ -117,6 +117,7 @@ fn part_plans(parent: &TaskPlan, parts: &[TaskPart]) -> Vec<TaskPlan> {
             id: part.id.clone(),
             title: part.title.clone(),
             kind: parent.kind,
+            labels: parent.labels.clone(),
             description: part_description(parent, i, parts),
             priority: parent.priority,
             depends_on: match i {

@@ -17,19 +17,13 @@ pub fn relative_dir(mission: &str, task: &str, attempt: u32) -> String {
     format!("runs/{mission}/{task}.{attempt}")
 }
 
-pub fn spawn<S: Store>(mission: &Mission<S>, task: usize, cancel: CancellationToken) {
+/// What the executor gets for the task's current attempt.
+pub(super) fn spec<S: Store>(mission: &Mission<S>, task: usize) -> AttemptSpec {
     let state = &mission.state;
     let plan = &state.plan.tasks[task];
     let attempt = state.tasks[task].attempts.len() as u32;
-    let executor = mission
-        .settings
-        .executors
-        .iter()
-        .find(|e| e.name() == plan.executor)
-        .cloned()
-        .expect("executors were checked when the mission was opened");
     let agent = state.plan.agent(&state.tasks[task].agent);
-    let spec = AttemptSpec {
+    AttemptSpec {
         mission_id: mission.id.clone(),
         task_id: plan.id.clone(),
         task_title: plan.title.clone(),
@@ -53,11 +47,19 @@ pub fn spawn<S: Store>(mission: &Mission<S>, task: usize, cancel: CancellationTo
         resume_session: resumable_session(&state.tasks[task]),
         budget_usd: techlead_core::budget::attempt_cap(state, task, mission.running.len()),
         estimate_hours: plan.estimate_hours,
-    };
+    }
+}
+
+pub fn spawn<S: Store>(mission: &Mission<S>, task: usize, cancel: CancellationToken) {
+    let spec = spec(mission, task);
+    let attempt = spec.attempt;
+    let executor = mission
+        .executor(&mission.state.plan.tasks[task].executor)
+        .expect("executors were checked when the mission was opened");
+    let resolve_conflict = mission.state.tasks[task].work.conflict.is_some();
     let inputs = mission.inputs.sender();
     let workspaces = mission.workspaces.clone();
-    let resolve_conflict = state.tasks[task].work.conflict.is_some();
-    let parts_merge = parts_merge(state, task);
+    let parts_merge = parts_merge(&mission.state, task);
     let agent = spec.agent.clone();
     let db = mission.db_path.clone();
     tokio::spawn(async move {
@@ -201,7 +203,12 @@ fn resumable_session(task: &techlead_core::state::TaskState) -> Option<String> {
         .flatten()
 }
 
-fn forward(inputs: &mpsc::UnboundedSender<Input>, task: usize, attempt: u32, event: ExecEvent) {
+pub(super) fn forward(
+    inputs: &mpsc::UnboundedSender<Input>,
+    task: usize,
+    attempt: u32,
+    event: ExecEvent,
+) {
     let input = match event {
         ExecEvent::Started { pid } => Input::Started { task, pid },
         ExecEvent::Progress { percent, message } => Input::Progress {

@@ -81,6 +81,12 @@ pub enum Input {
         forecast: Box<techlead_core::forecast::Forecast>,
         at: jiff::Timestamp,
     },
+    /// The lease of a worker running this attempt ran out (the worker died
+    /// or lost the database): recorded as a crash is.
+    LeaseExpired {
+        task: usize,
+        attempt: u32,
+    },
     /// Ctrl-C, SIGTERM, or an [`Interrupter`].
     Interrupt,
 }

@@ -26,13 +26,16 @@ mod gate;
 mod input;
 mod preempt;
 mod question;
+mod remote;
 mod split;
-mod work;
+pub(crate) mod work;
 
+pub use attempt::relative_dir;
 pub use decision::{INBOX_POLL, NotRecorded, Recorded, request as request_decision};
 pub use input::{Input, Interrupter};
 pub use preempt::PREEMPTION_POLL;
 pub use question::question_message;
+pub use remote::POLL as WORK_POLL;
 
 use crate::executor::{Executor, Outcome};
 use input::Inputs;
@@ -138,6 +141,19 @@ pub struct Settings {
     pub executors: Vec<Arc<dyn Executor>>,
     /// Grace period between SIGTERM and SIGKILL for phase gates.
     pub gate_grace: std::time::Duration,
+    /// When workers run the attempts instead of this process
+    /// (docs/workers.md).
+    pub workers: Option<Workers>,
+}
+
+/// How a run hands its attempts to workers.
+#[derive(Clone)]
+pub struct Workers {
+    /// The work queue.
+    pub queue: Arc<techlead_store::postgres::PgQueue>,
+    /// How workers reach the mission's repository (a git URL), for a
+    /// mission that has one; its path on this machine when `None`.
+    pub repository_url: Option<String>,
 }
 
 /// A mission being driven by this process.
@@ -171,6 +187,8 @@ pub struct Mission<S: Store + 'static> {
     /// The definition-of-done check in flight (they run one at a time).
     done_running: Option<usize>,
     inputs: Inputs,
+    /// The pump to the workers, when they run the attempts.
+    remote: Option<remote::Remote>,
     last_launch: Option<Instant>,
     interrupting: bool,
     /// The store's file, named to agents (`TECHLEAD_DB`) so that `techlead
@@ -230,8 +248,14 @@ impl<S: Store + 'static> Mission<S> {
         let lock = store.lock(id)?;
         let records = store.events(id, 0)?;
         let state = MissionState::replay(&records)?;
+        let recorded = match settings.workers {
+            Some(_) => remote::recorded(&records),
+            None => HashMap::new(),
+        };
         drop(records);
-        Self::take(store, id, state, lock, settings, observer)
+        let mut mission = Self::take(store, id, state, lock, settings, observer)?;
+        mission.take_over(recorded)?;
+        Ok(mission)
     }
 
     /// Takes over mission `id` that the caller has just recorded with
@@ -247,7 +271,9 @@ impl<S: Store + 'static> Mission<S> {
     ) -> Result<Self, Error> {
         let lock = store.lock(id)?;
         let state = MissionState::new(plan, at)?;
-        Self::take(store, id, state, lock, settings, observer)
+        let mut mission = Self::take(store, id, state, lock, settings, observer)?;
+        mission.take_over(HashMap::new())?;
+        Ok(mission)
     }
 
     fn take(
@@ -270,7 +296,11 @@ impl<S: Store + 'static> Mission<S> {
         let orphans = crate::orphans::reap(&crate::orphans::scope(&settings.data_dir, id));
         let budgeted = budget::any(&state);
         let db_path = store.location();
-        let mut mission = Mission {
+        let inputs = Inputs::new();
+        let remote = settings.workers.clone().map(|workers| {
+            remote::Remote::start(workers, id.to_string(), workspaces.clone(), inputs.sender())
+        });
+        let mission = Mission {
             store: Some(store),
             committing: None,
             id: id.to_string(),
@@ -289,7 +319,8 @@ impl<S: Store + 'static> Mission<S> {
             checks: HashSet::new(),
             merging: false,
             done_running: None,
-            inputs: Inputs::new(),
+            inputs,
+            remote,
             last_launch: None,
             interrupting: false,
             db_path,
@@ -301,10 +332,9 @@ impl<S: Store + 'static> Mission<S> {
             suspending: HashMap::new(),
             budgeted,
             live: forecast::Live::default(),
-            orphans_killed: 0,
+            orphans_killed: orphans,
             _lock: lock,
         };
-        mission.take_over(orphans)?;
         Ok(mission)
     }
 
@@ -334,13 +364,19 @@ impl<S: Store + 'static> Mission<S> {
         self.inputs.interrupter()
     }
 
-    fn take_over(&mut self, orphans_killed: u32) -> Result<(), Error> {
-        let cut_off: Vec<(usize, u32)> = self
+    /// `recorded`: how many of each remote attempt's messages the record
+    /// holds (see `remote::recorded`).
+    fn take_over(&mut self, recorded: HashMap<(String, u32), u64>) -> Result<(), Error> {
+        let mut cut_off: Vec<(usize, u32)> = self
             .state
             .running()
             .chain(self.state.queued())
             .filter_map(|t| self.state.tasks[t].current_attempt().map(|a| (t, a.number)))
             .collect();
+        if self.remote.is_some() {
+            let kept = self.keep_with_workers(&cut_off, &recorded)?;
+            cut_off.retain(|attempt| !kept.contains(attempt));
+        }
         for (t, attempt) in cut_off {
             self.save_cut_off(t, attempt)?;
             // A claim may have been spawned before its start was recorded.
@@ -364,7 +400,6 @@ impl<S: Store + 'static> Mission<S> {
             pid: std::process::id(),
             host: hostname(),
         })?;
-        self.orphans_killed = orphans_killed;
         self.commit_here()
     }
 
@@ -385,6 +420,9 @@ impl<S: Store + 'static> Mission<S> {
             Ok(()) => self.drive().await,
             Err(error) => Err(error),
         };
+        if let Some((queue, id)) = self.queue_to_purge() {
+            let _ = tokio::task::spawn_blocking(move || queue.purge(&id)).await;
+        }
         if self.committing.is_none() {
             self.end_emergency();
         }
@@ -393,6 +431,16 @@ impl<S: Store + 'static> Mission<S> {
             self.flush().await?;
         }
         result
+    }
+
+    /// The queue to empty once the mission is over: what the workers did
+    /// for it can go.
+    fn queue_to_purge(&self) -> Option<(Arc<techlead_store::postgres::PgQueue>, String)> {
+        let remote = self.remote.as_ref()?;
+        self.state
+            .status
+            .is_finished()
+            .then(|| (remote.queue().clone(), self.id.clone()))
     }
 
     async fn drive(&mut self) -> Result<MissionStatus, Error> {
@@ -757,7 +805,10 @@ impl<S: Store + 'static> Mission<S> {
             if self.interrupting {
                 cancel.cancel();
             }
-            attempt::spawn(self, t, cancel.clone());
+            match self.remote {
+                Some(_) => remote::dispatch(self, t, cancel.clone()),
+                None => attempt::spawn(self, t, cancel.clone()),
+            }
             self.running.insert(t, Running { cancel, pid: None });
         }
         for (phase, gate) in mem::take(&mut self.to_gate) {
@@ -971,6 +1022,7 @@ impl<S: Store + 'static> Mission<S> {
                 }
             }
             Input::Forecast { forecast, at } => self.forecast_made(&forecast, at),
+            Input::LeaseExpired { task, attempt } => self.lease_expired(task, attempt),
             Input::Interrupt => self.interrupt(),
         }
     }
@@ -1136,7 +1188,7 @@ fn check_executors(state: &MissionState, settings: &Settings) -> Result<(), Erro
     }
 }
 
-fn attempt_outcome(outcome: Outcome) -> AttemptOutcome {
+pub(crate) fn attempt_outcome(outcome: Outcome) -> AttemptOutcome {
     match outcome {
         Outcome::Succeeded { summary } => AttemptOutcome::Succeeded { summary },
         Outcome::Failed {

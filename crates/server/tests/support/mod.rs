@@ -96,6 +96,7 @@ impl Fixture {
                 CommandExecutor::new().with_grace(Duration::from_millis(200)),
             )],
             gate_grace: Duration::from_millis(200),
+            workers: None,
         };
         let mission = Mission::open(self.store(), id, settings, observer(|_, _, _| {}))
             .unwrap_or_else(|e| panic!("cannot open {id}: {e:?}"));
@@ -131,6 +132,7 @@ pub fn task(id: &str, depends_on: &[&str], script: &str) -> TaskPlan {
         stands_in_for: None,
         artifacts: Vec::new(),
         needs: Vec::new(),
+        labels: Vec::new(),
     }
 }
 

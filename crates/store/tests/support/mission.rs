@@ -48,6 +48,7 @@ pub fn plan(name: &str, tasks: &[(&str, &[&str])]) -> MissionPlan {
                 stands_in_for: None,
                 artifacts: Vec::new(),
                 needs: Vec::new(),
+                labels: Vec::new(),
             })
             .collect(),
         agents: Vec::new(),
