@@ -19,6 +19,7 @@
 //! docs/postgres.md says how to use it and how it differs from SQLite.
 
 mod conn;
+mod link;
 mod lock;
 mod read;
 mod schema;
@@ -38,10 +39,9 @@ use crate::{
 };
 use conn::Conn;
 use jiff::Timestamp;
-use session::Session;
+use link::Link;
 use techlead_core::state::{Event, EventRecord, MissionPlan};
 use techlead_core::webhook::DeliveryTry;
-use url::Target;
 
 /// Why a job on the connection failed: the server's error (mapped with
 /// the URL by [`PgStore::call`]), or the store's own.
@@ -66,14 +66,13 @@ type Job<T> = std::result::Result<T, Failure>;
 
 /// A techlead database on a PostgreSQL server.
 pub struct PgStore {
-    session: Session,
-    target: Target,
+    link: Link,
 }
 
 impl std::fmt::Debug for PgStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PgStore")
-            .field("url", &self.target.shown)
+            .field("url", &self.link.target.shown)
             .finish_non_exhaustive()
     }
 }
@@ -83,19 +82,14 @@ impl PgStore {
     /// in it or bringing it up to date. A schema that is not techlead's, or
     /// is from a newer techlead, is refused and left untouched.
     pub fn open(url: &str) -> Result<PgStore> {
-        let target = Target::parse(url)?;
-        let connect = target.clone();
-        let session = Session::start("techlead-postgres", move || {
-            let mut conn = Conn::new(connect.connect(&connect.config)?);
-            schema::prepare(&mut conn, &connect)?;
-            Ok::<_, Error>(conn)
-        })?;
-        Ok(PgStore { session, target })
+        Ok(PgStore {
+            link: Link::open(url, "techlead-postgres")?,
+        })
     }
 
     /// The URL without its password.
     pub fn shown_url(&self) -> &str {
-        &self.target.shown
+        &self.link.target.shown
     }
 
     /// Runs `job` on the connection's thread.
@@ -103,10 +97,7 @@ impl PgStore {
         &self,
         job: impl FnOnce(&mut Conn) -> Job<T> + Send + 'static,
     ) -> Result<T> {
-        self.session.call(job).map_err(|failure| match failure {
-            Failure::Pg(error) => self.target.error(error),
-            Failure::Store(error) => error,
-        })
+        self.link.call(job)
     }
 
     fn lock_id(&self, mission: &str) -> Result<i32> {
@@ -121,7 +112,7 @@ impl PgStore {
 
 impl Store for PgStore {
     fn location(&self) -> Option<std::path::PathBuf> {
-        Some(self.target.url.clone().into())
+        Some(self.link.target.url.clone().into())
     }
 
     fn create_mission(&mut self, plan: &MissionPlan, at: Timestamp) -> Result<String> {
@@ -195,7 +186,7 @@ impl Store for PgStore {
 
     fn lock(&self, mission: &str) -> Result<MissionLock> {
         let key = self.lock_id(mission)?;
-        lock::acquire(&self.target, mission, key)
+        lock::acquire(&self.link.target, mission, key)
     }
 
     fn is_locked(&self, mission: &str) -> Result<bool> {

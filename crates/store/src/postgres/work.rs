@@ -15,10 +15,8 @@
 
 use super::Failure;
 use super::conn::Conn;
-use super::schema;
-use super::session::Session;
-use super::url::Target;
-use crate::{Error, Result};
+use super::link::Link;
+use crate::Result;
 
 /// Version 2 of the schema: the work queue.
 pub(super) const V2: &str = "
@@ -122,14 +120,13 @@ pub enum Lease {
 
 /// A connection to the work queue of a techlead database on PostgreSQL.
 pub struct PgQueue {
-    session: Session,
-    target: Target,
+    link: Link,
 }
 
 impl std::fmt::Debug for PgQueue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PgQueue")
-            .field("url", &self.target.shown)
+            .field("url", &self.link.target.shown)
             .finish_non_exhaustive()
     }
 }
@@ -140,29 +137,21 @@ impl PgQueue {
     /// Connects to the database `url` names, creating or migrating
     /// techlead's schema as [`super::PgStore::open`] does.
     pub fn open(url: &str) -> Result<PgQueue> {
-        let target = Target::parse(url)?;
-        let connect = target.clone();
-        let session = Session::start("techlead-queue", move || {
-            let mut conn = Conn::new(connect.connect(&connect.config)?);
-            schema::prepare(&mut conn, &connect)?;
-            Ok::<_, Error>(conn)
-        })?;
-        Ok(PgQueue { session, target })
+        Ok(PgQueue {
+            link: Link::open(url, "techlead-queue")?,
+        })
     }
 
     /// The URL without its password.
     pub fn shown_url(&self) -> &str {
-        &self.target.shown
+        &self.link.target.shown
     }
 
     fn call<T: Send + 'static>(
         &self,
         job: impl FnOnce(&mut Conn) -> Job<T> + Send + 'static,
     ) -> Result<T> {
-        self.session.call(job).map_err(|failure| match failure {
-            Failure::Pg(error) => self.target.error(error),
-            Failure::Store(error) => error,
-        })
+        self.link.call(job)
     }
 
     /// Puts attempts on the queue, in this order, in one transaction. An
