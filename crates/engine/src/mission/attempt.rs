@@ -164,32 +164,18 @@ async fn save(
     .await;
     let failure = match saved {
         Ok(saved) => {
-            let unresolved = saved.unresolved.clone();
+            let failure = super::work::unresolved_conflict(&saved.unresolved);
             let _ = inputs.send(Input::Saved {
                 task: t,
                 attempt,
                 commit: saved.commit,
                 files: saved.files,
             });
-            (!unresolved.is_empty()).then(|| {
-                format!(
-                    "conflict markers are still in {}: the merge conflict is not resolved",
-                    unresolved.join(", ")
-                )
-            })
+            failure
         }
-        Err(message) => Some(format!(
-            "its work could not be saved to the task branch: {message}"
-        )),
+        Err(message) => Some(super::work::unsaved(&message)),
     };
-    match (outcome, failure) {
-        (Outcome::Succeeded { .. }, Some(message)) => Outcome::Failed {
-            exit_code: None,
-            signal: None,
-            message,
-        },
-        (outcome, _) => outcome,
-    }
+    super::work::after_save(outcome, failure)
 }
 
 /// The session of the attempt before this one, when it ran on the same

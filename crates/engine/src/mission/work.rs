@@ -81,6 +81,35 @@ pub fn has_worktree(workspaces: &Workspaces, task: &str) -> bool {
     workspaces.task_path(task).is_dir()
 }
 
+/// Why saved work fails its attempt: conflict markers left in `unresolved`
+/// files mean the merge conflict was not resolved.
+pub(crate) fn unresolved_conflict(unresolved: &[String]) -> Option<String> {
+    (!unresolved.is_empty()).then(|| {
+        format!(
+            "conflict markers are still in {}: the merge conflict is not resolved",
+            unresolved.join(", ")
+        )
+    })
+}
+
+/// Why work that could not be saved fails its attempt.
+pub(crate) fn unsaved(message: &str) -> String {
+    format!("its work could not be saved to the task branch: {message}")
+}
+
+/// The attempt's outcome once its work is saved: a `failure` of the save
+/// fails an attempt that would otherwise have succeeded.
+pub(crate) fn after_save(outcome: Outcome, failure: Option<String>) -> Outcome {
+    match (outcome, failure) {
+        (Outcome::Succeeded { .. }, Some(message)) => Outcome::Failed {
+            exit_code: None,
+            signal: None,
+            message,
+        },
+        (outcome, _) => outcome,
+    }
+}
+
 /// How an outcome reads in a commit message.
 pub fn outcome_word(outcome: &Outcome) -> &'static str {
     match outcome {

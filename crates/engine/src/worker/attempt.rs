@@ -5,7 +5,7 @@
 
 use super::{Activity, Config, WorkSpec};
 use crate::executor::{ExecEvent, Executor, Outcome};
-use crate::mission::{attempt_outcome, relative_dir, report_of};
+use crate::mission::{attempt_outcome, relative_dir, report_of, work};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use techlead_core::work::Message;
@@ -152,7 +152,7 @@ async fn save(
     outcome: Outcome,
     sender: &mut Sender,
 ) -> Outcome {
-    let word = crate::mission::work::outcome_word(&outcome);
+    let word = work::outcome_word(&outcome);
     let saved = tokio::task::spawn_blocking(move || {
         super::repo::finish(&checkout, &repo, (&task, attempt, &agent, word))
     })
@@ -160,7 +160,7 @@ async fn save(
     .unwrap_or_else(|error| Err(format!("the git work stopped: {error}")));
     let failure = match saved {
         Ok(saved) => {
-            let unresolved = saved.unresolved.clone();
+            let failure = work::unresolved_conflict(&saved.unresolved);
             sender
                 .send(
                     vec![Message::Saved {
@@ -170,21 +170,11 @@ async fn save(
                     false,
                 )
                 .await;
-            (!unresolved.is_empty()).then(|| {
-                format!(
-                    "conflict markers are still in {}: the merge conflict is not resolved",
-                    unresolved.join(", ")
-                )
-            })
+            failure
         }
-        Err(message) => Some(format!(
-            "its work could not be saved to the task branch: {message}"
-        )),
+        Err(message) => Some(work::unsaved(&message)),
     };
-    match (outcome, failure) {
-        (Outcome::Succeeded { .. }, Some(message)) => failed(message),
-        (outcome, _) => outcome,
-    }
+    work::after_save(outcome, failure)
 }
 
 fn failed(message: String) -> Outcome {
