@@ -28,6 +28,7 @@ fn task(id: &str, depends_on: &[&str], hours: f64) -> TaskPlan {
         description: String::new(),
         priority: Priority::Medium,
         depends_on: depends_on.iter().map(|d| d.to_string()).collect(),
+        external: Vec::new(),
         phase: None,
         agent: "coder".to_string(),
         backup: None,

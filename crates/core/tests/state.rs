@@ -33,6 +33,7 @@ fn task(id: &str, depends_on: &[&str], phase: Option<usize>) -> TaskPlan {
         priority: Priority::Medium,
         kind: None,
         depends_on: depends_on.iter().map(|d| d.to_string()).collect(),
+        external: Vec::new(),
         phase,
         agent: "coder".to_string(),
         backup: None,

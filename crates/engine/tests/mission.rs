@@ -100,6 +100,7 @@ fn task(id: &str, depends_on: &[&str], script: &str) -> TaskPlan {
         priority: Priority::Medium,
         kind: None,
         depends_on: depends_on.iter().map(|d| d.to_string()).collect(),
+        external: Vec::new(),
         phase: None,
         agent: "worker".into(),
         backup: None,

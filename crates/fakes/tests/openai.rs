@@ -295,6 +295,7 @@ async fn twenty_tasks_under_a_rate_limit_finish_without_a_failed_attempt() {
             priority: Priority::Medium,
             kind: None,
             depends_on: Vec::new(),
+            external: Vec::new(),
             phase: None,
             agent: "writer".into(),
             backup: None,

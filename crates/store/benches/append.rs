@@ -44,6 +44,7 @@ fn plan(tasks: usize) -> MissionPlan {
                 priority: Priority::Medium,
                 kind: None,
                 depends_on: vec![],
+                external: Vec::new(),
                 phase: None,
                 agent: "general-purpose".to_string(),
                 backup: None,

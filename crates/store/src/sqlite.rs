@@ -574,6 +574,7 @@ mod tests {
                 priority: techlead_core::Priority::Medium,
                 kind: None,
                 depends_on: vec![],
+                external: Vec::new(),
                 phase: None,
                 agent: "builder".to_string(),
                 backup: None,

@@ -630,6 +630,7 @@ pub(crate) mod fixture {
             priority: Priority::Medium,
             kind: None,
             depends_on: Vec::new(),
+            external: Vec::new(),
             estimate_hours: None,
             timeout: None,
             retries: None,

@@ -105,6 +105,7 @@ fn as_task(task: &crate::state::TaskPlan) -> Task {
         backup: None,
         priority: task.priority,
         depends_on: task.depends_on.clone(),
+        external: task.external.clone(),
         estimate_hours: task.estimate_hours,
         timeout: None,
         retries: None,

@@ -255,7 +255,7 @@ pub const TASK: &[Key] = &[
     key(
         "depends_on",
         Kind::TextOrList,
-        "IDs of tasks that must succeed first.",
+        "IDs of tasks that must succeed first; `mission/TASK` names a task of another mission in the same database (its newest run, or `mission-N/TASK`).",
     ),
     key(
         "estimate",

@@ -189,6 +189,10 @@ pub struct Task {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kind: Option<crate::history::TaskKind>,
     pub depends_on: Vec<String>,
+    /// Tasks of other missions in the same database it waits for
+    /// (`depends_on: [billing/API]`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub external: Vec<crate::state::ExternalDependency>,
     /// Estimated hours of work.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub estimate_hours: Option<f64>,
@@ -245,8 +249,10 @@ pub struct TaskSpans {
     pub id: CompactSpan,
     pub agent: Option<CompactSpan>,
     pub backup: Option<CompactSpan>,
-    /// One per `depends_on` entry.
+    /// One per `depends_on` entry naming a task of this mission.
     pub depends_on: Box<[CompactSpan]>,
+    /// One per `depends_on` entry naming a task of another mission.
+    pub external: Box<[CompactSpan]>,
 }
 
 /// A quality gate: a check that must pass.

@@ -8,6 +8,7 @@ use super::{
 };
 use crate::diagnostic::{Diagnostic, SourceSpan, nearest};
 use crate::priority::Priority;
+use crate::state::ExternalDependency;
 use crate::yaml::{self, Node, Value};
 use jiff::civil::Date;
 use jiff::{SignedDuration, Span, SpanRelativeTo, Timestamp};
@@ -436,8 +437,25 @@ impl<'s> Reader<'s> {
         let depends_on_nodes = fields
             .get("depends_on")
             .map(|n| self.text_nodes(n, "depends_on"));
-        let (depends_on, depends_on_spans): (Vec<String>, Vec<CompactSpan>) =
-            depends_on_nodes.unwrap_or_default().into_iter().unzip();
+        let (mut depends_on, mut depends_on_spans) = (Vec::new(), Vec::new());
+        let (mut external, mut external_spans) = (Vec::new(), Vec::new());
+        for (text, span) in depends_on_nodes.unwrap_or_default() {
+            match ExternalDependency::parse(&text) {
+                None => {
+                    depends_on.push(text);
+                    depends_on_spans.push(span);
+                }
+                Some(Ok(dependency)) => {
+                    external.push(dependency);
+                    external_spans.push(span);
+                }
+                Some(Err(why)) => {
+                    self.error(span.into(), "spec::bad-dependency", why).hint = Some(
+                        "a task of another mission is `mission/TASK`, e.g. `billing/API`".into(),
+                    );
+                }
+            }
+        }
         let entry = CompactSpan::from(fields.span);
         let spans = TaskSpans {
             entry,
@@ -445,6 +463,7 @@ impl<'s> Reader<'s> {
             agent: fields.get("agent").map(Node::compact_span),
             backup: fields.get("backup").map(Node::compact_span),
             depends_on: depends_on_spans.into_boxed_slice(),
+            external: external_spans.into_boxed_slice(),
         };
         Some(Task {
             id_assigned: id.is_none(),
@@ -462,6 +481,7 @@ impl<'s> Reader<'s> {
                 .unwrap_or_default(),
             kind: fields.get("kind").and_then(|n| self.task_kind(n)),
             depends_on,
+            external,
             estimate_hours: fields.get("estimate").and_then(|n| self.hours(n)),
             timeout: fields
                 .get("timeout")

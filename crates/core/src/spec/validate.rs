@@ -11,6 +11,7 @@ use std::collections::{HashMap, HashSet};
 pub fn validate(mission: &Mission, agents: Option<&[&str]>) -> Vec<Diagnostic> {
     let mut diagnostics = duplicate_ids(mission);
     diagnostics.extend(unknown_dependencies(mission));
+    diagnostics.extend(own_mission_dependencies(mission));
     if diagnostics.is_empty() {
         diagnostics.extend(cycle(mission));
     }
@@ -69,6 +70,31 @@ fn unknown_dependencies(mission: &Mission) -> Vec<Diagnostic> {
                 )
                 .at((*span).into())
                 .hint(hint),
+            );
+        }
+    }
+    diagnostics
+}
+
+/// `team/API` in mission `team` is this mission's own task, written the
+/// long way: a wait on its own record that would never be looked at.
+fn own_mission_dependencies(mission: &Mission) -> Vec<Diagnostic> {
+    let mut diagnostics = Vec::new();
+    for task in &mission.tasks {
+        for (on, span) in task.external.iter().zip(&task.spans.external) {
+            if on.mission != mission.name {
+                continue;
+            }
+            diagnostics.push(
+                Diagnostic::error(
+                    "spec::bad-dependency",
+                    format!(
+                        "task `{}` depends on `{on}`, a task of this mission written as another mission's",
+                        task.id
+                    ),
+                )
+                .at((*span).into())
+                .hint(format!("write `{}`: `mission/TASK` is for other missions", on.task)),
             );
         }
     }

@@ -332,10 +332,15 @@ impl MissionState {
     pub(super) fn reopen(&mut self, task: &str, agent: Option<&str>) -> Result<(), StateError> {
         let t = self.task(task)?;
         let was = self.tasks[t].status;
+        let status = self.task_after(t, TaskMove::Reopen)?;
+        // What failed elsewhere is looked at again: the other mission may
+        // have run it again since.
+        let before = self.external.clone();
+        self.rewait_external(t);
         if was == TaskStatus::Blocked && self.block_reason(t).is_some() {
+            self.external = before;
             return Err(StateError::StillBlocked(task.to_string()));
         }
-        let status = self.task_after(t, TaskMove::Reopen)?;
         self.reopened(t, was);
         let state = &mut self.tasks[t];
         state.work.fresh_from = state.attempts.len() as u32;
@@ -470,6 +475,7 @@ fn recommend(kind: EscalationKind, tasks: &[String], plan: &super::plan::Mission
         EscalationKind::Budget => "raise the budget with `techlead resume --budget-usd`, or abort".into(),
         EscalationKind::Conflict => "retry: the task's agent gets the conflict in its worktree; resolve it by hand on the branch first if it keeps coming back".into(),
         EscalationKind::DefinitionOfDone => "fix what the check found on the integration branch, then retry to check again".into(),
+        EscalationKind::ExternalDependency => "rerun or decide the task in its own mission first, then retry here to wait for it again; skip if this task can do without it".into(),
         EscalationKind::Question => "answer it (`techlead decide MISSION N answer \"TEXT\"`): the agent waits for the answer while it runs".into(),
     }
 }

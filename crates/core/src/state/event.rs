@@ -224,6 +224,22 @@ pub enum Event {
         escalation: u32,
         reason: String,
     },
+    /// Task `task`'s dependency `on`, a task of another mission, was seen
+    /// durably succeeded in mission `mission` (its ID): one wait less.
+    ExternalSucceeded {
+        task: String,
+        on: super::external::ExternalDependency,
+        mission: String,
+    },
+    /// Task `task`'s dependency `on`, a task of another mission, can no
+    /// longer succeed as seen in mission `mission` (`reason`): the task is
+    /// blocked and the person decides.
+    ExternalFailed {
+        task: String,
+        on: super::external::ExternalDependency,
+        mission: String,
+        reason: String,
+    },
     /// An emergency mission (`by`) needs `agents`: this mission's
     /// non-critical tasks on them are suspended and wait until it ends.
     Preempted {
@@ -538,4 +554,7 @@ pub enum EscalationKind {
     /// A running agent asked the person a question (`::ask`, the MCP
     /// tool `ask_person`) and waits for the answer; the mission goes on.
     Question,
+    /// A task waits for a task of another mission that can no longer
+    /// succeed there (it failed, was skipped, or its mission was aborted).
+    ExternalDependency,
 }

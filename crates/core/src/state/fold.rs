@@ -83,6 +83,10 @@ pub enum StateError {
     BaselineTwice,
     #[error("a forecast slipped before any baseline was made")]
     NoBaseline,
+    #[error("task `{task}` does not depend on `{on}`")]
+    UnknownExternal { task: String, on: String },
+    #[error("task `{task}` no longer waits for `{on}`")]
+    ExternalDecided { task: String, on: String },
 }
 
 /// The baseline forecast and the slips reported against it.
@@ -298,6 +302,10 @@ pub struct MissionState {
     /// Emergency missions holding agents this mission shares: their
     /// agents take no new non-critical work here until they end.
     pub preempted_by: Vec<(String, Vec<String>)>,
+    /// Every task's dependencies on tasks of other missions, and where
+    /// each stands (`external_due`, `waiting_for`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(super) external: Vec<super::external::ExternalWait>,
     /// Escalations the person has not decided yet, oldest first.
     pub open_escalations: Vec<super::escalation::OpenEscalation>,
     /// The person decided to abort: nothing more starts, what runs is
@@ -377,7 +385,9 @@ impl MissionState {
         by_id.sort_unstable_by(|&a, &b| plan.tasks[a as usize].id.cmp(&plan.tasks[b as usize].id));
         let derived = Index::new(&plan, |id| find(&plan, &by_id, id));
         let budget = plan.budget;
+        let external = super::external::waits(&plan);
         Ok(MissionState {
+            external,
             by_id,
             derived,
             gates: vec![Vec::new(); plan.phases.len()],
@@ -613,6 +623,15 @@ impl MissionState {
                 self.preempted_by.retain(|(b, _)| b != by);
                 Ok(())
             }
+            Event::ExternalSucceeded { task, on, mission } => {
+                self.external_succeeded(task, on, mission)
+            }
+            Event::ExternalFailed {
+                task,
+                on,
+                mission,
+                reason,
+            } => self.external_failed(task, on, mission, reason),
             Event::ForecastBaseline { p50, p90, .. } => {
                 if self.forecast.is_some() {
                     return Err(StateError::BaselineTwice);
@@ -866,6 +885,9 @@ impl MissionState {
     /// never pass.
     fn blocks(&self, t: usize, by: &str) -> bool {
         let plan = &self.plan.tasks[t];
+        if self.external_block(t).is_some_and(|on| on == by) {
+            return true;
+        }
         if plan.depends_on.iter().any(|d| d == by) {
             return self.task_index(by).is_some_and(|b| {
                 matches!(
@@ -1140,6 +1162,9 @@ impl MissionState {
         });
         if let Some(dependency) = dependency {
             return Some(dependency.clone());
+        }
+        if let Some(on) = self.external_block(t) {
+            return Some(on);
         }
         let closed = plan
             .phase

@@ -16,7 +16,8 @@ pub(super) type Key = (Priority, u64, usize);
 #[derive(Debug, Clone, PartialEq)]
 pub(super) struct Index {
     dependents: Vec<Vec<usize>>,
-    /// Dependencies of each task that have not succeeded yet.
+    /// Dependencies of each task that have not succeeded yet, those on
+    /// other missions' tasks included.
     unmet: Vec<u32>,
     phase_tasks: Vec<Vec<usize>>,
     phase_succeeded: Vec<usize>,
@@ -59,6 +60,7 @@ impl Index {
                 dependents[dependency].push(t);
                 unmet[t] += 1;
             }
+            unmet[t] += task.external.len() as u32;
             if let Some(p) = task.phase {
                 phase_tasks[p].push(t);
             }
@@ -214,6 +216,12 @@ impl Index {
                 self.enqueue_if_ready(t, plan, status_of(t));
             }
         }
+    }
+
+    /// Pending task `t`'s dependency on another mission's task succeeded.
+    pub fn external_met(&mut self, t: usize, plan: &MissionPlan) {
+        self.unmet[t] -= 1;
+        self.enqueue_if_ready(t, plan, TaskStatus::Pending);
     }
 
     /// Tasks `first..` were added (the parts of a split task), pending,

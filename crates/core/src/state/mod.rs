@@ -10,6 +10,7 @@ mod check;
 mod done;
 mod escalation;
 mod event;
+mod external;
 mod fold;
 mod index;
 mod plan;
@@ -23,6 +24,9 @@ pub use done::{DoneResult, DoneState};
 pub use escalation::{EscalationRecord, OpenEscalation, Resolution, escalation_history};
 pub use event::{
     AttemptOutcome, Decision, EscalationKind, Event, EventRecord, NextStep, Report, TaskPart, Usage,
+};
+pub use external::{
+    ExternalDependency, ExternalState, ExternalWait, Seen, Verdict, judge as judge_external,
 };
 pub use fold::{
     AttemptDetail, AttemptState, CheckResult, ForecastTrack, MissionState, StateError, Tally,

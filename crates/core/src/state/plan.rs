@@ -266,6 +266,11 @@ pub struct TaskPlan {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<crate::history::TaskKind>,
     pub depends_on: Vec<String>,
+    /// Tasks of other missions in the same database it waits for
+    /// (`depends_on: [billing/API]`): it starts only once each durably
+    /// succeeded there.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub external: Vec<super::external::ExternalDependency>,
     #[serde(default)]
     pub phase: Option<usize>,
     pub agent: String,
@@ -480,6 +485,7 @@ impl MissionPlan {
                     priority: task.priority,
                     kind: task.kind,
                     depends_on: task.depends_on,
+                    external: task.external,
                     phase: task.phase,
                     agent,
                     backup: task.backup,

@@ -124,6 +124,8 @@ fn part_plans(parent: &TaskPlan, parts: &[TaskPart]) -> Vec<TaskPlan> {
                 0 => parent.depends_on.clone(),
                 _ => vec![parts[i - 1].id.clone()],
             },
+            // The task had started: what it waited for elsewhere is done.
+            external: Vec::new(),
             phase: parent.phase,
             agent: parent.agent.clone(),
             backup: parent.backup.clone(),

@@ -117,6 +117,7 @@ pub fn task(id: &str, depends_on: &[&str], script: &str) -> TaskPlan {
         priority: Priority::Medium,
         kind: None,
         depends_on: depends_on.iter().map(|d| d.to_string()).collect(),
+        external: Vec::new(),
         phase: None,
         agent: format!("agent-{}", id.to_lowercase()),
         backup: None,

@@ -33,6 +33,7 @@ pub fn plan(name: &str, tasks: &[(&str, &[&str])]) -> MissionPlan {
                 priority: Priority::High,
                 kind: None,
                 depends_on: deps.iter().map(|d| d.to_string()).collect(),
+                external: Vec::new(),
                 phase: None,
                 agent: "builder".to_string(),
                 backup: Some("fixer".to_string()),
