@@ -55,6 +55,8 @@ pub(crate) fn event_type(event: &Event) -> &'static str {
         Event::TaskSkipped { .. } => "task_skipped",
         Event::TaskSplit { .. } => "task_split",
         Event::DecisionRefused { .. } => "decision_refused",
+        Event::ExternalSucceeded { .. } => "external_succeeded",
+        Event::ExternalFailed { .. } => "external_failed",
         Event::Preempted { .. } => "preempted",
         Event::PreemptionEnded { .. } => "preemption_ended",
         Event::ForecastBaseline { .. } => "forecast_baseline",
@@ -80,6 +82,8 @@ pub(crate) fn event_task(event: &Event) -> Option<&str> {
         | Event::TaskAccepted { task, .. }
         | Event::MergeConflicted { task, .. }
         | Event::TaskBlocked { task, .. }
+        | Event::ExternalSucceeded { task, .. }
+        | Event::ExternalFailed { task, .. }
         | Event::TaskReopened { task, .. }
         | Event::TaskSkipped { task }
         | Event::TaskSplit { task, .. }
@@ -226,6 +230,10 @@ pub(crate) fn project<W: Writer>(
         // Emergencies are read from the log (the fold keeps who holds what).
         | Event::Preempted { .. }
         | Event::PreemptionEnded { .. }
+        // What was seen of other missions is read from the log (the fold
+        // keeps it); a task it blocks has its own task_blocked.
+        | Event::ExternalSucceeded { .. }
+        | Event::ExternalFailed { .. }
         // The forecast is read from the log (the fold keeps the baseline).
         | Event::ForecastBaseline { .. }
         | Event::ForecastSlipped { .. }

@@ -29,6 +29,7 @@ pub fn run(args: &RunArgs) -> Result<Outcome, CliError> {
     let hooks = webhooks::prepare(&resolved.webhooks)?;
     let (mut store, path) = database::open(&args.database)?;
     let workers = workers(args.workers, args.repository_url.as_deref(), &path)?;
+    techlead_engine::mission::check_dependencies(&*store, &resolved)?;
     let at = jiff::Timestamp::now();
     let id = store.create_mission(&resolved, at)?;
     drive(

@@ -10,6 +10,7 @@ use serde_json::json;
 use std::path::Path;
 use techlead_core::state::{
     AttemptOutcome, CheckResult, DoneState, GatePlan, MissionState, MissionStatus, TaskStatus,
+    Verdict,
 };
 use techlead_engine::workspace::integration_branch;
 use techlead_store::Store;
@@ -27,6 +28,7 @@ pub fn status(args: &StatusArgs) -> Result<Outcome, CliError> {
         );
         return Ok(Outcome::Success);
     }
+    let waits = external_waits(&store, &state);
     println!("{}", summary(&row.id, &state));
     if let Some(lines) = integration_lines(&row.id, &state) {
         println!("{lines}");
@@ -53,7 +55,7 @@ pub fn status(args: &StatusArgs) -> Result<Outcome, CliError> {
         println!("{line}");
     }
     println!();
-    print!("{}", tasks_table(&state));
+    print!("{}", tasks_table(&state, &waits));
     if !state.plan.done_when.is_empty() {
         println!();
         print!("{}", done_section(&state, &data_dir));
@@ -130,7 +132,28 @@ fn integration_lines(id: &str, state: &MissionState) -> Option<String> {
     ))
 }
 
-fn tasks_table(state: &MissionState) -> String {
+/// Why each task that waits for another mission's task waits, as that
+/// mission's record says now: `waiting for billing/API (API is running in
+/// billing-1)`. A record that cannot be read leaves the bare wait.
+fn external_waits(store: &dyn Store, state: &MissionState) -> Vec<(usize, String)> {
+    let mut others = techlead_engine::mission::Others::default();
+    let mut waits: Vec<(usize, String)> = Vec::new();
+    for t in 0..state.tasks.len() {
+        let on: Vec<String> = state
+            .waiting_for(t)
+            .map(|on| match others.judge(store, on) {
+                Ok(Verdict::Wait(why)) => format!("{on} ({why})"),
+                _ => on.to_string(),
+            })
+            .collect();
+        if !on.is_empty() {
+            waits.push((t, format!("waiting for {}", on.join(", "))));
+        }
+    }
+    waits
+}
+
+fn tasks_table(state: &MissionState, waits: &[(usize, String)]) -> String {
     let gated = state.plan.tasks.iter().any(|t| !t.gates.is_empty());
     let merging = state.plan.repository.is_some();
     let mut columns = vec![
@@ -168,7 +191,10 @@ fn tasks_table(state: &MissionState) -> String {
             if merging {
                 row.push(task.work.merged.as_deref().map_or("—", short).to_string());
             }
-            row.push(note(state, t));
+            row.push(match waits.iter().find(|(w, _)| *w == t) {
+                Some((_, wait)) if state.tasks[t].status == TaskStatus::Pending => wait.clone(),
+                _ => note(state, t),
+            });
             row
         })
         .collect();
@@ -429,6 +455,7 @@ fn status_json(id: &str, state: &MissionState, data_dir: &Path) -> serde_json::V
                 "agent": task.agent,
                 "attempts": task.attempts,
                 "blocked_by": task.blocked_by,
+                "external": state.external_of(t).collect::<Vec<_>>(),
                 "summary": task.reports.summary,
                 "artifacts": task.reports.artifacts,
                 "decisions": task.reports.decisions,

@@ -19,6 +19,19 @@ pub fn run(args: &MissionArgs) -> Result<Outcome, CliError> {
         valid.warnings,
         if valid.warnings == 1 { "" } else { "s" }
     );
+    for task in valid
+        .mission
+        .tasks
+        .iter()
+        .filter(|t| !t.external.is_empty())
+    {
+        let on: Vec<String> = task.external.iter().map(ToString::to_string).collect();
+        eprintln!(
+            "  {} waits for {} (another mission's task: it must succeed there first)",
+            task.id,
+            on.join(", ")
+        );
+    }
     Ok(Outcome::Success)
 }
 

@@ -17,6 +17,13 @@ pub fn text(plan: &Blueprint, width: usize, color: bool) -> String {
     }
     out.push('\n');
     out.push_str(&steps_table(&plan.steps, width, &paint));
+    let waits = external_waits(&plan.steps);
+    if !waits.is_empty() {
+        let _ = writeln!(out, "\n{}", paint.bold("Waits for other missions"));
+        for wait in &waits {
+            let _ = writeln!(out, "  {wait}");
+        }
+    }
     if !plan.phases.is_empty() {
         let _ = writeln!(out, "\n{}", paint.bold("Phases"));
         for (i, phase) in plan.phases.iter().enumerate() {
@@ -170,6 +177,22 @@ fn steps_table(steps: &[Step], width: usize, paint: &Painter) -> String {
     out
 }
 
+/// `REPORT after billing/API`, one per step that waits for tasks of other
+/// missions: the schedule above starts it as if they were done.
+fn external_waits(steps: &[Step]) -> Vec<String> {
+    steps
+        .iter()
+        .filter(|s| !s.external.is_empty())
+        .map(|s| {
+            format!(
+                "{} after {} (starts once they succeed there; the schedule assumes they have)",
+                s.id,
+                s.external.join(", ")
+            )
+        })
+        .collect()
+}
+
 fn backup(step: &Step) -> String {
     match (&step.backup, step.backup_suggested) {
         (Some(name), true) => format!("{name} (suggested)"),
@@ -213,6 +236,14 @@ pub fn markdown(plan: &Blueprint) -> String {
         );
     }
     let _ = writeln!(out, "\nSteps in **bold** are on the critical path.\n");
+    let waits = external_waits(&plan.steps);
+    if !waits.is_empty() {
+        let _ = writeln!(out, "## Waits for other missions\n");
+        for wait in &waits {
+            let _ = writeln!(out, "- {wait}");
+        }
+        out.push('\n');
+    }
     if !plan.phases.is_empty() {
         let _ = writeln!(out, "## Phases\n");
         for (i, phase) in plan.phases.iter().enumerate() {

@@ -531,6 +531,12 @@ pub fn describe(record: &EventRecord, tally: &Tally, state: &MissionState) -> Op
             "⏸ emergency {by} holds {}: their non-critical work here waits",
             agents.join(", ")
         ),
+        Event::ExternalSucceeded { task, on, mission } => {
+            format!("✓ {on} succeeded in {mission}: {task} no longer waits for it")
+        }
+        Event::ExternalFailed {
+            task, on, reason, ..
+        } => format!("⊘ {task} cannot wait for {on} any more: {reason}"),
         Event::PreemptionEnded { by } => format!("▶ emergency {by} is over: held work goes on"),
         Event::DecisionRefused {
             request,

@@ -60,6 +60,10 @@ pub struct Step {
     pub phase: Option<String>,
     pub wave: usize,
     pub depends_on: Vec<String>,
+    /// Tasks of other missions it waits for (`mission/TASK`): they are not
+    /// in this plan's schedule, which starts the task as if they were done.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub external: Vec<String>,
     pub agent: String,
     pub choice: Choice,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -399,6 +403,7 @@ fn step(
         phase: task.phase.map(|p| phases[p].name.clone()),
         wave: graph.wave(t),
         depends_on,
+        external: task.external.iter().map(ToString::to_string).collect(),
         agent: staffing.agent,
         choice: staffing.choice,
         backup: staffing.backup,

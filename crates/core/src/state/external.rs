@@ -163,6 +163,11 @@ impl MissionState {
         &self.external
     }
 
+    /// Task `t`'s external dependencies, and where each stands.
+    pub fn external_of(&self, t: usize) -> impl Iterator<Item = &ExternalWait> + '_ {
+        self.external.iter().filter(move |w| w.task == t)
+    }
+
     /// The external dependencies the writer should look at now: not yet
     /// decided, of a task that waits for nothing else of its own mission.
     pub fn external_due(&self) -> impl Iterator<Item = &ExternalWait> + '_ {

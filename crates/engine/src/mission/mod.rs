@@ -21,6 +21,7 @@ mod attempt;
 mod check;
 mod decision;
 mod done;
+mod external;
 mod forecast;
 mod gate;
 mod input;
@@ -32,6 +33,7 @@ pub(crate) mod work;
 
 pub use attempt::relative_dir;
 pub use decision::{INBOX_POLL, NotRecorded, Recorded, request as request_decision};
+pub use external::{EXTERNAL_POLL, Other, Others, check_dependencies};
 pub use input::{Input, Interrupter};
 pub use preempt::PREEMPTION_POLL;
 pub use question::question_message;
@@ -78,6 +80,13 @@ pub enum Error {
     Git(#[from] crate::git::Error),
     #[error("task `{task}` could not be merged: {message}")]
     Merge { task: String, message: String },
+    #[error("task `{task}` depends on `{on}`, but {mission} has no task `{}`", on.task)]
+    UnknownExternal {
+        task: String,
+        on: techlead_core::state::ExternalDependency,
+        mission: String,
+        nearest: Option<String>,
+    },
 }
 
 impl Error {
@@ -92,6 +101,8 @@ impl Error {
             Error::Workspace(error) => error.hint(),
             Error::Git(error) => error.hint(),
             Error::Merge { .. } => Some("fix what git says above, then `techlead resume`: a merge that already happened is found, not repeated".into()),
+            Error::UnknownExternal { mission, nearest: Some(near), .. } => Some(format!("did you mean `{near}`? `techlead status {mission}` lists its tasks")),
+            Error::UnknownExternal { mission, .. } => Some(format!("`techlead status {mission}` lists its tasks; name one of them after the `/`")),
         }
     }
 }
@@ -203,6 +214,10 @@ pub struct Mission<S: Store + 'static> {
     emergency: bool,
     /// When the store's emergencies were last read.
     preemptions_read: Option<Instant>,
+    /// When the other missions the waiting tasks depend on were last read.
+    external_read: Option<Instant>,
+    /// Those missions, as last read.
+    others: external::Others,
     /// Attempts being stopped for an emergency, and which.
     suspending: HashMap<usize, String>,
     /// Whether to wait for the person's decision instead of stopping when
@@ -330,6 +345,8 @@ impl<S: Store + 'static> Mission<S> {
             emergency: false,
             preemptions_read: None,
             suspending: HashMap::new(),
+            external_read: None,
+            others: external::Others::default(),
             budgeted,
             live: forecast::Live::default(),
             orphans_killed: orphans,
@@ -592,6 +609,7 @@ impl<S: Store + 'static> Mission<S> {
     fn decide(&mut self) -> Result<(), Error> {
         self.take_decisions(false)?;
         self.watch_preemptions()?;
+        self.watch_external()?;
         loop {
             let blocked = self.state.newly_blocked();
             if blocked.is_empty() {
@@ -846,9 +864,13 @@ impl<S: Store + 'static> Mission<S> {
             .chain(dispatch::next_executor_resume(&self.state, now))
             .min()
             .map(|at| instant_at(at, now));
-        for at in [self.next_inbox_read(), self.next_preemption_read()]
-            .into_iter()
-            .flatten()
+        for at in [
+            self.next_inbox_read(),
+            self.next_preemption_read(),
+            self.next_external_read(),
+        ]
+        .into_iter()
+        .flatten()
         {
             wake = Some(wake.map_or(at, |w| w.min(at)));
         }

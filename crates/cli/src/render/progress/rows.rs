@@ -1,8 +1,8 @@
 //! The rows under the mission's bar on a terminal: one per agent with work
 //! running or queued (its tasks, each attempt's last progress and how long
 //! it has run), then what waits: executors paused by a rate limit, ready
-//! tasks without a slot, retries, tasks being checked, and an open
-//! escalation.
+//! tasks without a slot, tasks waiting for other missions' tasks, retries,
+//! tasks being checked, and an open escalation.
 //!
 //! A [`Panel`] is taken from the state at each event and drawn many times
 //! in between (elapsed times move on), so it owns what it shows. Drawing is
@@ -23,6 +23,8 @@ pub struct Panel {
     paused: Vec<(String, Timestamp, usize)>,
     /// Ready tasks that have no slot yet (the limits are reached).
     ready: usize,
+    /// Pending tasks waiting for tasks of other missions, and for which.
+    external: Vec<(String, Vec<String>)>,
     /// Tasks waiting for their next attempt, and when it is due.
     retrying: Vec<(String, Option<Timestamp>)>,
     /// Tasks being checked, and what is being done to them.
@@ -127,6 +129,21 @@ impl Panel {
                 (state.plan.tasks[t].id.clone(), what)
             })
             .collect();
+        let external = state
+            .external_due()
+            .map(|w| w.task)
+            .fold(Vec::<usize>::new(), |mut tasks, t| {
+                if !tasks.contains(&t) {
+                    tasks.push(t);
+                }
+                tasks
+            })
+            .into_iter()
+            .map(|t| {
+                let on = state.waiting_for(t).map(ToString::to_string).collect();
+                (state.plan.tasks[t].id.clone(), on)
+            })
+            .collect();
         let open = state.open_escalations.len();
         let decision = (state.status == MissionStatus::Paused || open > 0).then(|| {
             let what = escalation.map_or_else(
@@ -153,6 +170,7 @@ impl Panel {
             } else {
                 0
             },
+            external,
             retrying,
             checking,
             decision,
@@ -201,6 +219,9 @@ impl Panel {
                 "{} for a free slot",
                 crate::render::plural(self.ready, "ready task")
             ));
+        }
+        for (task, on) in &self.external {
+            waits.push(format!("{task} waiting for {}", on.join(", ")));
         }
         for (task, at) in &self.retrying {
             match at {
