@@ -72,6 +72,7 @@ fn plan(tasks: Vec<TaskPlan>) -> MissionPlan {
         ],
         webhooks: Vec::new(),
         emergency: false,
+        standing: Default::default(),
         on_blocked: Default::default(),
         project_type: None,
         forecast: Default::default(),

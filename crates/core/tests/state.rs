@@ -103,6 +103,7 @@ fn plan(phases: Vec<PhasePlan>, tasks: Vec<TaskPlan>) -> MissionPlan {
         done_when: Vec::new(),
         webhooks: Vec::new(),
         emergency: false,
+        standing: Default::default(),
         on_blocked: Default::default(),
         forecast: Default::default(),
     }

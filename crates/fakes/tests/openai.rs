@@ -336,6 +336,7 @@ async fn twenty_tasks_under_a_rate_limit_finish_without_a_failed_attempt() {
         done_when: Vec::new(),
         webhooks: Vec::new(),
         emergency: false,
+        standing: Default::default(),
         on_blocked: Default::default(),
         forecast: Default::default(),
     };

@@ -69,6 +69,7 @@ fn plan(tasks: usize) -> MissionPlan {
         done_when: Vec::new(),
         webhooks: Vec::new(),
         emergency: false,
+        standing: Default::default(),
         on_blocked: Default::default(),
         forecast: Default::default(),
     }

@@ -18,6 +18,7 @@ mod writer;
 use jiff::Timestamp;
 use serde::Serialize;
 use std::path::PathBuf;
+pub use techlead_core::portfolio::slots::{Admission, Demand};
 use techlead_core::state::{Decision, Event, EventRecord, MissionPlan, MissionStatus};
 pub use techlead_core::webhook::DeliveryTry;
 
@@ -262,6 +263,25 @@ pub trait Store: Send {
     /// The emergencies not ended, oldest first.
     fn preemptions(&self) -> Result<Vec<PreemptionRow>>;
 
+    /// Publishes what a mission's run holds and waits for of the agents in
+    /// `demands` (one row per agent, replacing its earlier one), for the
+    /// other missions sharing them (`core::portfolio::slots`). Not the
+    /// record: rows of a run that is no longer alive are ignored.
+    fn publish_shares(&mut self, demands: &[Demand]) -> Result<()>;
+
+    /// Asks for a slot of `mine.agent` for `mine.mission`: reads the other
+    /// live missions' rows for the agent, decides with
+    /// `core::portfolio::slots::admit`, and records `mine` (with the slot
+    /// taken when admitted) in one transaction, so that two missions
+    /// never take the same slot.
+    fn take_slot(&mut self, mine: &Demand, now: Timestamp) -> Result<Admission>;
+
+    /// Every published row of a run that is alive, by agent and mission.
+    fn shares(&self) -> Result<Vec<Demand>>;
+
+    /// `mission`'s run ends: its rows go.
+    fn end_shares(&mut self, mission: &str) -> Result<()>;
+
     /// Records one try to deliver an event of `mission` to a webhook,
     /// durable when this returns (written by the mission's one writer
     /// process, from its delivery task).
@@ -348,6 +368,18 @@ impl<S: Store + ?Sized> Store for Box<S> {
     }
     fn preemptions(&self) -> Result<Vec<PreemptionRow>> {
         (**self).preemptions()
+    }
+    fn publish_shares(&mut self, demands: &[Demand]) -> Result<()> {
+        (**self).publish_shares(demands)
+    }
+    fn take_slot(&mut self, mine: &Demand, now: Timestamp) -> Result<Admission> {
+        (**self).take_slot(mine, now)
+    }
+    fn shares(&self) -> Result<Vec<Demand>> {
+        (**self).shares()
+    }
+    fn end_shares(&mut self, mission: &str) -> Result<()> {
+        (**self).end_shares(mission)
     }
     fn record_delivery(&mut self, mission: &str, attempt: &DeliveryTry) -> Result<()> {
         (**self).record_delivery(mission, attempt)

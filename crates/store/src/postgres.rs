@@ -13,6 +13,8 @@
 //! - `schema`: the schema version and migrations.
 //! - `lock`: the advisory lock on a session of its own.
 //! - `read`: rows into the store's types.
+//! - `slots`: what each mission's run holds and waits for of shared
+//!   agents (`core::portfolio::slots`).
 //! - `work`: the work queue between a coordinator and its workers
 //!   (`PgQueue`, docs/workers.md).
 //!
@@ -24,6 +26,7 @@ mod lock;
 mod read;
 mod schema;
 mod session;
+mod slots;
 mod url;
 mod work;
 mod write;
@@ -264,6 +267,25 @@ impl Store for PgStore {
             .map(read::preemption)
             .collect()
         })
+    }
+
+    fn publish_shares(&mut self, demands: &[crate::Demand]) -> Result<()> {
+        let demands = demands.to_vec();
+        self.call(move |conn| slots::publish(conn, &demands))
+    }
+
+    fn take_slot(&mut self, mine: &crate::Demand, now: Timestamp) -> Result<crate::Admission> {
+        let mine = mine.clone();
+        self.call(move |conn| slots::take(conn, &mine, now))
+    }
+
+    fn shares(&self) -> Result<Vec<crate::Demand>> {
+        self.call(slots::live)
+    }
+
+    fn end_shares(&mut self, mission: &str) -> Result<()> {
+        let mission = mission.to_string();
+        self.call(move |conn| slots::end(conn, &mission))
     }
 
     fn record_delivery(&mut self, mission: &str, attempt: &DeliveryTry) -> Result<()> {

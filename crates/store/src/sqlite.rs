@@ -14,6 +14,7 @@ mod bind;
 mod inbox;
 mod lock;
 mod schema;
+mod slots;
 mod webhooks;
 
 pub use lock::{lock_dir, lock_path};
@@ -436,6 +437,25 @@ impl Store for SqliteStore {
         rows.collect::<rusqlite::Result<_>>().map_err(self.sql())
     }
 
+    fn publish_shares(&mut self, demands: &[crate::Demand]) -> Result<()> {
+        let path = self.path.clone();
+        slots::publish(&mut self.conn, demands).map_err(sql(&path))
+    }
+
+    fn take_slot(&mut self, mine: &crate::Demand, now: Timestamp) -> Result<crate::Admission> {
+        let path = self.path.clone();
+        slots::take(&mut self.conn, &path, mine, now).map_err(sql(&path))
+    }
+
+    fn shares(&self) -> Result<Vec<crate::Demand>> {
+        slots::live(&self.conn, &self.path).map_err(self.sql())
+    }
+
+    fn end_shares(&mut self, mission: &str) -> Result<()> {
+        let path = self.path.clone();
+        slots::end(&mut self.conn, mission).map_err(sql(&path))
+    }
+
     fn record_delivery(&mut self, mission: &str, attempt: &crate::DeliveryTry) -> Result<()> {
         if !self.mission_exists(mission)? {
             return Err(Error::NoSuchMission(mission.to_string()));
@@ -598,6 +618,7 @@ mod tests {
             done_when: Vec::new(),
             webhooks: Vec::new(),
             emergency: false,
+            standing: Default::default(),
             on_blocked: Default::default(),
             forecast: Default::default(),
         }

@@ -655,6 +655,7 @@ pub(crate) mod fixture {
             name: "test".to_string(),
             objective: String::new(),
             project_type: None,
+            standing: Default::default(),
             deadline: None,
             budget: None,
             repository: None,

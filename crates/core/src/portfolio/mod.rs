@@ -15,6 +15,7 @@
 
 mod allocation;
 mod risk;
+pub mod slots;
 #[cfg(test)]
 mod tests;
 

@@ -75,6 +75,7 @@ fn as_mission(plan: &MissionPlan) -> Mission {
         objective: String::new(),
         project_type: None,
         priority: None,
+        standing: Default::default(),
         deadline: plan.deadline,
         budget: None,
         repository: None,

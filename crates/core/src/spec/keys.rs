@@ -33,6 +33,9 @@ pub enum Kind {
     /// A date (`2026-12-15`) or a timestamp with offset.
     Deadline,
     Priority,
+    /// A priority word, or a whole number (a mission's place among
+    /// missions).
+    MissionPriority,
     /// An argv list, or one string split on whitespace.
     Argv,
     /// A mapping of names to whole numbers of at least 1.
@@ -84,8 +87,13 @@ pub const MISSION: &[Key] = &[
     ),
     key(
         "priority",
-        Kind::Priority,
-        "critical: the mission is an emergency (as `techlead run --emergency`): other running missions' non-critical work on its agents waits until it ends.",
+        Kind::MissionPriority,
+        "A number: its place among missions sharing an agent's slots (default 0; the highest waiting goes first). `critical`: the mission is an emergency (as `techlead run --emergency`): other running missions' non-critical work on its agents waits until it ends.",
+    ),
+    key(
+        "share",
+        Kind::Integer { minimum: 1 },
+        "Its weight among missions of the same priority sharing an agent's slots (default 1): slots go to the smallest held / share first.",
     ),
     key(
         "deadline",

@@ -33,6 +33,10 @@ pub struct Mission {
     /// other running missions until it ends.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub priority: Option<crate::Priority>,
+    /// `priority` as a number and `share`: its place among the missions
+    /// sharing an agent's slots.
+    #[serde(skip_serializing_if = "crate::state::Standing::is_default")]
+    pub standing: crate::state::Standing,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deadline: Option<Timestamp>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -130,6 +130,7 @@ impl<'s> Reader<'s> {
             objective: String::new(),
             project_type: None,
             priority: None,
+            standing: Default::default(),
             deadline: None,
             budget: None,
             repository: None,
@@ -203,7 +204,22 @@ impl<'s> Reader<'s> {
             .trim()
             .to_string();
         mission.project_type = text(self, "project_type");
-        mission.priority = fields.get("priority").and_then(|n| self.priority(n));
+        match fields.get("priority") {
+            Some(n) if matches!(n.value, Value::Int(_)) => {
+                let bound = i64::from(i32::MAX);
+                if let Some(p) = self.integer(n, "priority", -bound) {
+                    mission.standing.priority = p.min(bound) as i32;
+                }
+            }
+            Some(n) => mission.priority = self.mission_priority(n),
+            None => {}
+        }
+        if let Some(share) = fields
+            .get("share")
+            .and_then(|n| self.integer(n, "share", 1))
+        {
+            mission.standing.share = u32::try_from(share).unwrap_or(u32::MAX);
+        }
         mission.repository = text(self, "repository");
         mission.merge = fields.get("merge").and_then(|n| {
             let value = self.text(n, "merge")?;
@@ -963,6 +979,21 @@ impl<'s> Reader<'s> {
             .hint = Some("write `2026-12-15` or `2026-12-15T17:00:00+01:00`".into());
         }
         end_of_day
+    }
+
+    /// A mission's `priority` word: only `critical` means something (an
+    /// emergency); a number is its place among missions, read above.
+    fn mission_priority(&mut self, node: &Node) -> Option<Priority> {
+        let priority = self.priority(node);
+        if priority.is_none()
+            && let Some(diagnostic) = self.diagnostics.last_mut()
+            && diagnostic.code == "spec::bad-priority"
+        {
+            diagnostic.hint = Some(
+                "a mission's priority is `critical` (an emergency) or a whole number (the highest waiting mission goes first for shared agents)".into(),
+            );
+        }
+        priority
     }
 
     fn priority(&mut self, node: &Node) -> Option<Priority> {

@@ -81,6 +81,10 @@ fn kind(kind: &Kind) -> Value {
             json!({ "type": "string", "anyOf": [{ "format": "date" }, { "format": "date-time" }] })
         }
         Kind::Priority => json!({ "enum": ["critical", "high", "medium", "low"] }),
+        Kind::MissionPriority => json!({ "oneOf": [
+            { "enum": ["critical", "high", "medium", "low"] },
+            { "type": "integer" },
+        ] }),
         Kind::Argv => {
             json!({ "oneOf": [{ "type": "string", "minLength": 1 }, { "type": "array", "items": { "type": "string" }, "minItems": 1 }] })
         }

@@ -34,7 +34,7 @@ pub use fold::{
 };
 pub use plan::{
     AgentPlan, Budget, Checkout, DoneItem, ForecastPlan, GatePlan, MergeStrategy, MissionPlan,
-    OnBlocked, PhasePlan, PlanError, RepositoryPlan, Resolve, StandIn, TaskPlan,
+    OnBlocked, PhasePlan, PlanError, RepositoryPlan, Resolve, StandIn, Standing, TaskPlan,
 };
 pub use rare::{Empty, Rare};
 pub use status::{IllegalTransition, MissionStatus, TaskStatus};

@@ -66,12 +66,42 @@ pub struct MissionPlan {
     /// (docs/running.md, "Emergencies").
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub emergency: bool,
+    /// Its place among the missions that share agents with it: who goes
+    /// first for a shared agent's slots (docs/portfolio.md).
+    #[serde(default, skip_serializing_if = "Standing::is_default")]
+    pub standing: Standing,
     /// What an agent's `::blocked` leads to (`defaults.on_blocked`).
     #[serde(default, skip_serializing_if = "OnBlocked::is_retry")]
     pub on_blocked: OnBlocked,
     /// When a slipping forecast is reported (the deadline is `deadline`).
     #[serde(default, skip_serializing_if = "ForecastPlan::is_default")]
     pub forecast: ForecastPlan,
+}
+
+/// A mission's place among the missions sharing an agent's slots
+/// (`mission: {priority: 10, share: 2}`): the waiting mission with the
+/// highest `priority` goes first; among equals, slots go by weighted fair
+/// share (`held / share`, smallest first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Standing {
+    pub priority: i32,
+    pub share: u32,
+}
+
+impl Standing {
+    pub fn is_default(&self) -> bool {
+        *self == Standing::default()
+    }
+}
+
+impl Default for Standing {
+    fn default() -> Self {
+        Standing {
+            priority: 0,
+            share: 1,
+        }
+    }
 }
 
 /// When the live forecast reports a slip (docs/forecast.md).
@@ -458,6 +488,7 @@ impl MissionPlan {
             webhooks,
             priority,
             deadline,
+            standing,
             ..
         } = mission;
         let mut tasks: Vec<TaskPlan> = tasks
@@ -573,6 +604,7 @@ impl MissionPlan {
                 .collect(),
             webhooks,
             emergency: priority == Some(crate::Priority::Critical),
+            standing,
             on_blocked: defaults.on_blocked,
             forecast: ForecastPlan {
                 slip: defaults.forecast_slip,

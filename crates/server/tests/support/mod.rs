@@ -77,6 +77,7 @@ impl Fixture {
             done_when: Vec::new(),
             webhooks: Vec::new(),
             emergency: false,
+            standing: Default::default(),
             on_blocked: Default::default(),
             forecast: Default::default(),
         }

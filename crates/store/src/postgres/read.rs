@@ -98,7 +98,7 @@ pub(super) fn delivery(row: &Row) -> Result<DeliveryTry, Failure> {
     })
 }
 
-fn time(row: &Row, index: usize) -> Result<Timestamp, Failure> {
+pub(super) fn time(row: &Row, index: usize) -> Result<Timestamp, Failure> {
     parsed(row, index, |s| s.parse().ok())
 }
 

@@ -26,7 +26,7 @@ pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Migration `n` (1-based) takes the schema from version `n - 1` to `n`.
 /// Append only: a released migration never changes.
-const MIGRATIONS: &[&str] = &[V1, super::work::V2];
+const MIGRATIONS: &[&str] = &[V1, super::work::V2, super::slots::V3];
 
 /// Version 1: SQLite's tables, with BIGINT for every integer, BOOLEAN for
 /// flags, and times as the same fixed-width text (nanoseconds, which

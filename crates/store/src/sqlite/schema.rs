@@ -17,7 +17,7 @@ pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Migration `n` (1-based) takes a database from version `n - 1` to `n`.
 /// Append only: a released migration never changes.
-const MIGRATIONS: &[&str] = &[V1, V2, V3];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
 
 /// Version 1: the event log and its projections.
 const V1: &str = "
@@ -185,6 +185,25 @@ CREATE TABLE webhook_deliveries (
 ";
 
 /// The first bytes of every SQLite database file.
+/// Version 4: what each mission's run holds and waits for of each agent
+/// with a `max_parallel`, so that missions sharing an agent share its
+/// slots (`core::portfolio::slots`). Rows of a run that is no longer
+/// alive (no one holds its mission's lock) are ignored.
+const V4: &str = "
+CREATE TABLE agent_shares (
+    mission       TEXT NOT NULL REFERENCES missions (id),
+    agent         TEXT NOT NULL,
+    priority      INTEGER NOT NULL,          -- the mission's; higher goes first
+    share         INTEGER NOT NULL,          -- its weight among equal priorities
+    slots         INTEGER NOT NULL,          -- the agent's max_parallel as the mission recorded it
+    held          INTEGER NOT NULL,          -- attempts of the mission running on the agent
+    waiting       INTEGER NOT NULL,          -- tasks that could start but for other missions
+    waiting_since TEXT,                      -- since when it waits without a slot
+    updated_at    TEXT NOT NULL,
+    PRIMARY KEY (agent, mission)
+) STRICT;
+";
+
 const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
 
 /// Refuses a file that exists, is not empty and is not SQLite at all,

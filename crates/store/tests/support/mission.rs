@@ -58,6 +58,7 @@ pub fn plan(name: &str, tasks: &[(&str, &[&str])]) -> MissionPlan {
         done_when: Vec::new(),
         webhooks: Vec::new(),
         emergency: false,
+        standing: Default::default(),
         on_blocked: Default::default(),
         forecast: Default::default(),
     }
