@@ -391,6 +391,12 @@ impl Observer for Shown {
             view.forecast(forecast, at);
         }
     }
+
+    fn shared(&mut self, waits: &[String]) {
+        if let Some(view) = self.view.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+            view.shared(waits);
+        }
+    }
 }
 
 fn closing_line(id: &str, status: MissionStatus) -> String {

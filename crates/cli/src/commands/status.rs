@@ -8,6 +8,7 @@ use crate::render::progress::seconds;
 use crate::render::{self, table};
 use serde_json::json;
 use std::path::Path;
+use techlead_core::portfolio::slots::{self, Admission, Demand};
 use techlead_core::state::{
     AttemptOutcome, CheckResult, DoneState, GatePlan, MissionState, MissionStatus, TaskStatus,
     Verdict,
@@ -20,11 +21,13 @@ pub fn status(args: &StatusArgs) -> Result<Outcome, CliError> {
     let row = database::mission(&store, &path, args.mission.as_deref())?;
     let state = database::state(&store, &row.id)?;
     let data_dir = database::data_dir(&path);
+    let shared = shared_agents(&store, &row.id)?;
     if args.json {
+        let mut json = status_json(&row.id, &state, &data_dir);
+        json["shared_agents"] = serde_json::to_value(&shared).expect("rows serialise");
         println!(
             "{}",
-            serde_json::to_string_pretty(&status_json(&row.id, &state, &data_dir))
-                .expect("JSON values serialise")
+            serde_json::to_string_pretty(&json).expect("JSON values serialise")
         );
         return Ok(Outcome::Success);
     }
@@ -47,6 +50,13 @@ pub fn status(args: &StatusArgs) -> Result<Outcome, CliError> {
                 until.strftime("%H:%M:%S UTC")
             );
         }
+    }
+    for agent in shared.iter().filter(|a| a.demand.waiting > 0) {
+        let tasks = match agent.demand.waiting {
+            1 => "1 ready task waits".to_string(),
+            n => format!("{n} ready tasks wait"),
+        };
+        println!("⧗ {}: {tasks}", agent.why);
     }
     for line in super::webhooks::failing(&store, &row.id, &state.plan)? {
         println!("{line}");
@@ -130,6 +140,42 @@ fn integration_lines(id: &str, state: &MissionState) -> Option<String> {
         integration_branch(id),
         state.tasks.len()
     ))
+}
+
+/// One agent this mission shares with other missions on the database, as
+/// its run published it, and why its ready tasks wait, if they do.
+#[derive(serde::Serialize)]
+struct SharedAgent {
+    #[serde(flatten)]
+    demand: Demand,
+    why: String,
+}
+
+/// The agents the mission's run shares with the other live runs, from
+/// what each published (`agent_shares`), each judged as the run would.
+fn shared_agents(store: &dyn Store, id: &str) -> Result<Vec<SharedAgent>, CliError> {
+    let rows = store.shares()?;
+    let now = jiff::Timestamp::now();
+    Ok(rows
+        .iter()
+        .filter(|d| d.mission == id)
+        .map(|mine| {
+            let others: Vec<Demand> = rows
+                .iter()
+                .filter(|d| d.agent == mine.agent && d.mission != id)
+                .cloned()
+                .collect();
+            let why = match slots::admit(mine, &others, now) {
+                _ if mine.waiting == 0 => format!("{} has what it needs", mine.agent),
+                Admission::Start => format!("{} has a free slot for it", mine.agent),
+                Admission::Wait(wait) => wait.describe(&mine.agent),
+            };
+            SharedAgent {
+                demand: mine.clone(),
+                why,
+            }
+        })
+        .collect())
 }
 
 /// Why each task that waits for another mission's task waits, as that

@@ -85,6 +85,29 @@ impl View {
         }
     }
 
+    /// Why ready tasks wait for agents other missions share: a row of the
+    /// bars, or a line each time it changes.
+    pub fn shared(&mut self, waits: &[String]) {
+        match self {
+            View::Bars(bars) => {
+                *bars.shared.lock().unwrap_or_else(|e| e.into_inner()) = waits.to_vec();
+                bars.panel
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .set_shared(waits.to_vec());
+                bars.rows.tick();
+            }
+            View::Lines(lines) => {
+                let at = lines.elapsed();
+                for wait in waits {
+                    lines.out.push_str(&format!("[{}] ⧗ {wait}\n", clock(at)));
+                }
+                lines.flush();
+            }
+            View::Json(_) => {}
+        }
+    }
+
     pub fn finish(&mut self) {
         self.flush();
         if let View::Bars(bars) = self {
@@ -164,6 +187,17 @@ impl Lines {
         let _ = std::io::stderr().lock().write_all(self.out.as_bytes());
         self.out.clear();
     }
+
+    /// The time a line printed now shows.
+    fn elapsed(&self) -> Duration {
+        match self.clock {
+            Clock::Started(started) => started.elapsed(),
+            Clock::Recorded(origin) => {
+                Duration::try_from(jiff::Timestamp::now().duration_since(origin))
+                    .unwrap_or_default()
+            }
+        }
+    }
 }
 
 fn clock(elapsed: Duration) -> String {
@@ -193,6 +227,9 @@ pub struct Bars {
     /// The live forecast's P50 and P90 finish, once there is one: the
     /// ETA shown instead of the bar's straight-line guess.
     eta: Arc<Mutex<Option<Eta>>>,
+    /// Why ready tasks wait for agents other missions share, as the
+    /// engine last said.
+    shared: Arc<Mutex<Vec<String>>>,
 }
 
 /// A forecast's P50 and P90 finish.
@@ -251,6 +288,7 @@ impl Bars {
             escalation: None,
             replaying: false,
             eta,
+            shared: Arc::default(),
         };
         bars.update_overall(&state.tally(), state);
         bars
@@ -276,12 +314,19 @@ impl Bars {
         // steady tick catches up within 200 ms when the draw rate did not
         // allow a draw now).
         self.update_overall(tally, state);
-        *self.panel.lock().unwrap_or_else(|e| e.into_inner()) = Panel::of(
+        let mut panel = Panel::of(
             &self.mission,
             state,
             self.escalation.as_deref(),
             jiff::Timestamp::now(),
         );
+        panel.set_shared(
+            self.shared
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
+        );
+        *self.panel.lock().unwrap_or_else(|e| e.into_inner()) = panel;
         self.rows.tick();
         // Starts and progress show in the rows, not as lines of their own.
         if !matches!(

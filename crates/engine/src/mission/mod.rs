@@ -28,6 +28,7 @@ mod input;
 mod preempt;
 mod question;
 mod remote;
+mod slots;
 mod split;
 pub(crate) mod work;
 
@@ -38,6 +39,7 @@ pub use input::{Input, Interrupter};
 pub use preempt::PREEMPTION_POLL;
 pub use question::question_message;
 pub use remote::POLL as WORK_POLL;
+pub use slots::SHARE_POLL;
 
 use crate::executor::{Executor, Outcome};
 use input::Inputs;
@@ -128,6 +130,11 @@ pub trait Observer: Send {
     /// A live forecast of the remaining work, made at `at` (when the run
     /// starts and as tasks finish; docs/forecast.md).
     fn forecast(&mut self, _forecast: &techlead_core::forecast::Forecast, _at: Timestamp) {}
+
+    /// Why ready tasks wait for agents other missions share, one line per
+    /// agent (`dev is busy with mission alpha-1 (priority 10): 2 ready
+    /// tasks wait`); empty when none waits. Live state, never recorded.
+    fn shared(&mut self, _waits: &[String]) {}
 }
 
 /// An observer from a closure (a plain closure needs this to be read as
@@ -218,6 +225,9 @@ pub struct Mission<S: Store + 'static> {
     external_read: Option<Instant>,
     /// Those missions, as last read.
     others: external::Others,
+    /// The agents it shares with other missions: what it holds and waits
+    /// for of each.
+    shared: slots::Shared,
     /// Attempts being stopped for an emergency, and which.
     suspending: HashMap<usize, String>,
     /// Whether to wait for the person's decision instead of stopping when
@@ -315,6 +325,7 @@ impl<S: Store + 'static> Mission<S> {
         let remote = settings.workers.clone().map(|workers| {
             remote::Remote::start(workers, id.to_string(), workspaces.clone(), inputs.sender())
         });
+        let shared = slots::Shared::new(&state);
         let mission = Mission {
             store: Some(store),
             committing: None,
@@ -347,6 +358,7 @@ impl<S: Store + 'static> Mission<S> {
             suspending: HashMap::new(),
             external_read: None,
             others: external::Others::default(),
+            shared,
             budgeted,
             live: forecast::Live::default(),
             orphans_killed: orphans,
@@ -442,6 +454,7 @@ impl<S: Store + 'static> Mission<S> {
         }
         if self.committing.is_none() {
             self.end_emergency();
+            self.end_slots();
         }
         if let Err(Error::Killed) = result {
             // What happened up to the second interrupt is still recorded.
@@ -610,6 +623,7 @@ impl<S: Store + 'static> Mission<S> {
         self.take_decisions(false)?;
         self.watch_preemptions()?;
         self.watch_external()?;
+        self.publish_slots()?;
         loop {
             let blocked = self.state.newly_blocked();
             if blocked.is_empty() {
@@ -780,14 +794,18 @@ impl<S: Store + 'static> Mission<S> {
             // The next decision pauses for the person.
             return Ok(());
         }
+        self.want_slots(&startable);
         for t in startable {
             if self.claims.get(&t).is_none_or(|&seq| seq > self.durable) {
                 continue;
             }
+            if !delay.is_zero() && self.last_launch.is_some_and(|at| at.elapsed() < delay) {
+                break;
+            }
+            if !self.slot_for(t)? {
+                continue;
+            }
             if !delay.is_zero() {
-                if self.last_launch.is_some_and(|at| at.elapsed() < delay) {
-                    break;
-                }
                 self.last_launch = Some(Instant::now());
             }
             let attempt = self.state.tasks[t].attempts.len() as u32;
@@ -868,6 +886,7 @@ impl<S: Store + 'static> Mission<S> {
             self.next_inbox_read(),
             self.next_preemption_read(),
             self.next_external_read(),
+            self.next_slot_ask(),
         ]
         .into_iter()
         .flatten()
@@ -949,6 +968,7 @@ impl<S: Store + 'static> Mission<S> {
                 duration_ms,
             } => {
                 self.running.remove(&task);
+                self.slot_freed(task);
                 let mut outcome = unless_blocked(&self.state, task, attempt_outcome(outcome));
                 if let Some(by) = self.suspending.remove(&task)
                     && outcome == AttemptOutcome::Cancelled

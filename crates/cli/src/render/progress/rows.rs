@@ -25,6 +25,9 @@ pub struct Panel {
     ready: usize,
     /// Pending tasks waiting for tasks of other missions, and for which.
     external: Vec<(String, Vec<String>)>,
+    /// Why ready tasks wait for agents other missions share (the engine
+    /// says; not in the record).
+    shared: Vec<String>,
     /// Tasks waiting for their next attempt, and when it is due.
     retrying: Vec<(String, Option<Timestamp>)>,
     /// Tasks being checked, and what is being done to them.
@@ -171,10 +174,16 @@ impl Panel {
                 0
             },
             external,
+            shared: Vec::new(),
             retrying,
             checking,
             decision,
         }
+    }
+
+    /// Why ready tasks wait for agents other missions share.
+    pub fn set_shared(&mut self, waits: Vec<String>) {
+        self.shared = waits;
     }
 
     /// The rows at `now`, each at most `width` columns.
@@ -212,6 +221,9 @@ impl Panel {
                     false,
                 );
             }
+        }
+        for wait in &self.shared {
+            push(format!("  ⧗ {wait}"), false);
         }
         let mut waits = Vec::new();
         if self.ready > 0 {
