@@ -2,7 +2,10 @@
 //! DIR` starts the billing and reports missions at once, each in its own
 //! `techlead run`, on one database. REPORT (reports) waits for API
 //! (billing): it starts only after API is done, and fails if it runs
-//! early, so the timeline the stand-in agents write proves the order.
+//! early, so the timeline the stand-in agents write proves the order. The
+//! two missions share `dev` (max_parallel 1): a second `dev` task at once
+//! fails, and the timeline shows each `dev` task done before the next
+//! starts.
 
 mod support;
 
@@ -35,6 +38,19 @@ fn the_portfolio_example_runs_two_missions_with_a_dependency_between_them() {
     assert!(at("API done") < at("REPORT start"), "{timeline:?}");
     assert!(at("SPEC done") < at("REPORT start"), "{timeline:?}");
     assert!(at("API done") < at("INVOICES start"), "{timeline:?}");
+    // One dev task at a time, across both missions.
+    let mut running: Option<&str> = None;
+    for line in &timeline {
+        let (task, what) = line.split_once(' ').unwrap();
+        if !["API", "INVOICES", "DRAFT", "REPORT"].contains(&task) {
+            continue;
+        }
+        match what {
+            "start" => assert_eq!(running.replace(task), None, "{timeline:?}"),
+            "done" => assert_eq!(running.take(), Some(task), "{timeline:?}"),
+            other => panic!("{other} in {timeline:?}"),
+        }
+    }
 
     let db = run.join("techlead.db");
     let status = support::status(dir.path(), &db, "reports");

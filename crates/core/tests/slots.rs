@@ -103,7 +103,10 @@ fn no_mission_waits_forever_behind_a_higher_priority() {
     let mut low_starts = Vec::new();
     for _ in 0..60 {
         let (h, l) = (high.clone(), low.clone());
-        let (winner, loser) = match (admit(&h, &[l.clone()], now), admit(&l, &[h], now)) {
+        let (winner, loser) = match (
+            admit(&h, std::slice::from_ref(&l), now),
+            admit(&l, &[h], now),
+        ) {
             (Admission::Start, Admission::Start) => panic!("two missions took one slot"),
             (Admission::Start, _) => (&mut high, &mut low),
             (_, Admission::Start) => {
@@ -190,4 +193,30 @@ proptest! {
             prop_assert!(started >= 1, "a free slot was left while missions waited");
         }
     }
+}
+
+#[test]
+fn a_mission_file_gives_its_priority_as_a_number_and_its_share() {
+    use techlead_core::spec;
+    let parsed = spec::parse("mission: {name: m, priority: 10, share: 2}\ntasks: [{title: t}]\n");
+    assert!(parsed.diagnostics.is_empty(), "{:?}", parsed.diagnostics);
+    let mission = parsed.mission.unwrap();
+    assert_eq!((mission.standing.priority, mission.standing.share), (10, 2));
+    assert_eq!(mission.priority, None, "a number is not an emergency");
+
+    let critical = spec::parse("mission: {name: m, priority: critical}\ntasks: [{title: t}]\n");
+    let mission = critical.mission.unwrap();
+    assert_eq!(mission.priority, Some(techlead_core::Priority::Critical));
+    assert_eq!(mission.standing.priority, 0);
+
+    let bad = spec::parse("mission: {name: m, priority: urgent, share: 0}\ntasks: [{title: t}]\n");
+    let codes: Vec<&str> = bad.diagnostics.iter().map(|d| d.code).collect();
+    assert_eq!(codes, ["spec::bad-priority", "spec::out-of-range"]);
+    assert!(
+        bad.diagnostics[0]
+            .hint
+            .as_deref()
+            .unwrap()
+            .contains("a whole number")
+    );
 }

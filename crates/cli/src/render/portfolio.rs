@@ -6,6 +6,7 @@ use super::{plural, table};
 use std::fmt::Write;
 use techlead_core::plan::risk::Level;
 use techlead_core::portfolio::{Allocation, MissionLoad, Portfolio};
+use techlead_core::state::ExternalState;
 
 pub fn text(p: &Portfolio, width: usize, color: bool) -> String {
     let paint = Painter { color };
@@ -24,6 +25,13 @@ pub fn text(p: &Portfolio, width: usize, color: bool) -> String {
     let _ = writeln!(out, "\n{}", paint.bold("Missions"));
     for m in &p.missions {
         let _ = writeln!(out, "  {}", mission(p, m));
+    }
+    let waits: Vec<String> = p.missions.iter().flat_map(cross_waits).collect();
+    if !waits.is_empty() {
+        let _ = writeln!(out, "\n{}", paint.bold("Waits between missions"));
+        for wait in waits {
+            let _ = writeln!(out, "  {wait}");
+        }
     }
     let _ = writeln!(
         out,
@@ -98,6 +106,30 @@ fn row(a: &Allocation) -> Vec<String> {
     ]
 }
 
+/// `reports-1 REPORT waits for billing/API: succeeded in billing-1`.
+fn cross_waits(m: &MissionLoad) -> Vec<String> {
+    m.waits_for
+        .iter()
+        .map(|w| {
+            let state = match &w.wait.state {
+                ExternalState::Waiting => "waiting".to_string(),
+                ExternalState::Succeeded { mission } => format!("succeeded in {mission}"),
+                ExternalState::Failed { reason, .. } => format!("cannot succeed: {reason}"),
+            };
+            format!("{} {} waits for {}: {state}", m.id, w.task, w.wait.on)
+        })
+        .collect()
+}
+
+/// `priority 10, share 2`, when either is not the default.
+fn standing(m: &MissionLoad) -> String {
+    match (m.priority, m.share) {
+        (0, 1) => String::new(),
+        (priority, 1) => format!(" · priority {priority}"),
+        (priority, share) => format!(" · priority {priority}, share {share}"),
+    }
+}
+
 fn mission(p: &Portfolio, m: &MissionLoad) -> String {
     let due = match m.deadline {
         Some(d) => format!("due {}", stamp(d)),
@@ -116,9 +148,10 @@ fn mission(p: &Portfolio, m: &MissionLoad) -> String {
         )
     };
     format!(
-        "{} · {} · {} · {} left · {due}{path}",
+        "{} · {}{} · {} · {} left · {due}{path}",
         m.id,
         m.status,
+        standing(m),
         plural(m.tasks, "task"),
         hours(m.hours)
     )

@@ -8,6 +8,9 @@
 //! allocation threshold, an agent on the critical path of several
 //! missions, and missions due close together on a shared agent (`risk`).
 //!
+//! Each mission says its place among missions sharing agents (priority
+//! and share) and what its unfinished tasks wait for in other missions.
+//!
 //! Counted: missions running, paused for the person, interrupted (a
 //! resume continues them) and created but never run; their work is owed
 //! whichever. Finished missions owe nothing. Tasks on the `simulate`
@@ -88,6 +91,22 @@ pub struct MissionLoad {
     /// The remaining critical path's task IDs, and its hours.
     pub critical_path: Vec<String>,
     pub critical_hours: f64,
+    /// Its place among the missions sharing agents' slots: the highest
+    /// priority goes first, then slots by `share` (docs/portfolio.md).
+    pub priority: i32,
+    pub share: u32,
+    /// Its unfinished tasks' dependencies on other missions' tasks, and
+    /// where each stands.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub waits_for: Vec<CrossWait>,
+}
+
+/// A task of one mission waiting for a task of another.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CrossWait {
+    pub task: String,
+    #[serde(flatten)]
+    pub wait: crate::state::ExternalWait,
 }
 
 /// Whether a mission's work is still owed (see the module's doc).
@@ -158,6 +177,17 @@ fn mission_load(id: &str, state: &MissionState, now: Timestamp, horizon: f64) ->
             .map(|&t| state.plan.tasks[t].id.clone())
             .collect(),
         critical_hours: path.hours,
+        priority: state.plan.standing.priority,
+        share: state.plan.standing.share,
+        waits_for: state
+            .external()
+            .iter()
+            .filter(|w| !state.tasks[w.task].status.is_terminal())
+            .map(|w| CrossWait {
+                task: state.plan.tasks[w.task].id.clone(),
+                wait: w.clone(),
+            })
+            .collect(),
     }
 }
 

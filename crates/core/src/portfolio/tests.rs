@@ -239,3 +239,37 @@ fn rehearsals_hold_no_agent() {
     assert!(p.agents.is_empty());
     assert_eq!(p.missions[0].tasks, 0);
 }
+
+#[test]
+fn missions_show_their_standing_and_what_they_wait_for_elsewhere() {
+    let plan: MissionPlan = serde_json::from_value(json!({
+        "name": "reports", "source": "m.yaml", "source_hash": "0", "workdir": ".",
+        "max_parallel": 4, "failure_threshold": 0.5, "backoff_ms": [], "phases": [],
+        "standing": {"priority": 10, "share": 2},
+        "tasks": [{
+            "id": "REPORT", "title": "report", "priority": "medium", "depends_on": [],
+            "external": ["billing/API"], "agent": "dev", "executor": "command",
+            "timeout_ms": 1000, "retries": 0,
+        }],
+    }))
+    .unwrap();
+    let reports = MissionState::new(plan, now()).unwrap();
+    let plain = mission(&[("A", "dev", 1.0, &[])], None, &[]);
+    let p = build(
+        &[("reports-1", &reports), ("a-1", &plain)],
+        now(),
+        Params::default(),
+    );
+    let (reports, plain) = (&p.missions[0], &p.missions[1]);
+    assert_eq!((reports.priority, reports.share), (10, 2));
+    assert_eq!((plain.priority, plain.share), (0, 1));
+    assert_eq!(reports.waits_for.len(), 1);
+    assert_eq!(
+        serde_json::to_value(&reports.waits_for[0]).unwrap(),
+        json!({"task": "REPORT", "on": "billing/API", "state": "waiting"})
+    );
+    assert!(
+        !serde_json::to_string(plain).unwrap().contains("waits_for"),
+        "left out when empty"
+    );
+}
