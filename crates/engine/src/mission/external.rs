@@ -213,12 +213,13 @@ impl<S: Store + 'static> Mission<S> {
         })
     }
 
-    /// When to look at the other missions next, while a task waits for one.
+    /// When to look at the other missions next, while a task waits for
+    /// one. A time already past is left out: the look it stands for was
+    /// put off by a commit in flight (whose end wakes the actor) or by the
+    /// run stopping, and would wake the actor at once, again and again.
     pub(super) fn next_external_read(&self) -> Option<Instant> {
         self.state.external_due().next()?;
-        Some(
-            self.external_read
-                .map_or_else(Instant::now, |at| at + EXTERNAL_POLL),
-        )
+        let at = self.external_read? + EXTERNAL_POLL;
+        (at > Instant::now()).then_some(at)
     }
 }

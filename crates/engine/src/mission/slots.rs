@@ -234,17 +234,22 @@ impl<S: Store + 'static> Mission<S> {
         }
     }
 
-    /// When to ask again for a slot, or write the rows, next.
+    /// When to ask again for a slot, or write the rows, next. Times
+    /// already past are left out: what kept them from happening (a commit
+    /// in flight, the delay between launches) wakes the actor itself, and
+    /// a past time would wake it at once, again and again.
     pub(super) fn next_slot_ask(&self) -> Option<Instant> {
         if self.shared.agents.is_empty() {
             return None;
         }
+        let now = Instant::now();
         let heartbeat = self.shared.published.map(|at| at + HEARTBEAT);
         self.shared
             .refused
             .values()
             .map(|r| r.ask_after)
             .chain(heartbeat)
+            .filter(|&at| at > now)
             .min()
     }
 
