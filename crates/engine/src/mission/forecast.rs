@@ -2,7 +2,9 @@
 //! the run starts and again when a task finishes, off the actor's thread
 //! (a 10,000-task mission takes tens of milliseconds), from the work left
 //! and the history the run was given plus the mission's own finished
-//! tasks. The mission's first becomes its baseline (`forecast_baseline`,
+//! tasks, at most once per [`INTERVAL`]: an ETA in hours needs no fresher
+//! figure, and a forecast at every task's end cost a mission of short
+//! tasks more CPU than its scheduling. The mission's first becomes its baseline (`forecast_baseline`,
 //! once per mission, so a resumed run keeps measuring against it); each
 //! later one is compared with it, and a slip that crosses a new step of
 //! the mission's threshold is recorded (`forecast_slipped`), which the
@@ -18,10 +20,8 @@ use techlead_core::history::outcome::outcomes;
 use techlead_core::state::{Event, MissionState, MissionStatus, TaskStatus};
 use techlead_store::Store;
 
-/// Missions with more tasks than this forecast at most once per
-/// [`INTERVAL`]; smaller ones take under a millisecond and forecast at
-/// every task's end.
-const SMALL: usize = 200;
+/// The least time between two forecasts of a run. Tasks that finish
+/// within it are taken by one forecast at its end.
 const INTERVAL: Duration = Duration::from_secs(1);
 /// Tasks named as drivers in `forecast_slipped`.
 const DRIVERS: usize = 3;
@@ -56,20 +56,9 @@ impl<S: Store + 'static> Mission<S> {
     }
 
     /// Asks for a forecast when a task finished since the last, none is
-    /// being made, and the interval (for big missions) has passed.
+    /// being made, and the interval has passed.
     pub(super) fn forecast_if_due(&mut self) {
-        let state = &self.state;
-        if self.live.in_flight
-            || state.forecast.is_none()
-            || state.status != MissionStatus::Running
-            || self.interrupting
-        {
-            return;
-        }
-        let finished = finished(state);
-        let waited =
-            state.tasks.len() <= SMALL || self.live.asked.is_none_or(|at| at.elapsed() >= INTERVAL);
-        if self.live.finished == Some(finished) || !waited || finished == state.tasks.len() {
+        if self.next_forecast().is_none_or(|at| at > Instant::now()) {
             return;
         }
         self.live.in_flight = true;
@@ -79,6 +68,29 @@ impl<S: Store + 'static> Mission<S> {
             let forecast = Box::new(ask.answer());
             let _ = inputs.send(Input::Forecast { forecast, at });
         });
+    }
+
+    /// When a forecast is owed, if one is: tasks finished since the last
+    /// one, and the mission goes on.
+    pub(super) fn next_forecast(&self) -> Option<Instant> {
+        let state = &self.state;
+        if self.live.in_flight
+            || state.forecast.is_none()
+            || state.status != MissionStatus::Running
+            || state.aborting
+            || self.interrupting
+        {
+            return None;
+        }
+        let finished = finished(state);
+        if self.live.finished == Some(finished) || finished == state.tasks.len() {
+            return None;
+        }
+        Some(
+            self.live
+                .asked
+                .map_or_else(Instant::now, |at| at + INTERVAL),
+        )
     }
 
     /// What a forecast of now needs, taken from the state.

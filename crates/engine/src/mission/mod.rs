@@ -837,8 +837,8 @@ impl<S: Store + 'static> Mission<S> {
     }
 
     /// When to wake up without input: the next retry, the end of an
-    /// executor's pause, the end of the commit window, or the end of the
-    /// launch delay while a durable claim waits for it.
+    /// executor's pause, the end of the commit window, the end of the
+    /// launch delay while a durable claim waits for it, or a forecast owed.
     fn next_wake(&self) -> Option<Instant> {
         let now = Timestamp::now();
         let mut wake = dispatch::next_retry(&self.state)
@@ -846,9 +846,13 @@ impl<S: Store + 'static> Mission<S> {
             .chain(dispatch::next_executor_resume(&self.state, now))
             .min()
             .map(|at| instant_at(at, now));
-        for at in [self.next_inbox_read(), self.next_preemption_read()]
-            .into_iter()
-            .flatten()
+        for at in [
+            self.next_inbox_read(),
+            self.next_preemption_read(),
+            self.next_forecast(),
+        ]
+        .into_iter()
+        .flatten()
         {
             wake = Some(wake.map_or(at, |w| w.min(at)));
         }
