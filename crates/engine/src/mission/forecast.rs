@@ -4,8 +4,10 @@
 //! and the history the run was given plus the mission's own finished
 //! tasks, at most once per [`INTERVAL`]: an ETA in hours needs no fresher
 //! figure, and a forecast at every task's end cost a mission of short
-//! tasks more CPU than its scheduling. The mission's first becomes its baseline (`forecast_baseline`,
-//! once per mission, so a resumed run keeps measuring against it); each
+//! tasks more CPU than its scheduling. The mission's first becomes its
+//! baseline (`forecast_baseline`, once per mission, so a resumed run keeps
+//! measuring against it); it is made while the first tasks start rather
+//! than before them, as it took longer than starting them. Each
 //! later one is compared with it, and a slip that crosses a new step of
 //! the mission's threshold is recorded (`forecast_slipped`), which the
 //! terminal, the dashboard and webhooks show. Observers see every
@@ -44,15 +46,14 @@ impl<S: Store + 'static> Mission<S> {
         self.live.history = Arc::new(history);
     }
 
-    /// Makes the baseline, here and now, when the mission has none: the
-    /// first thing a run records after its start, whatever the timing.
-    pub(super) fn baseline(&mut self) -> Result<(), Error> {
-        if self.state.forecast.is_some() || self.state.status != MissionStatus::Running {
-            return Ok(());
+    /// Asks for the baseline when the mission has none. It is made off
+    /// the actor's thread from the work as the run starts, while the first
+    /// tasks start, and recorded when it is ready; a mission over by then
+    /// has none, and its next run makes one.
+    pub(super) fn ask_baseline(&mut self) {
+        if self.state.forecast.is_none() && self.state.status == MissionStatus::Running {
+            self.spawn_forecast();
         }
-        let (ask, at) = self.forecast_ask();
-        let forecast = ask.answer();
-        self.forecast_made(&forecast, at)
     }
 
     /// Asks for a forecast when a task finished since the last, none is
@@ -61,6 +62,10 @@ impl<S: Store + 'static> Mission<S> {
         if self.next_forecast().is_none_or(|at| at > Instant::now()) {
             return;
         }
+        self.spawn_forecast();
+    }
+
+    fn spawn_forecast(&mut self) {
         self.live.in_flight = true;
         let (ask, at) = self.forecast_ask();
         let inputs = self.inputs.sender();

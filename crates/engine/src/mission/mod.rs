@@ -416,10 +416,8 @@ impl<S: Store + 'static> Mission<S> {
     /// interrupted; returns its status then.
     pub async fn run(mut self) -> Result<MissionStatus, Error> {
         self.inputs.listen_for_signals();
-        let result = match self.baseline() {
-            Ok(()) => self.drive().await,
-            Err(error) => Err(error),
-        };
+        self.ask_baseline();
+        let result = self.drive().await;
         if let Some((queue, id)) = self.queue_to_purge() {
             let _ = tokio::task::spawn_blocking(move || queue.purge(&id)).await;
         }
