@@ -6,11 +6,13 @@
 //!
 //! - `schema`: the header check, application ID, schema version and
 //!   migrations.
+//! - `create`: a new database made whole beside its name, then linked in.
 //! - `lock`: the per-mission lock file.
 //!
 //! docs/store.md describes the schema, the pragmas and every error.
 
 mod bind;
+mod create;
 mod inbox;
 mod lock;
 mod schema;
@@ -96,6 +98,9 @@ impl SqliteStore {
     pub fn open_with(path: &Path, options: Options) -> Result<SqliteStore> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|source| io_error(parent, source))?;
+        }
+        if !path.exists() {
+            create::create(path)?;
         }
         schema::check_header(path)?;
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
