@@ -33,6 +33,7 @@ mod ws;
 pub use error::Error;
 
 use axum::Router;
+use axum::serve::ListenerExt;
 use axum::routing::{get, post};
 use std::future::Future;
 use std::net::SocketAddr;
@@ -155,7 +156,13 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), Error> {
         let stop = self.stop;
-        axum::serve(self.listener, self.router)
+        // Without TCP_NODELAY a feed's write waits for the client's
+        // (delayed, up to 40 ms) acknowledgement of the one before it
+        // (Nagle's algorithm): a live feed writes small frames often.
+        let listener = self.listener.tap_io(|stream| {
+            let _ = stream.set_nodelay(true);
+        });
+        axum::serve(listener, self.router)
             .with_graceful_shutdown(async move {
                 shutdown.await;
                 let _ = stop.send(true);
