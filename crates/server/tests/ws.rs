@@ -467,7 +467,7 @@ async fn a_client_that_falls_behind_the_shared_tail_reads_the_rest_from_the_data
     let f = Arc::new(Fixture::new());
     let id = f.create(&f.plan(vec![task("T", &[], "true")]));
     // A tail that keeps 2 commits.
-    let mut config = techlead_server::Config::new(f.db());
+    let mut config = f.config();
     config.bind = "127.0.0.1:0".parse().unwrap();
     config.poll = Duration::from_millis(1);
     config.feed_buffer = 2;

@@ -13,6 +13,7 @@
 //! - `schema`: the schema version and migrations.
 //! - `lock`: the advisory lock on a session of its own.
 //! - `read`: rows into the store's types.
+//! - `listen`: commits noticed for the server's live feeds (`LISTEN`).
 //! - `work`: the work queue between a coordinator and its workers
 //!   (`PgQueue`, docs/workers.md).
 //!
@@ -20,6 +21,7 @@
 
 mod conn;
 mod link;
+mod listen;
 mod lock;
 mod read;
 mod schema;
@@ -28,6 +30,7 @@ mod url;
 mod work;
 mod write;
 
+pub use listen::{CHANNEL, CHECK, Listener};
 pub use schema::{LOCK_CLASS, SCHEMA, SCHEMA_VERSION};
 pub use url::{is_postgres_url, redact};
 pub use work::{Claim, Lease, NewWork, PgQueue, Polled, WorkKey, WorkMessage, WorkState};

@@ -8,16 +8,19 @@
 //!   migrations.
 //! - `create`: a new database made whole beside its name, then linked in.
 //! - `lock`: the per-mission lock file.
+//! - `data_version`: commits noticed for the server's live feeds.
 //!
 //! docs/store.md describes the schema, the pragmas and every error.
 
 mod bind;
 mod create;
+mod data_version;
 mod inbox;
 mod lock;
 mod schema;
 mod webhooks;
 
+pub use data_version::DataVersion;
 pub use lock::{lock_dir, lock_path};
 pub use schema::{APPLICATION_ID, SCHEMA_VERSION};
 

@@ -46,6 +46,12 @@ impl Fixture {
         self.dir.path().join("techlead.db")
     }
 
+    /// The server's settings for this database, its attempts' files
+    /// beside it.
+    pub fn config(&self) -> Config {
+        Config::new(self.db(), self.dir.path().to_path_buf())
+    }
+
     pub fn store(&self) -> SqliteStore {
         SqliteStore::open(&self.db()).unwrap()
     }
@@ -150,7 +156,8 @@ pub struct Served {
 impl Served {
     /// Serves `db` on a free loopback port.
     pub async fn start(db: &Path) -> Served {
-        let mut config = Config::new(db.to_path_buf());
+        let beside = db.parent().expect("a file in a directory").to_path_buf();
+        let mut config = Config::new(db.to_path_buf(), beside);
         config.bind = "127.0.0.1:0".parse().unwrap();
         config.poll = Duration::from_millis(20);
         Served::with(config).await

@@ -3,6 +3,7 @@
 
 use super::Job;
 use super::conn::Conn;
+use super::listen::CHANNEL;
 use super::schema::LOCK_CLASS;
 use crate::encoding::timestamp;
 use crate::projection::{self, MissionChange};
@@ -97,6 +98,8 @@ pub(super) fn append(
         projection::project(conn, mission, record, at, &mut change)?;
     }
     projection::finish(conn, mission, last, &change)?;
+    // Delivered at the commit, and never if the append rolls back.
+    conn.run("SELECT pg_notify(?1, ?2)", &[&CHANNEL, &mission])?;
     Ok(records)
 }
 
