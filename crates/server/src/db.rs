@@ -91,27 +91,40 @@ impl Db {
         })
     }
 
-    /// Runs `read` on a connection, on the blocking pool.
+    /// Runs `read` on a connection, on the blocking pool. A kept
+    /// connection that the database server has ended (a restart ends them
+    /// all) fails as unreachable: then `read` runs again on a new one, so
+    /// that the first requests after a restart do not fail.
     pub async fn read<T: Send + 'static>(
         &self,
-        read: impl FnOnce(&dyn Store) -> Result<T, ApiError> + Send + 'static,
+        read: impl Fn(&dyn Store) -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
-        self.write(move |store| read(&**store)).await
+        let db = self.clone();
+        tokio::task::spawn_blocking(move || {
+            loop {
+                let (store, kept) = db.take()?;
+                let result = read(&*store);
+                let again = kept && unreachable(&result);
+                db.put_back(store, &result);
+                if !again {
+                    return result;
+                }
+            }
+        })
+        .await
+        .map_err(ApiError::internal)?
     }
 
     /// Runs `write` on a connection, on the blocking pool: the decision
-    /// inbox is the one thing the server writes.
+    /// inbox is the one thing the server writes. It is never run twice:
+    /// a write whose connection was lost may have committed.
     pub async fn write<T: Send + 'static>(
         &self,
         write: impl FnOnce(&mut Box<dyn Store>) -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
         let db = self.clone();
         tokio::task::spawn_blocking(move || {
-            let taken = db.idle.lock().expect("the pool is never poisoned").pop();
-            let mut store = match taken {
-                Some(store) => store,
-                None => techlead_store::open(&*db.location)?,
-            };
+            let (mut store, _) = db.take()?;
             let result = write(&mut store);
             db.put_back(store, &result);
             result
@@ -120,18 +133,31 @@ impl Db {
         .map_err(ApiError::internal)?
     }
 
+    /// A kept connection (true), or a new one.
+    fn take(&self) -> Result<(Box<dyn Store>, bool), ApiError> {
+        let kept = self.idle.lock().expect("the pool is never poisoned").pop();
+        match kept {
+            Some(store) => Ok((store, true)),
+            None => Ok((techlead_store::open(&*self.location)?, false)),
+        }
+    }
+
     /// Keeps `store` for the next request, unless this one found the
     /// database server out of reach: its other connections to that server
-    /// are as dead (a restart ends them all), so none is kept, and the next
-    /// request connects anew.
+    /// are as dead, so none is kept.
     fn put_back<T>(&self, store: Box<dyn Store>, result: &Result<T, ApiError>) {
         let mut idle = self.idle.lock().expect("the pool is never poisoned");
-        if matches!(result, Err(e) if e.status == StatusCode::SERVICE_UNAVAILABLE) {
+        if unreachable(result) {
             idle.clear();
         } else if idle.len() < KEEP {
             idle.push(store);
         }
     }
+}
+
+/// Whether `result` is the database server's absence (`Unreachable`).
+fn unreachable<T>(result: &Result<T, ApiError>) -> bool {
+    matches!(result, Err(e) if e.status == StatusCode::SERVICE_UNAVAILABLE)
 }
 
 impl Db {
@@ -141,7 +167,7 @@ impl Db {
     pub async fn read_folded<T: Send + 'static>(
         &self,
         id_or_name: String,
-        answer: impl FnOnce(&dyn Store, MissionRow, Folded) -> Result<T, ApiError> + Send + 'static,
+        answer: impl Fn(&dyn Store, MissionRow, Folded) -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
         let cached = self.clone();
         self.read(move |store| {
