@@ -134,7 +134,13 @@ impl Store for PgStore {
         events: Vec<(Timestamp, Event)>,
     ) -> Result<Vec<EventRecord>> {
         let mission = mission.to_string();
-        self.call(move |conn| conn.transaction(|conn| write::append(conn, &mission, after, events)))
+        self.call(move |conn| {
+            let records = conn.transaction(|conn| write::append(conn, &mission, after, events))?;
+            if !records.is_empty() {
+                write::announce(conn, &mission);
+            }
+            Ok(records)
+        })
     }
 
     fn events(&self, mission: &str, after: u64) -> Result<Vec<EventRecord>> {

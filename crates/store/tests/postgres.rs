@@ -295,7 +295,7 @@ fn wait_until(
 }
 
 /// The server's live feeds wake on these notifications: one per append
-/// that commits, naming its mission, and none for one that rolls back.
+/// that commits, naming its mission, and none for one that fails.
 #[test]
 fn an_append_notifies_its_mission_when_it_commits() {
     let Some(db) = Fixture::postgres() else {

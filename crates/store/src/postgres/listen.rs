@@ -1,10 +1,11 @@
-//! Commits seen through `LISTEN`: every append notifies [`CHANNEL`] with
-//! its mission's ID inside its transaction, so the notification arrives
-//! when, and only if, the append commits. Once a [`CHECK`] the listener
-//! also looks at the log itself (the sum of the missions' last seqs): a
-//! connection that died says so there rather than leaving the listener
-//! deaf, and a writer that does not notify (an older techlead) is still
-//! noticed, a second late.
+//! Commits seen through `LISTEN`: every append that commits then notifies
+//! [`CHANNEL`] with its mission's ID (`write::announce` says why after
+//! the commit rather than in it), so a listener hears of it as soon as its
+//! events can be read. Once a [`CHECK`] the listener also looks at the log
+//! itself (the sum of the missions' last seqs): a connection that died
+//! says so there rather than leaving the listener deaf, and a commit whose
+//! notification never came (its writer died between the two, or is an
+//! older techlead) is still noticed, a second late.
 
 use super::conn::Conn;
 use super::link::Link;
@@ -14,7 +15,8 @@ use crate::changes::Changes;
 use postgres::fallible_iterator::FallibleIterator;
 use std::time::{Duration, Instant};
 
-/// The channel every append notifies, with its mission's ID.
+/// The channel every append notifies once it has committed, with its
+/// mission's ID.
 pub const CHANNEL: &str = "techlead_events";
 
 /// How often the log is looked at without a notification.

@@ -98,9 +98,19 @@ pub(super) fn append(
         projection::project(conn, mission, record, at, &mut change)?;
     }
     projection::finish(conn, mission, last, &change)?;
-    // Delivered at the commit, and never if the append rolls back.
-    conn.run("SELECT pg_notify(?1, ?2)", &[&CHANNEL, &mission])?;
     Ok(records)
+}
+
+/// Tells the listeners (`listen::Listener`) that `mission` has new events,
+/// once its append has committed. In a transaction of its own: NOTIFY
+/// holds a lock on the whole database server from just before its
+/// transaction commits until after, and inside the append that would make
+/// every append wait for the one before it to reach the disk; alone, it
+/// writes nothing to flush and holds the lock for microseconds. A
+/// notification that cannot be sent is not the append's failure: the
+/// listeners' check of the log finds the commit within a second.
+pub(super) fn announce(conn: &mut Conn, mission: &str) {
+    let _ = conn.run("SELECT pg_notify(?1, ?2)", &[&CHANNEL, &mission]);
 }
 
 /// The events into the log, in one statement whatever their number.
