@@ -337,17 +337,19 @@ fn a_listener_hears_notifications_checks_the_log_and_notices_a_cut() {
     let mut raw = db.raw();
 
     raw.execute("SELECT pg_notify(?1, 'elsewhere')", &[CHANNEL]);
-    wait_until(&mut listener, "wake on the notification", |seen| {
+    let seen = wait_until(&mut listener, "wake on the notification", |seen| {
         matches!(seen, Ok(true))
     });
+    assert!(seen.unwrap());
 
     raw.execute(
         "UPDATE missions SET last_seq = last_seq + 1 WHERE id = ?1",
         &[&id],
     );
-    wait_until(&mut listener, "wake on the unannounced commit", |seen| {
+    let seen = wait_until(&mut listener, "wake on the unannounced commit", |seen| {
         matches!(seen, Ok(true))
     });
+    assert!(seen.unwrap());
 
     let cut = raw.rows(
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
