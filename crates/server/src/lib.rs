@@ -34,8 +34,8 @@ mod ws;
 pub use error::Error;
 
 use axum::Router;
-use axum::serve::ListenerExt;
 use axum::routing::{get, post};
+use axum::serve::ListenerExt;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
