@@ -5,10 +5,10 @@
 //!
 //! It reads the store (SQLite in WAL mode, so a `techlead run` writing
 //! the same file is never blocked, or PostgreSQL) and never writes mission
-//! state. Safe by
-//! default (DESIGN decision 13): loopback unless told otherwise, a bearer
-//! token on every request but the health check, and `Host`/`Origin`
-//! checks against DNS rebinding and cross-site requests (`guard`).
+//! state. Safe by default (DESIGN decision 13): loopback unless told
+//! otherwise, a bearer token on every request but the health check, and
+//! `Host`/`Origin` checks against DNS rebinding and cross-site requests
+//! (`guard`).
 //! docs/server.md describes the endpoints.
 
 mod api;
