@@ -122,7 +122,7 @@ pub enum Command {
     Gc(GcArgs),
     /// Serve the missions' record as a JSON API and a live event feed (local, token-protected).
     #[command(
-        after_help = "Listens on 127.0.0.1:7420 unless --bind says otherwise. Every request but GET /api/health\nneeds `Authorization: Bearer <token>`; the token is made on the first start, printed, and kept\nin server.token beside the database (mode 0600). Reads only: it never changes a mission.\nCtrl-C stops it. docs/server.md lists the endpoints.\n\nExamples:\n  techlead serve\n  techlead serve --db ~/work/.techlead/techlead.db --bind 127.0.0.1:8080\n  curl -H \"Authorization: Bearer $(cat .techlead/server.token)\" http://127.0.0.1:7420/api/missions\n  curl -N -H \"Authorization: Bearer $(cat .techlead/server.token)\" \\\n    http://127.0.0.1:7420/api/missions/quickstart/stream"
+        after_help = "Listens on 127.0.0.1:7420 unless --bind says otherwise. Every request but GET /api/health\nneeds `Authorization: Bearer <token>`; the token is made on the first start, printed, and kept\nin server.token beside the database (mode 0600; for PostgreSQL, in .techlead/ at the top of\nthe git repository). Reads only: it never changes a mission.\nCtrl-C stops it. docs/server.md lists the endpoints.\n\nExamples:\n  techlead serve\n  techlead serve --db ~/work/.techlead/techlead.db --bind 127.0.0.1:8080\n  techlead serve --db postgres://ann@db.example/techlead\n  curl -H \"Authorization: Bearer $(cat .techlead/server.token)\" http://127.0.0.1:7420/api/missions\n  curl -N -H \"Authorization: Bearer $(cat .techlead/server.token)\" \\\n    http://127.0.0.1:7420/api/missions/quickstart/stream"
     )]
     Serve(ServeArgs),
     /// Serve the running attempt's MCP tools over stdio (started by the agent CLIs).
@@ -552,8 +552,9 @@ pub struct ServeArgs {
     /// the record (prompts, code) to the network, behind the token only.
     #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:7420")]
     pub bind: std::net::SocketAddr,
-    /// The token file (default: server.token beside the database). Made
-    /// with a new token if missing; refused if others may read it.
+    /// The token file (default: server.token beside the database, or in
+    /// .techlead/ for PostgreSQL). Made with a new token if missing;
+    /// refused if others may read it.
     #[arg(long, value_name = "PATH")]
     pub token_file: Option<PathBuf>,
 }

@@ -75,10 +75,6 @@ pub enum CliError {
     /// `database`: a file's path, or a URL without its password.
     #[error("no missions in {database}")]
     NoMissions { database: String },
-    /// The server follows commits through SQLite's `data_version`; it has
-    /// no way yet to follow a PostgreSQL database.
-    #[error("`techlead serve` cannot serve a PostgreSQL database yet ({database})")]
-    ServeNeedsSqlite { database: String },
     /// Every mission of the database has finished: no portfolio to show.
     #[error("no missions under way in {database}")]
     NothingUnderWay { database: String },
@@ -212,9 +208,6 @@ impl CliError {
             ),
             CliError::NoMissions { .. } => Some(
                 "`techlead run mission.yaml` starts one; --db picks another database".into(),
-            ),
-            CliError::ServeNeedsSqlite { .. } => Some(
-                "serve a SQLite database (--db PATH); every other command works on PostgreSQL (docs/postgres.md)".into(),
             ),
             CliError::WorkersNeedPostgres { .. } => Some(
                 "pass --db postgres://USER@HOST/DATABASE (or set TECHLEAD_DB), the database the missions are recorded in (docs/workers.md)".into(),

@@ -1,8 +1,8 @@
 //! `--db postgres://...` end to end: the real `techlead` binary runs a
 //! mission on a real PostgreSQL server, is killed with SIGKILL while a task
 //! runs, and `techlead resume` finishes it without running again the task
-//! that had durably succeeded; a server that is not there, and `serve`,
-//! say what to do.
+//! that had durably succeeded; a server that is not there, or refuses the
+//! login, is named without its password by every command, `serve` too.
 
 mod support;
 
@@ -82,22 +82,27 @@ fn a_server_that_is_not_there_is_named_without_its_password() {
     assert!(!out.stderr.contains("hunter2"), "{}", out.stderr);
 }
 
+/// `techlead serve` refuses a PostgreSQL database it cannot use as every
+/// other command does (the same error, hint and exit code), names it
+/// without its password, and leaves no token behind.
 #[test]
-fn serve_says_it_cannot_serve_postgresql_yet() {
+fn serve_names_a_postgresql_server_it_cannot_use_without_its_password() {
     let dir = tempfile::tempdir().unwrap();
-    let out = support::run_to_end(
-        dir.path(),
-        &[
-            "serve",
-            "--db",
-            "postgres://ann:hunter2@db.example/techlead",
-        ],
-    );
-    out.expect_code(2);
-    out.expect_stderr(&[
-        "cannot serve a PostgreSQL database",
-        "ann:***@",
-        "--db PATH",
-    ]);
-    assert!(!out.stderr.contains("hunter2"), "{}", out.stderr);
+    let socket = dir.path().display().to_string().replace('/', "%2F");
+    let nowhere = format!("postgresql://ann:hunter2@{socket}/techlead");
+    let mut refusals = vec![(nowhere, "cannot reach the PostgreSQL server")];
+    if let Some(db) = techlead_testdb::database() {
+        let cluster = techlead_testdb::cluster().unwrap();
+        let wrong = cluster.url(techlead_testdb::PASSWORD_USER, Some("hunter2"), &db.name);
+        refusals.push((wrong, "refused to log in"));
+    }
+    for (url, error) in refusals {
+        let served = support::run_to_end(dir.path(), &["serve", "--db", &url]);
+        let listed = support::run_to_end(dir.path(), &["missions", "--db", &url]);
+        served
+            .expect_code(listed.code)
+            .expect_stderr(&[error, ":***@", "hint:"]);
+        assert!(!served.stderr.contains("hunter2"), "{}", served.stderr);
+        assert!(!dir.path().join(".techlead/server.token").exists());
+    }
 }

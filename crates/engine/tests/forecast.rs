@@ -115,10 +115,23 @@ async fn the_baseline_comes_first_and_slips_are_recorded_once_per_step() {
     assert_eq!(f.run(&id, false).await, MissionStatus::Succeeded);
     let events = f.events(&id);
     assert!(matches!(events[1], Event::RunStarted { .. }));
-    let Event::ForecastBaseline { p50, p90, runs } = &events[2] else {
-        panic!("the baseline follows run_started: {:?}", events[2]);
+    let baselines: Vec<(usize, jiff::Timestamp, jiff::Timestamp, u32)> =
+        (events.iter().enumerate())
+            .filter_map(|(i, e)| match e {
+                Event::ForecastBaseline { p50, p90, runs } => Some((i, *p50, *p90, *runs)),
+                _ => None,
+            })
+            .collect();
+    let [(baseline, p50, p90, runs)] = baselines[..] else {
+        panic!("one baseline: {events:?}");
     };
-    assert!(p90 >= p50 && *runs == 200);
+    assert!(p90 >= p50 && runs == 200);
+    // Made while T0 runs: recorded before its two-second attempt ends.
+    let first_end = events
+        .iter()
+        .position(|e| matches!(e, Event::AttemptFinished { .. }))
+        .unwrap();
+    assert!(baseline < first_end, "{events:?}");
     let slips = slips(&events);
     assert!(!slips.is_empty(), "a mission five times slower slipped");
     each_on_a_new_step(&slips);

@@ -172,7 +172,9 @@ fn serve(db: String) {
         .build()
         .unwrap();
     runtime.block_on(async move {
-        let mut config = techlead_server::Config::new(db.into());
+        let db = std::path::PathBuf::from(db);
+        let beside = db.parent().expect("a file in a directory").to_path_buf();
+        let mut config = techlead_server::Config::new(db, beside);
         config.bind = "127.0.0.1:0".parse().unwrap();
         config.token_file =
             std::env::temp_dir().join(format!("ws-load-{}.token", std::process::id()));

@@ -14,7 +14,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use techlead_core::spend::{self, By};
 use techlead_core::state::{EventRecord, GatePlan, MissionState, TaskStatus};
-use techlead_store::Store;
 
 type Answer = Result<Json<Value>, ApiError>;
 

@@ -1,24 +1,34 @@
 //! Noticing that something committed to the database, whichever process
-//! wrote it: one thread asks SQLite's `PRAGMA data_version` on a connection
-//! of its own every `Config::poll`, and bumps a counter when the answer
-//! changes. The value changes whenever another connection (the engine's,
-//! in this or another process) commits, and costs a read of the WAL
-//! index's header in shared memory: no query of a table, no file read.
-//! The thread asks only while some mission is followed; otherwise it
-//! sleeps until a tail starts (`Commits::follow`).
+//! wrote it: one thread waits on the store's watcher
+//! (`techlead_store::changes`: SQLite's `data_version` asked every
+//! `Config::poll`, PostgreSQL's `LISTEN`) and bumps a counter for every
+//! commit it is told of. It watches only while some mission is followed;
+//! otherwise it lets go of its connection and sleeps until a tail starts
+//! (`Commits::follow`).
 //!
-//! docs/server.md ("The live feeds") says why this rather than inotify on
-//! the WAL.
+//! A watcher that fails (the PostgreSQL server restarted, the network
+//! went) counts as a commit, so that the tails read and a real failure
+//! reaches the clients from there, and is opened again, after a pause that
+//! grows while it keeps failing. A watcher just opened counts as a commit
+//! too: it cannot know what was committed before it looked.
+//!
+//! docs/server.md ("The live feeds") says why `data_version` rather than
+//! inotify on the WAL, and how the feeds follow PostgreSQL.
 
-use rusqlite::{Connection, OpenFlags};
-use std::path::Path;
+use std::ffi::OsString;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
+use techlead_store::changes::{self, Changes};
 use tokio::sync::watch;
 
 /// How long the idle thread sleeps before it looks whether the server is
 /// gone (its last receiver dropped).
 const IDLE_CHECK: Duration = Duration::from_secs(1);
+
+/// The pause before a failed watcher is opened again, doubled after each
+/// failure up to [`RETRY_MAX`].
+const RETRY_FIRST: Duration = Duration::from_millis(100);
+const RETRY_MAX: Duration = Duration::from_secs(5);
 
 /// The commit counter and the count of tails that want it kept.
 pub struct Commits {
@@ -39,28 +49,18 @@ impl Drop for Following {
 }
 
 impl Commits {
-    /// Starts the watcher thread on its own read-only connection to `db`.
-    pub fn watch(db: &Path, poll: Duration) -> Result<Commits, techlead_store::Error> {
-        // Read-write without create: a read-only connection to a WAL
-        // database fails when its `-shm` file is missing; this one never
-        // writes.
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let connection = Connection::open_with_flags(db, flags).map_err(|e| {
-            techlead_store::Error::Database(
-                format!("cannot open {} to watch it: {e}", db.display()).into(),
-            )
-        })?;
+    /// Starts the watcher thread for the database `db` names (a SQLite
+    /// file that exists, or a PostgreSQL URL), asking SQLite every `poll`.
+    pub fn watch(db: OsString, poll: Duration) -> Commits {
         let (bump, seen) = watch::channel(0u64);
         let followed = Arc::new((Mutex::new(0usize), Condvar::new()));
         let shared = followed.clone();
+        let open = move || changes::watch(&db, poll);
         std::thread::Builder::new()
             .name("techlead-commits".into())
-            .spawn(move || watcher(connection, poll, bump, shared))
-            .map_err(|source| techlead_store::Error::Io {
-                path: db.to_path_buf(),
-                source,
-            })?;
-        Ok(Commits { seen, followed })
+            .spawn(move || watcher(open, bump, shared))
+            .expect("a thread for the commit watcher");
+        Commits { seen, followed }
     }
 
     /// A receiver that sees every commit noticed from now on, and keeps the
@@ -80,42 +80,77 @@ impl Commits {
     }
 }
 
+type Watcher = Box<dyn Changes>;
+
 fn watcher(
-    connection: Connection,
-    poll: Duration,
+    open: impl Fn() -> techlead_store::Result<Watcher>,
     bump: watch::Sender<u64>,
     followed: Arc<(Mutex<usize>, Condvar)>,
 ) {
-    let version = || -> Option<i64> {
-        connection
-            .query_row("PRAGMA data_version", [], |row| row.get(0))
-            .ok()
-    };
-    let mut last = version();
+    let mut watching: Option<Watcher> = None;
+    let mut retry = RETRY_FIRST;
+    let mut lost = false;
     loop {
-        {
-            let (count, wake) = &*followed;
-            let mut count = count.lock().expect("never poisoned");
-            while *count == 0 {
-                if bump.is_closed() {
-                    return; // the server is gone
-                }
-                count = wake
-                    .wait_timeout(count, IDLE_CHECK)
-                    .expect("never poisoned")
-                    .0;
+        if !is_followed(&followed) {
+            watching = None; // nobody follows: no connection held
+            if !await_followers(&followed, &bump) {
+                return; // the server is gone
             }
         }
-        std::thread::sleep(poll);
-        let now = version();
-        // An error (the file busy being recovered, say) counts as a change:
-        // the tails read, and a real failure reaches the clients from there.
-        if now != last || now.is_none() {
-            last = now;
-            bump.send_modify(|n| *n = n.wrapping_add(1));
+        let seen = match watching.as_mut() {
+            Some(changes) => changes.wait(),
+            None => open().map(|opened| {
+                watching = Some(opened);
+                true
+            }),
+        };
+        match seen {
+            Ok(seen) => {
+                if lost {
+                    eprintln!("techlead serve: the database answers again; the live feeds go on");
+                    lost = false;
+                }
+                retry = RETRY_FIRST;
+                if seen {
+                    bump.send_modify(|n| *n = n.wrapping_add(1));
+                }
+            }
+            Err(error) => {
+                if !lost {
+                    eprintln!(
+                        "techlead serve: the live feeds lost the database ({}); trying again",
+                        crate::error::one_line(&error)
+                    );
+                    lost = true;
+                }
+                watching = None;
+                bump.send_modify(|n| *n = n.wrapping_add(1));
+                std::thread::sleep(retry);
+                retry = (retry * 2).min(RETRY_MAX);
+            }
         }
         if bump.is_closed() {
             return;
         }
     }
+}
+
+fn is_followed(followed: &(Mutex<usize>, Condvar)) -> bool {
+    *followed.0.lock().expect("never poisoned") > 0
+}
+
+/// Sleeps until some tail follows (true) or the server is gone (false).
+fn await_followers(followed: &(Mutex<usize>, Condvar), bump: &watch::Sender<u64>) -> bool {
+    let (count, wake) = followed;
+    let mut count = count.lock().expect("never poisoned");
+    while *count == 0 {
+        if bump.is_closed() {
+            return false;
+        }
+        count = wake
+            .wait_timeout(count, IDLE_CHECK)
+            .expect("never poisoned")
+            .0;
+    }
+    true
 }

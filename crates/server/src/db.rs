@@ -1,12 +1,13 @@
-//! The store, for async handlers: rusqlite is synchronous, so every read
-//! runs on tokio's blocking pool, on a connection taken from a small pool
-//! of open ones (opening a store checks its schema; a connection is kept
-//! for the next request rather than reopened). Each mission's folded state
-//! is kept between requests and brought up to date with the events
+//! The store, for async handlers: both backends are synchronous, so every
+//! read runs on tokio's blocking pool, on a connection taken from a small
+//! pool of open ones (opening a store checks its schema; a connection is
+//! kept for the next request rather than reopened). Each mission's folded
+//! state is kept between requests and brought up to date with the events
 //! appended since, so a dashboard asking every second does not replay the
 //! whole log each time.
 
 use crate::error::ApiError;
+use axum::http::StatusCode;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -14,7 +15,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use techlead_core::forecast::History;
 use techlead_core::state::{Event, EventRecord, MissionState};
-use techlead_store::sqlite::SqliteStore;
 use techlead_store::{MissionRow, Store};
 
 /// Connections kept open between requests.
@@ -22,8 +22,9 @@ const KEEP: usize = 8;
 
 #[derive(Clone)]
 pub struct Db {
-    path: Arc<PathBuf>,
-    idle: Arc<Mutex<Vec<SqliteStore>>>,
+    /// `--db`: a SQLite file's path or a PostgreSQL URL.
+    location: Arc<PathBuf>,
+    idle: Arc<Mutex<Vec<Box<dyn Store>>>>,
     folded: Arc<Mutex<HashMap<String, Folded>>>,
     history: Arc<Mutex<Option<Kept>>>,
 }
@@ -72,45 +73,91 @@ impl Folded {
 }
 
 impl Db {
-    /// Opens the database once, so that a file that is not techlead's is
-    /// refused at start rather than on the first request.
-    pub async fn open(path: PathBuf) -> Result<Db, techlead_store::Error> {
+    /// Opens the database once, so that one that is not techlead's (or a
+    /// PostgreSQL server that does not answer) is refused at start rather
+    /// than on the first request.
+    pub async fn open(location: PathBuf) -> Result<Db, techlead_store::Error> {
         let opened = {
-            let path = path.clone();
-            tokio::task::spawn_blocking(move || SqliteStore::open(&path))
+            let location = location.clone();
+            tokio::task::spawn_blocking(move || techlead_store::open(&location))
                 .await
                 .expect("opening the store does not panic")?
         };
         Ok(Db {
-            path: Arc::new(path),
+            location: Arc::new(location),
             idle: Arc::new(Mutex::new(vec![opened])),
             folded: Arc::default(),
             history: Arc::default(),
         })
     }
 
-    /// Runs `read` on a connection, on the blocking pool.
+    /// Runs `read` on a connection, on the blocking pool. A kept
+    /// connection that the database server has ended (a restart ends them
+    /// all) fails as unreachable: then `read` runs again on a new one, so
+    /// that the first requests after a restart do not fail.
     pub async fn read<T: Send + 'static>(
         &self,
-        read: impl FnOnce(&SqliteStore) -> Result<T, ApiError> + Send + 'static,
+        read: impl Fn(&dyn Store) -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
         let db = self.clone();
         tokio::task::spawn_blocking(move || {
-            let taken = db.idle.lock().expect("the pool is never poisoned").pop();
-            let store = match taken {
-                Some(store) => store,
-                None => SqliteStore::open(&db.path)?,
-            };
-            let result = read(&store);
-            let mut idle = db.idle.lock().expect("the pool is never poisoned");
-            if idle.len() < KEEP {
-                idle.push(store);
+            loop {
+                let (store, kept) = db.take()?;
+                let result = read(&*store);
+                let again = kept && unreachable(&result);
+                db.put_back(store, &result);
+                if !again {
+                    return result;
+                }
             }
+        })
+        .await
+        .map_err(ApiError::internal)?
+    }
+
+    /// Runs `write` on a connection, on the blocking pool: the decision
+    /// inbox is the one thing the server writes. It is never run twice:
+    /// a write whose connection was lost may have committed.
+    pub async fn write<T: Send + 'static>(
+        &self,
+        write: impl FnOnce(&mut Box<dyn Store>) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let db = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let (mut store, _) = db.take()?;
+            let result = write(&mut store);
+            db.put_back(store, &result);
             result
         })
         .await
         .map_err(ApiError::internal)?
     }
+
+    /// A kept connection (true), or a new one.
+    fn take(&self) -> Result<(Box<dyn Store>, bool), ApiError> {
+        let kept = self.idle.lock().expect("the pool is never poisoned").pop();
+        match kept {
+            Some(store) => Ok((store, true)),
+            None => Ok((techlead_store::open(&*self.location)?, false)),
+        }
+    }
+
+    /// Keeps `store` for the next request, unless this one found the
+    /// database server out of reach: its other connections to that server
+    /// are as dead, so none is kept.
+    fn put_back<T>(&self, store: Box<dyn Store>, result: &Result<T, ApiError>) {
+        let mut idle = self.idle.lock().expect("the pool is never poisoned");
+        if unreachable(result) {
+            idle.clear();
+        } else if idle.len() < KEEP {
+            idle.push(store);
+        }
+    }
+}
+
+/// Whether `result` is the database server's absence (`Unreachable`).
+fn unreachable<T>(result: &Result<T, ApiError>) -> bool {
+    matches!(result, Err(e) if e.status == StatusCode::SERVICE_UNAVAILABLE)
 }
 
 impl Db {
@@ -120,7 +167,7 @@ impl Db {
     pub async fn read_folded<T: Send + 'static>(
         &self,
         id_or_name: String,
-        answer: impl FnOnce(&SqliteStore, MissionRow, Folded) -> Result<T, ApiError> + Send + 'static,
+        answer: impl Fn(&dyn Store, MissionRow, Folded) -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
         let cached = self.clone();
         self.read(move |store| {
@@ -133,7 +180,7 @@ impl Db {
 
     /// The missions' finished tasks forecasts learn from, read again when
     /// older than [`HISTORY_KEPT`].
-    pub fn history(&self, store: &SqliteStore) -> Result<Arc<History>, ApiError> {
+    pub fn history(&self, store: &dyn Store) -> Result<Arc<History>, ApiError> {
         let mut kept = self
             .history
             .lock()
@@ -148,33 +195,9 @@ impl Db {
         Ok(history)
     }
 
-    /// Runs `write` on a connection, on the blocking pool: the decision
-    /// inbox is the one thing the server writes.
-    pub async fn write<T: Send + 'static>(
-        &self,
-        write: impl FnOnce(&mut SqliteStore) -> Result<T, ApiError> + Send + 'static,
-    ) -> Result<T, ApiError> {
-        let db = self.clone();
-        tokio::task::spawn_blocking(move || {
-            let taken = db.idle.lock().expect("the pool is never poisoned").pop();
-            let mut store = match taken {
-                Some(store) => store,
-                None => SqliteStore::open(&db.path)?,
-            };
-            let result = write(&mut store);
-            let mut idle = db.idle.lock().expect("the pool is never poisoned");
-            if idle.len() < KEEP {
-                idle.push(store);
-            }
-            result
-        })
-        .await
-        .map_err(ApiError::internal)?
-    }
-
     /// Mission `id` folded up to its last event: the kept state and the
     /// events since, or the whole log the first time.
-    pub fn folded(&self, store: &SqliteStore, id: &str) -> Result<Folded, ApiError> {
+    pub fn folded(&self, store: &dyn Store, id: &str) -> Result<Folded, ApiError> {
         let kept = self.folded.lock().expect("never poisoned").remove(id);
         let mut folded = match kept {
             Some(folded) => folded,
@@ -192,7 +215,7 @@ impl Db {
 }
 
 /// The mission with that ID, or the newest with that name; 404 otherwise.
-pub fn mission(store: &SqliteStore, id_or_name: &str) -> Result<MissionRow, ApiError> {
+pub fn mission(store: &dyn Store, id_or_name: &str) -> Result<MissionRow, ApiError> {
     store.find_mission(id_or_name)?.ok_or_else(|| {
         ApiError::not_found(
             format!("no mission `{id_or_name}` in this database"),

@@ -91,22 +91,28 @@ impl From<techlead_store::Error> for ApiError {
     fn from(e: techlead_store::Error) -> ApiError {
         let status = match e {
             techlead_store::Error::NoSuchMission(_) => StatusCode::NOT_FOUND,
+            // The database server is down or out of reach, for now.
+            techlead_store::Error::Unreachable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        // The error and its causes, as `techlead` prints them on one line.
-        let mut error = e.to_string();
-        let mut source = std::error::Error::source(&e);
-        while let Some(cause) = source {
-            error.push_str(": ");
-            error.push_str(&cause.to_string());
-            source = cause.source();
-        }
         ApiError {
             status,
-            error,
+            error: one_line(&e),
             hint: e.hint().map(str::to_string),
         }
     }
+}
+
+/// `error` and its causes, as `techlead` prints them on one line.
+pub fn one_line(error: &dyn std::error::Error) -> String {
+    let mut line = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        line.push_str(": ");
+        line.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    line
 }
 
 impl IntoResponse for ApiError {

@@ -3,11 +3,12 @@
 //! a WebSocket, both from one shared tail per followed mission: `tail`),
 //! and every mission's figures for Prometheus (`metrics`).
 //!
-//! It reads the store only (SQLite in WAL mode, so a `techlead run` writing
-//! the same file is never blocked); it never writes mission state. Safe by
-//! default (DESIGN decision 13): loopback unless told otherwise, a bearer
-//! token on every request but the health check, and `Host`/`Origin`
-//! checks against DNS rebinding and cross-site requests (`guard`).
+//! It reads the store (SQLite in WAL mode, so a `techlead run` writing
+//! the same file is never blocked, or PostgreSQL) and never writes mission
+//! state. Safe by default (DESIGN decision 13): loopback unless told
+//! otherwise, a bearer token on every request but the health check, and
+//! `Host`/`Origin` checks against DNS rebinding and cross-site requests
+//! (`guard`).
 //! docs/server.md describes the endpoints.
 
 mod api;
@@ -34,6 +35,7 @@ pub use error::Error;
 
 use axum::Router;
 use axum::routing::{get, post};
+use axum::serve::ListenerExt;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -47,14 +49,20 @@ pub const DEFAULT_PORT: u16 = 7420;
 /// What `techlead serve` was asked for.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// The techlead database.
+    /// The techlead database: a SQLite file's path, or a PostgreSQL URL
+    /// (`postgres://...`), as `--db` takes it.
     pub db: PathBuf,
+    /// Where attempts' files are (their logs), and the token by default:
+    /// beside a SQLite file; for PostgreSQL, this machine's `.techlead`
+    /// directory, as the command that ran the missions chose it.
+    pub data_dir: PathBuf,
     /// Where to listen (default `127.0.0.1:7420`).
     pub bind: SocketAddr,
     /// The token file (default `<data dir>/server.token`).
     pub token_file: PathBuf,
-    /// How often the live feeds' watcher asks the database whether
-    /// anything committed (`PRAGMA data_version`), while a feed is open.
+    /// How often the live feeds' watcher asks SQLite whether anything
+    /// committed (`PRAGMA data_version`), while a feed is open. PostgreSQL
+    /// tells of its commits itself (`LISTEN`).
     pub poll: Duration,
     /// Commits whose events each followed mission's shared tail keeps for
     /// clients still sending earlier ones; a client further behind reads
@@ -63,11 +71,12 @@ pub struct Config {
 }
 
 impl Config {
-    /// Loopback on the default port, the token beside the database.
-    pub fn new(db: PathBuf) -> Config {
-        let token_file = token::default_path(&db);
+    /// Loopback on the default port, the token in `data_dir`.
+    pub fn new(db: PathBuf, data_dir: PathBuf) -> Config {
+        let token_file = token::default_path(&data_dir);
         Config {
             db,
+            data_dir,
             bind: SocketAddr::from(([127, 0, 0, 1], DEFAULT_PORT)),
             token_file,
             poll: Duration::from_millis(5),
@@ -80,7 +89,7 @@ impl Config {
 pub(crate) struct Shared {
     pub db: db::Db,
     pub guard: guard::Guard,
-    /// Where attempts' files are: the database's directory.
+    /// Where attempts' files are (`Config::data_dir`).
     pub data_dir: PathBuf,
     /// Each followed mission's shared tail, for the SSE and WebSocket
     /// feeds.
@@ -99,8 +108,9 @@ pub struct Server {
 }
 
 impl Server {
-    /// Opens the database (refusing a file that is not techlead's), loads
-    /// or creates the token, and binds the address.
+    /// Opens the database (refusing one that is not techlead's, or a
+    /// PostgreSQL server that does not answer), loads or creates the token,
+    /// and binds the address.
     pub async fn bind(config: Config) -> Result<Server, Error> {
         // The database first: a file that is not techlead's leaves no
         // token behind.
@@ -117,15 +127,12 @@ impl Server {
             source,
         })?;
         let (stop, stopping) = watch::channel(false);
-        let commits = commits::Commits::watch(&config.db, config.poll)?;
+        let commits = commits::Commits::watch(config.db.clone().into(), config.poll);
         let tails = tail::Tails::new(db.clone(), commits, stopping, config.feed_buffer);
         let shared = Arc::new(Shared {
             db,
             guard: guard::Guard::new(addr, token.clone()),
-            data_dir: match config.db.parent() {
-                Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
-                _ => PathBuf::from("."),
-            },
+            data_dir: config.data_dir,
             tails,
             metrics: Arc::default(),
         });
@@ -155,7 +162,13 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), Error> {
         let stop = self.stop;
-        axum::serve(self.listener, self.router)
+        // Without TCP_NODELAY a feed's write waits for the client's
+        // (delayed, up to 40 ms) acknowledgement of the one before it
+        // (Nagle's algorithm): a live feed writes small frames often.
+        let listener = self.listener.tap_io(|stream| {
+            let _ = stream.set_nodelay(true);
+        });
+        axum::serve(listener, self.router)
             .with_graceful_shutdown(async move {
                 shutdown.await;
                 let _ = stop.send(true);

@@ -17,7 +17,6 @@ use prometheus_client::registry::Registry;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use techlead_core::state::{Event, EventRecord, NextStep};
-use techlead_store::Store;
 
 /// OpenMetrics 1.0, which Prometheus asks for first and reads natively.
 const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";

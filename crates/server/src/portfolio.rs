@@ -13,7 +13,6 @@ use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
 use techlead_core::portfolio::{self, Params};
-use techlead_store::Store;
 
 pub async fn portfolio(
     State(shared): State<Arc<Shared>>,

@@ -24,12 +24,9 @@ impl std::fmt::Debug for Token {
     }
 }
 
-/// `server.token` beside the database.
-pub fn default_path(db: &Path) -> PathBuf {
-    match db.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir.join("server.token"),
-        _ => PathBuf::from("server.token"),
-    }
+/// `server.token` in the data directory (beside a SQLite database).
+pub fn default_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("server.token")
 }
 
 /// The token in `path`, made first if there is none. A file that others

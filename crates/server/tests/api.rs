@@ -389,7 +389,7 @@ async fn the_token_file_is_private_and_kept_across_restarts() {
 
     // A token others may read is refused, not used.
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let mut config = techlead_server::Config::new(f.db());
+    let mut config = f.config();
     config.bind = "127.0.0.1:0".parse().unwrap();
     let refused = techlead_server::Server::bind(config).await.err().unwrap();
     assert!(
@@ -406,7 +406,7 @@ async fn the_token_file_is_private_and_kept_across_restarts() {
 async fn a_file_that_is_not_a_techlead_database_is_refused_and_no_token_made() {
     let f = Fixture::new();
     std::fs::write(f.db(), "not a database, but someone's notes\n").unwrap();
-    let mut config = techlead_server::Config::new(f.db());
+    let mut config = f.config();
     config.bind = "127.0.0.1:0".parse().unwrap();
     let refused = techlead_server::Server::bind(config).await.err().unwrap();
     assert!(

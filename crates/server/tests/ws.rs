@@ -6,105 +6,13 @@
 
 mod support;
 
-use futures_util::StreamExt;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
+use support::ws::{Frame, connect, next, request, seq, to_the_end, until};
 use support::{Fixture, Served, task, within};
-use techlead_core::state::{AttemptOutcome, Event, MissionStatus, NextStep};
-use techlead_store::Store;
-use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::protocol::CloseFrame;
-use tokio_tungstenite::tungstenite::{Error as WsError, Message};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
-
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
-
-/// A handshake request for `path` with the token, to add headers to.
-fn request(
-    served: &Served,
-    path: &str,
-) -> tokio_tungstenite::tungstenite::handshake::client::Request {
-    let mut request = format!("ws://127.0.0.1:{}{path}", served.port)
-        .into_client_request()
-        .unwrap();
-    request.headers_mut().insert(
-        "authorization",
-        format!("Bearer {}", served.token).parse().unwrap(),
-    );
-    request
-}
-
-async fn connect(served: &Served, mission: &str, after: Option<u64>) -> Socket {
-    let query = after.map(|seq| format!("?after={seq}")).unwrap_or_default();
-    let path = format!("/api/missions/{mission}/ws{query}");
-    let (socket, response) = within(
-        "the handshake",
-        tokio_tungstenite::connect_async(request(served, &path)),
-    )
-    .await
-    .unwrap();
-    assert_eq!(response.status().as_u16(), 101);
-    socket
-}
-
-/// What a socket brought: each event's JSON, then how it closed.
-#[derive(Debug)]
-enum Frame {
-    Event(Value),
-    Closed(Option<CloseFrame>),
-}
-
-async fn next(socket: &mut Socket) -> Frame {
-    loop {
-        let message = within("the next frame", socket.next())
-            .await
-            .expect("the server closes with a close frame before the end")
-            .unwrap();
-        match message {
-            Message::Text(text) => return Frame::Event(serde_json::from_str(&text).unwrap()),
-            Message::Close(frame) => return Frame::Closed(frame),
-            Message::Ping(_) | Message::Pong(_) => {}
-            other => panic!("unexpected frame {other:?}"),
-        }
-    }
-}
-
-fn seq(event: &Value) -> u64 {
-    event["seq"].as_u64().unwrap()
-}
-
-/// Events up to and including the first that `stop` accepts.
-async fn until(socket: &mut Socket, stop: impl Fn(&Value) -> bool) -> Vec<Value> {
-    let mut events = Vec::new();
-    loop {
-        match next(socket).await {
-            Frame::Event(event) => {
-                let done = stop(&event);
-                events.push(event);
-                if done {
-                    return events;
-                }
-            }
-            Frame::Closed(frame) => panic!("closed early: {frame:?}"),
-        }
-    }
-}
-
-/// Every event to the end, and the close frame's code and reason.
-async fn to_the_end(socket: &mut Socket) -> (Vec<Value>, (u16, String)) {
-    let mut events = Vec::new();
-    loop {
-        match next(socket).await {
-            Frame::Event(event) => events.push(event),
-            Frame::Closed(frame) => {
-                let frame = frame.expect("the close frame says why");
-                return (events, (u16::from(frame.code), frame.reason.to_string()));
-            }
-        }
-    }
-}
+use techlead_core::state::{Event, MissionStatus};
+use tokio_tungstenite::tungstenite::Error as WsError;
 
 fn started(task: &'static str) -> impl Fn(&Value) -> bool {
     move |e| e["event"]["type"] == "attempt_started" && e["event"]["task"] == json!(task)
@@ -327,86 +235,6 @@ async fn bad_requests_are_json_errors_and_stopping_closes_the_socket() {
     assert_eq!(close, (1001, "server stopping".to_string()));
 }
 
-/// Appends `n` progress events to a running attempt through the store, in
-/// batches of growing size (1, 2, 3, ... events per commit), each message
-/// padded to at least `pad` bytes, then finishes the mission; returns the
-/// last seq.
-fn burst(f: &Fixture, id: &str, n: usize, pad: usize) -> u64 {
-    let mut store = f.store();
-    let now = jiff::Timestamp::now;
-    let mut after = store.events(id, 0).unwrap().last().unwrap().seq;
-    let mut append = |events: Vec<Event>| {
-        let records = store
-            .append(id, after, events.into_iter().map(|e| (now(), e)).collect())
-            .unwrap();
-        after = records.last().unwrap().seq;
-    };
-    let run = Event::RunStarted {
-        run: 1,
-        pid: std::process::id(),
-        host: "test".into(),
-    };
-    let queued = Event::AttemptQueued {
-        task: "T".into(),
-        attempt: 1,
-        agent: "agent-t".into(),
-        executor: "command".into(),
-        dir: "attempts/T/1".into(),
-    };
-    let started = Event::AttemptStarted {
-        task: "T".into(),
-        attempt: 1,
-    };
-    append(vec![run, queued, started]);
-    let (mut sent, mut size) = (0, 1);
-    while sent < n {
-        let batch = size.min(n - sent);
-        append(
-            (sent..sent + batch)
-                .map(|i| Event::AttemptProgress {
-                    task: "T".into(),
-                    attempt: 1,
-                    percent: Some((i * 100 / n) as u8),
-                    message: format!("step {i:0>pad$}"),
-                })
-                .collect(),
-        );
-        sent += batch;
-        size += 1;
-    }
-    append(vec![
-        Event::AttemptFinished {
-            task: "T".into(),
-            attempt: 1,
-            outcome: AttemptOutcome::Succeeded { summary: None },
-            duration_ms: 5,
-            next: NextStep::Done,
-        },
-        Event::MissionFinished {
-            status: MissionStatus::Succeeded,
-        },
-    ]);
-    after
-}
-
-/// An SSE client's seqs until the server ends the feed.
-async fn sse_seqs(served: &Served, mission: &str) -> Vec<u64> {
-    let path = format!("/api/missions/{mission}/stream");
-    let mut response = within("the feed", served.get(&path).send()).await.unwrap();
-    assert_eq!(response.status().as_u16(), 200);
-    let (mut buffer, mut seqs) = (String::new(), Vec::new());
-    while let Some(chunk) = within("the feed's bytes", response.chunk()).await.unwrap() {
-        buffer.push_str(std::str::from_utf8(&chunk).unwrap());
-        while let Some(end) = buffer.find("\n\n") {
-            let block: String = buffer.drain(..end + 2).collect();
-            if let Some(id) = block.lines().find_map(|l| l.strip_prefix("id: ")) {
-                seqs.push(id.parse().unwrap());
-            }
-        }
-    }
-    seqs
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_burst_of_a_thousand_events_reaches_every_client_complete_and_in_order() {
     let f = Arc::new(Fixture::new());
@@ -432,11 +260,11 @@ async fn a_burst_of_a_thousand_events_reaches_every_client_complete_and_in_order
     }
     for _ in 0..3 {
         let (served, id) = (served.clone(), id.clone());
-        clients.spawn(async move { sse_seqs(&served, &id).await });
+        clients.spawn(async move { served.sse_seqs(&id).await });
     }
     let writer = tokio::task::spawn_blocking({
         let (f, id) = (f.clone(), id.clone());
-        move || burst(&f, &id, 1000, 0)
+        move || support::burst::burst(&f, &id, 1000, 0)
     });
     // Clients that join during the burst catch up from the database, then
     // follow: the race between the two is what they test.
@@ -467,7 +295,7 @@ async fn a_client_that_falls_behind_the_shared_tail_reads_the_rest_from_the_data
     let f = Arc::new(Fixture::new());
     let id = f.create(&f.plan(vec![task("T", &[], "true")]));
     // A tail that keeps 2 commits.
-    let mut config = techlead_server::Config::new(f.db());
+    let mut config = f.config();
     config.bind = "127.0.0.1:0".parse().unwrap();
     config.poll = Duration::from_millis(1);
     config.feed_buffer = 2;
@@ -491,7 +319,7 @@ async fn a_client_that_falls_behind_the_shared_tail_reads_the_rest_from_the_data
     };
     let writer = tokio::task::spawn_blocking({
         let (f, id) = (f.clone(), id.clone());
-        move || burst(&f, &id, 1000, 32 * 1024)
+        move || support::burst::burst(&f, &id, 1000, 32 * 1024)
     });
     let last = within("the writer", writer).await.unwrap();
     let expected: Vec<u64> = (2..=last).collect();

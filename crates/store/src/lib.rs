@@ -5,8 +5,10 @@
 //!
 //! One implementation per backend behind [`Store`], tested by the same
 //! suite: `sqlite` (embedded, the default) and `postgres` (for teams and
-//! several machines). [`open`] picks one by what `--db` says.
+//! several machines). [`open`] picks one by what `--db` says; `changes`
+//! notices commits for whoever follows the record live.
 
+pub mod changes;
 mod encoding;
 mod holder;
 pub mod postgres;

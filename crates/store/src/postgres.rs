@@ -15,6 +15,7 @@
 //! - `read`: rows into the store's types.
 //! - `slots`: what each mission's run holds and waits for of shared
 //!   agents (`core::portfolio::slots`).
+//! - `listen`: commits noticed for the server's live feeds (`LISTEN`).
 //! - `work`: the work queue between a coordinator and its workers
 //!   (`PgQueue`, docs/workers.md).
 //!
@@ -22,6 +23,7 @@
 
 mod conn;
 mod link;
+mod listen;
 mod lock;
 mod read;
 mod schema;
@@ -31,6 +33,7 @@ mod url;
 mod work;
 mod write;
 
+pub use listen::{CHANNEL, CHECK, Listener};
 pub use schema::{LOCK_CLASS, SCHEMA, SCHEMA_VERSION};
 pub use url::{is_postgres_url, redact};
 pub use work::{Claim, Lease, NewWork, PgQueue, Polled, WorkKey, WorkMessage, WorkState};
@@ -134,7 +137,13 @@ impl Store for PgStore {
         events: Vec<(Timestamp, Event)>,
     ) -> Result<Vec<EventRecord>> {
         let mission = mission.to_string();
-        self.call(move |conn| conn.transaction(|conn| write::append(conn, &mission, after, events)))
+        self.call(move |conn| {
+            let records = conn.transaction(|conn| write::append(conn, &mission, after, events))?;
+            if !records.is_empty() {
+                write::announce(conn, &mission);
+            }
+            Ok(records)
+        })
     }
 
     fn events(&self, mission: &str, after: u64) -> Result<Vec<EventRecord>> {

@@ -6,17 +6,22 @@
 //!
 //! - `schema`: the header check, application ID, schema version and
 //!   migrations.
+//! - `create`: a new database made whole beside its name, then linked in.
 //! - `lock`: the per-mission lock file.
+//! - `data_version`: commits noticed for the server's live feeds.
 //!
 //! docs/store.md describes the schema, the pragmas and every error.
 
 mod bind;
+mod create;
+mod data_version;
 mod inbox;
 mod lock;
 mod schema;
 mod slots;
 mod webhooks;
 
+pub use data_version::DataVersion;
 pub use lock::{lock_dir, lock_path};
 pub use schema::{APPLICATION_ID, SCHEMA_VERSION};
 
@@ -97,6 +102,9 @@ impl SqliteStore {
     pub fn open_with(path: &Path, options: Options) -> Result<SqliteStore> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|source| io_error(parent, source))?;
+        }
+        if !path.exists() {
+            create::create(path)?;
         }
         schema::check_header(path)?;
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE

@@ -1,15 +1,18 @@
 //! What only the PostgreSQL store has: URLs, a server that is not there or
 //! refuses the login, a schema that is another program's or a newer
 //! techlead's (refused untouched), migrations racing, writers racing, and
-//! calls from inside a tokio runtime (the engine's and the server's).
+//! calls from inside a tokio runtime (the engine's and the server's), and
+//! the notifications the server's live feeds listen for.
 
 mod support;
 
+use postgres::fallible_iterator::FallibleIterator;
 use std::sync::{Arc, Barrier};
 use support::Fixture;
 use support::mission::{abc, at, batches, run_small_mission};
 use techlead_core::state::Event;
-use techlead_store::postgres::{PgStore, SCHEMA_VERSION};
+use techlead_store::changes::Changes;
+use techlead_store::postgres::{CHANNEL, Listener, PgStore, SCHEMA_VERSION};
 use techlead_store::{Error, Store};
 
 /// The error `open` gives for `url`, which must hide any password.
@@ -268,4 +271,93 @@ fn the_store_works_from_inside_tokio_runtimes() {
         .build()
         .unwrap();
     assert_eq!(multi.block_on(work(db.location.clone())), 6);
+}
+
+/// How long a wait for something that should come at once may take
+/// before the test fails as hung.
+const HANG_GUARD: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// `wait` called until it answers as `want` does, or a panic after
+/// [`HANG_GUARD`].
+fn wait_until(
+    changes: &mut dyn Changes,
+    what: &str,
+    want: impl Fn(&techlead_store::Result<bool>) -> bool,
+) -> techlead_store::Result<bool> {
+    let deadline = std::time::Instant::now() + HANG_GUARD;
+    loop {
+        let seen = changes.wait();
+        if want(&seen) {
+            return seen;
+        }
+        assert!(std::time::Instant::now() < deadline, "no {what}: {seen:?}");
+    }
+}
+
+/// The server's live feeds wake on these notifications: one per append
+/// that commits, naming its mission, and none for one that fails.
+#[test]
+fn an_append_notifies_its_mission_when_it_commits() {
+    let Some(db) = Fixture::postgres() else {
+        return;
+    };
+    let mut store = db.open();
+    let id = store.create_mission(&abc(), at(0)).unwrap();
+    let mut listening = postgres::Client::connect(&db.location, postgres::NoTls).unwrap();
+    listening
+        .batch_execute(&format!("LISTEN {CHANNEL}"))
+        .unwrap();
+
+    let stale = store.append(&id, 0, batches()[0].clone());
+    assert!(matches!(stale, Err(Error::Conflict { .. })), "{stale:?}");
+    store.append(&id, 1, batches()[0].clone()).unwrap();
+
+    let mut notifications = listening.notifications();
+    let heard = notifications
+        .timeout_iter(HANG_GUARD)
+        .next()
+        .unwrap()
+        .expect("the append's notification");
+    assert_eq!((heard.channel(), heard.payload()), (CHANNEL, id.as_str()));
+    // The rolled back append's would have come first.
+    assert!(notifications.iter().next().unwrap().is_none());
+}
+
+/// A listener wakes on a notification alone, on a commit that sends none
+/// (an older techlead's) through its check of the log, and says when its
+/// connection is cut rather than going deaf.
+#[test]
+fn a_listener_hears_notifications_checks_the_log_and_notices_a_cut() {
+    let Some(db) = Fixture::postgres() else {
+        return;
+    };
+    let mut store = db.open();
+    let id = store.create_mission(&abc(), at(0)).unwrap();
+    let mut listener = Listener::open(&db.location).unwrap();
+    let mut raw = db.raw();
+
+    raw.execute("SELECT pg_notify(?1, 'elsewhere')", &[CHANNEL]);
+    let seen = wait_until(&mut listener, "wake on the notification", |seen| {
+        matches!(seen, Ok(true))
+    });
+    assert!(seen.unwrap());
+
+    raw.execute(
+        "UPDATE missions SET last_seq = last_seq + 1 WHERE id = ?1",
+        &[&id],
+    );
+    let seen = wait_until(&mut listener, "wake on the unannounced commit", |seen| {
+        matches!(seen, Ok(true))
+    });
+    assert!(seen.unwrap());
+
+    let cut = raw.rows(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        &[],
+    );
+    assert!(!cut.is_empty());
+    let lost = wait_until(&mut listener, "error once cut", |seen| seen.is_err());
+    let error = lost.unwrap_err();
+    assert!(matches!(error, Error::Unreachable { .. }), "{error:?}");
 }

@@ -7,8 +7,8 @@ mod support;
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
 use support::mission::run_small_mission;
-use techlead_store::Error;
 use techlead_store::sqlite::{APPLICATION_ID, SCHEMA_VERSION, SqliteStore};
+use techlead_store::{Error, Store};
 
 #[test]
 fn the_file_says_what_it_is_and_how_it_is_kept() {
@@ -120,4 +120,62 @@ fn a_database_from_a_newer_techlead_is_refused_untouched() {
         matches!(e, Error::TooNew { found, supported, .. }
             if *found == SCHEMA_VERSION + 7 && *supported == SCHEMA_VERSION)
     });
+}
+
+#[test]
+fn databases_created_at_once_by_many_threads_are_one_database_that_keeps_every_mission() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("new.db");
+    let ids: Vec<String> = std::thread::scope(|scope| {
+        let runs: Vec<_> = (0..8)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut store = SqliteStore::open(&path).unwrap();
+                    run_small_mission(&mut store)
+                })
+            })
+            .collect();
+        runs.into_iter().map(|run| run.join().unwrap()).collect()
+    });
+    let store = SqliteStore::open(&path).unwrap();
+    let mut kept: Vec<String> = store
+        .missions()
+        .unwrap()
+        .into_iter()
+        .map(|m| m.id)
+        .collect();
+    let mut made = ids.clone();
+    kept.sort();
+    made.sort();
+    assert_eq!(kept, made, "no creation replaced another's database");
+    assert_eq!(leftovers(dir.path()), Vec::<String>::new());
+}
+
+#[test]
+fn what_a_creation_that_died_left_is_removed_and_never_taken_for_the_database() {
+    let dir = tempfile::tempdir().unwrap();
+    // A process ID no process has (above the kernel's limit), and one that
+    // runs (this one): only the first is a stray.
+    let dead = dir.path().join(".new.db.creating-4294967295-0");
+    let alive = dir
+        .path()
+        .join(format!(".new.db.creating-{}-99", std::process::id()));
+    for stray in [&dead, &alive] {
+        std::fs::write(stray, b"half a schema").unwrap();
+    }
+    let path = dir.path().join("new.db");
+    let mut store = SqliteStore::open(&path).unwrap();
+    run_small_mission(&mut store);
+    assert!(!dead.exists(), "the dead creation's file is removed");
+    assert!(alive.exists(), "a live creation's file is left to it");
+    assert_eq!(store.missions().unwrap().len(), 1);
+}
+
+/// Files in `dir` other than the database, its log and its locks.
+fn leftovers(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| !name.starts_with("new.db"))
+        .collect()
 }

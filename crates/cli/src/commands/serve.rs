@@ -9,12 +9,7 @@ use techlead_server::{Config, Server};
 
 pub fn run(args: &ServeArgs) -> Result<Outcome, CliError> {
     let db = database::path(&args.database);
-    if database::url(&db).is_some() {
-        return Err(CliError::ServeNeedsSqlite {
-            database: database::shown(&db),
-        });
-    }
-    let mut config = Config::new(db.clone());
+    let mut config = Config::new(db.clone(), database::data_dir(&db));
     config.bind = args.bind;
     if let Some(path) = &args.token_file {
         config.token_file = path.clone();
@@ -26,7 +21,10 @@ pub fn run(args: &ServeArgs) -> Result<Outcome, CliError> {
     let result = runtime.block_on(async {
         let server = Server::bind(config.clone()).await?;
         let url = format!("http://{}", server.local_addr());
-        eprintln!("techlead serve: {url}/api (database {})", db.display());
+        eprintln!(
+            "techlead serve: {url}/api (database {})",
+            database::shown(&db)
+        );
         if !server.local_addr().ip().is_loopback() {
             eprintln!(
                 "{} listening beyond this machine: anyone with the token can read every mission",

@@ -51,11 +51,15 @@ impl ReportSocket {
                 ),
             ));
         }
-        match std::fs::remove_file(&path) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
-            _ => {}
-        }
-        let listener = UnixListener::bind(&path)?;
+        // The file is new to each attempt: bind first, and only when a
+        // crashed run left it, remove it and bind again.
+        let listener = match UnixListener::bind(&path) {
+            Err(e) if e.kind() == io::ErrorKind::AddrInUse => {
+                std::fs::remove_file(&path)?;
+                UnixListener::bind(&path)?
+            }
+            bound => bound?,
+        };
         let accept = tokio::spawn(accept(listener, events));
         Ok(ReportSocket { path, accept })
     }

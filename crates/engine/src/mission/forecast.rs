@@ -2,8 +2,12 @@
 //! the run starts and again when a task finishes, off the actor's thread
 //! (a 10,000-task mission takes tens of milliseconds), from the work left
 //! and the history the run was given plus the mission's own finished
-//! tasks. The mission's first becomes its baseline (`forecast_baseline`,
-//! once per mission, so a resumed run keeps measuring against it); each
+//! tasks, at most once per [`INTERVAL`]: an ETA in hours needs no fresher
+//! figure, and a forecast at every task's end cost a mission of short
+//! tasks more CPU than its scheduling. The mission's first becomes its
+//! baseline (`forecast_baseline`, once per mission, so a resumed run keeps
+//! measuring against it); it is made while the first tasks start rather
+//! than before them, as it took longer than starting them. Each
 //! later one is compared with it, and a slip that crosses a new step of
 //! the mission's threshold is recorded (`forecast_slipped`), which the
 //! terminal, the dashboard and webhooks show. Observers see every
@@ -18,10 +22,8 @@ use techlead_core::history::outcome::outcomes;
 use techlead_core::state::{Event, MissionState, MissionStatus, TaskStatus};
 use techlead_store::Store;
 
-/// Missions with more tasks than this forecast at most once per
-/// [`INTERVAL`]; smaller ones take under a millisecond and forecast at
-/// every task's end.
-const SMALL: usize = 200;
+/// The least time between two forecasts of a run. Tasks that finish
+/// within it are taken by one forecast at its end.
 const INTERVAL: Duration = Duration::from_secs(1);
 /// Tasks named as drivers in `forecast_slipped`.
 const DRIVERS: usize = 3;
@@ -44,34 +46,26 @@ impl<S: Store + 'static> Mission<S> {
         self.live.history = Arc::new(history);
     }
 
-    /// Makes the baseline, here and now, when the mission has none: the
-    /// first thing a run records after its start, whatever the timing.
-    pub(super) fn baseline(&mut self) -> Result<(), Error> {
-        if self.state.forecast.is_some() || self.state.status != MissionStatus::Running {
-            return Ok(());
+    /// Asks for the baseline when the mission has none. It is made off
+    /// the actor's thread from the work as the run starts, while the first
+    /// tasks start, and recorded when it is ready; a mission over by then
+    /// has none, and its next run makes one.
+    pub(super) fn ask_baseline(&mut self) {
+        if self.state.forecast.is_none() && self.state.status == MissionStatus::Running {
+            self.spawn_forecast();
         }
-        let (ask, at) = self.forecast_ask();
-        let forecast = ask.answer();
-        self.forecast_made(&forecast, at)
     }
 
     /// Asks for a forecast when a task finished since the last, none is
-    /// being made, and the interval (for big missions) has passed.
+    /// being made, and the interval has passed.
     pub(super) fn forecast_if_due(&mut self) {
-        let state = &self.state;
-        if self.live.in_flight
-            || state.forecast.is_none()
-            || state.status != MissionStatus::Running
-            || self.interrupting
-        {
+        if self.next_forecast().is_none_or(|at| at > Instant::now()) {
             return;
         }
-        let finished = finished(state);
-        let waited =
-            state.tasks.len() <= SMALL || self.live.asked.is_none_or(|at| at.elapsed() >= INTERVAL);
-        if self.live.finished == Some(finished) || !waited || finished == state.tasks.len() {
-            return;
-        }
+        self.spawn_forecast();
+    }
+
+    fn spawn_forecast(&mut self) {
         self.live.in_flight = true;
         let (ask, at) = self.forecast_ask();
         let inputs = self.inputs.sender();
@@ -79,6 +73,29 @@ impl<S: Store + 'static> Mission<S> {
             let forecast = Box::new(ask.answer());
             let _ = inputs.send(Input::Forecast { forecast, at });
         });
+    }
+
+    /// When a forecast is owed, if one is: tasks finished since the last
+    /// one, and the mission goes on.
+    pub(super) fn next_forecast(&self) -> Option<Instant> {
+        let state = &self.state;
+        if self.live.in_flight
+            || state.forecast.is_none()
+            || state.status != MissionStatus::Running
+            || state.aborting
+            || self.interrupting
+        {
+            return None;
+        }
+        let finished = finished(state);
+        if self.live.finished == Some(finished) || finished == state.tasks.len() {
+            return None;
+        }
+        Some(
+            self.live
+                .asked
+                .map_or_else(Instant::now, |at| at + INTERVAL),
+        )
     }
 
     /// What a forecast of now needs, taken from the state.

@@ -445,10 +445,8 @@ impl<S: Store + 'static> Mission<S> {
     /// interrupted; returns its status then.
     pub async fn run(mut self) -> Result<MissionStatus, Error> {
         self.inputs.listen_for_signals();
-        let result = match self.baseline() {
-            Ok(()) => self.drive().await,
-            Err(error) => Err(error),
-        };
+        self.ask_baseline();
+        let result = self.drive().await;
         if let Some((queue, id)) = self.queue_to_purge() {
             let _ = tokio::task::spawn_blocking(move || queue.purge(&id)).await;
         }
@@ -873,8 +871,8 @@ impl<S: Store + 'static> Mission<S> {
     }
 
     /// When to wake up without input: the next retry, the end of an
-    /// executor's pause, the end of the commit window, or the end of the
-    /// launch delay while a durable claim waits for it.
+    /// executor's pause, the end of the commit window, the end of the
+    /// launch delay while a durable claim waits for it, or a forecast owed.
     fn next_wake(&self) -> Option<Instant> {
         let now = Timestamp::now();
         let mut wake = dispatch::next_retry(&self.state)
@@ -887,6 +885,7 @@ impl<S: Store + 'static> Mission<S> {
             self.next_preemption_read(),
             self.next_external_read(),
             self.next_slot_ask(),
+            self.next_forecast(),
         ]
         .into_iter()
         .flatten()

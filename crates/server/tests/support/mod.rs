@@ -1,11 +1,15 @@
 //! What the server's tests share: a real SQLite file in a temporary
-//! directory, missions recorded by the real engine running real command
-//! tasks, the real server on a loopback port, and an HTTP client.
+//! directory (or a real PostgreSQL database), missions recorded by the
+//! real engine running real command tasks, the real server on a loopback
+//! port, and HTTP and WebSocket clients.
 //!
 //! Waits are on conditions, each under a deadline that only turns a hang
 //! into a failure.
 
 #![allow(dead_code)] // each test binary uses its own part of this module
+
+pub mod burst;
+pub mod ws;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -17,7 +21,6 @@ use techlead_engine::executor::command::CommandExecutor;
 use techlead_engine::mission::{Mission, Settings, observer};
 use techlead_server::{Config, Server};
 use techlead_store::Store;
-use techlead_store::sqlite::SqliteStore;
 use tokio::sync::oneshot;
 
 /// How long any one wait may take before the test fails as hung.
@@ -30,24 +33,53 @@ pub async fn within<T>(what: &str, future: impl Future<Output = T>) -> T {
         .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
 }
 
-/// A database in a temporary directory, and the missions in it.
+/// A database and the missions in it, with a temporary directory for
+/// their attempts' files.
 pub struct Fixture {
     pub dir: tempfile::TempDir,
+    /// `--db`: a SQLite file in `dir`, or a PostgreSQL database's URL.
+    db: PathBuf,
 }
 
 impl Fixture {
+    /// A SQLite file.
     pub fn new() -> Fixture {
-        Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("techlead.db");
+        Fixture { dir, db }
+    }
+
+    /// A fresh database on the throwaway PostgreSQL server, or `None` (the
+    /// test skips) when none can be started (crates/testdb).
+    pub fn postgres() -> Option<Fixture> {
+        let db = techlead_testdb::database()?;
+        Some(Fixture {
             dir: tempfile::tempdir().unwrap(),
-        }
+            db: db.url.into(),
+        })
     }
 
     pub fn db(&self) -> PathBuf {
-        self.dir.path().join("techlead.db")
+        self.db.clone()
     }
 
-    pub fn store(&self) -> SqliteStore {
-        SqliteStore::open(&self.db()).unwrap()
+    /// The server's settings for this database, its attempts' files
+    /// beside it.
+    pub fn config(&self) -> Config {
+        Config::new(self.db(), self.dir.path().to_path_buf())
+    }
+
+    /// A new connection, as another process would open it.
+    pub fn store(&self) -> Box<dyn Store> {
+        techlead_store::open(&self.db).unwrap()
+    }
+
+    /// The real server on this database, on a free loopback port.
+    pub async fn serve(&self) -> Served {
+        let mut config = self.config();
+        config.bind = "127.0.0.1:0".parse().unwrap();
+        config.poll = Duration::from_millis(20);
+        Served::with(config).await
     }
 
     /// A mission of command tasks, with a name no other test uses (a run
@@ -152,7 +184,8 @@ pub struct Served {
 impl Served {
     /// Serves `db` on a free loopback port.
     pub async fn start(db: &Path) -> Served {
-        let mut config = Config::new(db.to_path_buf());
+        let beside = db.parent().expect("a file in a directory").to_path_buf();
+        let mut config = Config::new(db.to_path_buf(), beside);
         config.bind = "127.0.0.1:0".parse().unwrap();
         config.poll = Duration::from_millis(20);
         Served::with(config).await
@@ -196,6 +229,24 @@ impl Served {
         let status = response.status().as_u16();
         let body = within(path, response.json()).await.unwrap();
         (status, body)
+    }
+
+    /// An SSE client's seqs until the server ends the feed.
+    pub async fn sse_seqs(&self, mission: &str) -> Vec<u64> {
+        let path = format!("/api/missions/{mission}/stream");
+        let mut response = within("the feed", self.get(&path).send()).await.unwrap();
+        assert_eq!(response.status().as_u16(), 200);
+        let (mut buffer, mut seqs) = (String::new(), Vec::new());
+        while let Some(chunk) = within("the feed's bytes", response.chunk()).await.unwrap() {
+            buffer.push_str(std::str::from_utf8(&chunk).unwrap());
+            while let Some(end) = buffer.find("\n\n") {
+                let block: String = buffer.drain(..end + 2).collect();
+                if let Some(id) = block.lines().find_map(|l| l.strip_prefix("id: ")) {
+                    seqs.push(id.parse().unwrap());
+                }
+            }
+        }
+        seqs
     }
 
     /// Stops the server and waits until it has.

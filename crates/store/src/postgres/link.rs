@@ -18,7 +18,12 @@ impl Link {
     /// schema that is not techlead's, or is from a newer techlead, is
     /// refused and left untouched.
     pub(super) fn open(url: &str, thread: &str) -> Result<Link> {
-        let target = Target::parse(url)?;
+        Link::connect(Target::parse(url)?, thread)
+    }
+
+    /// As [`Link::open`], with the URL already parsed (and its settings
+    /// adjusted).
+    pub(super) fn connect(target: Target, thread: &str) -> Result<Link> {
         let connect = target.clone();
         let session = Session::start(thread, move || {
             let mut conn = Conn::new(connect.connect(&connect.config)?);

@@ -3,6 +3,7 @@
 
 use super::Job;
 use super::conn::Conn;
+use super::listen::CHANNEL;
 use super::schema::LOCK_CLASS;
 use crate::encoding::timestamp;
 use crate::projection::{self, MissionChange};
@@ -98,6 +99,18 @@ pub(super) fn append(
     }
     projection::finish(conn, mission, last, &change)?;
     Ok(records)
+}
+
+/// Tells the listeners (`listen::Listener`) that `mission` has new events,
+/// once its append has committed. In a transaction of its own: NOTIFY
+/// holds a lock on the whole database server from just before its
+/// transaction commits until after, and inside the append that would make
+/// every append wait for the one before it to reach the disk; alone, it
+/// writes nothing to flush and holds the lock for microseconds. A
+/// notification that cannot be sent is not the append's failure: the
+/// listeners' check of the log finds the commit within a second.
+pub(super) fn announce(conn: &mut Conn, mission: &str) {
+    let _ = conn.run("SELECT pg_notify(?1, ?2)", &[&CHANNEL, &mission]);
 }
 
 /// The events into the log, in one statement whatever their number.
