@@ -108,3 +108,24 @@ fn two_missions_asking_at_once_never_hold_more_than_the_slots(db) {
     assert_eq!(most.load(Ordering::SeqCst), 1, "dev has one slot");
 }
 }
+
+/// Advisory locks are per database: a run of mission 1 in another
+/// database on the same server does not make this database's mission 1
+/// look alive.
+#[test]
+fn a_run_in_another_database_on_the_server_is_not_this_ones() {
+    let (Some(here), Some(there)) = (support::Fixture::postgres(), support::Fixture::postgres())
+    else {
+        return;
+    };
+    let (mut here, mut there) = (here.open(), there.open());
+    let mine = here.create_mission(&abc(), at(0)).unwrap();
+    let other = there.create_mission(&abc(), at(0)).unwrap();
+    assert_eq!(mine, other, "the same ID, and the same lock_id");
+    let _running_there = there.lock(&other).unwrap();
+    here.publish_shares(&[demand(&mine, 0, 1, 0)]).unwrap();
+    assert!(
+        here.shares().unwrap().is_empty(),
+        "no run holds {mine} here"
+    );
+}

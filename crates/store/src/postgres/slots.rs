@@ -31,7 +31,10 @@ CREATE TABLE agent_shares (
 );
 ";
 
-/// The rows of live runs, then `$tail` (`?1`: the lock class).
+/// The rows of live runs, then `$tail` (`?1`: the lock class). Advisory
+/// locks are per database and `pg_locks` shows the whole server's: only
+/// this database's count (another database's missions have the same
+/// `lock_id`s).
 macro_rules! live_rows {
     ($tail:literal $(,)?) => {
         concat!(
@@ -40,6 +43,8 @@ macro_rules! live_rows {
              FROM agent_shares s JOIN missions m ON m.id = s.mission
              WHERE EXISTS (SELECT 1 FROM pg_locks l
                            WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
+                             AND l.database = (SELECT oid FROM pg_database
+                                               WHERE datname = current_database())
                              AND l.classid::bigint = ?1 AND l.objid::bigint = m.lock_id)",
             $tail
         )
