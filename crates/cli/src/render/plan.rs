@@ -184,8 +184,12 @@ fn external_waits(steps: &[Step]) -> Vec<String> {
         .iter()
         .filter(|s| !s.external.is_empty())
         .map(|s| {
+            let (it, has) = match s.external.len() {
+                1 => ("it succeeds", "it has"),
+                _ => ("they succeed", "they have"),
+            };
             format!(
-                "{} after {} (starts once they succeed there; the schedule assumes they have)",
+                "{} after {} (starts once {it} there; the schedule assumes {has})",
                 s.id,
                 s.external.join(", ")
             )
