@@ -205,8 +205,11 @@ impl Store for PgStore {
         let key = self.lock_id(mission)?;
         self.call(move |conn| {
             let held = conn.query(
+                // pg_locks is the whole server's; advisory locks are per
+                // database, and another database has the same lock IDs.
                 "SELECT EXISTS (SELECT 1 FROM pg_locks
                  WHERE locktype = 'advisory' AND granted AND objsubid = 2
+                   AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
                    AND classid::bigint = ?1 AND objid::bigint = ?2)",
                 &[&i64::from(LOCK_CLASS), &i64::from(key)],
             )?;

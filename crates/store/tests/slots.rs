@@ -129,3 +129,20 @@ fn a_run_in_another_database_on_the_server_is_not_this_ones() {
         "no run holds {mine} here"
     );
 }
+
+#[test]
+fn a_mission_locked_in_another_database_on_the_server_is_not_locked_here() {
+    let (Some(here), Some(there)) = (support::Fixture::postgres(), support::Fixture::postgres())
+    else {
+        return;
+    };
+    let (mut here, mut there) = (here.open(), there.open());
+    let mine = here.create_mission(&abc(), at(0)).unwrap();
+    let other = there.create_mission(&abc(), at(0)).unwrap();
+    assert_eq!(mine, other, "the same ID, and the same lock_id");
+    let _running_there = there.lock(&other).unwrap();
+    assert!(there.is_locked(&other).unwrap());
+    assert!(!here.is_locked(&mine).unwrap(), "no run holds {mine} here");
+    let _running_here = here.lock(&mine).expect("the lock is this database's own");
+    assert!(here.is_locked(&mine).unwrap());
+}

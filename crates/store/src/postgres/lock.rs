@@ -83,6 +83,7 @@ fn try_lock(conn: &mut Conn, key: i32) -> std::result::Result<Option<String>, po
                     to_char(a.backend_start AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'))
              FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
              WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
+               AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
                AND l.classid::bigint = $1 AND l.objid::bigint = $2",
             &[&i64::from(LOCK_CLASS), &i64::from(key)],
         )?;
