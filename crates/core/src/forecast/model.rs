@@ -68,27 +68,40 @@ impl History {
 
     /// Adds the tasks of one mission that ran and settled as succeeded or
     /// failed; rehearsals (`simulate`) are not evidence.
-    pub fn add(&mut self, outcomes: &[TaskOutcome]) {
+    pub fn add<'a>(&mut self, outcomes: impl IntoIterator<Item = &'a TaskOutcome>) {
         let before = self.samples.len();
         for outcome in outcomes {
-            let ran = outcome.attempts > 0 && outcome.duration_ms > 0;
-            let settled = matches!(outcome.status, TaskStatus::Succeeded | TaskStatus::Failed);
-            if !ran || !settled || outcome.simulated {
-                continue;
-            }
-            self.samples.push(Sample {
-                agent: outcome.agent.clone(),
-                kind: outcome.kind,
-                estimate_hours: match outcome.estimate_hours {
-                    Some(h) if h.is_finite() && h >= 0.0 => h,
-                    _ => DEFAULT_ESTIMATE_HOURS,
-                },
-                actual_hours: outcome.duration_ms as f64 / 3_600_000.0,
-                cost_usd: outcome.cost_usd,
-                succeeded: outcome.succeeded,
-            });
+            self.push(outcome);
         }
         self.missions += usize::from(self.samples.len() > before);
+    }
+
+    /// [`History::add`] for outcomes made as they are read, none kept.
+    pub fn add_made(&mut self, outcomes: impl IntoIterator<Item = TaskOutcome>) {
+        let before = self.samples.len();
+        for outcome in outcomes {
+            self.push(&outcome);
+        }
+        self.missions += usize::from(self.samples.len() > before);
+    }
+
+    fn push(&mut self, outcome: &TaskOutcome) {
+        let ran = outcome.attempts > 0 && outcome.duration_ms > 0;
+        let settled = matches!(outcome.status, TaskStatus::Succeeded | TaskStatus::Failed);
+        if !ran || !settled || outcome.simulated {
+            return;
+        }
+        self.samples.push(Sample {
+            agent: outcome.agent.clone(),
+            kind: outcome.kind,
+            estimate_hours: match outcome.estimate_hours {
+                Some(h) if h.is_finite() && h >= 0.0 => h,
+                _ => DEFAULT_ESTIMATE_HOURS,
+            },
+            actual_hours: outcome.duration_ms as f64 / 3_600_000.0,
+            cost_usd: outcome.cost_usd,
+            succeeded: outcome.succeeded,
+        });
     }
 }
 

@@ -125,6 +125,22 @@ pub fn outcomes(mission: &str, state: &MissionState) -> Vec<TaskOutcome> {
         .collect()
 }
 
+/// The outcome of each task of `state` that settled as succeeded or
+/// failed, made one at a time as the iterator is read (a live forecast
+/// reads them once a second during a run of thousands of tasks).
+pub fn settled_outcomes<'a>(
+    mission: &'a str,
+    state: &'a MissionState,
+) -> impl Iterator<Item = TaskOutcome> + 'a {
+    state
+        .plan
+        .tasks
+        .iter()
+        .zip(&state.tasks)
+        .filter(|(_, task)| matches!(task.status, TaskStatus::Succeeded | TaskStatus::Failed))
+        .map(move |(plan, task)| outcome(mission, plan, task))
+}
+
 fn outcome(mission: &str, plan: &TaskPlan, task: &TaskState) -> TaskOutcome {
     let agents = parts(task);
     let problems = problems(task);

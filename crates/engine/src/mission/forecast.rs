@@ -18,7 +18,7 @@ use jiff::Timestamp;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use techlead_core::forecast::{self, Forecast, History, Model, Work, slip};
-use techlead_core::history::outcome::outcomes;
+use techlead_core::history::outcome::settled_outcomes;
 use techlead_core::state::{Event, MissionState, MissionStatus, TaskStatus};
 use techlead_store::Store;
 
@@ -104,7 +104,7 @@ impl<S: Store + 'static> Mission<S> {
         self.live.asked = Some(Instant::now());
         let now = Timestamp::now();
         let mut own = History::default();
-        own.add(&outcomes(&self.id, &self.state));
+        own.add_made(settled_outcomes(&self.id, &self.state));
         let ask = Ask {
             work: Work::remaining(&self.state, now),
             history: self.live.history.clone(),
