@@ -55,7 +55,7 @@ export function taskPanel(root, mission, navigate) {
       h('dl', { class: 'facts' },
         h('dt', {}, 'agent'), h('dd', {}, d.agent),
         h('dt', {}, 'priority'), h('dd', {}, d.priority),
-        h('dt', {}, 'waits for'), h('dd', {}, d.depends_on.length ? d.depends_on.join(', ') : '–'),
+        h('dt', {}, 'waits for'), h('dd', {}, waitsFor(d)),
         h('dt', {}, 'time'), h('dd', {}, duration(d.time_ms)),
         h('dt', {}, 'cost'), h('dd', {}, money(d.cost_usd))),
       d.progress ? h('p', { class: 'muted' }, d.progress.percent != null ? `${d.progress.percent}% · ` : '', d.progress.message) : null,
@@ -80,7 +80,8 @@ export function taskPanel(root, mission, navigate) {
     }, `#${a.number} ${outcomeKind(a).replace(/_/g, ' ')}`, a.duration_ms != null ? ` · ${duration(a.duration_ms)}` : '')));
     if (n == null) {
       stopLog();
-      return put(body, list, h('p', { class: 'empty' }, 'No attempt yet: the task waits for ', d.depends_on.join(', ') || 'a slot', '.'));
+      const on = [...d.depends_on, ...(d.external ?? []).filter((w) => w.state === 'waiting').map((w) => w.on)];
+      return put(body, list, h('p', { class: 'empty' }, 'No attempt yet: the task waits for ', on.join(', ') || 'a slot', '.'));
     }
     const a = d.attempts.find((x) => x.number === n);
     if (follower?.key === `${d.id}#${n}`) {
@@ -198,4 +199,16 @@ function follow(url, pre, state) {
   }
   pull();
   return { poke: pull, stop() { stopped = true; clearTimeout(timer); } };
+}
+
+// Its own mission's tasks, then other missions' (`billing/API`), each of
+// those with where it stands: the person sees at once which mission holds
+// the task up.
+function waitsFor(d) {
+  const other = (d.external ?? []).map((w) => {
+    const where = w.state === 'waiting' ? 'waiting' : w.state === 'succeeded' ? `done in ${w.mission}` : `failed: ${w.reason}`;
+    return `${w.on} (${where})`;
+  });
+  const all = [...d.depends_on, ...other];
+  return all.length ? all.join(', ') : '–';
 }

@@ -432,3 +432,55 @@ async fn the_mission_list_shows_each_agents_allocation() {
     screenshot(client, "portfolio").await;
     served.stop().await;
 }
+
+/// A task that waits for another mission's task says which, and where it
+/// stands, in its panel.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_panel_names_the_other_missions_task_it_waits_for() {
+    let Some(browser) = browser().await else {
+        return;
+    };
+    let client = &browser.client;
+    let fixture = Fixture::new();
+    let mut report = support::task("REPORT", &["SPEC"], "true");
+    report.external = vec![
+        techlead_core::state::ExternalDependency::parse("billing/API")
+            .unwrap()
+            .unwrap(),
+    ];
+    let id = fixture.create(&fixture.plan(vec![support::task("SPEC", &[], "true"), report]));
+    let served = Served::start(&fixture.db()).await;
+    client
+        .goto(&format!("{}/#token={}", served.base, served.token))
+        .await
+        .unwrap();
+    until(
+        client,
+        "the mission in the list",
+        &format!("return document.querySelector('tr[data-mission=\"{id}\"] a')"),
+    )
+    .await;
+    client
+        .goto(&format!("{}/#/m/{id}/t/REPORT", served.base))
+        .await
+        .unwrap();
+    let waits = until(
+        client,
+        "what REPORT waits for",
+        "const dt = [...document.querySelectorAll('.facts dt')].find(d => d.textContent === 'waits for'); \
+         return dt?.nextElementSibling.textContent",
+    )
+    .await;
+    assert_eq!(waits, json!("SPEC, billing/API (waiting)"));
+    let empty = until(
+        client,
+        "why no attempt yet",
+        "return document.querySelector('.empty')?.textContent",
+    )
+    .await;
+    assert_eq!(
+        empty,
+        json!("No attempt yet: the task waits for SPEC, billing/API.")
+    );
+    served.stop().await;
+}
