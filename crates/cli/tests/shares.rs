@@ -101,6 +101,26 @@ fn shared_agent(dir: &Path, db: &str) {
         "{}",
         status.stdout
     );
+    // watch, from another process, shows the same wait as the run's own
+    // terminal (plain lines on stderr when not a terminal).
+    let shown = dir.join("watch.err");
+    let mut watch = support::techlead(dir)
+        .args(["watch", &high, "--db", db])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&shown).unwrap())
+        .spawn()
+        .unwrap();
+    let wait = format!("⧗ dev is busy with mission {low}-1 (priority 0): ");
+    support::wait_until("watch to show the wait", || {
+        std::fs::read_to_string(&shown).is_ok_and(|text| {
+            text.lines().any(|line| {
+                line.contains(&wait)
+                    && (line.ends_with("1 ready task waits") || line.ends_with("ready tasks wait"))
+            })
+        })
+    });
+    let _ = watch.kill();
+    let _ = watch.wait();
 
     std::fs::write(dir.join("go"), "").unwrap();
     let (code, _, stderr) = high_run.finish();

@@ -149,6 +149,9 @@ struct SharedAgent {
     #[serde(flatten)]
     demand: Demand,
     why: String,
+    /// Whether its ready tasks wait for another mission.
+    #[serde(skip)]
+    waits: bool,
 }
 
 /// The agents the mission's run shares with the other live runs, from
@@ -165,7 +168,8 @@ fn shared_agents(store: &dyn Store, id: &str) -> Result<Vec<SharedAgent>, CliErr
                 .filter(|d| d.agent == mine.agent && d.mission != id)
                 .cloned()
                 .collect();
-            let why = match slots::admit(mine, &others, now) {
+            let admission = slots::admit(mine, &others, now);
+            let why = match &admission {
                 _ if mine.waiting == 0 => format!("{} has what it needs", mine.agent),
                 Admission::Start => format!("{} has a free slot for it", mine.agent),
                 Admission::Wait(wait) => wait.describe(&mine.agent),
@@ -173,9 +177,29 @@ fn shared_agents(store: &dyn Store, id: &str) -> Result<Vec<SharedAgent>, CliErr
             SharedAgent {
                 demand: mine.clone(),
                 why,
+                waits: matches!(admission, Admission::Wait(_)),
             }
         })
         .collect())
+}
+
+/// Why the mission's ready tasks wait for agents it shares, in the words
+/// and order the run's own terminal uses (`dev is busy with mission
+/// billing-1 (priority 10): 2 ready tasks wait`); empty when none waits.
+pub(crate) fn shared_waits(store: &dyn Store, id: &str) -> Result<Vec<String>, CliError> {
+    let mut waits: Vec<String> = shared_agents(store, id)?
+        .into_iter()
+        .filter(|shared| shared.demand.waiting > 0 && shared.waits)
+        .map(|shared| {
+            let tasks = match shared.demand.waiting {
+                1 => "1 ready task waits".to_string(),
+                n => format!("{n} ready tasks wait"),
+            };
+            format!("{}: {tasks}", shared.why)
+        })
+        .collect();
+    waits.sort();
+    Ok(waits)
 }
 
 /// Why each task that waits for another mission's task waits, as that

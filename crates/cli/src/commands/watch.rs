@@ -21,6 +21,10 @@ use techlead_store::Store;
 /// How often the record is read for new events.
 const POLL: Duration = Duration::from_millis(150);
 
+/// How often the shared agents' rows are read, for why ready tasks wait
+/// for other missions (live state, not in the record).
+const SHARES_POLL: Duration = Duration::from_secs(1);
+
 /// How long a mission the record calls running (or never run) may go
 /// without a run holding it before watch says that none is: the moment
 /// between recording a mission and taking its lock, or a resume taking a
@@ -40,6 +44,8 @@ pub fn run(args: &WatchArgs) -> Result<Outcome, CliError> {
         json: args.json,
         state: None,
         view: None,
+        shares_read: None,
+        shown_waits: Vec::new(),
     };
     let result = runtime.block_on(watcher.follow());
     if let Some(view) = watcher.view.as_mut() {
@@ -57,6 +63,9 @@ struct Watcher {
     /// The mission as of the last event shown; `None` before the first.
     state: Option<MissionState>,
     view: Option<View>,
+    shares_read: Option<Instant>,
+    /// Why ready tasks wait for shared agents, as last shown.
+    shown_waits: Vec<String>,
 }
 
 impl Watcher {
@@ -74,6 +83,7 @@ impl Watcher {
             if status.is_finished() {
                 return Ok(self.ended(status));
             }
+            self.show_shared_waits()?;
             if shown == 0 && !self.store.is_locked(&self.id)? {
                 // What the run committed just before it let go.
                 shown = self.catch_up()?;
@@ -103,6 +113,26 @@ impl Watcher {
                 () = tokio::time::sleep(POLL) => {}
             }
         }
+    }
+
+    /// Shows why ready tasks wait for agents other missions share, when
+    /// that changed, as the run's own terminal does.
+    fn show_shared_waits(&mut self) -> Result<(), CliError> {
+        if self
+            .shares_read
+            .is_some_and(|at| at.elapsed() < SHARES_POLL)
+        {
+            return Ok(());
+        }
+        self.shares_read = Some(Instant::now());
+        let waits = super::status::shared_waits(&*self.store, &self.id)?;
+        if waits != self.shown_waits
+            && let Some(view) = self.view.as_mut()
+        {
+            view.shared(&waits);
+            self.shown_waits = waits;
+        }
+        Ok(())
     }
 
     /// Shows the events recorded since the last one shown; returns how many.
