@@ -616,6 +616,14 @@ impl MissionPlan {
     pub fn agent(&self, name: &str) -> Option<&AgentPlan> {
         self.agents.iter().find(|a| a.name == name)
     }
+
+    /// How many tasks depend on task `id` directly.
+    pub fn dependents(&self, id: &str) -> usize {
+        self.tasks
+            .iter()
+            .filter(|t| t.depends_on.iter().any(|d| d == id))
+            .count()
+    }
 }
 
 /// How long a review may take when the gate sets no timeout.

@@ -189,13 +189,7 @@ impl<S: Store + 'static> Mission<S> {
             task: task.clone(),
             by: on.to_string(),
         })?;
-        let dependents = self
-            .state
-            .plan
-            .tasks
-            .iter()
-            .filter(|p| p.depends_on.contains(&task))
-            .count();
+        let dependents = self.state.plan.dependents(&task);
         let mut message = format!("{task} waits for {on}, which can no longer succeed: {reason}");
         if dependents > 0 {
             message.push_str(&format!(

@@ -1120,13 +1120,7 @@ impl<S: Store + 'static> Mission<S> {
             AttemptOutcome::TimedOut => "timed out".to_string(),
             _ => "failed".to_string(),
         };
-        let blocked = self
-            .state
-            .plan
-            .tasks
-            .iter()
-            .filter(|p| p.depends_on.contains(&task))
-            .count();
+        let blocked = self.state.plan.dependents(&task);
         // Blocked on its last attempt: the agent said what it needs.
         let blocker = self.state.tasks[t]
             .attempts
