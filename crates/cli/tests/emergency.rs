@@ -10,11 +10,7 @@ use std::path::Path;
 use support::Running;
 
 fn log(dir: &Path) -> Vec<String> {
-    std::fs::read_to_string(dir.join("log"))
-        .unwrap_or_default()
-        .lines()
-        .map(String::from)
-        .collect()
+    support::lines_of(&dir.join("log"))
 }
 
 fn mission(dir: &Path, name: &str, priority: &str, tasks: &str) {

@@ -25,11 +25,7 @@ fn flaky_mission(dir: &Path, name: &str) {
 }
 
 fn ran(dir: &Path) -> Vec<String> {
-    std::fs::read_to_string(dir.join("ran"))
-        .unwrap_or_default()
-        .lines()
-        .map(String::from)
-        .collect()
+    support::lines_of(&dir.join("ran"))
 }
 
 fn escalations(dir: &Path, db: &str, id: &str) -> serde_json::Value {

@@ -12,11 +12,7 @@ use std::path::Path;
 use support::Running;
 
 fn log(dir: &Path) -> Vec<String> {
-    std::fs::read_to_string(dir.join("log"))
-        .unwrap_or_default()
-        .lines()
-        .map(String::from)
-        .collect()
+    support::lines_of(&dir.join("log"))
 }
 
 /// What every task runs: the agent's lock, its line in the log, then

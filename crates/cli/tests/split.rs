@@ -20,11 +20,7 @@ esac
 echo "$TECHLEAD_TASK" >> "$RAN""#;
 
 fn ran(dir: &Path) -> Vec<String> {
-    std::fs::read_to_string(dir.join("ran.log"))
-        .unwrap_or_default()
-        .lines()
-        .map(String::from)
-        .collect()
+    support::lines_of(&dir.join("ran.log"))
 }
 
 fn event_types(out: &support::Output) -> Vec<serde_json::Value> {

@@ -317,6 +317,16 @@ pub fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
     }
 }
 
+/// The lines of the file at `path` (the log tasks append to, to prove
+/// what ran and in what order); none while it does not exist.
+pub fn lines_of(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
 /// Writes `text` as `mission.yaml` in `dir`; returns its path.
 pub fn write_mission(dir: &Path, text: &str) -> PathBuf {
     let path = dir.join("mission.yaml");
