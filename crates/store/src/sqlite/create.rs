@@ -50,12 +50,16 @@ fn write_schema(temp: &Path, path: &Path) -> Result<()> {
     let mut conn = Connection::open_with_flags(temp, flags).map_err(sql(path))?;
     // Unsynced: nothing is durable until the one sync below, and nothing
     // is a database until the link.
+    // No journal either: a failure leaves a file no one will open. The
+    // switch to WAL at the end only marks the header (no log is made
+    // before the database is opened under its name).
     conn.pragma_update(None, "synchronous", "OFF")
         .map_err(sql(path))?;
-    conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get::<_, String>(0))
+    conn.pragma_update_and_check(None, "journal_mode", "OFF", |row| row.get::<_, String>(0))
         .map_err(sql(path))?;
     schema::migrate(&mut conn, path)?;
-    // Closing checkpoints the log into the file and deletes it.
+    conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get::<_, String>(0))
+        .map_err(sql(path))?;
     conn.close().map_err(|(_, e)| sql(path)(e))?;
     fs::File::open(temp)
         .and_then(|file| file.sync_all())
