@@ -23,27 +23,15 @@ fn task(id: &str, depends_on: &[&str], hours: f64) -> TaskPlan {
     TaskPlan {
         id: id.to_string(),
         title: format!("Do {id}"),
-        kind: None,
-        labels: Vec::new(),
-        description: String::new(),
         priority: Priority::Medium,
         depends_on: depends_on.iter().map(|d| d.to_string()).collect(),
-        external: Vec::new(),
-        phase: None,
         agent: "coder".to_string(),
-        backup: None,
         executor: "command".to_string(),
         command: Some(vec!["true".to_string()]),
         timeout_ms: 60_000,
         retries: 1,
         estimate_hours: Some(hours),
-        remaining_hours: 0.0,
-        acceptance: Vec::new(),
-        gates: Vec::new(),
-        budget: Default::default(),
-        stands_in_for: None,
-        artifacts: Vec::new(),
-        needs: Vec::new(),
+        ..Default::default()
     }
 }
 
@@ -57,25 +45,13 @@ fn plan(tasks: Vec<TaskPlan>) -> MissionPlan {
         max_parallel: 4,
         failure_threshold: 0.9,
         backoff_ms: vec![5_000],
-        launch_delay_ms: 0,
-        executor_limits: Vec::new(),
-        agent_limits: Vec::new(),
         deadline: Some(ts(10 * 3600)),
-        phases: Vec::new(),
         tasks,
-        agents: Vec::new(),
-        budget: Default::default(),
-        repository: None,
         done_when: vec![
             DoneItem::check("the tests pass", "make test"),
             DoneItem::statement("the docs were reviewed"),
         ],
-        webhooks: Vec::new(),
-        emergency: false,
-        standing: Default::default(),
-        on_blocked: Default::default(),
-        project_type: None,
-        forecast: Default::default(),
+        ..Default::default()
     }
 }
 

@@ -29,27 +29,16 @@ fn task(id: &str, depends_on: &[&str], phase: Option<usize>) -> TaskPlan {
     TaskPlan {
         id: id.to_string(),
         title: format!("Do {id}"),
-        description: String::new(),
         priority: Priority::Medium,
-        kind: None,
         depends_on: depends_on.iter().map(|d| d.to_string()).collect(),
-        external: Vec::new(),
         phase,
         agent: "coder".to_string(),
-        backup: None,
         executor: "command".to_string(),
         command: Some(vec!["true".to_string()]),
         timeout_ms: 60_000,
         retries: 2,
         estimate_hours: Some(1.0),
-        remaining_hours: 0.0,
-        acceptance: Vec::new(),
-        gates: Vec::new(),
-        budget: Default::default(),
-        stands_in_for: None,
-        artifacts: Vec::new(),
-        needs: Vec::new(),
-        labels: Vec::new(),
+        ..Default::default()
     }
 }
 
@@ -84,28 +73,16 @@ fn plan(phases: Vec<PhasePlan>, tasks: Vec<TaskPlan>) -> MissionPlan {
     MissionPlan {
         name: "demo".to_string(),
         objective: "ship the demo".to_string(),
-        project_type: None,
         source: "mission.yaml".to_string(),
         source_hash: "0123abcd".to_string(),
         workdir: ".".to_string(),
         max_parallel: 4,
         failure_threshold: 0.5,
         backoff_ms: vec![5_000, 15_000, 30_000],
-        launch_delay_ms: 0,
         executor_limits: vec![("command".to_string(), 2)],
-        agent_limits: Vec::new(),
-        deadline: None,
         phases,
         tasks,
-        agents: Vec::new(),
-        budget: Default::default(),
-        repository: None,
-        done_when: Vec::new(),
-        webhooks: Vec::new(),
-        emergency: false,
-        standing: Default::default(),
-        on_blocked: Default::default(),
-        forecast: Default::default(),
+        ..Default::default()
     }
 }
 

@@ -6,7 +6,9 @@ use crate::priority::Priority;
 pub use crate::spec::OnBlocked;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// `Default` is for building plans in tests and tools field by field; a
+/// plan to run comes from [`MissionPlan::resolve`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct MissionPlan {
     pub name: String,
     #[serde(default)]
@@ -284,7 +286,7 @@ pub struct PhasePlan {
     pub gates: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TaskPlan {
     pub id: String,
     pub title: String,

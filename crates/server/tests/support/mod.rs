@@ -90,28 +90,14 @@ impl Fixture {
         MissionPlan {
             name: format!("served-{}-{n}", std::process::id()),
             objective: "serve the record".into(),
-            project_type: None,
             source: "mission.yaml".into(),
             source_hash: "0".into(),
             workdir: self.dir.path().display().to_string(),
             max_parallel: 4,
             failure_threshold: 0.5,
             backoff_ms: vec![10],
-            launch_delay_ms: 0,
-            executor_limits: Vec::new(),
-            agent_limits: Vec::new(),
-            deadline: None,
-            phases: Vec::new(),
             tasks,
-            agents: Vec::new(),
-            budget: Default::default(),
-            repository: None,
-            done_when: Vec::new(),
-            webhooks: Vec::new(),
-            emergency: false,
-            standing: Default::default(),
-            on_blocked: Default::default(),
-            forecast: Default::default(),
+            ..Default::default()
         }
     }
 
@@ -148,25 +134,12 @@ pub fn task(id: &str, depends_on: &[&str], script: &str) -> TaskPlan {
         title: format!("task {id}"),
         description: format!("what {id} does"),
         priority: Priority::Medium,
-        kind: None,
         depends_on: depends_on.iter().map(|d| d.to_string()).collect(),
-        external: Vec::new(),
-        phase: None,
         agent: format!("agent-{}", id.to_lowercase()),
-        backup: None,
         executor: "command".into(),
         command: Some(vec!["sh".into(), "-c".into(), script.into()]),
         timeout_ms: 60_000,
-        retries: 0,
-        estimate_hours: None,
-        remaining_hours: 0.0,
-        acceptance: Vec::new(),
-        gates: Vec::new(),
-        budget: Default::default(),
-        stands_in_for: None,
-        artifacts: Vec::new(),
-        needs: Vec::new(),
-        labels: Vec::new(),
+        ..Default::default()
     }
 }
 

@@ -12,29 +12,20 @@ pub fn plan(name: &str, tasks: &[(&str, &[&str])]) -> MissionPlan {
     MissionPlan {
         name: name.to_string(),
         objective: format!("finish {name}"),
-        project_type: None,
         source: format!("{name}.yaml"),
         source_hash: "0123abcd".to_string(),
         workdir: ".".to_string(),
         max_parallel: 2,
         failure_threshold: 0.5,
         backoff_ms: vec![10, 20],
-        launch_delay_ms: 0,
         executor_limits: vec![("command".to_string(), 4)],
-        agent_limits: vec![],
-        deadline: None,
-        phases: vec![],
         tasks: tasks
             .iter()
             .map(|(id, deps)| TaskPlan {
                 id: id.to_string(),
                 title: format!("Do {id}"),
-                description: String::new(),
                 priority: Priority::High,
-                kind: None,
                 depends_on: deps.iter().map(|d| d.to_string()).collect(),
-                external: Vec::new(),
-                phase: None,
                 agent: "builder".to_string(),
                 backup: Some("fixer".to_string()),
                 executor: "command".to_string(),
@@ -43,24 +34,10 @@ pub fn plan(name: &str, tasks: &[(&str, &[&str])]) -> MissionPlan {
                 retries: 1,
                 estimate_hours: Some(1.5),
                 remaining_hours: 1.5,
-                acceptance: Vec::new(),
-                gates: Vec::new(),
-                budget: Default::default(),
-                stands_in_for: None,
-                artifacts: Vec::new(),
-                needs: Vec::new(),
-                labels: Vec::new(),
+                ..Default::default()
             })
             .collect(),
-        agents: Vec::new(),
-        budget: Default::default(),
-        repository: None,
-        done_when: Vec::new(),
-        webhooks: Vec::new(),
-        emergency: false,
-        standing: Default::default(),
-        on_blocked: Default::default(),
-        forecast: Default::default(),
+        ..Default::default()
     }
 }
 
