@@ -180,18 +180,7 @@ async fn the_dashboard_follows_a_running_mission_and_answers_its_escalation() {
     mission.await_decisions(true);
     let run = tokio::spawn(mission.run());
 
-    // Signing in: the printed address carries the token in its fragment;
-    // the page trades it for the cookie and takes it out of the address.
-    client
-        .goto(&format!("{}/#token={}", served.base, served.token))
-        .await
-        .unwrap();
-    until(
-        client,
-        "the mission in the list",
-        &format!("return document.querySelector('tr[data-mission=\"{id}\"] a')"),
-    )
-    .await;
+    sign_in(client, &served, &id).await;
     let address = client.current_url().await.unwrap();
     assert_eq!(address.fragment(), Some("/"), "the token left the address");
     client
@@ -366,6 +355,22 @@ async fn the_dashboard_follows_a_running_mission_and_answers_its_escalation() {
     served.stop().await;
 }
 
+/// Signs in as the printed address does (the token in its fragment, which
+/// the page trades for the cookie and takes out of the address) and waits
+/// for mission `id` in the list.
+async fn sign_in(client: &Client, served: &Served, id: &str) {
+    client
+        .goto(&format!("{}/#token={}", served.base, served.token))
+        .await
+        .unwrap();
+    until(
+        client,
+        "the mission in the list",
+        &format!("return document.querySelector('tr[data-mission=\"{id}\"] a')"),
+    )
+    .await;
+}
+
 async fn click(client: &Client, css: &str) {
     client
         .find(Locator::Css(css))
@@ -450,16 +455,7 @@ async fn a_task_panel_names_the_other_missions_task_it_waits_for() {
     ];
     let id = fixture.create(&fixture.plan(vec![support::task("SPEC", &[], "true"), report]));
     let served = Served::start(&fixture.db()).await;
-    client
-        .goto(&format!("{}/#token={}", served.base, served.token))
-        .await
-        .unwrap();
-    until(
-        client,
-        "the mission in the list",
-        &format!("return document.querySelector('tr[data-mission=\"{id}\"] a')"),
-    )
-    .await;
+    sign_in(client, &served, &id).await;
     client
         .goto(&format!("{}/#/m/{id}/t/REPORT", served.base))
         .await

@@ -114,15 +114,15 @@ fn two_missions_asking_at_once_never_hold_more_than_the_slots(db) {
 /// look alive.
 #[test]
 fn a_run_in_another_database_on_the_server_is_not_this_ones() {
-    let (Some(here), Some(there)) = (support::Fixture::postgres(), support::Fixture::postgres())
+    let Some(Twins {
+        mut here,
+        mine,
+        running_there: _held,
+        ..
+    }) = twins()
     else {
         return;
     };
-    let (mut here, mut there) = (here.open(), there.open());
-    let mine = here.create_mission(&abc(), at(0)).unwrap();
-    let other = there.create_mission(&abc(), at(0)).unwrap();
-    assert_eq!(mine, other, "the same ID, and the same lock_id");
-    let _running_there = there.lock(&other).unwrap();
     here.publish_shares(&[demand(&mine, 0, 1, 0)]).unwrap();
     assert!(
         here.shares().unwrap().is_empty(),
@@ -132,17 +132,43 @@ fn a_run_in_another_database_on_the_server_is_not_this_ones() {
 
 #[test]
 fn a_mission_locked_in_another_database_on_the_server_is_not_locked_here() {
-    let (Some(here), Some(there)) = (support::Fixture::postgres(), support::Fixture::postgres())
+    let Some(Twins {
+        here,
+        there,
+        mine,
+        running_there: _held,
+    }) = twins()
     else {
         return;
     };
+    assert!(there.is_locked(&mine).unwrap());
+    assert!(!here.is_locked(&mine).unwrap(), "no run holds {mine} here");
+    let _running_here = here.lock(&mine).expect("the lock is this database's own");
+    assert!(here.is_locked(&mine).unwrap());
+}
+
+/// The same mission (same ID, same lock_id) in two databases of one
+/// PostgreSQL server, run (locked) in the other one only.
+struct Twins {
+    here: Box<dyn Store>,
+    there: Box<dyn Store>,
+    mine: String,
+    /// Bind it (`running_there: _held`): a field left to `..` is dropped,
+    /// and the lock with it.
+    running_there: techlead_store::MissionLock,
+}
+
+fn twins() -> Option<Twins> {
+    let (here, there) = (support::Fixture::postgres()?, support::Fixture::postgres()?);
     let (mut here, mut there) = (here.open(), there.open());
     let mine = here.create_mission(&abc(), at(0)).unwrap();
     let other = there.create_mission(&abc(), at(0)).unwrap();
     assert_eq!(mine, other, "the same ID, and the same lock_id");
-    let _running_there = there.lock(&other).unwrap();
-    assert!(there.is_locked(&other).unwrap());
-    assert!(!here.is_locked(&mine).unwrap(), "no run holds {mine} here");
-    let _running_here = here.lock(&mine).expect("the lock is this database's own");
-    assert!(here.is_locked(&mine).unwrap());
+    let running = there.lock(&other).unwrap();
+    Some(Twins {
+        here,
+        there,
+        mine,
+        running_there: running,
+    })
 }
