@@ -149,9 +149,9 @@ struct SharedAgent {
     #[serde(flatten)]
     demand: Demand,
     why: String,
-    /// Whether its ready tasks wait for another mission.
+    /// Why its ready tasks wait for another mission, if they do.
     #[serde(skip)]
-    waits: bool,
+    wait: Option<slots::Wait>,
 }
 
 /// The agents the mission's run shares with the other live runs, from
@@ -177,7 +177,10 @@ fn shared_agents(store: &dyn Store, id: &str) -> Result<Vec<SharedAgent>, CliErr
             SharedAgent {
                 demand: mine.clone(),
                 why,
-                waits: matches!(admission, Admission::Wait(_)),
+                wait: match admission {
+                    Admission::Wait(wait) => Some(wait),
+                    Admission::Start => None,
+                },
             }
         })
         .collect())
@@ -189,13 +192,10 @@ fn shared_agents(store: &dyn Store, id: &str) -> Result<Vec<SharedAgent>, CliErr
 pub(crate) fn shared_waits(store: &dyn Store, id: &str) -> Result<Vec<String>, CliError> {
     let mut waits: Vec<String> = shared_agents(store, id)?
         .into_iter()
-        .filter(|shared| shared.demand.waiting > 0 && shared.waits)
-        .map(|shared| {
-            let tasks = match shared.demand.waiting {
-                1 => "1 ready task waits".to_string(),
-                n => format!("{n} ready tasks wait"),
-            };
-            format!("{}: {tasks}", shared.why)
+        .filter(|shared| shared.demand.waiting > 0)
+        .filter_map(|shared| {
+            let wait = shared.wait?;
+            Some(wait.line(&shared.demand.agent, shared.demand.waiting))
         })
         .collect();
     waits.sort();

@@ -101,6 +101,17 @@ impl Wait {
             } => format!("{agent} goes to mission {mission} first (priority {priority})"),
         }
     }
+
+    /// The wait as a run's terminal shows it, with the `ready` tasks it
+    /// holds back: `dev is busy with mission alpha-1 (priority 10): 2
+    /// ready tasks wait`.
+    pub fn line(&self, agent: &str, ready: u32) -> String {
+        let tasks = match ready {
+            1 => "1 ready task waits".to_string(),
+            n => format!("{n} ready tasks wait"),
+        };
+        format!("{}: {tasks}", self.describe(agent))
+    }
 }
 
 /// Whether `me` may start one more task on its agent now, given the other

@@ -220,11 +220,8 @@ impl<S: Store + 'static> Mission<S> {
             .refused
             .iter()
             .map(|(agent, r)| {
-                let tasks = match self.shared.wanting.get(agent).copied().unwrap_or(0) {
-                    1 => "1 ready task waits".to_string(),
-                    n => format!("{n} ready tasks wait"),
-                };
-                format!("{}: {tasks}", r.why.describe(agent))
+                let ready = self.shared.wanting.get(agent).copied().unwrap_or(0);
+                r.why.line(agent, ready)
             })
             .collect();
         reasons.sort();
