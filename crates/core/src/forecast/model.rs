@@ -67,20 +67,15 @@ impl History {
     }
 
     /// Adds the tasks of one mission that ran and settled as succeeded or
-    /// failed; rehearsals (`simulate`) are not evidence.
-    pub fn add<'a>(&mut self, outcomes: impl IntoIterator<Item = &'a TaskOutcome>) {
+    /// failed; rehearsals (`simulate`) are not evidence. The outcomes may
+    /// be kept ones or made as they are read, none kept.
+    pub fn add<O: std::borrow::Borrow<TaskOutcome>>(
+        &mut self,
+        outcomes: impl IntoIterator<Item = O>,
+    ) {
         let before = self.samples.len();
         for outcome in outcomes {
-            self.push(outcome);
-        }
-        self.missions += usize::from(self.samples.len() > before);
-    }
-
-    /// [`History::add`] for outcomes made as they are read, none kept.
-    pub fn add_made(&mut self, outcomes: impl IntoIterator<Item = TaskOutcome>) {
-        let before = self.samples.len();
-        for outcome in outcomes {
-            self.push(&outcome);
+            self.push(outcome.borrow());
         }
         self.missions += usize::from(self.samples.len() > before);
     }

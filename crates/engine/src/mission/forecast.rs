@@ -104,7 +104,7 @@ impl<S: Store + 'static> Mission<S> {
         self.live.asked = Some(Instant::now());
         let now = Timestamp::now();
         let mut own = History::default();
-        own.add_made(settled_outcomes(&self.id, &self.state));
+        own.add(settled_outcomes(&self.id, &self.state));
         let ask = Ask {
             work: Work::remaining(&self.state, now),
             history: self.live.history.clone(),
