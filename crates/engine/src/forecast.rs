@@ -4,7 +4,7 @@
 
 use techlead_core::forecast::History;
 use techlead_core::forecast::model::HISTORY_MISSIONS;
-use techlead_core::history::outcome::outcomes;
+use techlead_core::history::outcome::settled_outcomes;
 use techlead_core::state::MissionState;
 use techlead_store::Store;
 
@@ -26,7 +26,7 @@ pub fn history(
             break;
         }
         if let Ok(state) = MissionState::replay(&store.events(&row.id, 0)?) {
-            history.add(&outcomes(&row.id, &state));
+            history.add(settled_outcomes(&row.id, &state));
         }
     }
     Ok(history)
