@@ -70,8 +70,8 @@ fn write_schema(temp: &Path, path: &Path) -> Result<()> {
 /// directory so that the name survives a crash.
 fn link(temp: &Path, path: &Path, dir: &Path) -> Result<()> {
     match fs::hard_link(temp, path) {
-        // Taken: another process made the database first; it is opened.
         Ok(()) => {}
+        // Taken: another process made the database first; it is opened.
         Err(e) if e.kind() == ErrorKind::AlreadyExists => return Ok(()),
         // No hard links here: the caller creates the file in place.
         Err(_) => return Ok(()),
