@@ -1,7 +1,7 @@
 //! Budgets: dispatch stops once the mission's (or a task's) budget is
 //! spent, the person is asked, and a resume with a new budget goes on.
 
-mod support;
+use crate::support;
 
 #[test]
 fn a_spent_budget_pauses_the_mission_until_the_person_raises_it() {

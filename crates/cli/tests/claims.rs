@@ -3,7 +3,7 @@
 //! its own status is, and must find its claim there (queued, or running
 //! once the start that follows it is committed), never pending.
 
-mod support;
+use crate::support;
 
 use std::collections::HashMap;
 

@@ -1,7 +1,7 @@
 //! `techlead cost`: the usage attempts reported, summed by task, agent
 //! and model, every attempt counted (a failed one was paid for too).
 
-mod support;
+use crate::support;
 
 #[test]
 fn cost_sums_what_every_attempt_reported() {

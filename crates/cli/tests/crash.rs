@@ -31,7 +31,7 @@
 //! the whole mission without sleeps, and the number of runs stays bounded
 //! however slow the machine. `TECHLEAD_CRASH_SEED=<n>` replays another seed.
 
-mod support;
+use crate::support;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;

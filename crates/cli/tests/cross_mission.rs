@@ -6,7 +6,7 @@
 //! person decides. Order is proven by the files the tasks append to, and
 //! by commands that fail when their dependency's work is missing.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use support::Running;

@@ -1,7 +1,7 @@
 //! `techlead decisions`: the decisions agents reported while a real
 //! mission ran, in order, with the task, attempt and agent of each.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 

@@ -5,7 +5,7 @@
 //! interrupted check runs again on resume, and `techlead status` shows the
 //! checklist and the checking stage.
 
-mod support;
+use crate::support;
 
 use rustix::process::{Pid, Signal};
 use std::path::Path;

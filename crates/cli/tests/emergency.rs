@@ -4,7 +4,7 @@
 //! retry; once the emergency is over they run again, and each task still
 //! succeeds exactly once.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use support::Running;

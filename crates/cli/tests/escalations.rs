@@ -3,7 +3,7 @@
 //! the mission carries the decision out at once, and `resume` carries out
 //! one made while no run held it.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use support::Running;

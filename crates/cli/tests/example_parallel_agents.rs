@@ -8,7 +8,7 @@
 //! Needs `cargo` on PATH (the gates run it); without it the test fails and
 //! says so.
 
-mod support;
+use crate::support;
 
 use rustix::process::{Pid, Signal};
 use std::collections::BTreeMap;

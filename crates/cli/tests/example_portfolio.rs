@@ -7,7 +7,7 @@
 //! fails, and the timeline shows each `dev` task done before the next
 //! starts.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::process::Command;

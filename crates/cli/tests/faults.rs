@@ -7,7 +7,7 @@
 //! stream, the process's exit) with a deadline that only guards against
 //! hangs.
 
-mod support;
+use crate::support;
 
 use rustix::process::{Pid, Signal};
 use std::path::{Path, PathBuf};

@@ -3,7 +3,7 @@
 //! fraction of their estimates and what they cost), and a recorded
 //! mission by name; text and JSON, the seed, and bad input.
 
-mod support;
+use crate::support;
 
 #[test]
 fn a_forecast_learns_from_the_missions_in_the_database() {

@@ -2,7 +2,7 @@
 //! a real SQLite file, then `techlead agents stats`, `techlead history` and
 //! `techlead plan` read what it taught (docs/history.md).
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 

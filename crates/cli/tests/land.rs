@@ -3,7 +3,7 @@
 //! when that loses nothing; gc removes only what loses nothing, and gives up
 //! work only when told to.
 
-mod support;
+use crate::support;
 
 use serde_json::Value;
 use std::path::Path;

@@ -2,7 +2,7 @@
 //! printed nothing (and so have no `output.log`: the executor creates it at
 //! the first byte of output).
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 

@@ -5,7 +5,7 @@
 //! would. `ask_person` raises a `question` escalation, `techlead decide ...
 //! answer` answers it, and the tool returns the answer.
 
-mod support;
+use crate::support;
 
 use rmcp::ServiceExt;
 use rmcp::model::CallToolRequestParams;

@@ -1,7 +1,7 @@
 //! `techlead plan` warns when tasks that may run at the same time declare
 //! the same paths, and orders them when the mission asks for it.
 
-mod support;
+use crate::support;
 
 const MISSION: &str = "\
 mission:

@@ -3,7 +3,7 @@
 //! validate` and `run` on what it wrote. stdin is never a terminal here, so
 //! this is the non-interactive mode.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use support::{Output, run_to_end, techlead};

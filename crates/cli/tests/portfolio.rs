@@ -3,7 +3,7 @@
 //! spent budget after its first task, so most of their work is left; then
 //! `techlead portfolio` reads them (docs/portfolio.md).
 
-mod support;
+use crate::support;
 
 use serde_json::Value;
 use std::path::Path;

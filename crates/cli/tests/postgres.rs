@@ -4,7 +4,7 @@
 //! that had durably succeeded; a server that is not there, or refuses the
 //! login, is named without its password by every command, `serve` too.
 
-mod support;
+use crate::support;
 
 use support::Running;
 

@@ -1,7 +1,7 @@
 //! `techlead prompt`: what a task's next attempt is given, with the
 //! handoff from the tasks it builds on.
 
-mod support;
+use crate::support;
 
 #[test]
 fn the_prompt_carries_the_task_its_checks_and_the_handoff() {

@@ -2,7 +2,7 @@
 //! paused and until when, `techlead status` shows which tasks wait, and the
 //! run finishes by itself once the limit resets, with nothing failed.
 
-mod support;
+use crate::support;
 
 #[test]
 fn a_rate_limited_executor_is_shown_waiting_and_the_run_finishes() {

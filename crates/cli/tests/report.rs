@@ -6,7 +6,7 @@
 //! JSON, written to a file, after the person's decision, and for a
 //! mission that does not exist.
 
-mod support;
+use crate::support;
 
 use quick_xml::events::Event;
 use std::path::Path;

@@ -4,7 +4,7 @@
 //! stopped by Ctrl-C. (The endpoints themselves are tested in
 //! crates/server/tests.)
 
-mod support;
+use crate::support;
 
 use rustix::process::{Pid, Signal};
 use std::io::{BufRead, BufReader, Read, Write};

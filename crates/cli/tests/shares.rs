@@ -6,7 +6,7 @@
 //! is atomic) and fails if another attempt holds it, and each appends its
 //! name to a log, so the order is read from the log, not from timing.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use support::Running;

@@ -2,7 +2,7 @@
 //! real child processes, a real SQLite file and real git worktrees: at
 //! once under `on_blocked: split`, or by the person's `decide ... split`.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use support::git::{git, mission_in_repository};

@@ -3,7 +3,7 @@
 //! child processes. Tasks wait for files the test creates, so the test
 //! decides when the mission moves on.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use support::{Running, event_type};

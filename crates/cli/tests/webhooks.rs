@@ -4,7 +4,7 @@
 //! configuration, and a run killed with SIGKILL whose resume sends what
 //! was owed and never what was delivered.
 
-mod support;
+use crate::support;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};

@@ -8,7 +8,7 @@
 //! to a file; the record must hold exactly one success. A mission with a
 //! repository gets its worker's pushed work on its integration branch.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use support::Running;

@@ -3,7 +3,7 @@
 //! integration branch, with real git repositories and real child
 //! processes. The person's branch and working tree never change.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use support::git::{git, mission_in_repository, person_view};

@@ -3,7 +3,7 @@
 //! request-rate limit. (The 20-task mission under a rate limit is in
 //! openai.rs; the limiter is the same code.)
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 use support::{API_GUARD, api_spec, last_usage, run_api_scenario, run_attempt};

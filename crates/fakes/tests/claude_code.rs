@@ -4,7 +4,7 @@
 //! the fake to be mid-run waits for an event, and a fake that must hold on
 //! waits for a file the test creates.
 
-mod support;
+use crate::support;
 
 use serde_json::json;
 use std::fs;

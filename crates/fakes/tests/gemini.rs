@@ -3,7 +3,7 @@
 //! Durations here are hang guards, never what is measured: a test that needs
 //! the fake to be mid-run waits for an event.
 
-mod support;
+use crate::support;
 
 use serde_json::json;
 use std::fs;

@@ -2,7 +2,7 @@
 //! scenario's outcome and reports, the request it sends, and a mission of
 //! 20 tasks under a request-rate limit on the real mission actor.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! The read endpoints and the guards, over real HTTP on loopback, against
 //! a mission the real engine recorded in a real SQLite file.
 
-mod support;
+use crate::support;
 
 use serde_json::{Value, json};
 use std::os::unix::fs::PermissionsExt;

@@ -11,9 +11,8 @@
 //! `TECHLEAD_REQUIRE_BROWSER=1` (CI), where that is a failure. With
 //! `TECHLEAD_SCREENSHOTS=<dir>` it saves what the browser showed.
 
-#[path = "support/demo.rs"]
-mod demo;
-mod support;
+use crate::support;
+use crate::support::demo;
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};

@@ -3,7 +3,7 @@
 //! and carried out by the mission's writer (a live run at once, or the
 //! next run); what cannot be decided is refused with the reason.
 
-mod support;
+use crate::support;
 
 use serde_json::{Value, json};
 use std::sync::Arc;

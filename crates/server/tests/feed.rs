@@ -2,7 +2,7 @@
 //! mission: disconnect mid-mission, reconnect with `Last-Event-ID`, and
 //! every event arrives exactly once, in order.
 
-mod support;
+use crate::support;
 
 use serde_json::{Value, json};
 use std::sync::Arc;

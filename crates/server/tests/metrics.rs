@@ -3,7 +3,7 @@
 //! fails once then succeeds, one fails every time (so its dependent is
 //! blocked), one is rate limited once (pausing its executor) then succeeds.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use support::{Fixture, Served, task, within};

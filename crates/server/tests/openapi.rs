@@ -2,7 +2,7 @@
 //! docs/openapi.json, and it describes every route the server has. Change
 //! crates/server/src/openapi.json deliberately, then copy it to docs/.
 
-mod support;
+use crate::support;
 
 use serde_json::Value;
 use support::{Fixture, Served, within};

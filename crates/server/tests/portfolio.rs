@@ -2,7 +2,7 @@
 //! missions recorded and not run yet share an agent, a third ran to its
 //! end and holds nobody (docs/portfolio.md).
 
-mod support;
+use crate::support;
 
 use support::{Fixture, Served, task};
 use techlead_core::state::MissionStatus;

@@ -6,7 +6,7 @@
 //! when no PostgreSQL server can be started, unless
 //! `TECHLEAD_REQUIRE_POSTGRES=1`.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

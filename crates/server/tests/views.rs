@@ -5,9 +5,8 @@
 //! browser's session (the page without a token, the cookie, the Origin a
 //! cookie-borne change needs).
 
-#[path = "support/demo.rs"]
-mod demo;
-mod support;
+use crate::support;
+use crate::support::demo;
 
 use support::{Fixture, Served, task, within};
 use techlead_core::state::{Event, MissionStatus};

@@ -4,7 +4,7 @@
 //! checks hold for the handshake. A burst reaches many WebSocket and SSE
 //! clients at once, each complete and in order.
 
-mod support;
+use crate::support;
 
 use serde_json::{Value, json};
 use std::sync::Arc;

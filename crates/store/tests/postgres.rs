@@ -4,7 +4,7 @@
 //! calls from inside a tokio runtime (the engine's and the server's), and
 //! the notifications the server's live feeds listen for.
 
-mod support;
+use crate::support;
 
 use postgres::fallible_iterator::FallibleIterator;
 use std::sync::{Arc, Barrier};

@@ -3,7 +3,7 @@
 //! missions asking at once never both get the last one; rows of runs that
 //! are not alive are ignored; priority decides who goes first.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};

@@ -2,7 +2,7 @@
 //! foreign, damaged and newer files refused untouched. Everything else is
 //! tested on both backends in store.rs.
 
-mod support;
+use crate::support;
 
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};

@@ -4,7 +4,7 @@
 //! lock (also held by another process, and released when it is killed),
 //! and what survives a crash.
 
-mod support;
+use crate::support;
 
 use jiff::Timestamp;
 use std::io::{BufRead, BufReader};
@@ -478,6 +478,13 @@ fn claims_and_withdrawals_move_the_task_rows(db) {
 }
 }
 
+/// The full name of `child_process_helper` in this test binary: its
+/// module path without the binary's own name.
+fn helper_test_name() -> String {
+    let module = module_path!().split_once("::").map_or("", |(_, m)| m);
+    format!("{module}::child_process_helper")
+}
+
 /// Runs this test binary again as a helper process (see
 /// `child_process_helper`), killed when dropped.
 struct Helper {
@@ -490,7 +497,7 @@ impl Helper {
         let mut child = Command::new(std::env::current_exe().unwrap())
             .args([
                 "--exact",
-                "child_process_helper",
+                &helper_test_name(),
                 "--nocapture",
                 "--test-threads=1",
             ])

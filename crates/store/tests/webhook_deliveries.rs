@@ -2,7 +2,7 @@
 //! back in order, kept across reopening, refused for a mission the
 //! database does not have; on both backends.
 
-mod support;
+use crate::support;
 
 use jiff::Timestamp;
 use support::both;

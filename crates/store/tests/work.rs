@@ -4,7 +4,7 @@
 //! cancelled attempt stops, and a coordinator taking over keeps what is
 //! live and expires the rest.
 
-mod support;
+use crate::support;
 
 use std::sync::{Arc, Barrier};
 use support::mission::{abc, at};

@@ -9,6 +9,7 @@
 #![allow(dead_code)] // each test binary uses its own part of this module
 
 pub mod burst;
+pub mod demo;
 pub mod ws;
 
 use std::future::Future;
