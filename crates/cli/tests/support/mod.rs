@@ -7,9 +7,6 @@
 //! appeared); every wait has a generous deadline that only exists to turn a
 //! hang into a failure.
 
-#![allow(dead_code)] // each test binary uses its own part of this module
-
-// Only the binaries that test missions with a `repository:` use it.
 pub mod git;
 
 use std::io::{BufRead, BufReader};

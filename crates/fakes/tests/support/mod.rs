@@ -4,8 +4,6 @@
 //!
 //! Durations here are hang guards, never what is measured.
 
-#![allow(dead_code)]
-
 use serde_json::{Value, json};
 use std::fs;
 use std::path::{Path, PathBuf};

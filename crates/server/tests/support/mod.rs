@@ -6,8 +6,6 @@
 //! Waits are on conditions, each under a deadline that only turns a hang
 //! into a failure.
 
-#![allow(dead_code)] // each test binary uses its own part of this module
-
 pub mod burst;
 pub mod demo;
 pub mod ws;

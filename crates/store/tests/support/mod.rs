@@ -2,9 +2,6 @@
 //! temporary directory, or a fresh database on the throwaway PostgreSQL
 //! server (crates/testdb). `both!` writes a test once and runs it on each.
 
-// Each test binary uses its own part of this.
-#![allow(dead_code, unused_macros, unused_imports)]
-
 use techlead_store::Store;
 
 /// Defines `mod $name` with a test per backend, `sqlite` and `postgres`,
