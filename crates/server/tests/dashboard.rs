@@ -16,6 +16,7 @@ use crate::support::demo;
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -39,7 +40,9 @@ fn on_path(name: &str, usual: &str) -> Option<PathBuf> {
         .find(|p| p.exists())
 }
 
-/// chromedriver and a browser session in a fresh profile; ended on drop.
+/// chromedriver and a browser session in a fresh profile; ended on drop,
+/// browser included: chromedriver runs in a process group of its own, and
+/// the whole group is killed, so that no Chromium outlives the test.
 struct Browser {
     client: Client,
     driver: Child,
@@ -48,7 +51,9 @@ struct Browser {
 
 impl Drop for Browser {
     fn drop(&mut self) {
-        let _ = self.driver.kill();
+        if let Some(group) = rustix::process::Pid::from_raw(self.driver.id() as i32) {
+            let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+        }
         let _ = self.driver.wait();
     }
 }
@@ -70,6 +75,7 @@ async fn browser() -> Option<Browser> {
         .port();
     let driver = Command::new(driver_path)
         .arg(format!("--port={port}"))
+        .process_group(0)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
