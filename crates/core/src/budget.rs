@@ -30,7 +30,12 @@ pub fn mission_spent(state: &MissionState) -> Spent {
 /// Whether any budget applies to the mission or one of its tasks, so that
 /// missions without one pay nothing for the checks.
 pub fn any(state: &MissionState) -> bool {
-    !state.budget.is_unlimited() || state.plan.tasks.iter().any(|t| !t.budget.is_unlimited())
+    !state.budget.is_unlimited()
+        || state
+            .plan
+            .tasks
+            .iter()
+            .any(|t| !t.detail.budget.is_unlimited())
 }
 
 /// What task `t` has spent over all its attempts.
@@ -59,7 +64,7 @@ pub fn exhausted(state: &MissionState, ready: &[usize]) -> Option<String> {
         ));
     }
     ready.iter().find_map(|&t| {
-        let budget = &state.plan.tasks[t].budget;
+        let budget = &state.plan.tasks[t].detail.budget;
         if budget.is_unlimited() {
             return None;
         }
@@ -80,6 +85,7 @@ pub fn exhausted(state: &MissionState, ready: &[usize]) -> Option<String> {
 /// mission's shared with the attempts already running.
 pub fn attempt_cap(state: &MissionState, t: usize, running: usize) -> Option<f64> {
     let task = state.plan.tasks[t]
+        .detail
         .budget
         .usd
         .map(|usd| usd - task_spent(state, t).usd);

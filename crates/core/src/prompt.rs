@@ -19,8 +19,8 @@ pub fn render(state: &MissionState, t: usize) -> String {
         let _ = writeln!(out, "{}\n", task.description.trim());
     }
     stand_in(&mut out, state, t);
-    list(&mut out, "## Done means", &task.acceptance);
-    let checks: Vec<String> = task.gates.iter().map(|g| g.describe()).collect();
+    list(&mut out, "## Done means", &task.detail.acceptance);
+    let checks: Vec<String> = task.detail.gates.iter().map(|g| g.describe()).collect();
     list(&mut out, "## Checks your work must pass", &checks);
     rejection(&mut out, state, t);
     split(&mut out, state, t);
@@ -56,7 +56,7 @@ const SPECIALIST_QUOTE: usize = 2_000;
 /// For a task whose agent the library lacks: who the agent stands in for,
 /// and how the closest specialists work.
 fn stand_in(out: &mut String, state: &MissionState, t: usize) {
-    let Some(stand_in) = &state.plan.tasks[t].stands_in_for else {
+    let Some(stand_in) = &state.plan.tasks[t].detail.stands_in_for else {
         return;
     };
     let _ = writeln!(

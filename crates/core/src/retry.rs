@@ -54,7 +54,7 @@ fn retry_or_fail(state: &MissionState, task: usize, now: Timestamp) -> NextStep 
             at,
         };
     }
-    match &plan.backup {
+    match &plan.detail.backup {
         Some(backup) if backup != current => NextStep::Retry {
             agent: backup.clone(),
             at: now + delay(&state.plan, &plan.id, 1, state.tasks[task].attempts.len()),

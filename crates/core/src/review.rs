@@ -134,9 +134,9 @@ pub fn question(state: &MissionState, t: usize, instructions: &str) -> Question 
     if !task.description.is_empty() {
         let _ = writeln!(out, "## The task\n\n{}\n", task.description.trim());
     }
-    if !task.acceptance.is_empty() {
+    if !task.detail.acceptance.is_empty() {
         let _ = writeln!(out, "## Done means\n");
-        for line in &task.acceptance {
+        for line in &task.detail.acceptance {
             let _ = writeln!(out, "- {}", line.trim());
         }
         out.push('\n');

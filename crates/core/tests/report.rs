@@ -11,6 +11,7 @@ use techlead_core::state::{
     AttemptOutcome, Decision, DoneItem, DoneState, EscalationKind, Event, EventRecord, MissionPlan,
     MissionState, MissionStatus, NextStep, TaskPlan,
 };
+use techlead_core::state::{Rare, TaskDetail};
 
 const EPOCH: i64 = 1_750_000_000;
 const HOSTILE: &str = "<script>alert(\"x\")</script> | a & b";
@@ -30,7 +31,10 @@ fn task(id: &str, depends_on: &[&str], hours: f64) -> TaskPlan {
         command: Some(vec!["true".to_string()]),
         timeout_ms: 60_000,
         retries: 1,
-        estimate_hours: Some(hours),
+        detail: Rare::of(TaskDetail {
+            estimate_hours: Some(hours),
+            ..Default::default()
+        }),
         ..Default::default()
     }
 }
@@ -163,7 +167,7 @@ fn failed() -> AttemptOutcome {
 /// definition of done's check passes.
 fn succeeded_mission() -> Log {
     let mut api = task("API", &["SPEC"], 2.0);
-    api.backup = Some("rescuer".into());
+    api.detail.backup = Some("rescuer".into());
     let mut ui = task("UI", &["SPEC"], 1.0);
     ui.title = HOSTILE.into();
     let mut log = Log::new(plan(vec![

@@ -13,6 +13,7 @@ use techlead_core::state::{
     MergeStrategy, MissionPlan, MissionState, MissionStatus, NextStep, PhasePlan, PlanError,
     Report, RepositoryPlan, StateError, TaskPlan, TaskState, TaskStatus,
 };
+use techlead_core::state::{Rare, TaskDetail};
 use techlead_core::{Priority, dispatch};
 
 // ---------------------------------------------------------------------------
@@ -31,13 +32,16 @@ fn task(id: &str, depends_on: &[&str], phase: Option<usize>) -> TaskPlan {
         title: format!("Do {id}"),
         priority: Priority::Medium,
         depends_on: depends_on.iter().map(|d| d.to_string()).collect(),
-        phase,
         agent: "coder".to_string(),
         executor: "command".to_string(),
         command: Some(vec!["true".to_string()]),
         timeout_ms: 60_000,
         retries: 2,
-        estimate_hours: Some(1.0),
+        detail: Rare::of(TaskDetail {
+            phase,
+            estimate_hours: Some(1.0),
+            ..Default::default()
+        }),
         ..Default::default()
     }
 }
@@ -483,7 +487,7 @@ fn a_phased_mission_goes_from_created_to_succeeded() {
 #[test]
 fn retries_move_to_the_backup_agent_then_succeed() {
     let mut a = task("a", &[], None);
-    a.backup = Some("backup".to_string());
+    a.detail.backup = Some("backup".to_string());
     a.retries = 1;
     let mut m = Mission::new(plan(Vec::new(), vec![a]));
     m.ok(run(1)).ok(start("a", 1));
@@ -1744,11 +1748,11 @@ fn arb_plan(ordered: bool) -> impl Strategy<Value = MissionPlan> {
                             (in_phase[i] < phases.len()).then_some(in_phase[i]),
                         );
                         t.retries = retries;
-                        t.backup = backup.then(|| "backup".to_string());
-                        t.estimate_hours = estimate;
+                        t.detail.backup = backup.then(|| "backup".to_string());
+                        t.detail.estimate_hours = estimate;
                         t.remaining_hours = estimate.unwrap_or(0.0);
                         if mask & 0x80 != 0 {
-                            t.gates = GATES[..task_gates]
+                            t.detail.gates = GATES[..task_gates]
                                 .iter()
                                 .map(|g| command_gate(g))
                                 .collect();
@@ -2002,7 +2006,7 @@ fn retry_or_fail(state: &MissionState, t: usize, flavor: u8, now: i64) -> NextSt
             at,
         }
     } else {
-        match &plan.backup {
+        match &plan.detail.backup {
             Some(backup) if *backup != task.agent => NextStep::Retry {
                 agent: backup.clone(),
                 at,
@@ -2218,7 +2222,7 @@ fn json_round_trip(record: &EventRecord) -> Result<(), TestCaseError> {
 }
 
 fn phase_members(state: &MissionState, p: usize) -> impl Iterator<Item = usize> + '_ {
-    (0..state.plan.tasks.len()).filter(move |&t| state.plan.tasks[t].phase == Some(p))
+    (0..state.plan.tasks.len()).filter(move |&t| state.plan.tasks[t].detail.phase == Some(p))
 }
 
 fn dep_indices(state: &MissionState, t: usize) -> impl Iterator<Item = usize> + '_ {
@@ -2447,7 +2451,7 @@ fn check_should_invariants(s: &MissionState, now: i64) -> Result<(), TestCaseErr
                     s.plan.tasks[d].id
                 );
             }
-            if let Some(phase) = s.plan.tasks[t].phase {
+            if let Some(phase) = s.plan.tasks[t].detail.phase {
                 for p in 0..phase {
                     prop_assert!(
                         phase_members(s, p).all(|m| s.tasks[m].status.lets_dependents_start())
@@ -2466,7 +2470,7 @@ fn check_should_invariants(s: &MissionState, now: i64) -> Result<(), TestCaseErr
             let by_dependency = dep_indices(s, t).any(|d| {
                 s.plan.tasks[d].id == by && matches!(s.tasks[d].status, T::Failed | T::Blocked)
             });
-            let by_phase = s.plan.tasks[t].phase.is_some_and(|phase| {
+            let by_phase = s.plan.tasks[t].detail.phase.is_some_and(|phase| {
                 (0..phase).any(|p| by == format!("phase:{}", s.plan.phases[p].name) && dead(p))
             });
             // Until the writer records it, a task whose blocker a
@@ -2475,6 +2479,7 @@ fn check_should_invariants(s: &MissionState, now: i64) -> Result<(), TestCaseErr
             let freed = s.newly_unblocked().contains(&t)
                 || dep_indices(s, t).any(|d| matches!(s.tasks[d].status, T::Failed | T::Blocked))
                 || s.plan.tasks[t]
+                    .detail
                     .phase
                     .is_some_and(|phase| (0..phase).any(dead));
             prop_assert!(
@@ -2980,12 +2985,12 @@ fn gate_verdict(
 /// Two independent tasks with gates, in a mission with a repository.
 fn gated(wip_limit: u32) -> MissionPlan {
     let mut a = task("a", &[], None);
-    a.gates = GATES.iter().map(|g| command_gate(g)).collect();
+    a.detail.gates = GATES.iter().map(|g| command_gate(g)).collect();
     a.retries = 1;
     let mut b = task("b", &[], None);
-    b.needs = vec!["api/openapi.yaml".to_string()];
+    b.detail.needs = vec!["api/openapi.yaml".to_string()];
     let mut c = task("c", &["a"], None);
-    c.needs = vec!["api/".to_string(), "docs/guide.md".to_string()];
+    c.detail.needs = vec!["api/".to_string(), "docs/guide.md".to_string()];
     let mut plan = plan(Vec::new(), vec![a, b, c]);
     plan.repository = Some(Box::new(repository(wip_limit)));
     plan

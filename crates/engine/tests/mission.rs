@@ -118,7 +118,7 @@ async fn retries_then_the_backup_then_failure_blocks_dependents_only() {
         "echo \"$TECHLEAD_AGENT $TECHLEAD_ATTEMPT\" >> tries; exit 1",
     );
     flaky.retries = 1;
-    flaky.backup = Some("rescuer".into());
+    flaky.detail.backup = Some("rescuer".into());
     let plan = f.plan(vec![
         flaky,
         task("AFTER", &["FLAKY"], "true"),
@@ -174,9 +174,9 @@ async fn too_many_failures_pause_dispatch_and_raise_an_escalation() {
 async fn a_failing_phase_gate_blocks_the_next_phase() {
     let f = Fixture::new();
     let mut first = task("FIRST", &[], "true");
-    first.phase = Some(0);
+    first.detail.phase = Some(0);
     let mut second = task("SECOND", &[], "echo ran > second");
-    second.phase = Some(1);
+    second.detail.phase = Some(1);
     let mut plan = f.plan(vec![first, second]);
     plan.phases = vec![
         PhasePlan {

@@ -469,7 +469,11 @@ async fn rehearse_the_example(seed: u64) -> (MissionStatus, Vec<(String, u32, St
     let config = SimulateConfig::default()
         .with_seed(seed)
         .with_failure_rate(0.3)
-        .with_estimates(plan.tasks.iter().map(|t| (t.id.clone(), t.estimate_hours)));
+        .with_estimates(
+            plan.tasks
+                .iter()
+                .map(|t| (t.id.clone(), t.detail.estimate_hours)),
+        );
     let db = dir.path().join("techlead.db");
     let id = SqliteStore::open(&db)
         .unwrap()

@@ -209,7 +209,7 @@ fn task(id: &str, script: &str) -> TaskPlan {
 /// the person is asked).
 fn rejected_task(id: &str) -> TaskPlan {
     let mut task = task(id, "true");
-    task.gates = vec![GatePlan::Command {
+    task.detail.gates = vec![GatePlan::Command {
         name: "tests".into(),
         run: "echo 'test_booking failed'; exit 1".into(),
         timeout_ms: 30_000,
@@ -498,10 +498,10 @@ async fn a_slipping_forecast_is_delivered_as_forecast_slipped() {
     let (receiver, url) = Receiver::start(|_| (200, None)).await;
     // 0.0001 h is 0.36 s: SLOW takes about five times its estimate.
     let mut slow = task("SLOW", "sleep 2");
-    slow.estimate_hours = Some(0.0001);
+    slow.detail.estimate_hours = Some(0.0001);
     let mut tail = task("TAIL", "true");
     tail.depends_on = vec!["SLOW".into()];
-    tail.estimate_hours = Some(0.0001);
+    tail.detail.estimate_hours = Some(0.0001);
     let plan = f.plan(vec![slow, tail], &url, &[HookEvent::ForecastSlipped]);
     let id = f
         .store()

@@ -112,13 +112,19 @@ pub async fn task(
             let fields = answer.as_object_mut().expect("a task summary is an object");
             for (key, value) in [
                 ("description", json!(plan.description)),
-                ("acceptance", json!(plan.acceptance)),
-                ("backup", json!(plan.backup)),
+                ("acceptance", json!(plan.detail.acceptance)),
+                ("backup", json!(plan.detail.backup)),
                 ("timeout_ms", json!(plan.timeout_ms)),
                 ("retries", json!(plan.retries)),
                 (
                     "gates",
-                    json!(plan.gates.iter().map(GatePlan::name).collect::<Vec<_>>()),
+                    json!(
+                        plan.detail
+                            .gates
+                            .iter()
+                            .map(GatePlan::name)
+                            .collect::<Vec<_>>()
+                    ),
                 ),
                 ("attempts", json!(state_of.attempts)),
                 ("retry_at", json!(state_of.retry_at)),
@@ -263,8 +269,8 @@ fn plan_summary(state: &MissionState) -> Value {
             "executor": t.executor,
             "priority": t.priority,
             "depends_on": t.depends_on,
-            "external": t.external,
-            "phase": t.phase.map(|p| plan.phases.get(p).map_or("", |p| p.name.as_str())),
+            "external": t.detail.external,
+            "phase": t.detail.phase.map(|p| plan.phases.get(p).map_or("", |p| p.name.as_str())),
         })).collect::<Vec<_>>(),
         "repository": plan.repository,
         "definition_of_done": plan.done_when.iter().enumerate().map(|(i, item)| json!({
@@ -292,7 +298,7 @@ fn task_summary(state: &MissionState, t: usize) -> Value {
         "agent": task.agent,
         "executor": plan.executor,
         "priority": plan.priority,
-        "phase": plan.phase.and_then(|p| state.plan.phases.get(p)).map(|p| p.name.as_str()),
+        "phase": plan.detail.phase.and_then(|p| state.plan.phases.get(p)).map(|p| p.name.as_str()),
         "depends_on": plan.depends_on,
         "external": state.external_of(t).collect::<Vec<_>>(),
         "attempt_count": task.attempts.len(),

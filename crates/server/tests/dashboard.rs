@@ -404,7 +404,7 @@ async fn the_mission_list_shows_each_agents_allocation() {
     ] {
         let mut t = support::task(id, &[], "true");
         t.agent = agent.into();
-        t.estimate_hours = Some(hours);
+        t.detail.estimate_hours = Some(hours);
         fixture.create(&fixture.plan(vec![t]));
     }
     let served = Served::start(&fixture.db()).await;
@@ -453,7 +453,7 @@ async fn a_task_panel_names_the_other_missions_task_it_waits_for() {
     let client = &browser.client;
     let fixture = Fixture::new();
     let mut report = support::task("REPORT", &["SPEC"], "true");
-    report.external = vec![
+    report.detail.external = vec![
         techlead_core::state::ExternalDependency::parse("billing/API")
             .unwrap()
             .unwrap(),

@@ -11,7 +11,7 @@ use techlead_core::state::MissionStatus;
 fn builder_mission(fixture: &Fixture, id: &str, hours: f64) -> String {
     let mut t = task(id, &[], "true");
     t.agent = "builder".into();
-    t.estimate_hours = Some(hours);
+    t.detail.estimate_hours = Some(hours);
     let mut plan = fixture.plan(vec![t]);
     plan.agent_limits = vec![("builder".into(), 2)];
     fixture.create(&plan)

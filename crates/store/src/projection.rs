@@ -174,7 +174,7 @@ pub(crate) fn project_created<W: Writer>(
                 v(&task.id),
                 v(position as i64),
                 v(&task.title),
-                v(task.phase.map(|p| p as i64)),
+                v(task.detail.phase.map(|p| p as i64)),
                 v(task.priority.as_str()),
                 v(&task.agent),
                 v(&task.executor),

@@ -90,7 +90,7 @@ fn escalations_line(id: &str, state: &MissionState) -> Option<String> {
 /// Whether the mission's tasks pass through `checking`: they have gates,
 /// or their work merges into the integration branch.
 fn has_checks(state: &MissionState) -> bool {
-    state.plan.repository.is_some() || state.plan.tasks.iter().any(|t| !t.gates.is_empty())
+    state.plan.repository.is_some() || state.plan.tasks.iter().any(|t| !t.detail.gates.is_empty())
 }
 
 /// `demo-1 · running · 1 of 3 tasks succeeded, 1 running, 1 checking, ...`
@@ -224,7 +224,7 @@ fn external_waits(store: &dyn Store, state: &MissionState) -> Vec<(usize, String
 }
 
 fn tasks_table(state: &MissionState, waits: &[(usize, String)]) -> String {
-    let gated = state.plan.tasks.iter().any(|t| !t.gates.is_empty());
+    let gated = state.plan.tasks.iter().any(|t| !t.detail.gates.is_empty());
     let merging = state.plan.repository.is_some();
     let mut columns = vec![
         table::column("TASK", false),
@@ -273,7 +273,7 @@ fn tasks_table(state: &MissionState, waits: &[(usize, String)]) -> String {
 
 /// The last gate verdict on a task's work, as its table cell.
 fn gates_cell(state: &MissionState, t: usize) -> String {
-    let gates = &state.plan.tasks[t].gates;
+    let gates = &state.plan.tasks[t].detail.gates;
     if gates.is_empty() {
         return "—".to_string();
     }
@@ -342,6 +342,7 @@ fn last_check(state: &MissionState, t: usize) -> Option<LastCheck<'_>> {
 /// line of output), which comes last.
 fn rejection_reason(state: &MissionState, t: usize, check: &CheckResult) -> Option<String> {
     let review = state.plan.tasks[t]
+        .detail
         .gates
         .iter()
         .any(|g| matches!(g, GatePlan::Review { .. }) && g.name() == check.gate);
@@ -399,7 +400,7 @@ fn note(state: &MissionState, t: usize) -> String {
             Some((i, gate)) => format!(
                 "gate {} of {}: {}",
                 i + 1,
-                state.plan.tasks[t].gates.len(),
+                state.plan.tasks[t].detail.gates.len(),
                 gate.name()
             ),
             None if state.plan.repository.is_some() => {
@@ -529,7 +530,7 @@ fn status_json(id: &str, state: &MissionState, data_dir: &Path) -> serde_json::V
                 "summary": task.reports.summary,
                 "artifacts": task.reports.artifacts,
                 "decisions": task.reports.decisions,
-                "gates": plan.gates.iter().map(GatePlan::name).collect::<Vec<_>>(),
+                "gates": plan.detail.gates.iter().map(GatePlan::name).collect::<Vec<_>>(),
                 "checks": task.work.checks,
                 "last_check": last_check(state, t).map(|c| json!({
                     "attempt": c.attempt,

@@ -142,7 +142,7 @@ fn build<'a>(
     for &t in &kept {
         let task = &plan.tasks[t];
         let progress = left[t].as_ref().expect("kept tasks have progress");
-        let (estimate_hours, estimated) = match task.estimate_hours {
+        let (estimate_hours, estimated) = match task.detail.estimate_hours {
             Some(h) if h.is_finite() && h >= 0.0 => (h, true),
             _ => (DEFAULT_ESTIMATE_HOURS, false),
         };
@@ -204,7 +204,7 @@ fn predecessors(plan: &MissionPlan, index: &[u32], n: usize) -> Vec<Vec<u32>> {
     let mut preds: Vec<Vec<u32>> = vec![Vec::new(); n];
     let mut phase_tasks: Vec<Vec<usize>> = vec![Vec::new(); plan.phases.len()];
     for (t, task) in plan.tasks.iter().enumerate() {
-        if let Some(p) = task.phase.filter(|&p| p < phase_tasks.len()) {
+        if let Some(p) = task.detail.phase.filter(|&p| p < phase_tasks.len()) {
             phase_tasks[p].push(t);
         }
         if index[t] == u32::MAX {

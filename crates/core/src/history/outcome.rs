@@ -157,8 +157,8 @@ fn outcome(mission: &str, plan: &TaskPlan, task: &TaskState) -> TaskOutcome {
             .attempts
             .last()
             .map_or_else(|| plan.agent.clone(), |a| a.agent.clone()),
-        estimate_hours: plan.estimate_hours,
-        budget_usd: plan.budget.usd,
+        estimate_hours: plan.detail.estimate_hours,
+        budget_usd: plan.detail.budget.usd,
         duration_ms: task.attempts.iter().filter_map(|a| a.duration_ms).sum(),
         cost_usd: task.attempts.iter().map(cost).sum(),
         tokens: task.attempts.iter().map(tokens).sum(),

@@ -242,7 +242,7 @@ fn tasks(state: &MissionState, moments: &Moments) -> Vec<TaskLine> {
             status: task.status,
             attempts: task.attempts.len(),
             worked_ms: task.attempts.iter().filter_map(|a| a.duration_ms).sum(),
-            estimate_hours: plan.estimate_hours,
+            estimate_hours: plan.detail.estimate_hours,
             cost_usd: crate::budget::task_spent(state, t).usd,
             finished_at: moments.task_done[t],
             summary: task.reports.summary.clone(),

@@ -115,7 +115,7 @@ fn succeeded(plan: &TaskPlan, task: &TaskState, last: &AttemptState) -> String {
     if &last.agent == first {
         return format!("succeeded on attempt {} ({})", last.number, last.agent);
     }
-    if plan.backup.as_ref() == Some(&last.agent) {
+    if plan.detail.backup.as_ref() == Some(&last.agent) {
         format!(
             "the backup agent {} took over and succeeded on attempt {}",
             last.agent, last.number

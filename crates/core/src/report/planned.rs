@@ -66,7 +66,7 @@ fn as_mission(plan: &MissionPlan) -> Mission {
         })
         .collect();
     for (t, task) in plan.tasks.iter().enumerate() {
-        if let Some(phase) = task.phase.and_then(|p| phases.get_mut(p)) {
+        if let Some(phase) = task.detail.phase.and_then(|p| phases.get_mut(p)) {
             phase.tasks.push(t);
         }
     }
@@ -106,8 +106,8 @@ fn as_task(task: &crate::state::TaskPlan) -> Task {
         backup: None,
         priority: task.priority,
         depends_on: task.depends_on.clone(),
-        external: task.external.clone(),
-        estimate_hours: task.estimate_hours,
+        external: task.detail.external.clone(),
+        estimate_hours: task.detail.estimate_hours,
         timeout: None,
         retries: None,
         executor: None,
@@ -118,7 +118,7 @@ fn as_task(task: &crate::state::TaskPlan) -> Task {
         needs: Vec::new(),
         paths: Vec::new(),
         budget: None,
-        phase: task.phase,
+        phase: task.detail.phase,
         spans: Default::default(),
     }
 }

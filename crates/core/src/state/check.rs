@@ -19,7 +19,7 @@ impl MissionState {
     /// Whether a succeeded attempt of task `t` still has gates to pass or
     /// work to merge before the task is done.
     pub fn needs_check(&self, t: usize) -> bool {
-        !self.plan.tasks[t].gates.is_empty() || self.plan.repository.is_some()
+        !self.plan.tasks[t].detail.gates.is_empty() || self.plan.repository.is_some()
     }
 
     /// Tasks whose work waits for its gates or its merge.
@@ -34,7 +34,7 @@ impl MissionState {
             return None;
         }
         let done = self.checks_of_last_attempt(t).count();
-        self.plan.tasks[t].gates.get(done).map(|g| (done, g))
+        self.plan.tasks[t].detail.gates.get(done).map(|g| (done, g))
     }
 
     /// Whether task `t` passed every gate and now waits to be accepted
@@ -194,7 +194,8 @@ impl MissionState {
 /// files their branches changed.
 pub fn missing_needs(state: &MissionState, t: usize) -> Vec<String> {
     let plan = &state.plan.tasks[t];
-    plan.needs
+    plan.detail
+        .needs
         .iter()
         .filter(|need| {
             !plan.depends_on.iter().any(|d| {
@@ -227,7 +228,8 @@ fn has(state: &super::fold::TaskState, path: &str) -> bool {
 /// The declared artifacts a task's work does not have: neither reported
 /// (`::artifact`) nor among the files its branch changed.
 pub fn missing_artifacts<'a>(plan: &'a TaskPlan, state: &super::fold::TaskState) -> Vec<&'a str> {
-    plan.artifacts
+    plan.detail
+        .artifacts
         .iter()
         .filter(|a| !has(state, a))
         .map(String::as_str)

@@ -462,7 +462,7 @@ pub fn escalation_history(
 fn recommend(kind: EscalationKind, tasks: &[String], plan: &super::plan::MissionPlan) -> String {
     let backup = tasks.first().and_then(|t| {
         let task = plan.tasks.iter().find(|p| &p.id == t)?;
-        task.backup.clone().filter(|b| b != &task.agent)
+        task.detail.backup.clone().filter(|b| b != &task.agent)
     });
     match kind {
         EscalationKind::AgentBlocked => "give the agent what it says it needs (a credential, a decision, a file), then retry; skip if the task can wait".into(),

@@ -268,7 +268,7 @@ pub(super) fn waits(plan: &super::plan::MissionPlan) -> Vec<ExternalWait> {
         .iter()
         .enumerate()
         .flat_map(|(t, task)| {
-            task.external.iter().map(move |on| ExternalWait {
+            task.detail.external.iter().map(move |on| ExternalWait {
                 task: t,
                 on: on.clone(),
                 state: ExternalState::Waiting,

@@ -899,7 +899,7 @@ impl MissionState {
         let Some(name) = by.strip_prefix("phase:") else {
             return false;
         };
-        let earlier = plan.phase.unwrap_or(0);
+        let earlier = plan.detail.phase.unwrap_or(0);
         (0..earlier).any(|q| self.plan.phases[q].name == name && self.phase_dead(q))
     }
 
@@ -1167,6 +1167,7 @@ impl MissionState {
             return Some(on);
         }
         let closed = plan
+            .detail
             .phase
             .and_then(|p| (0..p).find(|&q| self.phase_dead(q)))?;
         Some(format!("phase:{}", self.plan.phases[closed].name))

@@ -60,8 +60,8 @@ impl Index {
                 dependents[dependency].push(t);
                 unmet[t] += 1;
             }
-            unmet[t] += task.external.len() as u32;
-            if let Some(p) = task.phase {
+            unmet[t] += task.detail.external.len() as u32;
+            if let Some(p) = task.detail.phase {
                 phase_tasks[p].push(t);
             }
         }
@@ -124,7 +124,7 @@ impl Index {
     fn enqueue_if_ready(&mut self, t: usize, plan: &MissionPlan, status: TaskStatus) {
         if status == TaskStatus::Pending
             && self.unmet[t] == 0
-            && self.phase_open(plan.tasks[t].phase)
+            && self.phase_open(plan.tasks[t].detail.phase)
         {
             self.ready.insert(self.keys[t]);
         }
@@ -191,7 +191,7 @@ impl Index {
             self.unmet[dependent] -= 1;
             self.enqueue_if_ready(dependent, plan, status_of(dependent));
         }
-        if let Some(p) = plan.tasks[t].phase {
+        if let Some(p) = plan.tasks[t].detail.phase {
             self.phase_succeeded[p] += 1;
             self.reopen(plan, status_of, gates_passed);
         }
@@ -239,7 +239,7 @@ impl Index {
             self.unmet.push(0);
             self.keys.push(key(t, task));
             self.counts[slot(TaskStatus::Pending)] += 1;
-            if let Some(p) = task.phase {
+            if let Some(p) = task.detail.phase {
                 self.phase_tasks[p].push(t);
             }
         }
@@ -273,7 +273,7 @@ impl Index {
                 self.blockable.insert(dependent);
             }
         }
-        if let Some(p) = plan.tasks[t].phase {
+        if let Some(p) = plan.tasks[t].detail.phase {
             self.phase_dead(p, status_of);
         }
     }

@@ -34,7 +34,8 @@ pub use fold::{
 };
 pub use plan::{
     AgentPlan, Budget, Checkout, DoneItem, ForecastPlan, GatePlan, MergeStrategy, MissionPlan,
-    OnBlocked, PhasePlan, PlanError, RepositoryPlan, Resolve, StandIn, Standing, TaskPlan,
+    OnBlocked, PhasePlan, PlanError, RepositoryPlan, Resolve, StandIn, Standing, TaskDetail,
+    TaskPlan,
 };
 pub use rare::{Empty, Rare};
 pub use status::{IllegalTransition, MissionStatus, TaskStatus};

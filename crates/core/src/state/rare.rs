@@ -11,7 +11,7 @@
 //! equality (the property tests compare replays) nor its JSON depend on
 //! whether the box was ever made.
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 use std::ops::{Deref, DerefMut};
 
@@ -29,6 +29,17 @@ pub struct Rare<T: Empty>(Option<Box<T>>);
 impl<T: Empty> Rare<T> {
     pub const fn new() -> Self {
         Rare(None)
+    }
+}
+
+impl<T: Empty + PartialEq> Rare<T> {
+    /// `value`, allocated only when it is not the empty `T`.
+    pub fn of(value: T) -> Self {
+        if value == *T::empty() {
+            Rare(None)
+        } else {
+            Rare(Some(Box::new(value)))
+        }
     }
 }
 
@@ -76,11 +87,18 @@ impl<T: Empty + Serialize> Serialize for Rare<T> {
     }
 }
 
+/// Reads a `T`; one equal to the empty `T` allocates nothing.
+impl<'de, T: Empty + PartialEq + Deserialize<'de>> Deserialize<'de> for Rare<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        T::deserialize(deserializer).map(Rare::of)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[derive(Debug, Default, Clone, PartialEq, Serialize)]
+    #[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
     struct Group {
         names: Vec<String>,
         count: u32,
@@ -133,5 +151,23 @@ mod tests {
         let expected = r#"{"id":1,"names":[],"count":0}"#;
         assert_eq!(serde_json::to_string(&never).unwrap(), expected);
         assert_eq!(serde_json::to_string(&made).unwrap(), expected);
+    }
+
+    #[test]
+    fn a_flattened_group_reads_back_and_an_empty_one_allocates_nothing() {
+        #[derive(Debug, PartialEq, Serialize, Deserialize)]
+        struct Outer {
+            id: u32,
+            #[serde(flatten)]
+            group: Rare<Group>,
+        }
+        let empty: Outer = serde_json::from_str(r#"{"id":1,"names":[],"count":0}"#).unwrap();
+        assert!(empty.group.0.is_none(), "an empty group is not boxed");
+        let full: Outer = serde_json::from_str(r#"{"id":2,"names":["a"],"count":3}"#).unwrap();
+        assert!(full.group.0.is_some());
+        assert_eq!(full.group.names, ["a"]);
+        assert_eq!(full.group.count, 3);
+        let text = serde_json::to_string(&full).unwrap();
+        assert_eq!(serde_json::from_str::<Outer>(&text).unwrap(), full);
     }
 }

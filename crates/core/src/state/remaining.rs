@@ -38,7 +38,7 @@ pub fn hours_left(state: &MissionState, t: usize) -> (f64, bool) {
     if !unfinished(task.status) {
         return (0.0, true);
     }
-    let (hours, estimated) = match state.plan.tasks[t].estimate_hours {
+    let (hours, estimated) = match state.plan.tasks[t].detail.estimate_hours {
         Some(h) if h.is_finite() && h >= 0.0 => (h, true),
         _ => (DEFAULT_ESTIMATE_HOURS, false),
     };
@@ -121,7 +121,7 @@ fn waits(state: &MissionState) -> Vec<Vec<usize>> {
         .collect();
     let mut by_phase: Vec<Vec<usize>> = vec![Vec::new(); plan.phases.len()];
     for (t, task) in plan.tasks.iter().enumerate() {
-        if let Some(p) = task.phase.filter(|&p| p < by_phase.len()) {
+        if let Some(p) = task.detail.phase.filter(|&p| p < by_phase.len()) {
             by_phase[p].push(t);
         }
     }
@@ -133,7 +133,7 @@ fn waits(state: &MissionState) -> Vec<Vec<usize>> {
                 .iter()
                 .filter_map(|d| index.get(d.as_str()).copied())
                 .collect();
-            if let Some(p) = task.phase
+            if let Some(p) = task.detail.phase
                 && let Some(earlier) = by_phase[..p.min(by_phase.len())]
                     .iter()
                     .rev()

@@ -8,7 +8,8 @@
 
 use super::event::TaskPart;
 use super::fold::{MissionState, StateError};
-use super::plan::{Budget, TaskPlan};
+use super::plan::{Budget, TaskDetail, TaskPlan};
+use super::rare::Rare;
 use super::status::{TaskMove, TaskStatus};
 
 /// Most parts a task is split into: a longer list is a plan, not a split.
@@ -117,30 +118,32 @@ fn part_plans(parent: &TaskPlan, parts: &[TaskPart]) -> Vec<TaskPlan> {
             id: part.id.clone(),
             title: part.title.clone(),
             kind: parent.kind,
-            labels: parent.labels.clone(),
             description: part_description(parent, i, parts),
             priority: parent.priority,
             depends_on: match i {
                 0 => parent.depends_on.clone(),
                 _ => vec![parts[i - 1].id.clone()],
             },
-            // The task had started: what it waited for elsewhere is done.
-            external: Vec::new(),
-            phase: parent.phase,
             agent: parent.agent.clone(),
-            backup: parent.backup.clone(),
             executor: parent.executor.clone(),
             command: parent.command.clone(),
             timeout_ms: parent.timeout_ms,
             retries: parent.retries,
-            estimate_hours: parent.estimate_hours.map(|h| h / count as f64),
             remaining_hours: parent.remaining_hours,
-            acceptance: Vec::new(),
-            gates: parent.gates.clone(),
-            artifacts: Vec::new(),
-            needs: Vec::new(),
-            budget: Budget::default(),
-            stands_in_for: parent.stands_in_for.clone(),
+            detail: Rare::of(TaskDetail {
+                labels: parent.detail.labels.clone(),
+                // The task had started: what it waited for elsewhere is done.
+                external: Vec::new(),
+                phase: parent.detail.phase,
+                backup: parent.detail.backup.clone(),
+                estimate_hours: parent.detail.estimate_hours.map(|h| h / count as f64),
+                acceptance: Vec::new(),
+                gates: parent.detail.gates.clone(),
+                artifacts: Vec::new(),
+                needs: Vec::new(),
+                budget: Budget::default(),
+                stands_in_for: parent.detail.stands_in_for.clone(),
+            }),
         })
         .collect()
 }

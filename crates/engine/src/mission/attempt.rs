@@ -46,7 +46,7 @@ pub(super) fn spec<S: Store>(mission: &Mission<S>, task: usize) -> AttemptSpec {
         tools: agent.and_then(|a| a.tools.clone()),
         resume_session: resumable_session(&state.tasks[task]),
         budget_usd: techlead_core::budget::attempt_cap(state, task, mission.running.len()),
-        estimate_hours: plan.estimate_hours,
+        estimate_hours: plan.detail.estimate_hours,
     }
 }
 

@@ -92,7 +92,7 @@ impl Others {
 pub fn check_dependencies<S: Store + ?Sized>(store: &S, plan: &MissionPlan) -> Result<(), Error> {
     let mut others = Others::default();
     for task in &plan.tasks {
-        for on in &task.external {
+        for on in &task.detail.external {
             let Some(other) = others.look(store, &on.mission)? else {
                 continue;
             };

@@ -759,7 +759,7 @@ impl<S: Store + 'static> Mission<S> {
         }
         for t in claims.claim {
             let attempt = self.state.tasks[t].attempts.len() as u32 + 1;
-            if attempt == 1 && !self.state.plan.tasks[t].needs.is_empty() {
+            if attempt == 1 && !self.state.plan.tasks[t].detail.needs.is_empty() {
                 let missing = techlead_core::state::missing_needs(&self.state, t);
                 if !missing.is_empty() {
                     let task = self.state.plan.tasks[t].id.clone();

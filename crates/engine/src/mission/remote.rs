@@ -180,7 +180,7 @@ pub(super) fn dispatch<S: Store>(mission: &Mission<S>, task: usize, cancel: Canc
             attempt: spec.attempt,
         },
         executor: plan.executor.clone(),
-        labels: plan.labels.clone(),
+        labels: plan.detail.labels.clone(),
         spec: serde_json::to_string(&work_spec).expect("a spec serialises"),
     };
     let _ = remote.commands.send(Flight {

@@ -69,7 +69,7 @@ pub fn demo(fixture: &Fixture) -> Demo {
         let mut t = task(id, deps, script);
         t.agent = agent.into();
         t.title = title.into();
-        t.estimate_hours = Some(hours);
+        t.detail.estimate_hours = Some(hours);
         t
     };
     let tasks = vec![

@@ -6,6 +6,7 @@ use techlead_core::Priority;
 use techlead_core::state::{
     AttemptOutcome, EscalationKind, Event, MissionPlan, MissionStatus, NextStep, Report, TaskPlan,
 };
+use techlead_core::state::{Rare, TaskDetail};
 use techlead_store::Store;
 
 pub fn plan(name: &str, tasks: &[(&str, &[&str])]) -> MissionPlan {
@@ -27,13 +28,16 @@ pub fn plan(name: &str, tasks: &[(&str, &[&str])]) -> MissionPlan {
                 priority: Priority::High,
                 depends_on: deps.iter().map(|d| d.to_string()).collect(),
                 agent: "builder".to_string(),
-                backup: Some("fixer".to_string()),
                 executor: "command".to_string(),
                 command: Some(vec!["true".to_string()]),
                 timeout_ms: 1_000,
                 retries: 1,
-                estimate_hours: Some(1.5),
                 remaining_hours: 1.5,
+                detail: Rare::of(TaskDetail {
+                    backup: Some("fixer".to_string()),
+                    estimate_hours: Some(1.5),
+                    ..Default::default()
+                }),
                 ..Default::default()
             })
             .collect(),

@@ -123,7 +123,7 @@ impl Panel {
                     Some((i, gate)) => format!(
                         "gate {} of {}: {}",
                         i + 1,
-                        state.plan.tasks[t].gates.len(),
+                        state.plan.tasks[t].detail.gates.len(),
                         gate.name()
                     ),
                     None if state.plan.repository.is_some() => "merging".to_string(),
