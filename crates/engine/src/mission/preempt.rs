@@ -97,9 +97,12 @@ impl<S: Store + 'static> Mission<S> {
         Ok(())
     }
 
-    /// When to look for emergencies next.
+    /// When to look for emergencies next:
+    /// None while the store is away committing: the look needs it, and
+    /// the commit's return wakes the writer anyway (a time already past
+    /// would wake it again and again until then).
     pub(super) fn next_preemption_read(&self) -> Option<Instant> {
-        if self.emergency {
+        if self.emergency || self.store.is_none() {
             return None;
         }
         Some(
