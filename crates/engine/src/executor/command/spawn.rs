@@ -1,6 +1,6 @@
-//! `posix_spawn` with an environment prepared by the caller: the only
-//! `unsafe` code in techlead (docs/executors.md, "Cost per attempt", says
-//! why).
+//! `posix_spawn` with an environment prepared by the caller: with
+//! `arena`'s one `mallopt` call, the only `unsafe` code in techlead
+//! (docs/executors.md, "Cost per attempt", says why).
 //!
 //! std's `Command` copies the whole inherited environment into a map on
 //! every spawn that changes any variable (`capture_env`), which was most of
