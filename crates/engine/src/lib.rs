@@ -1,7 +1,7 @@
 //! techlead's I/O edge: agent files on disk, executors that run agents,
 //! and the mission actor that drives a mission durably.
 
-pub mod arena;
+pub mod malloc;
 pub mod executor;
 pub mod forecast;
 pub mod git;

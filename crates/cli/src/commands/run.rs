@@ -25,7 +25,7 @@ use techlead_engine::webhook::Webhooks;
 use techlead_store::Store;
 
 pub fn run(args: &RunArgs) -> Result<Outcome, CliError> {
-    techlead_engine::arena::share_one();
+    techlead_engine::malloc::tune_for_run();
     let resolved = resolve(args)?;
     let hooks = webhooks::prepare(&resolved.webhooks)?;
     let (mut store, path) = database::open(&args.database)?;
@@ -80,7 +80,7 @@ fn resolve(args: &RunArgs) -> Result<MissionPlan, CliError> {
 }
 
 pub fn resume(args: &ResumeArgs) -> Result<Outcome, CliError> {
-    techlead_engine::arena::share_one();
+    techlead_engine::malloc::tune_for_run();
     let (store, path) = database::open_existing(&args.database)?;
     let workers = workers(args.workers, args.repository_url.as_deref(), &path)?;
     let row = database::mission(&store, &path, Some(&args.mission))?;

@@ -1,5 +1,5 @@
 //! `posix_spawn` with an environment prepared by the caller: with
-//! `arena`'s one `mallopt` call, the only `unsafe` code in techlead
+//! `malloc`'s `mallopt` calls, the only `unsafe` code in techlead
 //! (docs/executors.md, "Cost per attempt", says why).
 //!
 //! std's `Command` copies the whole inherited environment into a map on
