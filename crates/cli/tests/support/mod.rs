@@ -249,7 +249,17 @@ impl Running {
         while let Ok(line) = self.lines.recv_timeout(HANG_GUARD) {
             self.seen.push(line);
         }
-        self.seen
+        std::mem::take(&mut self.seen)
+    }
+}
+
+/// A test that fails half way leaves no techlead running behind it.
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }
 
