@@ -18,7 +18,7 @@ use techlead_store::Store;
 use techlead_store::sqlite::SqliteStore;
 
 /// The attempt's environment, as the task's script saw it.
-fn attempt_env(dir: &Path) -> HashMap<String, String> {
+pub(crate) fn attempt_env(dir: &Path) -> HashMap<String, String> {
     std::fs::read_to_string(dir.join("env.txt"))
         .unwrap()
         .lines()
@@ -44,7 +44,7 @@ fn reports(db: &Path, mission: &str) -> Vec<Report> {
         .collect()
 }
 
-async fn call(
+pub(crate) async fn call(
     client: &rmcp::service::RunningService<rmcp::RoleClient, ()>,
     tool: &str,
     arguments: Value,

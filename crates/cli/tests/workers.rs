@@ -435,3 +435,117 @@ fn a_worker_needs_a_postgresql_database_and_known_labels() {
     out.expect_code(2);
     out.expect_stderr(&["workers need PostgreSQL", "x.db"]);
 }
+
+/// An agent on a worker gets a report socket and `techlead mcp` as on the
+/// coordinator's machine: what its MCP tools report reaches the mission's
+/// record, and `read_handoff` reads the shared database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_on_a_worker_reports_through_techlead_mcp() {
+    use crate::mcp::{attempt_env, call};
+    use rmcp::ServiceExt;
+    use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
+    use serde_json::json;
+    use techlead_core::state::{Event, Report};
+
+    let Some(db) = techlead_testdb::database() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let name = support::unique_name("workers-mcp");
+    let main = format!(
+        "env > '{}'; while [ ! -e '{}' ]; do sleep 0.05; done",
+        root.join("env.txt").display(),
+        root.join("finish").display()
+    );
+    support::write_mission(
+        root,
+        &format!(
+            "mission:\n  name: {name}\n  objective: report over MCP from a worker\n  defaults: {{executor: command}}\n\
+             tasks:\n\
+             \x20 - {{id: DEP, title: make the schema, command: [sh, -c, 'echo ::summary the schema is in db/schema.sql']}}\n\
+             \x20 - {{id: MAIN, title: build on it, depends_on: DEP, command: [sh, -c, {main:?}]}}\n"
+        ),
+    );
+    let worker_dir = root.join("w");
+    let worker = Running::start(
+        root,
+        &[
+            "worker",
+            "--db",
+            &db.url,
+            "--json",
+            "--name",
+            "w",
+            "--dir",
+            &worker_dir.display().to_string(),
+        ],
+    );
+    let coordinator = Running::start(
+        root,
+        &[
+            "run",
+            "mission.yaml",
+            "--workers",
+            "--json",
+            "--db",
+            &db.url,
+        ],
+    );
+    support::wait_until("MAIN's environment on the worker", || {
+        root.join("env.txt").exists() && attempt_env(root).contains_key("TECHLEAD_REPORT_SOCKET")
+    });
+    let env = attempt_env(root);
+    assert_eq!(env["TECHLEAD_TASK"], "MAIN");
+    assert_eq!(env["TECHLEAD_DB"], db.url);
+    let socket = std::path::Path::new(&env["TECHLEAD_REPORT_SOCKET"]);
+    assert!(socket.starts_with(&worker_dir), "{}", socket.display());
+
+    let transport = TokioChildProcess::new(
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_techlead")).configure(|cmd| {
+            cmd.arg("mcp").current_dir(root).env_clear();
+            for (key, value) in &env {
+                cmd.env(key, value);
+            }
+        }),
+    )
+    .unwrap();
+    let client = ().serve(transport).await.unwrap();
+    let (error, text) = call(&client, "read_handoff", json!({"task": "DEP"})).await;
+    assert!(
+        !error && text.contains("the schema is in db/schema.sql"),
+        "{text}"
+    );
+    let (error, text) = call(&client, "set_summary", json!({"text": "built on a worker"})).await;
+    assert!(!error, "{text}");
+    let (error, text) = call(
+        &client,
+        "record_decision",
+        json!({"text": "use the schema"}),
+    )
+    .await;
+    assert!(!error, "{text}");
+    client.cancel().await.unwrap();
+    std::fs::write(root.join("finish"), "").unwrap();
+
+    let (code, _, stderr) = coordinator.finish();
+    assert_eq!(code, 0, "{stderr}");
+    worker.kill();
+    let store = techlead_store::open(&db.url).unwrap();
+    let reports: Vec<Report> = store
+        .events(&format!("{name}-1"), 0)
+        .unwrap()
+        .into_iter()
+        .filter_map(|r| match r.event {
+            Event::AttemptReported { task, report, .. } if task == "MAIN" => Some(report),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        reports,
+        [
+            Report::Summary("built on a worker".into()),
+            Report::Decision("use the schema".into()),
+        ]
+    );
+}

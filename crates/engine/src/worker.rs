@@ -55,6 +55,9 @@ pub struct Config {
     /// without a repository run, `repos/` holds a clone per repository
     /// with the tasks' worktrees, `runs/` has the attempts' files.
     pub dir: PathBuf,
+    /// The database as the worker was given it: `techlead mcp`, which
+    /// agents start for their tools, reads handoffs and answers there.
+    pub db: PathBuf,
 }
 
 /// What a worker did, for the person watching it.

@@ -49,6 +49,7 @@ pub fn run(args: &WorkerArgs) -> Result<Outcome, CliError> {
             ttl_ms: args.lease_ms,
         },
         dir,
+        db: path.clone(),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -101,11 +101,7 @@ impl<S: Store + 'static> Mission<S> {
             return None;
         }
         let wait = between(self.live.took);
-        Some(
-            self.live
-                .asked
-                .map_or_else(Instant::now, |at| at + wait),
-        )
+        Some(self.live.asked.map_or_else(Instant::now, |at| at + wait))
     }
 
     /// What a forecast of now needs, taken from the state.
@@ -216,7 +212,10 @@ mod tests {
     fn forecasts_keep_to_their_share_of_a_core() {
         assert_eq!(between(Duration::ZERO), INTERVAL);
         assert_eq!(between(Duration::from_millis(5)), INTERVAL);
-        assert_eq!(between(Duration::from_millis(90)), Duration::from_millis(4500));
+        assert_eq!(
+            between(Duration::from_millis(90)),
+            Duration::from_millis(4500)
+        );
         let took = Duration::from_millis(300);
         assert!(took.as_secs_f64() / between(took).as_secs_f64() <= 0.02);
     }

@@ -4,7 +4,7 @@
 //! and nothing more is sent.
 
 use super::{Activity, Config, WorkSpec};
-use crate::executor::{ExecEvent, Executor, Outcome};
+use crate::executor::{ExecEvent, Executor, Outcome, report_socket};
 use crate::mission::{attempt_outcome, relative_dir, report_of, work};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -105,24 +105,37 @@ impl Run {
                 .dir
                 .join(relative_dir(&spec.mission, &spec.task, spec.attempt));
         let env = vec![(crate::orphans::VARIABLE.to_string(), self.scope.clone())];
-        let spec = spec.attempt(workdir, attempt_dir, env);
+        let mut spec = spec.attempt(workdir, attempt_dir, env);
         let (events, mut received) = mpsc::unbounded_channel();
-        let run = tokio::spawn(executor.run(spec, events, cancel.clone()));
-        // The executor drops its sender when the attempt ends.
-        while let Some(first) = received.recv().await {
-            let mut batch = vec![first];
-            while let Ok(event) = received.try_recv() {
-                batch.push(event);
+        // Agents' MCP tools report here, as on the coordinator's machine.
+        let socket = executor
+            .reports_over_socket()
+            .then(|| report_socket::attach(&mut spec, Some(&self.config.db), &events))
+            .flatten();
+        let mut run = tokio::spawn(executor.run(spec, events, cancel.clone()));
+        let outcome = loop {
+            tokio::select! {
+                biased;
+                Some(first) = received.recv() => {
+                    let mut batch = vec![first];
+                    while let Ok(event) = received.try_recv() {
+                        batch.push(event);
+                    }
+                    sender.send(batch.into_iter().filter_map(message_of).collect(), false).await;
+                    if sender.lost {
+                        cancel.cancel();
+                    }
+                }
+                ended = &mut run => break ended,
             }
-            sender
-                .send(batch.into_iter().filter_map(message_of).collect(), false)
-                .await;
-            if sender.lost {
-                cancel.cancel();
-            }
-        }
-        let outcome = run
-            .await
+        };
+        // The socket goes with the attempt; what it read before is sent.
+        drop(socket);
+        let rest: Vec<Message> = std::iter::from_fn(|| received.try_recv().ok())
+            .filter_map(message_of)
+            .collect();
+        sender.send(rest, false).await;
+        let outcome = outcome
             .unwrap_or_else(|error| failed(format!("the attempt stopped unexpectedly: {error}")));
         match (checkout, repository) {
             (Some(checkout), Some(repo)) if !sender.lost => {

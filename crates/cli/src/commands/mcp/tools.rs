@@ -114,7 +114,13 @@ impl Tools {
     /// The mission's events after `after`, read-only.
     pub(super) fn events(&self, after: u64) -> Result<Vec<EventRecord>, String> {
         let db = &self.attempt.db;
-        if !db.exists() {
+        // A SQLite file is looked for first, so that a wrong path is not
+        // made into an empty database; a PostgreSQL URL (an agent on a
+        // worker) is a server's to answer for.
+        let url = db
+            .to_str()
+            .is_some_and(techlead_store::postgres::is_postgres_url);
+        if !url && !db.exists() {
             return Err(format!("no techlead database at {}", db.display()));
         }
         let store = techlead_store::open(db).map_err(|e| e.to_string())?;
