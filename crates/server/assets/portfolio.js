@@ -1,17 +1,21 @@
 // The portfolio panel of the mission list: each agent's allocation across
 // the missions under way as a bar (GET /api/portfolio), over-allocation
-// highlighted, and the portfolio's risks. Hidden while nothing is under
-// way. The list refreshes it with itself.
+// highlighted; each mission's standing among those sharing agents
+// (priority, share) and what it waits for in other missions; and the
+// portfolio's risks. Hidden while nothing is under way. The list
+// refreshes it with itself.
 
 import { get } from './api.js';
 import { h, put } from './dom.js';
 
 export function portfolioPanel() {
   const rows = h('div', { class: 'alloc-rows' });
+  const missions = h('ul', { class: 'portfolio-missions' });
   const risks = h('ul', { class: 'alloc-risks' });
   const note = h('p', { class: 'muted small' });
   const panel = h('section', { class: 'card portfolio', hidden: true },
-    h('h2', {}, 'Portfolio: allocation per agent'), note, rows, risks);
+    h('h2', {}, 'Portfolio: allocation per agent'), note, rows,
+    h('h3', {}, 'Missions, first served first'), missions, risks);
 
   async function load() {
     const p = await get('/api/portfolio').catch(() => null);
@@ -20,6 +24,7 @@ export function portfolioPanel() {
     put(note, `${p.missions.length} missions under way · alert over ${p.threshold}% · `,
       'the tightest window before a deadline (or the ', `${p.horizon_hours} h horizon) counts`);
     put(rows, ...p.agents.map(agentRow));
+    put(missions, ...[...p.missions].sort(byStanding).map(missionRow));
     put(risks, ...p.risks.map((r) => h('li', { class: `risk lvl-${r.level}` },
       h('span', { class: 'strong' }, `${r.level} · ${r.kind}`), ' ', r.message,
       h('div', { class: 'muted small' }, `→ ${r.mitigation}`))));
@@ -38,6 +43,30 @@ function agentRow(a) {
     h('div', { class: 'bar', role: 'img', 'aria-label': `${a.agent}: ${label} allocated` }, fill),
     h('span', { class: 'num' }, label, a.over ? ' ⚠' : ''),
     h('span', { class: 'muted small clip', title: missions }, `${hours(a.hours)} left · ${missions}`));
+}
+
+// Who takes a shared agent's free slot first: the higher priority, then
+// the larger share (docs/portfolio.md, "Shares and priorities").
+function byStanding(a, b) {
+  return b.priority - a.priority || b.share - a.share || a.id.localeCompare(b.id);
+}
+
+function missionRow(m) {
+  const standing = `priority ${m.priority} · share ${m.share}`;
+  const waits = (m.waits_for ?? []).map((w) => h('div', { class: `wait ${w.state}` },
+    `${w.task} waits for ${w.on}: `, waitState(w)));
+  return h('li', { 'data-mission': m.id },
+    h('span', { class: 'strong' }, m.name), ' ',
+    h('span', { class: 'muted small' }, m.id), ' · ',
+    h('span', { class: 'standing' }, standing), ' · ',
+    h('span', { class: 'muted' }, `${m.tasks} task${m.tasks === 1 ? '' : 's'}, ${hours(m.hours)} left`),
+    ...waits);
+}
+
+function waitState(w) {
+  if (w.state === 'succeeded') return `succeeded in ${w.mission}`;
+  if (w.state === 'failed') return `cannot succeed: ${w.reason}`;
+  return 'waiting';
 }
 
 function hours(h) {

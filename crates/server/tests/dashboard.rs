@@ -387,7 +387,8 @@ async fn click(client: &Client, css: &str) {
 }
 
 /// The mission list's portfolio panel: a bar per agent, the one past the
-/// threshold highlighted, and the portfolio's risks.
+/// threshold highlighted, the missions in the order they are served, and
+/// the portfolio's risks.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_mission_list_shows_each_agents_allocation() {
     let Some(browser) = browser().await else {
@@ -396,16 +397,19 @@ async fn the_mission_list_shows_each_agents_allocation() {
     let client = &browser.client;
     let fixture = Fixture::new();
     // `builder` owes 100 h to each of two missions within the 168 h
-    // horizon, on one slot (119 %); `writer` owes 2 h (1 %).
-    for (id, agent, hours) in [
-        ("A", "builder", 100.0),
-        ("B", "builder", 100.0),
-        ("C", "writer", 2.0),
+    // horizon, on one slot (119 %); `writer` owes 2 h (1 %). B's mission
+    // goes first for the shared slot (priority 10).
+    for (id, agent, hours, priority) in [
+        ("A", "builder", 100.0, 0),
+        ("B", "builder", 100.0, 10),
+        ("C", "writer", 2.0, 0),
     ] {
         let mut t = support::task(id, &[], "true");
         t.agent = agent.into();
         t.detail.estimate_hours = Some(hours);
-        fixture.create(&fixture.plan(vec![t]));
+        let mut plan = fixture.plan(vec![t]);
+        plan.standing.priority = priority;
+        fixture.create(&plan);
     }
     let served = Served::start(&fixture.db()).await;
     client
@@ -439,6 +443,19 @@ async fn the_mission_list_shows_each_agents_allocation() {
             .any(|r| r.as_str().unwrap().starts_with("high · over-allocation")),
         "{risks:?}"
     );
+    let missions = eval(
+        client,
+        "return [...document.querySelectorAll('.portfolio-missions li')].map(li => li.textContent)",
+    )
+    .await;
+    let missions = missions.as_array().unwrap();
+    assert_eq!(missions.len(), 3, "{missions:?}");
+    let first = missions[0].as_str().unwrap();
+    assert!(
+        first.contains("priority 10 · share 1") && first.contains("1 task, 100 h left"),
+        "{missions:?}"
+    );
+    assert!(missions[1].as_str().unwrap().contains("priority 0"), "{missions:?}");
     screenshot(client, "portfolio").await;
     served.stop().await;
 }
