@@ -65,6 +65,24 @@ pub(crate) async fn call(
     (result.is_error == Some(true), text)
 }
 
+/// An MCP client of a `techlead mcp` child started with the attempt's
+/// environment `env`, as an agent CLI starts it.
+pub(crate) async fn client(
+    root: &Path,
+    env: &HashMap<String, String>,
+) -> rmcp::service::RunningService<rmcp::RoleClient, ()> {
+    let transport = TokioChildProcess::new(
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_techlead")).configure(|cmd| {
+            cmd.arg("mcp").current_dir(root).env_clear();
+            for (key, value) in env {
+                cmd.env(key, value);
+            }
+        }),
+    )
+    .unwrap();
+    ().serve(transport).await.unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_tool_reaches_the_store_and_ask_person_gets_the_answer() {
     let dir = tempfile::tempdir().unwrap();
@@ -104,16 +122,7 @@ async fn every_tool_reaches_the_store_and_ask_person_gets_the_answer() {
     let socket = env["TECHLEAD_REPORT_SOCKET"].clone();
     assert!(socket.ends_with("/MAIN.1.sock"), "{socket}");
 
-    let transport = TokioChildProcess::new(
-        tokio::process::Command::new(env!("CARGO_BIN_EXE_techlead")).configure(|cmd| {
-            cmd.arg("mcp").current_dir(root).env_clear();
-            for (key, value) in &env {
-                cmd.env(key, value);
-            }
-        }),
-    )
-    .unwrap();
-    let client = ().serve(transport).await.unwrap();
+    let client = client(root, &env).await;
     let tools = client.list_all_tools().await.unwrap();
     let mut names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
     names.sort();

@@ -13,6 +13,14 @@ use crate::support;
 use std::path::{Path, PathBuf};
 use support::Running;
 
+/// `techlead run mission.yaml --workers` in `dir` on the database `url`.
+fn coordinator(dir: &Path, url: &str) -> Running {
+    Running::start(
+        dir,
+        &["run", "mission.yaml", "--workers", "--json", "--db", url],
+    )
+}
+
 /// Short leases, so that a dead worker's task comes back within a second.
 const LEASE_MS: &str = "600";
 
@@ -56,17 +64,7 @@ impl Setup {
     }
 
     fn coordinator(&self) -> Running {
-        Running::start(
-            self.path(),
-            &[
-                "run",
-                "mission.yaml",
-                "--workers",
-                "--json",
-                "--db",
-                &self.url,
-            ],
-        )
+        coordinator(self.path(), &self.url)
     }
 
     fn worker(&self, name: &str, labels: &str) -> Running {
@@ -380,17 +378,7 @@ fn a_conflict_is_resolved_on_the_worker() {
             "2",
         ],
     );
-    let coordinator = Running::start(
-        repo.path(),
-        &[
-            "run",
-            "mission.yaml",
-            "--workers",
-            "--json",
-            "--db",
-            &db.url,
-        ],
-    );
+    let coordinator = coordinator(repo.path(), &db.url);
     let (code, events, stderr) = coordinator.finish();
     assert_eq!(code, 0, "{stderr}\n{}", events.join("\n"));
     worker.kill();
@@ -441,9 +429,7 @@ fn a_worker_needs_a_postgresql_database_and_known_labels() {
 /// record, and `read_handoff` reads the shared database.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agent_on_a_worker_reports_through_techlead_mcp() {
-    use crate::mcp::{attempt_env, call};
-    use rmcp::ServiceExt;
-    use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
+    use crate::mcp::{attempt_env, call, client};
     use serde_json::json;
     use techlead_core::state::{Event, Report};
 
@@ -481,17 +467,7 @@ async fn an_agent_on_a_worker_reports_through_techlead_mcp() {
             &worker_dir.display().to_string(),
         ],
     );
-    let coordinator = Running::start(
-        root,
-        &[
-            "run",
-            "mission.yaml",
-            "--workers",
-            "--json",
-            "--db",
-            &db.url,
-        ],
-    );
+    let coordinator = coordinator(root, &db.url);
     support::wait_until("MAIN's environment on the worker", || {
         root.join("env.txt").exists() && attempt_env(root).contains_key("TECHLEAD_REPORT_SOCKET")
     });
@@ -501,16 +477,7 @@ async fn an_agent_on_a_worker_reports_through_techlead_mcp() {
     let socket = std::path::Path::new(&env["TECHLEAD_REPORT_SOCKET"]);
     assert!(socket.starts_with(&worker_dir), "{}", socket.display());
 
-    let transport = TokioChildProcess::new(
-        tokio::process::Command::new(env!("CARGO_BIN_EXE_techlead")).configure(|cmd| {
-            cmd.arg("mcp").current_dir(root).env_clear();
-            for (key, value) in &env {
-                cmd.env(key, value);
-            }
-        }),
-    )
-    .unwrap();
-    let client = ().serve(transport).await.unwrap();
+    let client = client(root, &env).await;
     let (error, text) = call(&client, "read_handoff", json!({"task": "DEP"})).await;
     assert!(
         !error && text.contains("the schema is in db/schema.sql"),

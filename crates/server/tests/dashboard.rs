@@ -455,7 +455,10 @@ async fn the_mission_list_shows_each_agents_allocation() {
         first.contains("priority 10 · share 1") && first.contains("1 task, 100 h left"),
         "{missions:?}"
     );
-    assert!(missions[1].as_str().unwrap().contains("priority 0"), "{missions:?}");
+    assert!(
+        missions[1].as_str().unwrap().contains("priority 0"),
+        "{missions:?}"
+    );
     screenshot(client, "portfolio").await;
     served.stop().await;
 }
