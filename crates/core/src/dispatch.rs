@@ -4,18 +4,39 @@
 //!
 //! Starting is two steps so that a slot never waits for the disk: a ready
 //! task first *claims* a slot (an event made durable before its process is
-//! spawned), at most [`CLAIMS_PER_SLOT`] claims waiting per slot of each
+//! spawned), at most [`claims_per_slot`] claims waiting per slot of each
 //! limit; when a slot frees, a claim that is already durable takes it at
 //! once. See docs/running.md, "Claims".
 
 use crate::state::MissionState;
 use jiff::Timestamp;
+use std::time::Duration;
 
-/// Claims that may wait per slot. One would do if a commit always took
-/// less time than the shortest task; two absorb a slow fsync (its 90th
+/// Claims that may wait per slot at least. One would do if a commit always
+/// took less time than the shortest task; two absorb a slow fsync (its 90th
 /// percentile is two to three times its median on ordinary disks) when
 /// tasks take about as long as a commit.
-pub const CLAIMS_PER_SLOT: u32 = 2;
+pub const MIN_CLAIMS_PER_SLOT: u32 = 2;
+/// Claims that may wait per slot at most: enough for a slot's tasks of a
+/// millisecond to run through a whole commit window on durable claims.
+pub const MAX_CLAIMS_PER_SLOT: u32 = 8;
+
+/// Claims that may wait per slot when tasks take `typical` (none measured
+/// yet: the least; under a millisecond, as attempts are timed: the most):
+/// as many as a slot runs in one commit `window`, so that
+/// commits of short tasks wait for their window and carry many tasks each
+/// instead of being hurried by every slot that frees. Tasks of minutes keep
+/// the least, and their queue shows only what will start next.
+pub fn claims_per_slot(typical: Option<Duration>, window: Duration) -> u32 {
+    let Some(typical) = typical else {
+        return MIN_CLAIMS_PER_SLOT;
+    };
+    if typical.is_zero() {
+        return MAX_CLAIMS_PER_SLOT;
+    }
+    let per_window = window.as_secs_f64() / typical.as_secs_f64();
+    (per_window.ceil() as u32).clamp(MIN_CLAIMS_PER_SLOT, MAX_CLAIMS_PER_SLOT)
+}
 
 /// What to change in the claims now.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -27,18 +48,19 @@ pub struct Claims {
     pub claim: Vec<usize>,
 }
 
-/// Ready tasks that claim a slot now, most urgent first. When the claims
-/// are full, a ready task more urgent than a waiting claim takes that
-/// claim's place (if the limits allow the swap), so that a critical task
-/// never waits behind claims made before it was ready.
-pub fn claim(state: &MissionState, now: Timestamp) -> Claims {
+/// Ready tasks that claim a slot now, most urgent first, at most
+/// `per_slot` waiting per slot of each limit. When the claims are full, a
+/// ready task more urgent than a waiting claim takes that claim's place
+/// (if the limits allow the swap), so that a critical task never waits
+/// behind claims made before it was ready.
+pub fn claim(state: &MissionState, now: Timestamp, per_slot: u32) -> Claims {
     let mut claims = Claims::default();
     if wip_full(state) {
         return claims;
     }
     // Claims as they will be, most urgent first.
     let mut kept: Vec<usize> = state.queued().collect();
-    let mut usage = Usage::of(state, kept.iter().copied(), CLAIMS_PER_SLOT);
+    let mut usage = Usage::of(state, kept.iter().copied(), per_slot);
     let ready = state
         .ready_in_order(now)
         .filter(|&t| !executor_paused(state, t, now) && !held(state, t));
@@ -55,12 +77,12 @@ pub fn claim(state: &MissionState, now: Timestamp) -> Claims {
         }
         // The least urgent claim that `t` outranks and whose place fits it.
         let swap = kept.iter().rposition(|&q| {
-            state.more_urgent(t, q) && Usage::of(state, others(&kept, q), CLAIMS_PER_SLOT).fits(t)
+            state.more_urgent(t, q) && Usage::of(state, others(&kept, q), per_slot).fits(t)
         });
         if let Some(i) = swap {
             let q = kept.remove(i);
             insert_by_urgency(state, &mut kept, t);
-            usage = Usage::of(state, kept.iter().copied(), CLAIMS_PER_SLOT);
+            usage = Usage::of(state, kept.iter().copied(), per_slot);
             // Never one claimed in this call: those outrank `t`.
             claims.withdraw.push(q);
             claims.claim.push(t);
@@ -211,4 +233,25 @@ pub fn next_retry(state: &MissionState) -> Option<Timestamp> {
         .retrying()
         .filter_map(|t| state.tasks[t].retry_at)
         .min()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const WINDOW: Duration = Duration::from_millis(10);
+
+    #[test]
+    fn short_tasks_claim_a_commit_window_ahead_and_long_ones_the_least() {
+        assert_eq!(claims_per_slot(None, WINDOW), MIN_CLAIMS_PER_SLOT);
+        assert_eq!(
+            claims_per_slot(Some(Duration::ZERO), WINDOW),
+            MAX_CLAIMS_PER_SLOT
+        );
+        assert_eq!(claims_per_slot(Some(Duration::from_secs(90)), WINDOW), 2);
+        assert_eq!(claims_per_slot(Some(Duration::from_millis(4)), WINDOW), 3);
+        assert_eq!(claims_per_slot(Some(Duration::from_millis(2)), WINDOW), 5);
+        assert_eq!(claims_per_slot(Some(Duration::from_micros(900)), WINDOW), 8);
+        assert_eq!(claims_per_slot(Some(Duration::from_micros(10)), WINDOW), 8);
+    }
 }

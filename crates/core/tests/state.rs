@@ -2817,16 +2817,20 @@ fn wide(n: usize) -> MissionPlan {
 
 #[test]
 fn claims_wait_two_per_slot_and_start_only_into_a_free_slot() {
-    assert_eq!(dispatch::CLAIMS_PER_SLOT, 2);
+    assert_eq!(dispatch::MIN_CLAIMS_PER_SLOT, 2);
     let mut m = Mission::new(wide(8));
     m.ok(run(1));
-    let claimed = dispatch::claim(&m.state, ts(m.clock)).claim;
+    let claimed = dispatch::claim(&m.state, ts(m.clock), dispatch::MIN_CLAIMS_PER_SLOT).claim;
     assert_eq!(m.ids(claimed.clone()), ["t0", "t1", "t2", "t3"]);
     for &t in &claimed {
         m.claim(start(&m.state.plan.tasks[t].id.clone(), 1));
     }
     assert_eq!(m.status("t0"), TaskStatus::Queued);
-    assert!(dispatch::claim(&m.state, ts(m.clock)).claim.is_empty());
+    assert!(
+        dispatch::claim(&m.state, ts(m.clock), dispatch::MIN_CLAIMS_PER_SLOT)
+            .claim
+            .is_empty()
+    );
     assert_eq!(
         m.ids(dispatch::startable(&m.state, ts(m.clock))),
         ["t0", "t1"]
@@ -2838,7 +2842,7 @@ fn claims_wait_two_per_slot_and_start_only_into_a_free_slot() {
         "no slot is free"
     );
     // Both slots busy: two more claim them ahead.
-    let ahead = dispatch::claim(&m.state, ts(m.clock)).claim;
+    let ahead = dispatch::claim(&m.state, ts(m.clock), dispatch::MIN_CLAIMS_PER_SLOT).claim;
     assert_eq!(m.ids(ahead), ["t4", "t5"]);
     m.claim(start("t4", 1)).claim(start("t5", 1));
     assert_eq!(m.state.tally().count(TaskStatus::Queued), 4);
@@ -2859,12 +2863,18 @@ fn claims_respect_each_agents_limit() {
     plan.agent_limits = vec![("coder".to_string(), 1)];
     let mut m = Mission::new(plan);
     m.ok(run(1));
-    assert_eq!(m.ids(dispatch::claim(&m.state, ts(0)).claim), ["t0", "t1"]);
+    assert_eq!(
+        m.ids(dispatch::claim(&m.state, ts(0), dispatch::MIN_CLAIMS_PER_SLOT).claim),
+        ["t0", "t1"]
+    );
     m.ok(start("t0", 1)).claim(start("t1", 1));
-    assert_eq!(m.ids(dispatch::claim(&m.state, ts(0)).claim), ["t2"]);
+    assert_eq!(
+        m.ids(dispatch::claim(&m.state, ts(0), dispatch::MIN_CLAIMS_PER_SLOT).claim),
+        ["t2"]
+    );
     m.claim(start("t2", 1));
     assert_eq!(
-        dispatch::claim(&m.state, ts(0)),
+        dispatch::claim(&m.state, ts(0), dispatch::MIN_CLAIMS_PER_SLOT),
         dispatch::Claims::default()
     );
     assert!(
@@ -2940,7 +2950,7 @@ fn a_more_urgent_task_takes_the_place_of_a_waiting_claim() {
     let mut m = Mission::new(plan);
     m.ok(run(1));
     m.ok(start("t0", 1)).ok(start("t1", 1));
-    let claims = dispatch::claim(&m.state, ts(m.clock));
+    let claims = dispatch::claim(&m.state, ts(m.clock), dispatch::MIN_CLAIMS_PER_SLOT);
     assert_eq!(m.ids(claims.claim), ["t2", "t3", "t4", "t5"]);
     assert!(claims.withdraw.is_empty());
     for t in ["t2", "t3", "t4", "t5"] {
@@ -2949,7 +2959,7 @@ fn a_more_urgent_task_takes_the_place_of_a_waiting_claim() {
     // t6 is critical and becomes ready when t0 succeeds; the claims are
     // full, so t6 takes the place of the least urgent one.
     m.ok(done("t0", 1));
-    let claims = dispatch::claim(&m.state, ts(m.clock));
+    let claims = dispatch::claim(&m.state, ts(m.clock), dispatch::MIN_CLAIMS_PER_SLOT);
     assert_eq!(m.ids(claims.claim), ["t6"]);
     assert_eq!(m.ids(claims.withdraw), ["t5"]);
     m.ok(withdraw("t5", 1)).claim(start("t6", 1));
@@ -2959,7 +2969,7 @@ fn a_more_urgent_task_takes_the_place_of_a_waiting_claim() {
         "the most urgent claim first"
     );
     // A claim is never given up for a less urgent task.
-    let claims = dispatch::claim(&m.state, ts(m.clock));
+    let claims = dispatch::claim(&m.state, ts(m.clock), dispatch::MIN_CLAIMS_PER_SLOT);
     assert_eq!(claims, dispatch::Claims::default());
 }
 
@@ -3173,7 +3183,10 @@ fn new_work_waits_while_the_wip_limit_of_checked_tasks_is_reached() {
     assert!(!dispatch::wip_full(&m.state));
     m.ok(finish("a", 1, succeeded(), NextStep::Check));
     assert!(dispatch::wip_full(&m.state));
-    assert_eq!(dispatch::claim(&m.state, ts(100)), Default::default());
+    assert_eq!(
+        dispatch::claim(&m.state, ts(100), dispatch::MIN_CLAIMS_PER_SLOT),
+        Default::default()
+    );
     m.ok(gate_verdict("a", 1, "make test", true, None));
     m.ok(gate_verdict("a", 1, "make lint", true, None));
     m.ok(Event::TaskAccepted {
@@ -3181,7 +3194,10 @@ fn new_work_waits_while_the_wip_limit_of_checked_tasks_is_reached() {
         merge: Some("m".into()),
     });
     assert!(!dispatch::wip_full(&m.state));
-    assert_eq!(dispatch::claim(&m.state, ts(100)).claim, [1, 2]);
+    assert_eq!(
+        dispatch::claim(&m.state, ts(100), dispatch::MIN_CLAIMS_PER_SLOT).claim,
+        [1, 2]
+    );
 }
 
 #[test]

@@ -208,6 +208,9 @@ pub struct Mission<S: Store + 'static> {
     /// The pump to the workers, when they run the attempts.
     remote: Option<remote::Remote>,
     last_launch: Option<Instant>,
+    /// How long this run's attempts take, a moving average: how far ahead
+    /// ready tasks claim slots (`dispatch::claims_per_slot`).
+    typical_task: Option<std::time::Duration>,
     interrupting: bool,
     /// The store's file, named to agents (`TECHLEAD_DB`) so that `techlead
     /// mcp` can read it.
@@ -348,6 +351,7 @@ impl<S: Store + 'static> Mission<S> {
             inputs,
             remote,
             last_launch: None,
+            typical_task: None,
             interrupting: false,
             db_path,
             inbox_read: None,
@@ -721,8 +725,7 @@ impl<S: Store + 'static> Mission<S> {
     /// The tasks that would take the next slots: the claims, then the most
     /// urgent ready tasks (as many as could be claimed).
     fn next_to_run(&self) -> Vec<usize> {
-        let room =
-            self.state.plan.max_parallel.max(1) as usize * dispatch::CLAIMS_PER_SLOT as usize;
+        let room = self.state.plan.max_parallel.max(1) as usize * self.claims_per_slot() as usize;
         self.state
             .queued()
             .chain(self.state.ready_in_order(Timestamp::now()).take(room))
@@ -753,7 +756,7 @@ impl<S: Store + 'static> Mission<S> {
 
     /// Ready tasks claim the slots that are free or will free next.
     fn claim(&mut self) -> Result<(), Error> {
-        let claims = dispatch::claim(&self.state, Timestamp::now());
+        let claims = dispatch::claim(&self.state, Timestamp::now(), self.claims_per_slot());
         for t in claims.withdraw {
             self.withdraw(t)?;
         }
@@ -778,6 +781,18 @@ impl<S: Store + 'static> Mission<S> {
             self.claims.insert(t, self.state.last_seq);
         }
         Ok(())
+    }
+
+    fn claims_per_slot(&self) -> u32 {
+        dispatch::claims_per_slot(self.typical_task, COMMIT_WINDOW)
+    }
+
+    /// One more attempt took `took`: a fifth of the new average.
+    fn attempt_took(&mut self, took: std::time::Duration) {
+        self.typical_task = Some(match self.typical_task {
+            Some(typical) => (typical * 4 + took) / 5,
+            None => took,
+        });
     }
 
     /// Durable claims take the slots that are free, within the limits and
@@ -968,6 +983,7 @@ impl<S: Store + 'static> Mission<S> {
             } => {
                 self.running.remove(&task);
                 self.slot_freed(task);
+                self.attempt_took(std::time::Duration::from_millis(duration_ms));
                 let mut outcome = unless_blocked(&self.state, task, attempt_outcome(outcome));
                 if let Some(by) = self.suspending.remove(&task)
                     && outcome == AttemptOutcome::Cancelled
