@@ -246,6 +246,10 @@ fn watch_says_so_when_the_run_dies_without_recording_an_end() {
         seen.iter().any(|(_, kind)| kind == "attempt_started"),
         "{seen:?}"
     );
-    // The attempt the dead run left behind ends once it may.
+    // The attempt the dead run left behind ends once it may, before its
+    // directory goes with the test (it would wait for ever then).
     std::fs::write(dir.path().join("go-A"), "").unwrap();
+    support::wait_until("the dead run's attempt to end", || {
+        support::processes_of(&id).is_empty()
+    });
 }
