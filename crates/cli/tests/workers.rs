@@ -439,10 +439,12 @@ async fn an_agent_on_a_worker_reports_through_techlead_mcp() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     let name = support::unique_name("workers-mcp");
+    // It also ends when the test's directory is gone (a failed test).
     let main = format!(
-        "env > '{}'; while [ ! -e '{}' ]; do sleep 0.05; done",
+        "env > '{}'; while [ ! -e '{finish}' ] && [ -d '{root}' ]; do sleep 0.05; done",
         root.join("env.txt").display(),
-        root.join("finish").display()
+        finish = root.join("finish").display(),
+        root = root.display(),
     );
     support::write_mission(
         root,
