@@ -89,8 +89,12 @@ async fn every_tool_reaches_the_store_and_ask_person_gets_the_answer() {
     let root = dir.path();
     let db = root.join("techlead.db");
     let name = support::unique_name("mcp");
-    // MAIN records its environment, then works until the test is done.
-    let main = "env > env.txt; while [ ! -e finish ]; do sleep 0.05; done";
+    // MAIN records its environment, then works until the test is done (or
+    // its directory is gone: a failed test).
+    let main = format!(
+        "env > env.txt; while [ ! -e finish ] && [ -d '{}' ]; do sleep 0.05; done",
+        root.display()
+    );
     support::write_mission(
         root,
         &format!(
