@@ -11,7 +11,7 @@
 //! [`ReportSocket`] is dropped), and with it every connection.
 
 use super::command::parse_line;
-use super::{AttemptSpec, ExecEvent};
+use super::{AttemptSpec, ExecEvent, Executor};
 use std::io;
 use std::path::{Path, PathBuf};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, BufReader};
@@ -69,15 +69,20 @@ impl ReportSocket {
     }
 }
 
-/// Opens the attempt's socket (`<stem>.sock`) and names it, and the
-/// database when known, in the attempt's environment. When it cannot be
-/// opened the attempt runs without it (its agent can still report on
-/// stdout) and says why in a progress report.
+/// Opens the attempt's socket (`<stem>.sock`) when `executor` runs an
+/// agent process that can use it, and names it, and the database when
+/// known, in the attempt's environment. When it cannot be opened the
+/// attempt runs without it (its agent can still report on stdout) and says
+/// why in a progress report.
 pub fn attach(
+    executor: &dyn Executor,
     spec: &mut AttemptSpec,
     db: Option<&Path>,
     events: &mpsc::UnboundedSender<ExecEvent>,
 ) -> Option<ReportSocket> {
+    if !executor.reports_over_socket() {
+        return None;
+    }
     let path = spec.attempt_file("sock");
     let opened = match ReportSocket::open(path.clone(), events.clone()) {
         // The mission's directory is made on first need, as for the

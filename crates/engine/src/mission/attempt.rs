@@ -93,10 +93,7 @@ pub fn spawn<S: Store>(mission: &Mission<S>, task: usize, cancel: CancellationTo
         let task_id = spec.task_id.clone();
         let (events, mut received) = mpsc::unbounded_channel();
         // Its reports join the executor's on the same channel.
-        let socket = executor
-            .reports_over_socket()
-            .then(|| report_socket::attach(&mut spec, db.as_deref(), &events))
-            .flatten();
+        let socket = report_socket::attach(&*executor, &mut spec, db.as_deref(), &events);
         let mut run = executor.run(spec, events, cancel);
         // Reports are forwarded in order, right after the poll of the
         // attempt that sent them, before its end. The receiver is polled

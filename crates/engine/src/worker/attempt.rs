@@ -108,10 +108,7 @@ impl Run {
         let mut spec = spec.attempt(workdir, attempt_dir, env);
         let (events, mut received) = mpsc::unbounded_channel();
         // Agents' MCP tools report here, as on the coordinator's machine.
-        let socket = executor
-            .reports_over_socket()
-            .then(|| report_socket::attach(&mut spec, Some(&self.config.db), &events))
-            .flatten();
+        let socket = report_socket::attach(&*executor, &mut spec, Some(&self.config.db), &events);
         let mut run = tokio::spawn(executor.run(spec, events, cancel.clone()));
         let outcome = loop {
             tokio::select! {

@@ -117,10 +117,7 @@ impl Tools {
         // A SQLite file is looked for first, so that a wrong path is not
         // made into an empty database; a PostgreSQL URL (an agent on a
         // worker) is a server's to answer for.
-        let url = db
-            .to_str()
-            .is_some_and(techlead_store::postgres::is_postgres_url);
-        if !url && !db.exists() {
+        if crate::database::url(db).is_none() && !db.exists() {
             return Err(format!("no techlead database at {}", db.display()));
         }
         let store = techlead_store::open(db).map_err(|e| e.to_string())?;
