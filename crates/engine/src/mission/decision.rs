@@ -41,10 +41,8 @@ impl<S: Store + 'static> Mission<S> {
     }
 
     /// When to look at the inbox next, while an escalation is open.
-    /// None while the store is away committing, as for emergencies
-    /// (`next_preemption_read`).
     pub(super) fn next_inbox_read(&self) -> Option<Instant> {
-        if self.state.open_escalations.is_empty() || self.store.is_none() {
+        if self.state.open_escalations.is_empty() {
             return None;
         }
         Some(

@@ -895,16 +895,19 @@ impl<S: Store + 'static> Mission<S> {
             .chain(dispatch::next_executor_resume(&self.state, now))
             .min()
             .map(|at| instant_at(at, now));
-        for at in [
-            self.next_inbox_read(),
-            self.next_preemption_read(),
-            self.next_external_read(),
-            self.next_slot_ask(),
-            self.next_forecast(),
-        ]
-        .into_iter()
-        .flatten()
-        {
+        // The looks that read the store wait while it is away committing:
+        // its return wakes the writer anyway, and a time already past
+        // would wake it again and again until then.
+        let looks = match self.store {
+            Some(_) => [
+                self.next_inbox_read(),
+                self.next_preemption_read(),
+                self.next_external_read(),
+                self.next_slot_ask(),
+            ],
+            None => [None; 4],
+        };
+        for at in looks.into_iter().chain([self.next_forecast()]).flatten() {
             wake = Some(wake.map_or(at, |w| w.min(at)));
         }
         if let Some(since) = self.staged_since

@@ -97,12 +97,9 @@ impl<S: Store + 'static> Mission<S> {
         Ok(())
     }
 
-    /// When to look for emergencies next:
-    /// None while the store is away committing: the look needs it, and
-    /// the commit's return wakes the writer anyway (a time already past
-    /// would wake it again and again until then).
+    /// When to look for emergencies next.
     pub(super) fn next_preemption_read(&self) -> Option<Instant> {
-        if self.emergency || self.store.is_none() {
+        if self.emergency {
             return None;
         }
         Some(
