@@ -124,7 +124,10 @@ async fn every_tool_reaches_the_store_and_ask_person_gets_the_answer() {
     assert_eq!(env["TECHLEAD_ATTEMPT"], "1");
     assert_eq!(Path::new(&env["TECHLEAD_DB"]), db);
     let socket = env["TECHLEAD_REPORT_SOCKET"].clone();
-    assert!(socket.ends_with("/MAIN.1.sock"), "{socket}");
+    assert!(
+        socket.ends_with(&format!("/runs/{mission}/report.sock")),
+        "{socket}"
+    );
 
     let client = client(root, &env).await;
     let tools = client.list_all_tools().await.unwrap();

@@ -16,7 +16,7 @@ mod spec;
 
 pub use spec::{RepoSpec, WorkSpec, remote_ref};
 
-use crate::executor::Executor;
+use crate::executor::{Executor, report_socket};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -102,6 +102,7 @@ pub async fn run(
     // Attempts a killed earlier worker in this directory left running.
     crate::orphans::reap(&scope(&config));
     let config = Arc::new(config);
+    let reports = report_socket::Reports::new(config.dir.join(report_socket::FILE_NAME));
     let executors: Vec<String> = config
         .executors
         .iter()
@@ -138,7 +139,10 @@ pub async fn run(
                 };
             for claim in claims {
                 let _ = activity.send(Activity::Claimed(claim.key.clone()));
-                held.insert(claim.token, start(&queue, &config, claim, &activity, &done));
+                held.insert(
+                    claim.token,
+                    start(&queue, &config, &reports, claim, &activity, &done),
+                );
             }
         }
         if Instant::now() >= next_beat {
@@ -187,6 +191,7 @@ async fn claim(
 fn start(
     queue: &Arc<PgQueue>,
     config: &Arc<Config>,
+    reports: &Arc<report_socket::Reports>,
     claim: Claim,
     activity: &mpsc::UnboundedSender<Activity>,
     done: &mpsc::UnboundedSender<i64>,
@@ -201,6 +206,7 @@ fn start(
         config: config.clone(),
         scope: scope(config),
         activity: activity.clone(),
+        reports: reports.clone(),
     };
     let done = done.clone();
     tokio::spawn(async move {

@@ -107,7 +107,7 @@ mod tests {
             command: "/bin/tech lead".into(),
             args: vec!["mcp".into()],
             env: vec![
-                (VARIABLE.into(), "/d/runs/m/t.1.sock".into()),
+                (VARIABLE.into(), "/d/runs/m/report.sock".into()),
                 ("TECHLEAD_TASK".into(), "a\"b".into()),
             ],
         }
@@ -118,7 +118,7 @@ mod tests {
         assert_eq!(
             server().json(),
             json!({"mcpServers": {"techlead": {"type": "stdio", "command": "/bin/tech lead",
-                "args": ["mcp"], "env": {"TECHLEAD_REPORT_SOCKET": "/d/runs/m/t.1.sock",
+                "args": ["mcp"], "env": {"TECHLEAD_REPORT_SOCKET": "/d/runs/m/report.sock",
                 "TECHLEAD_TASK": "a\"b"}}}})
         );
     }
@@ -130,7 +130,7 @@ mod tests {
             [
                 r#"mcp_servers.techlead.command="/bin/tech lead""#,
                 r#"mcp_servers.techlead.args=["mcp"]"#,
-                r#"mcp_servers.techlead.env={TECHLEAD_REPORT_SOCKET="/d/runs/m/t.1.sock", TECHLEAD_TASK="a\"b"}"#,
+                r#"mcp_servers.techlead.env={TECHLEAD_REPORT_SOCKET="/d/runs/m/report.sock", TECHLEAD_TASK="a\"b"}"#,
             ]
         );
     }

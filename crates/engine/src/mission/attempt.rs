@@ -12,9 +12,15 @@ use techlead_store::Store;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+/// The directory of a mission's attempt files (and its report socket),
+/// relative to the data directory.
+pub fn files_dir(mission: &str) -> String {
+    format!("runs/{mission}")
+}
+
 /// The stem of an attempt's files, relative to the data directory.
 pub fn relative_dir(mission: &str, task: &str, attempt: u32) -> String {
-    format!("runs/{mission}/{task}.{attempt}")
+    format!("{}/{task}.{attempt}", files_dir(mission))
 }
 
 /// What the executor gets for the task's current attempt.
@@ -62,6 +68,7 @@ pub fn spawn<S: Store>(mission: &Mission<S>, task: usize, cancel: CancellationTo
     let parts_merge = parts_merge(&mission.state, task);
     let agent = spec.agent.clone();
     let db = mission.db_path.clone();
+    let reports = mission.reports.clone();
     tokio::spawn(async move {
         let started = Instant::now();
         let mut spec = spec;
@@ -93,7 +100,7 @@ pub fn spawn<S: Store>(mission: &Mission<S>, task: usize, cancel: CancellationTo
         let task_id = spec.task_id.clone();
         let (events, mut received) = mpsc::unbounded_channel();
         // Its reports join the executor's on the same channel.
-        let socket = report_socket::attach(&*executor, &mut spec, db.as_deref(), &events);
+        let socket = report_socket::attach(&*executor, &mut spec, db.as_deref(), &events, &reports);
         let mut run = executor.run(spec, events, cancel);
         // Reports are forwarded in order, right after the poll of the
         // attempt that sent them, before its end. The receiver is polled
@@ -104,17 +111,19 @@ pub fn spawn<S: Store>(mission: &Mission<S>, task: usize, cancel: CancellationTo
         let outcome = std::future::poll_fn(|cx| {
             let outcome = run.as_mut().poll(cx);
             while let Ok(event) = received.try_recv() {
+                note_start(socket.as_ref(), &event);
                 forward(&inputs, task, attempt, event);
             }
             if outcome.is_pending() {
                 while let Poll::Ready(Some(event)) = received.poll_recv(cx) {
+                    note_start(socket.as_ref(), &event);
                     forward(&inputs, task, attempt, event);
                 }
             }
             outcome
         })
         .await;
-        // The socket goes with the attempt; what it read before is kept.
+        // The attempt's connections go with it; what they sent before is kept.
         drop(socket);
         while let Ok(event) = received.try_recv() {
             forward(&inputs, task, attempt, event);
@@ -139,6 +148,14 @@ pub fn spawn<S: Store>(mission: &Mission<S>, task: usize, cancel: CancellationTo
             duration_ms,
         });
     });
+}
+
+/// Once the attempt's process has started, connections to the report
+/// socket from its process group and its descendants are its own.
+pub(crate) fn note_start(socket: Option<&report_socket::Attached>, event: &ExecEvent) {
+    if let (Some(socket), ExecEvent::Started { pid: Some(pid) }) = (socket, event) {
+        socket.started(*pid);
+    }
 }
 
 /// Saves what the attempt left in its worktree and reports it, before its

@@ -32,6 +32,7 @@ mod slots;
 mod split;
 pub(crate) mod work;
 
+pub(crate) use attempt::note_start;
 pub use attempt::relative_dir;
 pub use decision::{INBOX_POLL, NotRecorded, Recorded, request as request_decision};
 pub use external::{EXTERNAL_POLL, Other, Others, check_dependencies};
@@ -41,7 +42,7 @@ pub use question::question_message;
 pub use remote::POLL as WORK_POLL;
 pub use slots::SHARE_POLL;
 
-use crate::executor::{Executor, Outcome};
+use crate::executor::{Executor, Outcome, report_socket};
 use input::Inputs;
 use jiff::{SignedDuration, Timestamp};
 use std::collections::{HashMap, HashSet};
@@ -215,6 +216,8 @@ pub struct Mission<S: Store + 'static> {
     /// The store's file, named to agents (`TECHLEAD_DB`) so that `techlead
     /// mcp` can read it.
     db_path: Option<std::path::PathBuf>,
+    /// The run's report socket, which its attempts' agents may write to.
+    reports: Arc<report_socket::Reports>,
     /// When the inbox of decisions was last read.
     inbox_read: Option<Instant>,
     /// Inbox rows this run has carried out or refused (their events may
@@ -329,6 +332,12 @@ impl<S: Store + 'static> Mission<S> {
             remote::Remote::start(workers, id.to_string(), workspaces.clone(), inputs.sender())
         });
         let shared = slots::Shared::new(&state);
+        let reports = report_socket::Reports::new(
+            settings
+                .data_dir
+                .join(attempt::files_dir(id))
+                .join(report_socket::FILE_NAME),
+        );
         let mission = Mission {
             store: Some(store),
             committing: None,
@@ -353,6 +362,7 @@ impl<S: Store + 'static> Mission<S> {
             last_launch: None,
             typical_task: None,
             interrupting: false,
+            reports,
             db_path,
             inbox_read: None,
             decisions_taken: HashSet::new(),

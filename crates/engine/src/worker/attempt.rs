@@ -5,7 +5,7 @@
 
 use super::{Activity, Config, WorkSpec};
 use crate::executor::{ExecEvent, Executor, Outcome, report_socket};
-use crate::mission::{attempt_outcome, relative_dir, report_of, work};
+use crate::mission::{attempt_outcome, note_start, relative_dir, report_of, work};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use techlead_core::work::Message;
@@ -20,6 +20,8 @@ pub(super) struct Run {
     /// The orphan mark on its processes.
     pub scope: String,
     pub activity: mpsc::UnboundedSender<Activity>,
+    /// The worker's report socket, shared by its attempts.
+    pub reports: Arc<report_socket::Reports>,
 }
 
 impl Run {
@@ -108,7 +110,13 @@ impl Run {
         let mut spec = spec.attempt(workdir, attempt_dir, env);
         let (events, mut received) = mpsc::unbounded_channel();
         // Agents' MCP tools report here, as on the coordinator's machine.
-        let socket = report_socket::attach(&*executor, &mut spec, Some(&self.config.db), &events);
+        let socket = report_socket::attach(
+            &*executor,
+            &mut spec,
+            Some(&self.config.db),
+            &events,
+            &self.reports,
+        );
         let mut run = tokio::spawn(executor.run(spec, events, cancel.clone()));
         let outcome = loop {
             tokio::select! {
@@ -118,6 +126,9 @@ impl Run {
                     while let Ok(event) = received.try_recv() {
                         batch.push(event);
                     }
+                    for event in &batch {
+                        note_start(socket.as_ref(), event);
+                    }
                     sender.send(batch.into_iter().filter_map(message_of).collect(), false).await;
                     if sender.lost {
                         cancel.cancel();
@@ -126,7 +137,7 @@ impl Run {
                 ended = &mut run => break ended,
             }
         };
-        // The socket goes with the attempt; what it read before is sent.
+        // The attempt's connections go with it; what they sent before is sent.
         drop(socket);
         let rest: Vec<Message> = std::iter::from_fn(|| received.try_recv().ok())
             .filter_map(message_of)
