@@ -10,6 +10,7 @@ use rustix::pipe::{PipeFlags, pipe_with};
 use rustix::process::{
     Pid, PidfdFlags, Signal, WaitOptions, kill_process_group, pidfd_open, waitpid,
 };
+use std::collections::HashMap;
 use std::ffi::{CString, OsStr, OsString, c_char};
 use std::fs::File;
 use std::io;
@@ -18,7 +19,7 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock, PoisonError};
 use tokio::io::unix::AsyncFd;
 use tokio::net::unix::pipe;
 use tokio::signal::unix::{self as signals, SignalKind};
@@ -290,7 +291,10 @@ fn executable(program: &str, workdir: &Path, path: Option<&OsStr>) -> io::Result
         return Ok((c_string(absolute.as_os_str().as_bytes())?, false));
     }
     match path {
-        None => Ok((c_string(program.as_bytes())?, true)),
+        None => match on_own_path(program) {
+            Some(found) => Ok((c_string(found.as_os_str().as_bytes())?, false)),
+            None => Ok((c_string(program.as_bytes())?, true)),
+        },
         Some(path) => {
             let found = search(program, path, workdir)
                 .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))?;
@@ -299,20 +303,72 @@ fn executable(program: &str, workdir: &Path, path: Option<&OsStr>) -> io::Result
     }
 }
 
+/// `program` on techlead's own `PATH`, remembered by name as a shell
+/// hashes commands: otherwise every child would try each directory in turn
+/// with `execve` while the engine waits for it to start (eight failed calls
+/// for `true` on a usual `PATH`). A remembered file that is gone or no
+/// longer executable is looked up again. `None` leaves the search to the
+/// child (`posix_spawnp`): for a program not found, whose error it then
+/// gives, and for a `PATH` with relative directories, which depend on the
+/// task's working directory.
+fn on_own_path(program: &str) -> Option<PathBuf> {
+    static OWN: OnceLock<Option<OwnPath>> = OnceLock::new();
+    let own = OWN
+        .get_or_init(|| {
+            let path = std::env::var_os("PATH")?;
+            let absolute = path
+                .as_bytes()
+                .split(|&b| b == b':')
+                .all(|dir| dir.starts_with(b"/"));
+            absolute.then(|| OwnPath {
+                path,
+                found: Mutex::new(HashMap::new()),
+            })
+        })
+        .as_ref()?;
+    remembered(&own.found, program, &own.path)
+}
+
+/// techlead's `PATH`, and the programs found on it.
+struct OwnPath {
+    path: OsString,
+    found: Mutex<HashMap<String, PathBuf>>,
+}
+
+/// `program` as found on `path` (absolute directories only) before, or now.
+fn remembered(
+    found: &Mutex<HashMap<String, PathBuf>>,
+    program: &str,
+    path: &OsStr,
+) -> Option<PathBuf> {
+    let mut found = found.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(known) = found.get(program) {
+        if is_executable(known) {
+            return Some(known.clone());
+        }
+        found.remove(program);
+    }
+    let located = search(program, path, Path::new("/"))?;
+    found.insert(program.to_owned(), located.clone());
+    Some(located)
+}
+
+fn is_executable(file: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(file)
+        .is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
+}
+
 /// `program` in the first directory of `path` that has it as an executable
 /// file; relative directories are the working directory's.
 fn search(program: &str, path: &OsStr, workdir: &Path) -> Option<PathBuf> {
-    use std::os::unix::fs::PermissionsExt;
     path.as_bytes()
         .split(|&b| b == b':')
         .map(|dir| {
             let dir = Path::new(OsStr::from_bytes(if dir.is_empty() { b"." } else { dir }));
             workdir.join(dir).join(program)
         })
-        .find(|candidate| {
-            std::fs::metadata(candidate)
-                .is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
-        })
+        .find(|candidate| is_executable(candidate))
 }
 
 /// What is wrong with the working directory, if anything.
@@ -412,6 +468,36 @@ pub(crate) fn signal_name(signal: i32) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn install(dir: &Path, name: &str) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let file = dir.join(name);
+        std::fs::write(&file, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o755)).unwrap();
+        file
+    }
+
+    #[test]
+    fn a_program_on_path_is_remembered_until_it_goes() {
+        let root = tempfile::tempdir().unwrap();
+        let (first, second) = (root.path().join("a"), root.path().join("b"));
+        std::fs::create_dir_all(&first).unwrap();
+        std::fs::create_dir_all(&second).unwrap();
+        let mut path = first.clone().into_os_string();
+        path.push(":");
+        path.push(&second);
+        let found = Mutex::new(HashMap::new());
+        assert_eq!(remembered(&found, "tool", &path), None);
+        let later = install(&second, "tool");
+        assert_eq!(remembered(&found, "tool", &path), Some(later.clone()));
+        // One that appears earlier on PATH is not seen while the first stays,
+        // as with a shell's hashed commands...
+        let earlier = install(&first, "tool");
+        assert_eq!(remembered(&found, "tool", &path), Some(later.clone()));
+        // ...and is found once the remembered one is gone.
+        std::fs::remove_file(&later).unwrap();
+        assert_eq!(remembered(&found, "tool", &path), Some(earlier));
+    }
 
     #[test]
     fn relative_paths_with_a_slash_are_in_the_workdir() {
