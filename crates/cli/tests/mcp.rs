@@ -83,6 +83,29 @@ pub(crate) async fn client(
     ().serve(transport).await.unwrap()
 }
 
+/// `techlead mcp` with its attempt named by flags, its environment empty.
+async fn client_by_flags(
+    root: &Path,
+    env: &HashMap<String, String>,
+) -> rmcp::service::RunningService<rmcp::RoleClient, ()> {
+    let transport = TokioChildProcess::new(
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_techlead")).configure(|cmd| {
+            cmd.arg("mcp").current_dir(root).env_clear();
+            for (flag, variable) in [
+                ("--socket", "TECHLEAD_REPORT_SOCKET"),
+                ("--db", "TECHLEAD_DB"),
+                ("--mission", "TECHLEAD_MISSION"),
+                ("--task", "TECHLEAD_TASK"),
+                ("--attempt", "TECHLEAD_ATTEMPT"),
+            ] {
+                cmd.arg(flag).arg(&env[variable]);
+            }
+        }),
+    )
+    .unwrap();
+    ().serve(transport).await.unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_tool_reaches_the_store_and_ask_person_gets_the_answer() {
     let dir = tempfile::tempdir().unwrap();
@@ -205,6 +228,26 @@ async fn every_tool_reaches_the_store_and_ask_person_gets_the_answer() {
         Event::AttemptProgress { task, percent: Some(40), message, .. }
             if task == "MAIN" && message == "wiring the API"
     )));
+
+    // Started by hand, outside the attempt, named by flags: its reports
+    // still reach the attempt.
+    let by_hand = client_by_flags(root, &env).await;
+    ok(call(
+        &by_hand,
+        "report_progress",
+        json!({"percent": 95, "message": "by hand"}),
+    )
+    .await);
+    support::wait_until("the report of the server started by hand", || {
+        events(&db, &mission).iter().any(|e| {
+            matches!(
+                e,
+                Event::AttemptProgress { task, percent: Some(95), message, .. }
+                    if task == "MAIN" && message == "by hand"
+            )
+        })
+    });
+    by_hand.cancel().await.unwrap();
 
     // ask_person waits for the person; the attempt keeps running.
     let asking = tokio::spawn(async move {

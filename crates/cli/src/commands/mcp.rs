@@ -13,6 +13,8 @@ use crate::args::McpArgs;
 use crate::database;
 use crate::exit::{CliError, Outcome};
 use rmcp::ServiceExt;
+use std::ffi::OsStr;
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 
 /// The attempt this server reports for.
@@ -27,6 +29,7 @@ pub struct Attempt {
 
 pub fn run(args: &McpArgs) -> Result<Outcome, CliError> {
     let attempt = attempt(args)?;
+    name_in_environment(&attempt)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -70,6 +73,39 @@ fn attempt(args: &McpArgs) -> Result<Attempt, CliError> {
         attempt: args
             .attempt
             .ok_or_else(|| missing("the attempt number", "TECHLEAD_ATTEMPT"))?,
+    })
+}
+
+/// The engine knows which attempt a report socket connection is for by the
+/// environment of the process that made it (docs/executors.md, "MCP and
+/// the report socket"). Named by flags alone, this server starts itself
+/// again with the attempt in its environment, before it reads anything.
+fn name_in_environment(attempt: &Attempt) -> Result<(), CliError> {
+    let number = attempt.attempt.to_string();
+    let names = [
+        ("TECHLEAD_MISSION", attempt.mission.as_str()),
+        ("TECHLEAD_TASK", attempt.task.as_str()),
+        ("TECHLEAD_ATTEMPT", number.as_str()),
+    ];
+    let named = names
+        .iter()
+        .all(|(variable, value)| std::env::var_os(variable).as_deref() == Some(OsStr::new(value)));
+    if named {
+        return Ok(());
+    }
+    let error = match std::env::current_exe() {
+        Ok(program) => std::process::Command::new(program)
+            .args(std::env::args_os().skip(1))
+            .envs(names)
+            .exec(),
+        Err(error) => error,
+    };
+    Err(CliError::Mcp {
+        message: format!(
+            "techlead mcp could not start again with its attempt in its environment: {error}"
+        ),
+        hint: "set TECHLEAD_MISSION, TECHLEAD_TASK and TECHLEAD_ATTEMPT instead of the flags"
+            .into(),
     })
 }
 
