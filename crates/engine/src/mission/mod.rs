@@ -260,6 +260,12 @@ struct Running {
     pid: Option<u32>,
 }
 
+/// Whether a mission being taken over may have had runs before this one.
+enum Runs {
+    Earlier,
+    None,
+}
+
 /// What woke the actor.
 enum Woken<S> {
     Committed(Result<(S, techlead_store::Result<Vec<EventRecord>>), tokio::task::JoinError>),
@@ -284,7 +290,7 @@ impl<S: Store + 'static> Mission<S> {
             None => HashMap::new(),
         };
         drop(records);
-        let mut mission = Self::take(store, id, state, lock, settings, observer)?;
+        let mut mission = Self::take(store, id, state, lock, settings, observer, Runs::Earlier)?;
         mission.take_over(recorded)?;
         Ok(mission)
     }
@@ -302,7 +308,7 @@ impl<S: Store + 'static> Mission<S> {
     ) -> Result<Self, Error> {
         let lock = store.lock(id)?;
         let state = MissionState::new(plan, at)?;
-        let mut mission = Self::take(store, id, state, lock, settings, observer)?;
+        let mut mission = Self::take(store, id, state, lock, settings, observer, Runs::None)?;
         mission.take_over(HashMap::new())?;
         Ok(mission)
     }
@@ -314,6 +320,7 @@ impl<S: Store + 'static> Mission<S> {
         lock: techlead_store::MissionLock,
         settings: Settings,
         observer: Box<dyn Observer>,
+        earlier: Runs,
     ) -> Result<Self, Error> {
         // A failed mission runs again when a decision waits to reopen it
         // (`take_over` carries it out, or refuses it and stops here).
@@ -324,7 +331,12 @@ impl<S: Store + 'static> Mission<S> {
         }
         check_executors(&state, &settings)?;
         let workspaces = open_workspaces(&state, &settings, id)?;
-        let orphans = crate::orphans::reap(&crate::orphans::scope(&settings.data_dir, id));
+        // Only an earlier run can have left processes behind: a mission
+        // just created skips the look through every process's environment.
+        let orphans = match earlier {
+            Runs::Earlier => crate::orphans::reap(&crate::orphans::scope(&settings.data_dir, id)),
+            Runs::None => 0,
+        };
         let budgeted = budget::any(&state);
         let db_path = store.location();
         let inputs = Inputs::new();
