@@ -65,41 +65,39 @@ pub(crate) async fn call(
     (result.is_error == Some(true), text)
 }
 
+type Client = rmcp::service::RunningService<rmcp::RoleClient, ()>;
+
 /// An MCP client of a `techlead mcp` child started with the attempt's
 /// environment `env`, as an agent CLI starts it.
-pub(crate) async fn client(
-    root: &Path,
-    env: &HashMap<String, String>,
-) -> rmcp::service::RunningService<rmcp::RoleClient, ()> {
-    let transport = TokioChildProcess::new(
-        tokio::process::Command::new(env!("CARGO_BIN_EXE_techlead")).configure(|cmd| {
-            cmd.arg("mcp").current_dir(root).env_clear();
-            for (key, value) in env {
-                cmd.env(key, value);
-            }
-        }),
-    )
-    .unwrap();
-    ().serve(transport).await.unwrap()
+pub(crate) async fn client(root: &Path, env: &HashMap<String, String>) -> Client {
+    serve(root, |cmd| {
+        cmd.envs(env);
+    })
+    .await
 }
 
 /// `techlead mcp` with its attempt named by flags, its environment empty.
-async fn client_by_flags(
-    root: &Path,
-    env: &HashMap<String, String>,
-) -> rmcp::service::RunningService<rmcp::RoleClient, ()> {
+async fn client_by_flags(root: &Path, env: &HashMap<String, String>) -> Client {
+    serve(root, |cmd| {
+        for (flag, variable) in [
+            ("--socket", "TECHLEAD_REPORT_SOCKET"),
+            ("--db", "TECHLEAD_DB"),
+            ("--mission", "TECHLEAD_MISSION"),
+            ("--task", "TECHLEAD_TASK"),
+            ("--attempt", "TECHLEAD_ATTEMPT"),
+        ] {
+            cmd.arg(flag).arg(&env[variable]);
+        }
+    })
+    .await
+}
+
+/// `techlead mcp` in `root` with nothing inherited, named by `name`.
+async fn serve(root: &Path, name: impl FnOnce(&mut tokio::process::Command)) -> Client {
     let transport = TokioChildProcess::new(
         tokio::process::Command::new(env!("CARGO_BIN_EXE_techlead")).configure(|cmd| {
             cmd.arg("mcp").current_dir(root).env_clear();
-            for (flag, variable) in [
-                ("--socket", "TECHLEAD_REPORT_SOCKET"),
-                ("--db", "TECHLEAD_DB"),
-                ("--mission", "TECHLEAD_MISSION"),
-                ("--task", "TECHLEAD_TASK"),
-                ("--attempt", "TECHLEAD_ATTEMPT"),
-            ] {
-                cmd.arg(flag).arg(&env[variable]);
-            }
+            name(cmd);
         }),
     )
     .unwrap();
