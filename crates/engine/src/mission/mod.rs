@@ -309,7 +309,9 @@ impl<S: Store + 'static> Mission<S> {
         let lock = store.lock(id)?;
         let state = MissionState::new(plan, at)?;
         let mut mission = Self::take(store, id, state, lock, settings, observer, Runs::None)?;
-        mission.take_over(HashMap::new())?;
+        // Nothing to take over: the run's start goes with its first claims,
+        // in the commit they wait for anyway.
+        mission.start_run()?;
         Ok(mission)
     }
 
@@ -450,12 +452,16 @@ impl<S: Store + 'static> Mission<S> {
             self.commit_here()?;
             return Err(Error::Finished(self.id.clone()));
         }
+        self.start_run()?;
+        self.commit_here()
+    }
+
+    fn start_run(&mut self) -> Result<(), Error> {
         self.stage(Event::RunStarted {
             run: self.state.runs + 1,
             pid: std::process::id(),
             host: hostname(),
-        })?;
-        self.commit_here()
+        })
     }
 
     /// An executor this build has, by name.
