@@ -13,7 +13,8 @@
 #           transitions), `sleep 0.01` wide N = 1,000 P = 8, N = 100 end to
 #           end. About a minute.
 #   profile where the time goes (needs perf and strace): fsyncs per task
-#           and per commit, scheduler turns, time to the first event, and a
+#           and per commit, scheduler turns, time to the first event, how
+#           long a freed slot waits for its next child (against make), and a
 #           system-wide perf profile (both cores, idle included) by thread,
 #           activity and function, against make's, for wide N = 1,000 and
 #           layered N = 10,000 at P = 2. About 2 minutes.
@@ -170,6 +171,29 @@ echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 
 # Where the time goes. Not timed against make: strace and perf slow the
 # run down; the figures are counts and shares.
+# Pairs each exit of a spawned `true` with the next fork of the process
+# that spawns them (first come, first refilled) from a perf recording of
+# sched_process_fork and sched_process_exit.
+slot_wait() { # perf.data label
+  perf script -i "$1" -F pid,time,event,trace 2> /dev/null | awk -v label="$2" '
+    { sub(/:$/, "", $2) }
+    $3 ~ /sched_process_fork/ {
+      if (main == "") main = $1
+      if ($1 == main) { split($NF, c, "="); forked[c[2]] = $2 }
+    }
+    $3 ~ /sched_process_exit/ && $4 == "comm=true" { split($5, c, "="); exited[c[2]] = $2 }
+    END {
+      for (k in exited) if (k in forked) { print "F", forked[k], 0; print "X", exited[k], exited[k] - forked[k] }
+    }' | sort -k2,2n | awk -v label="$2" '
+    $1 == "X" { pending[++tail] = $2; life += $3; kids++ }
+    $1 == "F" && head < tail { g[++n] = ($2 - pending[++head]) * 1e6; sum += g[n] }
+    END {
+      if (n == 0) { printf "%-14s no children seen\n", label; exit }
+      for (i = 2; i <= n; i++) for (j = i; j > 1 && g[j - 1] > g[j]; j--) { x = g[j]; g[j] = g[j - 1]; g[j - 1] = x }
+      printf "%-14s %4.0f / %4.0f / %4.0f / %4.0f   life %4.0f\n", label, g[int(n * 0.1) + 1], g[int(n * 0.5) + 1], g[int(n * 0.9) + 1], sum / n, life / kids * 1e6
+    }'
+}
+
 profile_case() { # shape n p
   local shape=$1 n=$2 p=$3 dir=$work/profile-$1-$2 start end first wal other turns
   mkdir -p "$dir"
@@ -195,9 +219,17 @@ profile_case() { # shape n p
       printf "fsync: %d on the WAL (one per commit), %d on other files; %.2f per task, %.2f tasks per commit\n", wal, other, (wal + other) / n, n / wal
       printf "fsync time (under strace): total %.3f s, median %.3f ms, p90 %.3f ms; plain run: %.3f ms per turn\n", s, v[int((k + 1) / 2)] * 1000, v[int(k * 0.9)] * 1000, wall / 1e6 / wal
     }' "$dir/fsync.txt"
+  # How long a freed slot waits for its next child: every fork and exit.
+  perf record -q -a -e sched:sched_process_fork,sched:sched_process_exit \
+    -o "$dir/sched.data" "$bin" run "$dir/mission.yaml" --db "$dir/sched/db" --json > /dev/null 2>&1
+  generate make "$shape" "$n" "$p" true > "$dir/Makefile"
+  perf record -q -a -e sched:sched_process_fork,sched:sched_process_exit \
+    -o "$dir/sched-make.data" make -r -s -j"$p" -C "$dir" > /dev/null 2>&1
+  echo "-- a freed slot's wait: from a child's exit to the next child's fork, in µs (p10 / p50 / p90 / mean), and a child's life (mean)"
+  slot_wait "$dir/sched.data" "techlead run"
+  slot_wait "$dir/sched-make.data" "make -j$p"
   # CPU profile of the whole machine (-a), so that idle time shows, and
   # short-lived children are sampled fairly; make's for comparison.
-  generate make "$shape" "$n" "$p" true > "$dir/Makefile"
   perf record -q -a -F 999 -g -o "$dir/perf.data" \
     "$bin" run "$dir/mission.yaml" --db "$dir/perf/db" --json > /dev/null 2>&1
   perf record -q -a -F 999 -g -o "$dir/perf-make.data" make -r -s -j"$p" -C "$dir" > /dev/null 2>&1
