@@ -8,16 +8,16 @@
 //! in the order they arrive.
 //!
 //! One socket rather than one per attempt: binding a socket makes a file,
-//! and an attempt's start waited for that file and its removal (7 % of a
-//! thousand one-second-less tasks' wall time, bench/README.md). Which
+//! and an attempt's start waited for that file and its removal (5 to 7 %
+//! of the wall time of a thousand `true` tasks, bench/README.md). Which
 //! attempt a connection speaks for is read from the process that connected
 //! (its credentials, taken by the kernel at `connect`): the attempt its
 //! environment names (`TECHLEAD_MISSION`, `TECHLEAD_TASK`,
 //! `TECHLEAD_ATTEMPT`, which every attempt gets and its descendants
 //! inherit), else the attempt whose process group it is in, else the
-//! attempt among its ancestors. A connection for an attempt that has ended,
-//! or for none, is closed unread: a late report never lands on another
-//! attempt.
+//! attempt among its ancestors. A connection that names an attempt that
+//! has ended is closed unread, and so is one that no attempt claims within
+//! [`UNCLAIMED_MAX`]: a late report never lands on another attempt.
 //!
 //! The socket is one-way: nothing is written back. A line that is not a
 //! report is ignored. An attempt's connections close when it ends (when its
