@@ -17,7 +17,7 @@
 //! inherit), else the attempt whose process group it is in, else the
 //! attempt among its ancestors. A connection that names an attempt that
 //! has ended is closed unread, and so is one that no attempt claims within
-//! [`UNCLAIMED_MAX`]: a late report never lands on another attempt.
+//! 10 s: a late report never lands on another attempt.
 //!
 //! The socket is one-way: nothing is written back. A line that is not a
 //! report is ignored. An attempt's connections close when it ends (when its
