@@ -195,6 +195,14 @@ impl Drop for Attached {
     }
 }
 
+/// Tells the attempt's place on the socket, if it has one, when `event`
+/// says its process started.
+pub fn note_start(socket: Option<&Attached>, event: &ExecEvent) {
+    if let (Some(socket), ExecEvent::Started { pid: Some(pid) }) = (socket, event) {
+        socket.started(*pid);
+    }
+}
+
 fn lock(routes: &Mutex<Routes>) -> MutexGuard<'_, Routes> {
     routes.lock().unwrap_or_else(PoisonError::into_inner)
 }

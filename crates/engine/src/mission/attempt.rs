@@ -111,12 +111,12 @@ pub fn spawn<S: Store>(mission: &Mission<S>, task: usize, cancel: CancellationTo
         let outcome = std::future::poll_fn(|cx| {
             let outcome = run.as_mut().poll(cx);
             while let Ok(event) = received.try_recv() {
-                note_start(socket.as_ref(), &event);
+                report_socket::note_start(socket.as_ref(), &event);
                 forward(&inputs, task, attempt, event);
             }
             if outcome.is_pending() {
                 while let Poll::Ready(Some(event)) = received.poll_recv(cx) {
-                    note_start(socket.as_ref(), &event);
+                    report_socket::note_start(socket.as_ref(), &event);
                     forward(&inputs, task, attempt, event);
                 }
             }
@@ -148,14 +148,6 @@ pub fn spawn<S: Store>(mission: &Mission<S>, task: usize, cancel: CancellationTo
             duration_ms,
         });
     });
-}
-
-/// Once the attempt's process has started, connections to the report
-/// socket from its process group and its descendants are its own.
-pub(crate) fn note_start(socket: Option<&report_socket::Attached>, event: &ExecEvent) {
-    if let (Some(socket), ExecEvent::Started { pid: Some(pid) }) = (socket, event) {
-        socket.started(*pid);
-    }
 }
 
 /// Saves what the attempt left in its worktree and reports it, before its

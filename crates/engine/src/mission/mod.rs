@@ -32,7 +32,6 @@ mod slots;
 mod split;
 pub(crate) mod work;
 
-pub(crate) use attempt::note_start;
 pub use attempt::relative_dir;
 pub use decision::{INBOX_POLL, NotRecorded, Recorded, request as request_decision};
 pub use external::{EXTERNAL_POLL, Other, Others, check_dependencies};

@@ -5,7 +5,7 @@
 
 use super::{Activity, Config, WorkSpec};
 use crate::executor::{ExecEvent, Executor, Outcome, report_socket};
-use crate::mission::{attempt_outcome, note_start, relative_dir, report_of, work};
+use crate::mission::{attempt_outcome, relative_dir, report_of, work};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use techlead_core::work::Message;
@@ -127,7 +127,7 @@ impl Run {
                         batch.push(event);
                     }
                     for event in &batch {
-                        note_start(socket.as_ref(), event);
+                        report_socket::note_start(socket.as_ref(), event);
                     }
                     sender.send(batch.into_iter().filter_map(message_of).collect(), false).await;
                     if sender.lost {
