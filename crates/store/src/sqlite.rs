@@ -79,6 +79,7 @@ const CACHE_SIZE: i64 = -512;
 pub struct SqliteStore {
     conn: Connection,
     path: PathBuf,
+    synchronous: Synchronous,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -143,6 +144,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             conn,
             path: path.to_path_buf(),
+            synchronous: options.synchronous,
         })
     }
 
@@ -153,6 +155,52 @@ impl SqliteStore {
 
     fn sql(&self) -> impl Fn(rusqlite::Error) -> Error + '_ {
         sql(&self.path)
+    }
+
+    /// The mission's row, its first event and its tasks, in one
+    /// transaction at the connection's current `synchronous`.
+    fn create_mission_now(&mut self, plan: &MissionPlan, at: Timestamp) -> Result<String> {
+        let path = self.path.clone();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql(&path))?;
+        let number: i64 = tx
+            .query_row(
+                "SELECT COALESCE(MAX(number), 0) + 1 FROM missions WHERE name = ?1",
+                [&plan.name],
+                |row| row.get(0),
+            )
+            .map_err(sql(&path))?;
+        let id = format!("{}-{number}", plan.name);
+        tx.execute(
+            "INSERT INTO missions (id, name, number, status, source, created_at, updated_at, last_seq, tasks)
+             VALUES (?1, ?2, ?3, 'created', ?4, ?5, ?5, 0, ?6)",
+            params![id, plan.name, number, plan.source, timestamp(at), plan.tasks.len() as i64],
+        )
+        .map_err(sql(&path))?;
+        // Written from the borrowed plan: a 10,000-task plan is megabytes,
+        // and the caller keeps using its own.
+        let body = serde_json::to_string(&Created::MissionCreated { plan })
+            .map_err(|e| sql(&path)(rusqlite::Error::ToSqlConversionFailure(Box::new(e))))?;
+        tx.execute(
+            "INSERT INTO events (mission, seq, at, type, task, body)
+             VALUES (?1, 1, ?2, 'mission_created', NULL, ?3)",
+            params![id, timestamp(at), body],
+        )
+        .map_err(sql(&path))?;
+        drop(body);
+        projection::project_created(&mut Tx(&tx), &id, plan).map_err(sql(&path))?;
+        tx.execute("UPDATE missions SET last_seq = 1 WHERE id = ?1", [&id])
+            .map_err(sql(&path))?;
+        tx.commit().map_err(sql(&path))?;
+        Ok(id)
+    }
+
+    fn set_synchronous(&self, level: &str) -> Result<()> {
+        self.conn
+            .pragma_update(None, "synchronous", level)
+            .map_err(self.sql())
     }
 
     fn mission_exists(&self, mission: &str) -> Result<bool> {
@@ -231,42 +279,19 @@ impl Store for SqliteStore {
         Some(self.path.clone())
     }
 
+    /// Commits without waiting for the disk: nothing acts on a new
+    /// mission before its run's first commit, which syncs the log and with
+    /// it this transaction (docs/storage.md, "A new mission").
     fn create_mission(&mut self, plan: &MissionPlan, at: Timestamp) -> Result<String> {
-        let path = self.path.clone();
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(sql(&path))?;
-        let number: i64 = tx
-            .query_row(
-                "SELECT COALESCE(MAX(number), 0) + 1 FROM missions WHERE name = ?1",
-                [&plan.name],
-                |row| row.get(0),
-            )
-            .map_err(sql(&path))?;
-        let id = format!("{}-{number}", plan.name);
-        tx.execute(
-            "INSERT INTO missions (id, name, number, status, source, created_at, updated_at, last_seq, tasks)
-             VALUES (?1, ?2, ?3, 'created', ?4, ?5, ?5, 0, ?6)",
-            params![id, plan.name, number, plan.source, timestamp(at), plan.tasks.len() as i64],
-        )
-        .map_err(sql(&path))?;
-        // Written from the borrowed plan: a 10,000-task plan is megabytes,
-        // and the caller keeps using its own.
-        let body = serde_json::to_string(&Created::MissionCreated { plan })
-            .map_err(|e| sql(&path)(rusqlite::Error::ToSqlConversionFailure(Box::new(e))))?;
-        tx.execute(
-            "INSERT INTO events (mission, seq, at, type, task, body)
-             VALUES (?1, 1, ?2, 'mission_created', NULL, ?3)",
-            params![id, timestamp(at), body],
-        )
-        .map_err(sql(&path))?;
-        drop(body);
-        projection::project_created(&mut Tx(&tx), &id, plan).map_err(sql(&path))?;
-        tx.execute("UPDATE missions SET last_seq = 1 WHERE id = ?1", [&id])
-            .map_err(sql(&path))?;
-        tx.commit().map_err(sql(&path))?;
-        Ok(id)
+        let full = self.synchronous == Synchronous::Full;
+        if full {
+            self.set_synchronous("NORMAL")?;
+        }
+        let created = self.create_mission_now(plan, at);
+        if full {
+            self.set_synchronous("FULL")?;
+        }
+        created
     }
 
     fn append(
@@ -651,6 +676,66 @@ mod tests {
         assert_eq!(store.append(&id, 2, big).unwrap().len(), 200);
         let row = store.find_mission(&id).unwrap().unwrap();
         assert_eq!((row.last_seq, row.status), (202, MissionStatus::Paused));
+    }
+
+    fn synchronous(store: &SqliteStore) -> i64 {
+        store
+            .conn
+            .pragma_query_value(None, "synchronous", |r| r.get(0))
+            .unwrap()
+    }
+
+    /// A new mission commits without an fsync of its own (the run's first
+    /// commit syncs it); every commit after it is synced again, whether
+    /// the creation worked or failed.
+    #[test]
+    fn creating_a_mission_leaves_the_commits_after_it_synced() {
+        const FULL: i64 = 2;
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = SqliteStore::open(&dir.path().join("sync.db")).unwrap();
+        assert_eq!(synchronous(&store), FULL);
+        store
+            .create_mission(&plan(), Timestamp::UNIX_EPOCH)
+            .unwrap();
+        assert_eq!(synchronous(&store), FULL);
+
+        let pages: i64 = store
+            .conn
+            .pragma_query_value(None, "page_count", |r| r.get(0))
+            .unwrap();
+        store
+            .conn
+            .pragma_update(None, "max_page_count", pages)
+            .unwrap();
+        let mut big = plan();
+        big.tasks = (0..500)
+            .map(|i| TaskPlan {
+                id: format!("t{i}"),
+                title: "x".repeat(200),
+                ..big.tasks[0].clone()
+            })
+            .collect();
+        let error = store
+            .create_mission(&big, Timestamp::UNIX_EPOCH)
+            .unwrap_err();
+        assert!(matches!(error, Error::DiskFull { .. }), "{error:?}");
+        assert_eq!(synchronous(&store), FULL);
+    }
+
+    /// A store opened for throwaway use keeps its level.
+    #[test]
+    fn a_normal_store_stays_normal_after_creating_a_mission() {
+        const NORMAL: i64 = 1;
+        let dir = tempfile::tempdir().unwrap();
+        let options = Options {
+            synchronous: Synchronous::Normal,
+            ..Options::default()
+        };
+        let mut store = SqliteStore::open_with(&dir.path().join("n.db"), options).unwrap();
+        store
+            .create_mission(&plan(), Timestamp::UNIX_EPOCH)
+            .unwrap();
+        assert_eq!(synchronous(&store), NORMAL);
     }
 
     #[test]

@@ -21,6 +21,11 @@ pub(super) fn create(
     at: Timestamp,
     body: &str,
 ) -> Job<String> {
+    // Nothing acts on a new mission before its run's first commit, which
+    // waits for the WAL flush and so for this one too (docs/store.md, "A
+    // new mission").
+    conn.client
+        .batch_execute("SET LOCAL synchronous_commit TO OFF")?;
     conn.run(
         "SELECT pg_advisory_xact_lock(?1, ?2)",
         &[&LOCK_CLASS, &CREATE_LOCK],
