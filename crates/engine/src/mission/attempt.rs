@@ -5,6 +5,8 @@ use super::split::parts_merge;
 use super::{Input, Mission, report_of};
 use crate::executor::{AttemptSpec, ExecEvent, Outcome, report_socket};
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::task::Poll;
 use std::time::{Duration, Instant};
 use techlead_core::prompt;
@@ -56,7 +58,12 @@ pub(super) fn spec<S: Store>(mission: &Mission<S>, task: usize) -> AttemptSpec {
     }
 }
 
-pub fn spawn<S: Store>(mission: &Mission<S>, task: usize, cancel: CancellationToken) {
+pub fn spawn<S: Store>(
+    mission: &Mission<S>,
+    task: usize,
+    cancel: CancellationToken,
+    pid: Arc<AtomicU32>,
+) {
     let spec = spec(mission, task);
     let attempt = spec.attempt;
     let executor = mission
@@ -112,12 +119,12 @@ pub fn spawn<S: Store>(mission: &Mission<S>, task: usize, cancel: CancellationTo
             let outcome = run.as_mut().poll(cx);
             while let Ok(event) = received.try_recv() {
                 report_socket::note_start(socket.as_ref(), &event);
-                forward(&inputs, task, attempt, event);
+                forward(&inputs, task, attempt, &pid, event);
             }
             if outcome.is_pending() {
                 while let Poll::Ready(Some(event)) = received.poll_recv(cx) {
                     report_socket::note_start(socket.as_ref(), &event);
-                    forward(&inputs, task, attempt, event);
+                    forward(&inputs, task, attempt, &pid, event);
                 }
             }
             outcome
@@ -126,7 +133,7 @@ pub fn spawn<S: Store>(mission: &Mission<S>, task: usize, cancel: CancellationTo
         // The attempt's connections go with it; what they sent before is kept.
         drop(socket);
         while let Ok(event) = received.try_recv() {
-            forward(&inputs, task, attempt, event);
+            forward(&inputs, task, attempt, &pid, event);
         }
         let outcome = match workspaces {
             Some(workspaces) => {
@@ -195,14 +202,20 @@ fn resumable_session(task: &techlead_core::state::TaskState) -> Option<String> {
         .flatten()
 }
 
+/// Hands an attempt's report to the actor; its process ID goes to
+/// `started` instead, for the actor to read when it needs it.
 pub(super) fn forward(
     inputs: &mpsc::UnboundedSender<Input>,
     task: usize,
     attempt: u32,
+    started: &AtomicU32,
     event: ExecEvent,
 ) {
     let input = match event {
-        ExecEvent::Started { pid } => Input::Started { task, pid },
+        ExecEvent::Started { pid } => {
+            started.store(pid.unwrap_or(0), Ordering::Relaxed);
+            return;
+        }
         ExecEvent::Progress { percent, message } => Input::Progress {
             task,
             attempt,

@@ -12,10 +12,6 @@ use tokio_util::sync::CancellationToken;
 pub enum Input {
     /// A timer fired (a retry is due, or the launch delay is over).
     Wake,
-    Started {
-        task: usize,
-        pid: Option<u32>,
-    },
     Progress {
         task: usize,
         attempt: u32,
@@ -83,10 +79,7 @@ pub enum Input {
     },
     /// The lease of a worker running this attempt ran out (the worker died
     /// or lost the database): recorded as a crash is.
-    LeaseExpired {
-        task: usize,
-        attempt: u32,
-    },
+    LeaseExpired { task: usize, attempt: u32 },
     /// Ctrl-C, SIGTERM, or an [`Interrupter`].
     Interrupt,
 }

@@ -48,6 +48,7 @@ use std::collections::{HashMap, HashSet};
 use std::mem;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Instant;
 use techlead_core::state::{
     AttemptOutcome, EscalationKind, Event, EventRecord, MissionState, MissionStatus, NextStep,
@@ -256,7 +257,10 @@ struct Commit<S> {
 
 struct Running {
     cancel: CancellationToken,
-    pid: Option<u32>,
+    /// The attempt's process once it started (0 until then), set by the
+    /// attempt's task. Read only to kill it at a second interrupt: not
+    /// worth a turn of the actor for every task.
+    pid: Arc<AtomicU32>,
 }
 
 /// Whether a mission being taken over may have had runs before this one.
@@ -881,11 +885,12 @@ impl<S: Store + 'static> Mission<S> {
             if self.interrupting {
                 cancel.cancel();
             }
+            let pid = Arc::new(AtomicU32::new(0));
             match self.remote {
                 Some(_) => remote::dispatch(self, t, cancel.clone()),
-                None => attempt::spawn(self, t, cancel.clone()),
+                None => attempt::spawn(self, t, cancel.clone(), pid.clone()),
             }
-            self.running.insert(t, Running { cancel, pid: None });
+            self.running.insert(t, Running { cancel, pid });
         }
         for (phase, gate) in mem::take(&mut self.to_gate) {
             gate::spawn(self, phase, gate);
@@ -956,12 +961,6 @@ impl<S: Store + 'static> Mission<S> {
     fn handle(&mut self, input: Input) -> Result<(), Error> {
         match input {
             Input::Wake => Ok(()),
-            Input::Started { task, pid } => {
-                if let Some(running) = self.running.get_mut(&task) {
-                    running.pid = pid;
-                }
-                Ok(())
-            }
             Input::Progress {
                 task,
                 attempt,
@@ -1218,8 +1217,9 @@ impl<S: Store + 'static> Mission<S> {
         if self.interrupting {
             // A second interrupt: no more grace.
             for running in self.running.values() {
-                if let Some(pid) = running.pid {
-                    crate::orphans::kill_group(pid);
+                match running.pid.load(Ordering::Relaxed) {
+                    0 => {}
+                    pid => crate::orphans::kill_group(pid),
                 }
             }
             return Err(Error::Killed);

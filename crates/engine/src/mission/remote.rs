@@ -136,7 +136,13 @@ impl<S: Store + 'static> Mission<S> {
             let cancel = CancellationToken::new();
             let remote = self.remote.as_ref().expect("with workers");
             remote.follow(t, task, attempt, cancel.clone());
-            self.running.insert(t, super::Running { cancel, pid: None });
+            self.running.insert(
+                t,
+                super::Running {
+                    cancel,
+                    pid: Default::default(),
+                },
+            );
         }
         Ok(kept)
     }
