@@ -323,6 +323,34 @@ async fn the_child_gets_sigpipe_at_its_default_and_no_blocked_signals() {
     );
 }
 
+/// The same, seen by the program itself rather than through a shell
+/// (which may set its own mask): techlead blocks every signal while it
+/// starts a child, and none of that reaches the program, which ignores
+/// exactly what techlead's caller made it ignore (SIGPIPE aside).
+#[tokio::test]
+async fn the_program_itself_starts_with_no_blocked_signal_and_only_inherited_ignores() {
+    const SIGPIPE: u64 = 1 << (13 - 1);
+    let mask = |status: &str, name: &str| {
+        let line = status.lines().find(|l| l.starts_with(name)).expect(name);
+        u64::from_str_radix(line.split_whitespace().nth(1).unwrap(), 16).unwrap()
+    };
+    let own = fs::read_to_string("/proc/self/status").unwrap();
+    let scratch = Scratch::new();
+    let spec = spec(
+        &scratch,
+        &["grep", "-E", "^(SigBlk|SigIgn)", "/proc/self/status"],
+    );
+    let result = run(spec.clone()).await;
+    assert_eq!(result.outcome, Outcome::Succeeded { summary: None });
+    let log = log(&spec);
+    assert_eq!(mask(&log, "SigBlk:"), 0, "{log}");
+    assert_eq!(
+        mask(&log, "SigIgn:"),
+        mask(&own, "SigIgn:") & !SIGPIPE,
+        "the program's {log} against techlead's {own}"
+    );
+}
+
 #[tokio::test]
 async fn the_prompt_is_on_stdin_and_in_the_file() {
     let scratch = Scratch::new();
@@ -499,6 +527,26 @@ async fn a_missing_program_is_a_clear_failure() {
             exit_code: None,
             signal: None,
             message: "cannot start `techlead-no-such-program`: No such file or directory \
+                      (is it installed and on PATH?)"
+                .into()
+        }
+    );
+    assert!(result.events.is_empty());
+}
+
+/// A path that names no file fails in the child's `execve`, which the
+/// spawn reports as it would a program missing from `PATH`.
+#[tokio::test]
+async fn a_missing_program_path_is_a_clear_failure() {
+    let scratch = Scratch::new();
+    let spec = spec(&scratch, &["/no/such/dir/techlead-program"]);
+    let result = run(spec).await;
+    assert_eq!(
+        result.outcome,
+        Outcome::Failed {
+            exit_code: None,
+            signal: None,
+            message: "cannot start `/no/such/dir/techlead-program`: No such file or directory \
                       (is it installed and on PATH?)"
                 .into()
         }

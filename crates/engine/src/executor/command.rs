@@ -19,10 +19,10 @@
 //! ```
 //!
 //! Parts: `process` (spawning, the process group, signals), `spawn` (the
-//! `posix_spawn` call, the workspace's only `unsafe`), `lines` (output
-//! split into lines with bounded memory), `protocol` (`::progress` and the
-//! other report lines), `log` (the capped, rotated log), `result` (the
-//! result file).
+//! `clone` that starts the child, with `malloc.rs` the workspace's only
+//! `unsafe`), `lines` (output split into lines with bounded memory),
+//! `protocol` (`::progress` and the other report lines), `log` (the
+//! capped, rotated log), `result` (the result file).
 
 mod lines;
 mod log;

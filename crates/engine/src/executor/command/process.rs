@@ -275,8 +275,8 @@ fn c_string(bytes: &[u8]) -> io::Result<CString> {
     })
 }
 
-/// The program to give `posix_spawn`, and whether to look it up on
-/// techlead's `PATH` (`posix_spawnp`). A relative path with a slash is a
+/// The program to start, and whether to leave its lookup on techlead's
+/// `PATH` to the child (`posix_spawnp`). A relative path with a slash is a
 /// file in the working directory, made absolute here because the child
 /// changes directory before it runs it; a bare name is looked up on the
 /// `PATH` the child will have, when the task sets one.
