@@ -516,42 +516,36 @@ async fn a_child_killed_by_a_signal_fails_with_the_signal() {
     }
 }
 
-#[tokio::test]
-async fn a_missing_program_is_a_clear_failure() {
+/// Runs `program`, which does not exist, and checks that the attempt
+/// fails before it starts with a sentence naming it.
+async fn assert_not_found(program: &str) {
     let scratch = Scratch::new();
-    let spec = spec(&scratch, &["techlead-no-such-program", "--flag"]);
+    let spec = spec(&scratch, &[program, "--flag"]);
     let result = run(spec).await;
     assert_eq!(
         result.outcome,
         Outcome::Failed {
             exit_code: None,
             signal: None,
-            message: "cannot start `techlead-no-such-program`: No such file or directory \
-                      (is it installed and on PATH?)"
-                .into()
+            message: format!(
+                "cannot start `{program}`: No such file or directory \
+                 (is it installed and on PATH?)"
+            )
         }
     );
     assert!(result.events.is_empty());
+}
+
+#[tokio::test]
+async fn a_missing_program_is_a_clear_failure() {
+    assert_not_found("techlead-no-such-program").await;
 }
 
 /// A path that names no file fails in the child's `execve`, which the
 /// spawn reports as it would a program missing from `PATH`.
 #[tokio::test]
 async fn a_missing_program_path_is_a_clear_failure() {
-    let scratch = Scratch::new();
-    let spec = spec(&scratch, &["/no/such/dir/techlead-program"]);
-    let result = run(spec).await;
-    assert_eq!(
-        result.outcome,
-        Outcome::Failed {
-            exit_code: None,
-            signal: None,
-            message: "cannot start `/no/such/dir/techlead-program`: No such file or directory \
-                      (is it installed and on PATH?)"
-                .into()
-        }
-    );
-    assert!(result.events.is_empty());
+    assert_not_found("/no/such/dir/techlead-program").await;
 }
 
 #[tokio::test]

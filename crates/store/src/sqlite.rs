@@ -644,14 +644,7 @@ mod tests {
             },
         )];
         store.append(&id, 1, start.to_vec()).unwrap();
-        let pages: i64 = store
-            .conn
-            .pragma_query_value(None, "page_count", |r| r.get(0))
-            .unwrap();
-        store
-            .conn
-            .pragma_update(None, "max_page_count", pages + 2)
-            .unwrap();
+        fill_up(&store, 2);
         let big: Vec<(Timestamp, Event)> = (0..200)
             .map(|i| {
                 (
@@ -678,6 +671,19 @@ mod tests {
         assert_eq!((row.last_seq, row.status), (202, MissionStatus::Paused));
     }
 
+    /// Lets the file grow by `spare` pages only (SQLite's page limit fails
+    /// the way a full disk does, with SQLITE_FULL).
+    fn fill_up(store: &SqliteStore, spare: i64) {
+        let pages: i64 = store
+            .conn
+            .pragma_query_value(None, "page_count", |r| r.get(0))
+            .unwrap();
+        store
+            .conn
+            .pragma_update(None, "max_page_count", pages + spare)
+            .unwrap();
+    }
+
     fn synchronous(store: &SqliteStore) -> i64 {
         store
             .conn
@@ -699,14 +705,7 @@ mod tests {
             .unwrap();
         assert_eq!(synchronous(&store), FULL);
 
-        let pages: i64 = store
-            .conn
-            .pragma_query_value(None, "page_count", |r| r.get(0))
-            .unwrap();
-        store
-            .conn
-            .pragma_update(None, "max_page_count", pages)
-            .unwrap();
+        fill_up(&store, 0);
         let mut big = plan();
         big.tasks = (0..500)
             .map(|i| TaskPlan {
