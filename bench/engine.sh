@@ -242,7 +242,7 @@ profile_case() { # shape n p
       {
         split($0, l, "\n"); split(l[1], h, " "); comm = h[1]; s = $0; cat = "other"
         if (comm == "swapper") { comm = "-"; cat = "idle (no runnable work)" }
-        else if (comm == "true" || s ~ /_dl_start|_dl_sysdep_start|__spawni_child|execve/) { comm = "child"; cat = "the spawned program, from vfork to exit" }
+        else if (comm == "true" || s ~ /_dl_start|_dl_sysdep_start|__spawni_child|start_child|set_up_and_exec|execve/) { comm = "child"; cat = "the spawned program, from vfork to exit" }
         else if (comm != "techlead" && comm != "tokio-rt-worker" && comm != "make") { comm = "-"; cat = "other processes on the machine" }
         else if (s ~ /sys_fsync|sys_fdatasync/) cat = "commit: fsync"
         else if (s ~ /sqlite3|rusqlite/) cat = "sqlite: statements, WAL writes, checkpoints"
@@ -250,7 +250,7 @@ profile_case() { # shape n p
         else if (s ~ /techlead_core::(dispatch|retry|state)|Mission.*::(decide|handle|stage)/) cat = "scheduler, fold"
         else if (s ~ /observe|render::|serde_json::ser/) cat = "observer, NDJSON"
         else if (s ~ /read_source|inputs::|techlead_core::(spec|yaml|plan)|saphyr|serde_json::de|serde::private::de/) cat = "parse, validate, plan, replay"
-        else if (s ~ /posix_spawn|clone|process::spawn/) cat = "posix_spawn"
+        else if (s ~ /posix_spawn|clone|process::spawn/) cat = "spawn (clone, vfork wait)"
         else if (s ~ /command::prepare|RotatingLog|mkdir|sys_openat|unlink|result::read/) cat = "attempt files"
         else if (s ~ /Waker::wake|wait4|pidfd|epoll|futex|park|schedule|tokio|finish_task_switch/) cat = "tokio, wake-ups, context switches"
         n[comm "  " cat]++; tot++
