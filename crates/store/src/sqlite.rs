@@ -48,6 +48,16 @@ pub enum Synchronous {
     Normal,
 }
 
+impl Synchronous {
+    /// The value of `PRAGMA synchronous`.
+    fn pragma(self) -> &'static str {
+        match self {
+            Synchronous::Full => "FULL",
+            Synchronous::Normal => "NORMAL",
+        }
+    }
+}
+
 /// How to open a database. `Options::default()` is what techlead uses.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Options {
@@ -127,11 +137,7 @@ impl SqliteStore {
                 .into(),
             ));
         }
-        let synchronous = match options.synchronous {
-            Synchronous::Full => "FULL",
-            Synchronous::Normal => "NORMAL",
-        };
-        conn.pragma_update(None, "synchronous", synchronous)
+        conn.pragma_update(None, "synchronous", options.synchronous.pragma())
             .map_err(sql(path))?;
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(sql(path))?;
@@ -197,9 +203,9 @@ impl SqliteStore {
         Ok(id)
     }
 
-    fn set_synchronous(&self, level: &str) -> Result<()> {
+    fn set_synchronous(&self, level: Synchronous) -> Result<()> {
         self.conn
-            .pragma_update(None, "synchronous", level)
+            .pragma_update(None, "synchronous", level.pragma())
             .map_err(self.sql())
     }
 
@@ -285,11 +291,11 @@ impl Store for SqliteStore {
     fn create_mission(&mut self, plan: &MissionPlan, at: Timestamp) -> Result<String> {
         let full = self.synchronous == Synchronous::Full;
         if full {
-            self.set_synchronous("NORMAL")?;
+            self.set_synchronous(Synchronous::Normal)?;
         }
         let created = self.create_mission_now(plan, at);
         if full {
-            self.set_synchronous("FULL")?;
+            self.set_synchronous(self.synchronous)?;
         }
         created
     }

@@ -103,10 +103,9 @@ fn clone_and_exec(spawn: &Spawn<'_>) -> io::Result<Pid> {
         // The stack grows down from its end, which must be 16-byte aligned.
         let end = stack.as_mut_ptr_range().end;
         let top = end.wrapping_sub(end as usize % 16);
-        // Every signal blocked (glibc's internal ones too, which
-        // `pthread_sigmask` leaves alone), so that no handler of this
-        // process runs in the child before it has reset them.
-        let saved = block_all_signals();
+        // Every signal blocked, so that no handler of this process runs in
+        // the child before it has reset them.
+        let saved = set_signal_mask(!0)?;
         // SAFETY: errno is this thread's; the child, which runs on this
         // thread's memory, may set it, and it is put back after.
         let errno = unsafe { libc::__errno_location() };
@@ -123,8 +122,11 @@ fn clone_and_exec(spawn: &Spawn<'_>) -> io::Result<Pid> {
             )
         };
         let error = io::Error::last_os_error();
+        // SAFETY: as above.
         unsafe { *errno = saved_errno };
-        restore_signals(&saved);
+        // Fails only on a bad pointer or `how`; a child that started must
+        // be returned either way.
+        let _ = set_signal_mask(saved);
         if pid < 0 { Err(error) } else { Ok(pid) }
     })?;
     // SAFETY: the child is done with `args`; it may have written `error`.
@@ -184,15 +186,7 @@ unsafe fn set_up_and_exec(args: &ChildArgs) -> c_int {
             return errno();
         }
         reset_signal_handlers();
-        let empty: u64 = 0;
-        if libc::syscall(
-            libc::SYS_rt_sigprocmask,
-            libc::SIG_SETMASK,
-            &raw const empty,
-            std::ptr::null_mut::<u64>(),
-            size_of::<u64>(),
-        ) != 0
-        {
+        if set_signal_mask(0).is_err() {
             return errno();
         }
         libc::execve(args.program, args.argv, args.envp);
@@ -227,33 +221,25 @@ unsafe fn reset_signal_handlers() {
     }
 }
 
-/// Blocks every signal on this thread; returns the mask to restore.
-fn block_all_signals() -> u64 {
-    let all: u64 = !0;
-    let mut saved: u64 = 0;
-    // SAFETY: the kernel's 8-byte signal set, read and written in place.
-    unsafe {
+/// Sets this thread's signal mask with the raw system call (the kernel's
+/// 8-byte set; `pthread_sigmask` would leave glibc's two internal signals
+/// alone); returns the mask it replaced.
+fn set_signal_mask(mask: u64) -> io::Result<u64> {
+    let mut old: u64 = 0;
+    // SAFETY: both sets are 8 bytes, read and written in place.
+    let done = unsafe {
         libc::syscall(
             libc::SYS_rt_sigprocmask,
             libc::SIG_SETMASK,
-            &raw const all,
-            &raw mut saved,
+            &raw const mask,
+            &raw mut old,
             size_of::<u64>(),
-        );
-    }
-    saved
-}
-
-fn restore_signals(saved: &u64) {
-    // SAFETY: as in `block_all_signals`.
-    unsafe {
-        libc::syscall(
-            libc::SYS_rt_sigprocmask,
-            libc::SIG_SETMASK,
-            saved as *const u64,
-            std::ptr::null_mut::<u64>(),
-            size_of::<u64>(),
-        );
+        )
+    };
+    if done == 0 {
+        Ok(old)
+    } else {
+        Err(io::Error::last_os_error())
     }
 }
 
