@@ -14,7 +14,8 @@
 #           end. About a minute.
 #   profile where the time goes (needs perf and strace): fsyncs per task
 #           and per commit, scheduler turns, time to the first event, how
-#           long a freed slot waits for its next child (against make), and a
+#           long a freed slot waits for its next child and what the spawning
+#           thread does meanwhile (against make), and a
 #           system-wide perf profile (both cores, idle included) by thread,
 #           activity and function, against make's, for wide N = 1,000 and
 #           layered N = 10,000 at P = 2. About 2 minutes.
@@ -194,6 +195,39 @@ slot_wait() { # perf.data label
     }'
 }
 
+# From each exit of a spawned `true` to the next fork by the spawning
+# thread, what that thread was doing, in µs per exit: blocked in the
+# previous fork (the new child not scheduled yet, or still setting itself
+# up: tracing every system call slows most the child's reset of each
+# signal's handler, one call per signal, so this is an upper bound),
+# running, runnable but not running, asleep, or in other system calls. From
+# a system-wide perf recording of raw_syscalls and sched_switch; `clone`
+# (56) and `clone3` (435) count as the fork.
+exit_to_fork() { # perf.data comm label
+  perf script -i "$1" -F comm,tid,time,event,trace 2> /dev/null | awk -v comm="$2" -v label="$3" '
+    { t = $3; sub(/:$/, "", t) }
+    $1 == comm && main == "" { main = $2; state = "running" }
+    /sched_process_exit:/ && /comm=true/ { if (!open) { open = 1; t0 = t; mark = t } next }
+    function add(s) { if (open) { spent[s] += t - mark; mark = t } }
+    /sched_switch:/ {
+      if ($0 ~ "prev_pid=" main " ") { add(state); saved = state
+        state = ($0 ~ /prev_state=R/) ? "runnable, not running" : (insys ? (forking ? "blocked in the previous fork" : (nr == 232 || nr == 7 || nr == 270 || nr == 61 ? "asleep (epoll, poll, wait)" : "blocked in another system call")) : "runnable, not running") }
+      else if ($0 ~ "next_pid=" main " ") { add(state); state = saved }
+      next }
+    $2 != main { next }
+    /sys_enter:/ { add(state); nr = $6; insys = 1; forking = (nr == 56 || nr == 435)
+      state = forking ? "in the fork" : "in other system calls"
+      if (forking && open) { total += t - t0; n++; open = 0 }
+      next }
+    /sys_exit:/ { add(state); insys = 0; forking = 0; state = "running"; next }
+    END {
+      if (n == 0) { printf "%-14s no exits seen\n", label; exit }
+      printf "%-14s %4.0f µs from an exit to the next fork:", label, total / n * 1e6
+      for (k in spent) if (spent[k] / n * 1e6 >= 1) printf " %s %.0f;", k, spent[k] / n * 1e6
+      print ""
+    }'
+}
+
 profile_case() { # shape n p
   local shape=$1 n=$2 p=$3 dir=$work/profile-$1-$2 start end first wal other turns
   mkdir -p "$dir"
@@ -228,6 +262,18 @@ profile_case() { # shape n p
   echo "-- a freed slot's wait: from a child's exit to the next child's fork, in µs (p10 / p50 / p90 / mean), and a child's life (mean)"
   slot_wait "$dir/sched.data" "techlead run"
   slot_wait "$dir/sched-make.data" "make -j$p"
+  # What the spawning thread does meanwhile (every system call traced: both
+  # run slower, alike; at N <= 1,000, the trace being 300 MB a thousand).
+  if [ "$n" -le 1000 ]; then
+  perf record -q -a -e raw_syscalls:sys_enter,raw_syscalls:sys_exit,sched:sched_switch,sched:sched_process_exit \
+    -o "$dir/syscalls.data" "$bin" run "$dir/mission.yaml" --db "$dir/syscalls/db" --json > /dev/null 2>&1
+  perf record -q -a -e raw_syscalls:sys_enter,raw_syscalls:sys_exit,sched:sched_switch,sched:sched_process_exit \
+    -o "$dir/syscalls-make.data" make -r -s -j"$p" -C "$dir" > /dev/null 2>&1
+  echo "-- from an exit to the next fork, what the spawning thread does (µs per exit, under tracing)"
+  exit_to_fork "$dir/syscalls.data" "$(basename "$bin" | cut -c1-15)" "techlead run"
+  exit_to_fork "$dir/syscalls-make.data" make "make -j$p"
+  rm -f "$dir/syscalls.data" "$dir/syscalls-make.data"
+  fi
   # CPU profile of the whole machine (-a), so that idle time shows, and
   # short-lived children are sampled fairly; make's for comparison.
   perf record -q -a -F 999 -g -o "$dir/perf.data" \
