@@ -129,15 +129,15 @@ fn clone_and_exec(spawn: &Spawn<'_>) -> io::Result<Pid> {
         let _ = set_signal_mask(saved);
         if pid < 0 { Err(error) } else { Ok(pid) }
     })?;
+    let pid = Pid::from_raw(pid).ok_or_else(|| io::Error::other("clone gave no process ID"))?;
     // SAFETY: the child is done with `args`; it may have written `error`.
     let error = unsafe { std::ptr::read_volatile(&raw const args.error) };
     if error != 0 {
         // The child exited right after saying why.
-        let pid = Pid::from_raw(pid).expect("clone gave a process ID");
         let _ = rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::empty());
         return Err(io::Error::from_raw_os_error(error));
     }
-    Pid::from_raw(pid).ok_or_else(|| io::Error::other("clone gave no process ID"))
+    Ok(pid)
 }
 
 /// The child: sets itself up and runs the program; on a failure it leaves
