@@ -73,7 +73,7 @@ fn start(launch: &Launch<'_>) -> io::Result<(Child, ProcessGroup)> {
     let workdir = c_string(launch.workdir.as_os_str().as_bytes())?;
     let (stdout, stdout_child) = output_pipe()?;
     let (stderr, stderr_child) = output_pipe()?;
-    let pid = spawn::spawn(&Spawn {
+    let started = spawn::spawn(&Spawn {
         program: &program,
         search,
         argv: &argv,
@@ -85,8 +85,9 @@ fn start(launch: &Launch<'_>) -> io::Result<(Child, ProcessGroup)> {
     })?;
     // The child holds its own copies of the write ends now.
     drop((stdout_child, stderr_child));
+    let pid = started.pid;
     let group = ProcessGroup { pgid: Some(pid) };
-    let exit = match Exit::watch(pid) {
+    let exit = match Exit::watch(pid, started.pidfd) {
         Ok(exit) => exit,
         Err(error) => {
             // Without a way to wait for it, the child cannot be supervised.
@@ -132,11 +133,13 @@ enum Exit {
 }
 
 impl Exit {
-    fn watch(pid: Pid) -> io::Result<Exit> {
-        match pidfd_open(pid, PidfdFlags::empty())
-            .map_err(io::Error::from)
-            .and_then(spawn::watch)
-        {
+    /// Watches the child through `pidfd`, or one opened now.
+    fn watch(pid: Pid, pidfd: Option<OwnedFd>) -> io::Result<Exit> {
+        let pidfd = match pidfd {
+            Some(pidfd) => Ok(pidfd),
+            None => pidfd_open(pid, PidfdFlags::empty()).map_err(io::Error::from),
+        };
+        match pidfd.and_then(spawn::watch) {
             Ok(pidfd) => Ok(Exit::Pidfd(pidfd)),
             Err(_) => signals::signal(SignalKind::child()).map(Exit::Signal),
         }
