@@ -129,33 +129,23 @@ fn clone_and_exec(spawn: &Spawn<'_>, try_clone3: bool) -> io::Result<Started> {
         // SAFETY: the stack is ours and unused until this returns (this
         // thread waits for the child); `args` and what its pointers borrow
         // live on until then; `start_child` only makes system calls.
-        let started = try_clone3
+        let started = match try_clone3
             .then(|| unsafe { clone3::start(base, top, &raw mut args) })
             .flatten()
-            .or_else(|| {
+        {
+            Some(started) => started,
+            None => {
                 args.reset_handlers = true;
                 // SAFETY: as above.
-                let pid = unsafe {
-                    libc::clone(
-                        start_child,
-                        top.cast(),
-                        libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
-                        (&raw mut args).cast(),
-                    )
-                };
-                let result = if pid < 0 {
-                    Err(io::Error::last_os_error())
-                } else {
-                    Ok((pid, None))
-                };
-                Some(result)
-            });
+                unsafe { clone(top, &raw mut args) }
+            }
+        };
         // SAFETY: as above.
         unsafe { *errno = saved_errno };
         // Fails only on a bad pointer or `how`; a child that started must
         // be returned either way.
         let _ = set_signal_mask(saved);
-        started.unwrap_or_else(|| Err(io::Error::other("no way to start a process")))
+        started
     })?;
     let pid = Pid::from_raw(pid).ok_or_else(|| io::Error::other("clone gave no process ID"))?;
     // SAFETY: the child is done with `args`; it may have written `error`.
@@ -166,6 +156,28 @@ fn clone_and_exec(spawn: &Spawn<'_>, try_clone3: bool) -> io::Result<Started> {
         return Err(io::Error::from_raw_os_error(error));
     }
     Ok(Started { pid, pidfd })
+}
+
+/// `clone` for the child, where `clone3` is not to be had.
+///
+/// # Safety
+/// As in [`clone_and_exec`]: the stack below `top` and `args` are the
+/// child's until this returns, and every signal is blocked.
+unsafe fn clone(top: *mut u8, args: *mut ChildArgs) -> io::Result<(i32, Option<OwnedFd>)> {
+    // SAFETY: the caller's terms; `start_child` only makes system calls.
+    let pid = unsafe {
+        libc::clone(
+            start_child,
+            top.cast(),
+            libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+            args.cast(),
+        )
+    };
+    if pid < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok((pid, None))
+    }
 }
 
 /// The child: sets itself up and runs the program; on a failure it leaves
