@@ -16,9 +16,9 @@
 //! mask, SIGPIPE back to its default (Rust ignores it), stdin, stdout and
 //! stderr, and the working directory. Every pointer the child reads
 //! borrows from the arguments, which outlive the call. Where it can, it
-//! uses `clone3`, whose kernel resets the handlers (glibc's child asks for
-//! each of the 64 signals in turn: 10 µs of every child's CPU) and hands
-//! over the child's pidfd.
+//! uses `clone3`, whose kernel resets the handlers (a `clone` child, like
+//! glibc's, asks for each of the 64 signals in turn: 10 µs of every
+//! child's CPU) and hands over the child's pidfd.
 //!
 //! It also registers the child's pidfd with tokio's reactor ([`watch`]):
 //! tokio's safe constructor for that is deprecated as unsound in general,
