@@ -229,9 +229,7 @@ unsafe fn set_up_and_exec(args: &ChildArgs) -> c_int {
             reset_signal_handlers();
         } else {
             // `clone3` left the ignored signals ignored, SIGPIPE with them.
-            let mut default: libc::sigaction = std::mem::zeroed();
-            default.sa_sigaction = libc::SIG_DFL;
-            libc::sigaction(libc::SIGPIPE, &raw const default, std::ptr::null_mut());
+            set_default(libc::SIGPIPE);
         }
         if set_signal_mask(0).is_err() {
             return errno();
@@ -377,8 +375,6 @@ mod clone3 {
 /// In a child that has every signal blocked.
 unsafe fn reset_signal_handlers() {
     unsafe {
-        let mut default: libc::sigaction = std::mem::zeroed();
-        default.sa_sigaction = libc::SIG_DFL;
         for signal in 1..=64 {
             if signal == libc::SIGKILL || signal == libc::SIGSTOP {
                 continue;
@@ -390,9 +386,21 @@ unsafe fn reset_signal_handlers() {
             }
             let handled = old.sa_sigaction != libc::SIG_DFL && old.sa_sigaction != libc::SIG_IGN;
             if handled || signal == libc::SIGPIPE {
-                libc::sigaction(signal, &raw const default, std::ptr::null_mut());
+                set_default(signal);
             }
         }
+    }
+}
+
+/// Puts `signal` back at its default action.
+///
+/// # Safety
+/// In the child, as [`reset_signal_handlers`].
+unsafe fn set_default(signal: c_int) {
+    unsafe {
+        let mut default: libc::sigaction = std::mem::zeroed();
+        default.sa_sigaction = libc::SIG_DFL;
+        libc::sigaction(signal, &raw const default, std::ptr::null_mut());
     }
 }
 
