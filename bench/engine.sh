@@ -198,8 +198,9 @@ slot_wait() { # perf.data label
 # From each exit of a spawned `true` to the next fork by the spawning
 # thread, what that thread was doing, in µs per exit: blocked in the
 # previous fork (the new child not scheduled yet, or still setting itself
-# up: tracing every system call slows most the child's reset of each
-# signal's handler, one call per signal, so this is an upper bound),
+# up: tracing every system call slows the child's own calls, most of all a
+# `clone` child's reset of each signal's handler, one call per signal, so
+# this is an upper bound),
 # running, runnable but not running, asleep, or in other system calls. From
 # a system-wide perf recording of raw_syscalls and sched_switch; `clone`
 # (56) and `clone3` (435) count as the fork.

@@ -287,7 +287,7 @@ impl Store for SqliteStore {
 
     /// Commits without waiting for the disk: nothing acts on a new
     /// mission before its run's first commit, which syncs the log and with
-    /// it this transaction (docs/storage.md, "A new mission").
+    /// it this transaction (docs/store.md, "A new mission").
     fn create_mission(&mut self, plan: &MissionPlan, at: Timestamp) -> Result<String> {
         let full = self.synchronous == Synchronous::Full;
         if full {
