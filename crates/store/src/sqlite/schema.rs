@@ -184,7 +184,6 @@ CREATE TABLE webhook_deliveries (
 ) STRICT;
 ";
 
-/// The first bytes of every SQLite database file.
 /// Version 4: what each mission's run holds and waits for of each agent
 /// with a `max_parallel`, so that missions sharing an agent share its
 /// slots (`core::portfolio::slots`). Rows of a run that is no longer
@@ -204,6 +203,7 @@ CREATE TABLE agent_shares (
 ) STRICT;
 ";
 
+/// The first bytes of every SQLite database file.
 const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
 
 /// Refuses a file that exists, is not empty and is not SQLite at all,
