@@ -126,12 +126,16 @@ async fn the_baseline_comes_first_and_slips_are_recorded_once_per_step() {
         panic!("one baseline: {events:?}");
     };
     assert!(p90 >= p50 && runs == 200);
-    // Made while T0 runs: recorded before its two-second attempt ends.
+    // Made while T0 runs, once the run has lasted a second: recorded
+    // before its two-second attempt ends, and not before that second.
     let first_end = events
         .iter()
         .position(|e| matches!(e, Event::AttemptFinished { .. }))
         .unwrap();
     assert!(baseline < first_end, "{events:?}");
+    let records = f.store().events(&id, 0).unwrap();
+    let waited = records[baseline].at.duration_since(records[1].at);
+    assert!(waited >= jiff::SignedDuration::from_secs(1), "{waited:?}");
     let slips = slips(&events);
     assert!(!slips.is_empty(), "a mission five times slower slipped");
     each_on_a_new_step(&slips);

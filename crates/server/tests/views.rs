@@ -62,11 +62,21 @@ async fn outlook_follows_the_unfinished_work() {
     assert_eq!(after["progress"]["total"], 10);
     assert_eq!(after["progress"]["succeeded"], 6);
     assert_eq!(after["progress"]["finished"], 10);
-    // The run recorded its baseline; a finished mission has no forecast.
+    // A finished mission has no forecast. Its run made a baseline only if
+    // it lasted a second (docs/forecast.md, "During a run"): the demo
+    // usually ends sooner.
     assert!(after["forecast"].is_null());
     let events = fixture.store().events(&id, 0).unwrap();
+    let started = events[1].at;
+    assert!(matches!(events[1].event, Event::RunStarted { .. }));
+    for record in &events {
+        if matches!(record.event, Event::ForecastBaseline { .. }) {
+            let waited = record.at.duration_since(started);
+            assert!(waited >= jiff::SignedDuration::from_secs(1), "{waited:?}");
+        }
+    }
     let state = techlead_core::state::MissionState::replay(&events).unwrap();
-    assert!(state.forecast.is_some_and(|t| t.p90 >= t.p50));
+    assert!(state.forecast.is_none_or(|t| t.p90 >= t.p50));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,16 +1,18 @@
-//! The live forecast (docs/forecast.md, "During a run"). It is made when
-//! the run starts and again when a task finishes, off the actor's thread
-//! (a 10,000-task mission takes tens of milliseconds), from the work left
-//! and the history the run was given plus the mission's own finished
-//! tasks, at most once per [`INTERVAL`], and less often when forecasts
-//! take long ([`COST_RATIO`]): an ETA in hours needs no fresher figure,
-//! and a forecast at every task's end cost a mission of short tasks more
-//! CPU than its scheduling. The mission's first becomes its
+//! The live forecast (docs/forecast.md, "During a run"). It is made once
+//! the run has lasted [`INTERVAL`] and again when a task finishes, off the
+//! actor's thread (a 10,000-task mission takes tens of milliseconds), from
+//! the work left and the history the run was given plus the mission's own
+//! finished tasks, at most once per [`INTERVAL`], and less often when
+//! forecasts take long ([`COST_RATIO`]): an ETA in hours needs no fresher
+//! figure, and a forecast at every task's end cost a mission of short
+//! tasks more CPU than its scheduling. The mission's first becomes its
 //! baseline (`forecast_baseline`, once per mission, so a resumed run keeps
-//! measuring against it); it is made while the first tasks start rather
-//! than before them, as it took longer than starting them. Each
-//! later one is compared with it, and a slip that crosses a new step of
-//! the mission's threshold is recorded (`forecast_slipped`), which the
+//! measuring against it). It waits for the run's first [`INTERVAL`] like
+//! every later one: made as the run started, it took the CPU from the
+//! first tasks just when they start, and a run over within a second has
+//! no end worth forecasting (its next run, if any, makes the baseline).
+//! Each later one is compared with it, and a slip that crosses a new step
+//! of the mission's threshold is recorded (`forecast_slipped`), which the
 //! terminal, the dashboard and webhooks show. Observers see every
 //! forecast (the terminal's ETA).
 
@@ -46,6 +48,8 @@ pub(super) struct Live {
     /// How long the last forecast took, from the ask to the answer.
     took: Duration,
     in_flight: bool,
+    /// When the baseline is due, once the run asked for it.
+    baseline_at: Option<Instant>,
 }
 
 impl<S: Store + 'static> Mission<S> {
@@ -55,13 +59,13 @@ impl<S: Store + 'static> Mission<S> {
         self.live.history = Arc::new(history);
     }
 
-    /// Asks for the baseline when the mission has none. It is made off
-    /// the actor's thread from the work as the run starts, while the first
-    /// tasks start, and recorded when it is ready; a mission over by then
+    /// Asks for the baseline when the mission has none: it is made off
+    /// the actor's thread from the work left once the run has lasted
+    /// [`INTERVAL`], and recorded when it is ready; a mission over by then
     /// has none, and its next run makes one.
     pub(super) fn ask_baseline(&mut self) {
         if self.state.forecast.is_none() && self.state.status == MissionStatus::Running {
-            self.spawn_forecast();
+            self.live.baseline_at = Some(Instant::now() + INTERVAL);
         }
     }
 
@@ -84,12 +88,11 @@ impl<S: Store + 'static> Mission<S> {
         });
     }
 
-    /// When a forecast is owed, if one is: tasks finished since the last
-    /// one, and the mission goes on.
+    /// When a forecast is owed, if one is: the baseline the run asked for,
+    /// or tasks finished since the last one; and the mission goes on.
     pub(super) fn next_forecast(&self) -> Option<Instant> {
         let state = &self.state;
         if self.live.in_flight
-            || state.forecast.is_none()
             || state.status != MissionStatus::Running
             || state.aborting
             || self.interrupting
@@ -97,7 +100,13 @@ impl<S: Store + 'static> Mission<S> {
             return None;
         }
         let finished = finished(state);
-        if self.live.finished == Some(finished) || finished == state.tasks.len() {
+        if finished == state.tasks.len() {
+            return None;
+        }
+        if state.forecast.is_none() {
+            return self.live.baseline_at;
+        }
+        if self.live.finished == Some(finished) {
             return None;
         }
         let wait = between(self.live.took);
