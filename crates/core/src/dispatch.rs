@@ -255,8 +255,14 @@ mod tests {
         assert_eq!(claims_per_slot(Some(Duration::from_secs(90)), WINDOW), 2);
         assert_eq!(claims_per_slot(Some(Duration::from_millis(4)), WINDOW), 3);
         assert_eq!(claims_per_slot(Some(Duration::from_millis(2)), WINDOW), 5);
-        assert_eq!(claims_per_slot(Some(Duration::from_micros(900)), WINDOW), 12);
-        assert_eq!(claims_per_slot(Some(Duration::from_micros(400)), WINDOW), 25);
+        assert_eq!(
+            claims_per_slot(Some(Duration::from_micros(900)), WINDOW),
+            12
+        );
+        assert_eq!(
+            claims_per_slot(Some(Duration::from_micros(400)), WINDOW),
+            25
+        );
         assert_eq!(claims_per_slot(Some(Duration::from_micros(10)), WINDOW), 32);
     }
 }
