@@ -63,12 +63,12 @@ pub(crate) fn spawn(launch: Launch<'_>) -> Result<(Child, ProcessGroup), String>
 fn start(launch: &Launch<'_>) -> io::Result<(Child, ProcessGroup)> {
     let env = Environment::new(launch.env)?;
     let (program, search) = executable(&launch.argv[0], launch.workdir, env.path())?;
-    let args = launch
-        .argv
-        .iter()
-        .map(|arg| c_string(arg.as_bytes()))
-        .collect::<io::Result<Vec<CString>>>()?;
-    let argv = null_terminated(args.iter().map(|arg| arg.as_ptr()));
+    let mut args =
+        CStrings::with_capacity(launch.argv.iter().map(String::len).sum(), launch.argv.len());
+    for arg in launch.argv {
+        args.push(&[arg.as_bytes()])?;
+    }
+    let argv = null_terminated(args.pointers(), args.len());
     let envp = env.pointers();
     let workdir = c_string(launch.workdir.as_os_str().as_bytes())?;
     let (stdout, stdout_child) = output_pipe()?;
@@ -208,41 +208,117 @@ impl Drop for Child {
 /// The environment of a child: the inherited variables, less those set
 /// again, then those set (later ones winning).
 struct Environment {
-    set: Vec<(OsString, CString)>,
+    /// "KEY=value" for each variable set.
+    set: CStrings,
+    /// Each one's key length, in the order of `set`.
+    keys: Vec<usize>,
 }
 
 impl Environment {
     fn new(env: &[(&str, &OsStr)]) -> io::Result<Environment> {
-        let mut set: Vec<(OsString, CString)> = Vec::with_capacity(env.len());
+        let bytes = env
+            .iter()
+            .map(|(key, value)| key.len() + value.len() + 1)
+            .sum();
+        let mut set = CStrings::with_capacity(bytes, env.len());
+        let mut keys = Vec::with_capacity(env.len());
         for &(key, value) in env {
-            let mut entry = Vec::with_capacity(key.len() + 1 + value.len());
-            entry.extend_from_slice(key.as_bytes());
-            entry.push(b'=');
-            entry.extend_from_slice(value.as_bytes());
-            let entry = c_string(&entry)?;
-            match set.iter_mut().find(|(k, _)| k == key) {
-                Some(old) => old.1 = entry,
-                None => set.push((OsString::from(key), entry)),
+            let again = (0..keys.len()).find(|&i| set.key(i, keys[i]) == key.as_bytes());
+            set.push(&[key.as_bytes(), b"=", value.as_bytes()])?;
+            match again {
+                // The new entry takes the old one's place; its bytes stay
+                // in the buffer unused.
+                Some(i) => set.replace_with_last(i),
+                None => keys.push(key.len()),
             }
         }
-        Ok(Environment { set })
+        Ok(Environment { set, keys })
+    }
+
+    fn is_set(&self, key: &[u8]) -> bool {
+        (0..self.keys.len()).any(|i| self.set.key(i, self.keys[i]) == key)
     }
 
     /// `PATH` as the child will see it, when set here.
     fn path(&self) -> Option<&OsStr> {
-        self.set
-            .iter()
-            .find(|(k, _)| k == "PATH")
-            .map(|(_, entry)| OsStr::from_bytes(&entry.as_bytes()["PATH=".len()..]))
+        (0..self.keys.len())
+            .find(|&i| self.set.key(i, self.keys[i]) == b"PATH")
+            .map(|i| OsStr::from_bytes(&self.set.get(i)["PATH=".len()..]))
     }
 
     /// `envp`: pointers into the inherited environment and into `self`.
     fn pointers(&self) -> Vec<*const c_char> {
-        let kept = inherited()
+        let inherited = inherited();
+        let kept = inherited
             .iter()
-            .filter(|(key, _)| !self.set.iter().any(|(k, _)| k == key))
+            .filter(|(key, _)| !self.is_set(key.as_bytes()))
             .map(|(_, entry)| entry.as_ptr());
-        null_terminated(kept.chain(self.set.iter().map(|(_, entry)| entry.as_ptr())))
+        null_terminated(
+            kept.chain(self.set.pointers()),
+            inherited.len() + self.keys.len(),
+        )
+    }
+}
+
+/// NUL-terminated strings in one buffer, for `argv` and `envp`: one
+/// allocation for all of an attempt's arguments or variables, where a
+/// `CString` each took one or two (29 allocations a spawn, with the
+/// pointer arrays; bench/README.md, session 14).
+struct CStrings {
+    text: Vec<u8>,
+    /// Where each string starts in `text`.
+    starts: Vec<usize>,
+}
+
+impl CStrings {
+    fn with_capacity(bytes: usize, count: usize) -> CStrings {
+        CStrings {
+            text: Vec::with_capacity(bytes + count),
+            starts: Vec::with_capacity(count),
+        }
+    }
+
+    /// Appends the string made of `parts`, refused if one holds a NUL.
+    fn push(&mut self, parts: &[&[u8]]) -> io::Result<()> {
+        if parts.iter().any(|part| part.contains(&0)) {
+            return Err(nul_error());
+        }
+        self.starts.push(self.text.len());
+        for part in parts {
+            self.text.extend_from_slice(part);
+        }
+        self.text.push(0);
+        Ok(())
+    }
+
+    /// Puts the last string in place of string `i`.
+    fn replace_with_last(&mut self, i: usize) {
+        if let Some(last) = self.starts.pop() {
+            self.starts[i] = last;
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.starts.len()
+    }
+
+    /// String `i`, without its NUL.
+    fn get(&self, i: usize) -> &[u8] {
+        let rest = &self.text[self.starts[i]..];
+        &rest[..rest.iter().position(|&b| b == 0).unwrap_or(rest.len())]
+    }
+
+    /// The first `len` bytes of string `i`.
+    fn key(&self, i: usize, len: usize) -> &[u8] {
+        &self.text[self.starts[i]..self.starts[i] + len]
+    }
+
+    /// Pointers to the strings, valid while `self` is neither changed nor
+    /// dropped.
+    fn pointers(&self) -> impl Iterator<Item = *const c_char> + '_ {
+        self.starts
+            .iter()
+            .map(|&start| self.text[start..].as_ptr().cast::<c_char>())
     }
 }
 
@@ -263,19 +339,27 @@ fn inherited() -> &'static [(OsString, CString)] {
     })
 }
 
-fn null_terminated(pointers: impl Iterator<Item = *const c_char>) -> Vec<*const c_char> {
-    let mut all: Vec<*const c_char> = pointers.collect();
+/// `pointers` and a null after them, in an array sized once for about
+/// `count`.
+fn null_terminated(
+    pointers: impl Iterator<Item = *const c_char>,
+    count: usize,
+) -> Vec<*const c_char> {
+    let mut all = Vec::with_capacity(count + 1);
+    all.extend(pointers);
     all.push(std::ptr::null());
     all
 }
 
 fn c_string(bytes: &[u8]) -> io::Result<CString> {
-    CString::new(bytes).map_err(|_| {
-        io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "an argument or variable contains a NUL byte",
-        )
-    })
+    CString::new(bytes).map_err(|_| nul_error())
+}
+
+fn nul_error() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        "an argument or variable contains a NUL byte",
+    )
 }
 
 /// The program to start, and whether to leave its lookup on techlead's
@@ -538,6 +622,36 @@ mod tests {
             let status = child.wait().await.unwrap();
             assert_eq!(status.code(), Some(3), "{script}");
         }
+    }
+
+    #[test]
+    fn a_variable_set_twice_keeps_its_place_and_its_last_value() {
+        let env = Environment::new(&[
+            ("PATH", OsStr::new("/opt/bin")),
+            ("TWICE", OsStr::new("first")),
+            ("OTHER", OsStr::new("x")),
+            ("TWICE", OsStr::new("second")),
+        ])
+        .unwrap();
+        let set: Vec<&[u8]> = (0..env.set.len()).map(|i| env.set.get(i)).collect();
+        assert_eq!(set, [&b"PATH=/opt/bin"[..], b"TWICE=second", b"OTHER=x"]);
+        assert_eq!(env.path(), Some(OsStr::new("/opt/bin")));
+        assert!(env.is_set(b"OTHER") && !env.is_set(b"OTHE"));
+        // The variables set come last, before the null, each once.
+        let envp = env.pointers();
+        assert!(envp.last().is_some_and(|p| p.is_null()));
+        let ours: Vec<*const c_char> = env.set.pointers().collect();
+        assert_eq!(envp[envp.len() - 4..envp.len() - 1], ours);
+    }
+
+    #[test]
+    fn a_nul_byte_in_an_argument_or_a_variable_is_refused() {
+        let mut args = CStrings::with_capacity(0, 0);
+        assert!(args.push(&[b"fine"]).is_ok());
+        let error = args.push(&[b"bad\0arg"]).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::InvalidInput);
+        assert_eq!(args.len(), 1);
+        assert!(Environment::new(&[("KEY", OsStr::new("a\0b"))]).is_err());
     }
 
     #[test]
