@@ -210,8 +210,8 @@ impl Drop for Child {
 struct Environment {
     /// "KEY=value" for each variable set.
     set: CStrings,
-    /// Each one's key length, in the order of `set`.
-    keys: Vec<usize>,
+    /// The length of each one's key, in the order of `set`.
+    key_lengths: Vec<usize>,
 }
 
 impl Environment {
@@ -221,28 +221,29 @@ impl Environment {
             .map(|(key, value)| key.len() + value.len() + 1)
             .sum();
         let mut set = CStrings::with_capacity(bytes, env.len());
-        let mut keys = Vec::with_capacity(env.len());
+        let mut key_lengths = Vec::with_capacity(env.len());
         for &(key, value) in env {
-            let again = (0..keys.len()).find(|&i| set.key(i, keys[i]) == key.as_bytes());
+            let again =
+                (0..key_lengths.len()).find(|&i| set.key(i, key_lengths[i]) == key.as_bytes());
             set.push(&[key.as_bytes(), b"=", value.as_bytes()])?;
             match again {
                 // The new entry takes the old one's place; its bytes stay
                 // in the buffer unused.
                 Some(i) => set.replace_with_last(i),
-                None => keys.push(key.len()),
+                None => key_lengths.push(key.len()),
             }
         }
-        Ok(Environment { set, keys })
+        Ok(Environment { set, key_lengths })
     }
 
     fn is_set(&self, key: &[u8]) -> bool {
-        (0..self.keys.len()).any(|i| self.set.key(i, self.keys[i]) == key)
+        (0..self.key_lengths.len()).any(|i| self.set.key(i, self.key_lengths[i]) == key)
     }
 
     /// `PATH` as the child will see it, when set here.
     fn path(&self) -> Option<&OsStr> {
-        (0..self.keys.len())
-            .find(|&i| self.set.key(i, self.keys[i]) == b"PATH")
+        (0..self.key_lengths.len())
+            .find(|&i| self.set.key(i, self.key_lengths[i]) == b"PATH")
             .map(|i| OsStr::from_bytes(&self.set.get(i)["PATH=".len()..]))
     }
 
@@ -255,7 +256,7 @@ impl Environment {
             .map(|(_, entry)| entry.as_ptr());
         null_terminated(
             kept.chain(self.set.pointers()),
-            inherited.len() + self.keys.len(),
+            inherited.len() + self.key_lengths.len(),
         )
     }
 }
