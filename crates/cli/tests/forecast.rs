@@ -12,8 +12,11 @@ fn a_forecast_learns_from_the_missions_in_the_database() {
     let db = db.to_str().unwrap();
     let name = support::unique_name("forecast");
     // Estimated at an hour each; each run takes a moment and reports 5
-    // cents. The deadline is far off.
-    let report = r#"printf '{"usage":{"cost_usd":0.05}}' > "$TECHLEAD_RESULT""#;
+    // cents. The deadline is far off. The moment is 10 ms: history learns
+    // only from attempts that took a millisecond or more (a duration of
+    // 0 ms says nothing of how long the work takes), and a bare `printf`
+    // can finish within one.
+    let report = r#"sleep 0.01; printf '{"usage":{"cost_usd":0.05}}' > "$TECHLEAD_RESULT""#;
     support::write_mission(
         dir.path(),
         &format!(
