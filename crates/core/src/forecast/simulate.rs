@@ -54,10 +54,8 @@ pub struct TaskTally {
 /// Runs the work `runs` times with the stream seeded by `seed`.
 pub fn simulate(work: &Work, model: &Model, runs: u32, seed: u64) -> Runs {
     let mut rng = Rng::new(seed);
-    let pools: Vec<Pool> = work
-        .tasks
-        .iter()
-        .map(|t| model.pool(&t.agent, t.kind))
+    let pools: Vec<Pool> = (work.tasks.iter().enumerate())
+        .map(|(i, t)| model.pool(work.agent(i), t.kind))
         .collect();
     let mut scratch = Scratch::new(work);
     let n = work.tasks.len();

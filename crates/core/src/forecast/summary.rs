@@ -135,30 +135,28 @@ fn top_drivers(work: &Work, runs: &Runs, mean_finish: f64, top: usize) -> Vec<Dr
         .sum::<f64>()
         / n)
         .sqrt();
-    let mut drivers: Vec<Driver> = work
-        .tasks
-        .iter()
-        .zip(&runs.tasks)
-        .map(|(task, tally)| {
+    // Every task is scored, and only the top ones get their names copied.
+    let mut scored: Vec<(usize, f64, f64, f64, f64)> = (runs.tasks.iter().enumerate())
+        .filter_map(|(t, tally)| {
             let (mean, sd) = moments(tally, n);
-            Driver {
-                task: task.id.clone(),
-                agent: task.agent.clone(),
-                correlation: correlation(tally, n, mean, sd, mean_finish, finish_sd),
-                criticality: f64::from(tally.critical) / n,
-                mean_hours: mean,
-                spread_hours: sd,
-            }
+            let correlation = correlation(tally, n, mean, sd, mean_finish, finish_sd);
+            let criticality = f64::from(tally.critical) / n;
+            (correlation > 0.0).then_some((t, correlation, criticality, mean, sd))
         })
-        .filter(|d| d.correlation > 0.0)
         .collect();
-    drivers.sort_by(|a, b| {
-        b.correlation
-            .total_cmp(&a.correlation)
-            .then(b.criticality.total_cmp(&a.criticality))
-    });
-    drivers.truncate(top);
-    drivers
+    scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(b.2.total_cmp(&a.2)));
+    scored.truncate(top);
+    scored
+        .into_iter()
+        .map(|(t, correlation, criticality, mean, sd)| Driver {
+            task: work.tasks[t].id.clone(),
+            agent: work.agent(t).to_string(),
+            correlation,
+            criticality,
+            mean_hours: mean,
+            spread_hours: sd,
+        })
+        .collect()
 }
 
 fn moments(tally: &TaskTally, n: f64) -> (f64, f64) {
