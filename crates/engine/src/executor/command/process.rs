@@ -220,30 +220,35 @@ impl Environment {
             .iter()
             .map(|(key, value)| key.len() + value.len() + 1)
             .sum();
-        let mut set = CStrings::with_capacity(bytes, env.len());
-        let mut key_lengths = Vec::with_capacity(env.len());
+        let mut made = Environment {
+            set: CStrings::with_capacity(bytes, env.len()),
+            key_lengths: Vec::with_capacity(env.len()),
+        };
         for &(key, value) in env {
-            let again =
-                (0..key_lengths.len()).find(|&i| set.key(i, key_lengths[i]) == key.as_bytes());
-            set.push(&[key.as_bytes(), b"=", value.as_bytes()])?;
+            let again = made.position(key.as_bytes());
+            made.set.push(&[key.as_bytes(), b"=", value.as_bytes()])?;
             match again {
                 // The new entry takes the old one's place; its bytes stay
                 // in the buffer unused.
-                Some(i) => set.replace_with_last(i),
-                None => key_lengths.push(key.len()),
+                Some(i) => made.set.replace_with_last(i),
+                None => made.key_lengths.push(key.len()),
             }
         }
-        Ok(Environment { set, key_lengths })
+        Ok(made)
+    }
+
+    /// Where the variable `key` is in `set`, if it is set.
+    fn position(&self, key: &[u8]) -> Option<usize> {
+        (0..self.key_lengths.len()).find(|&i| self.set.key(i, self.key_lengths[i]) == key)
     }
 
     fn is_set(&self, key: &[u8]) -> bool {
-        (0..self.key_lengths.len()).any(|i| self.set.key(i, self.key_lengths[i]) == key)
+        self.position(key).is_some()
     }
 
     /// `PATH` as the child will see it, when set here.
     fn path(&self) -> Option<&OsStr> {
-        (0..self.key_lengths.len())
-            .find(|&i| self.set.key(i, self.key_lengths[i]) == b"PATH")
+        self.position(b"PATH")
             .map(|i| OsStr::from_bytes(&self.set.get(i)["PATH=".len()..]))
     }
 
