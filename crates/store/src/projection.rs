@@ -184,13 +184,84 @@ pub(crate) fn project_created<W: Writer>(
     Ok(())
 }
 
-/// Applies one stored event to the projections.
-/// `at` is the record's time as stored.
-pub(crate) fn project<W: Writer>(
+/// Applies an append's events to the projections, in order; `at` is each
+/// record's time as stored.
+///
+/// An attempt that starts and finishes within the append writes its start
+/// with its finish: one statement on its row and one on its task's instead
+/// of two of each. Short tasks mostly start and finish within one group
+/// commit, so this is most of their projection work.
+pub(crate) fn project_all<W: Writer>(
+    w: &mut W,
+    mission: &str,
+    rows: &[(&EventRecord, &str)],
+    change: &mut MissionChange,
+) -> Result<(), W::Error> {
+    let started = starts_with_finish(rows);
+    for (i, &(record, at)) in rows.iter().enumerate() {
+        match started[i] {
+            Start::WithItsFinish => {}
+            Start::At(started_at) => project(w, mission, record, at, Some(started_at), change)?,
+            Start::Apart => project(w, mission, record, at, None, change)?,
+        }
+    }
+    Ok(())
+}
+
+/// How an event's row goes with an attempt's start in the same append.
+#[derive(Clone, Copy)]
+enum Start<'a> {
+    /// Projected on its own.
+    Apart,
+    /// An `attempt_started` written by its attempt's finish, later on.
+    WithItsFinish,
+    /// An `attempt_finished` that also writes its attempt's start, made at
+    /// this time.
+    At(&'a str),
+}
+
+/// Pairs each `attempt_started` with its attempt's `attempt_finished` in
+/// the same append, unless another event about the task (other than the
+/// attempt's progress, reports and usage, which touch other columns) comes
+/// between them.
+fn starts_with_finish<'a>(rows: &[(&EventRecord, &'a str)]) -> Vec<Start<'a>> {
+    let mut starts = vec![Start::Apart; rows.len()];
+    let mut open: std::collections::HashMap<&str, (u32, usize)> = Default::default();
+    for (i, (record, _)) in rows.iter().enumerate() {
+        match &record.event {
+            Event::AttemptStarted { task, attempt } => {
+                open.insert(task, (*attempt, i));
+            }
+            Event::AttemptFinished { task, attempt, .. } => {
+                if let Some((started, at)) = open.remove(task.as_str())
+                    && started == *attempt
+                {
+                    starts[at] = Start::WithItsFinish;
+                    starts[i] = Start::At(rows[at].1);
+                }
+            }
+            Event::AttemptProgress { .. }
+            | Event::AttemptReported { .. }
+            | Event::AttemptUsage { .. } => {}
+            other => {
+                if let Some(task) = event_task(other) {
+                    open.remove(task);
+                }
+            }
+        }
+    }
+    starts
+}
+
+/// Applies one stored event to the projections. `at` is the record's time
+/// as stored; `started_at`, for an `attempt_finished`, the time of its
+/// attempt's start when that was not written on its own.
+fn project<W: Writer>(
     w: &mut W,
     mission: &str,
     record: &EventRecord,
     at: &str,
+    started_at: Option<&str>,
     change: &mut MissionChange,
 ) -> Result<(), W::Error> {
     match &record.event {
@@ -276,8 +347,8 @@ pub(crate) fn project<W: Writer>(
             };
             w.execute("UPDATE attempts
                  SET finished_at = ?4, outcome = ?5, exit_code = ?6, signal = ?7, message = ?8,
-                     duration_ms = ?9
-                 WHERE mission = ?1 AND task = ?2 AND attempt = ?3", &[v(mission), v(task), v(attempt), v(at), v(outcome.kind()), v(exit_code), v(signal), v(message), v(*duration_ms as i64)])?;
+                     duration_ms = ?9, started_at = COALESCE(?10, started_at)
+                 WHERE mission = ?1 AND task = ?2 AND attempt = ?3", &[v(mission), v(task), v(attempt), v(at), v(outcome.kind()), v(exit_code), v(signal), v(message), v(*duration_ms as i64), v(started_at)])?;
             project_next(w, mission, task, next, change)?;
             if let AttemptOutcome::Succeeded {
                 summary: Some(summary),

@@ -270,9 +270,11 @@ impl SqliteStore {
             insert.raw_execute()?;
         }
         let mut change = MissionChange::default();
-        for (record, (at, _)) in rows {
-            projection::project(&mut Tx(tx), mission, record, at, &mut change)?;
-        }
+        let projected: Vec<_> = rows
+            .iter()
+            .map(|(record, (at, _))| (*record, at.as_str()))
+            .collect();
+        projection::project_all(&mut Tx(tx), mission, &projected, &mut change)?;
         if let Some(last) = records.last() {
             projection::finish(&mut Tx(tx), mission, last, &change)?;
         }

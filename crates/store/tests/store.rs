@@ -478,6 +478,46 @@ fn claims_and_withdrawals_move_the_task_rows(db) {
 }
 }
 
+both! {
+/// An attempt that starts and finishes within one append writes its start
+/// with its finish (one statement each on its row and its task's): the
+/// projections come out as if every event had had an append of its own.
+fn one_append_projects_what_many_appends_do(db) {
+    let mut store = db.open();
+    let whole = store.create_mission(&abc(), at(0)).unwrap();
+    let all: Vec<_> = batches().into_iter().flatten().collect();
+    store.append(&whole, 1, all).unwrap();
+    let apart = store.create_mission(&abc(), at(0)).unwrap();
+    let mut last = 1;
+    for event in batches().into_iter().flatten() {
+        last = store.append(&apart, last, vec![event]).unwrap()[0].seq;
+    }
+    let mut raw = db.raw();
+    let mut rows = |mission: &str| {
+        let attempts = raw.rows(
+            "SELECT task, attempt, agent, queued_at, COALESCE(started_at, '-'),
+                    COALESCE(finished_at, '-'), COALESCE(outcome, '-'), COALESCE(message, '-'),
+                    COALESCE(duration_ms, -1)
+             FROM attempts WHERE mission = ?1 ORDER BY task, attempt",
+            &[mission],
+        );
+        let tasks = raw.rows(
+            "SELECT id, status, attempts, agent, COALESCE(blocked_by, '-'), COALESCE(summary, '-')
+             FROM tasks WHERE mission = ?1 ORDER BY position",
+            &[mission],
+        );
+        (attempts, tasks)
+    };
+    let (whole_attempts, whole_tasks) = rows(&whole);
+    let (apart_attempts, apart_tasks) = rows(&apart);
+    assert_eq!(whole_attempts, apart_attempts);
+    assert_eq!(whole_tasks, apart_tasks);
+    // The mission does start and finish attempts, so the pairing was there
+    // to be made.
+    assert!(whole_attempts.iter().any(|row| !row.contains("|-|")), "{whole_attempts:?}");
+}
+}
+
 /// The full name of `child_process_helper` in this test binary: its
 /// module path without the binary's own name.
 fn helper_test_name() -> String {

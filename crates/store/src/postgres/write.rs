@@ -99,9 +99,12 @@ pub(super) fn append(
     let times: Vec<String> = records.iter().map(|r| timestamp(r.at)).collect();
     insert(conn, mission, &records, &times)?;
     let mut change = MissionChange::default();
-    for (record, at) in records.iter().zip(&times) {
-        projection::project(conn, mission, record, at, &mut change)?;
-    }
+    let projected: Vec<_> = records
+        .iter()
+        .zip(&times)
+        .map(|(record, at)| (record, at.as_str()))
+        .collect();
+    projection::project_all(conn, mission, &projected, &mut change)?;
     projection::finish(conn, mission, last, &change)?;
     Ok(records)
 }
