@@ -119,33 +119,40 @@ fn clone_and_exec(spawn: &Spawn<'_>, try_clone3: bool) -> io::Result<Started> {
         let end = stack.as_mut_ptr_range().end;
         let top = end.wrapping_sub(end as usize % 16);
         let base = stack.as_mut_ptr();
-        // Every signal blocked, so that no handler of this process runs in
-        // the child before it has reset them.
-        let saved = set_signal_mask(!0)?;
         // SAFETY: errno is this thread's; the child, which runs on this
         // thread's memory, may set it, and it is put back after.
         let errno = unsafe { libc::__errno_location() };
         let saved_errno = unsafe { *errno };
         // SAFETY: the stack is ours and unused until this returns (this
         // thread waits for the child); `args` and what its pointers borrow
-        // live on until then; `start_child` only makes system calls.
+        // live on until then; `start_child` only makes system calls. The
+        // kernel resets the handlers of a `clone3` child as it makes it, so
+        // none of this process's can run in the child.
         let started = match try_clone3
             .then(|| unsafe { clone3::start(base, top, &raw mut args) })
             .flatten()
         {
-            Some(started) => started,
+            Some(started) => Ok(started),
             None => {
                 args.reset_handlers = true;
-                // SAFETY: as above.
-                unsafe { clone(top, &raw mut args) }
+                // The child resets the handlers itself: until then, signals
+                // wait. SIGCHLD is left out: it goes to this process, never
+                // to the child, and blocked here it would wake another
+                // thread of this process to be discarded.
+                set_signal_mask(!signal_bit(libc::SIGCHLD)).map(|saved| {
+                    // SAFETY: as above, with every signal the child could
+                    // get blocked.
+                    let started = unsafe { clone(top, &raw mut args) };
+                    // Fails only on a bad pointer or `how`; a child that
+                    // started must be returned either way.
+                    let _ = set_signal_mask(saved);
+                    started
+                })
             }
         };
         // SAFETY: as above.
         unsafe { *errno = saved_errno };
-        // Fails only on a bad pointer or `how`; a child that started must
-        // be returned either way.
-        let _ = set_signal_mask(saved);
-        started
+        started.and_then(|started| started)
     })?;
     let pid = Pid::from_raw(pid).ok_or_else(|| io::Error::other("clone gave no process ID"))?;
     // SAFETY: the child is done with `args`; it may have written `error`.
@@ -162,7 +169,7 @@ fn clone_and_exec(spawn: &Spawn<'_>, try_clone3: bool) -> io::Result<Started> {
 ///
 /// # Safety
 /// As in [`clone_and_exec`]: the stack below `top` and `args` are the
-/// child's until this returns, and every signal is blocked.
+/// child's until this returns, and every signal but SIGCHLD is blocked.
 unsafe fn clone(top: *mut u8, args: *mut ChildArgs) -> io::Result<(i32, Option<OwnedFd>)> {
     // SAFETY: the caller's terms; `start_child` only makes system calls.
     let pid = unsafe {
@@ -281,8 +288,9 @@ mod clone3 {
     ///
     /// # Safety
     /// As for `clone` with `CLONE_VM | CLONE_VFORK`: the stack and `args`
-    /// stay the child's until this returns, every signal is blocked, and
-    /// the caller puts errno back.
+    /// stay the child's until this returns, and the caller puts errno
+    /// back. Signals need not be blocked: the child starts with every
+    /// handler reset.
     pub(super) unsafe fn start(
         base: *mut u8,
         top: *mut u8,
@@ -372,7 +380,7 @@ mod clone3 {
 /// at their defaults; ignored ones stay ignored, as in `posix_spawn`.
 ///
 /// # Safety
-/// In a child that has every signal blocked.
+/// In a child that has every signal but SIGCHLD blocked (SIGCHLD never comes to it).
 unsafe fn reset_signal_handlers() {
     unsafe {
         for signal in 1..=64 {
@@ -402,6 +410,11 @@ unsafe fn set_default(signal: c_int) {
         default.sa_sigaction = libc::SIG_DFL;
         libc::sigaction(signal, &raw const default, std::ptr::null_mut());
     }
+}
+
+/// `signal` in the kernel's 8-byte signal set.
+fn signal_bit(signal: c_int) -> u64 {
+    1 << (signal - 1)
 }
 
 /// Sets this thread's signal mask with the raw system call (the kernel's
