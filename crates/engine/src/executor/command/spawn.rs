@@ -132,27 +132,30 @@ fn clone_and_exec(spawn: &Spawn<'_>, try_clone3: bool) -> io::Result<Started> {
             .then(|| unsafe { clone3::start(base, top, &raw mut args) })
             .flatten()
         {
-            Some(started) => Ok(started),
+            Some(started) => started,
             None => {
                 args.reset_handlers = true;
                 // The child resets the handlers itself: until then, signals
                 // wait. SIGCHLD is left out: it goes to this process, never
                 // to the child, and blocked here it would wake another
                 // thread of this process to be discarded.
-                set_signal_mask(!signal_bit(libc::SIGCHLD)).map(|saved| {
-                    // SAFETY: as above, with every signal the child could
-                    // get blocked.
-                    let started = unsafe { clone(top, &raw mut args) };
-                    // Fails only on a bad pointer or `how`; a child that
-                    // started must be returned either way.
-                    let _ = set_signal_mask(saved);
-                    started
-                })
+                match set_signal_mask(!signal_bit(libc::SIGCHLD)) {
+                    Ok(saved) => {
+                        // SAFETY: as above, with every signal the child
+                        // could get blocked.
+                        let cloned = unsafe { clone(top, &raw mut args) };
+                        // Fails only on a bad pointer or `how`; a child
+                        // that started must be returned either way.
+                        let _ = set_signal_mask(saved);
+                        cloned
+                    }
+                    Err(error) => Err(error),
+                }
             }
         };
         // SAFETY: as above.
         unsafe { *errno = saved_errno };
-        started.and_then(|started| started)
+        started
     })?;
     let pid = Pid::from_raw(pid).ok_or_else(|| io::Error::other("clone gave no process ID"))?;
     // SAFETY: the child is done with `args`; it may have written `error`.
