@@ -229,6 +229,46 @@ exit_to_fork() { # perf.data comm label
     }'
 }
 
+# Each exit of a spawned `true` to the next fork, split where the spawning
+# thread first runs after the exit: its wake-up and the wait for a CPU,
+# then its own work up to the fork (µs, p50 / mean). From a system-wide
+# recording of sched_switch, sched_waking, sched_process_exit and _fork.
+gap_split() { # perf.data comm label
+  perf script -i "$1" -F comm,tid,time,event,trace 2> /dev/null | awk -v comm="$2" -v label="$3" '
+    function med(a, n,   i, j, x) {
+      for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] > a[j]; j--) { x = a[j]; a[j] = a[j - 1]; a[j - 1] = x }
+      return a[int(n / 2) + 1] }
+    { t = $3; sub(/:$/, "", t) }
+    $1 == comm && main == "" { main = $2 }
+    /sched_process_exit:/ && $1 == "true" { if (!open) { open = 1; te = t; ran = 0 } next }
+    open && !ran && /sched_switch:/ && $0 ~ ("next_pid=" main " ") { tr = t; ran = 1; next }
+    open && /sched_process_fork:/ && $2 == main { if (ran) { n++; w[n] = (tr - te) * 1e6; r[n] = (t - tr) * 1e6; ws += w[n]; rs += r[n] } open = 0 }
+    END {
+      if (n == 0) { printf "%-14s no exits seen\n", label; exit }
+      printf "%-14s exit to running %3.0f / %3.0f, running to fork %3.0f / %3.0f  (%d exits)\n", label, med(w, n), ws / n, med(r, n), rs / n, n
+    }'
+}
+
+# Each stretch a CPU spent idle, by what left it before and what came
+# next, in ms over the run (the same recording as gap_split).
+idle_causes() { # perf.data label
+  echo "$2:"
+  perf script -i "$1" -F cpu,time,event,trace 2> /dev/null | awk '
+    /sched_switch:/ {
+      cpu = $1; t = $2; sub(/:$/, "", t)
+      match($0, /prev_comm=[^ ]+/); prev = substr($0, RSTART + 10, RLENGTH - 10)
+      match($0, /prev_state=[^ ]+/); state = substr($0, RSTART + 11, RLENGTH - 11)
+      match($0, /next_comm=[^ ]+/); next_comm = substr($0, RSTART + 10, RLENGTH - 10)
+      if (next_comm ~ /^swapper/) { since[cpu] = t; why[cpu] = prev " (" state ")" }
+      else if (prev ~ /^swapper/ && (cpu in since)) {
+        k = why[cpu] " -> " next_comm; ms[k] += (t - since[cpu]) * 1000; n[k]++; all += (t - since[cpu]) * 1000; delete since[cpu] }
+    }
+    END {
+      for (k in ms) if (ms[k] >= 0.5) printf "  %6.1f ms %5d times  %s\n", ms[k], n[k], k
+      printf "  %6.1f ms in all\n", all
+    }' | sort -rn | head -8
+}
+
 profile_case() { # shape n p
   local shape=$1 n=$2 p=$3 dir=$work/profile-$1-$2 start end first wal other turns
   mkdir -p "$dir"
@@ -263,6 +303,19 @@ profile_case() { # shape n p
   echo "-- a freed slot's wait: from a child's exit to the next child's fork, in µs (p10 / p50 / p90 / mean), and a child's life (mean)"
   slot_wait "$dir/sched.data" "techlead run"
   slot_wait "$dir/sched-make.data" "make -j$p"
+  # Where that wait goes, and where the CPUs idle (bench/README.md,
+  # session 15).
+  local events=sched:sched_switch,sched:sched_waking,sched:sched_process_exit,sched:sched_process_fork
+  perf record -q -a -e "$events" -o "$dir/switch.data" \
+    "$bin" run "$dir/mission.yaml" --db "$dir/switch/db" --json > /dev/null 2>&1
+  perf record -q -a -e "$events" -o "$dir/switch-make.data" make -r -s -j"$p" -C "$dir" > /dev/null 2>&1
+  echo "-- the wait split where the spawning thread first runs after the exit, in µs (p50 / mean)"
+  gap_split "$dir/switch.data" "$(basename "$bin" | cut -c1-15)" "techlead run"
+  gap_split "$dir/switch-make.data" make "make -j$p"
+  echo "-- idle CPU time, by what went off the CPU and what came next"
+  idle_causes "$dir/switch.data" "techlead run"
+  idle_causes "$dir/switch-make.data" "make -j$p"
+  rm -f "$dir/switch.data" "$dir/switch-make.data"
   # What the spawning thread does meanwhile (every system call traced: both
   # run slower, alike; at N <= 1,000, the trace being 300 MB a thousand).
   if [ "$n" -le 1000 ]; then
