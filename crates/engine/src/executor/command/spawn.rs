@@ -139,18 +139,15 @@ fn clone_and_exec(spawn: &Spawn<'_>, try_clone3: bool) -> io::Result<Started> {
                 // wait. SIGCHLD is left out: it goes to this process, never
                 // to the child, and blocked here it would wake another
                 // thread of this process to be discarded.
-                match set_signal_mask(!signal_bit(libc::SIGCHLD)) {
-                    Ok(saved) => {
-                        // SAFETY: as above, with every signal the child
-                        // could get blocked.
-                        let cloned = unsafe { clone(top, &raw mut args) };
-                        // Fails only on a bad pointer or `how`; a child
-                        // that started must be returned either way.
-                        let _ = set_signal_mask(saved);
-                        cloned
-                    }
-                    Err(error) => Err(error),
-                }
+                set_signal_mask(!signal_bit(libc::SIGCHLD)).and_then(|saved| {
+                    // SAFETY: as above, with every signal the child could
+                    // get blocked.
+                    let cloned = unsafe { clone(top, &raw mut args) };
+                    // Fails only on a bad pointer or `how`; a child that
+                    // started must be returned either way.
+                    let _ = set_signal_mask(saved);
+                    cloned
+                })
             }
         };
         // SAFETY: as above.
@@ -383,7 +380,8 @@ mod clone3 {
 /// at their defaults; ignored ones stay ignored, as in `posix_spawn`.
 ///
 /// # Safety
-/// In a child that has every signal but SIGCHLD blocked (SIGCHLD never comes to it).
+/// In a child that has every signal but SIGCHLD blocked (SIGCHLD never
+/// comes to it).
 unsafe fn reset_signal_handlers() {
     unsafe {
         for signal in 1..=64 {
