@@ -11,6 +11,7 @@ use rustix::process::{
     Pid, PidfdFlags, Signal, WaitOptions, kill_process_group, pidfd_open, waitpid,
 };
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::ffi::{CString, OsStr, OsString, c_char};
 use std::fs::File;
 use std::io;
@@ -266,7 +267,7 @@ impl Environment {
             .iter()
             .zip(replaced)
             .filter(|(_, replaced)| !replaced)
-            .map(|((_, entry), _)| entry.as_ptr());
+            .map(|(entry, _)| entry.as_ptr());
         null_terminated(
             kept.chain(self.set.pointers()),
             inherited.entries.len() + self.key_lengths.len(),
@@ -340,8 +341,8 @@ impl CStrings {
 /// spawn: techlead never changes it (`set_var` is `unsafe`, which the rest
 /// of the workspace forbids), so this is what std would read each time.
 struct Inherited {
-    /// Each variable's key and "KEY=value".
-    entries: Vec<(OsString, CString)>,
+    /// "KEY=value" for each variable.
+    entries: Vec<CString>,
     /// Where each key is in `entries`.
     index: HashMap<Vec<u8>, usize>,
 }
@@ -349,20 +350,24 @@ struct Inherited {
 fn inherited() -> &'static Inherited {
     static INHERITED: OnceLock<Inherited> = OnceLock::new();
     INHERITED.get_or_init(|| {
-        let entries: Vec<(OsString, CString)> = std::env::vars_os()
-            .filter_map(|(key, value)| {
-                let mut entry = key.clone().into_vec();
-                entry.push(b'=');
-                entry.extend_from_slice(value.as_bytes());
-                CString::new(entry).ok().map(|entry| (key, entry))
-            })
-            .collect();
-        let index = entries
-            .iter()
-            .enumerate()
-            .map(|(at, (key, _))| (key.as_bytes().to_vec(), at))
-            .collect();
-        Inherited { entries, index }
+        let mut made = Inherited {
+            entries: Vec::new(),
+            index: HashMap::new(),
+        };
+        for (key, value) in std::env::vars_os() {
+            let mut entry = key.clone().into_vec();
+            entry.push(b'=');
+            entry.extend_from_slice(value.as_bytes());
+            // A key given twice keeps its first value, as `getenv` reads it.
+            let (Ok(entry), Entry::Vacant(place)) =
+                (CString::new(entry), made.index.entry(key.into_vec()))
+            else {
+                continue;
+            };
+            place.insert(made.entries.len());
+            made.entries.push(entry);
+        }
+        made
     })
 }
 
@@ -671,9 +676,10 @@ mod tests {
         assert_eq!(envp[envp.len() - 4..envp.len() - 1], ours);
         // The inherited variables set again give way; the others stay.
         let inherited = inherited();
-        for (key, entry) in &inherited.entries {
-            let set_again = [&b"PATH"[..], b"TWICE", b"OTHER"].contains(&key.as_bytes());
-            assert_eq!(envp.contains(&entry.as_ptr()), !set_again, "{key:?}");
+        for (key, &at) in &inherited.index {
+            let set_again = [&b"PATH"[..], b"TWICE", b"OTHER"].contains(&key.as_slice());
+            let kept = envp.contains(&inherited.entries[at].as_ptr());
+            assert_eq!(kept, !set_again, "{}", String::from_utf8_lossy(key));
         }
         assert!(
             inherited.index.contains_key(&b"PATH"[..]),
