@@ -14,29 +14,28 @@ set -euo pipefail
 [ $# -ge 5 ] || { sed -n '2,12p' "$0" >&2; exit 2; }
 shape=$1 n=$2 p=$3 runs=$4
 shift 4
-source <(sed -n '/^generate()/,/^}/p' "$(dirname "$0")/engine.sh")
+# The mission and Makefile generator and the median, as engine.sh has them.
+source <(sed -n '/^generate()/,/^}/p; /^now_ns()/p; /^median()/p' "$(dirname "$0")/engine.sh")
 root=${AB_DIR:-/tmp/techlead-ab}/$$
 mkdir -p "$root/src"
 generate yaml "$shape" "$n" "$p" true > "$root/src/mission.yaml"
 generate make "$shape" "$n" "$p" true > "$root/src/Makefile"
 declare -A times
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
 for k in $(seq "$runs"); do
   dir=$root/make-$k; mkdir -p "$dir"; cp "$root/src/Makefile" "$dir/"
-  start=$(now_ms); make -r -s -j"$p" -C "$dir" > /dev/null; end=$(now_ms)
-  times[make]+="$((end - start)) "
+  start=$(now_ns); make -r -s -j"$p" -C "$dir" > /dev/null; end=$(now_ns)
+  times[make]+="$(((end - start) / 1000000)) "
   for spec in "$@"; do
     bin=${spec%%:*} label=${spec##*:}
     dir=$root/$label-$k; mkdir -p "$dir"
-    start=$(now_ms)
+    start=$(now_ns)
     "$bin" run "$root/src/mission.yaml" --db "$dir/db" --json > /dev/null 2> "$dir/stderr" \
       || { echo "$label failed:" >&2; cat "$dir/stderr" >&2; exit 1; }
-    end=$(now_ms)
-    times[$label]+="$((end - start)) "
+    end=$(now_ns)
+    times[$label]+="$(((end - start) / 1000000)) "
   done
 done
 for label in make "${@##*:}"; do
-  sorted=$(tr ' ' '\n' <<< "${times[$label]}" | sed '/^$/d' | sort -n)
-  median=$(awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }' <<< "$sorted")
-  echo "$label: $(tr '\n' ' ' <<< "$sorted")median $median ms"
+  values=$(tr ' ' '\n' <<< "${times[$label]}" | sed '/^$/d')
+  echo "$label: $(sort -n <<< "$values" | tr '\n' ' ')median $(median <<< "$values") ms"
 done
