@@ -62,8 +62,23 @@ pub(crate) fn spawn(launch: Launch<'_>) -> Result<(Child, ProcessGroup), String>
 }
 
 fn start(launch: &Launch<'_>) -> io::Result<(Child, ProcessGroup)> {
+    start_with(launch, own_path())
+}
+
+/// Starts the child, bare program names looked up on `own` (techlead's
+/// `PATH`) when the task does not set its own.
+fn start_with(launch: &Launch<'_>, own: Option<&OwnPath>) -> io::Result<(Child, ProcessGroup)> {
+    match start_once(launch, own) {
+        // A program remembered on `PATH` may have gone since: looked up
+        // again, and tried once more.
+        Err(_) if own.is_some_and(|own| own.forget(&launch.argv[0])) => start_once(launch, own),
+        started => started,
+    }
+}
+
+fn start_once(launch: &Launch<'_>, own: Option<&OwnPath>) -> io::Result<(Child, ProcessGroup)> {
     let env = Environment::new(launch.env)?;
-    let (program, search) = executable(&launch.argv[0], launch.workdir, env.path())?;
+    let (program, search) = executable(&launch.argv[0], launch.workdir, env.path(), own)?;
     let mut args =
         CStrings::with_capacity(launch.argv.iter().map(String::len).sum(), launch.argv.len());
     for arg in launch.argv {
@@ -71,7 +86,10 @@ fn start(launch: &Launch<'_>) -> io::Result<(Child, ProcessGroup)> {
     }
     let argv = null_terminated(args.pointers(), args.len());
     let envp = env.pointers();
-    let workdir = c_string(launch.workdir.as_os_str().as_bytes())?;
+    let workdir = match is_own_directory(launch.workdir) {
+        true => None,
+        false => Some(c_string(launch.workdir.as_os_str().as_bytes())?),
+    };
     let (stdout, stdout_child) = output_pipe()?;
     let (stderr, stderr_child) = output_pipe()?;
     let started = spawn::spawn(&Spawn {
@@ -79,7 +97,7 @@ fn start(launch: &Launch<'_>) -> io::Result<(Child, ProcessGroup)> {
         search,
         argv: &argv,
         envp: &envp,
-        workdir: &workdir,
+        workdir: workdir.as_deref(),
         stdin: launch.stdin.as_fd(),
         stdout: stdout_child.as_fd(),
         stderr: stderr_child.as_fd(),
@@ -399,7 +417,12 @@ fn nul_error() -> io::Error {
 /// file in the working directory, made absolute here because the child
 /// changes directory before it runs it; a bare name is looked up on the
 /// `PATH` the child will have, when the task sets one.
-fn executable(program: &str, workdir: &Path, path: Option<&OsStr>) -> io::Result<(CString, bool)> {
+fn executable(
+    program: &str,
+    workdir: &Path,
+    path: Option<&OsStr>,
+    own: Option<&OwnPath>,
+) -> io::Result<(CString, bool)> {
     let resolved = resolve(program, workdir);
     if program.contains('/') {
         let absolute = if resolved.is_relative() {
@@ -410,7 +433,7 @@ fn executable(program: &str, workdir: &Path, path: Option<&OsStr>) -> io::Result
         return Ok((c_string(absolute.as_os_str().as_bytes())?, false));
     }
     match path {
-        None => match on_own_path(program) {
+        None => match own.and_then(|own| own.find(program)) {
             Some(found) => Ok((c_string(found.as_os_str().as_bytes())?, false)),
             None => Ok((c_string(program.as_bytes())?, true)),
         },
@@ -422,54 +445,60 @@ fn executable(program: &str, workdir: &Path, path: Option<&OsStr>) -> io::Result
     }
 }
 
-/// `program` on techlead's own `PATH`, remembered by name as a shell
-/// hashes commands: otherwise every child would try each directory in turn
-/// with `execve` while the engine waits for it to start (eight failed calls
-/// for `true` on a usual `PATH`). A remembered file that is gone or no
-/// longer executable is looked up again. `None` leaves the search to the
-/// child (`posix_spawnp`): for a program not found, whose error it then
-/// gives, and for a `PATH` with relative directories, which depend on the
-/// task's working directory.
-fn on_own_path(program: &str) -> Option<PathBuf> {
-    static OWN: OnceLock<Option<OwnPath>> = OnceLock::new();
-    let own = OWN
-        .get_or_init(|| {
-            let path = std::env::var_os("PATH")?;
-            let absolute = path
-                .as_bytes()
-                .split(|&b| b == b':')
-                .all(|dir| dir.starts_with(b"/"));
-            absolute.then(|| OwnPath {
-                path,
-                found: Mutex::new(HashMap::new()),
-            })
-        })
-        .as_ref()?;
-    remembered(&own.found, program, &own.path)
-}
-
-/// techlead's `PATH`, and the programs found on it.
+/// techlead's own `PATH` (every directory on it absolute), and the
+/// programs found on it.
 struct OwnPath {
     path: OsString,
     found: Mutex<HashMap<String, PathBuf>>,
 }
 
-/// `program` as found on `path` (absolute directories only) before, or now.
-fn remembered(
-    found: &Mutex<HashMap<String, PathBuf>>,
-    program: &str,
-    path: &OsStr,
-) -> Option<PathBuf> {
-    let mut found = found.lock().unwrap_or_else(PoisonError::into_inner);
-    if let Some(known) = found.get(program) {
-        if is_executable(known) {
+impl OwnPath {
+    fn new(path: OsString) -> OwnPath {
+        OwnPath {
+            path,
+            found: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// `program` on this `PATH`, remembered by name as a shell hashes
+    /// commands: otherwise every child would try each directory in turn
+    /// with `execve` while the engine waits for it to start (eight failed
+    /// calls for `true` on a usual `PATH`). A remembered file is not looked
+    /// at again (a `stat` per start, while the engine waits): when starting
+    /// it fails, it is forgotten ([`OwnPath::forget`]) and looked up anew.
+    /// `None` leaves the search to the child (`posix_spawnp`), which then
+    /// gives the error of a program not found.
+    fn find(&self, program: &str) -> Option<PathBuf> {
+        let mut found = self.found.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(known) = found.get(program) {
             return Some(known.clone());
         }
-        found.remove(program);
+        let located = search(program, &self.path, Path::new("/"))?;
+        found.insert(program.to_owned(), located.clone());
+        Some(located)
     }
-    let located = search(program, path, Path::new("/"))?;
-    found.insert(program.to_owned(), located.clone());
-    Some(located)
+
+    /// Forgets where `program` was found; whether it had been.
+    fn forget(&self, program: &str) -> bool {
+        let mut found = self.found.lock().unwrap_or_else(PoisonError::into_inner);
+        found.remove(program).is_some()
+    }
+}
+
+/// techlead's `PATH`, read once, unless a directory on it is relative: the
+/// search then depends on each task's working directory and is left to
+/// the child.
+fn own_path() -> Option<&'static OwnPath> {
+    static OWN: OnceLock<Option<OwnPath>> = OnceLock::new();
+    OWN.get_or_init(|| {
+        let path = std::env::var_os("PATH")?;
+        let absolute = path
+            .as_bytes()
+            .split(|&b| b == b':')
+            .all(|dir| dir.starts_with(b"/"));
+        absolute.then(|| OwnPath::new(path))
+    })
+    .as_ref()
 }
 
 fn is_executable(file: &Path) -> bool {
@@ -488,6 +517,15 @@ fn search(program: &str, path: &OsStr, workdir: &Path) -> Option<PathBuf> {
             workdir.join(dir).join(program)
         })
         .find(|candidate| is_executable(candidate))
+}
+
+/// Whether `workdir` is the directory techlead runs in (read once:
+/// techlead never changes its own), where the child need not change
+/// directory: a `chdir` walks the path again, and the engine waits for the
+/// child until it has started the program.
+fn is_own_directory(workdir: &Path) -> bool {
+    static OWN: OnceLock<Option<PathBuf>> = OnceLock::new();
+    OWN.get_or_init(|| std::env::current_dir().ok()).as_deref() == Some(workdir)
 }
 
 /// What is wrong with the working directory, if anything.
@@ -588,16 +626,18 @@ pub(crate) fn signal_name(signal: i32) -> Option<&'static str> {
 mod tests {
     use super::*;
 
-    fn install(dir: &Path, name: &str) -> PathBuf {
+    /// A shell script `name` in `dir` that runs `body`.
+    fn install(dir: &Path, name: &str, body: &str) -> PathBuf {
         use std::os::unix::fs::PermissionsExt;
         let file = dir.join(name);
-        std::fs::write(&file, "#!/bin/sh\n").unwrap();
+        std::fs::write(&file, format!("#!/bin/sh\n{body}\n")).unwrap();
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o755)).unwrap();
         file
     }
 
-    #[test]
-    fn a_program_on_path_is_remembered_until_it_goes() {
+    /// A scratch directory with two directories in it, `a` and `b`, and
+    /// the `PATH` `a:b`.
+    fn two_dirs() -> (tempfile::TempDir, PathBuf, PathBuf, OsString) {
         let root = tempfile::tempdir().unwrap();
         let (first, second) = (root.path().join("a"), root.path().join("b"));
         std::fs::create_dir_all(&first).unwrap();
@@ -605,17 +645,58 @@ mod tests {
         let mut path = first.clone().into_os_string();
         path.push(":");
         path.push(&second);
-        let found = Mutex::new(HashMap::new());
-        assert_eq!(remembered(&found, "tool", &path), None);
-        let later = install(&second, "tool");
-        assert_eq!(remembered(&found, "tool", &path), Some(later.clone()));
-        // One that appears earlier on PATH is not seen while the first stays,
-        // as with a shell's hashed commands...
-        let earlier = install(&first, "tool");
-        assert_eq!(remembered(&found, "tool", &path), Some(later.clone()));
-        // ...and is found once the remembered one is gone.
+        (root, first, second, path)
+    }
+
+    #[test]
+    fn a_program_on_path_is_remembered_until_forgotten() {
+        let (_root, first, second, path) = two_dirs();
+        let own = OwnPath::new(path);
+        assert_eq!(own.find("tool"), None);
+        let later = install(&second, "tool", "");
+        assert_eq!(own.find("tool"), Some(later.clone()));
+        // One that appears earlier on PATH is not seen while the first is
+        // remembered, as with a shell's hashed commands...
+        let earlier = install(&first, "tool", "");
+        assert_eq!(own.find("tool"), Some(later.clone()));
+        // ...nor once the remembered one is gone (no `stat` per start)...
         std::fs::remove_file(&later).unwrap();
-        assert_eq!(remembered(&found, "tool", &path), Some(earlier));
+        assert_eq!(own.find("tool"), Some(later.clone()));
+        // ...until it is forgotten.
+        assert!(own.forget("tool"));
+        assert!(!own.forget("tool"), "forgotten already");
+        assert_eq!(own.find("tool"), Some(earlier));
+    }
+
+    #[tokio::test]
+    async fn a_remembered_program_that_went_is_looked_up_again_when_it_fails_to_start() {
+        let (root, first, second, path) = two_dirs();
+        let own = OwnPath::new(path);
+        let argv = ["tool".to_string()];
+        let run = || async {
+            let launch = Launch {
+                argv: &argv,
+                workdir: root.path(),
+                env: &[],
+                stdin: File::open("/dev/null").unwrap(),
+            };
+            let (mut child, _group) = start_with(&launch, Some(&own)).expect("started");
+            assert!(child.wait().await.unwrap().success());
+            std::fs::read_to_string(root.path().join("said")).unwrap()
+        };
+        let later = install(&second, "tool", "echo later > said");
+        assert_eq!(run().await, "later\n");
+        std::fs::remove_file(&later).unwrap();
+        install(&first, "tool", "echo earlier > said");
+        assert_eq!(run().await, "earlier\n");
+    }
+
+    #[test]
+    fn only_techleads_own_directory_spares_the_child_a_chdir() {
+        let here = std::env::current_dir().unwrap();
+        assert!(is_own_directory(&here));
+        assert!(!is_own_directory(&here.join("sub")));
+        assert!(!is_own_directory(Path::new("/")) || here == Path::new("/"));
     }
 
     #[test]

@@ -45,7 +45,8 @@ pub(super) struct Spawn<'a> {
     pub argv: &'a [*const c_char],
     /// `envp` ("KEY=value" strings), null-terminated.
     pub envp: &'a [*const c_char],
-    pub workdir: &'a CStr,
+    /// Where the child changes directory to; `None` keeps this process's.
+    pub workdir: Option<&'a CStr>,
     pub stdin: BorrowedFd<'a>,
     pub stdout: BorrowedFd<'a>,
     pub stderr: BorrowedFd<'a>,
@@ -78,6 +79,7 @@ struct ChildArgs {
     program: *const c_char,
     argv: *const *const c_char,
     envp: *const *const c_char,
+    /// Null to stay in this process's directory.
     workdir: *const c_char,
     /// The files for the child's 0, 1 and 2.
     stdio: [c_int; 3],
@@ -104,7 +106,7 @@ fn clone_and_exec(spawn: &Spawn<'_>, try_clone3: bool) -> io::Result<Started> {
         program: spawn.program.as_ptr(),
         argv: spawn.argv.as_ptr(),
         envp: spawn.envp.as_ptr(),
-        workdir: spawn.workdir.as_ptr(),
+        workdir: spawn.workdir.map_or(std::ptr::null(), CStr::as_ptr),
         stdio: [
             spawn.stdin.as_raw_fd(),
             spawn.stdout.as_raw_fd(),
@@ -229,7 +231,7 @@ unsafe fn set_up_and_exec(args: &ChildArgs) -> c_int {
                 return errno();
             }
         }
-        if libc::chdir(args.workdir) != 0 {
+        if !args.workdir.is_null() && libc::chdir(args.workdir) != 0 {
             return errno();
         }
         if args.reset_handlers {
@@ -455,9 +457,9 @@ fn posix_spawnp(spawn: &Spawn<'_>) -> io::Result<Pid> {
     check(unsafe {
         libc::posix_spawn_file_actions_adddup2(actions.0, spawn.stderr.as_raw_fd(), 2)
     })?;
-    check(unsafe {
-        libc::posix_spawn_file_actions_addchdir_np(actions.0, spawn.workdir.as_ptr())
-    })?;
+    if let Some(workdir) = spawn.workdir {
+        check(unsafe { libc::posix_spawn_file_actions_addchdir_np(actions.0, workdir.as_ptr()) })?;
+    }
     let mut pid: libc::pid_t = 0;
     // `argv` and `envp` are `*const *mut c_char` for libc; it never writes
     // through them.
@@ -567,7 +569,11 @@ mod tests {
 
     /// Runs `program` with `args` in `workdir` both ways, its output in a
     /// file; gives what each wrote, and whether each came with a pidfd.
-    fn both_ways(program: &str, args: &[&str], workdir: &CStr) -> Vec<io::Result<(String, bool)>> {
+    fn both_ways(
+        program: &str,
+        args: &[&str],
+        workdir: Option<&CStr>,
+    ) -> Vec<io::Result<(String, bool)>> {
         [true, false]
             .into_iter()
             .map(|try_clone3| {
@@ -620,7 +626,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let workdir = CString::new(dir.path().as_os_str().as_bytes()).unwrap();
         let script = "pwd; exec cat /proc/self/status";
-        let runs = both_ways("/bin/sh", &["-c", script], &workdir);
+        let runs = both_ways("/bin/sh", &["-c", script], Some(&workdir));
         let own = std::fs::read_to_string("/proc/self/status").unwrap();
         const SIGPIPE: u64 = 1 << (13 - 1);
         for (run, try_clone3) in runs.into_iter().zip([true, false]) {
@@ -652,12 +658,20 @@ mod tests {
     fn clone3_and_clone_report_the_same_errors() {
         let dir = tempfile::tempdir().unwrap();
         let workdir = CString::new(dir.path().as_os_str().as_bytes()).unwrap();
-        for run in both_ways("/nonexistent/program", &[], &workdir) {
+        for run in both_ways("/nonexistent/program", &[], Some(&workdir)) {
             assert_eq!(run.unwrap_err().kind(), io::ErrorKind::NotFound);
         }
         let gone = CString::new(dir.path().join("gone").as_os_str().as_bytes()).unwrap();
-        for run in both_ways("/bin/true", &[], &gone) {
+        for run in both_ways("/bin/true", &[], Some(&gone)) {
             assert_eq!(run.unwrap_err().kind(), io::ErrorKind::NotFound);
+        }
+    }
+
+    #[test]
+    fn without_a_workdir_the_child_starts_where_this_process_is() {
+        let here = std::env::current_dir().unwrap();
+        for run in both_ways("/bin/sh", &["-c", "pwd"], None) {
+            assert_eq!(run.unwrap().0, format!("{}\n", here.display()));
         }
     }
 }
