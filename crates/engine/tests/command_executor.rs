@@ -747,6 +747,30 @@ async fn a_grandchild_holding_stdout_open_does_not_hang_the_attempt() {
 }
 
 #[tokio::test]
+async fn a_child_that_closes_its_output_early_is_still_waited_for() {
+    let scratch = Scratch::new();
+    // Its output ends long before it does: the exit is watched for then.
+    let spec = spec(&scratch, &sh("exec >/dev/null 2>&1; sleep 0.3; exit 3"));
+    let result = run(spec).await;
+    assert!(
+        matches!(
+            result.outcome,
+            Outcome::Failed {
+                exit_code: Some(3),
+                ..
+            }
+        ),
+        "{:?}",
+        result.outcome
+    );
+    assert!(
+        result.elapsed >= Duration::from_millis(300),
+        "took {:?}",
+        result.elapsed
+    );
+}
+
+#[tokio::test]
 async fn background_processes_are_killed_when_the_child_exits() {
     let scratch = Scratch::new();
     // The sleeper closes its output, so only the group kill can stop it.

@@ -3,8 +3,9 @@
 //!
 //! The child's stdin is the prompt file itself, opened read-only: there is
 //! nothing to feed. One attempt is a small state machine driven by one
-//! `select!` loop over every source: the child's exit, its stdout and
-//! stderr, the timeout, the cancel token, the SIGKILL deadline after a
+//! `select!` loop over every source: the child's exit (looked for once
+//! its output closed, or from [`WATCH_AFTER`] on), its stdout and stderr,
+//! the timeout, the cancel token, the SIGKILL deadline after a
 //! SIGTERM, and the drain deadline after the child exits:
 //!
 //! ```text
@@ -132,6 +133,11 @@ impl Executor for CommandExecutor {
 /// pieces of this size.
 const LINE_MAX: usize = 64 * 1024;
 
+/// From this long after its start, a child's exit is watched for even
+/// while its output is open: what a background process holding the output
+/// delays the drain period by at most.
+const WATCH_AFTER: Duration = Duration::from_millis(10);
+
 /// Why the attempt was stopped before its child exited by itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Stop {
@@ -218,14 +224,26 @@ async fn run(
 
     // Every future of the loop is made once, so that a turn of the loop
     // does not register (and drop) a timer or a cancellation waiter again.
+    // The exit is waited for once the output closed (the child has then
+    // mostly exited, and is reaped without its pidfd ever being watched),
+    // or from `WATCH_AFTER` on, for a child whose output outlives it.
     let exit = child.wait();
+    let watch_alarm = sleep_until(Instant::now() + WATCH_AFTER);
+    let mut watching = false;
     let cancelled = cancel.cancelled();
     let timeout_at = deadline(spec.timeout);
     let timeout = sleep_until(timeout_at.unwrap_or_else(Instant::now));
     // Set by `arm`; an alarm not armed is never polled.
     let kill_alarm = sleep_until(Instant::now());
     let drain_alarm = sleep_until(Instant::now());
-    tokio::pin!(exit, cancelled, timeout, kill_alarm, drain_alarm);
+    tokio::pin!(
+        exit,
+        watch_alarm,
+        cancelled,
+        timeout,
+        kill_alarm,
+        drain_alarm
+    );
     let mut status: Option<io::Result<ExitStatus>> = None;
     let mut stop: Option<Stop> = None;
     let mut kill_armed = false;
@@ -234,10 +252,12 @@ async fn run(
 
     while status.is_none() || stdout.is_some() || stderr.is_some() {
         tokio::select! {
-            exited = &mut exit, if status.is_none() => {
+            exited = &mut exit, if status.is_none()
+                && (watching || (stdout.is_none() && stderr.is_none())) => {
                 status = Some(exited);
                 drain_armed = arm(drain_alarm.as_mut(), config.drain);
             }
+            () = &mut watch_alarm, if !watching && status.is_none() => watching = true,
             read = read_some(&mut stdout, &mut out_buf) => match read {
                 Ok(n) if n > 0 => out_lines.push(&out_buf, |piece| output.stdout(piece)),
                 _ => {

@@ -144,7 +144,13 @@ pub(crate) struct Child {
 
 /// What says that a child may have exited.
 enum Exit {
-    /// Its pidfd, readable once it has exited (Linux 5.3).
+    /// Its pidfd (Linux 5.3), not yet registered with the reactor: the
+    /// exit is looked for first, since a child is mostly waited for once
+    /// its output closed, when it has exited; registering the pidfd then
+    /// and taking it out again would be two `epoll_ctl` calls for
+    /// nothing. `None` only while it is being registered.
+    Unwatched(Option<OwnedFd>),
+    /// Its pidfd, registered: readable once it has exited.
     Pidfd(AsyncFd<OwnedFd>),
     /// Every SIGCHLD, where there is no `pidfd_open` (older kernels,
     /// sandboxes, valgrind): as tokio's own process handling does then.
@@ -154,11 +160,15 @@ enum Exit {
 impl Exit {
     /// Watches the child through `pidfd`, or one opened now.
     fn watch(pid: Pid, pidfd: Option<OwnedFd>) -> io::Result<Exit> {
-        let pidfd = match pidfd {
-            Some(pidfd) => Ok(pidfd),
-            None => pidfd_open(pid, PidfdFlags::empty()).map_err(io::Error::from),
-        };
-        match pidfd.and_then(spawn::watch) {
+        match pidfd.map_or_else(|| pidfd_open(pid, PidfdFlags::empty()), Ok) {
+            Ok(pidfd) => Ok(Exit::Unwatched(Some(pidfd))),
+            Err(_) => signals::signal(SignalKind::child()).map(Exit::Signal),
+        }
+    }
+
+    /// `pidfd` registered with the reactor, or SIGCHLD where it cannot be.
+    fn registered(pidfd: OwnedFd) -> io::Result<Exit> {
+        match spawn::watch(pidfd) {
             Ok(pidfd) => Ok(Exit::Pidfd(pidfd)),
             Err(_) => signals::signal(SignalKind::child()).map(Exit::Signal),
         }
@@ -168,6 +178,15 @@ impl Exit {
     async fn reap(&mut self, pid: Pid) -> io::Result<ExitStatus> {
         loop {
             match self {
+                Exit::Unwatched(pidfd) => {
+                    if let Some((_, status)) = waitpid(Some(pid), WaitOptions::NOHANG)? {
+                        return Ok(ExitStatus::from_raw(status.as_raw()));
+                    }
+                    let pidfd = pidfd
+                        .take()
+                        .ok_or_else(|| io::Error::other("the child's pidfd is gone"))?;
+                    *self = Exit::registered(pidfd)?;
+                }
                 Exit::Pidfd(pidfd) => {
                     let mut ready = pidfd.readable().await?;
                     if let Some((_, status)) = waitpid(Some(pid), WaitOptions::NOHANG)? {

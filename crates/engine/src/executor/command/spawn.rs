@@ -20,7 +20,7 @@
 //! glibc's, asks for each of the 64 signals in turn: 10 µs of every
 //! child's CPU) and hands over the child's pidfd.
 //!
-//! It also registers the child's pidfd with tokio's reactor ([`watch`]):
+//! It also registers a child's pidfd with tokio's reactor ([`watch`]):
 //! tokio's safe constructor for that is deprecated as unsound in general,
 //! and its replacement is `unsafe`, though an `OwnedFd` meets its terms.
 
