@@ -158,7 +158,9 @@ enum Exit {
 }
 
 impl Exit {
-    /// Watches the child through `pidfd`, or one opened now.
+    /// How the child's exit is to be noticed: through `pidfd` or one
+    /// opened now (registered only if the child still runs when first
+    /// waited for), else through SIGCHLD.
     fn watch(pid: Pid, pidfd: Option<OwnedFd>) -> io::Result<Exit> {
         match pidfd.map_or_else(|| pidfd_open(pid, PidfdFlags::empty()), Ok) {
             Ok(pidfd) => Ok(Exit::Unwatched(Some(pidfd))),
