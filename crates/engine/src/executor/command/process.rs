@@ -181,8 +181,8 @@ impl Exit {
         loop {
             match self {
                 Exit::Unwatched(pidfd) => {
-                    if let Some((_, status)) = waitpid(Some(pid), WaitOptions::NOHANG)? {
-                        return Ok(ExitStatus::from_raw(status.as_raw()));
+                    if let Some(status) = reaped(pid)? {
+                        return Ok(status);
                     }
                     let pidfd = pidfd
                         .take()
@@ -191,22 +191,29 @@ impl Exit {
                 }
                 Exit::Pidfd(pidfd) => {
                     let mut ready = pidfd.readable().await?;
-                    if let Some((_, status)) = waitpid(Some(pid), WaitOptions::NOHANG)? {
-                        return Ok(ExitStatus::from_raw(status.as_raw()));
+                    if let Some(status) = reaped(pid)? {
+                        return Ok(status);
                     }
                     ready.clear_ready();
                 }
                 Exit::Signal(sigchld) => {
                     // A SIGCHLD before the listener existed is not seen:
                     // look first.
-                    if let Some((_, status)) = waitpid(Some(pid), WaitOptions::NOHANG)? {
-                        return Ok(ExitStatus::from_raw(status.as_raw()));
+                    if let Some(status) = reaped(pid)? {
+                        return Ok(status);
                     }
                     sigchld.recv().await;
                 }
             }
         }
     }
+}
+
+/// `pid`'s exit status if it has exited (and is reaped now), without
+/// waiting.
+fn reaped(pid: Pid) -> io::Result<Option<ExitStatus>> {
+    let exited = waitpid(Some(pid), WaitOptions::NOHANG)?;
+    Ok(exited.map(|(_, status)| ExitStatus::from_raw(status.as_raw())))
 }
 
 impl Child {
